@@ -1,0 +1,42 @@
+/**
+ * CloudEvents 1.0 envelope used on every transport. On Kafka the attributes travel as `ce_` headers
+ * (binary content mode) and `data` is the JSON value; the postgres transport stores the same parts.
+ */
+export interface EventEnvelope<T = unknown> {
+  specversion: '1.0';
+  /** UUID, unique per event; consumers deduplicate on it. */
+  id: string;
+  /** The context that emitted the event, e.g. `identity`. */
+  source: string;
+  /** `<context>.<aggregate>.<past-tense verb>`, e.g. `identity.user.created`. */
+  type: string;
+  /** The aggregate id. */
+  subject: string;
+  /** ISO 8601 UTC. */
+  time: string;
+  datacontenttype: 'application/json';
+  /** Extension: the tenant the event belongs to. */
+  tenantid: string;
+  /** Extension: the ordering key (the aggregate id unless stated otherwise). */
+  partitionkey: string;
+  /** W3C trace context of the write that produced the event, when there was one. */
+  traceparent?: string;
+  data: T;
+}
+
+export type BoundedContext = 'identity' | 'catalog' | 'inventory' | 'orders' | 'crm' | 'billing' | 'media';
+
+/** One topic per context, keyed by aggregate id. */
+export function topicOf(context: BoundedContext): string {
+  return `tessera.${context}.events`;
+}
+
+export const TOPICS: Record<BoundedContext, string> = {
+  identity: topicOf('identity'),
+  catalog: topicOf('catalog'),
+  inventory: topicOf('inventory'),
+  orders: topicOf('orders'),
+  crm: topicOf('crm'),
+  billing: topicOf('billing'),
+  media: topicOf('media'),
+};

@@ -1,0 +1,67 @@
+/** Payloads of the identity context's events (topic `tessera.identity.events`). */
+
+export const IdentityEventTypes = {
+  TenantCreated: 'identity.tenant.created',
+  TenantStatusChanged: 'identity.tenant.status_changed',
+  UserCreated: 'identity.user.created',
+  UserUpdated: 'identity.user.updated',
+  UserDeactivated: 'identity.user.deactivated',
+  StoreCreated: 'identity.store.created',
+  ApiKeyCreated: 'identity.api_key.created',
+  ApiKeyRevoked: 'identity.api_key.revoked',
+} as const;
+
+export interface TenantCreatedV1 {
+  tenantId: string;
+  slug: string;
+  name: string;
+  type: 'single_brand' | 'mall';
+  defaultCurrency: string;
+  plan: string;
+  status: 'trial' | 'active' | 'suspended';
+}
+
+export interface TenantStatusChangedV1 {
+  tenantId: string;
+  status: 'trial' | 'active' | 'suspended';
+}
+
+export interface UserCreatedV1 {
+  userId: string;
+  tenantId: string;
+  email: string;
+  name: string;
+  role: string;
+}
+
+export interface UserUpdatedV1 {
+  userId: string;
+  tenantId: string;
+  name: string;
+  role: string;
+}
+
+export interface UserDeactivatedV1 {
+  userId: string;
+  tenantId: string;
+}
+
+export interface StoreCreatedV1 {
+  storeId: string;
+  tenantId: string;
+  name: string;
+  channel: string;
+  vendorId?: string | null;
+}
+
+export interface ApiKeyCreatedV1 {
+  apiKeyId: string;
+  tenantId: string;
+  name: string;
+  scopes: string[];
+}
+
+export interface ApiKeyRevokedV1 {
+  apiKeyId: string;
+  tenantId: string;
+}

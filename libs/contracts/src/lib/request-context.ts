@@ -1,0 +1,22 @@
+import type { Role } from './roles';
+
+/**
+ * Who is calling, as established by the gateway. The gateway forwards it to services as a short-lived
+ * token in the `x-tessera-context` header (HS256, signed with INTERNAL_TOKEN_SECRET, issuer
+ * `tessera-gateway`, audience `tessera-services`, 60 s lifetime); services refuse calls without it.
+ */
+export interface CallerContext {
+  /** Request id set by the gateway (also sent as `x-request-id`). */
+  requestId: string;
+  /** Absent only for anonymous public routes (signup, login, refresh). */
+  tenantId?: string;
+  /** User id for JWT callers, API key id for API-key callers. */
+  principalId?: string;
+  principalType: 'user' | 'api_key' | 'anonymous';
+  roles: Role[];
+  /** API key scopes; empty for users. */
+  scopes: string[];
+}
+
+export const CONTEXT_HEADER = 'x-tessera-context';
+export const REQUEST_ID_HEADER = 'x-request-id';

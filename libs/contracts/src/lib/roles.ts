@@ -1,0 +1,13 @@
+/** The roles of DESIGN.md, the union of the source products' roles. */
+export const ROLES = [
+  'owner',
+  'admin',
+  'manager',
+  'sales',
+  'project_manager',
+  'staff',
+  'picker',
+  'viewer',
+  'client',
+] as const;
+export type Role = (typeof ROLES)[number];

@@ -1,0 +1,43 @@
+import type { EventEnvelope } from '@tessera/contracts';
+
+/**
+ * The one port both transports implement (`kafka` via kafkajs, `postgres` via a durable log table).
+ * Contract (proved by the shared contract suite against both):
+ *  - publish() resolves only once every message is durably accepted (Kafka acks=all / log committed);
+ *    messages with the same key keep their order within one call and across calls.
+ *  - within one consumer group each message is handled by one member; per-key order is kept;
+ *  - delivery is at least once: an offset is committed only after the handler resolved, so a handler
+ *    that throws or a member that dies sees the message again. Consumers deduplicate through the inbox.
+ */
+export interface EventTransport {
+  readonly kind: 'kafka' | 'postgres';
+  connect(): Promise<void>;
+  publish(topic: string, events: EventEnvelope[]): Promise<void>;
+  subscribe(subscription: Subscription): Promise<ConsumerHandle>;
+  /** Stops consumers (letting in-flight handlers finish) and closes connections. */
+  close(): Promise<void>;
+  /** For /health/ready: throws when the transport cannot currently reach its broker or database. */
+  ping(): Promise<void>;
+}
+
+export interface Subscription {
+  groupId: string;
+  topics: string[];
+  /**
+   * Called in order per partition. Throwing means "not handled": the transport retries with backoff
+   * and does not move past the message.
+   */
+  handle(event: EventEnvelope, meta: DeliveryMeta): Promise<void>;
+}
+
+export interface DeliveryMeta {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface ConsumerHandle {
+  stop(): Promise<void>;
+  /** Messages published but not yet committed by this group, summed over partitions (for metrics). */
+  lag(): Promise<number>;
+}

