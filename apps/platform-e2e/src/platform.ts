@@ -1,0 +1,140 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(__dirname, '../../..');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(addr.port));
+    });
+  });
+}
+
+export interface Platform {
+  baseUrl: string;
+  dataDir: string;
+  pgPort: number;
+  output: () => string;
+  secrets: () => Record<string, string>;
+  /** Starts the same platform again (same data folder and ports) after stop(). */
+  restart: () => Promise<number>;
+  /** Sends SIGTERM and resolves with the launcher's exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/**
+ * Runs `npm start`'s launcher as a child process on scratch ports and a scratch data folder, and waits until it
+ * reports ready. Resolves with the time it took in ms on `ready`.
+ */
+export async function startPlatform(extraEnv: Record<string, string> = {}): Promise<Platform & { startupMs: number }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-e2e-'));
+  const [port, pgPort, identityPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  let out = '';
+  let child: ChildProcess;
+
+  const launch = async (): Promise<number> => {
+    const t0 = Date.now();
+    child = spawn(process.execPath, ['tools/launcher/start.js'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        ...extraEnv,
+        PORT: String(port),
+        EMBEDDED_PG_PORT: String(pgPort),
+        IDENTITY_PORT: String(identityPort),
+        TESSERA_DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+        DATABASE_URL: '',
+        KAFKA_BROKERS: '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d) => (out += d.toString()));
+    child.stderr?.on('data', (d) => (out += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`platform not ready in 90s:\n${out.slice(-4000)}`)), 90_000);
+      const onData = () => {
+        if (/\[tessera\] ready in/.test(out)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout?.on('data', onData);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`launcher exited with ${code} before ready:\n${out.slice(-4000)}`));
+      });
+    });
+    return Date.now() - t0;
+  };
+
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode !== null) return child.exitCode;
+    return new Promise((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.kill('SIGTERM');
+    });
+  };
+
+  const startupMs = await launch();
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    dataDir,
+    pgPort,
+    startupMs,
+    output: () => out,
+    secrets: () => JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')),
+    restart: launch,
+    stop: async () => {
+      const code = await stop();
+      return code;
+    },
+  };
+}
+
+export function removeDataDir(p: Platform): void {
+  rmSync(p.dataDir, { recursive: true, force: true });
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface CallOptions {
+  token?: string;
+  apiKey?: string;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+/** A thin HTTP client for the gateway: JSON in, parsed JSON (or text) out. */
+export function client(baseUrl: string) {
+  return async function call<T = any>(method: string, url: string, opts: CallOptions = {}): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.apiKey) headers['x-api-key'] = opts.apiKey;
+    let body: string | undefined;
+    if (opts.rawBody !== undefined) body = opts.rawBody;
+    else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+    if (body !== undefined) headers['content-type'] ??= 'application/json';
+    const res = await fetch(`${baseUrl}${url}`, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON (e.g. the /docs page)
+    }
+    return { status: res.status, headers: res.headers, body: parsed as T };
+  };
+}
