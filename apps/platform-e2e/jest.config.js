@@ -5,4 +5,5 @@ module.exports = {
   preset: '../../jest.preset.js',
   rootDir: __dirname,
   testTimeout: 120_000,
+  maxWorkers: 1,
 };
