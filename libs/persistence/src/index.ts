@@ -1,0 +1,26 @@
+export {
+  createServiceDataSource,
+  type ServiceDataSourceOptions,
+  type EntityDefinition,
+  type MigrationClass,
+} from './lib/data-source';
+export {
+  TenantTransactions,
+  InvalidTenantIdError,
+  isUuid,
+  type TenantTx,
+  type IsolationLevel,
+} from './lib/tenant-transactions';
+export { enableTenantRls, disableTenantRls, TENANT_POLICY } from './lib/rls';
+export { provisionService, runtimeDatabaseUrl, type ProvisionOptions } from './lib/provision';
+export { ownerRoleName, runtimeRoleName, assertSchemaName } from './lib/service-names';
+export {
+  runMigrations,
+  revertLastMigration,
+  type MigrationRunOptions,
+  type MigrationRevertOptions,
+} from './lib/migrations';
+export { migrationCli, type MigrationCliConfig } from './lib/migration-cli';
+export { resolveRuntimeDatabaseUrl } from './lib/runtime-url';
+export { pingDatabase } from './lib/health';
+export { PersistenceModule, PERSISTENCE_OPTIONS, type PersistenceModuleOptions } from './lib/nest/persistence.module';

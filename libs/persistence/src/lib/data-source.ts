@@ -1,0 +1,54 @@
+import { DataSource, type EntitySchema, type MigrationInterface } from 'typeorm';
+import { assertSchemaName } from './service-names';
+
+/** An entity class (decorated with @Entity) or an EntitySchema. */
+export type EntityDefinition = (new (...args: never[]) => object) | EntitySchema;
+/** A TypeORM migration class. */
+export type MigrationClass = new () => MigrationInterface;
+
+export interface ServiceDataSourceOptions {
+  url: string;
+  schema: string;
+  entities: EntityDefinition[];
+  migrations?: MigrationClass[];
+  poolSize?: number;
+  applicationName?: string;
+}
+
+/** Internal: the migration runner also needs every connection to run as the schema's owner role. */
+export interface InternalDataSourceOptions extends ServiceDataSourceOptions {
+  sessionRole?: string;
+}
+
+export function buildServiceDataSource(opts: InternalDataSourceOptions): DataSource {
+  const schema = assertSchemaName(opts.schema);
+  // Startup options apply to every pooled connection, including ones the pool opens later, which a one-off
+  // `SET search_path` after connect would miss.
+  const startup = [`-c search_path=${schema}`];
+  if (opts.sessionRole) startup.push(`-c role=${opts.sessionRole}`);
+  return new DataSource({
+    type: 'postgres',
+    url: opts.url,
+    schema,
+    entities: opts.entities,
+    migrations: opts.migrations ?? [],
+    migrationsTableName: 'migrations',
+    migrationsRun: false,
+    synchronize: false,
+    // Roles here own nothing outside their schema; extensions are a DBA's job, not the app's at boot.
+    installExtensions: false,
+    // gen_random_uuid() is built into PostgreSQL 13+, uuid-ossp would need an extension.
+    uuidExtension: 'pgcrypto',
+    poolSize: opts.poolSize ?? 10,
+    applicationName: opts.applicationName ?? `tessera-${schema}`,
+    extra: { options: startup.join(' ') },
+  });
+}
+
+/**
+ * A TypeORM DataSource bound to one service schema: tables resolve in `schema`, the migrations table is
+ * `<schema>.migrations`, and nothing is synchronized or migrated implicitly. Call `initialize()` yourself.
+ */
+export function createServiceDataSource(opts: ServiceDataSourceOptions): DataSource {
+  return buildServiceDataSource(opts);
+}

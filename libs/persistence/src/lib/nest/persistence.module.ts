@@ -1,0 +1,64 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { createServiceDataSource, type EntityDefinition } from '../data-source';
+import { resolveRuntimeDatabaseUrl } from '../runtime-url';
+import { TenantTransactions } from '../tenant-transactions';
+
+export interface PersistenceModuleOptions {
+  schema: string;
+  entities: EntityDefinition[];
+  /** Env variable holding the runtime URL; default `<SCHEMA>_DATABASE_URL`. */
+  urlEnv?: string;
+  /** Runtime URL given directly (tests); wins over the environment. */
+  url?: string;
+  poolSize?: number;
+}
+
+export const PERSISTENCE_OPTIONS = Symbol('PERSISTENCE_OPTIONS');
+
+/** Closes the pool last, after other providers' shutdown hooks (relays flushing, in-flight requests) ran. */
+@Injectable()
+class DataSourceCloser implements OnApplicationShutdown {
+  constructor(@Inject(DataSource) private readonly ds: DataSource) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.ds.isInitialized) await this.ds.destroy();
+  }
+}
+
+/**
+ * Global module giving a service its runtime DataSource (connected as `tessera_<schema>`, initialized before the
+ * app starts) and TenantTransactions.
+ */
+@Module({})
+export class PersistenceModule {
+  static forRoot(options: PersistenceModuleOptions): DynamicModule {
+    return {
+      module: PersistenceModule,
+      global: true,
+      providers: [
+        { provide: PERSISTENCE_OPTIONS, useValue: options },
+        {
+          provide: DataSource,
+          inject: [PERSISTENCE_OPTIONS],
+          useFactory: async (opts: PersistenceModuleOptions): Promise<DataSource> => {
+            const ds = createServiceDataSource({
+              url: opts.url ?? resolveRuntimeDatabaseUrl(opts.schema, process.env, opts.urlEnv),
+              schema: opts.schema,
+              entities: opts.entities,
+              poolSize: opts.poolSize,
+            });
+            return ds.initialize();
+          },
+        },
+        {
+          provide: TenantTransactions,
+          inject: [DataSource],
+          useFactory: (ds: DataSource) => new TenantTransactions(ds),
+        },
+        DataSourceCloser,
+      ],
+      exports: [DataSource, TenantTransactions, PERSISTENCE_OPTIONS],
+    };
+  }
+}
