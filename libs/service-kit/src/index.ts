@@ -1,0 +1,72 @@
+// Configuration
+export { loadConfig, ConfigurationError } from './lib/config/load-config';
+export {
+  baseConfigSchema,
+  portSchema,
+  millisecondsSchema,
+  LOG_LEVELS,
+  type BaseConfig,
+  type LogLevel,
+} from './lib/config/base-config';
+export { secret, redactConfig, REDACTED } from './lib/config/secrets';
+
+// Booting and shutting down
+export { bootstrapService, type BootstrapOptions } from './lib/bootstrap';
+export { ServiceKitModule, type ServiceKitModuleOptions } from './lib/service-kit.module';
+export { shutdownService, type ShutdownOptions } from './lib/shutdown/shutdown';
+export { ShutdownRegistry, type ShutdownHook } from './lib/shutdown/shutdown.registry';
+export {
+  HealthRegistry,
+  type ReadinessCheck,
+  type ReadinessReport,
+  type CheckResult,
+} from './lib/health/health.registry';
+
+// Errors
+export {
+  PROBLEM_STATUS,
+  PROBLEM_CONTENT_TYPE,
+  problemType,
+  problemTitle,
+  codeForStatus,
+  type ProblemCode,
+  type ProblemDetails,
+  type FieldError,
+} from './lib/problem/problem';
+export {
+  DomainException,
+  BadRequestProblem,
+  ValidationProblem,
+  UnauthorizedProblem,
+  ForbiddenProblem,
+  NotFoundProblem,
+  ConflictProblem,
+  UnprocessableProblem,
+  ServiceUnavailableProblem,
+  type DomainExceptionOptions,
+} from './lib/problem/domain-exception';
+export { ProblemFilter, toProblem } from './lib/problem/problem.filter';
+export { createValidationPipe, toFieldErrors } from './lib/problem/validation';
+
+// Caller context
+export {
+  signCallerContext,
+  verifyCallerContext,
+  CallerTokenError,
+  CALLER_TOKEN_ISSUER,
+  CALLER_TOKEN_AUDIENCE,
+  type CallerTokenFailure,
+} from './lib/caller/caller-token';
+export { currentCaller, runWithCaller } from './lib/caller/caller-storage';
+export { Caller, Public, Roles, Scopes, RequireTenant } from './lib/caller/caller.decorators';
+export { CallerGuard } from './lib/caller/caller.guard';
+export { callerLogBindings } from './lib/caller/caller.middleware';
+
+// Logging, metrics, OpenAPI
+export { createServiceLogger, requestIdFor, type ServiceLoggerOptions } from './lib/logging/http-logger';
+export { metricsRegistry, httpRequestDuration } from './lib/metrics/metrics';
+export { problemSchema, OPENAPI_PATH, type OpenApiOptions } from './lib/openapi/openapi';
+
+// Lists
+export { encodeCursor, decodeCursor, type Page } from './lib/pagination/cursor';
+export { PageQueryDto, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './lib/pagination/page-query.dto';

@@ -1,0 +1,88 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject, type SchemaObject } from '@nestjs/swagger';
+import { CONTEXT_HEADER } from '@tessera/contracts';
+import { PROBLEM_CONTENT_TYPE } from '../problem/problem';
+
+export interface OpenApiOptions {
+  title: string;
+  version?: string;
+  description?: string;
+}
+
+export const OPENAPI_PATH = '/openapi.json';
+const CALLER_CONTEXT_SCHEME = 'callerContext';
+
+/** JSON Schema of the RFC 9457 documents every error is answered with. */
+export const problemSchema: SchemaObject = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'code'],
+  properties: {
+    type: { type: 'string', format: 'uri', example: 'https://tessera.dev/problems/not-found' },
+    title: { type: 'string', example: 'Not Found' },
+    status: { type: 'integer', example: 404 },
+    detail: { type: 'string' },
+    instance: { type: 'string', example: '/v1/users/0b7e9c1e-6d0a-4a35-9d41-2d0f3c3c1f00' },
+    code: { type: 'string', example: 'not_found' },
+    requestId: { type: 'string' },
+    errorId: { type: 'string', format: 'uuid', description: 'On 500: the id under which the error was logged' },
+    errors: {
+      type: 'array',
+      description: 'Field errors of a validation problem',
+      items: {
+        type: 'object',
+        required: ['field', 'pointer', 'detail'],
+        properties: {
+          field: { type: 'string', example: 'owner.email' },
+          pointer: { type: 'string', example: '#/owner/email' },
+          detail: { type: 'string', example: 'owner.email must be an email' },
+        },
+      },
+    },
+  },
+};
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+/** Adds the Problem schema and, to every operation without one, a `default` problem+json response. */
+function withProblemResponses(document: OpenAPIObject): OpenAPIObject {
+  document.components = document.components ?? {};
+  document.components.schemas = { ...(document.components.schemas ?? {}), Problem: problemSchema };
+  for (const pathItem of Object.values(document.paths)) {
+    for (const method of HTTP_METHODS) {
+      const operation = pathItem[method];
+      if (!operation) continue;
+      operation.responses = operation.responses ?? {};
+      operation.responses['default'] = operation.responses['default'] ?? {
+        description: 'Problem (RFC 9457)',
+        content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } },
+      };
+    }
+  }
+  return document;
+}
+
+/** The service's OpenAPI 3 document, generated from its controllers and DTOs. */
+export function createOpenApiDocument(app: INestApplication, options: OpenApiOptions): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle(options.title)
+    .setVersion(options.version ?? '1.0.0')
+    .setDescription(options.description ?? '')
+    .addApiKey(
+      { type: 'apiKey', in: 'header', name: CONTEXT_HEADER, description: 'Caller context signed by the gateway' },
+      CALLER_CONTEXT_SCHEME,
+    )
+    .addSecurityRequirements(CALLER_CONTEXT_SCHEME)
+    .build();
+  return withProblemResponses(SwaggerModule.createDocument(app, config));
+}
+
+/** Serves the document at `/openapi.json` (public: the gateway merges it). Call before the app is initialised. */
+export function serveOpenApiDocument(app: INestApplication, document: OpenAPIObject): void {
+  const body = JSON.stringify(document);
+  app
+    .getHttpAdapter()
+    .get(OPENAPI_PATH, (_req: unknown, res: { setHeader(n: string, v: string): void; end(b: string): void }) => {
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end(body);
+    });
+}

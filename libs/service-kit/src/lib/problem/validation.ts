@@ -1,0 +1,32 @@
+import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ValidationProblem } from './domain-exception';
+import type { FieldError } from './problem';
+
+function pointerFor(path: string[]): string {
+  return '#/' + path.map((part) => part.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+}
+
+/** Flattens class-validator's nested errors into one entry per failed constraint. */
+export function toFieldErrors(errors: ValidationError[], parent: string[] = []): FieldError[] {
+  const out: FieldError[] = [];
+  for (const error of errors) {
+    const path = error.property ? [...parent, error.property] : parent;
+    for (const message of Object.values(error.constraints ?? {})) {
+      out.push({ field: path.join('.'), pointer: pointerFor(path), detail: message });
+    }
+    if (error.children?.length) out.push(...toFieldErrors(error.children, path));
+  }
+  return out;
+}
+
+/** The global pipe: unknown fields are refused, payloads are turned into DTO instances, errors become problems. */
+export function createValidationPipe(): ValidationPipe {
+  return new ValidationPipe({
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    forbidUnknownValues: true,
+    transform: true,
+    validationError: { target: false, value: false },
+    exceptionFactory: (errors) => new ValidationProblem(toFieldErrors(errors)),
+  });
+}

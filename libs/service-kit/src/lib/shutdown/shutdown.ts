@@ -1,0 +1,84 @@
+import type { Server } from 'node:http';
+import type { INestApplication } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
+import { HealthRegistry } from '../health/health.registry';
+import { ShutdownRegistry } from './shutdown.registry';
+
+export interface ShutdownOptions {
+  /** How long to wait for in-flight requests before cutting connections (and for each hook). */
+  timeoutMs: number;
+  signal?: string;
+}
+
+const inProgress = new WeakMap<INestApplication, Promise<void>>();
+const IDLE_SWEEP_MS = 50;
+
+/** Resolves when `server` has closed, or after `timeoutMs` (then the remaining connections are cut). */
+function drain(server: Server, timeoutMs: number): Promise<'drained' | 'timed-out'> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve('drained');
+      return;
+    }
+    // Keep-alive sockets turn idle once their in-flight request is answered; closing them lets close() finish.
+    const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    const deadline = setTimeout(() => {
+      clearInterval(sweep);
+      server.closeAllConnections();
+      resolve('timed-out');
+    }, timeoutMs);
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      resolve('drained');
+    });
+  });
+}
+
+async function withTimeout(fn: () => Promise<void> | void, timeoutMs: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      Promise.resolve().then(fn),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Graceful shutdown: report not ready, stop accepting connections, let in-flight requests finish (up to the
+ * timeout), run the registered shutdown hooks in order, then close the Nest application. Calling it again returns
+ * the same promise. The caller exits the process afterwards (bootstrapService does on SIGTERM/SIGINT).
+ */
+export function shutdownService(app: INestApplication, options: ShutdownOptions): Promise<void> {
+  const running = inProgress.get(app);
+  if (running) return running;
+  const done = runShutdown(app, options);
+  inProgress.set(app, done);
+  return done;
+}
+
+async function runShutdown(app: INestApplication, { timeoutMs, signal }: ShutdownOptions): Promise<void> {
+  const logger = new Logger('Shutdown');
+  logger.log(`Shutting down${signal ? ` on ${signal}` : ''}`);
+  app.get(HealthRegistry).markShuttingDown();
+
+  const outcome = await drain(app.getHttpServer() as Server, timeoutMs);
+  if (outcome === 'timed-out') logger.warn(`In-flight requests still running after ${timeoutMs} ms were cut`);
+
+  for (const hook of app.get(ShutdownRegistry).list()) {
+    try {
+      await withTimeout(hook.fn, timeoutMs, `Shutdown hook "${hook.name}"`);
+      logger.log(`Shutdown hook "${hook.name}" done`);
+    } catch (error) {
+      // One failing hook must not keep the others (e.g. closing the database) from running.
+      logger.error(`Shutdown hook "${hook.name}" failed`, error instanceof Error ? error.stack : String(error));
+    }
+  }
+  await app.close();
+  logger.log('Shutdown complete');
+}

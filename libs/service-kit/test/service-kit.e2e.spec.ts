@@ -1,0 +1,315 @@
+import type { INestApplication } from '@nestjs/common';
+import type { CallerContext } from '@tessera/contracts';
+import request from 'supertest';
+import { bootstrapService, HealthRegistry, signCallerContext } from '../src';
+import { FixtureModule, LogCapture, TEST_SECRET, testConfig } from './fixture.module';
+
+const TENANT = '3f0c3c1e-6d0a-4a35-9d41-2d0f3c3c1f00';
+const owner: CallerContext = {
+  requestId: 'req-1',
+  tenantId: TENANT,
+  principalId: 'a1b2c3d4-0000-4000-8000-000000000001',
+  principalType: 'user',
+  roles: ['owner'],
+  scopes: [],
+};
+const validWidget = { name: 'brick', quantity: 3, dimensions: { width: 2 } };
+
+function base64url(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+describe('bootstrapService', () => {
+  let app: INestApplication;
+  let server: Parameters<typeof request>[0];
+  const logs = new LogCapture();
+  let ready = true;
+
+  const token = (ctx: Partial<CallerContext> = {}, ttl?: number) =>
+    signCallerContext({ ...owner, ...ctx }, TEST_SECRET, ttl);
+
+  beforeAll(async () => {
+    app = await bootstrapService({
+      name: 'fixture',
+      module: FixtureModule,
+      port: 0,
+      host: '127.0.0.1',
+      config: testConfig,
+      openapi: { title: 'Fixture API', version: '1.2.3' },
+      logDestination: logs,
+      handleSignals: false,
+      configure: (nestApp) => {
+        nestApp.get(HealthRegistry).registerReadinessCheck('database', () => {
+          if (!ready) throw new Error('connection refused');
+        });
+        nestApp.get(HealthRegistry).registerReadinessCheck('transport', () => true);
+      },
+    });
+    server = app.getHttpServer();
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  const expectProblem = (res: request.Response, status: number) => {
+    expect(res.status).toBe(status);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status, type: expect.stringMatching(/^https:\/\//), title: expect.any(String) });
+  };
+
+  describe('validation and problem+json', () => {
+    it('accepts a valid body, transforms it to the DTO and exposes the caller', async () => {
+      const res = await request(server).post('/widgets').set('x-tessera-context', await token()).send(validWidget);
+      expect(res.status).toBe(201);
+      expect(res.body).toEqual({ widget: validWidget, isDto: true, tenantId: TENANT, storedTenantId: TENANT });
+    });
+
+    it('refuses unknown fields with a 400 naming them', async () => {
+      const res = await request(server)
+        .post('/widgets')
+        .set('x-tessera-context', await token())
+        .send({ ...validWidget, admin: true, dimensions: { width: 2, depth: 1 } });
+      expectProblem(res, 400);
+      expect(res.body.code).toBe('validation_failed');
+      const fields = res.body.errors.map((e: { field: string }) => e.field);
+      expect(fields).toEqual(expect.arrayContaining(['admin', 'dimensions.depth']));
+      expect(res.body.errors).toContainEqual(expect.objectContaining({ field: 'admin', pointer: '#/admin' }));
+    });
+
+    it('refuses wrong types with field errors', async () => {
+      const res = await request(server)
+        .post('/widgets')
+        .set('x-tessera-context', await token())
+        .send({ name: 42, quantity: 'three', dimensions: { width: 0 } });
+      expectProblem(res, 400);
+      const fields = res.body.errors.map((e: { field: string }) => e.field);
+      expect(fields).toEqual(expect.arrayContaining(['name', 'quantity', 'dimensions.width']));
+    });
+
+    it('refuses a body that is not an object, or is missing', async () => {
+      const ctx = await token();
+      expectProblem(await request(server).post('/widgets').set('x-tessera-context', ctx).send([validWidget]), 400);
+      expectProblem(await request(server).post('/widgets').set('x-tessera-context', ctx), 400);
+      const text = await request(server)
+        .post('/widgets')
+        .set('x-tessera-context', ctx)
+        .set('content-type', 'text/plain')
+        .send(JSON.stringify(validWidget));
+      expectProblem(text, 400);
+    });
+
+    it('answers malformed JSON with 400 problem+json', async () => {
+      const res = await request(server)
+        .post('/widgets')
+        .set('x-tessera-context', await token())
+        .set('content-type', 'application/json')
+        .send('{"name": "brick",');
+      expectProblem(res, 400);
+      expect(res.body.code).toBe('bad_request');
+    });
+
+    it('answers an oversized body with 413 problem+json', async () => {
+      const res = await request(server)
+        .post('/widgets')
+        .set('x-tessera-context', await token())
+        .send({ ...validWidget, name: 'x'.repeat(1024 * 1024 + 10) });
+      expectProblem(res, 413);
+      expect(res.body.code).toBe('payload_too_large');
+    });
+
+    it('answers an unknown route with 404 problem+json', async () => {
+      const res = await request(server).get('/nowhere').set('x-tessera-context', await token());
+      expectProblem(res, 404);
+      expect(res.body.instance).toBe('/nowhere');
+    });
+
+    it('maps domain exceptions to their status', async () => {
+      const res = await request(server).get('/widgets/missing').set('x-tessera-context', await token());
+      expectProblem(res, 404);
+      expect(res.body).toMatchObject({ code: 'not_found', detail: 'Widget 42 does not exist' });
+    });
+
+    it('answers a bad path parameter with 400, not 500', async () => {
+      const res = await request(server).get('/widgets/not-a-uuid').set('x-tessera-context', await token());
+      expectProblem(res, 400);
+    });
+
+    it('answers an unexpected error with 500, an errorId that is logged with the stack, and no internals', async () => {
+      const res = await request(server).get('/widgets/boom').set('x-tessera-context', await token());
+      expectProblem(res, 500);
+      expect(res.body.errorId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(JSON.stringify(res.body)).not.toContain('kaboom');
+      const logged = logs.lines.find((line) => line['errorId'] === res.body.errorId);
+      expect(logged).toBeDefined();
+      expect(JSON.stringify(logged)).toContain('kaboom');
+      expect((logged?.['err'] as { stack: string }).stack).toContain('WidgetsController');
+    });
+  });
+
+  describe('pagination', () => {
+    it('defaults the limit and round-trips a cursor', async () => {
+      const first = await request(server).get('/widgets').set('x-tessera-context', await token());
+      expect(first.status).toBe(200);
+      expect(first.body).toMatchObject({ limit: 20, after: 0 });
+      const second = await request(server)
+        .get('/widgets')
+        .query({ limit: '5', cursor: first.body.nextCursor })
+        .set('x-tessera-context', await token());
+      expect(second.body).toMatchObject({ limit: 5, after: 1 });
+    });
+
+    it('refuses a limit out of range and a forged cursor with 400', async () => {
+      const ctx = await token();
+      expectProblem(await request(server).get('/widgets?limit=101').set('x-tessera-context', ctx), 400);
+      expectProblem(await request(server).get('/widgets?limit=0').set('x-tessera-context', ctx), 400);
+      const forged = Buffer.from('{"after":"x"}').toString('base64url');
+      const res = await request(server).get(`/widgets?cursor=${forged}`).set('x-tessera-context', ctx);
+      expectProblem(res, 400);
+      expect(res.body.errors[0].field).toBe('cursor');
+    });
+  });
+
+  describe('caller context', () => {
+    it('refuses a request without the context header', async () => {
+      const res = await request(server).post('/widgets').send(validWidget);
+      expectProblem(res, 401);
+    });
+
+    it('refuses a garbage token', async () => {
+      expectProblem(await request(server).get('/widgets').set('x-tessera-context', 'not.a.jwt'), 401);
+    });
+
+    it('refuses an expired token', async () => {
+      const res = await request(server).get('/widgets').set('x-tessera-context', await token({}, -60));
+      expectProblem(res, 401);
+      expect(res.body.detail).toMatch(/expired/);
+    });
+
+    it('refuses a token signed with another secret', async () => {
+      const forged = await signCallerContext(owner, 'another-secret-that-is-also-32-characters-long');
+      expectProblem(await request(server).get('/widgets').set('x-tessera-context', forged), 401);
+    });
+
+    it('refuses an alg:none token', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const unsigned = `${base64url({ alg: 'none', typ: 'JWT' })}.${base64url({
+        iss: 'tessera-gateway',
+        aud: 'tessera-services',
+        iat: now,
+        exp: now + 60,
+        rid: 'r',
+        tid: TENANT,
+        sub: 'u',
+        ptype: 'user',
+        roles: ['owner'],
+        scopes: [],
+      })}.`;
+      expectProblem(await request(server).get('/widgets').set('x-tessera-context', unsigned), 401);
+    });
+
+    it('refuses a tampered token', async () => {
+      const [header, , signature] = (await token({ roles: ['viewer'] })).split('.');
+      const payload = base64url({ rid: 'r', tid: TENANT, ptype: 'user', roles: ['owner'], scopes: [] });
+      const res = await request(server).post('/widgets').set('x-tessera-context', `${header}.${payload}.${signature}`);
+      expectProblem(res, 401);
+    });
+
+    it('answers 403 when none of the caller roles match', async () => {
+      const res = await request(server)
+        .post('/widgets')
+        .set('x-tessera-context', await token({ roles: ['viewer', 'picker'] }))
+        .send(validWidget);
+      expectProblem(res, 403);
+    });
+
+    it('refuses an anonymous caller on a non-public route and accepts it on a public one', async () => {
+      const anonymous = await token({ principalType: 'anonymous', tenantId: undefined, principalId: undefined, roles: [] });
+      expectProblem(await request(server).get('/widgets').set('x-tessera-context', anonymous), 401);
+      const res = await request(server).post('/widgets/public').set('x-tessera-context', anonymous);
+      expect(res.status).toBe(201);
+      expect(res.body).toEqual({ principalType: 'anonymous' });
+      expectProblem(await request(server).post('/widgets/public'), 401);
+    });
+
+    it('requires a tenant on non-public routes', async () => {
+      const res = await request(server).get('/widgets').set('x-tessera-context', await token({ tenantId: undefined }));
+      expectProblem(res, 403);
+    });
+
+    it('checks API key scopes', async () => {
+      const key = { principalType: 'api_key' as const, roles: [], principalId: 'key-1' };
+      const allowed = await token({ ...key, scopes: ['widgets:read'] });
+      expect((await request(server).get('/widgets/scoped').set('x-tessera-context', allowed)).status).toBe(200);
+      const other = await token({ ...key, scopes: ['orders:read'] });
+      expectProblem(await request(server).get('/widgets/scoped').set('x-tessera-context', other), 403);
+    });
+
+    it('logs request id, tenant and user, and echoes the request id', async () => {
+      const res = await request(server)
+        .get('/widgets')
+        .set('x-request-id', 'trace-me-123')
+        .set('x-tessera-context', await token());
+      expect(res.headers['x-request-id']).toBe('trace-me-123');
+      const line = logs.lines.find((l) => l['requestId'] === 'trace-me-123' && l['res']);
+      expect(line).toMatchObject({ tenantId: TENANT, userId: owner.principalId, service: 'fixture' });
+      expect(JSON.stringify(line)).not.toContain((await token()).split('.')[2]);
+    });
+
+    it('generates a request id when none is given', async () => {
+      const res = await request(server).get('/health/live');
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    });
+  });
+
+  describe('health, metrics and OpenAPI (public)', () => {
+    it('is live without a caller context', async () => {
+      const res = await request(server).get('/health/live');
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ status: 'ok' });
+    });
+
+    it('is ready when every check passes, and 503 naming the failing check otherwise', async () => {
+      const ok = await request(server).get('/health/ready');
+      expect(ok.status).toBe(200);
+      ready = false;
+      try {
+        const res = await request(server).get('/health/ready');
+        expectProblem(res, 503);
+        expect(res.body.detail).toContain('database');
+        expect(res.body.checks).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ name: 'database', status: 'down', error: 'connection refused' }),
+            expect.objectContaining({ name: 'transport', status: 'up' }),
+          ]),
+        );
+      } finally {
+        ready = true;
+      }
+    });
+
+    it('exposes Prometheus metrics with the request histogram by route template', async () => {
+      await request(server).get('/widgets/0b7e9c1e-6d0a-4a35-9d41-2d0f3c3c1f00').set('x-tessera-context', await token());
+      const res = await request(server).get('/metrics');
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/plain/);
+      expect(res.text).toContain('# TYPE http_request_duration_seconds histogram');
+      expect(res.text).toMatch(/http_request_duration_seconds_count\{[^}]*method="GET",route="\/widgets\/:id",status="200"/);
+      expect(res.text).toContain('process_cpu_user_seconds_total');
+      expect(res.text).not.toContain('0b7e9c1e-6d0a');
+    });
+
+    it('serves a valid OpenAPI 3 document with the problem schema', async () => {
+      const res = await request(server).get('/openapi.json');
+      expect(res.status).toBe(200);
+      expect(res.body.openapi).toMatch(/^3\./);
+      expect(res.body.info).toMatchObject({ title: 'Fixture API', version: '1.2.3' });
+      expect(res.body.paths['/widgets'].post.responses.default.content['application/problem+json'].schema).toEqual({
+        $ref: '#/components/schemas/Problem',
+      });
+      expect(res.body.components.schemas.Problem.required).toEqual(['type', 'title', 'status', 'code']);
+      expect(res.body.components.schemas.CreateWidgetDto.properties).toHaveProperty('quantity');
+      expect(res.body.paths['/health/live']).toBeUndefined();
+    });
+  });
+});
