@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { CONTEXT_HEADER } from '@tessera/contracts';
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from 'jose';
+import { GatewayError } from '../http/problem';
+import { anonymousContext, type CallerContextSigner } from './caller-context-signer';
+import { parseRoles, parseScopes, type Principal } from './principal';
+
+/** Only asymmetric algorithms: an HS256 token "signed" with the public key, or `alg: none`, never verifies. */
+export const ACCESS_TOKEN_ALGORITHMS = ['ES256', 'RS256', 'EdDSA'];
+export const ACCESS_TOKEN_ISSUER = 'tessera-identity';
+export const ACCESS_TOKEN_AUDIENCE = 'tessera';
+const MAX_TOKEN_LENGTH = 8192;
+
+// Failures that are the token's fault (401); any other failure means the JWKS could not be had (503).
+const TOKEN_ERROR_CODES = new Set([
+  errors.JWTExpired.code,
+  errors.JWTClaimValidationFailed.code,
+  errors.JWTInvalid.code,
+  errors.JWSInvalid.code,
+  errors.JWSSignatureVerificationFailed.code,
+  errors.JOSEAlgNotAllowed.code,
+  errors.JOSENotSupported.code,
+  errors.JWKSNoMatchingKey.code,
+  errors.JWKSMultipleMatchingKeys.code,
+]);
+
+/** Verifies identity's access JWTs against its published JWKS (fetched lazily, cached, refetched on an unknown kid). */
+export class AccessTokenVerifier {
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+
+  constructor(identityUrl: string, cacheMaxAgeMs: number, signContext: CallerContextSigner) {
+    this.jwks = createRemoteJWKSet(new URL('/.well-known/jwks.json', identityUrl), {
+      cacheMaxAge: cacheMaxAgeMs,
+      cooldownDuration: 30_000,
+      timeoutDuration: 5_000,
+      // Services refuse calls without a gateway context, so each fetch carries a fresh anonymous one.
+      [customFetch]: async (url, options) => {
+        const headers = new Headers(options.headers);
+        headers.set(CONTEXT_HEADER, await signContext(anonymousContext(randomUUID())));
+        return fetch(url, { ...options, headers });
+      },
+    });
+  }
+
+  async verify(token: string): Promise<Principal> {
+    if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) throw unauthorized('Malformed access token');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.jwks, {
+        algorithms: ACCESS_TOKEN_ALGORITHMS,
+        issuer: ACCESS_TOKEN_ISSUER,
+        audience: ACCESS_TOKEN_AUDIENCE,
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch (error) {
+      if (error instanceof errors.JOSEError && TOKEN_ERROR_CODES.has(error.code)) {
+        throw unauthorized(error instanceof errors.JWTExpired ? 'Access token expired' : 'Invalid access token');
+      }
+      throw new GatewayError({ status: 503, detail: 'Cannot verify access tokens right now: identity keys unavailable' });
+    }
+    return toPrincipal(payload);
+  }
+}
+
+function toPrincipal(payload: JWTPayload): Principal {
+  const tenantId = payload['tid'] ?? payload['tenant_id'];
+  if (typeof payload.sub !== 'string' || typeof tenantId !== 'string') throw unauthorized('Access token lacks tenant or subject');
+  const tenantStatus = payload['tenant_status'];
+  return {
+    tenantId,
+    principalId: payload.sub,
+    principalType: 'user',
+    roles: parseRoles(payload['roles'], payload['role']),
+    scopes: parseScopes(payload['scopes'] ?? payload['scope']),
+    tenantStatus: typeof tenantStatus === 'string' ? tenantStatus : undefined,
+  };
+}
+
+export function unauthorized(detail: string): GatewayError {
+  return new GatewayError({ status: 401, detail, headers: { 'www-authenticate': 'Bearer realm="tessera"' } });
+}

@@ -1,0 +1,59 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { CallerContext } from '@tessera/contracts';
+import { GatewayError } from '../http/problem';
+import { AccessTokenVerifier, unauthorized } from './access-token-verifier';
+import { API_KEY_PREFIX, ApiKeyVerifier } from './api-key-verifier';
+import { anonymousContext } from './caller-context-signer';
+import { isPublicRoute } from './public-routes';
+import type { Principal } from './principal';
+
+export interface RequestToAuthenticate {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  requestId: string;
+}
+
+/** Turns a request's credentials into the caller context forwarded upstream, or refuses it. */
+export class Authenticator {
+  constructor(
+    private readonly accessTokens: AccessTokenVerifier,
+    private readonly apiKeys: ApiKeyVerifier,
+  ) {}
+
+  async authenticate(request: RequestToAuthenticate): Promise<CallerContext> {
+    // Public routes ignore credentials: signup or login with a stale token in the client must still work.
+    if (isPublicRoute(request.method, request.path)) return anonymousContext(request.requestId);
+    const principal = await this.principalOf(request);
+    if (principal.tenantStatus === 'suspended') {
+      throw new GatewayError({ status: 403, title: 'Tenant suspended', detail: 'This tenant is suspended' });
+    }
+    return {
+      requestId: request.requestId,
+      tenantId: principal.tenantId,
+      principalId: principal.principalId,
+      principalType: principal.principalType,
+      roles: principal.roles,
+      scopes: principal.scopes,
+    };
+  }
+
+  private async principalOf({ headers, requestId }: RequestToAuthenticate): Promise<Principal> {
+    const apiKeyHeader = headers['x-api-key'];
+    const authorization = headers.authorization;
+    if (apiKeyHeader !== undefined && authorization !== undefined) {
+      throw unauthorized('Send either Authorization or X-Api-Key, not both');
+    }
+    if (apiKeyHeader !== undefined) {
+      if (Array.isArray(apiKeyHeader)) throw unauthorized('Send a single X-Api-Key');
+      return this.apiKeys.verify(apiKeyHeader.trim(), requestId);
+    }
+    if (authorization === undefined) throw unauthorized('Credentials required: a Bearer token or an X-Api-Key');
+    const match = /^Bearer +(\S+)\s*$/i.exec(authorization);
+    if (!match) throw unauthorized('Authorization must use the Bearer scheme');
+    const credential = match[1];
+    return credential.startsWith(API_KEY_PREFIX)
+      ? this.apiKeys.verify(credential, requestId)
+      : this.accessTokens.verify(credential);
+  }
+}

@@ -1,0 +1,92 @@
+import { baseConfigSchema, loadConfig, type LogLevel } from '@tessera/service-kit';
+import { z } from 'zod';
+import { UPSTREAMS, type Upstream, type UpstreamDefinition } from './proxy/route-table';
+
+const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/**
+ * Environment of the gateway (docs/architecture.md, "Configuration"): the service-kit base (PORT defaults to 3000,
+ * LOG_LEVEL, INTERNAL_TOKEN_SECRET, SHUTDOWN_TIMEOUT_MS), one URL per upstream, and limits with defaults.
+ */
+export const gatewayEnvSchema = baseConfigSchema.extend({
+  /** Express `trust proxy` hop count: 0 means the client address is the socket's peer. */
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
+  UPSTREAM_TIMEOUT_MS: int(10_000),
+  BODY_LIMIT_BYTES: int(1_048_576),
+  /** Every request from one client address (per gateway instance: the store is in memory). */
+  RATE_LIMIT_ADDRESS_POINTS: int(600),
+  RATE_LIMIT_ADDRESS_WINDOW_S: int(60),
+  /** Login and signup from one client address. */
+  RATE_LIMIT_AUTH_POINTS: int(20),
+  RATE_LIMIT_AUTH_WINDOW_S: int(60),
+  /** Authenticated requests of one tenant. */
+  RATE_LIMIT_TENANT_POINTS: int(1200),
+  RATE_LIMIT_TENANT_WINDOW_S: int(60),
+  API_KEY_CACHE_TTL_MS: int(30_000),
+  API_KEY_CACHE_MAX_ENTRIES: int(10_000),
+  JWKS_CACHE_MAX_AGE_MS: int(600_000),
+  OPENAPI_REFRESH_MS: int(60_000),
+  ...Object.fromEntries(UPSTREAMS.map((u) => [u.urlEnv, z.url({ protocol: /^https?$/ }).default(u.defaultUrl)])),
+});
+
+export interface GatewayConfig {
+  port: number;
+  logLevel: LogLevel;
+  shutdownTimeoutMs: number;
+  internalTokenSecret: string;
+  trustProxyHops: number;
+  upstreamTimeoutMs: number;
+  bodyLimitBytes: number;
+  rateLimits: {
+    address: RateLimitRule;
+    auth: RateLimitRule;
+    tenant: RateLimitRule;
+  };
+  apiKeyCache: { ttlMs: number; maxEntries: number };
+  jwksCacheMaxAgeMs: number;
+  openApiRefreshMs: number;
+  upstreams: Upstream[];
+  /** Base URL of identity: JWKS and API key verification. */
+  identityUrl: string;
+}
+
+export interface RateLimitRule {
+  points: number;
+  windowSeconds: number;
+}
+
+type GatewayEnv = z.infer<typeof gatewayEnvSchema> & Record<string, string>;
+
+/** Parses the environment; throws a ConfigurationError naming every bad variable. */
+export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const e = loadConfig(gatewayEnvSchema, env) as GatewayEnv;
+  const upstreams = UPSTREAMS.map((u: UpstreamDefinition) => ({
+    name: u.name,
+    url: stripSlash(e[u.urlEnv]),
+    prefixes: u.prefixes,
+    timeoutMs: u.timeoutMs ?? e.UPSTREAM_TIMEOUT_MS,
+  }));
+  return {
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    internalTokenSecret: e.INTERNAL_TOKEN_SECRET,
+    trustProxyHops: e.TRUST_PROXY_HOPS,
+    upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    rateLimits: {
+      address: { points: e.RATE_LIMIT_ADDRESS_POINTS, windowSeconds: e.RATE_LIMIT_ADDRESS_WINDOW_S },
+      auth: { points: e.RATE_LIMIT_AUTH_POINTS, windowSeconds: e.RATE_LIMIT_AUTH_WINDOW_S },
+      tenant: { points: e.RATE_LIMIT_TENANT_POINTS, windowSeconds: e.RATE_LIMIT_TENANT_WINDOW_S },
+    },
+    apiKeyCache: { ttlMs: e.API_KEY_CACHE_TTL_MS, maxEntries: e.API_KEY_CACHE_MAX_ENTRIES },
+    jwksCacheMaxAgeMs: e.JWKS_CACHE_MAX_AGE_MS,
+    openApiRefreshMs: e.OPENAPI_REFRESH_MS,
+    upstreams,
+    identityUrl: stripSlash(e.IDENTITY_URL),
+  };
+}
+
+function stripSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}

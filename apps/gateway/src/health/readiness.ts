@@ -1,0 +1,25 @@
+import type { INestApplication } from '@nestjs/common';
+import { HealthRegistry } from '@tessera/service-kit';
+import type { ExpressRequest as Request, ExpressResponse as Response } from '../http/express-types';
+import { sendProblem } from '../http/problem';
+import type { Upstream } from '../proxy/route-table';
+import { probeUpstreams } from './upstream-health';
+
+/**
+ * `/health/ready` for the gateway, registered ahead of the kit's route: ready means the gateway takes traffic
+ * (it is not shutting down). Upstream reachability is reported for information only, since a service that is
+ * down gets 503 per request and must not take the whole public port out of a load balancer.
+ */
+export function serveGatewayReadiness(app: INestApplication, upstreams: readonly Upstream[]): void {
+  const health = app.get(HealthRegistry);
+  app.getHttpAdapter().get('/health/ready', (req: Request, res: Response) => {
+    if (health.isShuttingDown) {
+      sendProblem(res, { status: 503, detail: 'The gateway is shutting down' }, req.path, String(req.id ?? ''));
+      return;
+    }
+    probeUpstreams(upstreams).then(
+      (reachability) => res.json({ status: 'ok', upstreams: reachability }),
+      () => res.json({ status: 'ok', upstreams: {} }),
+    );
+  });
+}

@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import { CONTEXT_HEADER, REQUEST_ID_HEADER, type CallerContext } from '@tessera/contracts';
+import { callerLogBindings } from '@tessera/service-kit';
+import type { Authenticator } from '../auth/authenticator';
+import type { CallerContextSigner } from '../auth/caller-context-signer';
+import { isCredentialRoute } from '../auth/public-routes';
+import type { ExpressRequest as Request, ExpressResponse as Response, NextFunction } from '../http/express-types';
+import { GatewayError, sendProblem } from '../http/problem';
+import { resolveRequestId } from '../http/request-id';
+import type { RateLimit, RateLimits } from '../rate-limit/rate-limiter';
+import { findUpstream, type Upstream } from './route-table';
+import type { UpstreamProxy } from './upstream-proxy';
+
+/** What the pipeline learnt about a request, kept on it for the request log. */
+export interface GatewayRequestInfo {
+  requestId: string;
+  upstream?: string;
+  caller?: CallerContext;
+}
+
+export type GatewayRequest = Request & { gateway?: GatewayRequestInfo };
+
+// Operational endpoints answer orchestrators and scrapers: never rate-limited, never proxied.
+const OPERATIONAL = /^\/(health(\/|$)|metrics$)/;
+// Client credentials and forged contexts stop here; services trust only the context the gateway signs.
+const STRIPPED_HEADERS = [CONTEXT_HEADER, 'authorization', 'x-api-key', 'forwarded', 'x-forwarded-host', 'x-real-ip'];
+
+/**
+ * The gateway's request pipeline, run before Nest's routes: request id → address limits → route lookup →
+ * authentication → tenant limit → signed caller context → proxy. Requests for no upstream fall through to
+ * the gateway's own routes (OpenAPI, docs) or the 404 handler.
+ */
+export class GatewayPipeline {
+  constructor(
+    private readonly upstreams: readonly Upstream[],
+    private readonly authenticator: Authenticator,
+    private readonly limits: RateLimits,
+    private readonly signContext: CallerContextSigner,
+    private readonly proxy: UpstreamProxy,
+  ) {}
+
+  /** Express middleware; never rejects. */
+  readonly handle = (req: GatewayRequest, res: Response, next: NextFunction): void => {
+    // The request logger (pino-http) has already settled the id when it runs first; both apply the same rule.
+    const requestId = typeof req.id === 'string' ? req.id : resolveRequestId(req.headers[REQUEST_ID_HEADER]);
+    req.headers[REQUEST_ID_HEADER] = requestId;
+    req.gateway = { requestId };
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    this.run(req, res, next).catch((error: unknown) => {
+      if (error instanceof GatewayError) {
+        sendProblem(res, error.problem, req.path, requestId);
+        return;
+      }
+      // Proxied requests never reach Nest's filter, so unexpected errors are answered here, like the kit does.
+      const errorId = randomUUID();
+      req.log?.error({ err: error, errorId }, 'Unhandled gateway error');
+      sendProblem(res, { status: 500, detail: 'An unexpected error occurred', errorId }, req.path, requestId);
+    });
+  };
+
+  private async run(req: GatewayRequest, res: Response, next: NextFunction): Promise<void> {
+    const path = req.path;
+    if (OPERATIONAL.test(path)) return next();
+    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    await this.limit(res, this.limits.address, address);
+    const method = req.method ?? 'GET';
+    if (isCredentialRoute(method, path)) await this.limit(res, this.limits.credentials, address);
+    checkPath(req.originalUrl);
+
+    const upstream = findUpstream(this.upstreams, path);
+    if (!upstream) return next();
+    const caller = await this.authenticator.authenticate({
+      method,
+      path,
+      headers: req.headers,
+      requestId: req.gateway?.requestId ?? '',
+    });
+    if (caller.tenantId) await this.limit(res, this.limits.tenant, caller.tenantId);
+    req.gateway = { requestId: caller.requestId, upstream: upstream.name, caller };
+    req.log?.setBindings({ ...callerLogBindings(caller), upstream: upstream.name });
+
+    for (const header of STRIPPED_HEADERS) delete req.headers[header];
+    req.headers[CONTEXT_HEADER] = await this.signContext(caller);
+    req.headers['x-forwarded-for'] = address;
+    req.headers['x-forwarded-proto'] = req.protocol;
+    if (req.headers.host) req.headers['x-forwarded-host'] = req.headers.host;
+    this.proxy.forward(upstream, req, res);
+  }
+
+  private async limit(res: Response, limit: RateLimit, key: string): Promise<void> {
+    const headers = await limit.consume(key);
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  }
+}
+
+/**
+ * Refuses paths that upstream routers might read differently from us: dot segments and encoded slashes could
+ * climb out of a routed prefix, and `/internal` is service-to-service only (404, as if it did not exist).
+ */
+function checkPath(url: string): void {
+  // Absolute-form targets (`GET http://host/path`) are routed by their path too.
+  const rawPath = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '').split('?')[0];
+  if (/%2f|%5c|\\/i.test(rawPath)) throw new GatewayError({ status: 400, detail: 'Encoded slashes are not allowed in paths' });
+  let segments: string[];
+  try {
+    segments = rawPath.split('/').map((segment) => decodeURIComponent(segment));
+  } catch {
+    throw new GatewayError({ status: 400, detail: 'Malformed percent-encoding in path' });
+  }
+  if (segments.some((segment) => segment === '.' || segment === '..')) {
+    throw new GatewayError({ status: 400, detail: 'Dot segments are not allowed in paths' });
+  }
+  if (segments[1]?.toLowerCase() === 'internal') throw new GatewayError({ status: 404, title: 'Not Found' });
+}

@@ -1,0 +1,61 @@
+import { verifyCallerContext } from '@tessera/service-kit';
+import { CONTEXT_HEADER } from '@tessera/contracts';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { FakeUpstream, json, type RecordedRequest } from './fake-upstream';
+
+export const TEST_SECRET = 'test-internal-token-secret-0123456789abcdef';
+
+async function hasGatewayContext(req: RecordedRequest): Promise<boolean> {
+  const context = await verifyCallerContext(String(req.headers[CONTEXT_HEADER] ?? ''), TEST_SECRET).catch(() => undefined);
+  return context?.principalType === 'anonymous';
+}
+
+/** What identity's POST /internal/api-keys/verify answers. */
+export interface ApiKeyRecord {
+  apiKeyId: string;
+  tenantId: string;
+  scopes: string[];
+  tenantStatus: string;
+}
+
+/**
+ * A stand-in for the identity service: a JWKS with a key pair the test controls, the internal API key verify
+ * route (which insists on the gateway's anonymous caller context, like identity), an OpenAPI document, and an
+ * echo of everything else.
+ */
+export class FakeIdentity extends FakeUpstream {
+  readonly kid = 'test-key-1';
+  readonly apiKeys = new Map<string, ApiKeyRecord>();
+  privateKey!: CryptoKey;
+  publicJwk!: JWK;
+
+  async init(): Promise<this> {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    this.privateKey = privateKey;
+    this.publicJwk = { ...(await exportJWK(publicKey)), kid: this.kid, alg: 'ES256', use: 'sig' };
+    // Like identity, both routes refuse callers without a gateway-signed (anonymous) context.
+    this.route('GET', '/.well-known/jwks.json', async (req, res) => {
+      if (!(await hasGatewayContext(req))) return json(res, 401, { title: 'no gateway context' });
+      json(res, 200, { keys: [this.publicJwk] });
+    });
+    this.route('POST', '/internal/api-keys/verify', async (req, res) => {
+      if (!(await hasGatewayContext(req))) return json(res, 401, { title: 'no gateway context' });
+      const record = this.apiKeys.get((JSON.parse(req.body) as { key: string }).key);
+      if (!record) return json(res, 401, { title: 'unknown key' });
+      json(res, 200, record);
+    });
+    return this.start();
+  }
+
+  /** An access token as identity issues it; `overrides` may change or remove (undefined) claims. */
+  token(claims: JWTPayload = {}, options: { expiresIn?: string | number; issuer?: string; kid?: string; key?: CryptoKey } = {}): Promise<string> {
+    return new SignJWT({ tid: 'tenant-1', roles: ['admin'], tenant_status: 'active', ...claims })
+      .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? this.kid, typ: 'JWT' })
+      .setSubject(typeof claims.sub === 'string' ? claims.sub : 'user-1')
+      .setIssuer(options.issuer ?? 'tessera-identity')
+      .setAudience('tessera')
+      .setIssuedAt()
+      .setExpirationTime(options.expiresIn ?? '5m')
+      .sign(options.key ?? this.privateKey);
+  }
+}

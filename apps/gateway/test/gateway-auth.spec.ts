@@ -1,0 +1,225 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { CONTEXT_HEADER } from '@tessera/contracts';
+import { signCallerContext, verifyCallerContext } from '@tessera/service-kit';
+import { base64url, generateKeyPair, SignJWT } from 'jose';
+import request from 'supertest';
+import { FakeIdentity, TEST_SECRET } from './fake-identity';
+import { startGateway, testConfig } from './gateway-harness';
+
+/** Authentication at the gateway against a real local identity stand-in (JWKS and API key verify over HTTP). */
+describe('gateway authentication', () => {
+  let identity: FakeIdentity;
+  let app: NestExpressApplication;
+  let http: ReturnType<typeof request>;
+
+  beforeAll(async () => {
+    identity = await new FakeIdentity().init();
+    identity.apiKeys.set('tsk_live_good', { apiKeyId: 'key-1', tenantId: 'tenant-9', scopes: ['orders:read'], tenantStatus: 'active' });
+    identity.apiKeys.set('tsk_live_suspended', { apiKeyId: 'key-2', tenantId: 'tenant-8', scopes: [], tenantStatus: 'suspended' });
+    app = await startGateway(testConfig(identity.url));
+    http = request(app.getHttpServer());
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await identity.stop();
+  });
+
+  beforeEach(() => identity.requests.splice(0));
+
+  async function forwardedContext(headers: Record<string, unknown>) {
+    return verifyCallerContext(String(headers[CONTEXT_HEADER]), TEST_SECRET);
+  }
+
+  it('forwards a valid JWT caller as a signed context with tenant, user and roles', async () => {
+    const token = await identity.token({ sub: 'user-42', tid: 'tenant-7', roles: ['manager', 'not-a-role'] });
+    const res = await http
+      .get('/v1/users?limit=5')
+      .set('authorization', `Bearer ${token}`)
+      .set('x-request-id', 'client-req-1')
+      .set('x-forwarded-for', '203.0.113.66');
+
+    expect(res.status).toBe(200);
+    expect(res.headers['x-request-id']).toBe('client-req-1');
+    expect(res.body.url).toBe('/v1/users?limit=5');
+    const context = await forwardedContext(res.body.headers);
+    expect(context).toEqual({
+      requestId: 'client-req-1',
+      tenantId: 'tenant-7',
+      principalId: 'user-42',
+      principalType: 'user',
+      roles: ['manager'],
+      scopes: [],
+    });
+    expect(res.body.headers['x-request-id']).toBe('client-req-1');
+    // The address the gateway accepted the connection from, not the client's claim (identity throttles by it).
+    expect(res.body.headers['x-forwarded-for']).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+    expect(res.body.headers.authorization).toBeUndefined();
+  });
+
+  it('replaces a client-supplied x-tessera-context, on authenticated and public routes', async () => {
+    const forged = await signCallerContext(
+      { requestId: 'r', tenantId: 'other-tenant', principalId: 'root', principalType: 'user', roles: ['owner'], scopes: [] },
+      TEST_SECRET,
+    );
+    const token = await identity.token({ sub: 'user-1', tid: 'tenant-1', roles: ['viewer'] });
+    const res = await http.get('/v1/me').set('authorization', `Bearer ${token}`).set(CONTEXT_HEADER, forged);
+    expect(res.status).toBe(200);
+    expect(res.body.headers[CONTEXT_HEADER]).not.toBe(forged);
+    expect(await forwardedContext(res.body.headers)).toMatchObject({ tenantId: 'tenant-1', roles: ['viewer'] });
+
+    const login = await http.post('/v1/auth/login').set(CONTEXT_HEADER, forged).send({ email: 'a@b.c', password: 'pw' });
+    expect(login.status).toBe(200);
+    const anonymous = await forwardedContext(login.body.headers);
+    expect(anonymous.principalType).toBe('anonymous');
+    expect(anonymous.tenantId).toBeUndefined();
+  });
+
+  it('streams a public route body untouched with an anonymous context', async () => {
+    const body = '{"email":"owner@example.com",  "password":"s3cret"}';
+    const res = await http.post('/v1/auth/login').set('content-type', 'application/json').send(body);
+    expect(res.status).toBe(200);
+    expect(res.body.body).toBe(body);
+    expect((await forwardedContext(res.body.headers)).principalType).toBe('anonymous');
+  });
+
+  it('serves the JWKS without credentials', async () => {
+    const res = await http.get('/.well-known/jwks.json');
+    expect(res.status).toBe(200);
+    expect(res.body.keys[0].kid).toBe(identity.kid);
+  });
+
+  describe('refuses with 401 problem+json and never calls the upstream', () => {
+    const refused = async (headers: Record<string, string>) => {
+      const req = http.get('/v1/users');
+      for (const [name, value] of Object.entries(headers)) req.set(name, value);
+      const res = await req;
+      expect(res.status).toBe(401);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ status: 401, code: 'unauthorized', instance: '/v1/users' });
+      expect(identity.received('/v1/users')).toHaveLength(0);
+      return res;
+    };
+
+    it('no credentials', async () => {
+      await refused({});
+    });
+
+    it('an expired token', async () => {
+      const token = await identity.token({}, { expiresIn: Math.floor(Date.now() / 1000) - 60 });
+      const res = await refused({ authorization: `Bearer ${token}` });
+      expect(res.body.detail).toMatch(/expired/);
+    });
+
+    it('a tampered token', async () => {
+      const [header, payload, signature] = (await identity.token({ roles: ['viewer'] })).split('.');
+      const claims = JSON.parse(new TextDecoder().decode(base64url.decode(payload)));
+      const forgedPayload = base64url.encode(JSON.stringify({ ...claims, roles: ['owner'] }));
+      await refused({ authorization: `Bearer ${header}.${forgedPayload}.${signature}` });
+    });
+
+    it('a token signed by an unknown key (wrong kid)', async () => {
+      const { privateKey } = await generateKeyPair('ES256');
+      const token = await identity.token({}, { kid: 'unknown-kid', key: privateKey });
+      await refused({ authorization: `Bearer ${token}` });
+    });
+
+    it('a token with the right kid but another key', async () => {
+      const { privateKey } = await generateKeyPair('ES256');
+      await refused({ authorization: `Bearer ${await identity.token({}, { key: privateKey })}` });
+    });
+
+    it('alg: none', async () => {
+      const header = base64url.encode(JSON.stringify({ alg: 'none', typ: 'JWT', kid: identity.kid }));
+      const exp = Math.floor(Date.now() / 1000) + 300;
+      const payload = base64url.encode(
+        JSON.stringify({ sub: 'user-1', tid: 'tenant-1', roles: ['owner'], iss: 'tessera-identity', aud: 'tessera', exp }),
+      );
+      await refused({ authorization: `Bearer ${header}.${payload}.` });
+    });
+
+    it('HS256 signed with the public key as the secret', async () => {
+      const secret = new TextEncoder().encode(JSON.stringify(identity.publicJwk));
+      const token = await new SignJWT({ tid: 'tenant-1', roles: ['owner'] })
+        .setProtectedHeader({ alg: 'HS256', kid: identity.kid })
+        .setSubject('user-1')
+        .setIssuer('tessera-identity')
+        .setAudience('tessera')
+        .setExpirationTime('5m')
+        .sign(secret);
+      await refused({ authorization: `Bearer ${token}` });
+    });
+
+    it('a wrong issuer', async () => {
+      await refused({ authorization: `Bearer ${await identity.token({}, { issuer: 'someone-else' })}` });
+    });
+
+    it('a token without a tenant', async () => {
+      await refused({ authorization: `Bearer ${await identity.token({ tid: undefined })}` });
+    });
+
+    it('a non-Bearer scheme and garbage', async () => {
+      await refused({ authorization: 'Basic dXNlcjpwYXNz' });
+      await refused({ authorization: 'Bearer not.a.jwt' });
+    });
+
+    it('an unknown API key', async () => {
+      await refused({ 'x-api-key': 'tsk_live_unknown' });
+    });
+  });
+
+  it('accepts an API key in X-Api-Key and as a Bearer token, verifying it once per cache window', async () => {
+    const viaHeader = await http.get('/v1/stores').set('x-api-key', 'tsk_live_good');
+    expect(viaHeader.status).toBe(200);
+    expect(await forwardedContext(viaHeader.body.headers)).toMatchObject({
+      tenantId: 'tenant-9',
+      principalId: 'key-1',
+      principalType: 'api_key',
+      roles: [],
+      scopes: ['orders:read'],
+    });
+    expect(viaHeader.body.headers['x-api-key']).toBeUndefined();
+
+    const viaBearer = await http.get('/v1/stores').set('authorization', 'Bearer tsk_live_good');
+    expect(viaBearer.status).toBe(200);
+    expect((await forwardedContext(viaBearer.body.headers)).principalId).toBe('key-1');
+    // The verify call carried an anonymous context (identity refuses it otherwise) and the answer was cached.
+    expect(identity.received('/internal/api-keys/verify')).toHaveLength(1);
+  });
+
+  it('refuses a suspended tenant with 403, by token claim and by API key', async () => {
+    const token = await identity.token({ tenant_status: 'suspended' });
+    const byToken = await http.get('/v1/users').set('authorization', `Bearer ${token}`);
+    expect(byToken.status).toBe(403);
+    expect(byToken.headers['content-type']).toMatch(/^application\/problem\+json/);
+
+    const byKey = await http.get('/v1/users').set('x-api-key', 'tsk_live_suspended');
+    expect(byKey.status).toBe(403);
+    expect(identity.received('/v1/users')).toHaveLength(0);
+  });
+
+  it('logs each request as JSON with its request id, tenant and user', async () => {
+    const lines: string[] = [];
+    const logged = await startGateway(testConfig(identity.url, { logLevel: 'info' }), {
+      logDestination: { write: (line: string) => void lines.push(line) },
+    });
+    try {
+      const token = await identity.token({ sub: 'user-log', tid: 'tenant-log' });
+      await request(logged.getHttpServer()).get('/v1/me').set('authorization', `Bearer ${token}`).set('x-request-id', 'log-req-1');
+      const entry = lines.map((line) => JSON.parse(line)).find((e) => e.requestId === 'log-req-1' && e.res);
+      expect(entry).toMatchObject({ tenantId: 'tenant-log', userId: 'user-log', upstream: 'identity', res: { statusCode: 200 } });
+      expect(JSON.stringify(entry)).not.toContain(token);
+    } finally {
+      await logged.close();
+    }
+  });
+
+  it('keeps a sane client request id and replaces an odd one', async () => {
+    const odd = await http.get('/health/live').set('x-request-id', 'bad id with spaces');
+    expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const token = await identity.token();
+    const res = await http.get('/v1/me').set('authorization', `Bearer ${token}`).set('x-request-id', '<script>');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.body.headers['x-request-id']).toBe(res.headers['x-request-id']);
+  });
+});

@@ -1,0 +1,138 @@
+import { request as httpRequest } from 'node:http';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import { FakeIdentity } from './fake-identity';
+import { closedPort, json } from './fake-upstream';
+import { startGateway, testConfig } from './gateway-harness';
+
+/** Routing, failure handling and limits of the proxy, against real local upstreams. */
+describe('gateway proxy', () => {
+  let identity: FakeIdentity;
+  let app: NestExpressApplication;
+  let http: ReturnType<typeof request>;
+  let token: string;
+  let downPort: number;
+
+  beforeAll(async () => {
+    identity = await new FakeIdentity().init();
+    identity.route('GET', '/v1/users/slow', (_req, res) => {
+      const timer = setTimeout(() => json(res, 200, { late: true }), 3_000);
+      res.on('close', () => clearTimeout(timer));
+    });
+    downPort = await closedPort();
+    const config = testConfig(identity.url, { bodyLimitBytes: 1024 });
+    config.upstreams[0] = { ...config.upstreams[0], timeoutMs: 300 };
+    config.upstreams.push({ name: 'catalog', url: `http://127.0.0.1:${downPort}`, prefixes: ['/v1/products'] });
+    app = await startGateway(config);
+    http = request(app.getHttpServer());
+    token = await identity.token();
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await identity.stop();
+  });
+
+  beforeEach(() => identity.requests.splice(0));
+
+  const expectProblem = (res: request.Response, status: number) => {
+    expect(res.status).toBe(status);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body.status).toBe(status);
+    expect(res.body.requestId).toBe(res.headers['x-request-id']);
+  };
+
+  it('answers 404 problem+json for a route no service owns', async () => {
+    const res = await http.get('/v1/nothing-here').set('authorization', `Bearer ${token}`);
+    expectProblem(res, 404);
+    expect(res.body.code).toBe('not_found');
+  });
+
+  it('hides /internal routes from outside, whatever the case or credentials', async () => {
+    for (const path of ['/internal/api-keys/verify', '/INTERNAL/api-keys/verify', '/internal']) {
+      const res = await http.post(path).set('authorization', `Bearer ${token}`).send({ key: 'tsk_x' });
+      expectProblem(res, 404);
+    }
+    expect(identity.received('/internal')).toHaveLength(0);
+  });
+
+  it('refuses dot segments and encoded slashes that could climb out of a routed prefix', async () => {
+    for (const path of ['/v1/users/%2e%2e/%2e%2e/internal/api-keys/verify', '/v1/users%2f..%2finternal']) {
+      const res = await http.get(path).set('authorization', `Bearer ${token}`);
+      expectProblem(res, 400);
+    }
+    expect(identity.requests).toHaveLength(0);
+  });
+
+  it('answers 413 for a body over the limit, declared (never forwarded) or chunked (cut off mid-stream)', async () => {
+    const declared = await http
+      .post('/v1/users')
+      .set('authorization', `Bearer ${token}`)
+      .set('content-type', 'application/json')
+      .send(JSON.stringify({ name: 'x'.repeat(2000) }));
+    expectProblem(declared, 413);
+    expect(identity.received('/v1/users')).toHaveLength(0);
+
+    const chunked = await new Promise<{ status?: number; type?: string }>((resolve, reject) => {
+      const address = app.getHttpServer().address() as { port: number };
+      const req = httpRequest(
+        { host: '127.0.0.1', port: address.port, method: 'POST', path: '/v1/users', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve({ status: res.statusCode, type: res.headers['content-type'] });
+        },
+      );
+      req.on('error', reject);
+      req.write('['.padEnd(800, ' '));
+      setTimeout(() => req.end(']'.padStart(800, ' ')), 50);
+    });
+    expect(chunked.status).toBe(413);
+    expect(chunked.type).toMatch(/^application\/problem\+json/);
+    expect(identity.received('/v1/users')).toHaveLength(0);
+  });
+
+  it('forwards a body under the limit intact', async () => {
+    const body = JSON.stringify({ email: 'new@example.com', name: 'N', role: 'staff', password: 'p' });
+    const res = await http.post('/v1/users').set('authorization', `Bearer ${token}`).set('content-type', 'application/json').send(body);
+    expect(res.status).toBe(200);
+    expect(res.body.body).toBe(body);
+    expect(res.body.method).toBe('POST');
+  });
+
+  it('answers 504 problem+json when the service is too slow', async () => {
+    const started = Date.now();
+    const res = await http.get('/v1/users/slow').set('authorization', `Bearer ${token}`);
+    expectProblem(res, 504);
+    expect(Date.now() - started).toBeLessThan(2_500);
+  });
+
+  it('answers 503 problem+json when the service is down', async () => {
+    const res = await http.get('/v1/products').set('authorization', `Bearer ${token}`);
+    expectProblem(res, 503);
+    expect(res.body.detail).toContain('catalog');
+  });
+
+  it('answers 503 problem+json when identity is down for an API key check or the JWKS', async () => {
+    const downIdentity = testConfig(`http://127.0.0.1:${downPort}`);
+    const other = await startGateway(downIdentity);
+    try {
+      const byKey = await request(other.getHttpServer()).get('/v1/users').set('x-api-key', 'tsk_live_any');
+      expectProblem(byKey, 503);
+      const byToken = await request(other.getHttpServer()).get('/v1/users').set('authorization', `Bearer ${token}`);
+      expectProblem(byToken, 503);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('reports upstream reachability on /health/ready without failing, and serves /health/live and /metrics', async () => {
+    const ready = await http.get('/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({ status: 'ok', upstreams: { identity: { status: 'up' }, catalog: { status: 'down' } } });
+    expect((await http.get('/health/live')).body).toEqual({ status: 'ok' });
+    const metrics = await http.get('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toContain('gateway_upstream_request_duration_seconds');
+    expect(metrics.text).toContain('http_request_duration_seconds');
+  });
+});

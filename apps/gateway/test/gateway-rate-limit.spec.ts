@@ -1,0 +1,73 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import { FakeIdentity } from './fake-identity';
+import { startGateway, testConfig } from './gateway-harness';
+
+/** Limits are per gateway instance (memory store), so each case gets a fresh gateway with small limits. */
+describe('gateway rate limits', () => {
+  let identity: FakeIdentity;
+  let app: NestExpressApplication | undefined;
+
+  beforeAll(async () => {
+    identity = await new FakeIdentity().init();
+  });
+
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  afterAll(async () => {
+    await identity.stop();
+  });
+
+  const limits = (address: number, auth: number, tenant: number) => ({
+    address: { points: address, windowSeconds: 60 },
+    auth: { points: auth, windowSeconds: 60 },
+    tenant: { points: tenant, windowSeconds: 60 },
+  });
+
+  const expect429 = (res: request.Response) => {
+    expect(res.status).toBe(429);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(res.headers['ratelimit-remaining']).toBe('0');
+    expect(res.body.code).toBe('too_many_requests');
+  };
+
+  it('limits every request per client address, with RateLimit headers', async () => {
+    app = await startGateway(testConfig(identity.url, { rateLimits: limits(3, 100, 100) }));
+    const http = request(app.getHttpServer());
+    const first = await http.get('/openapi.json');
+    expect(first.headers['ratelimit-limit']).toBe('3');
+    expect(first.headers['ratelimit-remaining']).toBe('2');
+    await http.get('/v1/users');
+    await http.get('/docs');
+    expect429(await http.get('/v1/users'));
+    // Probes are never limited.
+    expect((await http.get('/health/live')).status).toBe(200);
+  });
+
+  it('limits signup and login more strictly per address', async () => {
+    app = await startGateway(testConfig(identity.url, { rateLimits: limits(100, 2, 100) }));
+    const http = request(app.getHttpServer());
+    expect((await http.post('/v1/auth/login').send({ email: 'a@b.c', password: 'x' })).status).toBe(200);
+    expect((await http.post('/v1/tenants').send({ name: 'T' })).status).toBe(200);
+    expect429(await http.post('/v1/auth/login').send({ email: 'a@b.c', password: 'x' }));
+    expect(identity.received('/v1/auth/login')).toHaveLength(1);
+    // Other routes from the same address still pass.
+    expect((await http.get('/.well-known/jwks.json')).status).toBe(200);
+  });
+
+  it('limits each tenant on its own', async () => {
+    app = await startGateway(testConfig(identity.url, { rateLimits: limits(100, 100, 2) }));
+    const http = request(app.getHttpServer());
+    const tenantA = await identity.token({ tid: 'tenant-a' });
+    const tenantB = await identity.token({ tid: 'tenant-b' });
+    for (let i = 0; i < 2; i++) expect((await http.get('/v1/me').set('authorization', `Bearer ${tenantA}`)).status).toBe(200);
+    const limited = await http.get('/v1/me').set('authorization', `Bearer ${tenantA}`);
+    expect429(limited);
+    expect(limited.body.detail).toContain('tenant');
+    expect((await http.get('/v1/me').set('authorization', `Bearer ${tenantB}`)).status).toBe(200);
+  });
+});
