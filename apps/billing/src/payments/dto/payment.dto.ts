@@ -1,0 +1,61 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { PAYMENT_METHODS, PAYMENT_STATUSES, type PaymentMethod, type PaymentStatus } from '@tessera/contracts';
+import { PageQueryDto } from '@tessera/service-kit';
+import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+
+export class ListPaymentsQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  orderId?: string;
+
+  @ApiPropertyOptional({ enum: PAYMENT_STATUSES })
+  @IsOptional()
+  @IsIn(PAYMENT_STATUSES)
+  status?: PaymentStatus;
+}
+
+export class FailPaymentDto {
+  @ApiPropertyOptional({ maxLength: 500, description: 'why the payment failed, e.g. "card declined"' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  reason?: string;
+}
+
+export class PaymentHistoryEntryDto {
+  @ApiProperty({ enum: PAYMENT_STATUSES, nullable: true, type: String }) from!: PaymentStatus | null;
+  @ApiProperty({ enum: PAYMENT_STATUSES }) to!: PaymentStatus;
+  @ApiProperty() refundRequired!: boolean;
+  @ApiProperty({ nullable: true, type: String }) reason!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'staff user or API key that acted' }) actorId!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'type of the event that caused the change' }) causeEventType!: string | null;
+  @ApiProperty({ nullable: true, type: String }) causeEventId!: string | null;
+  @ApiProperty() at!: string;
+}
+
+export class PaymentDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ format: 'uuid' }) orderId!: string;
+  @ApiProperty({ description: 'minor units' }) amount!: number;
+  @ApiProperty({ example: 'JPY' }) currency!: string;
+  @ApiProperty({ enum: PAYMENT_METHODS }) method!: PaymentMethod;
+  @ApiProperty({ enum: PAYMENT_STATUSES }) status!: PaymentStatus;
+  @ApiProperty({ nullable: true, type: String, description: 'null for cash on delivery (due at delivery)' }) dueAt!: string | null;
+  @ApiProperty({ description: 'money was confirmed for an order that ended: it must be refunded' }) refundRequired!: boolean;
+  @ApiProperty({ nullable: true, type: String }) refundReason!: string | null;
+  @ApiProperty({ nullable: true, type: String }) failureReason!: string | null;
+  @ApiProperty({ nullable: true, type: String }) cancelReason!: string | null;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty() updatedAt!: string;
+  @ApiProperty({ nullable: true, type: String }) confirmedAt!: string | null;
+}
+
+export class PaymentDetailDto extends PaymentDto {
+  @ApiProperty({ type: [PaymentHistoryEntryDto] }) history!: PaymentHistoryEntryDto[];
+}
+
+export class PaymentListDto {
+  @ApiProperty({ type: [PaymentDto] }) items!: PaymentDto[];
+  @ApiProperty({ nullable: true, type: String }) nextCursor!: string | null;
+}

@@ -1,0 +1,61 @@
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { ApiConflictResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { CallerContext, Role } from '@tessera/contracts';
+import { Caller, Roles, Scopes, UnauthorizedProblem } from '@tessera/service-kit';
+import { FailPaymentDto, ListPaymentsQueryDto, PaymentDetailDto, PaymentListDto } from './dto/payment.dto';
+import { PaymentsService } from './payments.service';
+
+/** Roles that may say whether money arrived. */
+const COLLECTING_ROLES: Role[] = ['owner', 'admin', 'manager', 'sales'];
+/** Every staff role may read payments; customers (`client`) may not. */
+const STAFF_ROLES: Role[] = ['owner', 'admin', 'manager', 'sales', 'project_manager', 'staff', 'picker', 'viewer'];
+/** API keys of internal ops services: `billing:read` to read, `billing:write` to confirm or fail. */
+const READ_SCOPE = 'billing:read';
+const WRITE_SCOPE = 'billing:write';
+
+function tenantOf(caller: CallerContext | undefined): string {
+  if (!caller?.tenantId) throw new UnauthorizedProblem('this route needs an authenticated tenant caller');
+  return caller.tenantId;
+}
+
+@ApiTags('payments')
+@Controller('v1/payments')
+export class PaymentsController {
+  constructor(private readonly payments: PaymentsService) {}
+
+  @Get()
+  @Roles(...STAFF_ROLES)
+  @Scopes(READ_SCOPE)
+  @ApiOkResponse({ type: PaymentListDto })
+  list(@Caller() caller: CallerContext, @Query() query: ListPaymentsQueryDto): Promise<PaymentListDto> {
+    return this.payments.list(tenantOf(caller), query);
+  }
+
+  @Get(':id')
+  @Roles(...STAFF_ROLES)
+  @Scopes(READ_SCOPE)
+  @ApiOkResponse({ type: PaymentDetailDto })
+  get(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string): Promise<PaymentDetailDto> {
+    return this.payments.get(tenantOf(caller), id);
+  }
+
+  @Post(':id/confirm')
+  @HttpCode(200)
+  @Roles(...COLLECTING_ROLES)
+  @Scopes(WRITE_SCOPE)
+  @ApiOkResponse({ type: PaymentDetailDto })
+  @ApiConflictResponse({ description: 'the payment is not pending (already confirmed, or failed)' })
+  confirm(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string): Promise<PaymentDetailDto> {
+    return this.payments.confirm(tenantOf(caller), id, caller.principalId ?? null);
+  }
+
+  @Post(':id/fail')
+  @HttpCode(200)
+  @Roles(...COLLECTING_ROLES)
+  @Scopes(WRITE_SCOPE)
+  @ApiOkResponse({ type: PaymentDetailDto })
+  @ApiConflictResponse({ description: 'the payment is not pending' })
+  fail(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string, @Body() dto: FailPaymentDto): Promise<PaymentDetailDto> {
+    return this.payments.fail(tenantOf(caller), id, caller.principalId ?? null, dto.reason ?? null);
+  }
+}

@@ -1,0 +1,122 @@
+import { Injectable } from '@nestjs/common';
+import type { PaymentOrderEndReason } from '@tessera/contracts';
+import { TenantTransactions } from '@tessera/persistence';
+import { ConflictProblem, decodeCursor, encodeCursor, NotFoundProblem } from '@tessera/service-kit';
+import { z } from 'zod';
+import type { BillingTx } from '../billing-tx';
+import { endReasonOf, isOrderEnded, OrderStatusBook } from '../order-status/order-status.book';
+import type { ListPaymentsQueryDto, PaymentDetailDto, PaymentListDto } from './dto/payment.dto';
+import { PaymentEvents } from './payment-events';
+import { recordPaymentChange } from './payment-history';
+import { toHistoryEntryDto, toPaymentDto } from './payment.mapper';
+import { PaymentStatusChangeEntity } from './payment-status-change.entity';
+import { PaymentEntity } from './payment.entity';
+
+const cursorSchema = z.object({ t: z.string().datetime(), i: z.string().uuid() });
+
+/** Staff's side of payments: reading them, confirming that the money arrived, or recording that it failed. */
+@Injectable()
+export class PaymentsService {
+  constructor(
+    private readonly transactions: TenantTransactions,
+    private readonly book: OrderStatusBook,
+    private readonly events: PaymentEvents,
+  ) {}
+
+  /** Newest first, keyset-paginated on (created_at, id). */
+  list(tenantId: string, query: ListPaymentsQueryDto): Promise<PaymentListDto> {
+    const after = query.cursor ? decodeCursor(query.cursor, cursorSchema) : null;
+    return this.transactions.run(tenantId, async (tx) => {
+      const qb = tx.manager.createQueryBuilder(PaymentEntity, 'p').where('p.tenantId = :tenantId', { tenantId });
+      if (query.orderId) qb.andWhere('p.orderId = :orderId', { orderId: query.orderId });
+      if (query.status) qb.andWhere('p.status = :status', { status: query.status });
+      if (after) qb.andWhere('(p.createdAt, p.id) < (:t, :i)', { t: new Date(after.t), i: after.i });
+      const rows = await qb.orderBy('p.createdAt', 'DESC').addOrderBy('p.id', 'DESC').limit(query.limit + 1).getMany();
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      const nextCursor = rows.length > query.limit && last ? encodeCursor({ t: last.createdAt.toISOString(), i: last.id }) : null;
+      return { items: page.map(toPaymentDto), nextCursor };
+    });
+  }
+
+  get(tenantId: string, id: string): Promise<PaymentDetailDto> {
+    return this.transactions.run(tenantId, async (tx) => {
+      const payment = await tx.manager.findOneBy(PaymentEntity, { id });
+      if (!payment) throw paymentNotFound(id);
+      return this.detail(tx, payment);
+    });
+  }
+
+  /**
+   * pending → confirmed. When the order is known to have ended, the money is still recorded (confirmed) and
+   * flagged for refund at once; that also covers money arriving after the end cancelled the payment, which is
+   * never refused, because refusing it would lose track of money the customer did send.
+   */
+  confirm(tenantId: string, id: string, actorId: string | null): Promise<PaymentDetailDto> {
+    return this.transactions.run(tenantId, async (tx) => {
+      const payment = await this.lock(tx, id);
+      const from = payment.status;
+      let refundReason: PaymentOrderEndReason | null;
+      if (payment.status === 'pending') {
+        const orderStatus = await this.book.statusOf(tx, payment.orderId);
+        refundReason = isOrderEnded(orderStatus) ? endReasonOf(orderStatus) : null;
+      } else if (payment.status === 'cancelled' && payment.cancelReason) {
+        refundReason = payment.cancelReason;
+      } else {
+        throw notPending(payment, 'confirmed');
+      }
+      const now = new Date();
+      Object.assign(payment, {
+        status: 'confirmed',
+        confirmedAt: now,
+        updatedAt: now,
+        refundRequired: refundReason !== null,
+        refundReason,
+      } satisfies Partial<PaymentEntity>);
+      await tx.manager.update(
+        PaymentEntity,
+        { id },
+        { status: payment.status, confirmedAt: now, updatedAt: now, refundRequired: payment.refundRequired, refundReason },
+      );
+      await recordPaymentChange(tx, payment, { from, actorId, reason: refundReason });
+      await this.events.confirmed(tx, payment);
+      return this.detail(tx, payment);
+    });
+  }
+
+  /** pending → failed (declined card, transfer that never came, refused delivery). */
+  fail(tenantId: string, id: string, actorId: string | null, reason: string | null): Promise<PaymentDetailDto> {
+    return this.transactions.run(tenantId, async (tx) => {
+      const payment = await this.lock(tx, id);
+      if (payment.status !== 'pending') throw notPending(payment, 'failed');
+      const now = new Date();
+      Object.assign(payment, { status: 'failed', failureReason: reason, updatedAt: now } satisfies Partial<PaymentEntity>);
+      await tx.manager.update(PaymentEntity, { id }, { status: 'failed', failureReason: reason, updatedAt: now });
+      await recordPaymentChange(tx, payment, { from: 'pending', actorId, reason });
+      await this.events.failed(tx, payment);
+      return this.detail(tx, payment);
+    });
+  }
+
+  /** Locks the payment row: a concurrent confirm, fail or saga step on it waits for this transaction. */
+  private async lock(tx: BillingTx, id: string): Promise<PaymentEntity> {
+    const payment = await tx.manager.findOne(PaymentEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    if (!payment) throw paymentNotFound(id);
+    return payment;
+  }
+
+  private async detail(tx: BillingTx, payment: PaymentEntity): Promise<PaymentDetailDto> {
+    const history = await tx.manager.find(PaymentStatusChangeEntity, { where: { paymentId: payment.id }, order: { id: 'ASC' } });
+    return { ...toPaymentDto(payment), history: history.map(toHistoryEntryDto) };
+  }
+}
+
+function paymentNotFound(id: string): NotFoundProblem {
+  return new NotFoundProblem(`payment ${id} not found`);
+}
+
+function notPending(payment: PaymentEntity, wanted: 'confirmed' | 'failed'): ConflictProblem {
+  return new ConflictProblem(`payment ${payment.id} is ${payment.status}: only a pending payment can be ${wanted}`, {
+    extensions: { reason: 'payment_not_pending', status: payment.status },
+  });
+}

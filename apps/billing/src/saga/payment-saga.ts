@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import type { BillingTx, CauseEvent } from '../billing-tx';
+import { endReasonOf, isOrderEnded, OrderStatusBook } from '../order-status/order-status.book';
+import type { KnownOrderStatus } from '../order-status/order-status.entity';
+import { PaymentEvents } from '../payments/payment-events';
+import { recordPaymentChange } from '../payments/payment-history';
+import { PaymentEntity } from '../payments/payment.entity';
+import type { AwaitingPaymentData } from './order-event.schemas';
+
+/**
+ * Billing's steps of the order-to-cash saga. Each runs inside the Inbox transaction of the event that caused
+ * it, so a redelivered event changes nothing; each first records the order's status in the book, which locks
+ * the order and makes the steps of one order run one at a time whatever the delivery order.
+ */
+@Injectable()
+export class PaymentSaga {
+  private readonly log = new Logger(PaymentSaga.name);
+
+  constructor(
+    private readonly book: OrderStatusBook,
+    private readonly events: PaymentEvents,
+  ) {}
+
+  /**
+   * Opens the order's payment, once. When the order is already known to be over (its cancellation or expiry was
+   * processed first), no payment is opened: there is nothing left to collect, and no pending payment should
+   * invite a customer to pay for an order that no longer exists.
+   */
+  async openPayment(tx: BillingTx, data: AwaitingPaymentData, cause: CauseEvent): Promise<PaymentEntity | null> {
+    const orderStatus = await this.book.record(tx, data.orderId, 'awaiting_payment', cause);
+    if (orderStatus === 'cancelled' || orderStatus === 'expired' || orderStatus === 'rejected') {
+      this.log.log(`order ${data.orderId} is already ${orderStatus}: no payment opened`);
+      return null;
+    }
+    const now = new Date();
+    const payment: PaymentEntity = {
+      id: randomUUID(),
+      tenantId: tx.tenantId,
+      orderId: data.orderId,
+      amount: data.totalAmount,
+      currency: data.currency,
+      method: data.paymentMethod,
+      status: 'pending',
+      dueAt: dueDateOf(data),
+      refundRequired: false,
+      refundReason: null,
+      failureReason: null,
+      cancelReason: null,
+      reservationId: data.reservationId ?? null,
+      createdAt: now,
+      updatedAt: now,
+      confirmedAt: null,
+    };
+    // The unique (tenant, order) key absorbs a second awaiting_payment for the same order (a re-emitted event
+    // has a new id, so the inbox alone would not catch it).
+    const inserted: unknown[] = await tx.manager.query(
+      `INSERT INTO billing.payments (id, tenant_id, order_id, amount, currency, method, status, due_at, reservation_id, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $9)
+       ON CONFLICT (tenant_id, order_id) DO NOTHING RETURNING id`,
+      [payment.id, tx.tenantId, payment.orderId, payment.amount, payment.currency, payment.method, payment.dueAt, payment.reservationId, now],
+    );
+    if (inserted.length === 0) return null;
+    await recordPaymentChange(tx, payment, { from: null, cause });
+    await this.events.created(tx, payment);
+    return payment;
+  }
+
+  /**
+   * The order was cancelled or expired: a pending payment is cancelled; a payment already confirmed (the money
+   * arrived before billing heard of the end) is flagged for refund. The book decides which end counts when both
+   * arrive, and an order that was paid first stays paid.
+   */
+  async orderEnded(tx: BillingTx, orderId: string, status: 'cancelled' | 'expired', cause: CauseEvent): Promise<void> {
+    const held = await this.book.record(tx, orderId, status, cause);
+    if (!isOrderEnded(held)) return;
+    const reason = endReasonOf(held);
+    const payment = await tx.manager.findOne(PaymentEntity, {
+      where: { tenantId: tx.tenantId, orderId },
+      lock: { mode: 'pessimistic_write' },
+    });
+    if (!payment) return;
+    const from = payment.status;
+    if (payment.status === 'pending') {
+      payment.status = 'cancelled';
+      payment.cancelReason = reason;
+    } else if (payment.status === 'confirmed' && !payment.refundRequired) {
+      payment.refundRequired = true;
+      payment.refundReason = reason;
+    } else {
+      return;
+    }
+    payment.updatedAt = new Date();
+    await tx.manager.update(
+      PaymentEntity,
+      { id: payment.id },
+      {
+        status: payment.status,
+        cancelReason: payment.cancelReason,
+        refundRequired: payment.refundRequired,
+        refundReason: payment.refundReason,
+        updatedAt: payment.updatedAt,
+      },
+    );
+    await recordPaymentChange(tx, payment, { from, reason, cause });
+    if (payment.status === 'cancelled') await this.events.cancelled(tx, payment);
+    else await this.events.refundRequired(tx, payment);
+  }
+
+  /** Paid and rejected only feed the book (a later awaiting_payment or end then knows where the order stands). */
+  async orderSettled(tx: BillingTx, orderId: string, status: Extract<KnownOrderStatus, 'paid' | 'rejected'>, cause: CauseEvent): Promise<void> {
+    await this.book.record(tx, orderId, status, cause);
+  }
+}
+
+/**
+ * When the money is due. Bank transfer and card: before the stock reservation expires, since the order expires
+ * with it. Cash on delivery: collected by the carrier, so no due date until there is a delivery (null).
+ */
+export function dueDateOf(data: AwaitingPaymentData): Date | null {
+  if (data.paymentMethod === 'cod') return null;
+  return data.expiresAt ? new Date(data.expiresAt) : null;
+}

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { ensureMessagingSchema } from '@tessera/messaging';
+import { revertLastMigration, runMigrations, runtimeDatabaseUrl } from '@tessera/persistence';
+import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import { Client } from 'pg';
+import { BILLING_ENTITIES, BILLING_SCHEMA } from '../src/entities';
+import { BILLING_MIGRATIONS } from '../src/migrations';
+
+const APP_PASSWORD = 'billing-tests-runtime-password';
+const TABLES = ['payments', 'payment_status_changes', 'order_statuses'];
+
+describe('billing migrations', () => {
+  let db: TestDatabase;
+  const migrate = () =>
+    runMigrations({
+      adminUrl: db.url,
+      schema: BILLING_SCHEMA,
+      migrations: BILLING_MIGRATIONS,
+      entities: BILLING_ENTITIES,
+      password: APP_PASSWORD,
+      extraSchemas: ['messaging'],
+    });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('billing_mig');
+    await ensureMessagingSchema(db.url);
+    await migrate();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('revert and re-apply cleanly', async () => {
+    expect(await revertLastMigration({ adminUrl: db.url, schema: BILLING_SCHEMA, migrations: BILLING_MIGRATIONS })).toBe('BillingSchema1763900000000');
+    const admin = new Client({ connectionString: db.url });
+    await admin.connect();
+    try {
+      const gone = await admin.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'billing' AND table_name = ANY($1)`, [TABLES]);
+      expect(gone.rowCount).toBe(0);
+      await migrate();
+      const back = await admin.query(
+        `SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'billing' AND c.relrowsecurity AND c.relforcerowsecurity AND relname = ANY($1)`,
+        [TABLES],
+      );
+      expect(back.rows.map((r) => r.relname).sort()).toEqual([...TABLES].sort());
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('the runtime role sees and writes only the tenant of its transaction', async () => {
+    const runtime = new Client({ connectionString: runtimeDatabaseUrl(db.url, BILLING_SCHEMA, APP_PASSWORD) });
+    await runtime.connect();
+    const [a, b] = [randomUUID(), randomUUID()];
+    const insert = `INSERT INTO billing.payments (id, tenant_id, order_id, amount, currency, method, status) VALUES ($1, $2, $3, 100, 'JPY', 'cod', 'pending')`;
+    try {
+      for (const tenant of [a, b]) {
+        await runtime.query('BEGIN');
+        await runtime.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenant]);
+        await runtime.query(insert, [randomUUID(), tenant, randomUUID()]);
+        await runtime.query('COMMIT');
+      }
+      await runtime.query('BEGIN');
+      await runtime.query(`SELECT set_config('app.tenant_id', $1, true)`, [a]);
+      const seen = await runtime.query('SELECT tenant_id FROM billing.payments');
+      expect(seen.rows).toEqual([{ tenant_id: a }]);
+      await expect(runtime.query(insert, [randomUUID(), b, randomUUID()])).rejects.toThrow(/row-level security/);
+      await runtime.query('ROLLBACK');
+      expect((await runtime.query('SELECT 1 FROM billing.payments')).rowCount).toBe(0);
+    } finally {
+      await runtime.end();
+    }
+  });
+});

@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import { BillingEventTypes, CONTEXT_HEADER } from '@tessera/contracts';
+import { BillingHarness, expectProblem } from './support/billing-harness';
+
+describe('payments routes', () => {
+  let h: BillingHarness;
+  const tenant = randomUUID();
+  const otherTenant = randomUUID();
+  const orders: string[] = [];
+  const payments: string[] = [];
+
+  beforeAll(async () => {
+    h = await BillingHarness.start();
+    // Three payments of `tenant` (oldest first) and one of another tenant.
+    for (const method of ['bank_transfer', 'card', 'cod'] as const) {
+      const event = h.awaitingPayment(tenant, { paymentMethod: method, totalAmount: 1000 });
+      await h.deliver(event);
+      orders.push(event.data.orderId);
+      payments.push((await h.existingPayment(tenant, event.data.orderId)).id);
+    }
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const openPayment = async (tenantId = tenant): Promise<{ id: string; orderId: string }> => {
+    const event = h.awaitingPayment(tenantId);
+    await h.deliver(event);
+    return { id: (await h.existingPayment(tenantId, event.data.orderId)).id, orderId: event.data.orderId };
+  };
+
+  describe('GET /v1/payments', () => {
+    it('lists the tenant\'s payments newest first with a cursor', async () => {
+      await openPayment(otherTenant);
+      const { rows } = await h.admin.query<{ id: string }>(
+        'SELECT id FROM billing.payments WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC',
+        [tenant],
+      );
+      const newestFirst = rows.map((r) => r.id);
+      expect([...newestFirst].sort()).toEqual([...payments].sort());
+      const headers = await h.as(tenant, 'viewer');
+      const first = await h.http.get('/v1/payments?limit=2').set(headers);
+      expect(first.status).toBe(200);
+      expect(first.body.items.map((p: any) => p.id)).toEqual(newestFirst.slice(0, 2));
+      const cod = first.body.items.find((p: any) => p.id === payments[2]) ?? (await h.http.get(`/v1/payments/${payments[2]}`).set(headers)).body;
+      expect(cod).toMatchObject({ orderId: orders[2], amount: 1000, currency: 'JPY', method: 'cod', status: 'pending', dueAt: null });
+      expect(typeof first.body.nextCursor).toBe('string');
+      const second = await h.http.get(`/v1/payments?limit=2&cursor=${first.body.nextCursor}`).set(headers);
+      expect(second.status).toBe(200);
+      expect(second.body.items.map((p: any) => p.id)).toEqual(newestFirst.slice(2));
+      expect(second.body.nextCursor).toBeNull();
+    });
+
+    it('filters by order and by status', async () => {
+      const headers = await h.as(tenant, 'staff');
+      const byOrder = await h.http.get(`/v1/payments?orderId=${orders[1]}`).set(headers);
+      expect(byOrder.status).toBe(200);
+      expect(byOrder.body.items.map((p: any) => p.id)).toEqual([payments[1]]);
+      const toFail = await openPayment();
+      expect((await h.http.post(`/v1/payments/${toFail.id}/fail`).set(await h.as(tenant, 'owner')).send({})).status).toBe(200);
+      const failed = await h.http.get('/v1/payments?status=failed').set(headers);
+      expect(failed.status).toBe(200);
+      expect(failed.body.items.map((p: any) => p.id)).toEqual([toFail.id]);
+      const pending = await h.http.get('/v1/payments?status=pending').set(headers);
+      expect(pending.body.items.map((p: any) => p.id).sort()).toEqual([...payments].sort());
+      const none = await h.http.get(`/v1/payments?orderId=${randomUUID()}`).set(headers);
+      expect(none.body).toEqual({ items: [], nextCursor: null });
+    });
+
+    it('refuses bad queries with 400 problem+json', async () => {
+      const headers = await h.as(tenant, 'owner');
+      for (const query of ['limit=0', 'limit=101', 'limit=abc', 'status=paid', 'orderId=nope', 'cursor=%21%21', 'cursor=e30', 'color=red']) {
+        expectProblem(await h.http.get(`/v1/payments?${query}`).set(headers), 400);
+      }
+    });
+  });
+
+  describe('GET /v1/payments/{id}', () => {
+    it('shows the payment with its history', async () => {
+      const res = await h.http.get(`/v1/payments/${payments[0]}`).set(await h.as(tenant, 'picker'));
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ id: payments[0], orderId: orders[0], method: 'bank_transfer', status: 'pending', refundRequired: false });
+      expect(res.body.history).toHaveLength(1);
+      expect(res.body.history[0]).toMatchObject({ from: null, to: 'pending', causeEventType: 'orders.order.awaiting_payment' });
+    });
+
+    it('is 404 for another tenant\'s payment or an unknown id, 400 for a malformed id', async () => {
+      const theirs = await openPayment(otherTenant);
+      const headers = await h.as(tenant, 'owner');
+      expectProblem(await h.http.get(`/v1/payments/${theirs.id}`).set(headers), 404);
+      expectProblem(await h.http.get(`/v1/payments/${randomUUID()}`).set(headers), 404);
+      expectProblem(await h.http.get('/v1/payments/not-a-uuid').set(headers), 400);
+    });
+  });
+
+  describe('POST /v1/payments/{id}/confirm', () => {
+    it('confirms a pending payment, records who did it and emits billing.payment.confirmed', async () => {
+      const p = await openPayment();
+      const userId = randomUUID();
+      const res = await h.http.post(`/v1/payments/${p.id}/confirm`).set(await h.as(tenant, 'manager', { principalId: userId }));
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ id: p.id, status: 'confirmed', refundRequired: false, refundReason: null });
+      expect(Date.parse(res.body.confirmedAt)).not.toBeNaN();
+      expect(res.body.history.map((e: any) => [e.from, e.to, e.actorId])).toEqual([
+        [null, 'pending', null],
+        ['pending', 'confirmed', userId],
+      ]);
+      const outbox = await h.outbox(tenant, p.orderId);
+      expect(outbox.map((r) => r.type)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentConfirmed]);
+      expect(outbox[1].data).toEqual({ paymentId: p.id, orderId: p.orderId, amount: 12_500, currency: 'JPY', refundRequired: false });
+    });
+
+    it('is 409 for a payment that is not pending, and nothing changes', async () => {
+      const p = await openPayment();
+      const headers = await h.as(tenant, 'owner');
+      expect((await h.http.post(`/v1/payments/${p.id}/confirm`).set(headers)).status).toBe(200);
+      const again = await h.http.post(`/v1/payments/${p.id}/confirm`).set(headers);
+      expectProblem(again, 409);
+      expect(again.body).toMatchObject({ reason: 'payment_not_pending', status: 409 });
+      expectProblem(await h.http.post(`/v1/payments/${p.id}/fail`).set(headers).send({}), 409);
+
+      const failed = await openPayment();
+      expect((await h.http.post(`/v1/payments/${failed.id}/fail`).set(headers).send({})).status).toBe(200);
+      expectProblem(await h.http.post(`/v1/payments/${failed.id}/confirm`).set(headers), 409);
+      expect(await h.paymentOf(tenant, failed.orderId)).toMatchObject({ status: 'failed' });
+      expect(await h.outboxTypes(tenant, p.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentConfirmed]);
+      expect(await h.outboxTypes(tenant, failed.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentFailed]);
+    });
+
+    it('is 404 for another tenant\'s payment, which stays pending', async () => {
+      const theirs = await openPayment(otherTenant);
+      expectProblem(await h.http.post(`/v1/payments/${theirs.id}/confirm`).set(await h.as(tenant, 'owner')), 404);
+      expectProblem(await h.http.post(`/v1/payments/${theirs.id}/fail`).set(await h.as(tenant, 'owner')).send({}), 404);
+      expect(await h.paymentOf(otherTenant, theirs.orderId)).toMatchObject({ status: 'pending' });
+    });
+
+    it('is 403 for roles that do not collect money, 401 without the gateway context', async () => {
+      const p = await openPayment();
+      for (const role of ['viewer', 'staff', 'picker', 'project_manager', 'client'] as const) {
+        expectProblem(await h.http.post(`/v1/payments/${p.id}/confirm`).set(await h.as(tenant, role)), 403);
+        expectProblem(await h.http.post(`/v1/payments/${p.id}/fail`).set(await h.as(tenant, role)).send({}), 403);
+      }
+      expectProblem(await h.http.get('/v1/payments').set(await h.as(tenant, 'client')), 403);
+      expectProblem(await h.http.get(`/v1/payments/${p.id}`).set(await h.as(tenant, 'client')), 403);
+      expectProblem(await h.http.post(`/v1/payments/${p.id}/confirm`), 401);
+      expectProblem(await h.http.get('/v1/payments').set(CONTEXT_HEADER, 'forged.token.value'), 401);
+      expect(await h.paymentOf(tenant, p.orderId)).toMatchObject({ status: 'pending' });
+    });
+  });
+
+  it('lets API keys in by scope: billing:read to read, billing:write to confirm', async () => {
+    const p = await openPayment();
+    const key = (scopes: string[]) => h.as(tenant, 'viewer', { principalType: 'api_key', roles: [], scopes });
+    expect((await h.http.get(`/v1/payments/${p.id}`).set(await key(['billing:read']))).status).toBe(200);
+    expectProblem(await h.http.get(`/v1/payments/${p.id}`).set(await key(['orders:read'])), 403);
+    expectProblem(await h.http.post(`/v1/payments/${p.id}/confirm`).set(await key(['billing:read'])), 403);
+    const confirmed = await h.http.post(`/v1/payments/${p.id}/confirm`).set(await key(['billing:write']));
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.body.status).toBe('confirmed');
+  });
+
+  it('publishes the payments routes in its OpenAPI document', async () => {
+    const res = await h.http.get('/openapi.json').set(await h.as(tenant, 'viewer'));
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/payments', '/v1/payments/{id}', '/v1/payments/{id}/confirm', '/v1/payments/{id}/fail']),
+    );
+  });
+
+  describe('POST /v1/payments/{id}/fail', () => {
+    it('fails a pending payment with a reason and emits billing.payment.failed', async () => {
+      const p = await openPayment();
+      const res = await h.http.post(`/v1/payments/${p.id}/fail`).set(await h.as(tenant, 'sales')).send({ reason: 'card declined' });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ status: 'failed', failureReason: 'card declined' });
+      expect(res.body.history[1]).toMatchObject({ from: 'pending', to: 'failed', reason: 'card declined' });
+      const outbox = await h.outbox(tenant, p.orderId);
+      expect(outbox[1]).toMatchObject({ type: BillingEventTypes.PaymentFailed, data: { paymentId: p.id, orderId: p.orderId, reason: 'card declined' } });
+    });
+
+    it('refuses bad bodies with 400 and changes nothing', async () => {
+      const p = await openPayment();
+      const headers = await h.as(tenant, 'admin');
+      for (const body of [{ reason: 42 }, { reason: 'x'.repeat(501) }, { reason: 'ok', refund: true }]) {
+        const res = await h.http.post(`/v1/payments/${p.id}/fail`).set(headers).send(body);
+        expectProblem(res, 400);
+        expect(res.body.errors.length).toBeGreaterThan(0);
+      }
+      expectProblem(await h.http.post(`/v1/payments/${p.id}/fail`).set(headers).set('content-type', 'application/json').send('{"reason":'), 400);
+      expectProblem(await h.http.post('/v1/payments/123/fail').set(headers).send({}), 400);
+      expect(await h.paymentOf(tenant, p.orderId)).toMatchObject({ status: 'pending' });
+      expect(await h.outboxTypes(tenant, p.orderId)).toEqual([BillingEventTypes.PaymentCreated]);
+    });
+  });
+});

@@ -1,0 +1,67 @@
+/**
+ * Payloads of the billing context's events (topic `tessera.billing.events`).
+ * Subject: the payment id; partition key: the order id (one payment per order, so per-order order is kept).
+ */
+
+export const BillingEventTypes = {
+  PaymentCreated: 'billing.payment.created',
+  PaymentConfirmed: 'billing.payment.confirmed',
+  PaymentFailed: 'billing.payment.failed',
+  PaymentCancelled: 'billing.payment.cancelled',
+  PaymentRefundRequired: 'billing.payment.refund_required',
+} as const;
+
+export const PAYMENT_METHODS = ['bank_transfer', 'cod', 'card'] as const;
+export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
+
+export const PAYMENT_STATUSES = ['pending', 'confirmed', 'failed', 'cancelled'] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+
+/** Why billing flagged or cancelled a payment: the order it belongs to ended. */
+export type PaymentOrderEndReason = 'order_cancelled' | 'order_expired';
+
+/** A payment was opened for an order whose stock is reserved (`orders.order.awaiting_payment`). */
+export interface PaymentCreatedV1 {
+  paymentId: string;
+  orderId: string;
+  /** Integer minor units. */
+  amount: number;
+  currency: string;
+  method: PaymentMethod;
+  /** ISO 8601; the reservation's expiry for bank transfer and card, null for cash on delivery (due at delivery). */
+  dueAt: string | null;
+}
+
+/**
+ * Staff confirmed the money arrived. `refundRequired` is true when the order had already ended (cancelled or
+ * expired): the money is kept on record and must be refunded, and the order must not become `paid`.
+ */
+export interface PaymentConfirmedV1 {
+  paymentId: string;
+  orderId: string;
+  amount: number;
+  currency: string;
+  refundRequired: boolean;
+}
+
+export interface PaymentFailedV1 {
+  paymentId: string;
+  orderId: string;
+  reason: string | null;
+}
+
+/** A pending payment was cancelled because its order ended. */
+export interface PaymentCancelledV1 {
+  paymentId: string;
+  orderId: string;
+  reason: PaymentOrderEndReason;
+}
+
+/** Money was confirmed for an order that ended: it must be paid back. Emitted once per payment. */
+export interface PaymentRefundRequiredV1 {
+  paymentId: string;
+  orderId: string;
+  amount: number;
+  currency: string;
+  reason: PaymentOrderEndReason;
+}

@@ -1,0 +1,65 @@
+/**
+ * Payloads of the catalog context's events (topic `tessera.catalog.events`). Every catalog event is partitioned by
+ * the product id, so a product's events and its variants' events keep their relative order; the subject is the
+ * product id for product events and the variant id for variant events. `version` grows by one on every change of
+ * the aggregate it describes: a read model keeps the highest version it has seen and ignores older ones.
+ */
+
+export const CatalogEventTypes = {
+  ProductCreated: 'catalog.product.created',
+  ProductUpdated: 'catalog.product.updated',
+  ProductArchived: 'catalog.product.archived',
+  VariantCreated: 'catalog.variant.created',
+  VariantUpdated: 'catalog.variant.updated',
+} as const;
+
+export type ProductStatus = 'draft' | 'active' | 'archived';
+export type VariantFulfillment = 'physical' | 'digital';
+/**
+ * Whether a variant can be sold right now: `active` only when both the variant and its product are active;
+ * `draft` while the product is a draft; `archived` when either is archived.
+ */
+export type VariantSellStatus = 'active' | 'draft' | 'archived';
+
+export interface ProductEventV1 {
+  tenantId: string;
+  productId: string;
+  vendorId: string | null;
+  title: string;
+  status: ProductStatus;
+  version: number;
+  /** ISO 8601 UTC time of the change. */
+  occurredAt: string;
+}
+
+export type ProductCreatedV1 = ProductEventV1;
+
+export interface ProductUpdatedV1 extends ProductEventV1 {
+  /** The product fields this change touched, e.g. `["title", "status"]`. */
+  changed: string[];
+}
+
+export type ProductArchivedV1 = ProductEventV1;
+
+export interface VariantEventV1 {
+  tenantId: string;
+  variantId: string;
+  productId: string;
+  sku: string;
+  /** Integer minor units of `currency` (ISO 4217). */
+  priceAmount: number;
+  currency: string;
+  compareAtAmount: number | null;
+  /** Effective status: the product's draft or archived state wins over the variant's own. */
+  status: VariantSellStatus;
+  fulfillment: VariantFulfillment;
+  version: number;
+  occurredAt: string;
+}
+
+export type VariantCreatedV1 = VariantEventV1;
+
+export interface VariantUpdatedV1 extends VariantEventV1 {
+  /** What changed: variant fields (`priceAmount`, `options`...) and/or `status` when the effective status moved. */
+  changed: string[];
+}
