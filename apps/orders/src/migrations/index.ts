@@ -1,0 +1,7 @@
+import { messagingTablesMigration } from '@tessera/messaging';
+import { OrdersSchema1763800000000 } from './1763800000000-orders-schema';
+
+export const ORDERS_SCHEMA = 'orders';
+
+/** Every orders migration, in order. */
+export const ORDERS_MIGRATIONS = [messagingTablesMigration(ORDERS_SCHEMA, 1763700000000), OrdersSchema1763800000000];

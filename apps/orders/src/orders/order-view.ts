@@ -1,0 +1,53 @@
+import type { OrderDto, OrderSummaryDto, HistoryEntryDto } from './dto/order-view.dto';
+import type { HistoryRow, OrderItemRow, OrderRow } from './order-store';
+
+function iso(d: Date | string): string {
+  return (d instanceof Date ? d : new Date(d)).toISOString();
+}
+
+export function toSummary(o: OrderRow): OrderSummaryDto {
+  return {
+    id: o.id,
+    status: o.status,
+    totals: { currency: o.currency, subtotalAmount: o.subtotalAmount, totalAmount: o.totalAmount },
+    paymentMethod: o.paymentMethod,
+    customer: o.customer,
+    ...(o.paymentId ? { paymentId: o.paymentId } : {}),
+    createdAt: iso(o.createdAt),
+    updatedAt: iso(o.updatedAt),
+  };
+}
+
+function toHistory(h: HistoryRow): HistoryEntryDto {
+  return {
+    from: h.from,
+    to: h.to,
+    at: iso(h.at),
+    cause:
+      h.causeType === 'api'
+        ? { type: 'api', ...(h.actor ? { actor: h.actor } : {}) }
+        : { type: 'event', eventId: h.causeEventId ?? undefined, eventType: h.causeEventType ?? undefined },
+    ...(h.note ? { note: h.note } : {}),
+  };
+}
+
+export function toOrderDto(o: OrderRow, items: OrderItemRow[], history: HistoryRow[]): OrderDto {
+  return {
+    ...toSummary(o),
+    items: items.map((i) => ({
+      line: i.line,
+      sku: i.sku,
+      variantId: i.variantId,
+      quantity: i.quantity,
+      unitPriceAmount: i.unitPriceAmount,
+      lineTotalAmount: i.lineTotalAmount,
+    })),
+    ...(o.shippingAddress ? { shippingAddress: o.shippingAddress } : {}),
+    ...(o.reservationId
+      ? { reservation: { id: o.reservationId, expiresAt: o.reservationExpiresAt ? iso(o.reservationExpiresAt) : null } }
+      : {}),
+    ...(o.rejectionReasons ? { rejectionReasons: o.rejectionReasons } : {}),
+    ...(o.cancelReason ? { cancelReason: o.cancelReason } : {}),
+    history: history.map(toHistory),
+  };
+}

@@ -1,0 +1,65 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { CallerContext } from '@tessera/contracts';
+import { Caller, Roles, Scopes } from '@tessera/service-kit';
+import { CancelOrderDto, PlaceOrderDto } from './dto/place-order.dto';
+import { ListOrdersQueryDto, OrderDto, OrderListDto, PlacedOrderDto } from './dto/order-view.dto';
+import { OrdersService } from './orders.service';
+
+/** Staff who take and manage orders; read access adds viewers and pickers. */
+const WRITERS = ['owner', 'admin', 'manager', 'staff', 'sales'] as const;
+const READERS = [...WRITERS, 'viewer', 'picker'] as const;
+
+interface StatusResponse {
+  status(code: number): unknown;
+  setHeader(name: string, value: string): unknown;
+}
+
+@ApiTags('orders')
+@Controller('v1/orders')
+export class OrdersController {
+  constructor(private readonly orders: OrdersService) {}
+
+  @Post()
+  @HttpCode(202)
+  @Roles(...WRITERS)
+  @Scopes('orders:write')
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'same key + same body replays the first response for 24 h' })
+  @ApiAcceptedResponse({ type: PlacedOrderDto, description: 'accepted: stock reservation follows asynchronously' })
+  async place(
+    @Caller() caller: CallerContext,
+    @Body() dto: PlaceOrderDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: StatusResponse,
+  ): Promise<PlacedOrderDto> {
+    const result = await this.orders.place(caller, dto, idempotencyKey);
+    res.status(result.status);
+    if (result.replayed) res.setHeader('idempotent-replayed', 'true');
+    return result.body;
+  }
+
+  @Get()
+  @Roles(...READERS)
+  @Scopes('orders:read')
+  @ApiOkResponse({ type: OrderListDto })
+  list(@Caller() caller: CallerContext, @Query() query: ListOrdersQueryDto): Promise<OrderListDto> {
+    return this.orders.list(caller, query);
+  }
+
+  @Get(':id')
+  @Roles(...READERS)
+  @Scopes('orders:read')
+  @ApiOkResponse({ type: OrderDto })
+  get(@Caller() caller: CallerContext, @Param('id') id: string): Promise<OrderDto> {
+    return this.orders.get(caller, id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @Roles(...WRITERS)
+  @Scopes('orders:write')
+  @ApiOkResponse({ type: OrderDto })
+  cancel(@Caller() caller: CallerContext, @Param('id') id: string, @Body() dto: CancelOrderDto): Promise<OrderDto> {
+    return this.orders.cancel(caller, id, dto?.reason);
+  }
+}

@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { OrdersEventTypes, type CallerContext, type OrderCancelledV1, type OrderPlacedV1 } from '@tessera/contracts';
+import { OutboxWriter } from '@tessera/messaging';
+import { isUuid, TenantTransactions } from '@tessera/persistence';
+import {
+  ConflictProblem,
+  decodeCursor,
+  encodeCursor,
+  NotFoundProblem,
+  UnauthorizedProblem,
+  UnprocessableProblem,
+  ValidationProblem,
+  type FieldError,
+} from '@tessera/service-kit';
+import { z } from 'zod';
+import { assertValidKey, IdempotencyKeys, requestHash } from '../idempotency/idempotency-keys';
+import { isSellable, VariantReadModel } from '../variants/variant-read-model';
+import type { ListOrdersQueryDto, OrderDto, OrderListDto, PlacedOrderDto } from './dto/order-view.dto';
+import type { PlaceOrderDto } from './dto/place-order.dto';
+import { CANCELLABLE } from './order-status';
+import { OrderStore, type Cause, type OrderItemRow } from './order-store';
+import { transition } from './order-transitions';
+import { toOrderDto, toSummary } from './order-view';
+
+export interface PlaceResult {
+  status: number;
+  body: PlacedOrderDto;
+  replayed: boolean;
+}
+
+// createdAt is PostgreSQL's text form of a timestamptz; anything else would fail the cast with a 500.
+const cursorSchema = z.object({
+  createdAt: z.string().regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/),
+  id: z.string().uuid(),
+});
+
+function tenantOf(caller: CallerContext | undefined): string {
+  if (!caller?.tenantId) throw new UnauthorizedProblem('this route needs an authenticated tenant caller');
+  return caller.tenantId;
+}
+
+function actorOf(caller: CallerContext): string {
+  return `${caller.principalType}:${caller.principalId ?? 'unknown'}`;
+}
+
+function lineError(index: number, detail: string): FieldError {
+  return { field: `items.${index}.sku`, pointer: `#/items/${index}/sku`, detail };
+}
+
+@Injectable()
+export class OrdersService {
+  constructor(
+    private readonly transactions: TenantTransactions,
+    private readonly outbox: OutboxWriter,
+    private readonly idempotency: IdempotencyKeys,
+  ) {}
+
+  async place(caller: CallerContext, dto: PlaceOrderDto, idempotencyKey?: string): Promise<PlaceResult> {
+    const tenantId = tenantOf(caller);
+    this.refuseDuplicateSkus(dto);
+    if (idempotencyKey !== undefined) {
+      assertValidKey(idempotencyKey);
+      const start = await this.idempotency.begin(tenantId, idempotencyKey, requestHash('POST /v1/orders', dto));
+      if (start.kind === 'replay') return { status: start.status, body: start.body as PlacedOrderDto, replayed: true };
+    }
+    try {
+      const body = await this.transactions.run(tenantId, async (tx) => {
+        const placed = await this.insertOrder(tx.manager, tenantId, caller, dto);
+        if (idempotencyKey !== undefined) await this.idempotency.complete(tx.manager, idempotencyKey, 202, placed.body);
+        await this.outbox.append(tx, { type: OrdersEventTypes.OrderPlaced, subject: placed.body.id, data: placed.event });
+        return placed.body;
+      });
+      return { status: 202, body, replayed: false };
+    } catch (error) {
+      // Nothing was stored: free the key so the client can retry it (only successes are replayed).
+      if (idempotencyKey !== undefined) await this.idempotency.release(tenantId, idempotencyKey);
+      throw error;
+    }
+  }
+
+  async get(caller: CallerContext, orderId: string): Promise<OrderDto> {
+    const tenantId = tenantOf(caller);
+    if (!isUuid(orderId)) throw new NotFoundProblem('No such order');
+    return this.transactions.run(tenantId, async (tx) => {
+      const order = await OrderStore.find(tx.manager, orderId);
+      if (!order) throw new NotFoundProblem('No such order');
+      return toOrderDto(order, await OrderStore.items(tx.manager, orderId), await OrderStore.history(tx.manager, orderId));
+    });
+  }
+
+  async list(caller: CallerContext, query: ListOrdersQueryDto): Promise<OrderListDto> {
+    const tenantId = tenantOf(caller);
+    const after = query.cursor ? decodeCursor(query.cursor, cursorSchema) : null;
+    return this.transactions.run(tenantId, async (tx) => {
+      const rows = await OrderStore.page(tx.manager, { tenantId, limit: query.limit + 1, status: query.status, after });
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      return {
+        items: page.map(toSummary),
+        nextCursor: rows.length > query.limit && last ? encodeCursor({ createdAt: last.createdAtText, id: last.id }) : null,
+      };
+    });
+  }
+
+  async cancel(caller: CallerContext, orderId: string, reason: string | undefined): Promise<OrderDto> {
+    const tenantId = tenantOf(caller);
+    if (!isUuid(orderId)) throw new NotFoundProblem('No such order');
+    const cause: Cause = { type: 'api', actor: actorOf(caller) };
+    return this.transactions.run(tenantId, async (tx) => {
+      const order = await OrderStore.find(tx.manager, orderId, true);
+      if (!order) throw new NotFoundProblem('No such order');
+      const previousStatus = order.status;
+      if (!CANCELLABLE.includes(previousStatus)) {
+        throw new ConflictProblem(`An order in status ${previousStatus} cannot be cancelled`, {
+          extensions: { reason: 'invalid_transition', status: previousStatus },
+        });
+      }
+      const cancelReason = reason?.trim() || 'cancelled by staff';
+      await transition(tx.manager, order, 'cancelled', cause, { cancelReason });
+      const event: OrderCancelledV1 = {
+        orderId,
+        reason: cancelReason,
+        previousStatus: previousStatus as 'pending' | 'awaiting_payment',
+        reservationId: order.reservationId,
+        paymentId: order.paymentId,
+      };
+      await this.outbox.append(tx, { type: OrdersEventTypes.OrderCancelled, subject: orderId, data: event });
+      const fresh = await OrderStore.find(tx.manager, orderId);
+      return toOrderDto(fresh ?? order, await OrderStore.items(tx.manager, orderId), await OrderStore.history(tx.manager, orderId));
+    });
+  }
+
+  /** One line per SKU: a repeated SKU is refused rather than merged, so the client sees what it sent. */
+  private refuseDuplicateSkus(dto: PlaceOrderDto): void {
+    const firstLine = new Map<string, number>();
+    const errors: FieldError[] = [];
+    dto.items.forEach((item, index) => {
+      const first = firstLine.get(item.sku);
+      if (first === undefined) firstLine.set(item.sku, index);
+      else errors.push(lineError(index, `SKU ${item.sku} already appears on line ${first}; put the whole quantity on one line`));
+    });
+    if (errors.length > 0) throw new ValidationProblem(errors, 'The order repeats a SKU.');
+  }
+
+  private async insertOrder(
+    manager: Parameters<typeof OrderStore.insert>[0],
+    tenantId: string,
+    caller: CallerContext,
+    dto: PlaceOrderDto,
+  ): Promise<{ body: PlacedOrderDto; event: OrderPlacedV1 }> {
+    const variants = await VariantReadModel.lookup(manager, tenantId, dto.items.map((i) => i.sku));
+    const problems: { index: number; sku: string; reason: string; detail: string }[] = [];
+    dto.items.forEach((item, index) => {
+      const v = variants.get(item.sku);
+      if (!v) problems.push({ index, sku: item.sku, reason: 'unknown_sku', detail: `unknown SKU ${item.sku}` });
+      else if (!isSellable(v)) {
+        const status = v.productStatus && v.productStatus !== 'active' ? v.productStatus : v.status;
+        problems.push({ index, sku: item.sku, reason: 'not_sellable', detail: `SKU ${item.sku} is ${status} and cannot be sold` });
+      }
+    });
+    if (problems.length > 0) {
+      throw new UnprocessableProblem(
+        `Line ${problems.map((p) => `${p.index} (${p.sku}): ${p.reason === 'unknown_sku' ? 'unknown SKU' : 'not for sale'}`).join('; ')}`,
+        {
+          errors: problems.map((p) => lineError(p.index, p.detail)),
+          extensions: { reason: 'invalid_lines', lines: problems.map(({ index, sku, reason }) => ({ index, sku, reason })) },
+        },
+      );
+    }
+
+    // Every SKU was found above; the filter only narrows the type.
+    const lines = dto.items.flatMap((item, index) => {
+      const v = variants.get(item.sku);
+      return v ? [{ index, item, v }] : [];
+    });
+    const currency = lines[0].v.currency;
+    const mixed = lines.filter((l) => l.v.currency !== currency);
+    if (mixed.length > 0) {
+      throw new UnprocessableProblem(`All lines must share one currency; line 0 is ${currency}`, {
+        errors: mixed.map((l) => lineError(l.index, `SKU ${l.item.sku} is priced in ${l.v.currency}, not ${currency}`)),
+        extensions: {
+          reason: 'mixed_currencies',
+          lines: mixed.map((l) => ({ index: l.index, sku: l.item.sku, currency: l.v.currency })),
+        },
+      });
+    }
+
+    const items: OrderItemRow[] = lines.map(({ index, item, v }) => ({
+      line: index,
+      variantId: v.variantId,
+      sku: item.sku,
+      quantity: item.quantity,
+      unitPriceAmount: v.priceAmount,
+      lineTotalAmount: v.priceAmount * item.quantity,
+    }));
+    const subtotal = items.reduce((sum, i) => sum + i.lineTotalAmount, 0);
+    if (!Number.isSafeInteger(subtotal) || items.some((i) => !Number.isSafeInteger(i.lineTotalAmount))) {
+      throw new UnprocessableProblem('The order total is too large', { extensions: { reason: 'total_too_large' } });
+    }
+
+    const id = randomUUID();
+    await OrderStore.insert(
+      manager,
+      {
+        id,
+        status: 'pending',
+        currency,
+        subtotalAmount: subtotal,
+        totalAmount: subtotal,
+        paymentMethod: dto.paymentMethod,
+        customer: { name: dto.customer.name, email: dto.customer.email },
+        shippingAddress: dto.shippingAddress ? { ...dto.shippingAddress } : null,
+        reservationId: null,
+        reservationExpiresAt: null,
+        paymentId: null,
+        rejectionReasons: null,
+        cancelReason: null,
+        placedBy: actorOf(caller),
+      },
+      items,
+    );
+    await OrderStore.appendHistory(manager, id, { from: null, to: 'pending', cause: { type: 'api', actor: actorOf(caller) } });
+    return {
+      body: { id, status: 'pending' },
+      event: {
+        orderId: id,
+        items: items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPriceAmount: i.unitPriceAmount })),
+        currency,
+        totalAmount: subtotal,
+        paymentMethod: dto.paymentMethod,
+        customer: { name: dto.customer.name, email: dto.customer.email },
+      },
+    };
+  }
+}

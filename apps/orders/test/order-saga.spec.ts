@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import {
+  BillingEventTypes,
+  CatalogEventTypes,
+  InventoryEventTypes,
+  type PaymentConfirmedV1,
+  type PaymentCreatedV1,
+  type ReservationConfirmedV1,
+  type ReservationExpiredV1,
+  type ReservationRejectedV1,
+} from '@tessera/contracts';
+import { envelope, orderBody, OrdersHarness, type Staff } from './support/orders-harness';
+
+describe('order saga handlers (through the inbox)', () => {
+  let h: OrdersHarness;
+  let owner: Staff;
+
+  beforeAll(async () => {
+    h = await OrdersHarness.start();
+    owner = h.staff('owner');
+    await h.seedVariant(owner.tenantId, { sku: 'A-1', priceAmount: 1000 });
+    await h.seedVariant(owner.tenantId, { sku: 'B-2', priceAmount: 250 });
+  });
+
+  afterAll(async () => {
+    await h.close();
+  });
+
+  async function place(): Promise<string> {
+    const res = await h.placeOrder(owner, orderBody([{ sku: 'A-1', quantity: 2 }, { sku: 'B-2', quantity: 4 }]));
+    expect(res.status).toBe(202);
+    return res.body.id;
+  }
+
+  const order = async (id: string) => (await h.getOrder(owner, id)).body;
+  const eventsOf = async (id: string) => (await h.outbox(owner.tenantId)).filter((e) => e.subject === id);
+
+  function confirmed(orderId: string, reservationId = randomUUID()) {
+    const data: ReservationConfirmedV1 = {
+      reservationId,
+      reference: orderId,
+      lines: [{ sku: 'A-1', quantity: 2, condition: 'new' }, { sku: 'B-2', quantity: 4, condition: 'new' }],
+      allocations: [],
+      expiresAt: new Date(Date.now() + 15 * 60_000).toISOString(),
+    };
+    return envelope('inventory', InventoryEventTypes.ReservationConfirmed, owner.tenantId, reservationId, data, orderId);
+  }
+  function expired(orderId: string, reservationId: string) {
+    const data: ReservationExpiredV1 = { reservationId, reference: orderId, allocations: [] };
+    return envelope('inventory', InventoryEventTypes.ReservationExpired, owner.tenantId, reservationId, data, orderId);
+  }
+  function paymentCreated(orderId: string, paymentId = randomUUID()) {
+    const data: PaymentCreatedV1 = { paymentId, orderId, amount: 3000, currency: 'JPY', method: 'bank_transfer', dueAt: null };
+    return envelope('billing', BillingEventTypes.PaymentCreated, owner.tenantId, paymentId, data, orderId);
+  }
+  function paymentConfirmed(orderId: string, paymentId: string) {
+    const data: PaymentConfirmedV1 = { paymentId, orderId, amount: 3000, currency: 'JPY', refundRequired: false };
+    return envelope('billing', BillingEventTypes.PaymentConfirmed, owner.tenantId, paymentId, data, orderId);
+  }
+
+  it('runs the happy path: pending → awaiting_payment → paid, with history and outbox events', async () => {
+    const id = await place();
+    const reservation = confirmed(id);
+    await h.saga.onReservationConfirmed(reservation);
+    let o = await order(id);
+    expect(o.status).toBe('awaiting_payment');
+    expect(o.reservation).toEqual({ id: reservation.data.reservationId, expiresAt: reservation.data.expiresAt });
+
+    const created = paymentCreated(id);
+    await h.saga.onPaymentCreated(created);
+    expect((await order(id)).paymentId).toBe(created.data.paymentId);
+
+    const paid = paymentConfirmed(id, created.data.paymentId);
+    await h.saga.onPaymentConfirmed(paid);
+    o = await order(id);
+    expect(o.status).toBe('paid');
+    expect(o.history.map((e: any) => [e.from, e.to, e.cause.type, e.cause.eventType ?? null])).toEqual([
+      [null, 'pending', 'api', null],
+      ['pending', 'awaiting_payment', 'event', InventoryEventTypes.ReservationConfirmed],
+      ['awaiting_payment', null, 'event', BillingEventTypes.PaymentCreated],
+      ['awaiting_payment', 'paid', 'event', BillingEventTypes.PaymentConfirmed],
+    ]);
+    expect(o.history[1].cause.eventId).toBe(reservation.id);
+    expect(o.history[3].cause.eventId).toBe(paid.id);
+
+    const events = await eventsOf(id);
+    expect(events.map((e) => e.type)).toEqual(['orders.order.placed', 'orders.order.awaiting_payment', 'orders.order.paid']);
+    expect(events[1].data).toEqual({
+      orderId: id,
+      totalAmount: 3000,
+      currency: 'JPY',
+      paymentMethod: 'bank_transfer',
+      reservationId: reservation.data.reservationId,
+      expiresAt: reservation.data.expiresAt,
+    });
+    expect(events[2].data).toEqual({ orderId: id, paymentId: created.data.paymentId });
+  });
+
+  it('absorbs duplicates: the same events delivered again change nothing', async () => {
+    const id = await place();
+    const reservation = confirmed(id);
+    const created = paymentCreated(id);
+    const paid = paymentConfirmed(id, created.data.paymentId);
+    for (const round of [1, 2, 3]) {
+      await h.saga.onReservationConfirmed(reservation);
+      await h.saga.onPaymentCreated(created);
+      await h.saga.onPaymentConfirmed(paid);
+      const o = await order(id);
+      expect([round, o.status, o.history.length]).toEqual([round, 'paid', 4]);
+      expect((await eventsOf(id)).length).toBe(3);
+    }
+  });
+
+  it('rejects with a reason per line and emits orders.order.rejected', async () => {
+    const id = await place();
+    const data: ReservationRejectedV1 = {
+      reservationId: randomUUID(),
+      reference: id,
+      lines: [{ sku: 'A-1', quantity: 2, condition: 'new' }, { sku: 'B-2', quantity: 4, condition: 'new' }],
+      shortfalls: [{ sku: 'B-2', condition: 'new', requested: 4, available: 1 }],
+    };
+    await h.saga.onReservationRejected(envelope('inventory', InventoryEventTypes.ReservationRejected, owner.tenantId, data.reservationId, data, id));
+    const o = await order(id);
+    expect(o.status).toBe('rejected');
+    expect(o.rejectionReasons).toEqual([{ sku: 'B-2', line: 1, requested: 4, available: 1, reason: 'insufficient stock: 4 requested, 1 available' }]);
+    const events = await eventsOf(id);
+    expect(events.map((e) => e.type)).toEqual(['orders.order.placed', 'orders.order.rejected']);
+    expect(events[1].data).toEqual({ orderId: id, reservationId: data.reservationId, reasons: o.rejectionReasons });
+
+    // A late confirmation (another event id) cannot revive a rejected order.
+    await h.saga.onReservationConfirmed(confirmed(id));
+    expect((await order(id)).status).toBe('rejected');
+    expect((await eventsOf(id)).length).toBe(2);
+  });
+
+  it('expires an unpaid order; a payment confirmed afterwards leaves it expired and is noted for refund', async () => {
+    const id = await place();
+    const reservation = confirmed(id);
+    await h.saga.onReservationConfirmed(reservation);
+    const created = paymentCreated(id);
+    await h.saga.onPaymentCreated(created);
+    await h.saga.onReservationExpired(expired(id, reservation.data.reservationId));
+    expect((await order(id)).status).toBe('expired');
+
+    await h.saga.onPaymentConfirmed(paymentConfirmed(id, created.data.paymentId));
+    const o = await order(id);
+    expect(o.status).toBe('expired');
+    expect(o.history[o.history.length - 1]).toMatchObject({ from: 'expired', to: null, note: expect.stringContaining('refund') });
+    const events = await eventsOf(id);
+    expect(events.map((e) => e.type)).toEqual(['orders.order.placed', 'orders.order.awaiting_payment', 'orders.order.expired']);
+    expect(events[2].data).toEqual({ orderId: id, reservationId: reservation.data.reservationId, paymentId: created.data.paymentId });
+  });
+
+  it('cancels an awaiting order through the API; late payment and expiry events then change nothing but the history', async () => {
+    const id = await place();
+    const reservation = confirmed(id);
+    await h.saga.onReservationConfirmed(reservation);
+    const created = paymentCreated(id);
+    await h.saga.onPaymentCreated(created);
+    const res = await h.http.post(`/v1/orders/${id}/cancel`).set(await h.headers(owner)).send({ reason: 'out of time' });
+    expect(res.status).toBe(200);
+    const cancelledEvent = (await eventsOf(id)).find((e) => e.type === 'orders.order.cancelled');
+    expect(cancelledEvent?.data).toEqual({
+      orderId: id,
+      reason: 'out of time',
+      previousStatus: 'awaiting_payment',
+      reservationId: reservation.data.reservationId,
+      paymentId: created.data.paymentId,
+    });
+
+    await h.saga.onPaymentConfirmed(paymentConfirmed(id, created.data.paymentId));
+    await h.saga.onReservationExpired(expired(id, reservation.data.reservationId));
+    const o = await order(id);
+    expect(o.status).toBe('cancelled');
+    expect(o.history.slice(-2).map((e: any) => [e.from, e.to])).toEqual([['cancelled', null], ['cancelled', null]]);
+    expect((await eventsOf(id)).map((e) => e.type)).toEqual(['orders.order.placed', 'orders.order.awaiting_payment', 'orders.order.cancelled']);
+  });
+
+  it('keeps a cancelled pending order cancelled when the reservation is confirmed afterwards (reordered)', async () => {
+    const id = await place();
+    expect((await h.http.post(`/v1/orders/${id}/cancel`).set(await h.headers(owner)).send({})).status).toBe(200);
+    await h.saga.onReservationConfirmed(confirmed(id));
+    const o = await order(id);
+    expect(o.status).toBe('cancelled');
+    expect(o.reservation).toBeUndefined();
+    expect((await eventsOf(id)).map((e) => e.type)).toEqual(['orders.order.placed', 'orders.order.cancelled']);
+  });
+
+  it('records a failed payment in the history and keeps waiting for payment', async () => {
+    const id = await place();
+    await h.saga.onReservationConfirmed(confirmed(id));
+    const created = paymentCreated(id);
+    await h.saga.onPaymentCreated(created);
+    await h.saga.onPaymentFailed(
+      envelope('billing', BillingEventTypes.PaymentFailed, owner.tenantId, created.data.paymentId, { paymentId: created.data.paymentId, orderId: id, reason: 'card declined' }, id),
+    );
+    const o = await order(id);
+    expect(o.status).toBe('awaiting_payment');
+    expect(o.history[o.history.length - 1]).toMatchObject({ from: 'awaiting_payment', to: null, note: expect.stringContaining('card declined') });
+    // Paying later still works.
+    await h.saga.onPaymentConfirmed(paymentConfirmed(id, created.data.paymentId));
+    expect((await order(id)).status).toBe('paid');
+  });
+
+  it('ignores an expiry after payment (paid wins) and a payment confirmed before reservation (pending stays)', async () => {
+    const id = await place();
+    const paymentId = randomUUID();
+    await h.saga.onPaymentConfirmed(paymentConfirmed(id, paymentId));
+    expect((await order(id)).status).toBe('pending');
+    const reservation = confirmed(id);
+    await h.saga.onReservationConfirmed(reservation);
+    await h.saga.onPaymentConfirmed(paymentConfirmed(id, paymentId));
+    await h.saga.onReservationExpired(expired(id, reservation.data.reservationId));
+    const o = await order(id);
+    expect(o.status).toBe('paid');
+    expect((await eventsOf(id)).map((e) => e.type)).toEqual(['orders.order.placed', 'orders.order.awaiting_payment', 'orders.order.paid']);
+  });
+
+  it('parks events about unknown orders and skips references that are not orders, without throwing', async () => {
+    const ghost = randomUUID();
+    await expect(h.saga.onReservationConfirmed(confirmed(ghost))).resolves.toBeUndefined();
+    await expect(h.saga.onPaymentCreated(paymentCreated(ghost))).resolves.toBeUndefined();
+    const { rows } = await h.admin.query('SELECT order_ref, type FROM orders.parked_events WHERE tenant_id = $1 ORDER BY parked_at', [owner.tenantId]);
+    expect(rows).toEqual([
+      { order_ref: ghost, type: InventoryEventTypes.ReservationConfirmed },
+      { order_ref: ghost, type: BillingEventTypes.PaymentCreated },
+    ]);
+    const cart = confirmed(ghost);
+    cart.data.reference = 'cart:42';
+    await expect(h.saga.onReservationConfirmed(cart)).resolves.toBeUndefined();
+    expect(await h.count('parked_events', owner.tenantId)).toBe(2);
+    const processed = await h.admin.query('SELECT 1 FROM orders.processed_events WHERE event_id = $1', [cart.id]);
+    expect(processed.rowCount).toBe(1);
+  });
+
+  it('does not let an event of another tenant touch an order', async () => {
+    const id = await place();
+    const foreign = confirmed(id);
+    foreign.tenantid = randomUUID();
+    await h.saga.onReservationConfirmed(foreign);
+    expect((await order(id)).status).toBe('pending');
+  });
+
+  it('serializes a staff cancel racing a payment confirmation: exactly one wins', async () => {
+    for (let i = 0; i < 5; i++) {
+      const id = await place();
+      await h.saga.onReservationConfirmed(confirmed(id));
+      const created = paymentCreated(id);
+      await h.saga.onPaymentCreated(created);
+      const [cancel] = await Promise.all([
+        h.http.post(`/v1/orders/${id}/cancel`).set(await h.headers(owner)).send({}),
+        h.saga.onPaymentConfirmed(paymentConfirmed(id, created.data.paymentId)),
+      ]);
+      const o = await order(id);
+      const types = (await eventsOf(id)).map((e) => e.type);
+      if (o.status === 'paid') {
+        expect(cancel.status).toBe(409);
+        expect(types).toEqual(['orders.order.placed', 'orders.order.awaiting_payment', 'orders.order.paid']);
+      } else {
+        expect(o.status).toBe('cancelled');
+        expect(cancel.status).toBe(200);
+        expect(types).toEqual(['orders.order.placed', 'orders.order.awaiting_payment', 'orders.order.cancelled']);
+      }
+    }
+  });
+
+  describe('catalog read model', () => {
+    it('keeps the newest version whatever the delivery order', async () => {
+      const v = await h.seedVariant(owner.tenantId, { sku: 'V-9', priceAmount: 500, version: 3 });
+      await h.catalog.onVariantUpdated(
+        envelope('catalog', CatalogEventTypes.VariantUpdated, owner.tenantId, v.variantId, { ...v, priceAmount: 100, version: 2, changed: ['priceAmount'] }),
+      );
+      const res = await h.placeOrder(owner, orderBody([{ sku: 'V-9', quantity: 1 }]));
+      expect((await order(res.body.id)).totals.totalAmount).toBe(500);
+      await h.catalog.onVariantUpdated(
+        envelope('catalog', CatalogEventTypes.VariantUpdated, owner.tenantId, v.variantId, { ...v, status: 'archived', version: 4, changed: ['status'] }),
+      );
+      expect((await h.placeOrder(owner, orderBody([{ sku: 'V-9', quantity: 1 }]))).status).toBe(422);
+    });
+
+    it('skips a malformed catalog payload instead of failing forever', async () => {
+      const bad = envelope('catalog', CatalogEventTypes.VariantCreated, owner.tenantId, 'x', { sku: 'BAD', priceAmount: 'ten' } as never);
+      await expect(h.catalog.onVariantCreated(bad)).resolves.toBeUndefined();
+      expect((await h.placeOrder(owner, orderBody([{ sku: 'BAD', quantity: 1 }]))).status).toBe(422);
+    });
+  });
+});

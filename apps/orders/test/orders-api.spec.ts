@@ -1,0 +1,244 @@
+import { randomUUID } from 'node:crypto';
+import { CatalogEventTypes } from '@tessera/contracts';
+import { envelope, expectProblem, orderBody, OrdersHarness, type Staff } from './support/orders-harness';
+
+describe('orders HTTP API', () => {
+  let h: OrdersHarness;
+  let owner: Staff;
+
+  beforeAll(async () => {
+    h = await OrdersHarness.start();
+    owner = h.staff('owner');
+    await h.seedVariant(owner.tenantId, { sku: 'RED-1', priceAmount: 1200 });
+    await h.seedVariant(owner.tenantId, { sku: 'BLUE-2', priceAmount: 350 });
+    await h.seedVariant(owner.tenantId, { sku: 'USD-3', priceAmount: 999, currency: 'USD' });
+    await h.seedVariant(owner.tenantId, { sku: 'DRAFT-4', status: 'draft' });
+  });
+
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('places an order: 202 pending, prices snapshotted, totals computed, history and outbox written', async () => {
+    const res = await h.placeOrder(
+      owner,
+      orderBody([
+        { sku: 'RED-1', quantity: 2 },
+        { sku: 'BLUE-2', quantity: 3 },
+      ], { shippingAddress: { name: 'Aiko', line1: '1-2-3 Shibuya', city: 'Tokyo', postalCode: '150-0002', country: 'JP' } }),
+    );
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ id: expect.any(String), status: 'pending' });
+
+    const got = await h.getOrder(owner, res.body.id);
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({
+      id: res.body.id,
+      status: 'pending',
+      totals: { currency: 'JPY', subtotalAmount: 2 * 1200 + 3 * 350, totalAmount: 3450 },
+      paymentMethod: 'bank_transfer',
+      customer: { name: 'Aiko Tanaka', email: 'aiko@example.com' },
+      shippingAddress: { city: 'Tokyo', country: 'JP' },
+      items: [
+        { line: 0, sku: 'RED-1', quantity: 2, unitPriceAmount: 1200, lineTotalAmount: 2400 },
+        { line: 1, sku: 'BLUE-2', quantity: 3, unitPriceAmount: 350, lineTotalAmount: 1050 },
+      ],
+    });
+    expect(got.body.history).toEqual([
+      { from: null, to: 'pending', at: expect.any(String), cause: { type: 'api', actor: `user:${owner.userId}` } },
+    ]);
+    expect(got.body.paymentId).toBeUndefined();
+
+    const events = (await h.outbox(owner.tenantId)).filter((e) => e.subject === res.body.id);
+    expect(events).toEqual([
+      {
+        type: 'orders.order.placed',
+        subject: res.body.id,
+        data: {
+          orderId: res.body.id,
+          items: [
+            { sku: 'RED-1', quantity: 2, unitPriceAmount: 1200 },
+            { sku: 'BLUE-2', quantity: 3, unitPriceAmount: 350 },
+          ],
+          currency: 'JPY',
+          totalAmount: 3450,
+          paymentMethod: 'bank_transfer',
+          customer: { name: 'Aiko Tanaka', email: 'aiko@example.com' },
+        },
+      },
+    ]);
+  });
+
+  it('keeps the price of the order when the catalog price changes afterwards', async () => {
+    const v = await h.seedVariant(owner.tenantId, { sku: 'PRICE-5', priceAmount: 100 });
+    const placed = await h.placeOrder(owner, orderBody([{ sku: 'PRICE-5', quantity: 1 }]));
+    await h.catalog.onVariantUpdated(
+      envelope('catalog', CatalogEventTypes.VariantUpdated, owner.tenantId, v.variantId, { ...v, priceAmount: 900, version: 2, changed: ['priceAmount'] }),
+    );
+    const got = await h.getOrder(owner, placed.body.id);
+    expect(got.body.totals.totalAmount).toBe(100);
+    const again = await h.placeOrder(owner, orderBody([{ sku: 'PRICE-5', quantity: 1 }]));
+    expect((await h.getOrder(owner, again.body.id)).body.totals.totalAmount).toBe(900);
+  });
+
+  describe('bad input: 4xx problem+json and nothing changes', () => {
+    const cases: [string, Record<string, unknown>, number][] = [
+      ['zero quantity', orderBody([{ sku: 'RED-1', quantity: 0 }]), 400],
+      ['negative quantity', orderBody([{ sku: 'RED-1', quantity: -2 }]), 400],
+      ['absurd quantity', orderBody([{ sku: 'RED-1', quantity: 10_001 }]), 400],
+      ['fractional quantity', orderBody([{ sku: 'RED-1', quantity: 1.5 }]), 400],
+      ['quantity as a string', orderBody([{ sku: 'RED-1', quantity: '2' }] as never), 400],
+      ['no items', orderBody([]), 400],
+      ['more than 100 lines', orderBody(Array.from({ length: 101 }, (_, i) => ({ sku: `S-${i}`, quantity: 1 }))), 400],
+      ['an unknown top-level field', orderBody([{ sku: 'RED-1', quantity: 1 }], { discount: 50 }), 400],
+      ['an unknown field in a line', orderBody([{ sku: 'RED-1', quantity: 1, priceAmount: 1 } as never]), 400],
+      ['an unknown field in the customer', orderBody([{ sku: 'RED-1', quantity: 1 }], { customer: { name: 'A', email: 'a@example.com', vip: true } }), 400],
+      ['a bad email', orderBody([{ sku: 'RED-1', quantity: 1 }], { customer: { name: 'A', email: 'not-an-email' } }), 400],
+      ['a missing customer', { items: [{ sku: 'RED-1', quantity: 1 }], paymentMethod: 'cod' }, 400],
+      ['a customer that is not an object', orderBody([{ sku: 'RED-1', quantity: 1 }], { customer: 'Aiko' }), 400],
+      ['a line that is not an object', orderBody(['RED-1'] as never), 400],
+      ['a shipping address that is not an object', orderBody([{ sku: 'RED-1', quantity: 1 }], { shippingAddress: 'Tokyo' }), 400],
+      ['an unknown payment method', orderBody([{ sku: 'RED-1', quantity: 1 }], { paymentMethod: 'iou' }), 400],
+      ['a bad shipping country', orderBody([{ sku: 'RED-1', quantity: 1 }], { shippingAddress: { name: 'A', line1: 'x', city: 'y', postalCode: '1', country: 'Japan' } }), 400],
+      ['a repeated SKU', orderBody([{ sku: 'RED-1', quantity: 1 }, { sku: 'RED-1', quantity: 2 }]), 400],
+      ['an unknown SKU', orderBody([{ sku: 'RED-1', quantity: 1 }, { sku: 'NOPE-9', quantity: 1 }]), 422],
+      ['a SKU that is not for sale', orderBody([{ sku: 'DRAFT-4', quantity: 1 }]), 422],
+      ['lines in two currencies', orderBody([{ sku: 'RED-1', quantity: 1 }, { sku: 'USD-3', quantity: 1 }]), 422],
+    ];
+
+    it.each(cases)('refuses %s', async (_what, body, status) => {
+      const before = await h.count('orders', owner.tenantId);
+      const outboxBefore = (await h.outbox(owner.tenantId)).length;
+      const res = await h.placeOrder(owner, body);
+      expectProblem(res, status);
+      expect(await h.count('orders', owner.tenantId)).toBe(before);
+      expect((await h.outbox(owner.tenantId)).length).toBe(outboxBefore);
+    });
+
+    it('names the offending line and SKU of a 422', async () => {
+      const res = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }, { sku: 'NOPE-9', quantity: 1 }, { sku: 'DRAFT-4', quantity: 1 }]));
+      expectProblem(res, 422);
+      expect(res.body.lines).toEqual([
+        { index: 1, sku: 'NOPE-9', reason: 'unknown_sku' },
+        { index: 2, sku: 'DRAFT-4', reason: 'not_sellable' },
+      ]);
+      expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(['#/items/1/sku', '#/items/2/sku']);
+      expect(res.body.detail).toContain('NOPE-9');
+    });
+
+    it('names the repeated line', async () => {
+      const res = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }, { sku: 'BLUE-2', quantity: 1 }, { sku: 'RED-1', quantity: 2 }]));
+      expectProblem(res, 400);
+      expect(res.body.errors).toEqual([expect.objectContaining({ pointer: '#/items/2/sku' })]);
+    });
+
+    it('refuses an archived product with 422', async () => {
+      const v = await h.seedVariant(owner.tenantId, { sku: 'OLD-7' });
+      expect((await h.placeOrder(owner, orderBody([{ sku: 'OLD-7', quantity: 1 }]))).status).toBe(202);
+      await h.catalog.onProductArchived(
+        envelope('catalog', CatalogEventTypes.ProductArchived, owner.tenantId, v.productId, {
+          tenantId: owner.tenantId, productId: v.productId, vendorId: null, title: 'Old', status: 'archived', version: 3, occurredAt: new Date().toISOString(),
+        }),
+      );
+      const res = await h.placeOrder(owner, orderBody([{ sku: 'OLD-7', quantity: 1 }]));
+      expectProblem(res, 422);
+      expect(res.body.lines).toEqual([{ index: 0, sku: 'OLD-7', reason: 'not_sellable' }]);
+    });
+
+    it('does not sell another tenant\'s SKU', async () => {
+      const other = h.staff('owner');
+      const res = await h.placeOrder(other, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      expectProblem(res, 422);
+      expect(res.body.lines).toEqual([{ index: 0, sku: 'RED-1', reason: 'unknown_sku' }]);
+    });
+  });
+
+  describe('reading', () => {
+    it('answers 404 for another tenant\'s order, an unknown id and a malformed id', async () => {
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      const stranger = h.staff('owner');
+      expectProblem(await h.getOrder(stranger, placed.body.id), 404);
+      expectProblem(await h.getOrder(owner, randomUUID()), 404);
+      expectProblem(await h.getOrder(owner, 'not-a-uuid'), 404);
+      const cancel = await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(stranger)).send({});
+      expectProblem(cancel, 404);
+      expect((await h.getOrder(owner, placed.body.id)).body.status).toBe('pending');
+    });
+
+    it('lists newest first with a cursor and a status filter', async () => {
+      const t = h.staff('owner');
+      await h.seedVariant(t.tenantId, { sku: 'L-1' });
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await h.placeOrder(t, orderBody([{ sku: 'L-1', quantity: i + 1 }]))).body.id);
+      await h.http.post(`/v1/orders/${ids[1]}/cancel`).set(await h.headers(t)).send({ reason: 'duplicate order' });
+
+      const first = await h.http.get('/v1/orders?limit=2').set(await h.headers(t));
+      expect(first.status).toBe(200);
+      expect(first.body.items.map((o: { id: string }) => o.id)).toEqual([ids[4], ids[3]]);
+      const second = await h.http.get(`/v1/orders?limit=2&cursor=${first.body.nextCursor}`).set(await h.headers(t));
+      expect(second.body.items.map((o: { id: string }) => o.id)).toEqual([ids[2], ids[1]]);
+      const third = await h.http.get(`/v1/orders?limit=2&cursor=${second.body.nextCursor}`).set(await h.headers(t));
+      expect(third.body.items.map((o: { id: string }) => o.id)).toEqual([ids[0]]);
+      expect(third.body.nextCursor).toBeNull();
+
+      const cancelled = await h.http.get('/v1/orders?status=cancelled').set(await h.headers(t));
+      expect(cancelled.body.items.map((o: { id: string }) => o.id)).toEqual([ids[1]]);
+      expect(cancelled.body.items[0]).toMatchObject({ status: 'cancelled', totals: { currency: 'JPY', totalAmount: 3000 } });
+
+      expectProblem(await h.http.get('/v1/orders?status=lost').set(await h.headers(t)), 400);
+      expectProblem(await h.http.get('/v1/orders?limit=1000').set(await h.headers(t)), 400);
+      expectProblem(await h.http.get('/v1/orders?cursor=bm9wZQ').set(await h.headers(t)), 400);
+    });
+  });
+
+  describe('cancel', () => {
+    it('cancels a pending order, records who did it, emits orders.order.cancelled; a second cancel is 409', async () => {
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      const sales = h.staff('sales', owner.tenantId);
+      const res = await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(sales)).send({ reason: 'customer called' });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ id: placed.body.id, status: 'cancelled', cancelReason: 'customer called' });
+      expect(res.body.history[1]).toMatchObject({ from: 'pending', to: 'cancelled', cause: { type: 'api', actor: `user:${sales.userId}` } });
+      const events = (await h.outbox(owner.tenantId)).filter((e) => e.subject === placed.body.id).map((e) => e.type);
+      expect(events).toEqual(['orders.order.placed', 'orders.order.cancelled']);
+
+      const again = await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(owner)).send({});
+      expectProblem(again, 409);
+      expect(again.body.status).toBe(409);
+      expect((await h.outbox(owner.tenantId)).filter((e) => e.subject === placed.body.id)).toHaveLength(2);
+    });
+
+    it('accepts a cancel without a body and refuses unknown fields', async () => {
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      expectProblem(await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(owner)).send({ force: true }), 400);
+      const res = await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(owner));
+      expect(res.status).toBe(200);
+      expect(res.body.cancelReason).toBe('cancelled by staff');
+    });
+  });
+
+  it('publishes its routes in /openapi.json', async () => {
+    const res = await h.http.get('/openapi.json');
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/v1/orders', '/v1/orders/{id}', '/v1/orders/{id}/cancel']));
+  });
+
+  describe('access', () => {
+    it('refuses callers without a context (401), anonymous callers (401) and roles that may not write (403)', async () => {
+      expectProblem(await h.http.post('/v1/orders').send(orderBody([{ sku: 'RED-1', quantity: 1 }])), 401);
+      const anon = await h.http.get('/v1/orders').set(await h.headers({ principalType: 'anonymous' }));
+      expectProblem(anon, 401);
+      const viewer = h.staff('viewer', owner.tenantId);
+      expectProblem(await h.placeOrder(viewer, orderBody([{ sku: 'RED-1', quantity: 1 }])), 403);
+      expect((await h.http.get('/v1/orders').set(await h.headers(viewer))).status).toBe(200);
+      const client = h.staff('client', owner.tenantId);
+      expectProblem(await h.http.get('/v1/orders').set(await h.headers(client)), 403);
+    });
+
+    it('lets an API key with orders:write place orders', async () => {
+      const key = { tenantId: owner.tenantId, principalId: randomUUID(), principalType: 'api_key' as const, scopes: ['orders:write'] };
+      const res = await h.http.post('/v1/orders').set(await h.headers(key)).send(orderBody([{ sku: 'BLUE-2', quantity: 1 }]));
+      expect(res.status).toBe(202);
+    });
+  });
+});
