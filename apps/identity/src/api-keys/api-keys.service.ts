@@ -1,0 +1,101 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { IdentityEventTypes, type ApiKeyCreatedV1, type ApiKeyRevokedV1 } from '@tessera/contracts';
+import { OutboxWriter } from '@tessera/messaging';
+import { TenantTransactions } from '@tessera/persistence';
+import { NotFoundProblem, UnauthorizedProblem } from '@tessera/service-kit';
+import { DataSource, IsNull } from 'typeorm';
+import { digestsEqual, randomSecret, sha256 } from '../crypto/secrets';
+import type { ApiKeyDto, ApiKeyListDto, CreateApiKeyDto, CreatedApiKeyDto, VerifiedApiKeyDto } from './dto/api-key.dto';
+import { ApiKeyEntity } from './api-key.entity';
+
+/** `tsk_<12 hex: lookup prefix>_<43 base64url: 256-bit secret>` */
+const KEY_FORMAT = /^tsk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+const LIST_CAP = 500;
+
+export function toApiKeyDto(k: ApiKeyEntity): ApiKeyDto {
+  return {
+    id: k.id,
+    name: k.name,
+    scopes: k.scopes,
+    prefix: `tsk_${k.prefix}`,
+    createdAt: k.createdAt.toISOString(),
+    revokedAt: k.revokedAt ? k.revokedAt.toISOString() : null,
+  };
+}
+
+interface KeyLookupRow {
+  api_key_id: string;
+  tenant_id: string;
+  scopes: string[];
+  key_hash: Buffer;
+  revoked_at: Date | null;
+  tenant_status: string;
+}
+
+@Injectable()
+export class ApiKeysService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly transactions: TenantTransactions,
+    private readonly outbox: OutboxWriter,
+  ) {}
+
+  async create(tenantId: string, createdBy: string | undefined, dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
+    const prefix = randomBytes(6).toString('hex');
+    const key = `tsk_${prefix}_${randomSecret(32)}`;
+    const entity: ApiKeyEntity = {
+      id: randomUUID(),
+      tenantId,
+      name: dto.name,
+      scopes: [...new Set(dto.scopes)],
+      prefix,
+      keyHash: sha256(key),
+      createdBy: createdBy ?? null,
+      createdAt: new Date(),
+      revokedAt: null,
+    };
+    await this.transactions.run(tenantId, async (tx) => {
+      await tx.manager.insert(ApiKeyEntity, entity);
+      await this.outbox.append<ApiKeyCreatedV1>(tx, {
+        type: IdentityEventTypes.ApiKeyCreated,
+        subject: entity.id,
+        data: { apiKeyId: entity.id, tenantId, name: entity.name, scopes: entity.scopes },
+      });
+    });
+    return { id: entity.id, key };
+  }
+
+  async list(tenantId: string): Promise<ApiKeyListDto> {
+    return this.transactions.run(tenantId, async (tx) => {
+      const rows = await tx.manager.find(ApiKeyEntity, { order: { createdAt: 'ASC', id: 'ASC' }, take: LIST_CAP });
+      return { items: rows.map(toApiKeyDto) };
+    });
+  }
+
+  async revoke(tenantId: string, id: string): Promise<void> {
+    await this.transactions.run(tenantId, async (tx) => {
+      const key = await tx.manager.findOneBy(ApiKeyEntity, { id });
+      if (!key) throw new NotFoundProblem(`API key ${id} not found`);
+      if (key.revokedAt) return; // revoking twice changes nothing and emits nothing
+      await tx.manager.update(ApiKeyEntity, { id, revokedAt: IsNull() }, { revokedAt: new Date() });
+      await this.outbox.append<ApiKeyRevokedV1>(tx, {
+        type: IdentityEventTypes.ApiKeyRevoked,
+        subject: id,
+        data: { apiKeyId: id, tenantId },
+      });
+    });
+  }
+
+  /** Resolves a presented key for the gateway; every failure is the same 401. */
+  async verify(key: string): Promise<VerifiedApiKeyDto> {
+    const match = KEY_FORMAT.exec(key);
+    if (!match) throw new UnauthorizedProblem('API key is not valid');
+    // SECURITY DEFINER lookup by the non-secret prefix; the tenant is what we are resolving (see the migration).
+    const rows: KeyLookupRow[] = await this.dataSource.query('SELECT * FROM identity.find_api_key($1)', [match[1]]);
+    const row = rows[0];
+    if (!row || !digestsEqual(row.key_hash, sha256(key)) || row.revoked_at)
+      throw new UnauthorizedProblem('API key is not valid');
+    return { apiKeyId: row.api_key_id, tenantId: row.tenant_id, scopes: row.scopes, tenantStatus: row.tenant_status };
+  }
+}

@@ -1,0 +1,53 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { ArrayMaxSize, IsArray, IsNotEmpty, IsString, Matches, MaxLength } from 'class-validator';
+
+export class CreateApiKeyDto {
+  @ApiProperty({ maxLength: 200 })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+
+  @ApiProperty({ type: [String], example: ['inventory:write', 'orders:read'] })
+  @IsArray()
+  @ArrayMaxSize(50)
+  @IsString({ each: true })
+  @Matches(/^[a-z][a-z0-9_]*(:[a-z][a-z0-9_]*)*$/, {
+    each: true,
+    message: 'each scope must look like "resource:action"',
+  })
+  scopes!: string[];
+}
+
+export class VerifyApiKeyDto {
+  @ApiProperty()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  key!: string;
+}
+
+export class CreatedApiKeyDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ description: 'shown once; store it now' }) key!: string;
+}
+
+export class ApiKeyDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ type: [String] }) scopes!: string[];
+  @ApiProperty({ description: 'non-secret start of the key, to recognise it' }) prefix!: string;
+  @ApiProperty() createdAt!: string;
+  @ApiProperty({ type: String, nullable: true }) revokedAt!: string | null;
+}
+
+export class ApiKeyListDto {
+  @ApiProperty({ type: [ApiKeyDto] }) items!: ApiKeyDto[];
+}
+
+export class VerifiedApiKeyDto {
+  @ApiProperty({ format: 'uuid' }) apiKeyId!: string;
+  @ApiProperty({ format: 'uuid' }) tenantId!: string;
+  @ApiProperty({ type: [String] }) scopes!: string[];
+  @ApiProperty({ enum: ['trial', 'active', 'suspended'] }) tenantStatus!: string;
+}

@@ -1,0 +1,58 @@
+import { Body, Controller, Get, Header, HttpCode, Post, Req, Res } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApiOkResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { Public } from '@tessera/service-kit';
+import { clientAddress } from '../common/client-address';
+import { AccessTokenIssuer } from './access-token.issuer';
+import { AuthService, TooManyAttemptsProblem } from './auth.service';
+import { LoginDto, RefreshDto, TokenPairDto } from './dto/auth.dto';
+
+@ApiTags('auth')
+@Controller()
+export class AuthController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly issuer: AccessTokenIssuer,
+  ) {}
+
+  @Post('v1/auth/login')
+  @Public()
+  @HttpCode(200)
+  @ApiOkResponse({ type: TokenPairDto })
+  @ApiUnauthorizedResponse({ description: 'unknown email, wrong password or deactivated user (one answer for all)' })
+  @ApiTooManyRequestsResponse({ description: 'too many failed logins for this account or address; see Retry-After' })
+  async login(
+    @Body() dto: LoginDto,
+    @Req() req: IncomingMessage,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ): Promise<TokenPairDto> {
+    try {
+      return await this.auth.login(dto.email, dto.password, clientAddress(req));
+    } catch (e) {
+      if (e instanceof TooManyAttemptsProblem) res.setHeader('Retry-After', String(e.retryAfterSeconds));
+      throw e;
+    }
+  }
+
+  @Post('v1/auth/refresh')
+  @Public()
+  @HttpCode(200)
+  @ApiOkResponse({ type: TokenPairDto })
+  @ApiUnauthorizedResponse({
+    description: 'unknown, expired, revoked or already rotated token (reuse revokes the family)',
+  })
+  refresh(@Body() dto: RefreshDto): Promise<TokenPairDto> {
+    return this.auth.refresh(dto.refreshToken);
+  }
+
+  /**
+   * Public keys only, so no caller context is required: the gateway fetches this to verify access tokens, and
+   * anyone may verify a token with them.
+   */
+  @Get('.well-known/jwks.json')
+  @Public()
+  @Header('Cache-Control', 'public, max-age=300')
+  jwks(): ReturnType<AccessTokenIssuer['jwks']> {
+    return this.issuer.jwks();
+  }
+}

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { TenantTransactions, type TenantTx } from '@tessera/persistence';
+import { DomainException, ForbiddenProblem, UnauthorizedProblem } from '@tessera/service-kit';
+import { DataSource, IsNull } from 'typeorm';
+import { IDENTITY_CONFIG, type IdentityConfig } from '../config';
+import { dummyPasswordHash, verifyPassword } from '../crypto/passwords';
+import { randomSecret, sha256 } from '../crypto/secrets';
+import { TenantEntity, type TenantStatus } from '../tenants/tenant.entity';
+import { UserEntity } from '../users/user.entity';
+import { AccessTokenIssuer } from './access-token.issuer';
+import type { TokenPairDto } from './dto/auth.dto';
+import { LoginThrottle } from './login-throttle';
+import { RefreshTokenEntity } from './refresh-token.entity';
+
+/** One message for unknown email, wrong password and deactivated user, so none can be told apart. */
+const BAD_CREDENTIALS = 'invalid email or password';
+const BAD_REFRESH = 'refresh token is invalid, expired or revoked';
+
+/** 429; the controller copies `retryAfterSeconds` into the Retry-After header. */
+export class TooManyAttemptsProblem extends DomainException {
+  constructor(readonly retryAfterSeconds: number) {
+    super('too_many_requests', `too many failed logins; retry in ${retryAfterSeconds} s`, {
+      extensions: { retryAfter: retryAfterSeconds },
+    });
+  }
+}
+
+interface LoginRow {
+  user_id: string;
+  tenant_id: string;
+  password_hash: string;
+  user_status: string;
+  tenant_status: TenantStatus;
+}
+
+type RefreshOutcome = { ok: TokenPairDto } | { refused: 'unauthorized' | 'suspended' };
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly transactions: TenantTransactions,
+    private readonly issuer: AccessTokenIssuer,
+    private readonly throttle: LoginThrottle,
+    @Inject(IDENTITY_CONFIG) private readonly config: IdentityConfig,
+  ) {}
+
+  async login(email: string, password: string, address: string): Promise<TokenPairDto> {
+    const retryAfter = await this.throttle.retryAfter(email, address);
+    if (retryAfter > 0) throw new TooManyAttemptsProblem(retryAfter);
+
+    // identity.find_login is a SECURITY DEFINER lookup by exact email (see the migration for why it is safe):
+    // the tenant is what we are looking for, so no tenant can be set yet.
+    const rows: LoginRow[] = await this.dataSource.query('SELECT * FROM identity.find_login($1)', [email]);
+    const row = rows[0];
+    // An unknown email still pays for one argon2 verification so response time does not reveal it.
+    let passwordOk = false;
+    if (row) passwordOk = await verifyPassword(row.password_hash, password);
+    else await verifyPassword(await dummyPasswordHash(), password);
+    if (!row || !passwordOk || row.user_status !== 'active') {
+      await this.throttle.recordFailure(email, address);
+      throw new UnauthorizedProblem(BAD_CREDENTIALS);
+    }
+    await this.throttle.recordSuccess(email);
+    if (row.tenant_status === 'suspended') throw new ForbiddenProblem('this tenant is suspended');
+
+    return this.transactions.run(row.tenant_id, async (tx) => {
+      const user = await tx.manager.findOneByOrFail(UserEntity, { id: row.user_id });
+      return this.issuePair(tx, user, row.tenant_status, randomUUID());
+    });
+  }
+
+  async refresh(refreshToken: string): Promise<TokenPairDto> {
+    const hash = sha256(refreshToken);
+    const found: { token_id: string; tenant_id: string }[] = await this.dataSource.query(
+      'SELECT * FROM identity.find_refresh_token($1)',
+      [hash],
+    );
+    if (found.length === 0) throw new UnauthorizedProblem(BAD_REFRESH);
+    const { token_id: tokenId, tenant_id: tenantId } = found[0];
+
+    // Refusals that revoke must commit, so the transaction returns an outcome and the exception is thrown after it.
+    const outcome = await this.transactions.run(tenantId, async (tx): Promise<RefreshOutcome> => {
+      const token = await tx.manager.findOne(RefreshTokenEntity, {
+        where: { id: tokenId },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!token || token.revokedAt) return { refused: 'unauthorized' };
+      if (token.rotatedAt) {
+        // A rotated token came back: it was copied. Whoever holds the family's live token loses it too.
+        await this.revokeFamily(tx, token.familyId);
+        return { refused: 'unauthorized' };
+      }
+      if (token.expiresAt.getTime() <= Date.now()) return { refused: 'unauthorized' };
+      const user = await tx.manager.findOneBy(UserEntity, { id: token.userId });
+      const tenant = await tx.manager.findOneBy(TenantEntity, { id: tenantId });
+      if (!user || !tenant || user.status !== 'active') {
+        await this.revokeFamily(tx, token.familyId);
+        return { refused: 'unauthorized' };
+      }
+      if (tenant.status === 'suspended') return { refused: 'suspended' };
+      await tx.manager.update(RefreshTokenEntity, { id: token.id }, { rotatedAt: new Date() });
+      return { ok: await this.issuePair(tx, user, tenant.status, token.familyId) };
+    });
+    if ('ok' in outcome) return outcome.ok;
+    if (outcome.refused === 'suspended') throw new ForbiddenProblem('this tenant is suspended');
+    throw new UnauthorizedProblem(BAD_REFRESH);
+  }
+
+  private async revokeFamily(tx: TenantTx, familyId: string): Promise<void> {
+    await tx.manager.update(RefreshTokenEntity, { familyId, revokedAt: IsNull() }, { revokedAt: new Date() });
+  }
+
+  private async issuePair(
+    tx: TenantTx,
+    user: UserEntity,
+    tenantStatus: TenantStatus,
+    familyId: string,
+  ): Promise<TokenPairDto> {
+    const refreshToken = randomSecret(32);
+    const now = new Date();
+    await tx.manager.insert(RefreshTokenEntity, {
+      id: randomUUID(),
+      tenantId: user.tenantId,
+      userId: user.id,
+      familyId,
+      tokenHash: sha256(refreshToken),
+      expiresAt: new Date(now.getTime() + this.config.REFRESH_TOKEN_TTL_SECONDS * 1000),
+      rotatedAt: null,
+      revokedAt: null,
+      createdAt: now,
+    });
+    const accessToken = await this.issuer.issue({
+      userId: user.id,
+      tenantId: user.tenantId,
+      role: user.role,
+      tenantStatus,
+    });
+    return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: this.issuer.ttlSeconds };
+  }
+}

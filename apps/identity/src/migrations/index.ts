@@ -1,0 +1,5 @@
+import { messagingTablesMigration } from '@tessera/messaging';
+import { IdentitySchema1763800000000 } from './1763800000000-identity-schema';
+
+/** Every identity migration, in order. */
+export const IDENTITY_MIGRATIONS = [messagingTablesMigration('identity', 1763700000000), IdentitySchema1763800000000];

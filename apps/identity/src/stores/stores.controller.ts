@@ -1,0 +1,35 @@
+import { Body, Controller, Get, Param, ParseUUIDPipe, Post, UseGuards } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { CallerContext } from '@tessera/contracts';
+import { Caller, Roles } from '@tessera/service-kit';
+import { ActiveTenantGuard } from '../common/active-tenant.guard';
+import { tenantOf } from '../common/tenant-of';
+import { CreateStoreDto, StoreDto, StoreListDto } from './dto/store.dto';
+import { StoresService } from './stores.service';
+
+@ApiTags('stores')
+@Controller('v1/stores')
+@UseGuards(ActiveTenantGuard)
+export class StoresController {
+  constructor(private readonly stores: StoresService) {}
+
+  @Post()
+  @Roles('owner', 'admin')
+  @ApiCreatedResponse({ type: StoreDto })
+  create(@Caller() caller: CallerContext, @Body() dto: CreateStoreDto): Promise<StoreDto> {
+    return this.stores.create(tenantOf(caller), dto);
+  }
+
+  /** Any member of the tenant, or an API key of it, may read stores (credentials are never shown). */
+  @Get()
+  @ApiOkResponse({ type: StoreListDto })
+  list(@Caller() caller: CallerContext): Promise<StoreListDto> {
+    return this.stores.list(tenantOf(caller));
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: StoreDto })
+  get(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string): Promise<StoreDto> {
+    return this.stores.get(tenantOf(caller), id);
+  }
+}

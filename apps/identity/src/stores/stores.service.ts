@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { IdentityEventTypes, type StoreCreatedV1 } from '@tessera/contracts';
+import { OutboxWriter } from '@tessera/messaging';
+import { TenantTransactions } from '@tessera/persistence';
+import { NotFoundProblem, ValidationProblem } from '@tessera/service-kit';
+import { CredentialsCipher } from '../crypto/credentials-cipher';
+import { VendorEntity } from '../vendors/vendor.entity';
+import { validateChannelCredentials } from './channel-credentials';
+import type { CreateStoreDto, StoreDto, StoreListDto } from './dto/store.dto';
+import { StoreEntity } from './store.entity';
+
+export function toStoreDto(s: StoreEntity): StoreDto {
+  return {
+    id: s.id,
+    name: s.name,
+    channel: s.channel,
+    vendorId: s.vendorId,
+    credentialsSet: s.credentialsSet,
+    createdAt: s.createdAt.toISOString(),
+  };
+}
+
+/** Ties a credentials ciphertext to its row: moved to another store or tenant, it no longer decrypts. */
+export function credentialsAad(tenantId: string, storeId: string): string {
+  return `identity.stores:${tenantId}:${storeId}`;
+}
+
+const LIST_CAP = 500;
+
+@Injectable()
+export class StoresService {
+  constructor(
+    private readonly transactions: TenantTransactions,
+    private readonly outbox: OutboxWriter,
+    private readonly cipher: CredentialsCipher,
+  ) {}
+
+  async create(tenantId: string, dto: CreateStoreDto): Promise<StoreDto> {
+    const errors = validateChannelCredentials(dto.channel, dto.credentials);
+    if (errors.length > 0) {
+      throw new ValidationProblem(
+        errors.map((e) => ({
+          field: e.field,
+          pointer: '#/' + e.field.split('.').join('/'),
+          detail: `${e.field} ${e.message}`,
+        })),
+        `credentials are not valid for channel ${dto.channel}`,
+      );
+    }
+    const id = randomUUID();
+    const credentials = dto.credentials ?? {};
+    const fields = Object.keys(credentials).sort();
+    const store: StoreEntity = {
+      id,
+      tenantId,
+      vendorId: dto.vendorId ?? null,
+      name: dto.name,
+      channel: dto.channel,
+      credentialsEncrypted:
+        fields.length > 0 ? this.cipher.encrypt(JSON.stringify(credentials), credentialsAad(tenantId, id)) : null,
+      credentialsSet: fields,
+      createdAt: new Date(),
+    };
+    await this.transactions.run(tenantId, async (tx) => {
+      if (store.vendorId) {
+        // RLS hides other tenants' vendors, so a foreign vendor id reads as unknown.
+        const vendor = await tx.manager.findOneBy(VendorEntity, { id: store.vendorId });
+        if (!vendor) {
+          throw new ValidationProblem([
+            { field: 'vendorId', pointer: '#/vendorId', detail: 'vendorId does not name a vendor of this tenant' },
+          ]);
+        }
+      }
+      await tx.manager.insert(StoreEntity, store);
+      await this.outbox.append<StoreCreatedV1>(tx, {
+        type: IdentityEventTypes.StoreCreated,
+        subject: id,
+        data: { storeId: id, tenantId, name: store.name, channel: store.channel, vendorId: store.vendorId },
+      });
+    });
+    return toStoreDto(store);
+  }
+
+  async list(tenantId: string): Promise<StoreListDto> {
+    return this.transactions.run(tenantId, async (tx) => {
+      const rows = await tx.manager.find(StoreEntity, { order: { createdAt: 'ASC', id: 'ASC' }, take: LIST_CAP });
+      return { items: rows.map(toStoreDto) };
+    });
+  }
+
+  async get(tenantId: string, id: string): Promise<StoreDto> {
+    return this.transactions.run(tenantId, async (tx) => {
+      const store = await tx.manager.findOneBy(StoreEntity, { id });
+      if (!store) throw new NotFoundProblem(`store ${id} not found`);
+      return toStoreDto(store);
+    });
+  }
+
+  /** Decrypted credentials for channel sync code inside identity; never exposed over HTTP. */
+  async credentialsOf(tenantId: string, id: string): Promise<Record<string, string> | null> {
+    return this.transactions.run(tenantId, async (tx) => {
+      const row = await tx.manager
+        .createQueryBuilder(StoreEntity, 's')
+        .addSelect('s.credentialsEncrypted')
+        .where('s.id = :id', { id })
+        .getOne();
+      if (!row) throw new NotFoundProblem(`store ${id} not found`);
+      if (!row.credentialsEncrypted) return null;
+      return JSON.parse(this.cipher.decrypt(row.credentialsEncrypted, credentialsAad(tenantId, id))) as Record<
+        string,
+        string
+      >;
+    });
+  }
+}

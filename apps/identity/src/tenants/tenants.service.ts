@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { IdentityEventTypes, type TenantCreatedV1, type UserCreatedV1 } from '@tessera/contracts';
+import { OutboxWriter } from '@tessera/messaging';
+import { TenantTransactions } from '@tessera/persistence';
+import { ConflictProblem } from '@tessera/service-kit';
+import { uniqueViolation } from '../common/db-errors';
+import { hashPassword } from '../crypto/passwords';
+import { UserEntity } from '../users/user.entity';
+import { toUserDto } from '../users/users.service';
+import type { UserDto } from '../users/dto/user.dto';
+import type { CreateTenantDto, TenantDto } from './dto/create-tenant.dto';
+import { TenantEntity } from './tenant.entity';
+
+export const DEFAULT_PLAN = 'free';
+
+export function toTenantDto(t: TenantEntity): TenantDto {
+  return {
+    id: t.id,
+    slug: t.slug,
+    name: t.name,
+    type: t.type,
+    defaultCurrency: t.defaultCurrency,
+    status: t.status,
+    plan: t.plan,
+  };
+}
+
+@Injectable()
+export class TenantsService {
+  constructor(
+    private readonly transactions: TenantTransactions,
+    private readonly outbox: OutboxWriter,
+  ) {}
+
+  /**
+   * Self-service signup: the tenant, its owner and both events in one transaction. The ids are chosen here so
+   * the transaction can be scoped to the new tenant from the start and RLS applies to every insert.
+   */
+  async signup(dto: CreateTenantDto): Promise<{ tenant: TenantDto; user: UserDto }> {
+    const tenantId = randomUUID();
+    const now = new Date();
+    const tenant: TenantEntity = {
+      id: tenantId,
+      name: dto.name,
+      slug: dto.slug,
+      type: dto.type ?? 'single_brand',
+      defaultCurrency: (dto.defaultCurrency ?? 'USD').toUpperCase(),
+      plan: DEFAULT_PLAN,
+      status: 'trial',
+      settings: {},
+      createdAt: now,
+    };
+    const owner: UserEntity = {
+      id: randomUUID(),
+      tenantId,
+      email: dto.owner.email.toLowerCase(),
+      name: dto.owner.name,
+      role: 'owner',
+      passwordHash: await hashPassword(dto.owner.password),
+      status: 'active',
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await this.transactions.run(tenantId, async (tx) => {
+        // settings start as the column default ('{}'); a jsonb of unknown shape does not fit insert()'s typing.
+        const { settings: _settings, ...row } = tenant;
+        await tx.manager.insert(TenantEntity, row);
+        await tx.manager.insert(UserEntity, owner);
+        await this.outbox.append<TenantCreatedV1>(tx, {
+          type: IdentityEventTypes.TenantCreated,
+          subject: tenantId,
+          data: {
+            tenantId,
+            slug: tenant.slug,
+            name: tenant.name,
+            type: tenant.type,
+            defaultCurrency: tenant.defaultCurrency,
+            plan: tenant.plan,
+            status: tenant.status,
+          },
+        });
+        await this.outbox.append<UserCreatedV1>(tx, {
+          type: IdentityEventTypes.UserCreated,
+          subject: owner.id,
+          data: { userId: owner.id, tenantId, email: owner.email, name: owner.name, role: owner.role },
+        });
+      });
+    } catch (e) {
+      const constraint = uniqueViolation(e);
+      if (constraint === 'tenants_slug_key')
+        throw new ConflictProblem(`slug "${dto.slug}" is taken`, { extensions: { reason: 'slug_taken' } });
+      if (constraint === 'users_email_key')
+        throw new ConflictProblem('a user with this email already exists', { extensions: { reason: 'email_taken' } });
+      throw e;
+    }
+    return { tenant: toTenantDto(tenant), user: toUserDto(owner) };
+  }
+}

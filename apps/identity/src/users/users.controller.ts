@@ -1,0 +1,59 @@
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import type { CallerContext } from '@tessera/contracts';
+import { Caller, PageQueryDto, Roles } from '@tessera/service-kit';
+import { ActiveTenantGuard } from '../common/active-tenant.guard';
+import { TenantDto } from '../tenants/dto/create-tenant.dto';
+import { CreateUserDto, UpdateUserDto, UserDto, UserPageDto } from './dto/user.dto';
+import { actorOf, UsersService } from './users.service';
+
+class MeDto {
+  @ApiProperty({ type: UserDto }) user!: UserDto;
+  @ApiProperty({ type: TenantDto }) tenant!: TenantDto;
+}
+
+@ApiTags('users')
+@Controller('v1')
+@UseGuards(ActiveTenantGuard)
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  @Get('me')
+  @ApiOkResponse({ type: MeDto })
+  me(@Caller() caller: CallerContext): Promise<MeDto> {
+    return this.users.me(actorOf(caller));
+  }
+
+  @Post('users')
+  @Roles('owner', 'admin')
+  @ApiCreatedResponse({ type: UserDto })
+  create(@Caller() caller: CallerContext, @Body() dto: CreateUserDto): Promise<UserDto> {
+    return this.users.create(actorOf(caller), dto);
+  }
+
+  @Get('users')
+  @Roles('owner', 'admin', 'manager')
+  @ApiOkResponse({ type: UserPageDto })
+  list(@Caller() caller: CallerContext, @Query() query: PageQueryDto): Promise<UserPageDto> {
+    return this.users.list(actorOf(caller), query.limit, query.cursor);
+  }
+
+  @Patch('users/:id')
+  @Roles('owner', 'admin')
+  @ApiOkResponse({ type: UserDto })
+  update(
+    @Caller() caller: CallerContext,
+    @Param('id', ParseUUIDPipe) id: string,
+    @Body() dto: UpdateUserDto,
+  ): Promise<UserDto> {
+    return this.users.update(actorOf(caller), id, dto);
+  }
+
+  @Post('users/:id/deactivate')
+  @Roles('owner', 'admin')
+  @HttpCode(200)
+  @ApiOkResponse({ type: UserDto })
+  deactivate(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string): Promise<UserDto> {
+    return this.users.deactivate(actorOf(caller), id);
+  }
+}

@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import {
+  IdentityEventTypes,
+  type CallerContext,
+  type Role,
+  type UserCreatedV1,
+  type UserDeactivatedV1,
+  type UserUpdatedV1,
+} from '@tessera/contracts';
+import { OutboxWriter } from '@tessera/messaging';
+import { TenantTransactions, type TenantTx } from '@tessera/persistence';
+import {
+  ConflictProblem,
+  decodeCursor,
+  encodeCursor,
+  ForbiddenProblem,
+  NotFoundProblem,
+  type Page,
+} from '@tessera/service-kit';
+import { z } from 'zod';
+import { IsNull } from 'typeorm';
+import { uniqueViolation } from '../common/db-errors';
+import { hashPassword } from '../crypto/passwords';
+import { RefreshTokenEntity } from '../auth/refresh-token.entity';
+import { TenantEntity } from '../tenants/tenant.entity';
+import type { TenantDto } from '../tenants/dto/create-tenant.dto';
+import type { CreateUserDto, UpdateUserDto, UserDto } from './dto/user.dto';
+import { UserEntity } from './user.entity';
+
+export function toUserDto(u: UserEntity): UserDto {
+  return {
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    role: u.role,
+    status: u.status,
+    createdAt: u.createdAt.toISOString(),
+  };
+}
+
+// Keyset position of the last item of a page; created_at is written from JS (millisecond precision), so the
+// ISO string round-trips exactly.
+const userCursor = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
+
+/** Tenant-scoped caller: a user of the tenant, acting through the gateway. */
+export interface Actor {
+  tenantId: string;
+  userId: string;
+  roles: Role[];
+}
+
+export function actorOf(caller: CallerContext): Actor {
+  if (caller.principalType !== 'user' || !caller.tenantId || !caller.principalId) {
+    throw new ForbiddenProblem('this route needs a signed-in user, not an API key');
+  }
+  return { tenantId: caller.tenantId, userId: caller.principalId, roles: caller.roles };
+}
+
+function isOwner(actor: Actor): boolean {
+  return actor.roles.includes('owner');
+}
+
+@Injectable()
+export class UsersService {
+  constructor(
+    private readonly transactions: TenantTransactions,
+    private readonly outbox: OutboxWriter,
+  ) {}
+
+  async me(actor: Actor): Promise<{ user: UserDto; tenant: TenantDto }> {
+    return this.transactions.run(actor.tenantId, async (tx) => {
+      const user = await this.findOrFail(tx, actor.userId);
+      // RLS on `tenants` shows only the caller's own row.
+      const tenant = await tx.manager.findOneByOrFail(TenantEntity, { id: actor.tenantId });
+      return {
+        user: toUserDto(user),
+        tenant: {
+          id: tenant.id,
+          slug: tenant.slug,
+          name: tenant.name,
+          type: tenant.type,
+          defaultCurrency: tenant.defaultCurrency,
+          status: tenant.status,
+          plan: tenant.plan,
+        },
+      };
+    });
+  }
+
+  async create(actor: Actor, dto: CreateUserDto): Promise<UserDto> {
+    if (dto.role === 'owner' && !isOwner(actor)) throw new ForbiddenProblem('only an owner can create an owner');
+    const now = new Date();
+    const user: UserEntity = {
+      id: randomUUID(),
+      tenantId: actor.tenantId,
+      email: dto.email.toLowerCase(),
+      name: dto.name,
+      role: dto.role,
+      passwordHash: await hashPassword(dto.password),
+      status: 'active',
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await this.transactions.run(actor.tenantId, async (tx) => {
+        await tx.manager.insert(UserEntity, user);
+        await this.outbox.append<UserCreatedV1>(tx, {
+          type: IdentityEventTypes.UserCreated,
+          subject: user.id,
+          data: { userId: user.id, tenantId: user.tenantId, email: user.email, name: user.name, role: user.role },
+        });
+      });
+    } catch (e) {
+      if (uniqueViolation(e) === 'users_email_key')
+        throw new ConflictProblem('a user with this email already exists', { extensions: { reason: 'email_taken' } });
+      throw e;
+    }
+    return toUserDto(user);
+  }
+
+  async list(actor: Actor, limit: number, cursor?: string): Promise<Page<UserDto>> {
+    const after = cursor === undefined ? undefined : decodeCursor(cursor, userCursor);
+    return this.transactions.run(actor.tenantId, async (tx) => {
+      const qb = tx.manager
+        .createQueryBuilder(UserEntity, 'u')
+        .orderBy('u.createdAt', 'ASC')
+        .addOrderBy('u.id', 'ASC')
+        .limit(limit + 1);
+      if (after)
+        qb.where('(u.created_at, u.id) > (:createdAt, :id)', { createdAt: new Date(after.createdAt), id: after.id });
+      const rows = await qb.getMany();
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        items: page.map(toUserDto),
+        nextCursor:
+          rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt.toISOString(), id: last.id }) : null,
+      };
+    });
+  }
+
+  async update(actor: Actor, id: string, dto: UpdateUserDto): Promise<UserDto> {
+    const updated = await this.transactions.run(actor.tenantId, async (tx) => {
+      const user = await this.findOrFail(tx, id, true);
+      if (!isOwner(actor) && (user.role === 'owner' || dto.role === 'owner')) {
+        throw new ForbiddenProblem('only an owner can change an owner or grant the owner role');
+      }
+      if (user.role === 'owner' && dto.role !== undefined && dto.role !== 'owner')
+        await this.assertAnotherOwner(tx, user.id);
+      if (dto.name !== undefined) user.name = dto.name;
+      if (dto.role !== undefined) user.role = dto.role;
+      user.updatedAt = new Date();
+      await tx.manager.update(
+        UserEntity,
+        { id: user.id },
+        { name: user.name, role: user.role, updatedAt: user.updatedAt },
+      );
+      await this.outbox.append<UserUpdatedV1>(tx, {
+        type: IdentityEventTypes.UserUpdated,
+        subject: user.id,
+        data: { userId: user.id, tenantId: user.tenantId, name: user.name, role: user.role },
+      });
+      return user;
+    });
+    return toUserDto(updated);
+  }
+
+  async deactivate(actor: Actor, id: string): Promise<UserDto> {
+    if (id === actor.userId) throw new ConflictProblem('you cannot deactivate yourself');
+    const user = await this.transactions.run(actor.tenantId, async (tx) => {
+      const target = await this.findOrFail(tx, id, true);
+      if (target.role === 'owner' && !isOwner(actor))
+        throw new ForbiddenProblem('only an owner can deactivate an owner');
+      if (target.status === 'deactivated') return target;
+      if (target.role === 'owner') await this.assertAnotherOwner(tx, target.id);
+      target.status = 'deactivated';
+      target.updatedAt = new Date();
+      await tx.manager.update(UserEntity, { id: target.id }, { status: target.status, updatedAt: target.updatedAt });
+      // End every session now; access tokens die on their own within their 15 minutes.
+      await tx.manager.update(
+        RefreshTokenEntity,
+        { userId: target.id, revokedAt: IsNull() },
+        { revokedAt: new Date() },
+      );
+      await this.outbox.append<UserDeactivatedV1>(tx, {
+        type: IdentityEventTypes.UserDeactivated,
+        subject: target.id,
+        data: { userId: target.id, tenantId: target.tenantId },
+      });
+      return target;
+    });
+    return toUserDto(user);
+  }
+
+  private async findOrFail(tx: TenantTx, id: string, lock = false): Promise<UserEntity> {
+    // RLS hides other tenants' users, so another tenant's id is simply not found (404, not 403).
+    const user = await tx.manager.findOne(UserEntity, {
+      where: { id },
+      ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+    });
+    if (!user) throw new NotFoundProblem(`user ${id} not found`);
+    return user;
+  }
+
+  /** Refuses to remove the tenant's last active owner. Owners are locked so two concurrent demotions cannot both pass. */
+  private async assertAnotherOwner(tx: TenantTx, exceptId: string): Promise<void> {
+    const owners = await tx.manager.find(UserEntity, {
+      where: { role: 'owner', status: 'active' },
+      lock: { mode: 'pessimistic_write' },
+    });
+    if (!owners.some((o) => o.id !== exceptId))
+      throw new ConflictProblem('a tenant must keep at least one active owner');
+  }
+}

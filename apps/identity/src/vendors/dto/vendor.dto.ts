@@ -1,0 +1,27 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsInt, IsNotEmpty, IsString, Max, MaxLength, Min } from 'class-validator';
+
+export class CreateVendorDto {
+  @ApiProperty({ maxLength: 200 })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+
+  @ApiProperty({ description: 'basis points kept by the mall (1000 = 10%)', minimum: 0, maximum: 10000 })
+  @IsInt()
+  @Min(0)
+  @Max(10000)
+  commissionRate!: number;
+}
+
+export class VendorDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() commissionRate!: number;
+  @ApiProperty() createdAt!: string;
+}
+
+export class VendorListDto {
+  @ApiProperty({ type: [VendorDto] }) items!: VendorDto[];
+}

@@ -1,0 +1,29 @@
+import { Body, Controller, Get, Post, UseGuards } from '@nestjs/common';
+import { ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { CallerContext } from '@tessera/contracts';
+import { Caller, Roles } from '@tessera/service-kit';
+import { ActiveTenantGuard } from '../common/active-tenant.guard';
+import { tenantOf } from '../common/tenant-of';
+import { CreateVendorDto, VendorDto, VendorListDto } from './dto/vendor.dto';
+import { VendorsService } from './vendors.service';
+
+@ApiTags('vendors')
+@Controller('v1/vendors')
+@UseGuards(ActiveTenantGuard)
+@ApiConflictResponse({ description: 'the tenant is not a mall' })
+export class VendorsController {
+  constructor(private readonly vendors: VendorsService) {}
+
+  @Post()
+  @Roles('owner', 'admin')
+  @ApiCreatedResponse({ type: VendorDto })
+  create(@Caller() caller: CallerContext, @Body() dto: CreateVendorDto): Promise<VendorDto> {
+    return this.vendors.create(tenantOf(caller), dto);
+  }
+
+  @Get()
+  @ApiOkResponse({ type: VendorListDto })
+  list(@Caller() caller: CallerContext): Promise<VendorListDto> {
+    return this.vendors.list(tenantOf(caller));
+  }
+}

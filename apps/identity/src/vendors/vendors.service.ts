@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { TenantTransactions, type TenantTx } from '@tessera/persistence';
+import { ConflictProblem } from '@tessera/service-kit';
+import { TenantEntity } from '../tenants/tenant.entity';
+import type { CreateVendorDto, VendorDto, VendorListDto } from './dto/vendor.dto';
+import { VendorEntity } from './vendor.entity';
+
+export function toVendorDto(v: VendorEntity): VendorDto {
+  return { id: v.id, name: v.name, commissionRate: v.commissionRate, createdAt: v.createdAt.toISOString() };
+}
+
+const LIST_CAP = 500;
+
+@Injectable()
+export class VendorsService {
+  constructor(private readonly transactions: TenantTransactions) {}
+
+  async create(tenantId: string, dto: CreateVendorDto): Promise<VendorDto> {
+    return this.transactions.run(tenantId, async (tx) => {
+      await this.assertMall(tx);
+      const vendor: VendorEntity = {
+        id: randomUUID(),
+        tenantId,
+        name: dto.name,
+        commissionRate: dto.commissionRate,
+        createdAt: new Date(),
+      };
+      await tx.manager.insert(VendorEntity, vendor);
+      return toVendorDto(vendor);
+    });
+  }
+
+  async list(tenantId: string): Promise<VendorListDto> {
+    return this.transactions.run(tenantId, async (tx) => {
+      await this.assertMall(tx);
+      const rows = await tx.manager.find(VendorEntity, { order: { createdAt: 'ASC', id: 'ASC' }, take: LIST_CAP });
+      return { items: rows.map(toVendorDto) };
+    });
+  }
+
+  /** Vendors exist only in `mall` tenants: a single brand sells its own goods. */
+  private async assertMall(tx: TenantTx): Promise<void> {
+    const tenant = await tx.manager.findOneByOrFail(TenantEntity, { id: tx.tenantId });
+    if (tenant.type !== 'mall')
+      throw new ConflictProblem('vendors exist only for tenants of type mall', {
+        extensions: { reason: 'not_a_mall' },
+      });
+  }
+}

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { expectProblem, IdentityHarness, type SignedUp } from './support/identity-harness';
+
+describe('API keys', () => {
+  let h: IdentityHarness;
+  let t: SignedUp;
+  beforeAll(async () => {
+    h = await IdentityHarness.start();
+    t = await h.signup();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  const verify = async (key: unknown) =>
+    h.http
+      .post('/internal/api-keys/verify')
+      .set(await h.anonymousHeaders())
+      .send({ key });
+
+  it('creates a key shown once, stores only its hash, lists without it, verifies it and revokes it', async () => {
+    const owner = await h.userHeaders(h.ownerOf(t));
+    const created = await h.http
+      .post('/v1/api-keys')
+      .set(owner)
+      .send({ name: 'ops bot', scopes: ['inventory:write', 'orders:read'] });
+    expect(created.status).toBe(201);
+    const { id, key } = created.body as { id: string; key: string };
+    expect(key).toMatch(/^tsk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+
+    const { rows } = await h.admin.query(
+      `SELECT *, encode(key_hash, 'hex') AS hex FROM identity.api_keys WHERE id = $1`,
+      [id],
+    );
+    expect(JSON.stringify(rows[0])).not.toContain(key.split('_')[2]);
+    expect(rows[0].hex).toHaveLength(64);
+
+    const list = await h.http.get('/v1/api-keys').set(owner);
+    expect(list.status).toBe(200);
+    expect(list.body.items).toEqual([
+      expect.objectContaining({ id, name: 'ops bot', scopes: ['inventory:write', 'orders:read'], revokedAt: null }),
+    ]);
+    expect(JSON.stringify(list.body)).not.toContain(key);
+
+    const ok = await verify(key);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({
+      apiKeyId: id,
+      tenantId: t.tenantId,
+      scopes: ['inventory:write', 'orders:read'],
+      tenantStatus: 'trial',
+    });
+
+    expect((await h.http.delete(`/v1/api-keys/${id}`).set(owner)).status).toBe(204);
+    expectProblem(await verify(key), 401);
+    expect(await h.outboxTypes(t.tenantId)).toEqual(
+      expect.arrayContaining(['identity.api_key.created', 'identity.api_key.revoked']),
+    );
+    const afterList = await h.http.get('/v1/api-keys').set(owner);
+    expect(afterList.body.items[0].revokedAt).not.toBeNull();
+  });
+
+  it('verify refuses unknown, malformed and tampered keys with the same 401', async () => {
+    const created = await h.http
+      .post('/v1/api-keys')
+      .set(await h.userHeaders(h.ownerOf(t)))
+      .send({ name: 'k', scopes: [] });
+    const key: string = created.body.key;
+    const tampered = key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
+    for (const candidate of [tampered, 'tsk_000000000000_' + 'a'.repeat(43), 'not-a-key']) {
+      const res = await verify(candidate);
+      expectProblem(res, 401);
+      expect(res.body.detail).toBe('API key is not valid');
+    }
+    expectProblem(await verify(12), 400);
+    // Only the gateway may call it: no caller context, no answer.
+    expectProblem(await h.http.post('/internal/api-keys/verify').send({ key }), 401);
+  });
+
+  it('reports a suspended tenant so the gateway can refuse it', async () => {
+    const s = await h.signup();
+    const created = await h.http
+      .post('/v1/api-keys')
+      .set(await h.userHeaders(h.ownerOf(s)))
+      .send({ name: 'k', scopes: ['a:b'] });
+    await h.admin.query(`UPDATE identity.tenants SET status = 'suspended' WHERE id = $1`, [s.tenantId]);
+    const res = await verify(created.body.key);
+    expect(res.status).toBe(200);
+    expect(res.body.tenantStatus).toBe('suspended');
+  });
+
+  it("needs owner or admin, validates scopes, and hides other tenants' keys (404)", async () => {
+    const manager = await h.addUser(t, 'manager');
+    expectProblem(
+      await h.http
+        .post('/v1/api-keys')
+        .set(await h.userHeaders(manager))
+        .send({ name: 'k', scopes: [] }),
+      403,
+    );
+    expectProblem(await h.http.get('/v1/api-keys').set(await h.userHeaders(manager)), 403);
+    const owner = await h.userHeaders(h.ownerOf(t));
+    expectProblem(await h.http.post('/v1/api-keys').set(owner).send({ name: 'k', scopes: 'all' }), 400);
+    expectProblem(
+      await h.http
+        .post('/v1/api-keys')
+        .set(owner)
+        .send({ name: 'k', scopes: ['Not A Scope'] }),
+      400,
+    );
+
+    const other = await h.signup();
+    const theirs = await h.http
+      .post('/v1/api-keys')
+      .set(await h.userHeaders(h.ownerOf(other)))
+      .send({ name: 'theirs', scopes: [] });
+    expectProblem(await h.http.delete(`/v1/api-keys/${theirs.body.id}`).set(owner), 404);
+    expectProblem(await h.http.delete(`/v1/api-keys/${randomUUID()}`).set(owner), 404);
+    expect((await verify(theirs.body.key)).status).toBe(200);
+  });
+});

@@ -1,0 +1,64 @@
+import { revertLastMigration, runMigrations } from '@tessera/persistence';
+import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import { Client } from 'pg';
+import { IDENTITY_ENTITIES, IDENTITY_SCHEMA } from '../src/entities';
+import { IDENTITY_MIGRATIONS } from '../src/migrations';
+
+const PASSWORD = 'identity-tests-runtime-password';
+
+describe('identity migrations', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('identity_mig');
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  const tables = async (): Promise<string[]> => {
+    const c = new Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const { rows } = await c.query(
+        `SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) AS owner
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relkind = 'r' ORDER BY c.relname`,
+        [IDENTITY_SCHEMA],
+      );
+      for (const r of rows) {
+        if (['migrations', 'outbox_events', 'processed_events'].includes(r.relname)) continue;
+        // Every identity table is owned by the schema owner and has RLS enabled and forced.
+        expect(r).toMatchObject({ relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_identity_owner' });
+      }
+      return rows.map((r) => r.relname);
+    } finally {
+      await c.end();
+    }
+  };
+
+  it('applies, reverts and re-applies cleanly', async () => {
+    const opts = {
+      adminUrl: db.url,
+      schema: IDENTITY_SCHEMA,
+      migrations: IDENTITY_MIGRATIONS,
+      entities: IDENTITY_ENTITIES,
+    };
+    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(2);
+    expect(await tables()).toEqual(
+      expect.arrayContaining([
+        'api_keys',
+        'outbox_events',
+        'processed_events',
+        'refresh_tokens',
+        'stores',
+        'tenants',
+        'users',
+        'vendors',
+      ]),
+    );
+    expect(await revertLastMigration(opts)).toBe('IdentitySchema1763800000000');
+    expect(await tables()).not.toContain('users');
+    expect(await runMigrations({ ...opts, password: PASSWORD })).toEqual(['IdentitySchema1763800000000']);
+    expect(await tables()).toContain('users');
+  });
+});

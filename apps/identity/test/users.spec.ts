@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import { expectProblem, IdentityHarness, type SignedUp } from './support/identity-harness';
+
+describe('users', () => {
+  let h: IdentityHarness;
+  let t: SignedUp;
+  beforeAll(async () => {
+    h = await IdentityHarness.start();
+    t = await h.signup();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('POST /v1/users creates a user and emits identity.user.created', async () => {
+    const res = await h.http
+      .post('/v1/users')
+      .set(await h.userHeaders(h.ownerOf(t)))
+      .send({ email: 'Picker@Example.com', name: 'Pat', role: 'picker', password: 'a long password' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ email: 'picker@example.com', name: 'Pat', role: 'picker', status: 'active' });
+    expect(res.body.passwordHash).toBeUndefined();
+    expect(await h.outboxTypes(t.tenantId)).toContain('identity.user.created');
+  });
+
+  it('answers 409 on an email used in any tenant', async () => {
+    const other = await h.signup();
+    const res = await h.http
+      .post('/v1/users')
+      .set(await h.userHeaders(h.ownerOf(t)))
+      .send({ email: other.email, name: 'Dup', role: 'staff', password: 'a long password' });
+    expectProblem(res, 409);
+  });
+
+  it('refuses bad input: unknown role, unknown field, wrong types', async () => {
+    const res = await h.http
+      .post('/v1/users')
+      .set(await h.userHeaders(h.ownerOf(t)))
+      .send({ email: 'x@example.com', name: 7, role: 'emperor', password: 'a long password', admin: true });
+    expectProblem(res, 400);
+    expect((res.body.errors as { field: string }[]).map((e) => e.field)).toEqual(
+      expect.arrayContaining(['name', 'role', 'admin']),
+    );
+  });
+
+  it('only owners and admins create users, and an admin cannot create an owner', async () => {
+    const admin = await h.addUser(t, 'admin');
+    const staff = await h.addUser(t, 'staff');
+    const body = (role: string) => ({
+      email: `${randomUUID()}@example.com`,
+      name: 'N',
+      role,
+      password: 'a long password',
+    });
+    expectProblem(
+      await h.http
+        .post('/v1/users')
+        .set(await h.userHeaders(staff))
+        .send(body('staff')),
+      403,
+    );
+    expectProblem(
+      await h.http
+        .post('/v1/users')
+        .set(await h.userHeaders(admin))
+        .send(body('owner')),
+      403,
+    );
+    expect(
+      (
+        await h.http
+          .post('/v1/users')
+          .set(await h.userHeaders(admin))
+          .send(body('manager'))
+      ).status,
+    ).toBe(201);
+  });
+
+  it("GET /v1/users pages with a cursor and shows only the tenant's users", async () => {
+    const mine = await h.signup();
+    for (let i = 0; i < 4; i++) await h.addUser(mine, 'staff');
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await h.http
+        .get('/v1/users')
+        .query(cursor ? { limit: 2, cursor } : { limit: 2 })
+        .set(await h.userHeaders(h.ownerOf(mine)));
+      expect(res.status).toBe(200);
+      expect(res.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...res.body.items.map((u) => u.id));
+      cursor = res.body.nextCursor;
+      pages++;
+    } while (cursor && pages < 10);
+    expect(pages).toBe(3);
+    expect(new Set(seen).size).toBe(5);
+    expect(seen).toContain(mine.userId);
+    expect(seen).not.toContain(t.userId);
+
+    expectProblem(
+      await h.http
+        .get('/v1/users')
+        .query({ cursor: 'garbage!' })
+        .set(await h.userHeaders(h.ownerOf(mine))),
+      400,
+    );
+    expectProblem(
+      await h.http
+        .get('/v1/users')
+        .query({ limit: 1000 })
+        .set(await h.userHeaders(h.ownerOf(mine))),
+      400,
+    );
+  });
+
+  it('PATCH /v1/users/:id changes name and role and emits identity.user.updated', async () => {
+    const staff = await h.addUser(t, 'staff');
+    const res = await h.http
+      .patch(`/v1/users/${staff.userId}`)
+      .set(await h.userHeaders(h.ownerOf(t)))
+      .send({ name: 'Renamed', role: 'manager' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: staff.userId, name: 'Renamed', role: 'manager' });
+    const { rows } = await h.admin.query(
+      `SELECT envelope->'data' AS data FROM identity.outbox_events WHERE type = 'identity.user.updated' AND envelope->>'subject' = $1`,
+      [staff.userId],
+    );
+    expect(rows[0].data).toEqual({ userId: staff.userId, tenantId: t.tenantId, name: 'Renamed', role: 'manager' });
+    expectProblem(
+      await h.http
+        .patch(`/v1/users/${staff.userId}`)
+        .set(await h.userHeaders(h.ownerOf(t)))
+        .send({ role: 'king' }),
+      400,
+    );
+    expectProblem(
+      await h.http
+        .patch(`/v1/users/${staff.userId}`)
+        .set(await h.userHeaders(h.ownerOf(t)))
+        .send({ email: 'x@y.z' }),
+      400,
+    );
+    expectProblem(
+      await h.http
+        .patch(`/v1/users/not-a-uuid`)
+        .set(await h.userHeaders(h.ownerOf(t)))
+        .send({ name: 'x' }),
+      400,
+    );
+  });
+
+  it('an admin cannot promote to owner or touch an owner; the last owner stays', async () => {
+    const fresh = await h.signup();
+    const admin = await h.addUser(fresh, 'admin');
+    expectProblem(
+      await h.http
+        .patch(`/v1/users/${admin.userId}`)
+        .set(await h.userHeaders(admin))
+        .send({ role: 'owner' }),
+      403,
+    );
+    expectProblem(
+      await h.http
+        .patch(`/v1/users/${fresh.userId}`)
+        .set(await h.userHeaders(admin))
+        .send({ role: 'viewer' }),
+      403,
+    );
+    expectProblem(await h.http.post(`/v1/users/${fresh.userId}/deactivate`).set(await h.userHeaders(admin)), 403);
+    // The only owner cannot demote themselves.
+    expectProblem(
+      await h.http
+        .patch(`/v1/users/${fresh.userId}`)
+        .set(await h.userHeaders(h.ownerOf(fresh)))
+        .send({ role: 'admin' }),
+      409,
+    );
+  });
+
+  it('deactivation: not yourself, not the last owner; emits identity.user.deactivated', async () => {
+    const fresh = await h.signup();
+    const second = await h.addUser(fresh, 'owner');
+    expectProblem(
+      await h.http.post(`/v1/users/${fresh.userId}/deactivate`).set(await h.userHeaders(h.ownerOf(fresh))),
+      409,
+    );
+    const res = await h.http.post(`/v1/users/${fresh.userId}/deactivate`).set(await h.userHeaders(second));
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('deactivated');
+    expect(await h.outboxTypes(fresh.tenantId)).toContain('identity.user.deactivated');
+    // `second` is now the last active owner (the deactivated one does not count): it cannot step down.
+    expectProblem(
+      await h.http
+        .patch(`/v1/users/${second.userId}`)
+        .set(await h.userHeaders(second))
+        .send({ role: 'admin' }),
+      409,
+    );
+  });
+
+  it("another tenant's user is 404, not 403", async () => {
+    const other = await h.signup();
+    const headers = await h.userHeaders(h.ownerOf(t));
+    expectProblem(await h.http.patch(`/v1/users/${other.userId}`).set(headers).send({ name: 'hijack' }), 404);
+    expectProblem(await h.http.post(`/v1/users/${other.userId}/deactivate`).set(headers), 404);
+    expectProblem(await h.http.patch(`/v1/users/${randomUUID()}`).set(headers).send({ name: 'ghost' }), 404);
+    const { rows } = await h.admin.query('SELECT name, status FROM identity.users WHERE id = $1', [other.userId]);
+    expect(rows[0]).toEqual({ name: 'Owner', status: 'active' });
+  });
+
+  it('viewers cannot list users; API keys cannot use /v1/me', async () => {
+    const viewer = await h.addUser(t, 'viewer');
+    expectProblem(await h.http.get('/v1/users').set(await h.userHeaders(viewer)), 403);
+    const apiKeyCtx = await h.context({
+      tenantId: t.tenantId,
+      principalId: randomUUID(),
+      principalType: 'api_key',
+      scopes: ['x:read'],
+    });
+    expectProblem(await h.http.get('/v1/me').set('x-tessera-context', apiKeyCtx), 403);
+  });
+});
