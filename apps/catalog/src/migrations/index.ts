@@ -1,0 +1,5 @@
+import { messagingTablesMigration } from '@tessera/messaging';
+import { CatalogSchema1763900000000 } from './1763900000000-catalog-schema';
+
+/** Every catalog migration, in order. */
+export const CATALOG_MIGRATIONS = [messagingTablesMigration('catalog', 1763700000000), CatalogSchema1763900000000];

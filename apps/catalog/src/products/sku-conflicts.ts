@@ -1,0 +1,36 @@
+import type { TenantTx } from '@tessera/persistence';
+import { ConflictProblem } from '@tessera/service-kit';
+import { In } from 'typeorm';
+import { pgError } from '../common/db-errors';
+import { VariantEntity } from './variant.entity';
+
+const SKU_CONSTRAINT = 'variants_tenant_sku_key';
+
+export function skuTaken(sku: string): ConflictProblem {
+  return new ConflictProblem(`SKU "${sku}" is already used by another variant of this tenant`, {
+    extensions: { reason: 'sku_taken', sku },
+  });
+}
+
+/** 409 naming the first SKU that appears twice in the request or already exists in the tenant. */
+export async function assertSkusFree(tx: TenantTx, skus: string[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const sku of skus) {
+    if (seen.has(sku)) throw skuTaken(sku);
+    seen.add(sku);
+  }
+  if (skus.length === 0) return;
+  const existing = await tx.manager.find(VariantEntity, { where: { sku: In(skus) }, select: { sku: true } });
+  const taken = new Set(existing.map((v) => v.sku));
+  const first = skus.find((sku) => taken.has(sku));
+  if (first !== undefined) throw skuTaken(first);
+}
+
+/**
+ * A concurrent insert of the same SKU passes the check above and then fails on the unique constraint. PostgreSQL
+ * leaves the key out of the error on RLS tables, so the caller re-checks its SKUs to name the one that was taken.
+ */
+export function isSkuConflict(error: unknown): boolean {
+  const pg = pgError(error);
+  return pg?.code === '23505' && pg.constraint === SKU_CONSTRAINT;
+}

@@ -1,0 +1,70 @@
+import { revertLastMigration, runMigrations } from '@tessera/persistence';
+import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import { Client } from 'pg';
+import { CATALOG_ENTITIES, CATALOG_SCHEMA } from '../src/entities';
+import { CATALOG_MIGRATIONS } from '../src/migrations';
+import { installCatalogExtensions } from '../src/migrations/extensions';
+import { APP_PASSWORD } from './support/catalog-harness';
+
+const opts = (db: TestDatabase) => ({ adminUrl: db.url, schema: CATALOG_SCHEMA, migrations: CATALOG_MIGRATIONS, entities: CATALOG_ENTITIES });
+
+async function query<T extends Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+describe('catalog migrations', () => {
+  const dbs: TestDatabase[] = [];
+  const fresh = async () => {
+    const db = await createTestDatabase('catalog_mig');
+    dbs.push(db);
+    return db;
+  };
+  afterAll(async () => {
+    for (const db of dbs) await db.drop();
+  });
+
+  it('applies, reverts and re-applies cleanly, with RLS forced on every tenant table', async () => {
+    const db = await fresh();
+    await installCatalogExtensions(db.url);
+    await installCatalogExtensions(db.url); // idempotent
+    expect(await runMigrations({ ...opts(db), password: APP_PASSWORD })).toEqual(['MessagingTables1763700000000', 'CatalogSchema1763900000000']);
+    const tables = await query<{ relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean; owner: string }>(
+      db.url,
+      `SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) AS owner
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'catalog' AND c.relkind = 'r' AND c.relname IN ('products', 'variants') ORDER BY c.relname`,
+    );
+    expect(tables).toEqual([
+      { relname: 'products', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
+      { relname: 'variants', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
+    ]);
+    expect(await revertLastMigration(opts(db))).toBe('CatalogSchema1763900000000');
+    const left = await query(db.url, `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'catalog' AND c.relname IN ('products', 'variants')`);
+    expect(left).toEqual([]);
+    expect(await runMigrations({ ...opts(db), password: APP_PASSWORD })).toEqual(['CatalogSchema1763900000000']);
+  });
+
+  it('the owner role cannot install pg_trgm itself, so the migration stops with a clear message until the admin has', async () => {
+    const db = await fresh();
+    await query(db.url, 'DROP EXTENSION IF EXISTS pg_trgm');
+    // TypeORM prints the failed migration to the console; the assertion below checks the same message.
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    await expect(runMigrations({ ...opts(db), password: APP_PASSWORD })).rejects.toThrow(
+      /needs the pg_trgm extension in schema public/,
+    );
+    log.mockRestore();
+    // Proof that the admin step is needed: as the owner role, CREATE EXTENSION is refused (no CREATE on the database).
+    await expect(
+      query(db.url, `SET ROLE tessera_catalog_owner; CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public`),
+    ).rejects.toThrow(/permission denied/);
+    await installCatalogExtensions(db.url);
+    // The failed run rolled back as a whole (one transaction), so both migrations apply now.
+    expect(await runMigrations({ ...opts(db), password: APP_PASSWORD })).toEqual(['MessagingTables1763700000000', 'CatalogSchema1763900000000']);
+  });
+});

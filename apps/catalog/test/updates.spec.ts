@@ -1,0 +1,200 @@
+import { CatalogHarness, expectProblem, type Caller, type ProductBody } from './support/catalog-harness';
+
+describe('products: patch and archive, with their events', () => {
+  let h: CatalogHarness;
+  beforeAll(async () => {
+    h = await CatalogHarness.start();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  async function seeded(): Promise<{ caller: Caller; product: ProductBody }> {
+    const caller = h.tenant('manager');
+    const product = await h.createProduct(caller, {
+      title: 'Minifigure torso',
+      variants: [
+        { sku: 'TORSO-BLUE', priceAmount: 300, currency: 'USD', options: { color: 'blue' } },
+        { sku: 'TORSO-GREEN', priceAmount: 350, currency: 'USD', options: { color: 'green' } },
+      ],
+    });
+    return { caller, product };
+  }
+
+  const eventsAfterCreate = async (caller: Caller) => (await h.outbox(caller.tenantId)).slice(3);
+
+  it('changes product fields, bumps the version and emits catalog.product.updated naming them', async () => {
+    const { caller, product } = await seeded();
+    const res = await h.patch(caller, `/v1/products/${product.id}`, {
+      title: 'Minifigure torso, printed',
+      description: 'Printed torso',
+      attributes: { theme: 'space' },
+      images: [{ url: 'https://cdn.example.com/t.png' }],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      title: 'Minifigure torso, printed',
+      description: 'Printed torso',
+      attributes: { theme: 'space' },
+      images: [{ url: 'https://cdn.example.com/t.png', alt: null }],
+      version: 2,
+      status: 'active',
+    });
+    const events = await eventsAfterCreate(caller);
+    expect(events.map((e) => e.type)).toEqual(['catalog.product.updated']);
+    expect(events[0].envelope.data).toMatchObject({ productId: product.id, version: 2, changed: ['title', 'description', 'attributes', 'images'] });
+
+    // Clearing the description with null, and reading it back.
+    const cleared = await h.patch(caller, `/v1/products/${product.id}`, { description: null });
+    expect(cleared.body).toMatchObject({ description: null, version: 3 });
+    expect((await h.get(caller, `/v1/products/${product.id}`)).body.description).toBeNull();
+  });
+
+  it('changes a variant price by id and emits catalog.variant.updated with the new price', async () => {
+    const { caller, product } = await seeded();
+    const [blue, green] = product.variants;
+    const res = await h.patch(caller, `/v1/products/${product.id}`, {
+      variants: [{ id: blue.id, priceAmount: 275, compareAtAmount: 300 }],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.version).toBe(1);
+    expect(res.body.variants).toEqual([
+      expect.objectContaining({ id: blue.id, priceAmount: 275, compareAtAmount: 300, version: 2 }),
+      expect.objectContaining({ id: green.id, priceAmount: 350, version: 1 }),
+    ]);
+    const events = await eventsAfterCreate(caller);
+    expect(events.map((e) => e.type)).toEqual(['catalog.variant.updated']);
+    expect(events[0]).toMatchObject({ subject: blue.id, partition_key: product.id });
+    expect(events[0].envelope.data).toMatchObject({
+      variantId: blue.id,
+      sku: 'TORSO-BLUE',
+      priceAmount: 275,
+      compareAtAmount: 300,
+      currency: 'USD',
+      status: 'active',
+      version: 2,
+      changed: ['priceAmount', 'compareAtAmount'],
+    });
+  });
+
+  it('adds a variant and emits catalog.variant.created; the new SKU is searchable', async () => {
+    const { caller, product } = await seeded();
+    const res = await h.patch(caller, `/v1/products/${product.id}`, {
+      variants: [{ sku: 'TORSO-RED', priceAmount: 320, currency: 'USD', options: { color: 'red' } }],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.variants.map((v: { sku: string }) => v.sku)).toEqual(['TORSO-BLUE', 'TORSO-GREEN', 'TORSO-RED']);
+    const added = res.body.variants[2];
+    expect(added.id).toMatch(/^[0-9a-f-]{36}$/);
+    const events = await eventsAfterCreate(caller);
+    expect(events.map((e) => e.type)).toEqual(['catalog.variant.created']);
+    expect(events[0].envelope.data).toMatchObject({ variantId: added.id, sku: 'TORSO-RED', priceAmount: 320, status: 'active' });
+    const found = await h.get(caller, '/v1/products?q=TORSO-RED');
+    expect(found.body.items.map((p: { id: string }) => p.id)).toEqual([product.id]);
+  });
+
+  it('refuses an added SKU that is taken with 409 naming it, and changes nothing', async () => {
+    const { caller, product } = await seeded();
+    const before = await h.counts(caller.tenantId);
+    const res = await h.patch(caller, `/v1/products/${product.id}`, {
+      title: 'Renamed',
+      variants: [{ sku: 'TORSO-GREEN', priceAmount: 320, currency: 'USD' }],
+    });
+    expectProblem(res, 409);
+    expect(res.body.sku).toBe('TORSO-GREEN');
+    expect(await h.counts(caller.tenantId)).toEqual(before);
+    expect((await h.get(caller, `/v1/products/${product.id}`)).body.title).toBe('Minifigure torso');
+  });
+
+  it('a patch that changes nothing writes nothing', async () => {
+    const { caller, product } = await seeded();
+    const res = await h.patch(caller, `/v1/products/${product.id}`, {
+      title: 'Minifigure torso',
+      variants: [{ id: product.variants[0].id, priceAmount: 300, options: { color: 'blue' } }],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.version).toBe(1);
+    expect(await eventsAfterCreate(caller)).toEqual([]);
+  });
+
+  it('a status change moves every variant: draft is announced as not sellable, active again as sellable', async () => {
+    const { caller, product } = await seeded();
+    const draft = await h.patch(caller, `/v1/products/${product.id}`, { status: 'draft' });
+    expect(draft.body.variants.map((v: { effectiveStatus: string }) => v.effectiveStatus)).toEqual(['draft', 'draft']);
+    let events = await eventsAfterCreate(caller);
+    expect(events.map((e) => e.type)).toEqual(['catalog.product.updated', 'catalog.variant.updated', 'catalog.variant.updated']);
+    expect(events[0].envelope.data).toMatchObject({ status: 'draft', changed: ['status'] });
+    expect(events.slice(1).map((e) => [e.envelope.data['sku'], e.envelope.data['status'], e.envelope.data['changed']])).toEqual([
+      ['TORSO-BLUE', 'draft', ['status']],
+      ['TORSO-GREEN', 'draft', ['status']],
+    ]);
+
+    await h.patch(caller, `/v1/products/${product.id}`, { status: 'active' });
+    events = (await eventsAfterCreate(caller)).slice(3);
+    expect(events.map((e) => [e.type, e.envelope.data['status']])).toEqual([
+      ['catalog.product.updated', 'active'],
+      ['catalog.variant.updated', 'active'],
+      ['catalog.variant.updated', 'active'],
+    ]);
+  });
+
+  it('archives one variant through patch; it is no longer sellable', async () => {
+    const { caller, product } = await seeded();
+    const res = await h.patch(caller, `/v1/products/${product.id}`, { variants: [{ id: product.variants[1].id, status: 'archived' }] });
+    expect(res.body.variants[1]).toMatchObject({ status: 'archived', effectiveStatus: 'archived' });
+    const events = await eventsAfterCreate(caller);
+    expect(events.map((e) => [e.type, e.envelope.data['sku'], e.envelope.data['status']])).toEqual([
+      ['catalog.variant.updated', 'TORSO-GREEN', 'archived'],
+    ]);
+
+    // A variant can also be added already archived (e.g. kept for history); it is announced as not sellable.
+    const added = await h.patch(caller, `/v1/products/${product.id}`, {
+      variants: [{ sku: 'TORSO-OLD', priceAmount: 100, currency: 'USD', status: 'archived' }],
+    });
+    expect(added.body.variants[2]).toMatchObject({ sku: 'TORSO-OLD', status: 'archived', effectiveStatus: 'archived' });
+    const last = (await eventsAfterCreate(caller)).pop();
+    expect(last).toMatchObject({ type: 'catalog.variant.created' });
+    expect(last?.envelope.data).toMatchObject({ sku: 'TORSO-OLD', status: 'archived' });
+  });
+
+  it('archives a product: catalog.product.archived and every variant announced archived; archiving again is a no-op', async () => {
+    const { caller, product } = await seeded();
+    const res = await h.post(caller, `/v1/products/${product.id}/archive`, {});
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'archived', version: 2 });
+    expect(res.body.variants.map((v: { effectiveStatus: string }) => v.effectiveStatus)).toEqual(['archived', 'archived']);
+    const events = await eventsAfterCreate(caller);
+    expect(events.map((e) => e.type)).toEqual(['catalog.product.archived', 'catalog.variant.updated', 'catalog.variant.updated']);
+    expect(events[0].envelope.data).toMatchObject({ productId: product.id, status: 'archived', version: 2 });
+    expect(events[1].envelope.data).toMatchObject({ sku: 'TORSO-BLUE', status: 'archived', priceAmount: 300, version: 2 });
+
+    const again = await h.post(caller, `/v1/products/${product.id}/archive`, {});
+    expect(again.status).toBe(200);
+    expect(again.body.version).toBe(2);
+    expect(await eventsAfterCreate(caller)).toHaveLength(3);
+
+    const archivedList = await h.get(caller, '/v1/products?status=archived');
+    expect(archivedList.body.items.map((p: { id: string }) => p.id)).toEqual([product.id]);
+    expect((await h.get(caller, '/v1/products?status=active')).body.items).toEqual([]);
+  });
+
+  it('archiving through PATCH status emits catalog.product.archived', async () => {
+    const { caller, product } = await seeded();
+    const res = await h.patch(caller, `/v1/products/${product.id}`, { status: 'archived' });
+    expect(res.body.status).toBe('archived');
+    const types = (await eventsAfterCreate(caller)).map((e) => e.type);
+    expect(types).toEqual(['catalog.product.archived', 'catalog.variant.updated', 'catalog.variant.updated']);
+  });
+
+  it('concurrent price changes of one product both land, one after the other (row lock)', async () => {
+    const { caller, product } = await seeded();
+    const [blue, green] = product.variants;
+    const [a, b] = await Promise.all([
+      h.patch(caller, `/v1/products/${product.id}`, { variants: [{ id: blue.id, priceAmount: 111 }] }),
+      h.patch(caller, `/v1/products/${product.id}`, { variants: [{ id: green.id, priceAmount: 222 }] }),
+    ]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    const read = await h.get(caller, `/v1/products/${product.id}`);
+    expect(read.body.variants.map((v: { priceAmount: number }) => v.priceAmount)).toEqual([111, 222]);
+  });
+});
