@@ -19,7 +19,7 @@ describe('identity through the gateway (npm start)', () => {
   let tokensB: any;
 
   beforeAll(async () => {
-    platform = await startPlatform({ API_KEY_CACHE_TTL_MS: '500' });
+    platform = await startPlatform({ API_KEY_CACHE_TTL_MS: '500', RATE_LIMIT_AUTH_POINTS: '1000' });
     api = client(platform.baseUrl);
   });
 

@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,12 +35,15 @@ export interface Platform {
  */
 export async function startPlatform(extraEnv: Record<string, string> = {}): Promise<Platform & { startupMs: number }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-e2e-'));
+  // As root, PostgreSQL runs as the 'postgres' user, which must be able to enter the folder mkdtemp made private.
+  chmodSync(dataDir, 0o755);
   const [port, pgPort, identityPort] = await Promise.all([freePort(), freePort(), freePort()]);
   let out = '';
   let child: ChildProcess;
 
   const launch = async (): Promise<number> => {
     const t0 = Date.now();
+    const from = out.length; // a restart must see its own "ready", not the previous run's
     child = spawn(process.execPath, ['tools/launcher/start.js'], {
       cwd: root,
       env: {
@@ -61,7 +64,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`platform not ready in 90s:\n${out.slice(-4000)}`)), 90_000);
       const onData = () => {
-        if (/\[tessera\] ready in/.test(out)) {
+        if (/\[tessera\] ready in/.test(out.slice(from))) {
           clearTimeout(timer);
           resolve();
         }
