@@ -40,4 +40,6 @@ export interface ConsumerHandle {
   stop(): Promise<void>;
   /** Messages published but not yet committed by this group, summed over partitions (for metrics). */
   lag(): Promise<number>;
+  /** Optional diagnostics: the partitions this member owns now, as `topic/partition`. */
+  assignment?(): string[];
 }

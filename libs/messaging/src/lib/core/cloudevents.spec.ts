@@ -1,0 +1,59 @@
+import { createEnvelope, decodeBinary, encodeBinary, InvalidEventError } from './cloudevents';
+import { partitionFor } from '../postgres/partitioner';
+
+describe('CloudEvents envelope', () => {
+  const tenantId = '7d3c1f0e-3c5b-4a7e-9a53-0d2f1f6d8b11';
+
+  it('creates a 1.0 envelope whose partition key defaults to the subject', () => {
+    const e = createEnvelope({ source: 'identity', type: 'identity.user.created', subject: 'u1', tenantId, data: { a: 1 } });
+    expect(e).toMatchObject({
+      specversion: '1.0',
+      source: 'identity',
+      type: 'identity.user.created',
+      subject: 'u1',
+      tenantid: tenantId,
+      partitionkey: 'u1',
+      datacontenttype: 'application/json',
+      data: { a: 1 },
+    });
+    expect(e.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(new Date(e.time).toISOString()).toBe(e.time);
+    expect(e.traceparent).toBeUndefined();
+  });
+
+  it('round-trips through binary content mode with ce_ headers and a JSON value', () => {
+    const e = createEnvelope({
+      source: 'inventory',
+      type: 'inventory.reservation.confirmed',
+      subject: 'r1',
+      tenantId,
+      partitionKey: 'item-9',
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      data: { qty: 3, note: 'ü' },
+    });
+    const msg = encodeBinary(e);
+    expect(msg.key).toBe('item-9');
+    expect(msg.headers['ce_id']).toBe(e.id);
+    expect(msg.headers['ce_type']).toBe('inventory.reservation.confirmed');
+    expect(msg.headers['ce_tenantid']).toBe(tenantId);
+    expect(msg.headers['content-type']).toBe('application/json');
+    expect(msg.headers['traceparent']).toBe(e.traceparent);
+    expect(JSON.parse(msg.value.toString())).toEqual({ qty: 3, note: 'ü' });
+    // Kafka hands headers back as Buffers.
+    const headers = Object.fromEntries(Object.entries(msg.headers).map(([k, v]) => [k, Buffer.from(v)]));
+    expect(decodeBinary({ key: Buffer.from(msg.key), value: msg.value, headers })).toEqual(e);
+  });
+
+  it('refuses a message without the required attributes', () => {
+    expect(() => decodeBinary({ key: 'k', value: Buffer.from('{}'), headers: { ce_specversion: '1.0' } })).toThrow(InvalidEventError);
+    expect(() => decodeBinary({ key: 'k', value: Buffer.from('{}'), headers: {} })).toThrow(/ce_specversion/);
+  });
+
+  it('partitions like Kafka: stable per key and spread over partitions', () => {
+    expect(partitionFor('abc', 8)).toBe(partitionFor('abc', 8));
+    // murmur2('hello world') = 1221641059 (kafkajs' own implementation agrees)
+    expect(partitionFor('hello world', 8)).toBe(1221641059 % 8);
+    const used = new Set(Array.from({ length: 200 }, (_, i) => partitionFor(`key-${i}`, 8)));
+    expect(used.size).toBe(8);
+  });
+});

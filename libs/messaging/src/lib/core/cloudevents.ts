@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import type { EventEnvelope } from '@tessera/contracts';
+
+export interface CreateEnvelopeInput<T> {
+  source: string;
+  type: string;
+  subject: string;
+  tenantId: string;
+  data: T;
+  /** Ordering key; defaults to the subject (the aggregate id). */
+  partitionKey?: string;
+  traceparent?: string;
+  /** Overridable for tests and for the outbox, which fixes the id before insert. */
+  id?: string;
+  time?: Date;
+}
+
+/** Builds a CloudEvents 1.0 envelope with the Tessera extensions (`tenantid`, `partitionkey`). */
+export function createEnvelope<T>(input: CreateEnvelopeInput<T>): EventEnvelope<T> {
+  const envelope: EventEnvelope<T> = {
+    specversion: '1.0',
+    id: input.id ?? randomUUID(),
+    source: input.source,
+    type: input.type,
+    subject: input.subject,
+    time: (input.time ?? new Date()).toISOString(),
+    datacontenttype: 'application/json',
+    tenantid: input.tenantId,
+    partitionkey: input.partitionKey ?? input.subject,
+    data: input.data,
+  };
+  if (input.traceparent) envelope.traceparent = input.traceparent;
+  return envelope;
+}
+
+export interface BinaryMessage {
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+export interface IncomingBinaryMessage {
+  key?: Buffer | string | null;
+  value: Buffer | null;
+  headers?: Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+}
+
+// Attributes carried as `ce_<name>` headers in binary content mode. `datacontenttype` travels as
+// `content-type` (CloudEvents Kafka binding) and `traceparent` as its own W3C header.
+const CE_ATTRIBUTES = ['specversion', 'id', 'source', 'type', 'subject', 'time', 'tenantid', 'partitionkey'] as const;
+
+/** CloudEvents Kafka binding, binary content mode: attributes as `ce_` headers, data as the JSON value. */
+export function encodeBinary(e: EventEnvelope): BinaryMessage {
+  const headers: Record<string, string> = { 'content-type': e.datacontenttype };
+  for (const name of CE_ATTRIBUTES) headers[`ce_${name}`] = String(e[name]);
+  if (e.traceparent) headers['traceparent'] = e.traceparent;
+  return {
+    key: e.partitionkey,
+    value: Buffer.from(JSON.stringify(e.data === undefined ? null : e.data)),
+    headers,
+  };
+}
+
+function headerText(v: Buffer | string | (Buffer | string)[] | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const one = Array.isArray(v) ? v[0] : v;
+  if (one === undefined) return undefined;
+  return typeof one === 'string' ? one : one.toString('utf8');
+}
+
+export class InvalidEventError extends Error {
+  override readonly name = 'InvalidEventError';
+}
+
+/** Inverse of {@link encodeBinary}; throws {@link InvalidEventError} when a required attribute is missing. */
+export function decodeBinary(msg: IncomingBinaryMessage): EventEnvelope {
+  const h = msg.headers ?? {};
+  const attr = (name: string): string | undefined => headerText(h[`ce_${name}`]);
+  const required = (name: string): string => {
+    const v = attr(name);
+    if (!v) throw new InvalidEventError(`CloudEvent header ce_${name} is missing`);
+    return v;
+  };
+  const specversion = required('specversion');
+  if (specversion !== '1.0') throw new InvalidEventError(`unsupported CloudEvents specversion ${specversion}`);
+  const key = msg.key == null ? undefined : typeof msg.key === 'string' ? msg.key : msg.key.toString('utf8');
+  const subject = required('subject');
+  const envelope: EventEnvelope = {
+    specversion: '1.0',
+    id: required('id'),
+    source: required('source'),
+    type: required('type'),
+    subject,
+    time: attr('time') ?? new Date().toISOString(),
+    datacontenttype: 'application/json',
+    tenantid: required('tenantid'),
+    partitionkey: attr('partitionkey') ?? key ?? subject,
+    data: msg.value == null || msg.value.length === 0 ? null : JSON.parse(msg.value.toString('utf8')),
+  };
+  const traceparent = headerText(h['traceparent']);
+  if (traceparent) envelope.traceparent = traceparent;
+  return envelope;
+}

@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import type { EventEnvelope } from '@tessera/contracts';
+import { createTestDatabase } from '@tessera/testing';
+import type { TestDatabase } from '@tessera/testing';
+import { Registry } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { Inbox } from './inbox';
+import { messagingTablesMigration } from './messaging-tables.migration';
+import { OutboxRelay } from './outbox-relay';
+import type { OutboxRelayOptions } from './outbox-relay';
+import { OutboxWriter } from './outbox-writer';
+import type { ConsumerHandle, EventTransport } from './transport.port';
+
+/**
+ * A recording EventTransport: the relay's collaborator, used here to observe publish order and to
+ * make publishing fail on demand. The database is real; transports are covered by the contract suite.
+ */
+class RecordingTransport implements EventTransport {
+  readonly kind = 'postgres' as const;
+  readonly published: EventEnvelope[] = [];
+  failuresLeft = 0;
+  calls = 0;
+  async connect(): Promise<void> {
+    return undefined;
+  }
+  async publish(_topic: string, events: EventEnvelope[]): Promise<void> {
+    this.calls++;
+    if (this.failuresLeft > 0) {
+      this.failuresLeft--;
+      throw new Error('broker unavailable');
+    }
+    this.published.push(...events);
+  }
+  async subscribe(): Promise<ConsumerHandle> {
+    throw new Error('not used');
+  }
+  async close(): Promise<void> {
+    return undefined;
+  }
+  async ping(): Promise<void> {
+    return undefined;
+  }
+}
+
+const SCHEMA = 'svc';
+const TENANT = '0b8f5d3e-8f0a-4a55-9b0e-2d8f7c1e4a01';
+
+async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('outbox, relay and inbox on PostgreSQL', () => {
+  let db: TestDatabase;
+  let ds: DataSource;
+  const writer = new OutboxWriter({ context: 'identity', schema: SCHEMA });
+  const relays: OutboxRelay[] = [];
+
+  const relay = (transport: EventTransport, extra: Partial<OutboxRelayOptions> = {}): OutboxRelay => {
+    const r = new OutboxRelay({
+      dataSource: ds,
+      schema: SCHEMA,
+      transport,
+      pollIntervalMs: 1000,
+      lockRetryMs: 100,
+      backoff: { initialMs: 20, maxMs: 100 },
+      registry: new Registry(),
+      logger: { warn: () => undefined },
+      ...extra,
+    });
+    relays.push(r);
+    return r;
+  };
+
+  const append = (subject: string, seq: number) =>
+    ds.transaction((manager) => writer.append({ manager, tenantId: TENANT }, { type: 'identity.user.created', subject, data: { seq } }));
+
+  beforeAll(async () => {
+    db = await createTestDatabase('outbox');
+    ds = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      migrations: [messagingTablesMigration(SCHEMA)],
+      migrationsTableName: 'svc_migrations',
+    });
+    await ds.initialize();
+    await ds.query(`CREATE SCHEMA ${SCHEMA}`);
+    await ds.runMigrations();
+  });
+
+  afterEach(async () => {
+    while (relays.length) await (relays.pop() as OutboxRelay).stop();
+    await ds.query(`TRUNCATE ${SCHEMA}.outbox_events, ${SCHEMA}.processed_events`);
+  });
+
+  afterAll(async () => {
+    await ds.destroy();
+    await db.drop();
+  });
+
+  it('migration creates the tables and reverts cleanly', async () => {
+    const tables = await ds.query(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`,
+      [SCHEMA],
+    );
+    expect(tables.map((t: { table_name: string }) => t.table_name)).toEqual(['outbox_events', 'processed_events']);
+    await ds.undoLastMigration();
+    const after = await ds.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1`, [SCHEMA]);
+    expect(after[0].n).toBe(0);
+    await ds.runMigrations();
+  });
+
+  it('appends inside the caller transaction: a rollback leaves no event', async () => {
+    await expect(
+      ds.transaction(async (manager) => {
+        await writer.append({ manager, tenantId: TENANT }, { type: 'identity.user.created', subject: 'u1', data: {} });
+        throw new Error('business rule failed');
+      }),
+    ).rejects.toThrow('business rule failed');
+    const e = await append('u2', 1);
+    const rows = await ds.query(`SELECT id, topic, partition_key, type, tenant_id, envelope FROM ${SCHEMA}.outbox_events`);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ id: e.id, topic: 'tessera.identity.events', partition_key: 'u2', tenant_id: TENANT });
+    expect(rows[0].envelope).toEqual(e);
+    expect(e.source).toBe('identity');
+  });
+
+  it('publishes in seq order, marks rows, and wakes on commit without waiting for the poll', async () => {
+    const t = new RecordingTransport();
+    const r = relay(t, { pollIntervalMs: 5000 });
+    r.start();
+    await waitFor('relay active', () => r.isActive);
+    await new Promise((res) => setTimeout(res, 100));
+    const started = Date.now();
+    const written = [await append('a', 1), await append('b', 1), await append('a', 2)];
+    await waitFor('published', () => t.published.length === 3, 3000);
+    // The commit subscriber nudged the relay: far quicker than the 5 s poll.
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(t.published.map((e) => e.id)).toEqual(written.map((e) => e.id));
+    await waitFor('marked', async () => (await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.outbox_events WHERE published_at IS NULL`))[0].n === 0);
+  });
+
+  it('does not skip a row whose transaction took its seq early and committed late', async () => {
+    const t = new RecordingTransport();
+    const r = relay(t, { pollIntervalMs: 50 });
+    r.start();
+    const runner = ds.createQueryRunner();
+    await runner.startTransaction();
+    const late = await writer.append({ manager: runner.manager, tenantId: TENANT }, { type: 'x.y.z', subject: 'late', data: {} });
+    const early = await append('early', 1);
+    await waitFor('the committed row published', () => t.published.some((e) => e.id === early.id));
+    expect(t.published.some((e) => e.id === late.id)).toBe(false);
+    await runner.commitTransaction();
+    await runner.release();
+    await waitFor('the late row published too', () => t.published.some((e) => e.id === late.id));
+  });
+
+  it('on transport failure retries the same batch first with backoff, keeping order', async () => {
+    const t = new RecordingTransport();
+    const registry = new Registry();
+    const written = [];
+    for (let i = 1; i <= 5; i++) written.push(await append('k', i));
+    t.failuresLeft = 3;
+    const r = relay(t, { registry, pollIntervalMs: 50, batchSize: 2 });
+    r.start();
+    await waitFor('all published', () => t.published.length >= 5);
+    expect(t.published.map((e) => e.id)).toEqual(written.map((e) => e.id));
+    expect(t.calls).toBeGreaterThanOrEqual(3 + 3);
+    const failures = await registry.getSingleMetric('outbox_publish_failures_total')?.get();
+    expect(failures?.values[0].value).toBe(3);
+    // Counted once marked, which follows the publish.
+    await waitFor('marked', async () => (await registry.getSingleMetric('outbox_published_total')?.get())?.values[0]?.value === 5);
+    const [{ attempts }] = await ds.query(`SELECT attempts FROM ${SCHEMA}.outbox_events WHERE id = $1`, [written[0].id]);
+    expect(attempts).toBe(3);
+  });
+
+  it('only one relay is active per schema; the standby takes over when the active one stops', async () => {
+    const t1 = new RecordingTransport();
+    const t2 = new RecordingTransport();
+    const r1 = relay(t1, { pollIntervalMs: 50 });
+    r1.start();
+    await waitFor('r1 active', () => r1.isActive);
+    const r2 = relay(t2, { pollIntervalMs: 50 });
+    r2.start();
+    await append('a', 1);
+    await waitFor('published by r1', () => t1.published.length === 1);
+    expect(r2.isActive).toBe(false);
+    expect(t2.published).toHaveLength(0);
+    await r1.stop();
+    await append('a', 2);
+    await waitFor('published by r2', () => t2.published.length === 1);
+    expect(r2.isActive).toBe(true);
+  });
+
+  it('stop() flushes what is pending; backlog metrics and pruning work', async () => {
+    const t = new RecordingTransport();
+    const registry = new Registry();
+    const r = relay(t, { registry, pollIntervalMs: 60_000, statsIntervalMs: 50, retentionMs: 0 });
+    // Written with raw SQL-free appends but before start: only the stats timer sees them first.
+    await append('a', 1);
+    await append('b', 1);
+    t.failuresLeft = 1_000_000;
+    r.start();
+    await waitFor('backlog gauge', async () => (await registry.getSingleMetric('outbox_backlog')?.get())?.values[0]?.value === 2);
+    const age = await registry.getSingleMetric('outbox_oldest_age_seconds')?.get();
+    expect(age?.values[0].value).toBeGreaterThanOrEqual(0);
+    t.failuresLeft = 0;
+    await r.flush();
+    expect(t.published).toHaveLength(2);
+    await append('c', 1);
+    await r.stop();
+    expect(t.published.map((e) => e.subject)).toEqual(['a', 'b', 'c']);
+    // Published rows past retention (0 here) are pruned by the active relay.
+    const r2 = relay(t, { retentionMs: 0 });
+    await r2.flush();
+    expect(await r2.prune()).toBe(3);
+    const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.outbox_events`);
+    expect(n).toBe(0);
+  });
+
+  it('inbox: the effect and the event id commit together; a duplicate changes nothing; the tenant is set', async () => {
+    await ds.query(`CREATE TABLE IF NOT EXISTS ${SCHEMA}.counter (n int NOT NULL, tenant text)`);
+    const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g1' });
+    const event = await append('u1', 1);
+    const effect = async (tx: { manager: DataSource['manager'] }): Promise<void> => {
+      await tx.manager.query(`INSERT INTO ${SCHEMA}.counter (n, tenant) VALUES (1, current_setting('app.tenant_id', true))`);
+    };
+    // A failing effect rolls back the inbox row too, so the retry applies it.
+    await expect(
+      inbox.run(event, async (tx) => {
+        await effect(tx);
+        throw new Error('handler failed');
+      }),
+    ).rejects.toThrow('handler failed');
+    expect(await inbox.run(event, effect)).toBe('applied');
+    expect(await inbox.run(event, effect)).toBe('duplicate');
+    expect(await Inbox.run({ dataSource: ds, schema: SCHEMA, groupId: 'g1' }, event, effect)).toBe('duplicate');
+    // Another group is another consumer: it applies its own effect once.
+    expect(await Inbox.run({ dataSource: ds, schema: SCHEMA, groupId: 'g2' }, event, effect)).toBe('applied');
+    const rows = await ds.query(`SELECT n, tenant FROM ${SCHEMA}.counter`);
+    expect(rows).toEqual([
+      { n: 1, tenant: TENANT },
+      { n: 1, tenant: TENANT },
+    ]);
+    // SET LOCAL semantics: the tenant does not leak out of the transaction.
+    const [{ t }] = await ds.query(`SELECT current_setting('app.tenant_id', true) AS t`);
+    expect(t ?? '').toBe('');
+    const dup = { ...event, id: randomUUID() };
+    expect(await inbox.run(dup, effect)).toBe('applied');
+  });
+});

@@ -1,0 +1,4 @@
+export * from './kafka.transport';
+export * from './kafka.config';
+export type { KafkaLogSink } from './kafka.logger';
+export type { KafkaSubscriptionOptions } from './kafka.subscription';

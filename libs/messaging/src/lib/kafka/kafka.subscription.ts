@@ -1,0 +1,228 @@
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { EventEnvelope } from '@tessera/contracts';
+import { decodeBinary } from '../core/cloudevents';
+import type { ConsumerHandle, Subscription } from '../core/transport.port';
+import type { KafkaLogSink } from './kafka.logger';
+
+export interface KafkaSubscriptionOptions {
+  /** Partitions of this member handled at the same time (order is per partition, so this is safe). */
+  partitionsConsumedConcurrently: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  /** Longest a fetch waits for new messages; also bounds how long stop() waits for an idle fetch. */
+  maxWaitTimeMs: number;
+  /** Backoff between attempts of a failing handler: doubles from `min` up to `max`. */
+  retryBackoffMs: { min: number; max: number };
+  /** How long to wait before recreating a consumer that kafkajs gave up on. */
+  restartDelayMs: number;
+}
+
+/**
+ * One consumer group member for one subscription. Delivery is at least once and in order per partition:
+ * an offset is resolved (and so committed) only after the handler resolved for that message; a handler that
+ * throws is retried in place with backoff (heartbeating meanwhile) until it succeeds, the partition is
+ * revoked or the subscription stops; the message is never skipped. kafkajs may still deliver a message twice
+ * after a rebalance or a crash; the inbox absorbs that.
+ */
+export class KafkaSubscription implements ConsumerHandle {
+  private consumer: Consumer | undefined;
+  private stopping = false;
+  private readonly wake = new AbortController();
+  private restartTimer: NodeJS.Timeout | undefined;
+  private assigned: string[] = [];
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly admin: Admin,
+    private readonly sub: Subscription,
+    private readonly opts: KafkaSubscriptionOptions,
+    private readonly log: KafkaLogSink,
+  ) {}
+
+  /** Resolves once this member has joined its group and received its partitions. */
+  async start(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.sub.groupId,
+      sessionTimeout: this.opts.sessionTimeoutMs,
+      heartbeatInterval: this.opts.heartbeatIntervalMs,
+      maxWaitTimeInMs: this.opts.maxWaitTimeMs,
+      allowAutoTopicCreation: false,
+      // kafkajs restarts by itself after retriable errors; this covers the rest (see onCrash).
+      retry: { restartOnFailure: async () => true },
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.assigned = [];
+      if (!payload.restart) this.scheduleRestart(consumer, payload.error);
+    });
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.assigned = Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
+        partitions.map((p) => `${topic}/${p}`),
+      );
+    });
+    try {
+      await consumer.connect();
+      // A group without committed offsets starts at the oldest retained event: read models build from history.
+      await consumer.subscribe({ topics: this.sub.topics, fromBeginning: true });
+      await consumer.run({
+        partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently,
+        eachBatchAutoResolve: false,
+        // Resolved offsets are committed after every batch, and at most once a second inside a long batch.
+        autoCommit: true,
+        autoCommitInterval: 1000,
+        eachBatch: (payload) => this.eachBatch(payload),
+      });
+    } catch (e) {
+      await consumer.disconnect().catch(() => undefined);
+      throw e;
+    }
+    // stop() may have run while we were joining; it then disconnected an earlier consumer or none.
+    if (this.stopping) await consumer.disconnect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake.abort();
+    clearTimeout(this.restartTimer);
+    // kafkajs waits for the batch in progress, commits what was resolved, then leaves the group.
+    await this.consumer?.disconnect();
+    this.assigned = [];
+  }
+
+  /** The partitions this member was given at its last join, as `topic/partition`. */
+  assignment(): string[] {
+    return [...this.assigned];
+  }
+
+  async lag(): Promise<number> {
+    const committed = await this.admin.fetchOffsets({
+      groupId: this.sub.groupId,
+      topics: this.sub.topics,
+    });
+    let lag = 0;
+    for (const { topic, partitions } of committed) {
+      const ends = await this.admin.fetchTopicOffsets(topic);
+      for (const end of ends) {
+        const done = partitions.find((p) => p.partition === end.partition);
+        const from = done && Number(done.offset) >= 0 ? Number(done.offset) : Number(end.low);
+        lag += Math.max(0, Number(end.high) - from);
+      }
+    }
+    return lag;
+  }
+
+  // A consumer kafkajs will not restart itself (a non-retriable error) is replaced by a fresh one.
+  private scheduleRestart(crashed: Consumer, error: Error): void {
+    if (this.stopping || crashed !== this.consumer) return;
+    this.log.error({ groupId: this.sub.groupId, err: error }, 'kafka consumer crashed; recreating it');
+    this.restartTimer = setTimeout(() => {
+      if (this.stopping) return;
+      this.start().catch((e: Error) => this.scheduleRestart(this.consumer as Consumer, e));
+    }, this.opts.restartDelayMs);
+  }
+
+  private async eachBatch(p: EachBatchPayload): Promise<void> {
+    const { topic, partition } = p.batch;
+    for (const message of p.batch.messages) {
+      if (!p.isRunning() || p.isStale()) return;
+      const event = this.decode(topic, partition, message);
+      if (event) {
+        const handled = await this.handleUntilDone(event, { topic, partition, offset: message.offset }, p);
+        if (!handled) return;
+      }
+      p.resolveOffset(message.offset);
+      await p.commitOffsetsIfNecessary();
+      await p.heartbeat();
+    }
+  }
+
+  /** Runs the handler until it succeeds; false when the partition was taken away or we are stopping. */
+  private async handleUntilDone(
+    event: EventEnvelope,
+    meta: { topic: string; partition: number; offset: string },
+    p: EachBatchPayload,
+  ): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.withHeartbeats(p, () => this.sub.handle(event, meta));
+        return true;
+      } catch (e) {
+        if (e instanceof GroupLeftError) throw e.cause;
+        this.log.warn(
+          {
+            groupId: this.sub.groupId,
+            ...meta,
+            eventId: event.id,
+            type: event.type,
+            attempt,
+            err: e,
+          },
+          'event handler failed; retrying',
+        );
+      }
+      const delay = Math.min(this.opts.retryBackoffMs.max, this.opts.retryBackoffMs.min * 2 ** attempt);
+      await sleep(delay, this.wake.signal);
+      if (!p.isRunning() || p.isStale() || this.stopping) return false;
+      // Keeps the membership alive while a handler keeps failing; throws on rebalance, which ends the batch.
+      await p.heartbeat();
+    }
+  }
+
+  /**
+   * kafkajs heartbeats between messages and from idle fetches only; when nothing else is being fetched, a handler
+   * slower than the session timeout would get the member evicted. This keeps heartbeating while it runs. If the group started rebalancing meanwhile, the handler's
+   * result stands (its effect is committed through the inbox) but the offset is not resolved: the rebalance error
+   * is rethrown so kafkajs rejoins, and the next owner's redelivery is a duplicate the inbox absorbs.
+   */
+  private async withHeartbeats(p: EachBatchPayload, fn: () => Promise<void>): Promise<void> {
+    let groupError: unknown;
+    const timer = setInterval(() => {
+      p.heartbeat().catch((e: unknown) => (groupError ??= e));
+    }, this.opts.heartbeatIntervalMs);
+    try {
+      await fn();
+    } finally {
+      clearInterval(timer);
+    }
+    if (groupError !== undefined) throw new GroupLeftError(groupError);
+  }
+
+  // A message that is not a CloudEvent can never be handled: it is logged and passed over, not retried forever.
+  private decode(topic: string, partition: number, message: KafkaMessage): EventEnvelope | undefined {
+    try {
+      return decodeBinary(message);
+    } catch (e) {
+      this.log.error(
+        {
+          groupId: this.sub.groupId,
+          topic,
+          partition,
+          offset: message.offset,
+          err: e,
+        },
+        'undecodable message skipped',
+      );
+      return undefined;
+    }
+  }
+}
+
+/** The handler ran, but the member's group membership changed meanwhile: the batch must end unresolved. */
+class GroupLeftError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('consumer group changed while a handler was running');
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

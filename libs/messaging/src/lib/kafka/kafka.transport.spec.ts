@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import pino from 'pino';
+import type { EventEnvelope } from '@tessera/contracts';
+import { startKafkaMock, type KafkaMockCluster } from '@tessera/testing';
+import { createEnvelope } from '../core/cloudevents';
+import { KafkaTransport } from './kafka.transport';
+
+const TOPIC = 'tessera.kafkatest.events';
+const quiet = pino({ level: 'silent' });
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function event(subject: string, n: number, extra: Partial<{ traceparent: string }> = {}): EventEnvelope {
+  return createEnvelope({
+    source: 'kafkatest',
+    type: 'kafkatest.thing.happened',
+    subject,
+    tenantId: '00000000-0000-4000-8000-000000000001',
+    data: { n, subject },
+    ...extra,
+  });
+}
+
+jest.setTimeout(60_000);
+
+describe('KafkaTransport on the librdkafka mock cluster', () => {
+  let cluster: KafkaMockCluster;
+  let transport: KafkaTransport;
+
+  beforeAll(async () => {
+    cluster = await startKafkaMock({
+      brokers: 3,
+      topics: [{ name: TOPIC, partitions: 4 }],
+    });
+    transport = new KafkaTransport({
+      brokers: cluster.brokers,
+      clientId: 'kafka-spec',
+      logger: quiet,
+      pingTimeoutMs: 2000,
+      // The mock's coordinator waits session timeout - 1 s for members to rejoin: keep rebalances short.
+      consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 },
+    });
+    await transport.connect();
+  });
+
+  afterAll(async () => {
+    await transport?.close();
+    await cluster?.stop();
+  });
+
+  it('publishes and consumes CloudEvents with every attribute intact', async () => {
+    const sent = [
+      event(randomUUID(), 1, {
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      }),
+      event(randomUUID(), 2),
+    ];
+    await transport.publish(TOPIC, sent);
+    const got: EventEnvelope[] = [];
+    const handle = await transport.subscribe({
+      groupId: `g-${randomUUID()}`,
+      topics: [TOPIC],
+      handle: async (e) => {
+        if (sent.some((s) => s.id === e.id)) got.push(e);
+      },
+    });
+    await waitFor('both events', () => got.length === 2);
+    await handle.stop();
+    expect(got.sort((a, b) => (a.data as { n: number }).n - (b.data as { n: number }).n)).toEqual(sent);
+  });
+
+  it('writes binary content mode on the wire: ce_ headers, key = partitionkey, JSON value', async () => {
+    const e = event(randomUUID(), 3, {
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    });
+    await transport.publish(TOPIC, [e]);
+    const raw = new Kafka({
+      brokers: cluster.brokers,
+      clientId: 'raw',
+      logLevel: logLevel.NOTHING,
+    }).consumer({
+      groupId: `raw-${randomUUID()}`,
+    });
+    const seen: KafkaMessage[] = [];
+    await raw.connect();
+    await raw.subscribe({ topics: [TOPIC], fromBeginning: true });
+    await raw.run({
+      eachMessage: async ({ message }) => {
+        if (message.headers?.['ce_id']?.toString() === e.id) seen.push(message);
+      },
+    });
+    await waitFor('the raw message', () => seen.length === 1);
+    await raw.disconnect();
+    const [m] = seen;
+    const header = (name: string) => m.headers?.[name]?.toString();
+    expect(m.key?.toString()).toBe(e.partitionkey);
+    expect(JSON.parse(m.value?.toString() ?? 'null')).toEqual(e.data);
+    expect(header('ce_specversion')).toBe('1.0');
+    expect(header('ce_type')).toBe(e.type);
+    expect(header('ce_source')).toBe(e.source);
+    expect(header('ce_subject')).toBe(e.subject);
+    expect(header('ce_tenantid')).toBe(e.tenantid);
+    expect(header('ce_partitionkey')).toBe(e.partitionkey);
+    expect(header('traceparent')).toBe(e.traceparent);
+    expect(header('content-type')).toBe('application/json');
+  });
+
+  it('retries a failing handler in place: nothing after it on the partition is handled first, nothing skipped', async () => {
+    const key = randomUUID();
+    const sent = [1, 2, 3, 4, 5].map((n) => event(key, n));
+    const ids = new Set(sent.map((s) => s.id));
+    const order: number[] = [];
+    let failures = 0;
+    const handle = await transport.subscribe({
+      groupId: `g-${randomUUID()}`,
+      topics: [TOPIC],
+      handle: async (e) => {
+        if (!ids.has(e.id)) return;
+        const n = (e.data as { n: number }).n;
+        if (n === 3 && failures < 3) {
+          failures++;
+          throw new Error('transient');
+        }
+        order.push(n);
+      },
+    });
+    await transport.publish(TOPIC, sent);
+    await waitFor('all five', () => order.length >= 5);
+    await handle.stop();
+    expect(failures).toBe(3);
+    expect(order).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('reports lag until the group has committed, then zero', async () => {
+    const sent = Array.from({ length: 10 }, (_, i) => event(randomUUID(), i));
+    const ids = new Set(sent.map((s) => s.id));
+    const groupId = `g-${randomUUID()}`;
+    let open = false;
+    let handled = 0;
+    // A first member blocks on our events, so the group's committed offsets stay behind the log end.
+    const handle = await transport.subscribe({
+      groupId,
+      topics: [TOPIC],
+      handle: async (e) => {
+        if (!ids.has(e.id)) return;
+        await waitFor('the gate', () => open);
+        handled++;
+      },
+    });
+    await transport.publish(TOPIC, sent);
+    await waitFor('lag to show the blocked events', async () => (await handle.lag()) > 0);
+    open = true;
+    await waitFor('the events', () => handled === 10);
+    await waitFor('lag to reach zero', async () => (await handle.lag()) === 0);
+    await handle.stop();
+    expect(handled).toBe(10);
+  });
+
+  it('ping fails while every broker is down and recovers when they are back', async () => {
+    await expect(transport.ping()).resolves.toBeUndefined();
+    await cluster.brokerDown('all');
+    try {
+      await expect(transport.ping()).rejects.toThrow();
+    } finally {
+      await cluster.brokerUp('all');
+    }
+    await waitFor('ping to succeed again', () =>
+      transport.ping().then(
+        () => true,
+        () => false,
+      ),
+    );
+  });
+});

@@ -1,0 +1,81 @@
+import { Logger } from '@nestjs/common';
+import { BaseRpcContext, Server } from '@nestjs/microservices';
+import type { CustomTransportStrategy } from '@nestjs/microservices';
+import type { EventEnvelope } from '@tessera/contracts';
+import { isObservable, lastValueFrom } from 'rxjs';
+import type { ConsumerHandle, DeliveryMeta, EventTransport } from '../core/transport.port';
+
+export interface EventsServerOptions {
+  transport: EventTransport;
+  groupId: string;
+  topics: string[];
+}
+
+/** Second argument of an `@EventPattern` handler (`@Ctx()`): where the event came from. */
+export class EventContext extends BaseRpcContext<[DeliveryMeta, EventEnvelope]> {
+  get meta(): DeliveryMeta {
+    return this.args[0];
+  }
+  get envelope(): EventEnvelope {
+    return this.args[1];
+  }
+}
+
+/**
+ * Nest custom transport: consumes the context topics as one consumer group and dispatches by
+ * `envelope.type` to `@EventPattern('<type>')` handlers. Unknown types are acknowledged and ignored
+ * (DESIGN: consumers skip types they do not know); a handler that throws leaves the event
+ * unacknowledged so the transport retries it.
+ */
+export class EventsServer extends Server implements CustomTransportStrategy {
+  private readonly log = new Logger(EventsServer.name);
+  private handle: ConsumerHandle | null = null;
+
+  constructor(private readonly options: EventsServerOptions) {
+    super();
+  }
+
+  async listen(callback: (...optionalParams: unknown[]) => unknown): Promise<void> {
+    try {
+      await this.options.transport.connect();
+      this.handle = await this.options.transport.subscribe({
+        groupId: this.options.groupId,
+        topics: this.options.topics,
+        handle: (event, meta) => this.dispatch(event, meta),
+      });
+      callback();
+    } catch (err) {
+      callback(err);
+    }
+  }
+
+  /** The consumer handle, for lag metrics (null before listen). */
+  get consumer(): ConsumerHandle | null {
+    return this.handle;
+  }
+
+  async dispatch(event: EventEnvelope, meta: DeliveryMeta): Promise<void> {
+    const handler = this.getHandlerByPattern(event.type);
+    if (!handler) {
+      this.log.debug?.(`ignoring ${event.type} ${event.id}: no handler in group ${this.options.groupId}`);
+      return;
+    }
+    const result = await handler(event, new EventContext([meta, event]));
+    // Nest wraps handler errors (exception filters) into an erroring observable: surface them.
+    if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+  }
+
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = null;
+    if (handle) await handle.stop();
+  }
+
+  on(): never {
+    throw new Error('EventsServer does not emit transport events');
+  }
+
+  unwrap<T>(): T {
+    return this.options.transport as unknown as T;
+  }
+}

@@ -1,0 +1,148 @@
+import { Inject, Injectable, Logger, Module } from '@nestjs/common';
+import type {
+  BeforeApplicationShutdown,
+  DynamicModule,
+  InjectionToken,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { topicOf } from '@tessera/contracts';
+import type { BoundedContext } from '@tessera/contracts';
+import { register as defaultRegistry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { Inbox } from '../core/inbox';
+import { consumerLagGauge } from '../core/metrics';
+import { OutboxRelay } from '../core/outbox-relay';
+import type { OutboxRelayOptions } from '../core/outbox-relay';
+import { OutboxWriter } from '../core/outbox-writer';
+import type { EventTransport } from '../core/transport.port';
+import { createTransport } from '../create-transport';
+import { EventsServer } from './events.server';
+
+export const EVENT_TRANSPORT = Symbol('EVENT_TRANSPORT');
+export const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
+
+export interface MessagingModuleOptions {
+  context: BoundedContext;
+  schema: string;
+  /** Consumer group of this service's event handlers, e.g. `inventory`. */
+  groupId: string;
+  /** Contexts whose topics the handlers consume. */
+  subscribeTo: BoundedContext[];
+  /** Token of the service's TypeORM DataSource (default: the `DataSource` class). */
+  dataSourceToken?: InjectionToken;
+  /** postgres transport URL; default `<CONTEXT>_DATABASE_URL`, then MESSAGING_DATABASE_URL / DATABASE_URL. */
+  databaseUrl?: string;
+  /** Overrides the transport chosen from the environment (tests, tools). */
+  transport?: EventTransport;
+  relay?: Partial<Omit<OutboxRelayOptions, 'dataSource' | 'schema' | 'transport'>>;
+  registry?: Registry;
+  /** How often consumer lag is sampled into `messaging_consumer_lag` (default 5000 ms). */
+  lagIntervalMs?: number;
+}
+
+/** Readiness: the transport reaches its broker or database, and the relay is running. */
+@Injectable()
+export class MessagingHealth {
+  constructor(
+    @Inject(EVENT_TRANSPORT) private readonly transport: EventTransport,
+    private readonly relay: OutboxRelay,
+  ) {}
+
+  async check(): Promise<{ transport: string; relay: 'active' | 'standby' }> {
+    if (!this.relay.running) throw new Error('outbox relay is not running');
+    await this.transport.ping();
+    return { transport: this.transport.kind, relay: this.relay.isActive ? 'active' : 'standby' };
+  }
+}
+
+/**
+ * Starts the relay once the app is up; on shutdown flushes and stops it before Nest closes the
+ * microservice (consumers), then closes the transport last.
+ */
+@Injectable()
+export class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly log = new Logger('Messaging');
+  private lagTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    @Inject(MESSAGING_OPTIONS) private readonly options: MessagingModuleOptions,
+    @Inject(EVENT_TRANSPORT) private readonly transport: EventTransport,
+    private readonly relay: OutboxRelay,
+    private readonly server: EventsServer,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.transport.connect();
+    this.relay.start();
+    const lag = consumerLagGauge(this.options.registry ?? defaultRegistry);
+    this.lagTimer = setInterval(() => {
+      const consumer = this.server.consumer;
+      if (!consumer) return;
+      consumer
+        .lag()
+        .then((n) => lag.set({ group: this.options.groupId }, n))
+        .catch(() => undefined);
+    }, this.options.lagIntervalMs ?? 5000).unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.lagTimer) clearInterval(this.lagTimer);
+    await this.relay.stop();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.server.close();
+    await this.transport.close().catch((err) => this.log.warn(`closing the transport failed: ${String(err)}`));
+  }
+}
+
+/**
+ * `MessagingModule.forRoot({ context, schema, groupId, subscribeTo })` provides OutboxWriter, Inbox,
+ * the transport (EVENT_TRANSPORT), OutboxRelay, EventsServer and MessagingHealth. Wire the handlers with
+ * `app.connectMicroservice({ strategy: app.get(EventsServer) })` before `app.startAllMicroservices()`.
+ */
+@Module({})
+export class MessagingModule {
+  static forRoot(options: MessagingModuleOptions): DynamicModule {
+    const dataSourceToken = options.dataSourceToken ?? DataSource;
+    return {
+      module: MessagingModule,
+      global: true,
+      providers: [
+        { provide: MESSAGING_OPTIONS, useValue: options },
+        {
+          provide: EVENT_TRANSPORT,
+          useFactory: (): EventTransport =>
+            options.transport ??
+            createTransport(process.env, {
+              clientId: options.context,
+              databaseUrl: options.databaseUrl ?? process.env[`${options.context.toUpperCase()}_DATABASE_URL`],
+            }),
+        },
+        { provide: OutboxWriter, useFactory: () => new OutboxWriter({ context: options.context, schema: options.schema }) },
+        {
+          provide: Inbox,
+          inject: [dataSourceToken],
+          useFactory: (dataSource: DataSource) => new Inbox({ dataSource, schema: options.schema, groupId: options.groupId }),
+        },
+        {
+          provide: OutboxRelay,
+          inject: [dataSourceToken, EVENT_TRANSPORT],
+          useFactory: (dataSource: DataSource, transport: EventTransport) =>
+            new OutboxRelay({ registry: options.registry, ...options.relay, dataSource, schema: options.schema, transport }),
+        },
+        {
+          provide: EventsServer,
+          inject: [EVENT_TRANSPORT],
+          useFactory: (transport: EventTransport) =>
+            new EventsServer({ transport, groupId: options.groupId, topics: options.subscribeTo.map(topicOf) }),
+        },
+        MessagingHealth,
+        MessagingLifecycle,
+      ],
+      exports: [EVENT_TRANSPORT, OutboxWriter, Inbox, OutboxRelay, EventsServer, MessagingHealth],
+    };
+  }
+}

@@ -1,0 +1,142 @@
+import type { EventEnvelope } from '@tessera/contracts';
+import type { Pool } from 'pg';
+import { Backoff, Wakeable } from '../core/backoff';
+import type { BackoffOptions } from '../core/backoff';
+import type { DeliveryMeta } from '../core/transport.port';
+
+export interface PartitionWorkerOptions {
+  pool: Pool;
+  groupId: string;
+  topic: string;
+  partition: number;
+  handle(event: EventEnvelope, meta: DeliveryMeta): Promise<void>;
+  batchSize: number;
+  pollIntervalMs: number;
+  backoff?: BackoffOptions;
+  onError(message: string, err: unknown): void;
+}
+
+interface LogRow {
+  offset: string;
+  envelope: EventEnvelope;
+}
+
+/**
+ * Reads one owned partition in offset order for one group: handler awaited, offset committed after
+ * success, a failing handler retried with backoff without moving past its message. Offsets are
+ * committed by compare-and-set, so a member that lost the partition can never move it back or forward.
+ */
+export class PartitionWorker {
+  private stopped = false;
+  private readonly wakeup = new Wakeable();
+  private readonly done: Promise<void>;
+  /** Set when the committed offset moved under us: another member owns the partition now. */
+  lost = false;
+
+  constructor(private readonly o: PartitionWorkerOptions) {
+    this.done = this.run();
+  }
+
+  get finished(): Promise<void> {
+    return this.done;
+  }
+
+  wake(): void {
+    this.wakeup.wake();
+  }
+
+  /** Lets the in-flight handler finish, commits progress, and ends the loop. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeup.wake();
+    await this.done;
+  }
+
+  private async run(): Promise<void> {
+    const backoff = new Backoff(this.o.backoff);
+    let committed: bigint | null = null;
+    let position: bigint | null = null;
+    while (!this.stopped && !this.lost) {
+      try {
+        if (committed === null) {
+          committed = await this.loadOffset();
+          position = committed;
+        }
+        const rows = await this.read(position as bigint);
+        backoff.reset();
+        if (rows.length === 0) {
+          await this.wakeup.sleep(this.o.pollIntervalMs);
+          continue;
+        }
+        for (const row of rows) {
+          if (this.stopped) break;
+          const handled = await this.handleWithRetry(row, backoff);
+          if (!handled) break;
+          position = BigInt(row.offset) + 1n;
+        }
+        if (position !== committed) {
+          await this.commit(committed, position as bigint);
+          committed = position;
+        }
+      } catch (err) {
+        this.o.onError(`partition ${this.o.topic}/${this.o.partition} (group ${this.o.groupId}) failed`, err);
+        await this.wakeup.sleep(backoff.nextDelayMs());
+      }
+    }
+    // Commit what was handled before leaving, so the next owner does not redo it.
+    if (!this.lost && committed !== null && position !== null && position !== committed) {
+      await this.commit(committed, position).catch(() => undefined);
+    }
+  }
+
+  /** Returns false when stopped while retrying (the message stays uncommitted). */
+  private async handleWithRetry(row: LogRow, backoff: Backoff): Promise<boolean> {
+    const meta: DeliveryMeta = { topic: this.o.topic, partition: this.o.partition, offset: row.offset };
+    for (;;) {
+      try {
+        await this.o.handle(row.envelope, meta);
+        backoff.reset();
+        return true;
+      } catch (err) {
+        this.o.onError(`handler failed for ${row.envelope.type} ${row.envelope.id} at ${meta.topic}/${meta.partition}@${meta.offset}`, err);
+        if (this.stopped) return false;
+        await this.wakeup.sleep(backoff.nextDelayMs());
+        if (this.stopped) return false;
+      }
+    }
+  }
+
+  private async loadOffset(): Promise<bigint> {
+    const { pool, groupId, topic, partition } = this.o;
+    // A new group starts at the oldest message still in the log.
+    await pool.query(
+      `INSERT INTO messaging.consumer_offsets (group_id, topic, partition, committed_offset)
+       VALUES ($1, $2, $3, (SELECT coalesce(min("offset"), 0) FROM messaging.events WHERE topic = $2 AND partition = $3))
+       ON CONFLICT DO NOTHING`,
+      [groupId, topic, partition],
+    );
+    const { rows } = await pool.query<{ committed_offset: string }>(
+      `SELECT committed_offset FROM messaging.consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3`,
+      [groupId, topic, partition],
+    );
+    return BigInt(rows[0].committed_offset);
+  }
+
+  private async read(from: bigint): Promise<LogRow[]> {
+    const { rows } = await this.o.pool.query<LogRow>(
+      `SELECT "offset", envelope FROM messaging.events
+        WHERE topic = $1 AND partition = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT $4`,
+      [this.o.topic, this.o.partition, from.toString(), this.o.batchSize],
+    );
+    return rows;
+  }
+
+  private async commit(expected: bigint, next: bigint): Promise<void> {
+    const res = await this.o.pool.query(
+      `UPDATE messaging.consumer_offsets SET committed_offset = $4, updated_at = now()
+        WHERE group_id = $1 AND topic = $2 AND partition = $3 AND committed_offset = $5`,
+      [this.o.groupId, this.o.topic, this.o.partition, next.toString(), expected.toString()],
+    );
+    if (res.rowCount === 0) this.lost = true;
+  }
+}

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import type { EventEnvelope } from '@tessera/contracts';
+import { createTestDatabase } from '@tessera/testing';
+import type { TestDatabase } from '@tessera/testing';
+import { createEnvelope } from '../core/cloudevents';
+import type { ConsumerHandle } from '../core/transport.port';
+import { createTransport } from '../create-transport';
+import { ensureMessagingSchema } from './messaging-schema';
+import { partitionFor } from './partitioner';
+import { PostgresTransport } from './postgres.transport';
+
+async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const event = (key: string, seq: number): EventEnvelope =>
+  createEnvelope({ source: 't', type: 't.thing.happened', subject: key, tenantId: randomUUID(), data: { seq } });
+
+describe('postgres transport: log, offsets and group membership', () => {
+  let db: TestDatabase;
+  const transports: PostgresTransport[] = [];
+  const open = (partitions = 4): PostgresTransport => {
+    const t = new PostgresTransport({
+      url: db.url,
+      partitions,
+      rebalanceIntervalMs: 150,
+      pollIntervalMs: 100,
+      backoff: { initialMs: 20, maxMs: 200 },
+      onError: () => undefined,
+    });
+    transports.push(t);
+    return t;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('pglog');
+    await ensureMessagingSchema(db.url);
+    // Idempotent, also when several migrators race.
+    await Promise.all([ensureMessagingSchema(db.url), ensureMessagingSchema(db.url)]);
+  });
+
+  afterEach(async () => {
+    while (transports.length) await (transports.pop() as PostgresTransport).close();
+  });
+
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  it('concurrent publishers get gap-free offsets per partition, committed in offset order', async () => {
+    const topic = `t.${randomUUID()}`;
+    const a = open();
+    const b = open();
+    await Promise.all([a.connect(), b.connect()]);
+    // A slow transaction holding a partition head blocks the next publisher of that partition until
+    // it commits, so no reader can ever see offset n+1 while n is still invisible.
+    const key = 'same-key';
+    const p = partitionFor(key, 4);
+    const blocker = new Client({ connectionString: db.url });
+    await blocker.connect();
+    await a.publish(topic, [event(key, 0)]);
+    await blocker.query('BEGIN');
+    await blocker.query(`SELECT * FROM messaging.partition_heads WHERE topic = $1 AND partition = $2 FOR UPDATE`, [topic, p]);
+    let published = false;
+    const pending = b.publish(topic, [event(key, 1)]).then(() => {
+      published = true;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(published).toBe(false);
+    await blocker.query('COMMIT');
+    await blocker.end();
+    await pending;
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).publish(topic, Array.from({ length: 10 }, (_, j) => event(`k${j}`, i)))),
+    );
+    const c = new Client({ connectionString: db.url });
+    await c.connect();
+    const { rows } = await c.query<{ partition: number; n: number; lo: string; hi: string }>(
+      `SELECT partition, count(*)::int AS n, min("offset") AS lo, max("offset") AS hi FROM messaging.events WHERE topic = $1 GROUP BY partition`,
+      [topic],
+    );
+    await c.end();
+    expect(rows.reduce((s, r) => s + r.n, 0)).toBe(202);
+    for (const r of rows) {
+      expect(Number(r.lo)).toBe(0);
+      expect(Number(r.hi)).toBe(r.n - 1);
+    }
+  });
+
+  it('two members split the partitions evenly; a leaving member hands its partitions over; lag counts uncommitted', async () => {
+    const topic = `t.${randomUUID()}`;
+    const groupId = `g-${randomUUID()}`;
+    const handled: string[] = [];
+    const sub = { groupId, topics: [topic], handle: async (e: EventEnvelope) => void handled.push(e.id) };
+    const a = await open().subscribe(sub);
+    const b = await open().subscribe(sub);
+    const owned = (h: ConsumerHandle): string[] => (h.assignment ? h.assignment() : []);
+    await waitFor('a 2/2 split', () => owned(a).length === 2 && owned(b).length === 2);
+    expect(new Set([...owned(a), ...owned(b)]).size).toBe(4);
+    await b.stop();
+    await waitFor('a takes everything', () => owned(a).length === 4);
+
+    const publisher = open();
+    const events = Array.from({ length: 30 }, (_, i) => event(`key-${i % 7}`, i));
+    await publisher.publish(topic, events);
+    await waitFor('handled', () => handled.length === 30);
+    await waitFor('lag 0', async () => (await a.lag()) === 0);
+    await a.stop();
+    await publisher.publish(topic, [event('x', 1), event('y', 2)]);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const c = await open().subscribe({ ...sub, handle: () => gate });
+    expect(await c.lag()).toBe(2);
+    release();
+    await waitFor('lag back to 0', async () => (await c.lag()) === 0);
+  });
+
+  it('a failing handler is retried without moving past its message', async () => {
+    const topic = `t.${randomUUID()}`;
+    const seen: number[] = [];
+    let failures = 0;
+    const t = open(1);
+    await t.subscribe({
+      groupId: 'retry',
+      topics: [topic],
+      handle: async (e) => {
+        const seq = (e.data as { seq: number }).seq;
+        seen.push(seq);
+        if (seq === 2 && failures < 3) {
+          failures++;
+          throw new Error('not yet');
+        }
+      },
+    });
+    await t.publish(topic, [1, 2, 3].map((i) => event('k', i)));
+    await waitFor('all handled', () => seen.includes(3));
+    expect(seen).toEqual([1, 2, 2, 2, 2, 3]);
+  });
+
+  it('ping fails while the database is unreachable; pruning removes only what every group committed', async () => {
+    const topic = `t.${randomUUID()}`;
+    const t = open(1);
+    await t.connect();
+    await t.ping();
+    await t.publish(topic, [1, 2, 3, 4].map((i) => event('k', i)));
+    const c = new Client({ connectionString: db.url });
+    await c.connect();
+    await c.query(
+      `INSERT INTO messaging.consumer_offsets (group_id, topic, partition, committed_offset) VALUES ('g1', $1, 0, 3), ('g2', $1, 0, 1)`,
+      [topic],
+    );
+    const pruner = new PostgresTransport({ url: db.url, retentionMs: 0, onError: () => undefined });
+    transports.push(pruner);
+    // Other tests' topics share the log: count this topic's rows only.
+    expect(await pruner.prune()).toBeGreaterThanOrEqual(1);
+    const { rows } = await c.query(`SELECT "offset" FROM messaging.events WHERE topic = $1 ORDER BY "offset"`, [topic]);
+    expect(rows.map((r) => Number(r.offset))).toEqual([1, 2, 3]);
+    await c.end();
+
+    const unreachable = new PostgresTransport({ url: db.url.replace(/:(\d+)\//, ':1/'), onError: () => undefined });
+    await expect(unreachable.ping()).rejects.toThrow();
+    await unreachable.close();
+  });
+
+  it('createTransport picks postgres without KAFKA_BROKERS and kafka with it', async () => {
+    const pg = createTransport({ DATABASE_URL: db.url }, { clientId: 'x' });
+    expect(pg.kind).toBe('postgres');
+    await pg.close();
+    expect(() => createTransport({}, { clientId: 'x' })).toThrow(/DATABASE_URL/);
+    const kafka = createTransport({ KAFKA_BROKERS: '127.0.0.1:1, 127.0.0.1:2' }, { clientId: 'x' });
+    expect(kafka.kind).toBe('kafka');
+  });
+});

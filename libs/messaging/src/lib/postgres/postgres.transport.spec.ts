@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { createTestDatabase } from '@tessera/testing';
+import type { TestDatabase } from '@tessera/testing';
+import { describeTransportContract } from '../testing/transport-contract';
+import { ensureMessagingSchema } from './messaging-schema';
+import { PostgresTransport } from './postgres.transport';
+
+async function admin(url: string, sql: string): Promise<void> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * The transport connects as its own LOGIN role, like a service's runtime role. "Database away" is
+ * real: the role is switched to NOLOGIN and every backend of it is terminated, so publishers,
+ * consumers, listeners and group sessions all lose their connections and cannot reconnect until
+ * the role can log in again.
+ */
+describeTransportContract('postgres', async () => {
+  const db: TestDatabase = await createTestDatabase('pgtransport');
+  const role = `msg_rt_${randomBytes(4).toString('hex')}`;
+  const password = randomBytes(12).toString('hex');
+  await admin(db.url, `CREATE ROLE ${role} LOGIN PASSWORD '${password}' NOSUPERUSER NOBYPASSRLS`);
+  await ensureMessagingSchema(db.url, { grantTo: [role] });
+  const url = new URL(db.url);
+  url.username = role;
+  url.password = password;
+  return {
+    transport: () =>
+      new PostgresTransport({
+        url: url.toString(),
+        partitions: 4,
+        rebalanceIntervalMs: 250,
+        pollIntervalMs: 250,
+        backoff: { initialMs: 50, maxMs: 1000 },
+        onError: () => undefined,
+      }),
+    childEnv: { MESSAGING_DATABASE_URL: url.toString() },
+    makeUnavailable: async () => {
+      await admin(db.url, `ALTER ROLE ${role} NOLOGIN`);
+      await admin(db.url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '${role}'`);
+    },
+    restore: async () => {
+      await admin(db.url, `ALTER ROLE ${role} LOGIN`);
+    },
+    cleanup: async () => {
+      await db.drop();
+      await admin(db.url.replace(/\/[^/]*$/, '/postgres'), `DROP ROLE IF EXISTS ${role}`);
+    },
+  };
+});

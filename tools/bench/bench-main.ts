@@ -1,0 +1,206 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import pino from 'pino';
+import { PostgresTransport, ensureMessagingSchema, type EventTransport } from '@tessera/messaging';
+// Not re-exported by @tessera/messaging, which loads kafkajs only when KAFKA_BROKERS is set.
+import { KafkaTransport } from '../../libs/messaging/src/lib/kafka';
+import { startKafkaMock, type KafkaMockCluster } from '@tessera/testing';
+import { BENCH_TOPIC, BenchPipeline } from './bench-pipeline';
+
+// Plain CommonJS shared with Jest's globalSetup.
+const { startEmbeddedPostgres } = require('../../libs/testing/src/postgres/embedded-cluster.js') as {
+  startEmbeddedPostgres(opts: { dataDir: string; fsync?: boolean }): Promise<{ url: string; stop(): Promise<void> }>;
+};
+
+interface Options {
+  transports: string[];
+  events: number;
+  eventsPerTx: number;
+  writers: number;
+  rate: number;
+  seconds: number;
+  fsync: boolean;
+  partitions: number;
+}
+
+interface Result {
+  transport: string;
+  sustained: { events: number; seconds: number; perSecond: number; writtenPerSecond: number };
+  latency: { offered: number; events: number; p50: number; p99: number; max: number };
+  duplicates: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const arg = (name: string, dflt: string): string =>
+    argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
+  return {
+    transports: arg('transports', 'postgres,kafka').split(','),
+    events: Number(arg('events', '20000')),
+    eventsPerTx: Number(arg('events-per-tx', '5')),
+    writers: Number(arg('writers', '8')),
+    rate: Number(arg('rate', '1000')),
+    seconds: Number(arg('seconds', '10')),
+    fsync: arg('fsync', 'on') !== 'off',
+    partitions: Number(arg('partitions', '8')),
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  const c = new Client({ connectionString: serverUrl });
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** (a) as fast as possible: `writers` concurrent loops of business transactions until `events` are written. */
+async function sustained(p: BenchPipeline, o: Options): Promise<Result['sustained']> {
+  const txs = Math.ceil(o.events / o.eventsPerTx);
+  const before = p.handled;
+  let next = 0;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: o.writers }, async () => {
+      while (next < txs) {
+        next++;
+        await p.placeOrder(o.eventsPerTx);
+      }
+    }),
+  );
+  const writeSeconds = (Date.now() - started) / 1000;
+  await p.waitHandled(before + txs * o.eventsPerTx, 300_000);
+  const seconds = (Date.now() - started) / 1000;
+  const events = txs * o.eventsPerTx;
+  return { events, seconds, perSecond: events / seconds, writtenPerSecond: events / writeSeconds };
+}
+
+/** (b) open loop at `rate` events/s, one event per business transaction, for `seconds`. */
+async function latency(p: BenchPipeline, o: Options): Promise<Result['latency']> {
+  const total = o.rate * o.seconds;
+  const before = p.handled;
+  const ids: string[] = [];
+  const inFlight: Promise<void>[] = [];
+  const started = Date.now();
+  let sent = 0;
+  while (sent < total) {
+    // Start every transaction whose scheduled time has come, without waiting for earlier ones (no coordinated omission).
+    const due = Math.min(total, Math.floor(((Date.now() - started) * o.rate) / 1000));
+    for (; sent < due; sent++) inFlight.push(p.placeOrder(1).then((written) => void ids.push(...written)));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(inFlight);
+  await p.waitHandled(before + total, 120_000);
+  const lat = p.latencies(ids).sort((a, b) => a - b);
+  return {
+    offered: o.rate,
+    events: lat.length,
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    max: lat[lat.length - 1],
+  };
+}
+
+async function runOne(name: string, url: string, transport: () => EventTransport, o: Options): Promise<Result> {
+  const p = await BenchPipeline.start(url, transport);
+  try {
+    // Warm up: consumer group joined, JIT warm, connections open.
+    for (let i = 0; i < 50; i++) await p.placeOrder(o.eventsPerTx);
+    await p.waitHandled(50 * o.eventsPerTx, 60_000);
+    process.stderr.write(`[bench] ${name}: sustained run (${o.events} events)...\n`);
+    const s = await sustained(p, o);
+    process.stderr.write(`[bench] ${name}: latency run (${o.rate}/s for ${o.seconds} s)...\n`);
+    const l = await latency(p, o);
+    return { transport: name, sustained: s, latency: l, duplicates: p.duplicateDeliveries };
+  } finally {
+    await p.stop();
+  }
+}
+
+function printTable(results: Result[], o: Options): void {
+  const rows = [
+    [
+      'transport',
+      'sustained events/s (commit → handled)',
+      'written events/s',
+      'events',
+      'seconds',
+      `p50 ms @${o.rate}/s`,
+      `p99 ms @${o.rate}/s`,
+      'max ms',
+      'duplicates',
+    ],
+    ...results.map((r) => [
+      r.transport,
+      r.sustained.perSecond.toFixed(0),
+      r.sustained.writtenPerSecond.toFixed(0),
+      String(r.sustained.events),
+      r.sustained.seconds.toFixed(2),
+      String(r.latency.p50),
+      String(r.latency.p99),
+      String(r.latency.max),
+      String(r.duplicates),
+    ]),
+  ];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(line(rows[0]));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows.slice(1)) console.log(line(r));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseArgs(argv);
+  console.log(
+    `bench:events: ${o.events} events in transactions of ${o.eventsPerTx} by ${o.writers} writers; latency at ${o.rate} events/s ` +
+      `for ${o.seconds} s (one event per transaction); ${o.partitions} partitions; PostgreSQL fsync=${o.fsync ? 'on' : 'off'}; ` +
+      `${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}, Node ${process.version}`,
+  );
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-pg-'));
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  const pg = await startEmbeddedPostgres({ dataDir, fsync: o.fsync });
+  let kafka: KafkaMockCluster | undefined;
+  const results: Result[] = [];
+  try {
+    for (const name of o.transports) {
+      const url = await createDatabase(pg.url, `bench_${name}`);
+      if (name === 'postgres') {
+        await ensureMessagingSchema(url);
+        results.push(await runOne(name, url, () => new PostgresTransport({ url, partitions: o.partitions }), o));
+      } else if (name === 'kafka') {
+        kafka = await startKafkaMock({ brokers: 3, topics: [{ name: BENCH_TOPIC, partitions: o.partitions }] });
+        const brokers = kafka.brokers;
+        const logger = pino({ level: 'warn' });
+        const make = () =>
+          new KafkaTransport({
+            brokers,
+            clientId: 'bench',
+            logger,
+            consumer: { partitionsConsumedConcurrently: o.partitions },
+          });
+        results.push(await runOne(name, url, make, o));
+      } else {
+        throw new Error(`unknown transport '${name}' (postgres, kafka)`);
+      }
+    }
+  } finally {
+    await kafka?.stop();
+    await pg.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+  printTable(results, o);
+  console.log(
+    `load average at the end: ${os.loadavg()[0].toFixed(1)} (other processes on the machine skew the numbers)`,
+  );
+}

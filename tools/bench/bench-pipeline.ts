@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import {
+  Inbox,
+  OutboxRelay,
+  OutboxWriter,
+  messagingTablesSql,
+  type ConsumerHandle,
+  type EventTransport,
+} from '@tessera/messaging';
+
+const SCHEMA = 'bench';
+export const BENCH_TOPIC = 'tessera.bench.events';
+
+/**
+ * One service's event path, for real: business transactions that insert an order row and append its events to
+ * the outbox in the same transaction; the outbox relay publishing through the transport; a consumer group whose
+ * handler applies each event through the inbox (`processed_events` + an effect row in one transaction).
+ * Records, per event id, when its business transaction committed and when its effect committed.
+ */
+export class BenchPipeline {
+  private readonly writer = new OutboxWriter({ context: 'orders', schema: SCHEMA, topic: BENCH_TOPIC });
+  private relay: OutboxRelay | undefined;
+  private consumer: ConsumerHandle | undefined;
+  readonly committedAt = new Map<string, number>();
+  readonly handledAt = new Map<string, number>();
+  private duplicates = 0;
+
+  private constructor(
+    private readonly dataSource: DataSource,
+    private readonly publisher: EventTransport,
+    private readonly subscriber: EventTransport,
+  ) {}
+
+  /** Sets up the tables in `url`'s database and starts relay and consumer (two transport instances, like two services). */
+  static async start(url: string, transport: () => EventTransport): Promise<BenchPipeline> {
+    const dataSource = new DataSource({ type: 'postgres', url, extra: { max: 40 } });
+    await dataSource.initialize();
+    await dataSource.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
+    for (const sql of messagingTablesSql(SCHEMA)) await dataSource.query(sql);
+    await dataSource.query(
+      `CREATE TABLE IF NOT EXISTS ${SCHEMA}.orders (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, total_minor bigint NOT NULL,
+         currency char(3) NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    await dataSource.query(
+      `CREATE TABLE IF NOT EXISTS ${SCHEMA}.order_stats (event_id uuid PRIMARY KEY, order_id uuid NOT NULL, lines int NOT NULL)`,
+    );
+    const p = new BenchPipeline(dataSource, transport(), transport());
+    await p.publisher.connect();
+    await p.subscriber.connect();
+    p.relay = new OutboxRelay({
+      dataSource,
+      schema: SCHEMA,
+      transport: p.publisher,
+      batchSize: 500,
+      pollIntervalMs: 50,
+    });
+    p.relay.start();
+    const inbox = new Inbox({ dataSource, schema: SCHEMA, groupId: 'bench-consumer' });
+    p.consumer = await p.subscriber.subscribe({
+      groupId: 'bench-consumer',
+      topics: [BENCH_TOPIC],
+      handle: async (event) => {
+        const outcome = await inbox.run(event, async (tx) => {
+          const data = event.data as { orderId: string; line: number };
+          await tx.manager.query(`INSERT INTO ${SCHEMA}.order_stats (event_id, order_id, lines) VALUES ($1, $2, $3)`, [
+            event.id,
+            data.orderId,
+            data.line,
+          ]);
+        });
+        if (outcome === 'duplicate') p.duplicates++;
+        else p.handledAt.set(event.id, Date.now());
+      },
+    });
+    return p;
+  }
+
+  get handled(): number {
+    return this.handledAt.size;
+  }
+
+  get duplicateDeliveries(): number {
+    return this.duplicates;
+  }
+
+  /** One business transaction: an order row plus `events` outbox events ("order line added"), committed together. */
+  async placeOrder(events: number): Promise<string[]> {
+    const tenantId = randomUUID();
+    const orderId = randomUUID();
+    const written = await this.dataSource.transaction(async (manager) => {
+      await manager.query(
+        `INSERT INTO ${SCHEMA}.orders (id, tenant_id, total_minor, currency) VALUES ($1, $2, $3, 'EUR')`,
+        [orderId, tenantId, 1999 * events],
+      );
+      return this.writer.appendAll(
+        { manager, tenantId },
+        Array.from({ length: events }, (_, line) => ({
+          type: 'orders.order.line-added',
+          subject: orderId,
+          data: { orderId, line, sku: `SKU-${line}`, quantity: 1, priceMinor: 1999 },
+        })),
+      );
+    });
+    const now = Date.now();
+    for (const e of written) this.committedAt.set(e.id, now);
+    return written.map((e) => e.id);
+  }
+
+  async waitHandled(count: number, timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.handled < count) {
+      if (Date.now() > until) throw new Error(`only ${this.handled} of ${count} events handled after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** Commit-to-handled latencies (ms) of the given events. */
+  latencies(ids: Iterable<string>): number[] {
+    const out: number[] = [];
+    for (const id of ids) {
+      const c = this.committedAt.get(id);
+      const h = this.handledAt.get(id);
+      if (c !== undefined && h !== undefined) out.push(h - c);
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.stop();
+    await this.relay?.stop();
+    await this.subscriber.close();
+    await this.publisher.close();
+    await this.dataSource.destroy();
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * `npm run bench:events`: events per second and commit-to-handled latency through the real pipeline
+ * (business transaction + outbox → relay → transport → consumer with inbox) for each transport.
+ * A benchmark, not a test: it prints a table; docs/benchmarks.md keeps what it measured.
+ *
+ * Options: --transports=postgres,kafka  --events=20000  --rate=1000  --seconds=10  --fsync=on|off
+ */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+// The @tessera/* imports need tsconfig paths; started without them (plain `node -r @swc-node/register`),
+// run again with swc-node pointed at tsconfig.base.json, as the launcher does for services.
+if (!process.env.SWC_NODE_PROJECT) {
+  const root = path.resolve(__dirname, '../..');
+  const res = spawnSync(process.execPath, ['-r', '@swc-node/register', __filename, ...process.argv.slice(2)], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, SWC_NODE_PROJECT: path.join(root, 'tsconfig.base.json') },
+  });
+  process.exit(res.status ?? 1);
+} else {
+  const { main } = require('./bench-main') as { main: (argv: string[]) => Promise<void> };
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
