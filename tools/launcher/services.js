@@ -2,8 +2,22 @@
 // Each service's port can be moved with <NAME>_PORT (e.g. IDENTITY_PORT) when the default is taken.
 const port = (name, fallback) => Number(process.env[`${name.toUpperCase()}_PORT`] ?? fallback);
 
+function service(name, defaultPort) {
+  return {
+    name,
+    port: port(name, defaultPort),
+    urlEnv: `${name.toUpperCase()}_URL`,
+    main: `apps/${name}/src/main.ts`,
+    migrate: `apps/${name}/src/migrate.ts`,
+  };
+}
+
 module.exports = [
-  { name: 'identity', port: port('identity', 3101), urlEnv: 'IDENTITY_URL', main: 'apps/identity/src/main.ts', migrate: 'apps/identity/src/migrate.ts' },
+  service('identity', 3101),
+  service('catalog', 3102),
+  service('inventory', 3103),
+  service('orders', 3104),
+  service('billing', 3106),
 ];
 
 module.exports.gateway = { name: 'gateway', main: 'apps/gateway/src/main.ts', defaultPort: 3000 };

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '../../..');
+/** The services tools/launcher/services.js starts. */
+const SERVICES = ['identity', 'catalog', 'inventory', 'orders', 'billing'];
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -37,7 +39,10 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-e2e-'));
   // As root, PostgreSQL runs as the 'postgres' user, which must be able to enter the folder mkdtemp made private.
   chmodSync(dataDir, 0o755);
-  const [port, pgPort, identityPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [port, pgPort] = await Promise.all([freePort(), freePort()]);
+  // Every service on a scratch port too, so a developer's running `npm start` does not collide with the tests.
+  const servicePorts: Record<string, string> = {};
+  for (const name of SERVICES) servicePorts[`${name.toUpperCase()}_PORT`] = String(await freePort());
   let out = '';
   let child: ChildProcess;
 
@@ -51,7 +56,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
         ...extraEnv,
         PORT: String(port),
         EMBEDDED_PG_PORT: String(pgPort),
-        IDENTITY_PORT: String(identityPort),
+        ...servicePorts,
         TESSERA_DATA_DIR: dataDir,
         LOG_LEVEL: 'warn',
         DATABASE_URL: '',

@@ -30,6 +30,10 @@ export const UPSTREAMS = [
       '/.well-known/jwks.json',
     ],
   },
+  { name: 'catalog', urlEnv: 'CATALOG_URL', defaultUrl: 'http://127.0.0.1:3102', prefixes: ['/v1/products'] },
+  { name: 'inventory', urlEnv: 'INVENTORY_URL', defaultUrl: 'http://127.0.0.1:3103', prefixes: ['/v1/inventory'] },
+  { name: 'orders', urlEnv: 'ORDERS_URL', defaultUrl: 'http://127.0.0.1:3104', prefixes: ['/v1/orders'] },
+  { name: 'billing', urlEnv: 'BILLING_URL', defaultUrl: 'http://127.0.0.1:3106', prefixes: ['/v1/payments'] },
 ] as const satisfies readonly UpstreamDefinition[];
 
 export type UpstreamName = (typeof UPSTREAMS)[number]['name'];

@@ -1,0 +1,9 @@
+// Real PostgreSQL for every test file: one embedded cluster per run (libs/testing), a fresh database per file.
+module.exports = {
+  displayName: 'inventory',
+  preset: '../../jest.preset.js',
+  rootDir: __dirname,
+  globalSetup: '<rootDir>/../../libs/testing/src/postgres/jest-global-setup.js',
+  globalTeardown: '<rootDir>/../../libs/testing/src/postgres/jest-global-teardown.js',
+  testTimeout: 60000,
+};

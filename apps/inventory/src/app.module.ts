@@ -1,0 +1,46 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { MessagingModule, type EventTransport } from '@tessera/messaging';
+import { PersistenceModule } from '@tessera/persistence';
+import { INVENTORY_CONFIG, type InventoryConfig } from './config';
+import { InventoryModule } from './inventory.module';
+import { INVENTORY_SCHEMA } from './migrations';
+
+export interface InventoryModuleOptions {
+  config: InventoryConfig;
+  /** Runtime database URL; default INVENTORY_DATABASE_URL, or derived from DATABASE_URL and DB_APP_PASSWORD. */
+  databaseUrl?: string;
+  /** Overrides the transport chosen from the environment (tests). */
+  transport?: EventTransport;
+}
+
+@Global()
+@Module({})
+class InventoryConfigModule {
+  static forRoot(config: InventoryConfig): DynamicModule {
+    return { module: InventoryConfigModule, providers: [{ provide: INVENTORY_CONFIG, useValue: config }], exports: [INVENTORY_CONFIG] };
+  }
+}
+
+/** Inventory's root module: locations, stock, ledger, reservations on schema `inventory`. */
+@Module({})
+export class AppModule {
+  static forRoot(options: InventoryModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        InventoryConfigModule.forRoot(options.config),
+        // Raw SQL over the runtime role: the domain locks rows in a canonical order, which entities would hide.
+        PersistenceModule.forRoot({ schema: INVENTORY_SCHEMA, entities: [], url: options.databaseUrl, poolSize: 20 }),
+        MessagingModule.forRoot({
+          context: 'inventory',
+          schema: INVENTORY_SCHEMA,
+          groupId: 'inventory',
+          subscribeTo: ['orders'],
+          databaseUrl: options.databaseUrl,
+          transport: options.transport,
+        }),
+        InventoryModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,32 @@
+/** Domain errors; the HTTP layer maps `kind` to a status (conflict → 409, not_found → 404, invalid → 422). */
+export type DomainErrorKind = 'conflict' | 'not_found' | 'invalid';
+
+export class InventoryError extends Error {
+  constructor(
+    readonly kind: DomainErrorKind,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'InventoryError';
+  }
+}
+
+export const insufficientStock = (details: Record<string, unknown>): InventoryError =>
+  new InventoryError('conflict', 'insufficient_stock', 'the movement would leave on hand below zero or below reserved', details);
+
+export const notFound = (what: string, id: string): InventoryError =>
+  new InventoryError('not_found', `${what}_not_found`, `${what} ${id} not found`, { id });
+
+export const invalid = (code: string, message: string, details?: Record<string, unknown>): InventoryError =>
+  new InventoryError('invalid', code, message, details);
+
+/** PostgreSQL error code of a thrown driver error, if any. */
+export function pgCode(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const direct = (e as { code?: unknown }).code;
+  if (typeof direct === 'string') return direct;
+  const inner = (e as { driverError?: { code?: unknown } }).driverError?.code;
+  return typeof inner === 'string' ? inner : undefined;
+}

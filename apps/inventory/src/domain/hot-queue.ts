@@ -1,0 +1,204 @@
+import type { OutboxWriter } from '@tessera/messaging';
+import type { TenantTransactions } from '@tessera/persistence';
+import { assertSku } from './lines';
+import { PendingEvents } from './events';
+import { reserveBatch, type PreparedReservation } from './reservation-engine';
+import { pgCode } from './errors';
+import type { NormalizedLine } from './types';
+
+interface QueuedRow {
+  id: string;
+  idempotency_key: string;
+  lines: NormalizedLine[];
+  ttl_seconds: number;
+  existing_id: string | null;
+}
+
+export interface HotQueueOptions {
+  /** Requests served per transaction. */
+  batchSize?: number;
+  /** How often `start()` polls the queue heads, for requests whose wake-up was lost (e.g. after a restart). */
+  pollMs?: number;
+}
+
+/**
+ * The hot-SKU path. Requests for a hot SKU wait in `reservation_requests`; one worker at a time per SKU (the
+ * head row, locked SKIP LOCKED) takes the oldest batch and allocates it in one transaction against one locked
+ * set of stock rows. Throughput then costs one lock round per batch instead of one per request, and the order of
+ * service is the order of arrival. Outcomes are the usual reservation events, plus the request row's outcome.
+ */
+export class HotQueue {
+  private readonly batchSize: number;
+  private readonly pollMs: number;
+  private readonly draining = new Map<string, Promise<number>>();
+  private readonly again = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  /** Retried batch aborts since start (a deadlock should never happen: canonical lock order). */
+  readonly retries = { deadlock: 0, duplicateReference: 0 };
+
+  constructor(
+    private readonly tenants: TenantTransactions,
+    private readonly outbox: OutboxWriter,
+    opts: HotQueueOptions = {},
+  ) {
+    this.batchSize = opts.batchSize ?? 100;
+    this.pollMs = opts.pollMs ?? 500;
+  }
+
+  /** Flags a SKU hot (staff); `ttlSeconds` makes the flag lapse on its own. */
+  async flag(tenantId: string, sku: string, ttlSeconds?: number): Promise<void> {
+    assertSku(sku);
+    await this.tenants.run(tenantId, (tx) =>
+      tx.manager.query(
+        `INSERT INTO hot_skus (sku, source, expires_at) VALUES ($1, 'staff', CASE WHEN $2::int IS NULL THEN NULL ELSE now() + make_interval(secs => $2::int) END)
+         ON CONFLICT (tenant_id, sku) DO UPDATE SET source = 'staff', expires_at = EXCLUDED.expires_at`,
+        [sku, ttlSeconds ?? null],
+      ),
+    );
+  }
+
+  async unflag(tenantId: string, sku: string): Promise<void> {
+    assertSku(sku);
+    await this.tenants.run(tenantId, (tx) => tx.manager.query(`DELETE FROM hot_skus WHERE sku = $1`, [sku]));
+  }
+
+  async hotSkus(tenantId: string): Promise<{ sku: string; source: 'staff' | 'detected'; expiresAt: Date | null }[]> {
+    const rows: { sku: string; source: 'staff' | 'detected'; expires_at: Date | null }[] = await this.tenants.run(tenantId, (tx) =>
+      tx.manager.query(`SELECT sku, source, expires_at FROM hot_skus WHERE expires_at IS NULL OR expires_at > now() ORDER BY sku`),
+    );
+    return rows.map((r) => ({ sku: r.sku, source: r.source, expiresAt: r.expires_at }));
+  }
+
+  /**
+   * Serves one batch of the SKU's queue. Returns how many requests it settled; 0 when the queue is empty or another
+   * worker holds it right now.
+   */
+  async processBatch(tenantId: string, sku: string): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.tenants.run(tenantId, async (tx) => {
+          const m = tx.manager;
+          const head: unknown[] = await m.query(
+            // NO KEY UPDATE: one worker per SKU, without blocking the enqueuers' KEY SHARE locks.
+            `SELECT 1 FROM hot_queue_heads WHERE tenant_id = $1 AND sku = $2 FOR NO KEY UPDATE SKIP LOCKED`,
+            [tenantId, sku],
+          );
+          if (head.length === 0) return 0;
+          const queued: QueuedRow[] = await m.query(
+            `SELECT q.id, q.idempotency_key, q.lines, q.ttl_seconds, r.id AS existing_id
+             FROM reservation_requests q LEFT JOIN reservations r ON r.reference = q.idempotency_key
+             WHERE q.sku = $1 AND q.status = 'queued' ORDER BY q.seq LIMIT $2
+             FOR UPDATE OF q`,
+            [sku, this.batchSize],
+          );
+          const fresh = queued.filter((q) => !q.existing_id);
+          const requests: PreparedReservation[] = fresh.map((q) => ({ reference: q.idempotency_key, lines: q.lines, ttlSeconds: q.ttl_seconds }));
+          const events = new PendingEvents();
+          const outcomes = await reserveBatch(m, events, requests, { actor: 'system:hot-queue' });
+          const settled = [
+            ...queued.filter((q) => q.existing_id).map((q) => ({ id: q.id, outcome: 'duplicate', reservation_id: q.existing_id })),
+            ...fresh.map((q, i) => ({ id: q.id, outcome: outcomes[i].status, reservation_id: outcomes[i].reservationId })),
+          ];
+          if (settled.length > 0) {
+            await m.query(
+              `UPDATE reservation_requests q SET status = 'done', outcome = x.outcome, reservation_id = x.reservation_id, updated_at = now()
+               FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, outcome text, reservation_id uuid) WHERE q.id = x.id`,
+              [JSON.stringify(settled)],
+            );
+          }
+          await events.flush(this.outbox, tx);
+          return settled.length;
+        }).then(async (n) => {
+          if (n < this.batchSize) await this.dropHeadIfEmpty(tenantId, sku);
+          return n;
+        });
+      } catch (e) {
+        // A reference reserved on the normal path meanwhile (the SKU just turned hot): retry, it is now a duplicate.
+        if (attempt < 3 && (pgCode(e) === '23505' || pgCode(e) === '40P01')) {
+          if (pgCode(e) === '40P01') this.retries.deadlock++;
+          else this.retries.duplicateReference++;
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Removes the head of an empty queue, outside the batch transaction so stock rows are not held meanwhile. SKIP
+   * LOCKED leaves the head alone while an enqueuer holds it (KEY SHARE) or a worker serves it; once locked here, new
+   * enqueuers wait for this transaction and re-create the head if it was deleted, and the NOT EXISTS below runs on
+   * a fresh snapshot that sees every request committed before the lock.
+   */
+  private async dropHeadIfEmpty(tenantId: string, sku: string): Promise<void> {
+    await this.tenants.run(tenantId, async (tx) => {
+      const head: unknown[] = await tx.manager.query(
+        `SELECT 1 FROM hot_queue_heads WHERE tenant_id = $1 AND sku = $2 FOR UPDATE SKIP LOCKED`,
+        [tenantId, sku],
+      );
+      if (head.length === 0) return;
+      await tx.manager.query(
+        `DELETE FROM hot_queue_heads WHERE tenant_id = $1 AND sku = $2
+           AND NOT EXISTS (SELECT 1 FROM reservation_requests WHERE sku = $2 AND status = 'queued')`,
+        [tenantId, sku],
+      );
+    });
+  }
+
+  /** Serves the SKU's queue until it is empty. Concurrent calls for one SKU share one drain loop. */
+  drain(tenantId: string, sku: string): Promise<number> {
+    const key = `${tenantId}\u0000${sku}`;
+    const running = this.draining.get(key);
+    if (running) {
+      this.again.add(key);
+      return running;
+    }
+    const loop = (async () => {
+      let total = 0;
+      try {
+        for (;;) {
+          this.again.delete(key);
+          const n = await this.processBatch(tenantId, sku);
+          total += n;
+          if (n === 0 && !this.again.has(key)) return total;
+        }
+      } finally {
+        this.draining.delete(key);
+      }
+    })();
+    this.draining.set(key, loop);
+    return loop;
+  }
+
+  /** Drains every queue that has work, across tenants (the `hot_queue_heads` work index). */
+  async drainAll(): Promise<number> {
+    const heads: { tenant_id: string; sku: string }[] = await this.tenants.runWithoutTenant((m) =>
+      m.query(`SELECT tenant_id, sku FROM hot_queue_heads ORDER BY touched_at`),
+    );
+    const counts = await Promise.all(heads.map((h) => this.drain(h.tenant_id, h.sku)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Wake-up after an enqueue; errors are left for the poller's next round. */
+  kick(tenantId: string, sku: string): void {
+    this.drain(tenantId, sku).catch(() => undefined);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    const tick = () => {
+      this.drainAll()
+        .catch(() => undefined)
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, this.pollMs);
+        });
+    };
+    this.timer = setTimeout(tick, this.pollMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await Promise.allSettled([...this.draining.values()]);
+  }
+}

@@ -1,0 +1,41 @@
+import type { OutboxWriter } from '@tessera/messaging';
+import { TenantTransactions } from '@tessera/persistence';
+import type { DataSource } from 'typeorm';
+import { inventoryOutbox } from './events';
+import { HotQueue, type HotQueueOptions } from './hot-queue';
+import { LocationService } from './locations.service';
+import { MovementService } from './movements.service';
+import { ReservationService, type HotPathOptions } from './reservations.service';
+import { StockQueries } from './stock-queries.service';
+
+export interface InventoryDomainOptions {
+  hotPath?: Partial<HotPathOptions>;
+  hotQueue?: HotQueueOptions;
+  /** Wake the hot-queue worker in this process right after an enqueue (default true). */
+  kickHotQueue?: boolean;
+}
+
+/** The inventory services over one data source (the runtime role's connection to schema `inventory`). */
+export class InventoryDomain {
+  readonly tenants: TenantTransactions;
+  readonly outbox: OutboxWriter;
+  readonly locations: LocationService;
+  readonly movements: MovementService;
+  readonly reservations: ReservationService;
+  readonly hotQueue: HotQueue;
+  readonly queries: StockQueries;
+
+  constructor(dataSource: DataSource, opts: InventoryDomainOptions = {}) {
+    this.tenants = new TenantTransactions(dataSource);
+    this.outbox = inventoryOutbox();
+    this.locations = new LocationService(this.tenants);
+    this.movements = new MovementService(this.tenants, this.outbox);
+    this.queries = new StockQueries(this.tenants);
+    this.hotQueue = new HotQueue(this.tenants, this.outbox, opts.hotQueue);
+    const kick = opts.kickHotQueue ?? true;
+    this.reservations = new ReservationService(this.tenants, this.outbox, {
+      hotPath: opts.hotPath,
+      onEnqueued: kick ? (tenantId, sku) => this.hotQueue.kick(tenantId, sku) : undefined,
+    });
+  }
+}

@@ -1,0 +1,107 @@
+import type { TenantTransactions } from '@tessera/persistence';
+import { isUuid } from '@tessera/persistence';
+import { InventoryError, invalid, notFound, pgCode } from './errors';
+
+export type LocationType = 'warehouse' | 'bin';
+
+export interface Location {
+  id: string;
+  code: string;
+  name: string;
+  parentId: string | null;
+  type: LocationType;
+  priority: number;
+  pickSequence: number;
+  createdAt: Date;
+}
+
+export interface CreateLocation {
+  code: string;
+  name: string;
+  parentId?: string | null;
+  type?: LocationType;
+  /** Allocation order: lower is allocated first. */
+  priority?: number;
+  pickSequence?: number;
+}
+
+interface LocationRow {
+  id: string;
+  code: string;
+  name: string;
+  parent_id: string | null;
+  type: LocationType;
+  priority: number;
+  pick_sequence: number;
+  created_at: Date;
+}
+
+const COLUMNS = 'id, code, name, parent_id, type, priority, pick_sequence, created_at';
+const toLocation = (r: LocationRow): Location => ({
+  id: r.id,
+  code: r.code,
+  name: r.name,
+  parentId: r.parent_id,
+  type: r.type,
+  priority: r.priority,
+  pickSequence: r.pick_sequence,
+  createdAt: r.created_at,
+});
+
+const smallInt = (v: unknown, field: string): number => {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 1_000_000) {
+    throw invalid(`invalid_${field}`, `${field} must be an integer from 0 to 1000000`);
+  }
+  return v;
+};
+
+export class LocationService {
+  constructor(private readonly tenants: TenantTransactions) {}
+
+  async create(tenantId: string, input: CreateLocation): Promise<Location> {
+    const code = input.code;
+    if (typeof code !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(code)) {
+      throw invalid('invalid_code', 'code must be 1 to 64 letters, digits, dots, dashes or underscores');
+    }
+    if (typeof input.name !== 'string' || input.name.trim().length === 0 || input.name.length > 200) {
+      throw invalid('invalid_name', 'name must be 1 to 200 characters');
+    }
+    const type = input.type ?? 'warehouse';
+    if (type !== 'warehouse' && type !== 'bin') throw invalid('invalid_type', 'type must be warehouse or bin');
+    const parentId = input.parentId ?? null;
+    if (parentId !== null && !isUuid(parentId)) throw notFound('location', String(parentId));
+    const priority = smallInt(input.priority ?? 100, 'priority');
+    const pickSequence = smallInt(input.pickSequence ?? 0, 'pickSequence');
+    try {
+      return await this.tenants.run(tenantId, async (tx) => {
+        // The workers find tenants with inventory through this index (it holds ids only, no RLS).
+        await tx.manager.query(`INSERT INTO known_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, [tenantId]);
+        const [row]: LocationRow[] = await tx.manager.query(
+          `INSERT INTO locations (code, name, parent_id, type, priority, pick_sequence) VALUES ($1, $2, $3, $4, $5, $6)
+           RETURNING ${COLUMNS}`,
+          [code, input.name.trim(), parentId, type, priority, pickSequence],
+        );
+        return toLocation(row);
+      });
+    } catch (e) {
+      if (pgCode(e) === '23505') throw new InventoryError('conflict', 'location_code_taken', `location code ${code} already exists`, { code });
+      // The composite (tenant_id, parent_id) key: another tenant's location is as unknown as a missing one.
+      if (pgCode(e) === '23503') throw notFound('location', String(parentId));
+      throw e;
+    }
+  }
+
+  list(tenantId: string): Promise<Location[]> {
+    return this.tenants.run(tenantId, async (tx) => {
+      const rows: LocationRow[] = await tx.manager.query(`SELECT ${COLUMNS} FROM locations ORDER BY priority, code`);
+      return rows.map(toLocation);
+    });
+  }
+
+  async get(tenantId: string, id: string): Promise<Location> {
+    if (!isUuid(id)) throw notFound('location', id);
+    const rows: LocationRow[] = await this.tenants.run(tenantId, (tx) => tx.manager.query(`SELECT ${COLUMNS} FROM locations WHERE id = $1`, [id]));
+    if (rows.length === 0) throw notFound('location', id);
+    return toLocation(rows[0]);
+  }
+}

@@ -1,0 +1,155 @@
+import type { OutboxWriter } from '@tessera/messaging';
+import type { TenantTransactions } from '@tessera/persistence';
+import { isUuid } from '@tessera/persistence';
+import type { EntityManager } from 'typeorm';
+import { invalid, notFound, pgCode } from './errors';
+import { PendingEvents } from './events';
+import { assertCondition, assertQuantity, assertSku, MAX_QUANTITY } from './lines';
+import { StockBook } from './stock-book';
+import type { Actor, AdjustReason, StockCondition, StockLevel } from './types';
+
+export type Movement =
+  | { type: 'receive'; sku: string; locationId: string; quantity: number; condition?: StockCondition }
+  /** `quantity` is the signed change (non-zero); the reason says why. */
+  | { type: 'adjust'; sku: string; locationId: string; quantity: number; reason: AdjustReason; condition?: StockCondition }
+  | { type: 'transfer'; sku: string; locationId: string; toLocationId: string; quantity: number; condition?: StockCondition };
+
+export interface MovementResult {
+  levels: StockLevel[];
+}
+
+const REASONS: readonly AdjustReason[] = ['count', 'damage', 'loss', 'found'];
+
+function assertLocationId(id: unknown): string {
+  if (!isUuid(id)) throw notFound('location', String(id));
+  return id;
+}
+
+/**
+ * Staff movements. Each locks its stock rows in the canonical order, writes ledger rows and events, and refuses
+ * (InventoryError conflict → 409, nothing written) to leave on hand below zero or below reserved.
+ */
+export class MovementService {
+  constructor(
+    private readonly tenants: TenantTransactions,
+    private readonly outbox: OutboxWriter,
+  ) {}
+
+  async apply(tenantId: string, movement: Movement, actor?: Actor): Promise<MovementResult> {
+    const sku = assertSku(movement.sku);
+    const condition = assertCondition(movement.condition);
+    const from = assertLocationId(movement.locationId);
+    let plan: { locationId: string; deltaOnHand: number; movement: 'receive' | 'adjust' | 'transfer_out' | 'transfer_in'; reason?: AdjustReason }[];
+    switch (movement.type) {
+      case 'receive':
+        plan = [{ locationId: from, deltaOnHand: assertQuantity(movement.quantity), movement: 'receive' }];
+        break;
+      case 'adjust': {
+        const q = movement.quantity;
+        if (typeof q !== 'number' || !Number.isInteger(q) || q === 0 || Math.abs(q) > MAX_QUANTITY) {
+          throw invalid('invalid_quantity', `an adjustment is a non-zero integer from -${MAX_QUANTITY} to ${MAX_QUANTITY}`);
+        }
+        if (!REASONS.includes(movement.reason)) throw invalid('invalid_reason', `reason must be one of ${REASONS.join(', ')}`);
+        plan = [{ locationId: from, deltaOnHand: q, movement: 'adjust', reason: movement.reason }];
+        break;
+      }
+      case 'transfer': {
+        const to = assertLocationId(movement.toLocationId);
+        if (to === from) throw invalid('same_location', 'a transfer needs two different locations');
+        const q = assertQuantity(movement.quantity);
+        plan = [
+          { locationId: from, deltaOnHand: -q, movement: 'transfer_out' },
+          { locationId: to, deltaOnHand: q, movement: 'transfer_in' },
+        ];
+        break;
+      }
+      default:
+        throw invalid('invalid_type', 'type must be receive, adjust or transfer');
+    }
+    const correlated: Actor = { actor: actor?.actor ?? null, correlationId: actor?.correlationId ?? null };
+    return this.tenants.run(tenantId, async (tx) => {
+      const ids = await ensureRows(tx.manager, sku, condition, plan.map((p) => p.locationId));
+      const book = await StockBook.lockByIds(tx.manager, ids);
+      plan.forEach((p, i) => book.apply(ids[i], { movement: p.movement, deltaOnHand: p.deltaOnHand, deltaReserved: 0, reason: p.reason, actor: correlated }));
+      const events = new PendingEvents();
+      await book.flush(tx.manager, events);
+      await events.flush(this.outbox, tx);
+      return { levels: ids.map((id) => stripLock(book.get(id))) };
+    });
+  }
+
+  /** Sets the reorder policy of one stock level (created empty if new). */
+  async setReorderPolicy(
+    tenantId: string,
+    input: { sku: string; locationId: string; condition?: StockCondition; reorderPoint: number; reorderQuantity: number },
+  ): Promise<StockLevel> {
+    const sku = assertSku(input.sku);
+    const condition = assertCondition(input.condition);
+    const locationId = assertLocationId(input.locationId);
+    for (const [k, v] of [['reorderPoint', input.reorderPoint], ['reorderQuantity', input.reorderQuantity]] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > MAX_QUANTITY) throw invalid(`invalid_${k}`, `${k} must be an integer from 0 to ${MAX_QUANTITY}`);
+    }
+    return this.tenants.run(tenantId, async (tx) => {
+      const [id] = await ensureRows(tx.manager, sku, condition, [locationId]);
+      const [row]: LevelRow[] = await tx.manager.query(
+        // Wrapped in a SELECT: TypeORM answers a bare UPDATE ... RETURNING with [rows, count], not rows.
+        `WITH u AS (
+           UPDATE stock_levels SET reorder_point = $2, reorder_quantity = $3, updated_at = now() WHERE id = $1 RETURNING ${LEVEL_COLUMNS}
+         ) SELECT * FROM u`,
+        [id, input.reorderPoint, input.reorderQuantity],
+      );
+      return toLevel(row);
+    });
+  }
+}
+
+/** Creates missing stock rows (zero) and returns their ids in the order of `locationIds`. */
+async function ensureRows(manager: EntityManager, sku: string, condition: StockCondition, locationIds: string[]): Promise<string[]> {
+  try {
+    await manager.query(
+      `INSERT INTO stock_levels (sku, location_id, condition) SELECT $1, l, $2 FROM unnest($3::uuid[]) l
+       ON CONFLICT (tenant_id, sku, location_id, condition) DO NOTHING`,
+      [sku, condition, locationIds],
+    );
+  } catch (e) {
+    // The composite (tenant_id, location_id) key: another tenant's location is as unknown as a missing one.
+    if (pgCode(e) === '23503') throw notFound('location', locationIds.join(','));
+    throw e;
+  }
+  const rows: { id: string; location_id: string }[] = await manager.query(
+    `SELECT id, location_id FROM stock_levels WHERE sku = $1 AND condition = $2 AND location_id = ANY($3::uuid[])`,
+    [sku, condition, locationIds],
+  );
+  return locationIds.map((l) => (rows.find((r) => r.location_id === l) as { id: string }).id);
+}
+
+const stripLock = (r: StockLevel | undefined): StockLevel => {
+  const { id, sku, locationId, condition, onHand, reserved, available, reorderPoint, reorderQuantity } = r as StockLevel;
+  return { id, sku, locationId, condition, onHand, reserved, available, reorderPoint, reorderQuantity };
+};
+
+export interface LevelRow {
+  id: string;
+  sku: string;
+  location_id: string;
+  condition: StockCondition;
+  on_hand: number;
+  reserved: number;
+  available: number;
+  reorder_point: number;
+  reorder_quantity: number;
+}
+
+export const LEVEL_COLUMNS = 'id, sku, location_id, condition, on_hand, reserved, available, reorder_point, reorder_quantity';
+
+export const toLevel = (r: LevelRow): StockLevel => ({
+  id: r.id,
+  sku: r.sku,
+  locationId: r.location_id,
+  condition: r.condition,
+  onHand: r.on_hand,
+  reserved: r.reserved,
+  available: r.available,
+  reorderPoint: r.reorder_point,
+  reorderQuantity: r.reorder_quantity,
+});

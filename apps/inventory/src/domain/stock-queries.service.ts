@@ -1,0 +1,112 @@
+import type { TenantTransactions } from '@tessera/persistence';
+import { isUuid } from '@tessera/persistence';
+import { invalid } from './errors';
+import { LEVEL_COLUMNS, toLevel, type LevelRow } from './movements.service';
+import type { AdjustReason, StockCondition, StockLevel, StockMovementType } from './types';
+
+export interface LedgerEntry {
+  id: string;
+  stockLevelId: string;
+  sku: string;
+  locationId: string;
+  condition: StockCondition;
+  type: StockMovementType;
+  reason: AdjustReason | null;
+  delta: number;
+  deltaReserved: number;
+  before: number;
+  after: number;
+  reservedBefore: number;
+  reservedAfter: number;
+  actor: string | null;
+  correlationId: string | null;
+  reference: string | null;
+  at: Date;
+}
+
+interface LedgerRow {
+  seq: string;
+  id: string;
+  stock_level_id: string;
+  sku: string;
+  location_id: string;
+  condition: StockCondition;
+  movement: StockMovementType;
+  reason: AdjustReason | null;
+  delta_on_hand: number;
+  delta_reserved: number;
+  on_hand_before: number;
+  on_hand_after: number;
+  reserved_before: number;
+  reserved_after: number;
+  actor: string | null;
+  correlation_id: string | null;
+  reference: string | null;
+  at: Date;
+}
+
+/** Read side: levels and the ledger (newest first, keyset cursor on the ledger's seq). */
+export class StockQueries {
+  constructor(private readonly tenants: TenantTransactions) {}
+
+  levels(tenantId: string, filter: { sku?: string; locationId?: string } = {}): Promise<StockLevel[]> {
+    if (filter.locationId !== undefined && !isUuid(filter.locationId)) return Promise.resolve([]);
+    return this.tenants.run(tenantId, async (tx) => {
+      const rows: LevelRow[] = await tx.manager.query(
+        `SELECT ${LEVEL_COLUMNS} FROM stock_levels
+         WHERE ($1::text IS NULL OR sku = $1) AND ($2::uuid IS NULL OR location_id = $2)
+         ORDER BY sku, condition, location_id LIMIT 1000`,
+        [filter.sku ?? null, filter.locationId ?? null],
+      );
+      return rows.map(toLevel);
+    });
+  }
+
+  ledger(tenantId: string, filter: { sku?: string; cursor?: string; limit?: number } = {}): Promise<{ items: LedgerEntry[]; nextCursor: string | null }> {
+    const limit = filter.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw invalid('invalid_limit', 'limit must be an integer from 1 to 500');
+    if (filter.cursor !== undefined && !/^[1-9][0-9]{0,18}$/.test(filter.cursor)) throw invalid('invalid_cursor', 'cursor is not valid');
+    return this.tenants.run(tenantId, async (tx) => {
+      const rows: LedgerRow[] = await tx.manager.query(
+        `SELECT * FROM ledger WHERE ($1::text IS NULL OR sku = $1) AND ($2::bigint IS NULL OR seq < $2)
+         ORDER BY seq DESC LIMIT $3`,
+        [filter.sku ?? null, filter.cursor ?? null, limit + 1],
+      );
+      const page = rows.slice(0, limit);
+      return {
+        items: page.map((r) => ({
+          id: r.id,
+          stockLevelId: r.stock_level_id,
+          sku: r.sku,
+          locationId: r.location_id,
+          condition: r.condition,
+          type: r.movement,
+          reason: r.reason,
+          delta: r.delta_on_hand,
+          deltaReserved: r.delta_reserved,
+          before: r.on_hand_before,
+          after: r.on_hand_after,
+          reservedBefore: r.reserved_before,
+          reservedAfter: r.reserved_after,
+          actor: r.actor,
+          correlationId: r.correlation_id,
+          reference: r.reference,
+          at: r.at,
+        })),
+        nextCursor: rows.length > limit ? page[page.length - 1].seq : null,
+      };
+    });
+  }
+
+  /** Per-tenant settings; the reservation time to live defaults to 15 minutes. */
+  async setReservationTtl(tenantId: string, seconds: number): Promise<void> {
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 604800) throw invalid('invalid_ttl', 'ttl must be an integer from 1 to 604800 seconds');
+    await this.tenants.run(tenantId, (tx) =>
+      tx.manager.query(
+        `INSERT INTO tenant_settings (tenant_id, reservation_ttl_seconds) VALUES ($1, $2)
+         ON CONFLICT (tenant_id) DO UPDATE SET reservation_ttl_seconds = EXCLUDED.reservation_ttl_seconds, updated_at = now()`,
+        [tenantId, seconds],
+      ),
+    );
+  }
+}

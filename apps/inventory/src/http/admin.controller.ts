@@ -1,0 +1,59 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, UseInterceptors } from '@nestjs/common';
+import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { CallerContext } from '@tessera/contracts';
+import { Caller, Roles, Scopes } from '@tessera/service-kit';
+import { InventoryDomain } from '../domain';
+import { FlagHotSkuDto, HotSkuListDto, InventorySettingsDto, ReorderPolicyDto } from './dto/admin.dto';
+import { StockLevelDto } from './dto/movement.dto';
+import { InventoryErrorInterceptor } from './problems';
+import { tenantOf } from './tenant-of';
+
+/** Staff controls: hot-SKU flags, the reservation time to live, reorder policies. */
+@ApiTags('inventory')
+@Controller('v1/inventory')
+@UseInterceptors(InventoryErrorInterceptor)
+export class InventoryAdminController {
+  constructor(private readonly inventory: InventoryDomain) {}
+
+  @Get('hot-skus')
+  @ApiOkResponse({ type: HotSkuListDto })
+  async hotSkus(@Caller() caller: CallerContext): Promise<HotSkuListDto> {
+    const items = await this.inventory.hotQueue.hotSkus(tenantOf(caller));
+    return { items: items.map((h) => ({ ...h, expiresAt: h.expiresAt?.toISOString() ?? null })) };
+  }
+
+  /** Sends the SKU's reservations through the queue (e.g. ahead of a flash sale). */
+  @Post('hot-skus')
+  @Roles('owner', 'admin', 'manager')
+  @Scopes('inventory:write')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  async flag(@Caller() caller: CallerContext, @Body() dto: FlagHotSkuDto): Promise<void> {
+    await this.inventory.hotQueue.flag(tenantOf(caller), dto.sku, dto.ttlSeconds);
+  }
+
+  @Delete('hot-skus/:sku')
+  @Roles('owner', 'admin', 'manager')
+  @Scopes('inventory:write')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  async unflag(@Caller() caller: CallerContext, @Param('sku') sku: string): Promise<void> {
+    await this.inventory.hotQueue.unflag(tenantOf(caller), sku);
+  }
+
+  @Put('settings')
+  @Roles('owner', 'admin')
+  @ApiOkResponse({ type: InventorySettingsDto })
+  async settings(@Caller() caller: CallerContext, @Body() dto: InventorySettingsDto): Promise<InventorySettingsDto> {
+    await this.inventory.queries.setReservationTtl(tenantOf(caller), dto.reservationTtlSeconds);
+    return { reservationTtlSeconds: dto.reservationTtlSeconds };
+  }
+
+  @Put('reorder-policies')
+  @Roles('owner', 'admin', 'manager')
+  @Scopes('inventory:write')
+  @ApiOkResponse({ type: StockLevelDto })
+  async reorderPolicy(@Caller() caller: CallerContext, @Body() dto: ReorderPolicyDto): Promise<StockLevelDto> {
+    return StockLevelDto.of(await this.inventory.movements.setReorderPolicy(tenantOf(caller), dto));
+  }
+}

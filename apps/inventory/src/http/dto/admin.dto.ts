@@ -1,0 +1,66 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import type { StockCondition } from '../../domain';
+import { SKU_PATTERN } from './movement.dto';
+
+export class FlagHotSkuDto {
+  @ApiProperty({ maxLength: 128 })
+  @IsString()
+  @MaxLength(128)
+  @Matches(SKU_PATTERN, { message: 'sku must be 1 to 128 characters without surrounding spaces' })
+  sku!: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 604800, description: 'the flag lapses after this; without it the flag stays until removed' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(604800)
+  ttlSeconds?: number;
+}
+
+export class HotSkuDto {
+  @ApiProperty() sku!: string;
+  @ApiProperty({ enum: ['staff', 'detected'] }) source!: 'staff' | 'detected';
+  @ApiProperty({ type: String, nullable: true }) expiresAt!: string | null;
+}
+
+export class HotSkuListDto {
+  @ApiProperty({ type: [HotSkuDto] }) items!: HotSkuDto[];
+}
+
+export class InventorySettingsDto {
+  @ApiProperty({ minimum: 1, maximum: 604800, description: 'reservation time to live (default 900 s)' })
+  @IsInt()
+  @Min(1)
+  @Max(604800)
+  reservationTtlSeconds!: number;
+}
+
+export class ReorderPolicyDto {
+  @ApiProperty({ maxLength: 128 })
+  @IsString()
+  @MaxLength(128)
+  @Matches(SKU_PATTERN, { message: 'sku must be 1 to 128 characters without surrounding spaces' })
+  sku!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID()
+  locationId!: string;
+
+  @ApiPropertyOptional({ enum: ['new', 'used'], default: 'new' })
+  @IsOptional()
+  @IsIn(['new', 'used'])
+  condition?: StockCondition;
+
+  @ApiProperty({ minimum: 0, maximum: 1000000, description: 'inventory.stock.low is published when available falls to this' })
+  @IsInt()
+  @Min(0)
+  @Max(1000000)
+  reorderPoint!: number;
+
+  @ApiProperty({ minimum: 0, maximum: 1000000 })
+  @IsInt()
+  @Min(0)
+  @Max(1000000)
+  reorderQuantity!: number;
+}

@@ -1,0 +1,54 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import type { LedgerEntry } from '../../domain';
+
+export class LedgerQueryDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  sku?: string;
+
+  @ApiPropertyOptional({ description: 'the nextCursor of the previous page' })
+  @IsOptional()
+  @Matches(/^[1-9][0-9]{0,18}$/, { message: 'cursor must be a cursor returned by this API' })
+  cursor?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+}
+
+export class LedgerEntryDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() sku!: string;
+  @ApiProperty({ format: 'uuid' }) locationId!: string;
+  @ApiProperty() condition!: string;
+  @ApiProperty({ description: 'receive, adjust, transfer_out, transfer_in, reserve, release, expire, commit' }) type!: string;
+  @ApiProperty({ type: String, nullable: true }) reason!: string | null;
+  @ApiProperty({ description: 'change of on hand' }) delta!: number;
+  @ApiProperty() deltaReserved!: number;
+  @ApiProperty({ description: 'on hand before' }) before!: number;
+  @ApiProperty({ description: 'on hand after' }) after!: number;
+  @ApiProperty() reservedBefore!: number;
+  @ApiProperty() reservedAfter!: number;
+  @ApiProperty({ type: String, nullable: true }) actor!: string | null;
+  @ApiProperty({ type: String, nullable: true }) correlationId!: string | null;
+  @ApiProperty({ type: String, nullable: true }) reference!: string | null;
+  @ApiProperty() at!: string;
+
+  static of(e: LedgerEntry): LedgerEntryDto {
+    const { stockLevelId: _stockLevelId, ...rest } = e;
+    return { ...rest, at: e.at.toISOString() };
+  }
+}
+
+export class LedgerPageDto {
+  @ApiProperty({ type: [LedgerEntryDto] }) items!: LedgerEntryDto[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
+}

@@ -1,0 +1,61 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import type { Location, LocationType } from '../../domain';
+
+const TYPES: LocationType[] = ['warehouse', 'bin'];
+
+export class CreateLocationDto {
+  @ApiProperty({ maxLength: 64, example: 'WH-1' })
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { message: 'code must be 1 to 64 letters, digits, dots, dashes or underscores' })
+  code!: string;
+
+  @ApiProperty({ maxLength: 200 })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'the warehouse a bin belongs to' })
+  @IsOptional()
+  @IsUUID()
+  parentId?: string;
+
+  @ApiPropertyOptional({ enum: TYPES, default: 'warehouse' })
+  @IsOptional()
+  @IsIn(TYPES)
+  type?: LocationType;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 1000000, default: 100, description: 'allocation order: lower is allocated first' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1000000)
+  priority?: number;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 1000000, default: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1000000)
+  pickSequence?: number;
+}
+
+export class LocationDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() code!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true }) parentId!: string | null;
+  @ApiProperty({ enum: TYPES }) type!: LocationType;
+  @ApiProperty() priority!: number;
+  @ApiProperty() pickSequence!: number;
+  @ApiProperty() createdAt!: string;
+
+  static of(l: Location): LocationDto {
+    return { ...l, createdAt: l.createdAt.toISOString() };
+  }
+}
+
+export class LocationListDto {
+  @ApiProperty({ type: [LocationDto] }) items!: LocationDto[];
+}

@@ -1,0 +1,83 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import type { AdjustReason, StockCondition, StockLevel } from '../../domain';
+
+const TYPES = ['receive', 'adjust', 'transfer'] as const;
+const REASONS: AdjustReason[] = ['count', 'damage', 'loss', 'found'];
+const CONDITIONS: StockCondition[] = ['new', 'used'];
+export const SKU_PATTERN = /^\S(.{0,126}\S)?$/;
+
+export class CreateMovementDto {
+  @ApiProperty({ enum: TYPES })
+  @IsIn(TYPES)
+  type!: (typeof TYPES)[number];
+
+  @ApiProperty({ maxLength: 128 })
+  @IsString()
+  @MaxLength(128)
+  @Matches(SKU_PATTERN, { message: 'sku must be 1 to 128 characters without surrounding spaces' })
+  sku!: string;
+
+  @ApiProperty({ format: 'uuid', description: 'the location moved at (the source of a transfer)' })
+  @IsUUID()
+  locationId!: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'transfer only: the destination' })
+  @ValidateIf((o: CreateMovementDto) => o.type === 'transfer' || o.toLocationId !== undefined)
+  @IsUUID()
+  toLocationId?: string;
+
+  @ApiProperty({ description: 'receive and transfer: units (1 to 1,000,000); adjust: the signed change, never 0' })
+  @IsInt()
+  @Min(-1000000)
+  @Max(1000000)
+  quantity!: number;
+
+  @ApiPropertyOptional({ enum: REASONS, description: 'adjust only, required there' })
+  @ValidateIf((o: CreateMovementDto) => o.type === 'adjust' || o.reason !== undefined)
+  @IsIn(REASONS)
+  reason?: AdjustReason;
+
+  @ApiPropertyOptional({ enum: CONDITIONS, default: 'new' })
+  @IsOptional()
+  @IsIn(CONDITIONS)
+  condition?: StockCondition;
+}
+
+export class StockLevelDto {
+  @ApiProperty() sku!: string;
+  @ApiProperty({ format: 'uuid' }) locationId!: string;
+  @ApiProperty({ enum: CONDITIONS }) condition!: StockCondition;
+  @ApiProperty() onHand!: number;
+  @ApiProperty() reserved!: number;
+  @ApiProperty() available!: number;
+  @ApiProperty() reorderPoint!: number;
+  @ApiProperty() reorderQuantity!: number;
+
+  static of(l: StockLevel): StockLevelDto {
+    const { sku, locationId, condition, onHand, reserved, available, reorderPoint, reorderQuantity } = l;
+    return { sku, locationId, condition, onHand, reserved, available, reorderPoint, reorderQuantity };
+  }
+}
+
+export class MovementResultDto {
+  @ApiProperty({ enum: TYPES }) type!: string;
+  @ApiProperty({ type: [StockLevelDto] }) levels!: StockLevelDto[];
+}
+
+export class LevelsQueryDto {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  sku?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID()
+  locationId?: string;
+}
+
+export class LevelListDto {
+  @ApiProperty({ type: [StockLevelDto] }) items!: StockLevelDto[];
+}

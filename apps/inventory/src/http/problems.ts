@@ -1,0 +1,28 @@
+import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { ConflictProblem, NotFoundProblem, UnprocessableProblem, type DomainException } from '@tessera/service-kit';
+import { catchError, type Observable } from 'rxjs';
+import { InventoryError } from '../domain';
+
+/** Domain errors → problem+json: conflict 409 (nothing changed), not_found 404, invalid 422. */
+export function toProblem(e: InventoryError): DomainException {
+  const options = { extensions: { reason: e.code, ...(e.details ?? {}) } };
+  switch (e.kind) {
+    case 'conflict':
+      return new ConflictProblem(e.message, options);
+    case 'not_found':
+      return new NotFoundProblem(e.message, options);
+    default:
+      return new UnprocessableProblem(e.message, options);
+  }
+}
+
+@Injectable()
+export class InventoryErrorInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle().pipe(
+      catchError((e: unknown) => {
+        throw e instanceof InventoryError ? toProblem(e) : e;
+      }),
+    );
+  }
+}

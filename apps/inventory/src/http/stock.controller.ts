@@ -1,0 +1,54 @@
+import { Body, Controller, Get, Post, Query, UseInterceptors } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { CallerContext } from '@tessera/contracts';
+import { Caller, Roles, Scopes, UnprocessableProblem } from '@tessera/service-kit';
+import { InventoryDomain, type AdjustReason, type Movement } from '../domain';
+import { LedgerEntryDto, LedgerPageDto, LedgerQueryDto } from './dto/ledger.dto';
+import { CreateMovementDto, LevelListDto, LevelsQueryDto, MovementResultDto, StockLevelDto } from './dto/movement.dto';
+import { InventoryErrorInterceptor } from './problems';
+import { actorOf, tenantOf } from './tenant-of';
+
+@ApiTags('inventory')
+@Controller('v1/inventory')
+@UseInterceptors(InventoryErrorInterceptor)
+export class StockController {
+  constructor(private readonly inventory: InventoryDomain) {}
+
+  /** A movement that would leave on hand below zero or below reserved answers 409 and changes nothing. */
+  @Post('movements')
+  @Roles('owner', 'admin', 'manager', 'staff')
+  @Scopes('inventory:write')
+  @ApiCreatedResponse({ type: MovementResultDto })
+  async move(@Caller() caller: CallerContext, @Body() dto: CreateMovementDto): Promise<MovementResultDto> {
+    const { levels } = await this.inventory.movements.apply(tenantOf(caller), toMovement(dto), actorOf(caller));
+    return { type: dto.type, levels: levels.map(StockLevelDto.of) };
+  }
+
+  @Get('levels')
+  @ApiOkResponse({ type: LevelListDto })
+  async levels(@Caller() caller: CallerContext, @Query() q: LevelsQueryDto): Promise<LevelListDto> {
+    return { items: (await this.inventory.queries.levels(tenantOf(caller), q)).map(StockLevelDto.of) };
+  }
+
+  @Get('ledger')
+  @ApiOkResponse({ type: LedgerPageDto })
+  async ledger(@Caller() caller: CallerContext, @Query() q: LedgerQueryDto): Promise<LedgerPageDto> {
+    const page = await this.inventory.queries.ledger(tenantOf(caller), q);
+    return { items: page.items.map(LedgerEntryDto.of), nextCursor: page.nextCursor };
+  }
+}
+
+/** The DTO as the domain's movement; a field that belongs to another movement type is refused, not ignored. */
+function toMovement(dto: CreateMovementDto): Movement {
+  if (dto.type !== 'transfer' && dto.toLocationId !== undefined) throw new UnprocessableProblem('toLocationId is only for transfers');
+  if (dto.type !== 'adjust' && dto.reason !== undefined) throw new UnprocessableProblem('reason is only for adjustments');
+  const base = { sku: dto.sku, locationId: dto.locationId, quantity: dto.quantity, condition: dto.condition };
+  switch (dto.type) {
+    case 'transfer':
+      return { ...base, type: 'transfer', toLocationId: dto.toLocationId as string };
+    case 'adjust':
+      return { ...base, type: 'adjust', reason: dto.reason as AdjustReason };
+    default:
+      return { ...base, type: 'receive' };
+  }
+}

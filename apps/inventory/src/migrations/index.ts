@@ -1,0 +1,11 @@
+import { messagingTablesMigration } from '@tessera/messaging';
+import type { MigrationClass } from '@tessera/persistence';
+import { InventorySchema1763800000000 } from './1763800000000-inventory-schema';
+
+export const INVENTORY_SCHEMA = 'inventory';
+
+/** Every migration of the inventory schema, oldest first. */
+export const inventoryMigrations: MigrationClass[] = [
+  messagingTablesMigration(INVENTORY_SCHEMA),
+  InventorySchema1763800000000,
+];

@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import { ensureMessagingSchema } from '@tessera/messaging';
+import { createServiceDataSource, runMigrations, runtimeDatabaseUrl } from '@tessera/persistence';
+import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
+import { InventoryDomain, type InventoryDomainOptions } from '../src/domain';
+import { INVENTORY_SCHEMA, inventoryMigrations } from '../src/migrations';
+
+// Roles are cluster-wide and test files run in parallel: every file must provision the same password.
+export const PASSWORD = 'inventory-test-pw';
+
+export interface Harness {
+  db: TestDatabase;
+  ds: DataSource;
+  domain: InventoryDomain;
+  /** Superuser query (bypasses RLS) for assertions across the whole table. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test assertions read loosely typed rows
+  admin<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+/** A fresh database migrated as the schema owner, and the domain on the runtime role (RLS applies). */
+export async function startHarness(opts: InventoryDomainOptions & { poolSize?: number } = {}): Promise<Harness> {
+  const db = await createTestDatabase('inv');
+  await ensureMessagingSchema(db.url);
+  await runMigrations({ adminUrl: db.url, schema: INVENTORY_SCHEMA, migrations: inventoryMigrations, password: PASSWORD, extraSchemas: ['messaging'] });
+  const ds = await createServiceDataSource({
+    url: runtimeDatabaseUrl(db.url, INVENTORY_SCHEMA, PASSWORD),
+    schema: INVENTORY_SCHEMA,
+    entities: [],
+    poolSize: opts.poolSize ?? 10,
+  }).initialize();
+  const domain = new InventoryDomain(ds, opts);
+  const adminClient = new Client({ connectionString: db.url });
+  await adminClient.connect();
+  return {
+    db,
+    ds,
+    domain,
+    admin: async (sql, params) => (await adminClient.query(sql, params as unknown[])).rows,
+    close: async () => {
+      await domain.hotQueue.stop();
+      await adminClient.end();
+      if (ds.isInitialized) await ds.destroy();
+      await db.drop();
+    },
+  };
+}
+
+export const newTenant = (): string => randomUUID();
+
+/** The invariants that must hold whatever happened: the ledger replays to every row's on hand and reserved. */
+export async function ledgerMismatches(h: Harness): Promise<unknown[]> {
+  return h.admin(
+    `SELECT s.id, s.on_hand, s.reserved, coalesce(sum(l.delta_on_hand), 0)::int AS ledger_on_hand,
+            coalesce(sum(l.delta_reserved), 0)::int AS ledger_reserved
+     FROM inventory.stock_levels s LEFT JOIN inventory.ledger l ON l.stock_level_id = s.id
+     GROUP BY s.id HAVING s.on_hand <> coalesce(sum(l.delta_on_hand), 0) OR s.reserved <> coalesce(sum(l.delta_reserved), 0)`,
+  );
+}

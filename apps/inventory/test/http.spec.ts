@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import { CONTEXT_HEADER, type Role } from '@tessera/contracts';
+import { ensureMessagingSchema } from '@tessera/messaging';
+import { runMigrations, runtimeDatabaseUrl } from '@tessera/persistence';
+import { loadConfig, signCallerContext } from '@tessera/service-kit';
+import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import request from 'supertest';
+import { inventoryConfigSchema } from '../src/config';
+import { startInventory } from '../src/inventory-app';
+import { INVENTORY_SCHEMA, inventoryMigrations } from '../src/migrations';
+import { PASSWORD } from './harness';
+
+const SECRET = 'inventory-tests-internal-token-secret-0123456789';
+let db: TestDatabase;
+let app: INestApplication;
+const tenant = randomUUID();
+const other = randomUUID();
+
+beforeAll(async () => {
+  db = await createTestDatabase('invhttp');
+  await ensureMessagingSchema(db.url);
+  await runMigrations({ adminUrl: db.url, schema: INVENTORY_SCHEMA, migrations: inventoryMigrations, password: PASSWORD, extraSchemas: ['messaging'] });
+  const config = loadConfig(inventoryConfigSchema, { PORT: '0', LOG_LEVEL: 'silent', INTERNAL_TOKEN_SECRET: SECRET });
+  app = await startInventory({ config, databaseUrl: runtimeDatabaseUrl(db.url, INVENTORY_SCHEMA, PASSWORD), handleSignals: false });
+});
+afterAll(async () => {
+  await app?.close();
+  await db?.drop();
+});
+
+const http = () => request(app.getHttpServer());
+async function as(role: Role, tenantId = tenant): Promise<Record<string, string>> {
+  const token = await signCallerContext(
+    { requestId: randomUUID(), tenantId, principalId: randomUUID(), principalType: 'user', roles: [role], scopes: [] },
+    SECRET,
+    60,
+  );
+  return { [CONTEXT_HEADER]: token };
+}
+function expectProblem(res: request.Response, status: number): void {
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+}
+
+let main: string;
+let backup: string;
+
+describe('locations', () => {
+  it('creates and lists locations; a duplicate code is 409', async () => {
+    const created = await http().post('/v1/inventory/locations').set(await as('owner')).send({ code: 'MAIN', name: 'Main', priority: 1 });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ code: 'MAIN', name: 'Main', priority: 1, type: 'warehouse', parentId: null });
+    main = created.body.id;
+    backup = (await http().post('/v1/inventory/locations').set(await as('admin')).send({ code: 'BACKUP', name: 'Backup', priority: 2 })).body.id;
+    const bin = await http().post('/v1/inventory/locations').set(await as('owner')).send({ code: 'MAIN-A1', name: 'A1', parentId: main, type: 'bin', pickSequence: 4 });
+    expect(bin.status).toBe(201);
+    expectProblem(await http().post('/v1/inventory/locations').set(await as('owner')).send({ code: 'MAIN', name: 'again' }), 409);
+    const list = await http().get('/v1/inventory/locations').set(await as('viewer'));
+    expect(list.status).toBe(200);
+    expect(list.body.items.map((l: { code: string }) => l.code)).toEqual(['MAIN', 'BACKUP', 'MAIN-A1']);
+    expect((await http().get('/v1/inventory/locations').set(await as('owner', other))).body.items).toEqual([]);
+  });
+
+  it('refuses bad input, unknown fields, another tenant parent, missing roles and missing context', async () => {
+    const bad = [
+      { code: '', name: 'x' },
+      { code: 'has space', name: 'x' },
+      { code: 'OK', name: '' },
+      { code: 'OK', name: 'x', priority: -1 },
+      { code: 'OK', name: 'x', type: 'shelf' },
+      { code: 'OK', name: 'x', color: 'red' },
+      { code: 'OK', name: 'x', parentId: 'not-a-uuid' },
+    ];
+    for (const body of bad) expectProblem(await http().post('/v1/inventory/locations').set(await as('owner')).send(body), 400);
+    expectProblem(await http().post('/v1/inventory/locations').set(await as('owner', other)).send({ code: 'X', name: 'x', parentId: main }), 404);
+    expectProblem(await http().post('/v1/inventory/locations').set(await as('viewer')).send({ code: 'V', name: 'v' }), 403);
+    expectProblem(await http().get('/v1/inventory/locations'), 401);
+    expect((await http().get('/v1/inventory/locations').set(await as('owner'))).body.items).toHaveLength(3);
+  });
+});
+
+describe('movements, levels and ledger', () => {
+  it('receives, adjusts and transfers; levels and ledger show it', async () => {
+    const received = await http().post('/v1/inventory/movements').set(await as('staff')).send({ type: 'receive', sku: 'SKU-1', locationId: main, quantity: 10 });
+    expect(received.status).toBe(201);
+    expect(received.body.levels).toEqual([
+      { sku: 'SKU-1', locationId: main, condition: 'new', onHand: 10, reserved: 0, available: 10, reorderPoint: 0, reorderQuantity: 0 },
+    ]);
+    expect((await http().post('/v1/inventory/movements').set(await as('staff')).send({ type: 'adjust', sku: 'SKU-1', locationId: main, quantity: -1, reason: 'damage' })).status).toBe(201);
+    expect((await http().post('/v1/inventory/movements').set(await as('manager')).send({ type: 'transfer', sku: 'SKU-1', locationId: main, toLocationId: backup, quantity: 4 })).status).toBe(201);
+    const levels = await http().get('/v1/inventory/levels').query({ sku: 'SKU-1' }).set(await as('viewer'));
+    expect(levels.body.items.map((l: { locationId: string; onHand: number; available: number }) => [l.locationId === main ? 'main' : 'backup', l.onHand, l.available]).sort()).toEqual([
+      ['backup', 4, 4],
+      ['main', 5, 5],
+    ]);
+    const atMain = await http().get('/v1/inventory/levels').query({ locationId: main }).set(await as('viewer'));
+    expect(atMain.body.items).toHaveLength(1);
+    const page1 = await http().get('/v1/inventory/ledger').query({ sku: 'SKU-1', limit: 2 }).set(await as('viewer'));
+    expect(page1.status).toBe(200);
+    expect(page1.body.items.map((i: { type: string; delta: number }) => [i.type, i.delta])).toEqual([['transfer_in', 4], ['transfer_out', -4]]);
+    expect(page1.body.items[0]).toMatchObject({ before: 0, after: 4, reason: null });
+    expect(page1.body.items[0].actor).toMatch(/^user:/);
+    const page2 = await http().get('/v1/inventory/ledger').query({ sku: 'SKU-1', limit: 2, cursor: page1.body.nextCursor }).set(await as('viewer'));
+    expect(page2.body.items.map((i: { type: string; reason: string | null }) => [i.type, i.reason])).toEqual([['adjust', 'damage'], ['receive', null]]);
+    expect(page2.body.nextCursor).toBeNull();
+  });
+
+  it('409 and nothing changes when on hand would go below zero', async () => {
+    const res = await http().post('/v1/inventory/movements').set(await as('staff')).send({ type: 'adjust', sku: 'SKU-1', locationId: main, quantity: -6, reason: 'loss' });
+    expectProblem(res, 409);
+    expect(res.body.reason).toBe('insufficient_stock');
+    const transfer = await http().post('/v1/inventory/movements').set(await as('staff')).send({ type: 'transfer', sku: 'SKU-1', locationId: backup, toLocationId: main, quantity: 5 });
+    expectProblem(transfer, 409);
+    const levels = await http().get('/v1/inventory/levels').query({ sku: 'SKU-1' }).set(await as('viewer'));
+    expect(levels.body.items.map((l: { onHand: number }) => l.onHand).sort()).toEqual([4, 5]);
+    const ledger = await http().get('/v1/inventory/ledger').query({ sku: 'SKU-1' }).set(await as('viewer'));
+    expect(ledger.body.items).toHaveLength(4);
+  });
+
+  it('bad movements get a clear 4xx and change nothing', async () => {
+    const h = await as('staff');
+    const cases: [Record<string, unknown>, number][] = [
+      [{ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 0 }, 422],
+      [{ type: 'receive', sku: 'SKU-2', locationId: main, quantity: -5 }, 422],
+      [{ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 1e12 }, 400],
+      [{ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 1.5 }, 400],
+      [{ type: 'receive', sku: 'SKU-2', locationId: main, quantity: '3' }, 400],
+      [{ type: 'adjust', sku: 'SKU-2', locationId: main, quantity: 0, reason: 'count' }, 422],
+      [{ type: 'adjust', sku: 'SKU-2', locationId: main, quantity: 2 }, 400],
+      [{ type: 'adjust', sku: 'SKU-2', locationId: main, quantity: 2, reason: 'theft' }, 400],
+      [{ type: 'transfer', sku: 'SKU-2', locationId: main, quantity: 2 }, 400],
+      [{ type: 'transfer', sku: 'SKU-2', locationId: main, toLocationId: main, quantity: 2 }, 422],
+      [{ type: 'receive', sku: 'SKU-2', locationId: main, toLocationId: backup, quantity: 2 }, 422],
+      [{ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 2, reason: 'found' }, 422],
+      [{ type: 'steal', sku: 'SKU-2', locationId: main, quantity: 2 }, 400],
+      [{ type: 'receive', sku: ' SKU-2', locationId: main, quantity: 2 }, 400],
+      [{ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 2, condition: 'broken' }, 400],
+      [{ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 2, extra: true }, 400],
+      [{ type: 'receive', sku: 'SKU-2', locationId: randomUUID(), quantity: 2 }, 404],
+    ];
+    for (const [body, status] of cases) {
+      const res = await http().post('/v1/inventory/movements').set(h).send(body);
+      expect({ body, status: res.status }).toEqual({ body, status });
+      expectProblem(res, status);
+    }
+    // Another tenant's location id is unknown here.
+    expectProblem(await http().post('/v1/inventory/movements').set(await as('owner', other)).send({ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 2 }), 404);
+    expectProblem(await http().post('/v1/inventory/movements').set(await as('viewer')).send({ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 2 }), 403);
+    expect((await http().get('/v1/inventory/levels').query({ sku: 'SKU-2' }).set(await as('viewer'))).body.items).toEqual([]);
+  });
+
+  it('refuses bad queries', async () => {
+    expectProblem(await http().get('/v1/inventory/levels').query({ locationId: 'nope' }).set(await as('viewer')), 400);
+    expectProblem(await http().get('/v1/inventory/ledger').query({ cursor: 'abc' }).set(await as('viewer')), 400);
+    expectProblem(await http().get('/v1/inventory/ledger').query({ limit: 0 }).set(await as('viewer')), 400);
+    expectProblem(await http().get('/v1/inventory/ledger').query({ limit: 100000 }).set(await as('viewer')), 400);
+  });
+});
+
+describe('staff controls', () => {
+  it('flags and unflags hot SKUs', async () => {
+    expect((await http().post('/v1/inventory/hot-skus').set(await as('manager')).send({ sku: 'FLASH-1', ttlSeconds: 600 })).status).toBe(204);
+    expect((await http().post('/v1/inventory/hot-skus').set(await as('manager')).send({ sku: 'FLASH-2' })).status).toBe(204);
+    const list = await http().get('/v1/inventory/hot-skus').set(await as('viewer'));
+    expect(list.body.items.map((i: { sku: string; source: string; expiresAt: string | null }) => [i.sku, i.source, i.expiresAt === null])).toEqual([
+      ['FLASH-1', 'staff', false],
+      ['FLASH-2', 'staff', true],
+    ]);
+    expect((await http().delete('/v1/inventory/hot-skus/FLASH-1').set(await as('manager'))).status).toBe(204);
+    expect((await http().get('/v1/inventory/hot-skus').set(await as('viewer'))).body.items).toHaveLength(1);
+    expect((await http().get('/v1/inventory/hot-skus').set(await as('viewer', other))).body.items).toEqual([]);
+    expectProblem(await http().post('/v1/inventory/hot-skus').set(await as('staff')).send({ sku: 'FLASH-3' }), 403);
+    expectProblem(await http().post('/v1/inventory/hot-skus').set(await as('manager')).send({ sku: 'FLASH-3', ttlSeconds: 0 }), 400);
+    expectProblem(await http().post('/v1/inventory/hot-skus').set(await as('manager')).send({}), 400);
+  });
+
+  it('sets the reservation TTL and reorder policies', async () => {
+    const ttl = await http().put('/v1/inventory/settings').set(await as('owner')).send({ reservationTtlSeconds: 600 });
+    expect(ttl.status).toBe(200);
+    expect(ttl.body).toEqual({ reservationTtlSeconds: 600 });
+    expectProblem(await http().put('/v1/inventory/settings').set(await as('owner')).send({ reservationTtlSeconds: 0 }), 400);
+    expectProblem(await http().put('/v1/inventory/settings').set(await as('staff')).send({ reservationTtlSeconds: 60 }), 403);
+    const policy = await http().put('/v1/inventory/reorder-policies').set(await as('manager')).send({ sku: 'SKU-1', locationId: main, reorderPoint: 3, reorderQuantity: 20 });
+    expect(policy.status).toBe(200);
+    expect(policy.body).toMatchObject({ sku: 'SKU-1', locationId: main, onHand: 5, reorderPoint: 3, reorderQuantity: 20 });
+    expectProblem(await http().put('/v1/inventory/reorder-policies').set(await as('manager')).send({ sku: 'SKU-1', locationId: main, reorderPoint: -1, reorderQuantity: 0 }), 400);
+    expectProblem(await http().put('/v1/inventory/reorder-policies').set(await as('owner', other)).send({ sku: 'SKU-1', locationId: main, reorderPoint: 1, reorderQuantity: 1 }), 404);
+  });
+});

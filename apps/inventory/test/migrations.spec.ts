@@ -1,0 +1,46 @@
+import { revertLastMigration, runMigrations } from '@tessera/persistence';
+import { ensureMessagingSchema } from '@tessera/messaging';
+import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import { Client } from 'pg';
+import { INVENTORY_SCHEMA, inventoryMigrations } from '../src/migrations';
+import { PASSWORD } from './harness';
+
+let db: TestDatabase;
+let admin: Client;
+
+beforeAll(async () => {
+  db = await createTestDatabase('invmig');
+  await ensureMessagingSchema(db.url);
+  admin = new Client({ connectionString: db.url });
+  await admin.connect();
+});
+afterAll(async () => {
+  await admin?.end();
+  await db?.drop();
+});
+
+const tables = async () =>
+  (await admin.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'inventory' AND tablename <> 'migrations' ORDER BY 1`)).rows.map((r) => r.tablename);
+
+describe('inventory migrations', () => {
+  it('apply, put every tenant table under forced RLS owned by the owner role, and revert cleanly', async () => {
+    const opts = { adminUrl: db.url, schema: INVENTORY_SCHEMA, migrations: inventoryMigrations, password: PASSWORD, extraSchemas: ['messaging'] };
+    expect(await runMigrations(opts)).toEqual(['MessagingTables1700000000000', 'InventorySchema1763800000000']);
+    expect(await tables()).toEqual([
+      'hot_queue_heads', 'hot_skus', 'known_tenants', 'ledger', 'locations', 'outbox_events', 'processed_events',
+      'reservation_allocations', 'reservation_requests', 'reservations', 'stock_levels', 'tenant_settings',
+    ]);
+    const rls = await admin.query(
+      `SELECT c.relname, c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced, pg_get_userbyid(c.relowner) AS owner
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'inventory' AND c.relkind = 'r' AND c.relname NOT IN ('migrations', 'outbox_events', 'processed_events', 'known_tenants', 'hot_queue_heads')
+       ORDER BY 1`,
+    );
+    expect(rls.rows).toHaveLength(8);
+    for (const r of rls.rows) expect(r).toMatchObject({ enabled: true, forced: true, owner: 'tessera_inventory_owner' });
+    expect(await revertLastMigration(opts)).toBe('InventorySchema1763800000000');
+    expect(await tables()).toEqual(['outbox_events', 'processed_events']);
+    expect(await runMigrations(opts)).toEqual(['InventorySchema1763800000000']);
+    expect(await tables()).toHaveLength(12);
+  });
+});

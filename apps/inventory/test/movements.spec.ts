@@ -1,0 +1,112 @@
+import { InventoryError } from '../src/domain';
+import { ledgerMismatches, newTenant, startHarness, type Harness } from './harness';
+
+let h: Harness;
+const tenant = newTenant();
+const other = newTenant();
+let main: string;
+let backup: string;
+
+beforeAll(async () => {
+  h = await startHarness();
+  main = (await h.domain.locations.create(tenant, { code: 'MAIN', name: 'Main warehouse', priority: 1 })).id;
+  backup = (await h.domain.locations.create(tenant, { code: 'BACKUP', name: 'Backup', priority: 2 })).id;
+});
+afterAll(() => h?.close());
+
+const level = async (sku: string, locationId: string) =>
+  (await h.domain.queries.levels(tenant, { sku, locationId }))[0];
+
+const conflict = (e: unknown) => e instanceof InventoryError && e.kind === 'conflict';
+
+describe('locations', () => {
+  it('keeps codes unique per tenant, and another tenant may reuse a code', async () => {
+    await expect(h.domain.locations.create(tenant, { code: 'MAIN', name: 'again' })).rejects.toMatchObject({ kind: 'conflict', code: 'location_code_taken' });
+    const theirs = await h.domain.locations.create(other, { code: 'MAIN', name: 'theirs' });
+    expect(theirs.code).toBe('MAIN');
+    expect((await h.domain.locations.list(tenant)).map((l) => l.code)).toEqual(['MAIN', 'BACKUP']);
+  });
+
+  it('nests bins under a warehouse of the same tenant only', async () => {
+    const bin = await h.domain.locations.create(tenant, { code: 'MAIN-A1', name: 'A1', parentId: main, type: 'bin', pickSequence: 3 });
+    expect(bin).toMatchObject({ parentId: main, type: 'bin', pickSequence: 3 });
+    await expect(h.domain.locations.create(other, { code: 'X', name: 'x', parentId: main })).rejects.toMatchObject({ kind: 'not_found' });
+  });
+});
+
+describe('movements', () => {
+  it('receive, adjust and transfer move stock and write one ledger row per row changed', async () => {
+    await h.domain.movements.apply(tenant, { type: 'receive', sku: 'MV-1', locationId: main, quantity: 10 }, { actor: 'user:1', correlationId: 'c-1' });
+    await h.domain.movements.apply(tenant, { type: 'adjust', sku: 'MV-1', locationId: main, quantity: -2, reason: 'damage' });
+    const moved = await h.domain.movements.apply(tenant, { type: 'transfer', sku: 'MV-1', locationId: main, toLocationId: backup, quantity: 3 });
+    expect(moved.levels.map((l) => [l.locationId, l.onHand])).toEqual([[main, 5], [backup, 3]]);
+    const { items } = await h.domain.queries.ledger(tenant, { sku: 'MV-1' });
+    expect(items.map((i) => [i.type, i.reason, i.delta, i.before, i.after])).toEqual([
+      ['transfer_in', null, 3, 0, 3],
+      ['transfer_out', null, -3, 8, 5],
+      ['adjust', 'damage', -2, 10, 8],
+      ['receive', null, 10, 0, 10],
+    ]);
+    expect(items[3]).toMatchObject({ actor: 'user:1', correlationId: 'c-1' });
+    expect(await ledgerMismatches(h)).toEqual([]);
+  });
+
+  it('refuses (409) a movement leaving on hand below zero or below reserved, and changes nothing', async () => {
+    await h.domain.movements.apply(tenant, { type: 'receive', sku: 'MV-2', locationId: main, quantity: 5 });
+    await h.domain.reservations.reserve(tenant, { reference: 'mv-2-order', lines: [{ sku: 'MV-2', quantity: 3 }] });
+    const before = await h.domain.queries.ledger(tenant, { sku: 'MV-2' });
+    const attempts = [
+      h.domain.movements.apply(tenant, { type: 'adjust', sku: 'MV-2', locationId: main, quantity: -6, reason: 'loss' }),
+      h.domain.movements.apply(tenant, { type: 'adjust', sku: 'MV-2', locationId: main, quantity: -3, reason: 'count' }),
+      h.domain.movements.apply(tenant, { type: 'transfer', sku: 'MV-2', locationId: main, toLocationId: backup, quantity: 3 }),
+      h.domain.movements.apply(tenant, { type: 'transfer', sku: 'MV-2', locationId: backup, toLocationId: main, quantity: 1 }),
+    ];
+    for (const a of attempts) await expect(a.catch((e) => conflict(e))).resolves.toBe(true);
+    expect(await level('MV-2', main)).toMatchObject({ onHand: 5, reserved: 3, available: 2 });
+    // Not even the empty destination row of the refused transfer remains.
+    expect(await h.domain.queries.levels(tenant, { sku: 'MV-2', locationId: backup })).toEqual([]);
+    expect((await h.domain.queries.ledger(tenant, { sku: 'MV-2' })).items).toEqual(before.items);
+    // Within the limit it works: two units are free.
+    await h.domain.movements.apply(tenant, { type: 'adjust', sku: 'MV-2', locationId: main, quantity: -2, reason: 'count' });
+    expect(await level('MV-2', main)).toMatchObject({ onHand: 3, reserved: 3, available: 0 });
+  });
+
+  it('rejects bad input before touching the database', async () => {
+    const bad = [
+      { type: 'receive', sku: 'X', locationId: main, quantity: 0 },
+      { type: 'receive', sku: 'X', locationId: main, quantity: -1 },
+      { type: 'receive', sku: 'X', locationId: main, quantity: 1.5 },
+      { type: 'receive', sku: 'X', locationId: main, quantity: 10_000_001 },
+      { type: 'receive', sku: '', locationId: main, quantity: 1 },
+      { type: 'adjust', sku: 'X', locationId: main, quantity: 1, reason: 'theft' },
+      { type: 'transfer', sku: 'X', locationId: main, toLocationId: main, quantity: 1 },
+      { type: 'receive', sku: 'X', locationId: main, quantity: 1, condition: 'broken' },
+    ];
+    for (const m of bad) await expect(h.domain.movements.apply(tenant, m as never)).rejects.toMatchObject({ kind: 'invalid' });
+    await expect(h.domain.movements.apply(tenant, { type: 'receive', sku: 'X', locationId: 'nope', quantity: 1 })).rejects.toMatchObject({ kind: 'not_found' });
+    expect(await h.domain.queries.levels(tenant, { sku: 'X' })).toEqual([]);
+  });
+
+  it('another tenant cannot move stock into this tenant location, nor see its levels', async () => {
+    await expect(h.domain.movements.apply(other, { type: 'receive', sku: 'MV-1', locationId: main, quantity: 1 })).rejects.toMatchObject({ kind: 'not_found' });
+    expect(await h.domain.queries.levels(other, { sku: 'MV-1' })).toEqual([]);
+  });
+
+  it('keeps the ledger append-only even for the runtime role', async () => {
+    await expect(h.domain.tenants.run(tenant, (tx) => tx.manager.query(`UPDATE ledger SET delta_on_hand = 0`))).rejects.toThrow(/append-only/);
+    await expect(h.domain.tenants.run(tenant, (tx) => tx.manager.query(`DELETE FROM ledger`))).rejects.toThrow(/append-only/);
+  });
+
+  it('emits stock.changed and, when available falls to the reorder point, stock.low once', async () => {
+    const policy = await h.domain.movements.setReorderPolicy(tenant, { sku: 'MV-3', locationId: main, reorderPoint: 2, reorderQuantity: 10 });
+    expect(policy).toMatchObject({ sku: 'MV-3', locationId: main, onHand: 0, reorderPoint: 2, reorderQuantity: 10 });
+    await h.domain.movements.apply(tenant, { type: 'receive', sku: 'MV-3', locationId: main, quantity: 4 });
+    await h.domain.movements.apply(tenant, { type: 'adjust', sku: 'MV-3', locationId: main, quantity: -2, reason: 'damage' });
+    await h.domain.movements.apply(tenant, { type: 'adjust', sku: 'MV-3', locationId: main, quantity: -1, reason: 'loss' });
+    const events = await h.admin(
+      `SELECT type, envelope->'data' AS data FROM inventory.outbox_events WHERE envelope->'data'->>'sku' = 'MV-3' ORDER BY seq`,
+    );
+    expect(events.map((e) => e.type)).toEqual(['inventory.stock.changed', 'inventory.stock.changed', 'inventory.stock.low', 'inventory.stock.changed']);
+    expect(events[2].data).toMatchObject({ available: 2, reorderPoint: 2, reorderQuantity: 10 });
+  });
+});

@@ -1,0 +1,170 @@
+import { InventoryDomain, InventoryError } from '../src/domain';
+import { ledgerMismatches, newTenant, startHarness, type Harness } from './harness';
+
+let h: Harness;
+const tenant = newTenant();
+let main: string;
+let backup: string;
+
+beforeAll(async () => {
+  h = await startHarness();
+  main = (await h.domain.locations.create(tenant, { code: 'MAIN', name: 'Main', priority: 1 })).id;
+  backup = (await h.domain.locations.create(tenant, { code: 'BACKUP', name: 'Backup', priority: 5 })).id;
+});
+afterAll(() => h?.close());
+
+const receive = (sku: string, locationId: string, quantity: number) =>
+  h.domain.movements.apply(tenant, { type: 'receive', sku, locationId, quantity });
+const levelsOf = async (sku: string) =>
+  (await h.domain.queries.levels(tenant, { sku })).map((l) => ({ at: l.locationId === main ? 'main' : 'backup', onHand: l.onHand, reserved: l.reserved })).sort((a, b) => a.at.localeCompare(b.at));
+const eventsFor = (reference: string) =>
+  h.admin(`SELECT type FROM inventory.outbox_events WHERE envelope->'data'->>'reference' = $1 ORDER BY seq`, [reference]).then((r) => r.map((e) => e.type));
+
+describe('reserve', () => {
+  it('allocates across locations by priority and publishes confirmed', async () => {
+    await receive('R-1', main, 3);
+    await receive('R-1', backup, 5);
+    const out = await h.domain.reservations.reserve(tenant, { reference: 'order-1', lines: [{ sku: 'R-1', quantity: 4 }] });
+    if (out.status !== 'confirmed') throw new Error(`expected confirmed, got ${out.status}`);
+    expect(out.allocations.map((a) => [a.locationId === main ? 'main' : 'backup', a.quantity]).sort()).toEqual([['backup', 1], ['main', 3]]);
+    expect(await levelsOf('R-1')).toEqual([{ at: 'backup', onHand: 5, reserved: 1 }, { at: 'main', onHand: 3, reserved: 3 }]);
+    expect(await eventsFor('order-1')).toEqual(['inventory.reservation.confirmed']);
+  });
+
+  it('is idempotent per reference: the same request answers the same reservation and reserves nothing more', async () => {
+    const again = await h.domain.reservations.reserve(tenant, { reference: 'order-1', lines: [{ sku: 'R-1', quantity: 4 }] });
+    const first = await h.domain.reservations.get(tenant, 'order-1');
+    expect(again).toMatchObject({ status: 'confirmed', reservationId: first?.id });
+    const concurrent = await Promise.all(Array.from({ length: 10 }, () => h.domain.reservations.reserve(tenant, { reference: 'order-1b', lines: [{ sku: 'R-1', quantity: 1 }] })));
+    expect(new Set(concurrent.map((o) => (o.status === 'queued' ? o.requestId : o.reservationId))).size).toBe(1);
+    expect(await levelsOf('R-1')).toEqual([{ at: 'backup', onHand: 5, reserved: 2 }, { at: 'main', onHand: 3, reserved: 3 }]);
+    expect(await eventsFor('order-1')).toEqual(['inventory.reservation.confirmed']);
+  });
+
+  it('reserves all lines or none: one short line rejects the order and changes no stock', async () => {
+    await receive('R-2', main, 10);
+    const out = await h.domain.reservations.reserve(tenant, {
+      reference: 'order-2',
+      lines: [{ sku: 'R-2', quantity: 2 }, { sku: 'R-1', quantity: 100 }, { sku: 'NOPE', quantity: 1 }],
+    });
+    expect(out).toMatchObject({
+      status: 'rejected',
+      shortfalls: [
+        { sku: 'NOPE', requested: 1, available: 0 },
+        { sku: 'R-1', requested: 100, available: 3 },
+      ],
+    });
+    expect(await levelsOf('R-2')).toEqual([{ at: 'main', onHand: 10, reserved: 0 }]);
+    expect(await eventsFor('order-2')).toEqual(['inventory.reservation.rejected']);
+    // A rejected reference stays rejected on redelivery, even once stock arrives.
+    await receive('R-1', main, 200);
+    expect((await h.domain.reservations.reserve(tenant, { reference: 'order-2', lines: [{ sku: 'R-2', quantity: 2 }] })).status).toBe('rejected');
+  });
+
+  it('keeps conditions apart: used stock does not serve new', async () => {
+    await h.domain.movements.apply(tenant, { type: 'receive', sku: 'R-3', locationId: main, quantity: 5, condition: 'used' });
+    expect((await h.domain.reservations.reserve(tenant, { reference: 'order-3', lines: [{ sku: 'R-3', quantity: 1 }] })).status).toBe('rejected');
+    expect((await h.domain.reservations.reserve(tenant, { reference: 'order-3u', lines: [{ sku: 'R-3', quantity: 5, condition: 'used' }] })).status).toBe('confirmed');
+  });
+
+  it('rejects invalid requests', async () => {
+    const bad = [
+      { reference: '', lines: [{ sku: 'R-1', quantity: 1 }] },
+      { reference: 'x', lines: [] },
+      { reference: 'x', lines: [{ sku: 'R-1', quantity: 0 }] },
+      { reference: 'x', lines: [{ sku: 'R-1', quantity: -3 }] },
+      { reference: 'x', lines: [{ sku: 'R-1', quantity: 1 }], ttlSeconds: 0 },
+    ];
+    for (const b of bad) await expect(h.domain.reservations.reserve(tenant, b)).rejects.toBeInstanceOf(InventoryError);
+  });
+});
+
+describe('commit, release, expiry', () => {
+  it('commit drops on hand and reserved together, writes ledger rows, and is idempotent', async () => {
+    await receive('C-1', main, 5);
+    await h.domain.reservations.reserve(tenant, { reference: 'order-c', lines: [{ sku: 'C-1', quantity: 2 }] });
+    const committed = await h.domain.reservations.commit(tenant, 'order-c', { actor: 'system:saga' });
+    expect(committed.status).toBe('committed');
+    await h.domain.reservations.commit(tenant, 'order-c');
+    expect(await levelsOf('C-1')).toEqual([{ at: 'main', onHand: 3, reserved: 0 }]);
+    const ledger = await h.domain.queries.ledger(tenant, { sku: 'C-1' });
+    expect(ledger.items.map((i) => [i.type, i.delta, i.deltaReserved, i.reference])).toEqual([
+      ['commit', -2, -2, 'order-c'],
+      ['reserve', 0, 2, 'order-c'],
+      ['receive', 5, 0, null],
+    ]);
+    expect(await eventsFor('order-c')).toEqual(['inventory.reservation.confirmed', 'inventory.reservation.committed']);
+    await expect(h.domain.reservations.release(tenant, 'order-c')).rejects.toMatchObject({ kind: 'conflict', code: 'reservation_not_active' });
+  });
+
+  it('release gives the stock back; committing a released reservation is a conflict', async () => {
+    await receive('C-2', main, 5);
+    await h.domain.reservations.reserve(tenant, { reference: 'order-r', lines: [{ sku: 'C-2', quantity: 5 }] });
+    expect((await h.domain.reservations.release(tenant, 'order-r'))?.status).toBe('released');
+    expect((await h.domain.reservations.release(tenant, 'order-r'))?.status).toBe('released');
+    expect(await levelsOf('C-2')).toEqual([{ at: 'main', onHand: 5, reserved: 0 }]);
+    await expect(h.domain.reservations.commit(tenant, 'order-r')).rejects.toMatchObject({ code: 'reservation_not_active' });
+    await expect(h.domain.reservations.commit(tenant, 'missing')).rejects.toMatchObject({ kind: 'not_found' });
+  });
+
+  it('the sweeper expires due reservations and releases their stock; the tenant TTL sets the default', async () => {
+    await h.domain.queries.setReservationTtl(tenant, 120);
+    await receive('E-1', main, 4);
+    const out = await h.domain.reservations.reserve(tenant, { reference: 'order-e', lines: [{ sku: 'E-1', quantity: 3 }] });
+    if (out.status !== 'confirmed') throw new Error(`expected confirmed, got ${out.status}`);
+    const ttl = (out.expiresAt.getTime() - Date.now()) / 1000;
+    expect(ttl).toBeGreaterThan(100);
+    expect(ttl).toBeLessThanOrEqual(121);
+    const short = await h.domain.reservations.reserve(tenant, { reference: 'order-e2', lines: [{ sku: 'E-1', quantity: 1 }], ttlSeconds: 1 });
+    expect(short.status).toBe('confirmed');
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await h.domain.reservations.expireDueAllTenants()).toBe(1);
+    expect((await h.domain.reservations.get(tenant, 'order-e2'))?.status).toBe('expired');
+    expect((await h.domain.reservations.get(tenant, 'order-e'))?.status).toBe('active');
+    expect(await levelsOf('E-1')).toEqual([{ at: 'main', onHand: 4, reserved: 3 }]);
+    expect(await eventsFor('order-e2')).toEqual(['inventory.reservation.confirmed', 'inventory.reservation.expired']);
+    await expect(h.domain.reservations.commit(tenant, 'order-e2')).rejects.toMatchObject({ code: 'reservation_not_active' });
+  });
+
+  it('expires many at once without losing a unit (batches, SKIP LOCKED)', async () => {
+    await receive('E-2', main, 50);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => h.domain.reservations.reserve(tenant, { reference: `bulk-${i}`, lines: [{ sku: 'E-2', quantity: 1 }], ttlSeconds: 1 })));
+    await new Promise((r) => setTimeout(r, 1100));
+    const swept = await Promise.all([h.domain.reservations.expireDue(tenant, 7), h.domain.reservations.expireDue(tenant, 7)]);
+    expect(swept[0] + swept[1]).toBe(50);
+    expect(await levelsOf('E-2')).toEqual([{ at: 'main', onHand: 50, reserved: 0 }]);
+    expect(await ledgerMismatches(h)).toEqual([]);
+  });
+
+  it('another tenant cannot see, commit or release this tenant reservations', async () => {
+    const other = newTenant();
+    expect(await h.domain.reservations.get(other, 'order-e')).toBeNull();
+    await expect(h.domain.reservations.release(other, 'order-e')).rejects.toMatchObject({ kind: 'not_found' });
+    expect((await h.domain.reservations.get(tenant, 'order-e'))?.status).toBe('active');
+  });
+});
+
+describe('hot-SKU queue', () => {
+  it('a queued request is idempotent per reference, and a release before service withdraws it', async () => {
+    // A domain without the in-process wake-up, so requests wait until drained explicitly.
+    const manual = new InventoryDomain(h.ds, { kickHotQueue: false });
+    await receive('Q-1', main, 5);
+    await manual.hotQueue.flag(tenant, 'Q-1');
+    const a = await manual.reservations.reserve(tenant, { reference: 'q-a', lines: [{ sku: 'Q-1', quantity: 2 }] });
+    const again = await manual.reservations.reserve(tenant, { reference: 'q-a', lines: [{ sku: 'Q-1', quantity: 2 }] });
+    const b = await manual.reservations.reserve(tenant, { reference: 'q-b', lines: [{ sku: 'Q-1', quantity: 2 }] });
+    if (a.status !== 'queued' || again.status !== 'queued' || b.status !== 'queued') throw new Error('expected queued outcomes');
+    expect(again.requestId).toBe(a.requestId);
+    expect(await manual.reservations.release(tenant, 'q-a')).toBeNull();
+    expect(await manual.hotQueue.drain(tenant, 'Q-1')).toBe(1);
+    expect(await manual.reservations.get(tenant, 'q-a')).toBeNull();
+    expect((await manual.reservations.get(tenant, 'q-b'))?.status).toBe('active');
+    expect(await levelsOf('Q-1')).toEqual([{ at: 'main', onHand: 5, reserved: 2 }]);
+    const outcomes = await h.admin(`SELECT idempotency_key, outcome FROM inventory.reservation_requests WHERE sku = 'Q-1' ORDER BY seq`);
+    expect(outcomes).toEqual([{ idempotency_key: 'q-a', outcome: 'withdrawn' }, { idempotency_key: 'q-b', outcome: 'confirmed' }]);
+    // The emptied queue's head is gone, so the poller has nothing left to look at.
+    expect(await h.admin(`SELECT sku FROM inventory.hot_queue_heads WHERE sku = 'Q-1'`)).toEqual([]);
+    await manual.hotQueue.unflag(tenant, 'Q-1');
+    expect(await manual.hotQueue.hotSkus(tenant)).toEqual([]);
+  });
+});
