@@ -15,6 +15,8 @@ describeTransportContract('kafka', async () => {
         logger: quiet,
         // The mock's coordinator waits session timeout - 1 s for members to rejoin: keep rebalances short.
         consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 },
+        // Outages surface to the relay and consumers restart within about a second, so the outage case stays short.
+        retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 3 },
       }),
     childEnv: {
       KAFKA_BROKERS: cluster.brokers.join(','),

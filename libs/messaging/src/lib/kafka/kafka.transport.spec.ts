@@ -85,9 +85,7 @@ describe('KafkaTransport on the librdkafka mock cluster', () => {
       brokers: cluster.brokers,
       clientId: 'raw',
       logLevel: logLevel.NOTHING,
-    }).consumer({
-      groupId: `raw-${randomUUID()}`,
-    });
+    }).consumer({ groupId: `raw-${randomUUID()}`, maxWaitTimeInMs: 100 });
     const seen: KafkaMessage[] = [];
     await raw.connect();
     await raw.subscribe({ topics: [TOPIC], fromBeginning: true });

@@ -55,21 +55,25 @@ export class KafkaTransport implements EventTransport {
   private readonly kafka: Kafka;
   private readonly producer: Producer;
   private readonly admin: Admin;
+  private readonly pingAdmin: Admin;
   private readonly log: KafkaLogSink;
   private readonly consumerOptions: KafkaSubscriptionOptions;
   private readonly subscriptions = new Set<KafkaSubscription>();
 
   constructor(private readonly opts: KafkaTransportOptions) {
     this.log = opts.logger ?? defaultKafkaLogSink();
-    this.kafka = new Kafka({
-      clientId: opts.clientId,
-      brokers: opts.brokers,
-      connectionTimeout: opts.connectionTimeoutMs ?? 3_000,
-      requestTimeout: opts.requestTimeoutMs ?? 30_000,
-      retry: { ...RETRY_DEFAULTS, ...opts.retry },
-      logLevel: kafkajsLevel(opts.logLevel ?? process.env.LOG_LEVEL),
-      logCreator: kafkajsLogCreator(this.log),
-    });
+    const client = (retry: RetryOptions, connectionTimeout: number) =>
+      new Kafka({
+        clientId: opts.clientId,
+        brokers: opts.brokers,
+        connectionTimeout,
+        requestTimeout: opts.requestTimeoutMs ?? 30_000,
+        retry,
+        logLevel: kafkajsLevel(opts.logLevel ?? process.env.LOG_LEVEL),
+        logCreator: kafkajsLogCreator(this.log),
+      });
+    const connectionTimeout = opts.connectionTimeoutMs ?? 3_000;
+    this.kafka = client({ ...RETRY_DEFAULTS, ...opts.retry }, connectionTimeout);
     this.producer = this.kafka.producer({
       idempotent: false,
       maxInFlightRequests: 1,
@@ -78,6 +82,9 @@ export class KafkaTransport implements EventTransport {
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     this.admin = this.kafka.admin();
+    // A client of its own without retries: a probe answers now, and a timed-out ping leaves no reconnect loop
+    // behind (kafkajs' seed-broker retries follow the client's policy and outlive disconnect()).
+    this.pingAdmin = client({ retries: 0 }, Math.min(connectionTimeout, opts.pingTimeoutMs ?? 5_000)).admin();
     // Explicit options win; the environment fills in what the caller left out (createTransport passes brokers only).
     this.consumerOptions = { ...CONSUMER_DEFAULTS, ...kafkaConsumerTimingsFromEnv(process.env), ...opts.consumer };
   }
@@ -85,6 +92,7 @@ export class KafkaTransport implements EventTransport {
   async connect(): Promise<void> {
     await this.producer.connect();
     await this.admin.connect();
+    await this.pingAdmin.connect();
   }
 
   /** Resolves once every message is acknowledged by all in-sync replicas; throws otherwise (caller retries). */
@@ -131,6 +139,7 @@ export class KafkaTransport implements EventTransport {
     await Promise.all(subs.map((s) => s.stop()));
     await this.producer.disconnect();
     await this.admin.disconnect();
+    await this.pingAdmin.disconnect();
   }
 
   /** Asks a broker for cluster metadata (not the controller, which the mock cluster lacks). */
@@ -141,7 +150,7 @@ export class KafkaTransport implements EventTransport {
       timer = setTimeout(() => reject(new Error(`kafka: no broker answered within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      const { brokers } = await Promise.race([this.admin.describeCluster(), timeout]);
+      const { brokers } = await Promise.race([this.pingAdmin.describeCluster(), timeout]);
       if (brokers.length === 0) throw new Error('kafka: cluster metadata lists no broker');
     } finally {
       clearTimeout(timer);

@@ -98,6 +98,11 @@ export class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplica
   }
 }
 
+const relayLog = new Logger('OutboxRelay');
+const nestRelayLogger = {
+  warn: (message: string, err?: unknown) => relayLog.warn(err instanceof Error ? `${message}: ${err.message}` : message),
+};
+
 /**
  * `MessagingModule.forRoot({ context, schema, groupId, subscribeTo })` provides OutboxWriter, Inbox,
  * the transport (EVENT_TRANSPORT), OutboxRelay, EventsServer and MessagingHealth. Wire the handlers with
@@ -131,7 +136,14 @@ export class MessagingModule {
           provide: OutboxRelay,
           inject: [dataSourceToken, EVENT_TRANSPORT],
           useFactory: (dataSource: DataSource, transport: EventTransport) =>
-            new OutboxRelay({ registry: options.registry, ...options.relay, dataSource, schema: options.schema, transport }),
+            new OutboxRelay({
+              registry: options.registry,
+              logger: nestRelayLogger,
+              ...options.relay,
+              dataSource,
+              schema: options.schema,
+              transport,
+            }),
         },
         {
           provide: EventsServer,

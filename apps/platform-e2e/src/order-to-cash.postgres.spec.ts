@@ -1,0 +1,3 @@
+import { describeOrderToCash } from './order-to-cash';
+
+describeOrderToCash('postgres', async () => ({}));
