@@ -1,13 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import pino from 'pino';
-import { PostgresTransport, ensureMessagingSchema, type EventTransport } from '@tessera/messaging';
+import { PostgresTransport, createEnvelope, ensureMessagingSchema, type EventTransport } from '@tessera/messaging';
 // Not re-exported by @tessera/messaging, which loads kafkajs only when KAFKA_BROKERS is set.
 import { KafkaTransport } from '../../libs/messaging/src/lib/kafka';
 import { startKafkaMock, type KafkaMockCluster } from '@tessera/testing';
 import { BENCH_TOPIC, BenchPipeline } from './bench-pipeline';
+
+const RAW_TOPIC = 'tessera.benchraw.events';
 
 // Plain CommonJS shared with Jest's globalSetup.
 const { startEmbeddedPostgres } = require('../../libs/testing/src/postgres/embedded-cluster.js') as {
@@ -18,6 +21,7 @@ interface Options {
   transports: string[];
   events: number;
   eventsPerTx: number;
+  latencyEventsPerTx: number;
   writers: number;
   rate: number;
   seconds: number;
@@ -30,6 +34,7 @@ interface Result {
   sustained: { events: number; seconds: number; perSecond: number; writtenPerSecond: number };
   latency: { offered: number; events: number; p50: number; p99: number; max: number };
   duplicates: number;
+  transportOnly: { publishPerSecond: number; deliveredPerSecond: number };
 }
 
 function parseArgs(argv: string[]): Options {
@@ -39,11 +44,12 @@ function parseArgs(argv: string[]): Options {
     transports: arg('transports', 'postgres,kafka').split(','),
     events: Number(arg('events', '20000')),
     eventsPerTx: Number(arg('events-per-tx', '5')),
+    latencyEventsPerTx: Number(arg('latency-events-per-tx', '1')),
     writers: Number(arg('writers', '8')),
     rate: Number(arg('rate', '1000')),
     seconds: Number(arg('seconds', '10')),
     fsync: arg('fsync', 'on') !== 'off',
-    partitions: Number(arg('partitions', '8')),
+    partitions: Number(arg('partitions', '16')),
   };
 }
 
@@ -86,9 +92,10 @@ async function sustained(p: BenchPipeline, o: Options): Promise<Result['sustaine
   return { events, seconds, perSecond: events / seconds, writtenPerSecond: events / writeSeconds };
 }
 
-/** (b) open loop at `rate` events/s, one event per business transaction, for `seconds`. */
+/** (b) open loop at `rate` events/s, `latencyEventsPerTx` events per business transaction, for `seconds`. */
 async function latency(p: BenchPipeline, o: Options): Promise<Result['latency']> {
-  const total = o.rate * o.seconds;
+  const perTx = o.latencyEventsPerTx;
+  const total = Math.ceil((o.rate * o.seconds) / perTx) * perTx;
   const before = p.handled;
   const ids: string[] = [];
   const inFlight: Promise<void>[] = [];
@@ -97,7 +104,8 @@ async function latency(p: BenchPipeline, o: Options): Promise<Result['latency']>
   while (sent < total) {
     // Start every transaction whose scheduled time has come, without waiting for earlier ones (no coordinated omission).
     const due = Math.min(total, Math.floor(((Date.now() - started) * o.rate) / 1000));
-    for (; sent < due; sent++) inFlight.push(p.placeOrder(1).then((written) => void ids.push(...written)));
+    for (; sent + perTx <= due; sent += perTx)
+      inFlight.push(p.placeOrder(perTx).then((written) => void ids.push(...written)));
     await new Promise((r) => setTimeout(r, 1));
   }
   await Promise.all(inFlight);
@@ -112,6 +120,50 @@ async function latency(p: BenchPipeline, o: Options): Promise<Result['latency']>
   };
 }
 
+/**
+ * (c) the transport alone, without outbox or inbox: `events` published in batches of 500 (as the relay does) to a
+ * consumer group whose handler does nothing. Separates what the transport carries from what the database costs.
+ */
+async function transportOnly(transport: () => EventTransport, o: Options): Promise<Result['transportOnly']> {
+  const pub = transport();
+  const sub = transport();
+  await pub.connect();
+  await sub.connect();
+  let delivered = 0;
+  const handle = await sub.subscribe({
+    groupId: 'bench-raw',
+    topics: [RAW_TOPIC],
+    handle: async () => void delivered++,
+  });
+  try {
+    const events = Array.from({ length: o.events }, (_, i) =>
+      createEnvelope({
+        source: 'orders',
+        type: 'orders.order.line-added',
+        subject: randomUUID(),
+        tenantId: randomUUID(),
+        data: { line: i, sku: `SKU-${i}`, quantity: 1, priceMinor: 1999 },
+      }),
+    );
+    const started = Date.now();
+    for (let i = 0; i < events.length; i += 500) await pub.publish(RAW_TOPIC, events.slice(i, i + 500));
+    const published = Date.now();
+    const until = published + 120_000;
+    while (delivered < events.length) {
+      if (Date.now() > until) throw new Error(`transport only: ${delivered} of ${events.length} delivered`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return {
+      publishPerSecond: events.length / ((published - started) / 1000),
+      deliveredPerSecond: events.length / ((Date.now() - started) / 1000),
+    };
+  } finally {
+    await handle.stop();
+    await sub.close();
+    await pub.close();
+  }
+}
+
 async function runOne(name: string, url: string, transport: () => EventTransport, o: Options): Promise<Result> {
   const p = await BenchPipeline.start(url, transport);
   try {
@@ -122,7 +174,10 @@ async function runOne(name: string, url: string, transport: () => EventTransport
     const s = await sustained(p, o);
     process.stderr.write(`[bench] ${name}: latency run (${o.rate}/s for ${o.seconds} s)...\n`);
     const l = await latency(p, o);
-    return { transport: name, sustained: s, latency: l, duplicates: p.duplicateDeliveries };
+    await p.stop();
+    process.stderr.write(`[bench] ${name}: transport only (${o.events} events)...\n`);
+    const t = await transportOnly(transport, o);
+    return { transport: name, sustained: s, latency: l, duplicates: p.duplicateDeliveries, transportOnly: t };
   } finally {
     await p.stop();
   }
@@ -140,6 +195,8 @@ function printTable(results: Result[], o: Options): void {
       `p99 ms @${o.rate}/s`,
       'max ms',
       'duplicates',
+      'transport only: publish/s',
+      'transport only: delivered/s',
     ],
     ...results.map((r) => [
       r.transport,
@@ -151,6 +208,8 @@ function printTable(results: Result[], o: Options): void {
       String(r.latency.p99),
       String(r.latency.max),
       String(r.duplicates),
+      r.transportOnly.publishPerSecond.toFixed(0),
+      r.transportOnly.deliveredPerSecond.toFixed(0),
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -164,7 +223,7 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
   console.log(
     `bench:events: ${o.events} events in transactions of ${o.eventsPerTx} by ${o.writers} writers; latency at ${o.rate} events/s ` +
-      `for ${o.seconds} s (one event per transaction); ${o.partitions} partitions; PostgreSQL fsync=${o.fsync ? 'on' : 'off'}; ` +
+      `for ${o.seconds} s (${o.latencyEventsPerTx} per transaction); ${o.partitions} partitions; PostgreSQL fsync=${o.fsync ? 'on' : 'off'}; ` +
       `${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}, Node ${process.version}`,
   );
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-pg-'));
@@ -179,7 +238,13 @@ export async function main(argv: string[]): Promise<void> {
         await ensureMessagingSchema(url);
         results.push(await runOne(name, url, () => new PostgresTransport({ url, partitions: o.partitions }), o));
       } else if (name === 'kafka') {
-        kafka = await startKafkaMock({ brokers: 3, topics: [{ name: BENCH_TOPIC, partitions: o.partitions }] });
+        kafka = await startKafkaMock({
+          brokers: 3,
+          topics: [
+            { name: BENCH_TOPIC, partitions: o.partitions },
+            { name: RAW_TOPIC, partitions: o.partitions },
+          ],
+        });
         const brokers = kafka.brokers;
         const logger = pino({ level: 'warn' });
         const make = () =>

@@ -25,9 +25,11 @@ export class BenchPipeline {
   readonly committedAt = new Map<string, number>();
   readonly handledAt = new Map<string, number>();
   private duplicates = 0;
+  private stopped = false;
 
   private constructor(
     private readonly dataSource: DataSource,
+    private readonly consumerDataSource: DataSource,
     private readonly publisher: EventTransport,
     private readonly subscriber: EventTransport,
   ) {}
@@ -45,7 +47,11 @@ export class BenchPipeline {
     await dataSource.query(
       `CREATE TABLE IF NOT EXISTS ${SCHEMA}.order_stats (event_id uuid PRIMARY KEY, order_id uuid NOT NULL, lines int NOT NULL)`,
     );
-    const p = new BenchPipeline(dataSource, transport(), transport());
+    // The consumer is another service: its own connection pool, so its inbox transactions do not queue behind
+    // the writers' (which, at an open-loop rate, can pile up in the writers' pool).
+    const consumerDataSource = new DataSource({ type: 'postgres', url, extra: { max: 20 } });
+    await consumerDataSource.initialize();
+    const p = new BenchPipeline(dataSource, consumerDataSource, transport(), transport());
     await p.publisher.connect();
     await p.subscriber.connect();
     p.relay = new OutboxRelay({
@@ -56,7 +62,7 @@ export class BenchPipeline {
       pollIntervalMs: 50,
     });
     p.relay.start();
-    const inbox = new Inbox({ dataSource, schema: SCHEMA, groupId: 'bench-consumer' });
+    const inbox = new Inbox({ dataSource: consumerDataSource, schema: SCHEMA, groupId: 'bench-consumer' });
     p.consumer = await p.subscriber.subscribe({
       groupId: 'bench-consumer',
       topics: [BENCH_TOPIC],
@@ -126,11 +132,15 @@ export class BenchPipeline {
     return out;
   }
 
+  /** Idempotent. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     await this.consumer?.stop();
     await this.relay?.stop();
     await this.subscriber.close();
     await this.publisher.close();
     await this.dataSource.destroy();
+    await this.consumerDataSource.destroy();
   }
 }

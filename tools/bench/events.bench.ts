@@ -3,7 +3,8 @@
  * (business transaction + outbox → relay → transport → consumer with inbox) for each transport.
  * A benchmark, not a test: it prints a table; docs/benchmarks.md keeps what it measured.
  *
- * Options: --transports=postgres,kafka  --events=20000  --rate=1000  --seconds=10  --fsync=on|off
+ * Options (defaults): --transports=postgres,kafka --events=20000 --events-per-tx=5 --writers=8 --rate=1000
+ *   --seconds=10 --latency-events-per-tx=1 --partitions=16 --fsync=on
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';

@@ -103,11 +103,13 @@ export class KafkaTransport implements EventTransport {
       acks: -1,
       messages: events.map((e) => {
         const m = encodeBinary(e);
+        // The record timestamp is the event time (retention and time-based seeks follow it); now if unparsable.
+        const time = Date.parse(e.time);
         return {
           key: m.key,
           value: m.value,
           headers: m.headers,
-          timestamp: String(Date.parse(e.time)),
+          timestamp: String(Number.isNaN(time) ? Date.now() : time),
         };
       }),
     });
