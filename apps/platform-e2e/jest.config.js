@@ -4,6 +4,6 @@ module.exports = {
   displayName: 'platform-e2e',
   preset: '../../jest.preset.js',
   rootDir: __dirname,
-  testTimeout: 120_000,
+  testTimeout: 240_000,
   maxWorkers: 1,
 };

@@ -38,7 +38,10 @@ function runTs(file, env, { name, wait }) {
   return child;
 }
 
-async function waitReady(name, url, timeoutMs = 45_000) {
+// Generous by default: a cold start compiles every service's TypeScript on a possibly busy machine.
+const READY_TIMEOUT_MS = Number(process.env.STARTUP_TIMEOUT_MS ?? 120_000);
+
+async function waitReady(name, url, timeoutMs = READY_TIMEOUT_MS) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (stopping) throw new Error('stopping');

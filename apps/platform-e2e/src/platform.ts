@@ -67,7 +67,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     child.stdout?.on('data', (d) => (out += d.toString()));
     child.stderr?.on('data', (d) => (out += d.toString()));
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`platform not ready in 90s:\n${out.slice(-4000)}`)), 90_000);
+      const timer = setTimeout(() => reject(new Error(`platform not ready in 150s:\n${out.slice(-4000)}`)), 150_000);
       const onData = () => {
         if (/\[tessera\] ready in/.test(out.slice(from))) {
           clearTimeout(timer);
