@@ -27,6 +27,8 @@ interface Options {
   seconds: number;
   fsync: boolean;
   partitions: number;
+  /** Consumer handles a partition's batch in one inbox transaction (`handleBatch`); off: one per event. */
+  batch: boolean;
 }
 
 interface Result {
@@ -50,6 +52,7 @@ function parseArgs(argv: string[]): Options {
     seconds: Number(arg('seconds', '10')),
     fsync: arg('fsync', 'on') !== 'off',
     partitions: Number(arg('partitions', '16')),
+    batch: arg('batch', 'on') !== 'off',
   };
 }
 
@@ -165,7 +168,7 @@ async function transportOnly(transport: () => EventTransport, o: Options): Promi
 }
 
 async function runOne(name: string, url: string, transport: () => EventTransport, o: Options): Promise<Result> {
-  const p = await BenchPipeline.start(url, transport);
+  const p = await BenchPipeline.start(url, transport, { batch: o.batch });
   try {
     // Warm up: consumer group joined, JIT warm, connections open.
     for (let i = 0; i < 50; i++) await p.placeOrder(o.eventsPerTx);
@@ -223,7 +226,7 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
   console.log(
     `bench:events: ${o.events} events in transactions of ${o.eventsPerTx} by ${o.writers} writers; latency at ${o.rate} events/s ` +
-      `for ${o.seconds} s (${o.latencyEventsPerTx} per transaction); ${o.partitions} partitions; PostgreSQL fsync=${o.fsync ? 'on' : 'off'}; ` +
+      `for ${o.seconds} s (${o.latencyEventsPerTx} per transaction); ${o.partitions} partitions; consumer batches ${o.batch ? 'on' : 'off'}; PostgreSQL fsync=${o.fsync ? 'on' : 'off'}; ` +
       `${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}, Node ${process.version}`,
   );
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-pg-'));

@@ -7,7 +7,10 @@ import {
   messagingTablesSql,
   type ConsumerHandle,
   type EventTransport,
+  type DeliveredEvent,
+  type InboxOutcome,
 } from '@tessera/messaging';
+import type { EventEnvelope } from '@tessera/contracts';
 
 const SCHEMA = 'bench';
 export const BENCH_TOPIC = 'tessera.bench.events';
@@ -15,7 +18,8 @@ export const BENCH_TOPIC = 'tessera.bench.events';
 /**
  * One service's event path, for real: business transactions that insert an order row and append its events to
  * the outbox in the same transaction; the outbox relay publishing through the transport; a consumer group whose
- * handler applies each event through the inbox (`processed_events` + an effect row in one transaction).
+ * handler applies each event through the inbox (`processed_events` + an effect row), a partition's batch in one
+ * transaction as EventsServer does.
  * Records, per event id, when its business transaction committed and when its effect committed.
  */
 export class BenchPipeline {
@@ -35,7 +39,8 @@ export class BenchPipeline {
   ) {}
 
   /** Sets up the tables in `url`'s database and starts relay and consumer (two transport instances, like two services). */
-  static async start(url: string, transport: () => EventTransport): Promise<BenchPipeline> {
+  /** `batch: false` gives the consumer no `handleBatch`: one inbox transaction per event, for comparison. */
+  static async start(url: string, transport: () => EventTransport, { batch = true }: { batch?: boolean } = {}): Promise<BenchPipeline> {
     const dataSource = new DataSource({ type: 'postgres', url, extra: { max: 40 } });
     await dataSource.initialize();
     await dataSource.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
@@ -63,21 +68,38 @@ export class BenchPipeline {
     });
     p.relay.start();
     const inbox = new Inbox({ dataSource: consumerDataSource, schema: SCHEMA, groupId: 'bench-consumer' });
+    const apply = (event: EventEnvelope): Promise<InboxOutcome> =>
+      inbox.run(event, async (tx) => {
+        const data = event.data as { orderId: string; line: number };
+        await tx.manager.query(`INSERT INTO ${SCHEMA}.order_stats (event_id, order_id, lines) VALUES ($1, $2, $3)`, [
+          event.id,
+          data.orderId,
+          data.line,
+        ]);
+      });
+    // Outcomes count only once their transaction committed: after inbox.run alone, or after the whole batch.
+    const record = (event: EventEnvelope, outcome: InboxOutcome, at: number): void => {
+      if (outcome === 'duplicate') p.duplicates++;
+      else p.handledAt.set(event.id, at);
+    };
     p.consumer = await p.subscriber.subscribe({
       groupId: 'bench-consumer',
       topics: [BENCH_TOPIC],
-      handle: async (event) => {
-        const outcome = await inbox.run(event, async (tx) => {
-          const data = event.data as { orderId: string; line: number };
-          await tx.manager.query(`INSERT INTO ${SCHEMA}.order_stats (event_id, order_id, lines) VALUES ($1, $2, $3)`, [
-            event.id,
-            data.orderId,
-            data.line,
-          ]);
-        });
-        if (outcome === 'duplicate') p.duplicates++;
-        else p.handledAt.set(event.id, Date.now());
-      },
+      handle: async (event) => record(event, await apply(event), Date.now()),
+      // As EventsServer does: a partition's batch in one inbox transaction.
+      ...(batch
+        ? {
+            handleBatch: async (events: DeliveredEvent[]) => {
+              const outcomes = await inbox.runBatch(async () => {
+                const out: InboxOutcome[] = [];
+                for (const { event } of events) out.push(await apply(event));
+                return out;
+              });
+              const at = Date.now();
+              events.forEach(({ event }, i) => record(event, outcomes[i], at));
+            },
+          }
+        : {}),
     });
     return p;
   }

@@ -4,7 +4,7 @@
  * A benchmark, not a test: it prints a table; docs/benchmarks.md keeps what it measured.
  *
  * Options (defaults): --transports=postgres,kafka --events=20000 --events-per-tx=5 --writers=8 --rate=1000
- *   --seconds=10 --latency-events-per-tx=1 --partitions=16 --fsync=on
+ *   --seconds=10 --latency-events-per-tx=1 --partitions=16 --fsync=on --batch=on (off: one inbox transaction per event)
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';

@@ -28,6 +28,18 @@ export interface Subscription {
    * and does not move past the message.
    */
   handle(event: EventEnvelope, meta: DeliveryMeta): Promise<void>;
+  /**
+   * Optional: the messages fetched for ONE partition, in offset order, handled together (e.g. in one database
+   * transaction). The transport commits the offsets only after it resolved. Throwing means "not all handled":
+   * the transport then handles the same messages one by one through `handle` (retrying the failing one with
+   * backoff, never moving past it), so a prefix that was already applied comes back as inbox duplicates.
+   */
+  handleBatch?(events: DeliveredEvent[]): Promise<void>;
+}
+
+export interface DeliveredEvent {
+  event: EventEnvelope;
+  meta: DeliveryMeta;
 }
 
 export interface DeliveryMeta {

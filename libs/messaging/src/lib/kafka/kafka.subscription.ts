@@ -1,7 +1,7 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import type { EventEnvelope } from '@tessera/contracts';
 import { decodeBinary } from '../core/cloudevents';
-import type { ConsumerHandle, Subscription } from '../core/transport.port';
+import type { ConsumerHandle, DeliveredEvent, Subscription } from '../core/transport.port';
 import type { KafkaLogSink } from './kafka.logger';
 
 export interface KafkaSubscriptionOptions {
@@ -13,6 +13,8 @@ export interface KafkaSubscriptionOptions {
   maxWaitTimeMs: number;
   /** Backoff between attempts of a failing handler: doubles from `min` up to `max`. */
   retryBackoffMs: { min: number; max: number };
+  /** Most messages given to one `handleBatch` call (one database transaction in the consumer). */
+  maxBatchEvents: number;
   /** How long to wait before recreating a consumer that kafkajs gave up on. */
   restartDelayMs: number;
 }
@@ -122,17 +124,63 @@ export class KafkaSubscription implements ConsumerHandle {
   }
 
   private async eachBatch(p: EachBatchPayload): Promise<void> {
-    const { topic, partition } = p.batch;
-    for (const message of p.batch.messages) {
+    const messages = p.batch.messages;
+    // With a batch handler, the fetched messages go in chunks (one database transaction each); a chunk that fails
+    // is redone message by message from its first message, so the failing one is retried in place, then batching
+    // resumes with the next chunk. Without one, the whole fetch goes message by message.
+    const size = this.sub.handleBatch ? this.opts.maxBatchEvents : messages.length;
+    for (let from = 0; from < messages.length; from += size) {
       if (!p.isRunning() || p.isStale()) return;
+      const chunk = messages.slice(from, from + size);
+      if (this.sub.handleBatch && (await this.handleChunk(chunk, p))) {
+        p.resolveOffset(chunk[chunk.length - 1].offset);
+        await p.commitOffsetsIfNecessary();
+        await p.heartbeat();
+      } else if (!(await this.handleOneByOne(chunk, p))) {
+        return;
+      }
+    }
+  }
+
+  /** False when the partition was taken away or we are stopping (the rest stays unresolved). */
+  private async handleOneByOne(messages: KafkaMessage[], p: EachBatchPayload): Promise<boolean> {
+    const { topic, partition } = p.batch;
+    for (const message of messages) {
+      if (!p.isRunning() || p.isStale()) return false;
       const event = this.decode(topic, partition, message);
       if (event) {
         const handled = await this.handleUntilDone(event, { topic, partition, offset: message.offset }, p);
-        if (!handled) return;
+        if (!handled) return false;
       }
       p.resolveOffset(message.offset);
       await p.commitOffsetsIfNecessary();
       await p.heartbeat();
+    }
+    return true;
+  }
+
+  /** One chunk through the batch handler; false when it failed (the caller then goes message by message). */
+  private async handleChunk(chunk: KafkaMessage[], p: EachBatchPayload): Promise<boolean> {
+    const { topic, partition } = p.batch;
+    const events: DeliveredEvent[] = [];
+    for (const message of chunk) {
+      const event = this.decode(topic, partition, message);
+      if (event) events.push({ event, meta: { topic, partition, offset: message.offset } });
+    }
+    if (events.length === 0) return true;
+    const handleBatch = this.sub.handleBatch?.bind(this.sub);
+    if (!handleBatch) return false;
+    try {
+      await this.withHeartbeats(p, () => handleBatch(events));
+      return true;
+    } catch (e) {
+      if (e instanceof GroupLeftError) throw e.cause;
+      const first = events[0].meta;
+      this.log.warn(
+        { groupId: this.sub.groupId, ...first, count: events.length, err: e },
+        'batch handler failed; handling the batch message by message',
+      );
+      return false;
     }
   }
 

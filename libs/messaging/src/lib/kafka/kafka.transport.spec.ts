@@ -136,6 +136,45 @@ describe('KafkaTransport on the librdkafka mock cluster', () => {
     expect(order).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('hands a partition batch to handleBatch; a failing batch is redone message by message, in order', async () => {
+    const key = randomUUID();
+    const sent = [1, 2, 3, 4, 5].map((n) => event(key, n));
+    const ids = new Set(sent.map((s) => s.id));
+    const nOf = (e: EventEnvelope): number => (e.data as { n: number }).n;
+    // What "committed" holds: a batch's results count only if the whole batch resolved, like one transaction.
+    const applied: number[] = [];
+    const batches: number[][] = [];
+    let failures = 0;
+    const apply = (n: number): void => {
+      if (n === 3 && failures < 2) {
+        failures++;
+        throw new Error('transient');
+      }
+    };
+    // Published first, so the group's first fetch holds all five in one batch.
+    await transport.publish(TOPIC, sent);
+    const handle = await transport.subscribe({
+      groupId: `g-${randomUUID()}`,
+      topics: [TOPIC],
+      handle: async (e) => {
+        if (!ids.has(e.id)) return;
+        apply(nOf(e));
+        applied.push(nOf(e));
+      },
+      handleBatch: async (events) => {
+        const ours = events.filter(({ event: e }) => ids.has(e.id)).map(({ event: e }) => nOf(e));
+        if (ours.length > 0) batches.push(ours);
+        for (const n of ours) apply(n);
+        applied.push(...ours);
+      },
+    });
+    await waitFor('all five', () => applied.length >= 5);
+    await handle.stop();
+    expect(batches[0]).toEqual([1, 2, 3, 4, 5]);
+    expect(failures).toBe(2);
+    expect(applied).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('reports lag until the group has committed, then zero', async () => {
     const sent = Array.from({ length: 10 }, (_, i) => event(randomUUID(), i));
     const ids = new Set(sent.map((s) => s.id));

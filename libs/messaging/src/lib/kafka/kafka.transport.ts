@@ -36,6 +36,8 @@ const CONSUMER_DEFAULTS: KafkaSubscriptionOptions = {
   maxWaitTimeMs: 100,
   retryBackoffMs: { min: 100, max: 5_000 },
   restartDelayMs: 1_000,
+  // Like the postgres transport's read size: long enough to amortize a commit, short enough to hold locks briefly.
+  maxBatchEvents: 100,
 };
 
 /**

@@ -3,12 +3,18 @@ import { BaseRpcContext, Server } from '@nestjs/microservices';
 import type { CustomTransportStrategy } from '@nestjs/microservices';
 import type { EventEnvelope } from '@tessera/contracts';
 import { isObservable, lastValueFrom } from 'rxjs';
-import type { ConsumerHandle, DeliveryMeta, EventTransport } from '../core/transport.port';
+import type { Inbox } from '../core/inbox';
+import type { ConsumerHandle, DeliveredEvent, DeliveryMeta, EventTransport } from '../core/transport.port';
 
 export interface EventsServerOptions {
   transport: EventTransport;
   groupId: string;
   topics: string[];
+  /**
+   * When given, a partition's batch is dispatched inside `inbox.runBatch`: every `inbox.run` of its handlers joins
+   * one database transaction. Without it, each event is dispatched on its own.
+   */
+  inbox?: Inbox;
 }
 
 /** Second argument of an `@EventPattern` handler (`@Ctx()`): where the event came from. */
@@ -42,6 +48,7 @@ export class EventsServer extends Server implements CustomTransportStrategy {
         groupId: this.options.groupId,
         topics: this.options.topics,
         handle: (event, meta) => this.dispatch(event, meta),
+        ...(this.options.inbox ? { handleBatch: (events: DeliveredEvent[]) => this.dispatchBatch(events) } : {}),
       });
       callback();
     } catch (err) {
@@ -63,6 +70,21 @@ export class EventsServer extends Server implements CustomTransportStrategy {
     const result = await handler(event, new EventContext([meta, event]));
     // Nest wraps handler errors (exception filters) into an erroring observable: surface them.
     if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+  }
+
+  /**
+   * One partition's events, in order, in one inbox transaction. The first handler that throws ends the batch: it
+   * rolls back and the transport redoes the events one by one (see `Subscription.handleBatch`).
+   */
+  async dispatchBatch(events: DeliveredEvent[]): Promise<void> {
+    const inbox = this.options.inbox;
+    if (!inbox) {
+      for (const { event, meta } of events) await this.dispatch(event, meta);
+      return;
+    }
+    await inbox.runBatch(async () => {
+      for (const { event, meta } of events) await this.dispatch(event, meta);
+    });
   }
 
   async close(): Promise<void> {

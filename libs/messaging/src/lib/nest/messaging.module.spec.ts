@@ -35,6 +35,13 @@ class UserEventsHandler {
     });
   }
 
+  @EventPattern('identity.user.renamed')
+  async onRenamed(@Payload() e: EventEnvelope<{ name: string }>): Promise<void> {
+    await this.inbox.run(e, async (tx) => {
+      await tx.manager.query(`INSERT INTO ${SCHEMA}.renames (name, txid) VALUES ($1, txid_current())`, [e.data.name]);
+    });
+  }
+
   @EventPattern('identity.user.updated')
   async onUpdated(@Payload() e: EventEnvelope<{ name: string }>): Promise<void> {
     seen.push({ type: e.type, id: e.id, partition: -1 });
@@ -69,6 +76,7 @@ describe('MessagingModule + EventsServer (Nest)', () => {
     await ds.query(`CREATE SCHEMA ${SCHEMA}`);
     for (const sql of messagingTablesSql(SCHEMA)) await ds.query(sql);
     await ds.query(`CREATE TABLE ${SCHEMA}.names (name text NOT NULL)`);
+    await ds.query(`CREATE TABLE ${SCHEMA}.renames (n serial PRIMARY KEY, name text NOT NULL, txid bigint NOT NULL)`);
 
     @Global()
     @Module({ providers: [{ provide: DataSource, useValue: ds }], exports: [DataSource] })
@@ -125,6 +133,19 @@ describe('MessagingModule + EventsServer (Nest)', () => {
     // Same key, same partition, handled in order: created before updated.
     const order = seen.map((s) => s.type);
     expect(order.indexOf('identity.user.created')).toBeLessThan(order.indexOf('identity.user.updated'));
+  });
+
+  it("dispatches a partition's batch in one transaction: the handlers' inbox.run calls share it", async () => {
+    const writer = app.get(OutboxWriter);
+    const names = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    // One business transaction, one key: the relay publishes them together and they land in one partition read.
+    await ds.transaction(async (manager) => {
+      for (const name of names) await writer.append({ manager, tenantId: TENANT }, { type: 'identity.user.renamed', subject: 'u9', data: { name } });
+    });
+    await waitFor('all renames', async () => (await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.renames`))[0].n === 5);
+    const rows: { name: string; txid: string }[] = await ds.query(`SELECT name, txid FROM ${SCHEMA}.renames ORDER BY n`);
+    expect(rows.map((r) => r.name)).toEqual(names);
+    expect(new Set(rows.map((r) => r.txid)).size).toBe(1);
   });
 
   it('reports readiness and exposes relay metrics; the relay is active', async () => {

@@ -38,6 +38,12 @@ export interface MessagingModuleOptions {
   transport?: EventTransport;
   relay?: Partial<Omit<OutboxRelayOptions, 'dataSource' | 'schema' | 'transport'>>;
   registry?: Registry;
+  /**
+   * Handle each partition's batch of events in one inbox transaction (default true). Handlers must then make their
+   * database writes through `inbox.run`'s `tx`: a separate transaction touching rows the batch already wrote would
+   * wait for the batch, which waits for it. Set false for a service whose handlers cannot.
+   */
+  batchTransactions?: boolean;
   /** How often consumer lag is sampled into `messaging_consumer_lag` (default 5000 ms). */
   lagIntervalMs?: number;
 }
@@ -147,9 +153,14 @@ export class MessagingModule {
         },
         {
           provide: EventsServer,
-          inject: [EVENT_TRANSPORT],
-          useFactory: (transport: EventTransport) =>
-            new EventsServer({ transport, groupId: options.groupId, topics: options.subscribeTo.map(topicOf) }),
+          inject: [EVENT_TRANSPORT, Inbox],
+          useFactory: (transport: EventTransport, inbox: Inbox) =>
+            new EventsServer({
+              transport,
+              groupId: options.groupId,
+              topics: options.subscribeTo.map(topicOf),
+              inbox: options.batchTransactions === false ? undefined : inbox,
+            }),
         },
         MessagingHealth,
         MessagingLifecycle,

@@ -2,7 +2,7 @@ import type { EventEnvelope } from '@tessera/contracts';
 import type { Pool } from 'pg';
 import { Backoff, Wakeable } from '../core/backoff';
 import type { BackoffOptions } from '../core/backoff';
-import type { DeliveryMeta } from '../core/transport.port';
+import type { DeliveredEvent, DeliveryMeta } from '../core/transport.port';
 
 export interface PartitionWorkerOptions {
   pool: Pool;
@@ -10,6 +10,8 @@ export interface PartitionWorkerOptions {
   topic: string;
   partition: number;
   handle(event: EventEnvelope, meta: DeliveryMeta): Promise<void>;
+  /** When given, the rows read in one pass go to it together; on failure they are redone one by one. */
+  handleBatch?(events: DeliveredEvent[]): Promise<void>;
   batchSize: number;
   pollIntervalMs: number;
   backoff?: BackoffOptions;
@@ -68,6 +70,10 @@ export class PartitionWorker {
           await this.wakeup.sleep(this.o.pollIntervalMs);
           continue;
         }
+        if (!this.stopped && (await this.handleBatch(rows))) {
+          position = BigInt(rows[rows.length - 1].offset) + 1n;
+          rows.length = 0;
+        }
         for (const row of rows) {
           if (this.stopped) break;
           const handled = await this.handleWithRetry(row, backoff);
@@ -86,6 +92,22 @@ export class PartitionWorker {
     // Commit what was handled before leaving, so the next owner does not redo it.
     if (!this.lost && committed !== null && position !== null && position !== committed) {
       await this.commit(committed, position).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The whole pass in one call, when the subscription handles batches. False (nothing moves) when there is no batch
+   * handler or it failed: the caller then handles the rows one by one, retrying the failing one in place.
+   */
+  private async handleBatch(rows: LogRow[]): Promise<boolean> {
+    if (!this.o.handleBatch) return false;
+    const { topic, partition } = this.o;
+    try {
+      await this.o.handleBatch(rows.map((r) => ({ event: r.envelope, meta: { topic, partition, offset: r.offset } })));
+      return true;
+    } catch (err) {
+      this.o.onError(`batch of ${rows.length} from ${topic}/${partition}@${rows[0].offset} failed; handling it event by event`, err);
+      return false;
     }
   }
 

@@ -190,6 +190,7 @@ export class PgConsumer implements ConsumerHandle {
           topic: tp.topic,
           partition: tp.partition,
           handle: (e, meta) => this.o.subscription.handle(e, meta),
+          handleBatch: this.o.subscription.handleBatch?.bind(this.o.subscription),
           batchSize: this.o.batchSize,
           pollIntervalMs: this.o.pollIntervalMs,
           backoff: this.o.backoff,

@@ -22,18 +22,24 @@ async function main(): Promise<void> {
   const inbox = new Inbox({ dataSource, schema: need('CONTRACT_SCHEMA'), groupId: need('CONTRACT_GROUP') });
   const transport = createTransport(env, { clientId: 'contract-child' });
   await transport.connect();
+  const handle = async (event: EventEnvelope): Promise<void> => {
+    await inbox.run(event, async (tx) => {
+      await recordEffect(tx.manager, need('CONTRACT_SCHEMA'), event, 'child');
+      if ((event.data as { hang?: boolean }).hang) {
+        process.send?.({ kind: 'in-handler', id: event.id });
+        await new Promise<never>(() => undefined);
+      }
+    });
+  };
   await transport.subscribe({
     groupId: need('CONTRACT_GROUP'),
     topics: [need('CONTRACT_TOPIC')],
-    handle: async (event: EventEnvelope) => {
-      await inbox.run(event, async (tx) => {
-        await recordEffect(tx.manager, need('CONTRACT_SCHEMA'), event, 'child');
-        if ((event.data as { hang?: boolean }).hang) {
-          process.send?.({ kind: 'in-handler', id: event.id });
-          await new Promise<never>(() => undefined);
-        }
-      });
-    },
+    handle,
+    // Killed inside a batch: the batch's transaction (with the events before the hanging one) dies with it.
+    handleBatch: (events) =>
+      inbox.runBatch(async () => {
+        for (const { event } of events) await handle(event);
+      }),
   });
   process.send?.({ kind: 'ready' });
 }
