@@ -1,0 +1,150 @@
+/**
+ * Runs `npm start`'s launcher (tools/launcher/start.js) for a benchmark: scratch ports, a scratch data folder,
+ * env overrides per run (env is read once per process, so each configuration needs its own start).
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(__dirname, '../..');
+const SERVICES = ['identity', 'catalog', 'inventory', 'orders', 'billing'];
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface BenchPlatform {
+  baseUrl: string;
+  startupMs: number;
+  /** CPU seconds used so far by each process group under the launcher (gateway, services, postgres). */
+  cpuSeconds: () => Record<string, number>;
+  /** Stops the launcher (SIGTERM) and removes the data folder. */
+  stop: () => Promise<void>;
+}
+
+export async function startPlatform(extraEnv: Record<string, string>): Promise<BenchPlatform> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-bench-'));
+  // As root, PostgreSQL runs as 'postgres', which must be able to enter the folder mkdtemp made private.
+  chmodSync(dataDir, 0o755);
+  const port = await freePort();
+  const env: Record<string, string> = {
+    PORT: String(port),
+    EMBEDDED_PG_PORT: String(await freePort()),
+  };
+  for (const name of SERVICES) env[`${name.toUpperCase()}_PORT`] = String(await freePort());
+
+  const t0 = Date.now();
+  let out = '';
+  const child: ChildProcess = spawn(process.execPath, ['tools/launcher/start.js'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      ...extraEnv,
+      ...env,
+      TESSERA_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: '',
+      KAFKA_BROKERS: '',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const collect = (d: Buffer) => (out = (out + d.toString()).slice(-20_000));
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`platform not ready in 120s:\n${out.slice(-4000)}`)), 120_000);
+    child.stdout?.on('data', () => {
+      if (/\[tessera\] ready in/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`launcher exited with ${code} before ready:\n${out.slice(-4000)}`));
+    });
+  });
+  await ready.catch((e: unknown) => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  });
+
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    startupMs: Date.now() - t0,
+    cpuSeconds: () => cpuByGroup(child.pid as number),
+    stop: async () => {
+      if (child.exitCode === null) {
+        await new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        });
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Proc {
+  pid: number;
+  ppid: number;
+  cpuSeconds: number;
+  cmd: string;
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+function readProcs(): Proc[] {
+  const procs: Proc[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command name may hold spaces or parentheses: the fields start after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime, stime, and cutime, cstime: the CPU of reaped children (e.g. PostgreSQL backends whose pooled
+      // connection closed), so that processes ending during the window still count.
+      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      procs.push({
+        pid: Number(entry),
+        ppid: Number(fields[1]),
+        cpuSeconds: ticks / CLOCK_TICKS,
+        cmd,
+      });
+    } catch {
+      // the process ended while we read it
+    }
+  }
+  return procs;
+}
+
+/** Groups the launcher's descendants by what they run: the gateway, each service, or PostgreSQL (all backends). */
+function cpuByGroup(launcherPid: number): Record<string, number> {
+  const procs = readProcs();
+  const children = new Map<number, Proc[]>();
+  for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  const totals: Record<string, number> = {};
+  const walk = (pid: number) => {
+    for (const p of children.get(pid) ?? []) {
+      const app = /apps\/([\w-]+)\/src\/main\.ts/.exec(p.cmd)?.[1];
+      const group = app ?? (/postgres/.test(p.cmd) ? 'postgres' : 'launcher/other');
+      totals[group] = (totals[group] ?? 0) + p.cpuSeconds;
+      walk(p.pid);
+    }
+  };
+  const launcher = procs.find((p) => p.pid === launcherPid);
+  if (launcher) totals['launcher/other'] = launcher.cpuSeconds;
+  walk(launcherPid);
+  return totals;
+}
