@@ -1,9 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { EventsServer, MessagingHealth } from '@tessera/messaging';
-import { pingDatabase } from '@tessera/persistence';
-import { bootstrapService, HealthRegistry } from '@tessera/service-kit';
+import { wireDataAndEvents } from '@tessera/messaging';
+import { bootstrapService } from '@tessera/service-kit';
 import type { DestinationStream } from 'pino';
-import { DataSource } from 'typeorm';
 import { AppModule, type BillingModuleOptions } from './app.module';
 import type { BillingConfig } from './config';
 
@@ -24,17 +22,7 @@ export function startBilling(options: StartBillingOptions): Promise<INestApplica
     openapi: { title: 'Tessera billing', description: 'Payments of orders: opened by the saga, confirmed or failed by staff' },
     handleSignals: options.handleSignals,
     logDestination: options.logDestination,
-    configure: async (app) => {
-      const health = app.get(HealthRegistry);
-      const dataSource = app.get(DataSource);
-      const messaging = app.get(MessagingHealth);
-      health.registerReadinessCheck('database', () => pingDatabase(dataSource));
-      health.registerReadinessCheck('messaging', async () => {
-        await messaging.check();
-      });
-      // The @EventPattern handlers of OrderEventsController consume `tessera.orders.events` as group `billing`.
-      app.connectMicroservice({ strategy: app.get(EventsServer) });
-      await app.startAllMicroservices();
-    },
+    // Consumes `tessera.orders.events` as group `billing` through the @EventPattern handlers.
+    configure: (app) => wireDataAndEvents(app),
   });
 }

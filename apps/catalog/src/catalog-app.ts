@@ -1,9 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { MessagingHealth } from '@tessera/messaging';
-import { pingDatabase } from '@tessera/persistence';
-import { bootstrapService, HealthRegistry } from '@tessera/service-kit';
+import { wireDataAndEvents } from '@tessera/messaging';
+import { bootstrapService } from '@tessera/service-kit';
 import type { DestinationStream } from 'pino';
-import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import type { CatalogConfig } from './config';
 
@@ -25,14 +23,7 @@ export function startCatalog(options: StartCatalogOptions): Promise<INestApplica
     openapi: { title: 'Tessera catalog', description: 'Products, variants and catalog search' },
     handleSignals: options.handleSignals,
     logDestination: options.logDestination,
-    configure: (app) => {
-      const health = app.get(HealthRegistry);
-      const dataSource = app.get(DataSource);
-      const messaging = app.get(MessagingHealth);
-      health.registerReadinessCheck('database', () => pingDatabase(dataSource));
-      health.registerReadinessCheck('messaging', async () => {
-        await messaging.check();
-      });
-    },
+    // Publishes only: readiness of the database and the messaging path, no consumers.
+    configure: (app) => wireDataAndEvents(app, { consumeEvents: false }),
   });
 }

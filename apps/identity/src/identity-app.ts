@@ -1,9 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { MessagingHealth } from '@tessera/messaging';
-import { pingDatabase } from '@tessera/persistence';
-import { bootstrapService, HealthRegistry } from '@tessera/service-kit';
+import { wireDataAndEvents } from '@tessera/messaging';
+import { bootstrapService } from '@tessera/service-kit';
 import type { DestinationStream } from 'pino';
-import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import type { IdentityConfig } from './config';
 
@@ -25,14 +23,7 @@ export function startIdentity(options: StartIdentityOptions): Promise<INestAppli
     openapi: { title: 'Tessera identity', description: 'Tenants, users, auth, stores, vendors and API keys' },
     handleSignals: options.handleSignals,
     logDestination: options.logDestination,
-    configure: (app) => {
-      const health = app.get(HealthRegistry);
-      const dataSource = app.get(DataSource);
-      const messaging = app.get(MessagingHealth);
-      health.registerReadinessCheck('database', () => pingDatabase(dataSource));
-      health.registerReadinessCheck('messaging', async () => {
-        await messaging.check();
-      });
-    },
+    // Publishes only: readiness of the database and the messaging path, no consumers.
+    configure: (app) => wireDataAndEvents(app, { consumeEvents: false }),
   });
 }

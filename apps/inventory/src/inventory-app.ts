@@ -1,9 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { EventsServer, MessagingHealth, type EventTransport } from '@tessera/messaging';
-import { pingDatabase } from '@tessera/persistence';
-import { bootstrapService, HealthRegistry } from '@tessera/service-kit';
+import { type EventTransport, wireDataAndEvents } from '@tessera/messaging';
+import { bootstrapService } from '@tessera/service-kit';
 import type { DestinationStream } from 'pino';
-import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import type { InventoryConfig } from './config';
 
@@ -28,18 +26,6 @@ export function startInventory(options: StartInventoryOptions): Promise<INestApp
     openapi: { title: 'Tessera inventory', description: 'Locations, stock levels, movements, ledger and reservations' },
     handleSignals: options.handleSignals,
     logDestination: options.logDestination,
-    configure: async (app) => {
-      const health = app.get(HealthRegistry);
-      const dataSource = app.get(DataSource);
-      const messaging = app.get(MessagingHealth);
-      health.registerReadinessCheck('database', () => pingDatabase(dataSource));
-      health.registerReadinessCheck('messaging', async () => {
-        await messaging.check();
-      });
-      if (options.consumeEvents ?? true) {
-        app.connectMicroservice({ strategy: app.get(EventsServer) });
-        await app.startAllMicroservices();
-      }
-    },
+    configure: (app) => wireDataAndEvents(app, { consumeEvents: options.consumeEvents }),
   });
 }

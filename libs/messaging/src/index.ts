@@ -12,3 +12,4 @@ export * from './lib/postgres/postgres.transport';
 export * from './lib/create-transport';
 export * from './lib/nest/events.server';
 export * from './lib/nest/messaging.module';
+export * from './lib/nest/service-wiring';

@@ -2,7 +2,7 @@ import type { ValueTransformer } from 'typeorm';
 
 /**
  * ISO 4217 codes of currencies in use, from the ICU data Node ships (Intl), so the list follows ISO updates with
- * the runtime instead of a hand-kept copy. Test and precious-metal codes (XTS, XXX, XAU...) are not in it.
+ * the runtime instead of a hand-kept copy. Test and precious-metal codes (XTS, XAU and the like) are not in it.
  */
 export const CURRENCY_CODES: readonly string[] = Object.freeze(Intl.supportedValuesOf('currency'));
 
