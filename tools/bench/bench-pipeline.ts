@@ -90,11 +90,14 @@ export class BenchPipeline {
       ...(batch
         ? {
             handleBatch: async (events: DeliveredEvent[]) => {
-              const outcomes = await inbox.runBatch(async () => {
-                const out: InboxOutcome[] = [];
-                for (const { event } of events) out.push(await apply(event));
-                return out;
-              });
+              const outcomes = await inbox.runBatch(
+                async () => {
+                  const out: InboxOutcome[] = [];
+                  for (const { event } of events) out.push(await apply(event));
+                  return out;
+                },
+                { events: events.map((e) => e.event) },
+              );
               const at = Date.now();
               events.forEach(({ event }, i) => record(event, outcomes[i], at));
             },

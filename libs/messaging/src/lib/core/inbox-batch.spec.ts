@@ -92,89 +92,150 @@ describe('Inbox batches: one transaction per partition batch', () => {
     await postgres.destroy();
   });
 
-  it('applies a batch in one transaction; a duplicate inside the batch and an already processed event change nothing', async () => {
-    const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g' });
-    const [e1, e2, e3] = [event(1), event(2), event(3)];
-    expect(await inbox.run(e3, async (tx) => void (await recordEffect(tx)))).toBe('applied');
+  describe.each([
+    ['each run claims its own event', false],
+    ['the batch claims all its events in one statement', true],
+  ])('%s', (_name, claimAll) => {
+    const runBatch = <R>(inbox: Inbox, work: () => Promise<R>, events: EventEnvelope[]): Promise<R> =>
+      claimAll ? inbox.runBatch(work, { events }) : inbox.runBatch(work);
 
-    const outcomes = await inbox.runBatch(async () => {
-      const out: InboxOutcome[] = [];
-      for (const e of [e1, e2, e1, e3]) out.push(await inbox.run(e, async (tx) => void (await recordEffect(tx))));
-      return out;
+    it('applies a batch in one transaction; a duplicate inside the batch and an already processed event change nothing', async () => {
+      const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g' });
+      const [e1, e2, e3] = [event(1), event(2), event(3)];
+      expect(await inbox.run(e3, async (tx) => void (await recordEffect(tx)))).toBe('applied');
+
+      const outcomes = await runBatch(
+        inbox,
+        async () => {
+          const out: InboxOutcome[] = [];
+          for (const e of [e1, e2, e1, e3]) out.push(await inbox.run(e, async (tx) => void (await recordEffect(tx))));
+          return out;
+        },
+        [e1, e2, e1, e3],
+      );
+
+      expect(outcomes).toEqual(['applied', 'applied', 'duplicate', 'duplicate']);
+      const rows = await effects();
+      expect(rows.map((r) => r.seq)).toEqual([3, 1, 2]);
+      // e1 and e2 committed together, in a transaction other than e3's own.
+      expect(rows[1].txid).toBe(rows[2].txid);
+      expect(rows[0].txid).not.toBe(rows[1].txid);
+      const [{ n }] = await admin.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.processed_events WHERE consumer_group = 'g'`);
+      expect(n).toBe(3);
     });
 
-    expect(outcomes).toEqual(['applied', 'applied', 'duplicate', 'duplicate']);
-    const rows = await effects();
-    expect(rows.map((r) => r.seq)).toEqual([3, 1, 2]);
-    // e1 and e2 committed together, in a transaction other than e3's own.
-    expect(rows[1].txid).toBe(rows[2].txid);
-    expect(rows[0].txid).not.toBe(rows[1].txid);
-    const [{ n }] = await admin.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.processed_events WHERE consumer_group = 'g'`);
-    expect(n).toBe(3);
+    it('sets the tenant per event: two tenants in one batch each see and write only their own rows', async () => {
+      const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g' });
+      const batch = [event(1, TENANT_A), event(2, TENANT_B), event(3, TENANT_A), event(4, TENANT_B), event(5, TENANT_B)];
+      const visible: number[] = [];
+      await runBatch(
+        inbox,
+        async () => {
+          for (const e of batch) await inbox.run(e, async (tx) => void visible.push(await recordEffect(tx)));
+        },
+        batch,
+      );
+      // Rows of the same batch written by the other tenant's events are invisible under RLS.
+      expect(visible).toEqual([0, 0, 1, 1, 2]);
+      const rows = await effects();
+      expect(rows.map((r) => [r.seq, r.tenant_id])).toEqual([
+        [1, TENANT_A],
+        [2, TENANT_B],
+        [3, TENANT_A],
+        [4, TENANT_B],
+        [5, TENANT_B],
+      ]);
+      expect(new Set(rows.map((r) => r.txid)).size).toBe(1);
+      // An effect writing another tenant's row is refused by the policy, even mid-batch.
+      const sixth = event(6, TENANT_A);
+      await expect(
+        runBatch(
+          inbox,
+          () =>
+            inbox.run(sixth, async (tx) => {
+              await tx.manager.query(`INSERT INTO ${SCHEMA}.effects (tenant_id, event_id, seq, txid) VALUES ($1, $2, 6, 0)`, [TENANT_B, tx.event.id]);
+            }),
+          [sixth],
+        ),
+      ).rejects.toThrow(/row-level security/);
+    });
+
+    it('a failing effect fails the whole batch: nothing of it commits, even if a handler swallowed the error', async () => {
+      const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g' });
+      const [e1, e2, e3] = [event(1), event(2), event(3)];
+      await expect(
+        runBatch(
+          inbox,
+          async () => {
+            for (const e of [e1, e2, e3]) {
+              await inbox.run(e, async (tx) => {
+                await recordEffect(tx);
+                if (e === e2) throw new Error('effect failed');
+              });
+            }
+          },
+          [e1, e2, e3],
+        ),
+      ).rejects.toThrow('effect failed');
+      expect(await effects()).toEqual([]);
+
+      const later: unknown[] = [];
+      await expect(
+        runBatch(
+          inbox,
+          async () => {
+            for (const e of [e1, e2, e3]) {
+              // A handler that catches and carries on: the batch still rolls back, and later events are refused.
+              await inbox
+                .run(e, async (tx) => {
+                  await recordEffect(tx);
+                  if (e === e2) throw new Error('swallowed');
+                })
+                .catch((err: unknown) => later.push(err));
+            }
+          },
+          [e1, e2, e3],
+        ),
+      ).rejects.toThrow('swallowed');
+      expect(later).toHaveLength(2);
+      expect(later[1]).toBeInstanceOf(InboxBatchFailedError);
+      expect(await effects()).toEqual([]);
+      const [{ n }] = await admin.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.processed_events`);
+      expect(n).toBe(0);
+    });
   });
 
-  it('sets the tenant per event: two tenants in one batch each see and write only their own rows', async () => {
+  it('with claimed events: a handler that skips the inbox still marks its event processed, and an event outside the list takes the one-event path', async () => {
     const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g' });
-    const batch = [event(1, TENANT_A), event(2, TENANT_B), event(3, TENANT_A), event(4, TENANT_B), event(5, TENANT_B)];
+    const [ignored, applied, outsider] = [event(1, TENANT_A), event(2, TENANT_B), event(3, TENANT_A)];
     const visible: number[] = [];
-    await inbox.runBatch(async () => {
-      for (const e of batch) await inbox.run(e, async (tx) => void visible.push(await recordEffect(tx)));
-    });
-    // Rows of the same batch written by the other tenant's events are invisible under RLS.
-    expect(visible).toEqual([0, 0, 1, 1, 2]);
+    await inbox.runBatch(
+      async () => {
+        // `ignored` has no handler using the inbox; `outsider` was not in the claimed list.
+        await inbox.run(applied, async (tx) => void visible.push(await recordEffect(tx)));
+        await inbox.run(outsider, async (tx) => void visible.push(await recordEffect(tx)));
+      },
+      { events: [ignored, applied] },
+    );
+    expect(visible).toEqual([0, 0]);
     const rows = await effects();
     expect(rows.map((r) => [r.seq, r.tenant_id])).toEqual([
-      [1, TENANT_A],
       [2, TENANT_B],
       [3, TENANT_A],
-      [4, TENANT_B],
-      [5, TENANT_B],
     ]);
-    expect(new Set(rows.map((r) => r.txid)).size).toBe(1);
-    // An effect writing another tenant's row is refused by the policy, even mid-batch.
-    await expect(
-      inbox.runBatch(() =>
-        inbox.run(event(6, TENANT_A), async (tx) => {
-          await tx.manager.query(`INSERT INTO ${SCHEMA}.effects (tenant_id, event_id, seq, txid) VALUES ($1, $2, 6, 0)`, [TENANT_B, tx.event.id]);
-        }),
-      ),
-    ).rejects.toThrow(/row-level security/);
-  });
-
-  it('a failing effect fails the whole batch: nothing of it commits, even if a handler swallowed the error', async () => {
-    const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g' });
-    const [e1, e2, e3] = [event(1), event(2), event(3)];
-    await expect(
-      inbox.runBatch(async () => {
-        for (const e of [e1, e2, e3]) {
-          await inbox.run(e, async (tx) => {
-            await recordEffect(tx);
-            if (e === e2) throw new Error('effect failed');
-          });
-        }
-      }),
-    ).rejects.toThrow('effect failed');
-    expect(await effects()).toEqual([]);
-
-    const later: unknown[] = [];
-    await expect(
-      inbox.runBatch(async () => {
-        for (const e of [e1, e2, e3]) {
-          // A handler that catches and carries on: the batch still rolls back, and later events are refused.
-          await inbox
-            .run(e, async (tx) => {
-              await recordEffect(tx);
-              if (e === e2) throw new Error('swallowed');
-            })
-            .catch((err: unknown) => later.push(err));
-        }
-      }),
-    ).rejects.toThrow('swallowed');
-    expect(later).toHaveLength(2);
-    expect(later[1]).toBeInstanceOf(InboxBatchFailedError);
-    expect(await effects()).toEqual([]);
-    const [{ n }] = await admin.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.processed_events`);
-    expect(n).toBe(0);
+    const processed: { event_id: string }[] = await admin.query(`SELECT event_id FROM ${SCHEMA}.processed_events ORDER BY event_id`);
+    expect(processed.map((r) => r.event_id).sort()).toEqual([ignored.id, applied.id, outsider.id].sort());
+    // Redelivered as a batch: everything is a duplicate and nothing runs.
+    const again = await inbox.runBatch(
+      async () => {
+        const out: InboxOutcome[] = [];
+        for (const e of [ignored, applied, outsider]) out.push(await inbox.run(e, async () => void visible.push(-1)));
+        return out;
+      },
+      { events: [ignored, applied, outsider] },
+    );
+    expect(again).toEqual(['duplicate', 'duplicate', 'duplicate']);
+    expect(visible).toEqual([0, 0]);
   });
 
   it('on the postgres transport, a failure mid-batch: the prefix applies once, the failing event is retried, nothing after it goes first', async () => {

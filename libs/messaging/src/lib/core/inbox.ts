@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EventEnvelope } from '@tessera/contracts';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { PreparedStatement, connectionOf } from './prepared';
 import { quoteSchema } from './sql-names';
 
 export interface InboxOptions {
@@ -25,25 +26,46 @@ export type InboxOutcome = 'applied' | 'duplicate';
  */
 class InboxBatch {
   private runner: QueryRunner | null = null;
+  private opening: Promise<QueryRunner> | null = null;
   /** The first error an inbox effect raised in this batch; the batch can then only roll back. */
   failure: { error: unknown } | null = null;
+  /** Events of the batch whose ids the first `run` claims for `claimGroup` in one statement. */
+  unclaimed: readonly EventEnvelope[];
+  claiming: Promise<void> | null = null;
+  /** Ids of the batch: claimed (true: newly, so the effect is due; false: already processed or just applied). */
+  readonly claims = new Map<string, boolean>();
+  /** The tenant this transaction's `app.tenant_id` holds, to set it only when the next event's differs. */
+  tenant: string | null = null;
 
-  constructor(readonly dataSource: DataSource) {}
+  constructor(
+    readonly dataSource: DataSource,
+    readonly claimGroup: string,
+    events: readonly EventEnvelope[],
+  ) {
+    this.unclaimed = events;
+  }
 
+  /**
+   * A batch's events run one after another (the tenant is a setting of the one transaction); should two calls
+   * overlap anyway, they share the transaction rather than open a second one that would wait on the first's locks.
+   */
   async manager(): Promise<EntityManager> {
     if (this.failure) throw new InboxBatchFailedError(this.failure.error);
-    if (!this.runner) {
-      const runner = this.dataSource.createQueryRunner();
-      try {
-        await runner.connect();
-        await runner.startTransaction();
-      } catch (err) {
-        await runner.release().catch(() => undefined);
-        throw err;
-      }
-      this.runner = runner;
+    this.opening ??= this.open();
+    return (await this.opening).manager;
+  }
+
+  private async open(): Promise<QueryRunner> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.connect();
+      await runner.startTransaction();
+    } catch (err) {
+      await runner.release().catch(() => undefined);
+      throw err;
     }
-    return this.runner.manager;
+    this.runner = runner;
+    return runner;
   }
 
   /** Through the query runner, so `afterTransactionCommit` subscribers (the relay's nudge) see the commit. */
@@ -91,10 +113,28 @@ const batches = new AsyncLocalStorage<InboxBatch>();
  * opening its own, so handlers written for `run` are batched unchanged.
  */
 export class Inbox {
-  private readonly table: string;
+  /**
+   * One round trip: set_config(..., true) is SET LOCAL that accepts a parameter, evaluated in the FROM clause before
+   * the row is inserted; the tenant lasts only for this transaction (in a batch, until the next event sets its own,
+   * always before its effect). A concurrent duplicate blocks on the primary key until the first one commits or
+   * rolls back; a duplicate inside the same batch conflicts with the batch's own uncommitted row.
+   */
+  private readonly claimOne: PreparedStatement;
+  private readonly claimAll: PreparedStatement;
+  private readonly setTenant = new PreparedStatement(`SELECT set_config('app.tenant_id', $1, true)`);
 
   constructor(private readonly opts: InboxOptions) {
-    this.table = `${quoteSchema(opts.schema)}.processed_events`;
+    const table = `${quoteSchema(opts.schema)}.processed_events`;
+    this.claimOne = new PreparedStatement(
+      `INSERT INTO ${table} (consumer_group, event_id, tenant_id)
+       SELECT $1::text, $2::uuid, $3::uuid FROM (SELECT set_config('app.tenant_id', $4, true)) AS tenant
+       ON CONFLICT DO NOTHING RETURNING event_id`,
+    );
+    this.claimAll = new PreparedStatement(
+      `INSERT INTO ${table} (consumer_group, event_id, tenant_id)
+       SELECT $1::text, e.id, e.tenant FROM unnest($2::uuid[], $3::uuid[]) WITH ORDINALITY AS e(id, tenant, ord) ORDER BY e.ord
+       ON CONFLICT DO NOTHING RETURNING event_id`,
+    );
   }
 
   static run<T>(opts: InboxOptions, event: EventEnvelope<T>, effect: (tx: InboxTx<T>) => Promise<void>): Promise<InboxOutcome> {
@@ -116,10 +156,15 @@ export class Inbox {
    * committed when `work` resolves. If `work` or any effect throws, the whole batch rolls back and the error is
    * rethrown: the caller redoes the events one by one, so a failing event is retried alone and nothing after it is
    * applied first. Nested calls join the outer batch.
+   *
+   * `events`, when given, are the batch's events in order: the first `run` then claims all their ids in one
+   * statement instead of one per event, and sets the tenant only when it changes from one event to the next. An
+   * event whose handler never calls `run` is still recorded as processed when the batch commits, which is what its
+   * acknowledgement means anyway.
    */
-  async runBatch<R>(work: () => Promise<R>): Promise<R> {
+  async runBatch<R>(work: () => Promise<R>, { events = [] }: { events?: readonly EventEnvelope[] } = {}): Promise<R> {
     if (batches.getStore()?.dataSource === this.opts.dataSource) return work();
-    const batch = new InboxBatch(this.opts.dataSource);
+    const batch = new InboxBatch(this.opts.dataSource, this.opts.groupId, events);
     let result: R;
     try {
       result = await batches.run(batch, work);
@@ -136,25 +181,51 @@ export class Inbox {
   private async runInBatch<T>(batch: InboxBatch, event: EventEnvelope<T>, effect: (tx: InboxTx<T>) => Promise<void>): Promise<InboxOutcome> {
     const manager = await batch.manager();
     try {
-      return await this.apply(manager, event, effect);
+      const due = batch.claimGroup === this.opts.groupId ? await this.claimed(manager, batch, event.id) : undefined;
+      // Another group's inbox, or not one of the batch's events: the one-event path, which sets the tenant itself.
+      if (due === undefined) {
+        batch.tenant = event.tenantid;
+        return await this.apply(manager, event, effect);
+      }
+      if (!due) return 'duplicate';
+      batch.claims.set(event.id, false);
+      if (batch.tenant !== event.tenantid) {
+        await this.setTenant.run(await connectionOf(manager), [event.tenantid]);
+        batch.tenant = event.tenantid;
+      }
+      await effect({ manager, tenantId: event.tenantid, event });
+      return 'applied';
     } catch (err) {
       batch.failure ??= { error: err };
       throw err;
     }
   }
 
+  /**
+   * One statement for the whole batch: rows for ids already processed (an earlier delivery) conflict and are not
+   * returned, so their handlers are skipped; a concurrent consumer's uncommitted claim blocks until it ends.
+   */
+  private async claimed(manager: EntityManager, batch: InboxBatch, eventId: string): Promise<boolean | undefined> {
+    if (batch.unclaimed.length > 0) {
+      const events = batch.unclaimed;
+      batch.unclaimed = [];
+      batch.claiming = (async () => {
+        const { rows } = await this.claimAll.run<{ event_id: string }>(await connectionOf(manager), [
+          this.opts.groupId,
+          events.map((e) => e.id),
+          events.map((e) => e.tenantid),
+        ]);
+        for (const e of events) batch.claims.set(e.id, false);
+        for (const r of rows) batch.claims.set(r.event_id, true);
+      })();
+    }
+    await batch.claiming;
+    return batch.claims.get(eventId);
+  }
+
   private async apply<T>(manager: EntityManager, event: EventEnvelope<T>, effect: (tx: InboxTx<T>) => Promise<void>): Promise<InboxOutcome> {
-    // One round trip: set_config(..., true) is SET LOCAL that accepts a parameter, evaluated in the FROM clause before
-    // the row is inserted; the tenant lasts only for this transaction (in a batch, until the next event sets its own,
-    // always before its effect). A concurrent duplicate blocks on the primary key until the first one commits or
-    // rolls back; a duplicate inside the same batch conflicts with the batch's own uncommitted row.
-    const inserted: unknown[] = await manager.query(
-      `INSERT INTO ${this.table} (consumer_group, event_id, tenant_id)
-       SELECT $1::text, $2::uuid, $3::uuid FROM (SELECT set_config('app.tenant_id', $4, true)) AS tenant
-       ON CONFLICT DO NOTHING RETURNING event_id`,
-      [this.opts.groupId, event.id, event.tenantid, event.tenantid],
-    );
-    if (inserted.length === 0) return 'duplicate';
+    const { rows } = await this.claimOne.run(await connectionOf(manager), [this.opts.groupId, event.id, event.tenantid, event.tenantid]);
+    if (rows.length === 0) return 'duplicate';
     await effect({ manager, tenantId: event.tenantid, event });
     return 'applied';
   }

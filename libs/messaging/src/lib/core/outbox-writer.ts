@@ -2,6 +2,7 @@ import type { BoundedContext, EventEnvelope } from '@tessera/contracts';
 import { topicOf } from '@tessera/contracts';
 import type { EntityManager } from 'typeorm';
 import { createEnvelope } from './cloudevents';
+import { PreparedStatement, connectionOf } from './prepared';
 import { quoteSchema } from './sql-names';
 
 export interface OutboxTx {
@@ -34,11 +35,21 @@ export const OUTBOX_APPENDED = '__tesseraOutboxAppended';
  */
 export class OutboxWriter {
   readonly topic: string;
-  private readonly table: string;
+  /**
+   * The envelopes travel as one JSON array, unpacked by the server, so any number of events is one prepared
+   * statement. Identity values are taken in the order rows are inserted, hence ORDER BY the array position:
+   * seq follows the order of the events given.
+   */
+  private readonly insert: PreparedStatement;
 
   constructor(private readonly opts: OutboxWriterOptions) {
     this.topic = opts.topic ?? topicOf(opts.context);
-    this.table = `${quoteSchema(opts.schema)}.outbox_events`;
+    this.insert = new PreparedStatement(
+      `INSERT INTO ${quoteSchema(opts.schema)}.outbox_events (id, topic, partition_key, type, tenant_id, envelope)
+       SELECT (e.env->>'id')::uuid, $1, e.env->>'partitionkey', e.env->>'type', (e.env->>'tenantid')::uuid, e.env
+         FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(env, ord)
+        ORDER BY e.ord`,
+    );
   }
 
   async append<T>(tx: OutboxTx, event: OutboxEventInput<T>): Promise<EventEnvelope<T>> {
@@ -46,7 +57,7 @@ export class OutboxWriter {
     return envelope;
   }
 
-  /** Appends several events with one INSERT; their seq order is the array order. */
+  /** Appends several events with one INSERT; their seq order is the array order. `tx` must be in a transaction. */
   async appendAll<T>(tx: OutboxTx, events: OutboxEventInput<T>[]): Promise<EventEnvelope<T>[]> {
     if (events.length === 0) return [];
     const envelopes = events.map((e) =>
@@ -60,20 +71,7 @@ export class OutboxWriter {
         traceparent: e.traceparent,
       }),
     );
-    // Multi-row VALUES take identity values in list order, so seq follows the array order; chunks keep
-    // each statement well under PostgreSQL's 65,535 bind parameters.
-    for (let i = 0; i < envelopes.length; i += 1000) {
-      const params: unknown[] = [];
-      const rows = envelopes.slice(i, i + 1000).map((e) => {
-        const n = params.length;
-        params.push(e.id, this.topic, e.partitionkey, e.type, e.tenantid, JSON.stringify(e));
-        return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, $${n + 5}, $${n + 6}::jsonb)`;
-      });
-      await tx.manager.query(
-        `INSERT INTO ${this.table} (id, topic, partition_key, type, tenant_id, envelope) VALUES ${rows.join(', ')}`,
-        params,
-      );
-    }
+    await this.insert.run(await connectionOf(tx.manager), [this.topic, JSON.stringify(envelopes)]);
     const runner = tx.manager.queryRunner;
     if (runner) {
       if (runner.data) (runner.data as Record<string, unknown>)[OUTBOX_APPENDED] = true;

@@ -140,7 +140,8 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
     // The commit subscriber nudged the relay: far quicker than the 5 s poll.
     expect(Date.now() - started).toBeLessThan(2000);
     expect(t.published.map((e) => e.id)).toEqual(written.map((e) => e.id));
-    await waitFor('marked', async () => (await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.outbox_events WHERE published_at IS NULL`))[0].n === 0);
+    // Without a retention, published rows are deleted as they are published.
+    await waitFor('deleted', async () => (await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.outbox_events`))[0].n === 0);
   });
 
   it('does not skip a row whose transaction took its seq early and committed late', async () => {
@@ -164,7 +165,8 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
     const written = [];
     for (let i = 1; i <= 5; i++) written.push(await append('k', i));
     t.failuresLeft = 3;
-    const r = relay(t, { registry, pollIntervalMs: 50, batchSize: 2 });
+    // Kept after publishing, to read the attempts the failures counted.
+    const r = relay(t, { registry, pollIntervalMs: 50, batchSize: 2, retentionMs: 3_600_000 });
     r.start();
     await waitFor('all published', () => t.published.length >= 5);
     expect(t.published.map((e) => e.id)).toEqual(written.map((e) => e.id));
@@ -198,7 +200,7 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
   it('stop() flushes what is pending; backlog metrics and pruning work', async () => {
     const t = new RecordingTransport();
     const registry = new Registry();
-    const r = relay(t, { registry, pollIntervalMs: 60_000, statsIntervalMs: 50, retentionMs: 0 });
+    const r = relay(t, { registry, pollIntervalMs: 60_000, statsIntervalMs: 50, retentionMs: 3_600_000 });
     // Written with raw SQL-free appends but before start: only the stats timer sees them first.
     await append('a', 1);
     await append('b', 1);
@@ -213,7 +215,10 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
     await append('c', 1);
     await r.stop();
     expect(t.published.map((e) => e.subject)).toEqual(['a', 'b', 'c']);
-    // Published rows past retention (0 here) are pruned by the active relay.
+    // Kept for an hour, the published rows are marked rather than deleted...
+    const [{ kept }] = await ds.query(`SELECT count(*)::int AS kept FROM ${SCHEMA}.outbox_events WHERE published_at IS NOT NULL`);
+    expect(kept).toBe(3);
+    // ...and a relay with a shorter retention (0 here) prunes them.
     const r2 = relay(t, { retentionMs: 0 });
     await r2.flush();
     expect(await r2.prune()).toBe(3);

@@ -82,9 +82,12 @@ export class EventsServer extends Server implements CustomTransportStrategy {
       for (const { event, meta } of events) await this.dispatch(event, meta);
       return;
     }
-    await inbox.runBatch(async () => {
-      for (const { event, meta } of events) await this.dispatch(event, meta);
-    });
+    await inbox.runBatch(
+      async () => {
+        for (const { event, meta } of events) await this.dispatch(event, meta);
+      },
+      { events: events.map((e) => e.event) },
+    );
   }
 
   async close(): Promise<void> {

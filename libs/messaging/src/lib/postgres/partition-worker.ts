@@ -2,7 +2,18 @@ import type { EventEnvelope } from '@tessera/contracts';
 import type { Pool } from 'pg';
 import { Backoff, Wakeable } from '../core/backoff';
 import type { BackoffOptions } from '../core/backoff';
+import { PreparedStatement } from '../core/prepared';
 import type { DeliveredEvent, DeliveryMeta } from '../core/transport.port';
+
+// The two statements of every pass, prepared once per connection.
+const READ = new PreparedStatement(
+  `SELECT "offset", envelope FROM messaging.events
+    WHERE topic = $1 AND partition = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT $4`,
+);
+const COMMIT = new PreparedStatement(
+  `UPDATE messaging.consumer_offsets SET committed_offset = $4, updated_at = now()
+    WHERE group_id = $1 AND topic = $2 AND partition = $3 AND committed_offset = $5`,
+);
 
 export interface PartitionWorkerOptions {
   pool: Pool;
@@ -145,20 +156,12 @@ export class PartitionWorker {
   }
 
   private async read(from: bigint): Promise<LogRow[]> {
-    const { rows } = await this.o.pool.query<LogRow>(
-      `SELECT "offset", envelope FROM messaging.events
-        WHERE topic = $1 AND partition = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT $4`,
-      [this.o.topic, this.o.partition, from.toString(), this.o.batchSize],
-    );
+    const { rows } = await READ.run<LogRow>(this.o.pool, [this.o.topic, this.o.partition, from.toString(), this.o.batchSize]);
     return rows;
   }
 
   private async commit(expected: bigint, next: bigint): Promise<void> {
-    const res = await this.o.pool.query(
-      `UPDATE messaging.consumer_offsets SET committed_offset = $4, updated_at = now()
-        WHERE group_id = $1 AND topic = $2 AND partition = $3 AND committed_offset = $5`,
-      [this.o.groupId, this.o.topic, this.o.partition, next.toString(), expected.toString()],
-    );
+    const res = await COMMIT.run(this.o.pool, [this.o.groupId, this.o.topic, this.o.partition, next.toString(), expected.toString()]);
     if (res.rowCount === 0) this.lost = true;
   }
 }

@@ -1,12 +1,37 @@
 import type { EventEnvelope } from '@tessera/contracts';
 import { Client, Pool } from 'pg';
 import { Backoff, Wakeable } from '../core/backoff';
+import { PreparedStatement } from '../core/prepared';
 import type { BackoffOptions } from '../core/backoff';
 import type { ConsumerHandle, EventTransport, Subscription } from '../core/transport.port';
 import { partitionFor } from './partitioner';
 import { PgConsumer } from './pg-consumer';
 
 export const NOTIFY_CHANNEL = 'tessera_messaging';
+
+/**
+ * One statement, hence one transaction and one round trip: per partition it bumps the head by the number of events
+ * (heads locked in partition order, so concurrent publishers cannot deadlock) and inserts the events at the
+ * allocated offsets in input order. The head rows stay locked until the commit, so the next publisher of a partition
+ * waits: offsets become visible in order, gap-free.
+ */
+const PUBLISH = new PreparedStatement(
+  `WITH input AS (
+     SELECT t.partition, t.key, t.envelope, t.ord
+       FROM unnest($2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS t(partition, key, envelope, ord)),
+   counts AS (SELECT partition, count(*)::bigint AS n FROM input GROUP BY partition),
+   heads AS (
+     INSERT INTO messaging.partition_heads (topic, partition, next_offset)
+     SELECT $1, partition, n FROM counts ORDER BY partition
+     ON CONFLICT (topic, partition) DO UPDATE SET next_offset = messaging.partition_heads.next_offset + EXCLUDED.next_offset
+     RETURNING partition, next_offset),
+   numbered AS (SELECT i.*, row_number() OVER (PARTITION BY i.partition ORDER BY i.ord) AS rn FROM input i)
+   INSERT INTO messaging.events (topic, partition, "offset", key, envelope)
+   SELECT $1, n.partition, h.next_offset - c.n + n.rn - 1, n.key, n.envelope::jsonb
+     FROM numbered n JOIN heads h USING (partition) JOIN counts c USING (partition)
+    ORDER BY n.partition, n.rn`,
+);
+const NOTIFY = new PreparedStatement('SELECT pg_notify($1, $2)');
 
 export interface PostgresTransportOptions {
   /** Runtime connection (a role with DML on schema `messaging`; see ensureMessagingSchema). */
@@ -72,40 +97,18 @@ export class PostgresTransport implements EventTransport {
   async publish(topic: string, events: EventEnvelope[]): Promise<void> {
     if (events.length === 0) return;
     const partitions = await this.partitionsOf(topic);
-    // One statement, hence one transaction and one round trip: per partition it bumps the head by the
-    // number of events (heads locked in partition order, so concurrent publishers cannot deadlock) and
-    // inserts the events at the allocated offsets in input order. The head rows stay locked until the
-    // commit, so the next publisher of a partition waits: offsets become visible in order, gap-free.
     const targets = events.map((e) => partitionFor(e.partitionkey, partitions));
-    await this.getPool().query(
-      `WITH input AS (
-         SELECT t.partition, t.key, t.envelope, t.ord
-           FROM unnest($2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS t(partition, key, envelope, ord)),
-       counts AS (SELECT partition, count(*)::bigint AS n FROM input GROUP BY partition),
-       heads AS (
-         INSERT INTO messaging.partition_heads (topic, partition, next_offset)
-         SELECT $1, partition, n FROM counts ORDER BY partition
-         ON CONFLICT (topic, partition) DO UPDATE SET next_offset = messaging.partition_heads.next_offset + EXCLUDED.next_offset
-         RETURNING partition, next_offset),
-       numbered AS (SELECT i.*, row_number() OVER (PARTITION BY i.partition ORDER BY i.ord) AS rn FROM input i)
-       INSERT INTO messaging.events (topic, partition, "offset", key, envelope)
-       SELECT $1, n.partition, h.next_offset - c.n + n.rn - 1, n.key, n.envelope::jsonb
-         FROM numbered n JOIN heads h USING (partition) JOIN counts c USING (partition)
-        ORDER BY n.partition, n.rn`,
-      [
-        topic,
-        targets,
-        events.map((e) => e.partitionkey),
-        events.map((e) => JSON.stringify(e)),
-      ],
-    );
+    await PUBLISH.run(this.getPool(), [
+      topic,
+      targets,
+      events.map((e) => e.partitionkey),
+      events.map((e) => JSON.stringify(e)),
+    ]);
     // After the commit, in its own statement: a NOTIFY inside the transaction would take the
     // database-wide notify lock at commit. Losing it is harmless, consumers also poll.
     // The payload names the partitions written, so readers of other partitions stay asleep.
     const written = new Set(targets);
-    await this.getPool()
-      .query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, `${topic}\n${[...written].join(',')}`])
-      .catch(() => undefined);
+    await NOTIFY.run(this.getPool(), [NOTIFY_CHANNEL, `${topic}\n${[...written].join(',')}`]).catch(() => undefined);
     this.wakeLocal(topic, written);
   }
 

@@ -37,9 +37,12 @@ async function main(): Promise<void> {
     handle,
     // Killed inside a batch: the batch's transaction (with the events before the hanging one) dies with it.
     handleBatch: (events) =>
-      inbox.runBatch(async () => {
-        for (const { event } of events) await handle(event);
-      }),
+      inbox.runBatch(
+        async () => {
+          for (const { event } of events) await handle(event);
+        },
+        { events: events.map((e) => e.event) },
+      ),
   });
   process.send?.({ kind: 'ready' });
 }

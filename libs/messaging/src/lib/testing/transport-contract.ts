@@ -131,9 +131,12 @@ export function describeTransportContract(name: string, makeFixture: () => Promi
         ...(batch
           ? {
               handleBatch: (events: DeliveredEvent[]) =>
-                inbox.runBatch(async () => {
-                  for (const { event, meta } of events) await handleOne(event, meta);
-                }),
+                inbox.runBatch(
+                  async () => {
+                    for (const { event, meta } of events) await handleOne(event, meta);
+                  },
+                  { events: events.map((e) => e.event) },
+                ),
             }
           : {}),
       });
