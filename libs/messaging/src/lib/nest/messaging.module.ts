@@ -104,6 +104,18 @@ export class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplica
   }
 }
 
+/**
+ * OUTBOX_RETENTION_MS: how long published outbox rows are kept (marked) before pruning; unset or 0 deletes them as
+ * they are published. Tests that read what a service emitted set it (see libs/testing/src/keep-published-outbox.js).
+ */
+export function outboxRetentionMs(env: NodeJS.ProcessEnv): number {
+  const raw = env['OUTBOX_RETENTION_MS'];
+  if (raw === undefined || raw === '') return 0;
+  const ms = Number(raw);
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new Error(`OUTBOX_RETENTION_MS must be a whole number of milliseconds >= 0, got ${JSON.stringify(raw)}`);
+  return ms;
+}
+
 const relayLog = new Logger('OutboxRelay');
 const nestRelayLogger = {
   warn: (message: string, err?: unknown) => relayLog.warn(err instanceof Error ? `${message}: ${err.message}` : message),
@@ -145,6 +157,7 @@ export class MessagingModule {
             new OutboxRelay({
               registry: options.registry,
               logger: nestRelayLogger,
+              retentionMs: outboxRetentionMs(process.env),
               ...options.relay,
               dataSource,
               schema: options.schema,
