@@ -9,6 +9,7 @@ import { PostgresTransport, createEnvelope, ensureMessagingSchema, type EventTra
 import { KafkaTransport } from '../../libs/messaging/src/lib/kafka';
 import { startKafkaMock, type KafkaMockCluster } from '@tessera/testing';
 import { BENCH_TOPIC, BenchPipeline } from './bench-pipeline';
+import { descendantCpu } from './proc-cpu';
 
 const RAW_TOPIC = 'tessera.benchraw.events';
 
@@ -31,10 +32,29 @@ interface Options {
   batch: boolean;
 }
 
+/** CPU microseconds per event, by process: this one (writers, relay, consumer), PostgreSQL, the Kafka mock. */
+type CpuPerEvent = Record<'node' | 'postgres' | 'kafka', number>;
+
+/** CPU seconds so far of this process and of its children (the embedded PostgreSQL, the Kafka mock). */
+function cpuNow(): Record<keyof CpuPerEvent, number> {
+  const { user, system } = process.cpuUsage();
+  const children = descendantCpu(process.pid, (cmd) => (/postgres/.test(cmd) ? 'postgres' : /mock-cluster|kafka-mock/.test(cmd) ? 'kafka' : undefined));
+  return { node: (user + system) / 1e6, postgres: children['postgres'] ?? 0, kafka: children['kafka'] ?? 0 };
+}
+
+/** Runs `fn` and returns its CPU cost per event, for `events` events. */
+async function cpuPerEvent<T>(events: number, fn: () => Promise<T>): Promise<[T, CpuPerEvent]> {
+  const before = cpuNow();
+  const result = await fn();
+  const after = cpuNow();
+  const per = (k: keyof CpuPerEvent) => Math.round(((after[k] - before[k]) * 1e6) / events);
+  return [result, { node: per('node'), postgres: per('postgres'), kafka: per('kafka') }];
+}
+
 interface Result {
   transport: string;
-  sustained: { events: number; seconds: number; perSecond: number; writtenPerSecond: number };
-  latency: { offered: number; events: number; p50: number; p99: number; max: number };
+  sustained: { events: number; seconds: number; perSecond: number; writtenPerSecond: number; cpu: CpuPerEvent };
+  latency: { offered: number; events: number; p50: number; p99: number; max: number; cpu: CpuPerEvent };
   duplicates: number;
   transportOnly: { publishPerSecond: number; deliveredPerSecond: number };
 }
@@ -75,7 +95,7 @@ async function createDatabase(serverUrl: string, name: string): Promise<string> 
 }
 
 /** (a) as fast as possible: `writers` concurrent loops of business transactions until `events` are written. */
-async function sustained(p: BenchPipeline, o: Options): Promise<Result['sustained']> {
+async function sustained(p: BenchPipeline, o: Options): Promise<Omit<Result['sustained'], 'cpu'>> {
   const txs = Math.ceil(o.events / o.eventsPerTx);
   const before = p.handled;
   let next = 0;
@@ -96,7 +116,7 @@ async function sustained(p: BenchPipeline, o: Options): Promise<Result['sustaine
 }
 
 /** (b) open loop at `rate` events/s, `latencyEventsPerTx` events per business transaction, for `seconds`. */
-async function latency(p: BenchPipeline, o: Options): Promise<Result['latency']> {
+async function latency(p: BenchPipeline, o: Options): Promise<Omit<Result['latency'], 'cpu'>> {
   const perTx = o.latencyEventsPerTx;
   const total = Math.ceil((o.rate * o.seconds) / perTx) * perTx;
   const before = p.handled;
@@ -174,16 +194,26 @@ async function runOne(name: string, url: string, transport: () => EventTransport
     for (let i = 0; i < 50; i++) await p.placeOrder(o.eventsPerTx);
     await p.waitHandled(50 * o.eventsPerTx, 60_000);
     process.stderr.write(`[bench] ${name}: sustained run (${o.events} events)...\n`);
-    const s = await sustained(p, o);
+    const [s, sCpu] = await cpuPerEvent(o.events, () => sustained(p, o));
     process.stderr.write(`[bench] ${name}: latency run (${o.rate}/s for ${o.seconds} s)...\n`);
-    const l = await latency(p, o);
+    const [l, lCpu] = await cpuPerEvent(o.rate * o.seconds, () => latency(p, o));
     await p.stop();
     process.stderr.write(`[bench] ${name}: transport only (${o.events} events)...\n`);
     const t = await transportOnly(transport, o);
-    return { transport: name, sustained: s, latency: l, duplicates: p.duplicateDeliveries, transportOnly: t };
+    return {
+      transport: name,
+      sustained: { ...s, cpu: sCpu },
+      latency: { ...l, cpu: lCpu },
+      duplicates: p.duplicateDeliveries,
+      transportOnly: t,
+    };
   } finally {
     await p.stop();
   }
+}
+
+function cpuCell(c: CpuPerEvent): string {
+  return `${c.node + c.postgres + c.kafka} (${c.node}+${c.postgres}+${c.kafka})`;
 }
 
 function printTable(results: Result[], o: Options): void {
@@ -200,6 +230,8 @@ function printTable(results: Result[], o: Options): void {
       'duplicates',
       'transport only: publish/s',
       'transport only: delivered/s',
+      'CPU µs/event sustained (node+pg+kafka)',
+      `CPU µs/event @${o.rate}/s`,
     ],
     ...results.map((r) => [
       r.transport,
@@ -213,6 +245,8 @@ function printTable(results: Result[], o: Options): void {
       String(r.duplicates),
       r.transportOnly.publishPerSecond.toFixed(0),
       r.transportOnly.deliveredPerSecond.toFixed(0),
+      cpuCell(r.sustained.cpu),
+      cpuCell(r.latency.cpu),
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));

@@ -3,10 +3,11 @@
  * env overrides per run (env is read once per process, so each configuration needs its own start).
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { descendantCpu, processCpu } from './proc-cpu';
 
 const root = path.resolve(__dirname, '../..');
 const SERVICES = ['identity', 'catalog', 'inventory', 'orders', 'billing'];
@@ -95,56 +96,11 @@ export async function startPlatform(extraEnv: Record<string, string>): Promise<B
   };
 }
 
-interface Proc {
-  pid: number;
-  ppid: number;
-  cpuSeconds: number;
-  cmd: string;
-}
-
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-function readProcs(): Proc[] {
-  const procs: Proc[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The command name may hold spaces or parentheses: the fields start after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime, stime, and cutime, cstime: the CPU of reaped children (e.g. PostgreSQL backends whose pooled
-      // connection closed), so that processes ending during the window still count.
-      const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      procs.push({
-        pid: Number(entry),
-        ppid: Number(fields[1]),
-        cpuSeconds: ticks / CLOCK_TICKS,
-        cmd,
-      });
-    } catch {
-      // the process ended while we read it
-    }
-  }
-  return procs;
-}
-
 /** Groups the launcher's descendants by what they run: the gateway, each service, or PostgreSQL (all backends). */
 function cpuByGroup(launcherPid: number): Record<string, number> {
-  const procs = readProcs();
-  const children = new Map<number, Proc[]>();
-  for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
-  const totals: Record<string, number> = {};
-  const walk = (pid: number) => {
-    for (const p of children.get(pid) ?? []) {
-      const app = /apps\/([\w-]+)\/src\/main\.ts/.exec(p.cmd)?.[1];
-      const group = app ?? (/postgres/.test(p.cmd) ? 'postgres' : 'launcher/other');
-      totals[group] = (totals[group] ?? 0) + p.cpuSeconds;
-      walk(p.pid);
-    }
-  };
-  const launcher = procs.find((p) => p.pid === launcherPid);
-  if (launcher) totals['launcher/other'] = launcher.cpuSeconds;
-  walk(launcherPid);
+  const totals = descendantCpu(launcherPid, (cmd) => /apps\/([\w-]+)\/src\/main\.ts/.exec(cmd)?.[1] ?? (/postgres/.test(cmd) ? 'postgres' : undefined));
+  const other = totals['other'] ?? 0;
+  delete totals['other'];
+  totals['launcher/other'] = processCpu(launcherPid) + other;
   return totals;
 }

@@ -130,9 +130,13 @@ export class Inbox {
        SELECT $1::text, $2::uuid, $3::uuid FROM (SELECT set_config('app.tenant_id', $4, true)) AS tenant
        ON CONFLICT DO NOTHING RETURNING event_id`,
     );
+    // The same, for a batch's ids at once, setting the tenant of the event about to run.
     this.claimAll = new PreparedStatement(
       `INSERT INTO ${table} (consumer_group, event_id, tenant_id)
-       SELECT $1::text, e.id, e.tenant FROM unnest($2::uuid[], $3::uuid[]) WITH ORDINALITY AS e(id, tenant, ord) ORDER BY e.ord
+       SELECT $1::text, e.id, e.tenant
+         FROM (SELECT set_config('app.tenant_id', $4, true)) AS tenant,
+              unnest($2::uuid[], $3::uuid[]) WITH ORDINALITY AS e(id, tenant, ord)
+        ORDER BY e.ord
        ON CONFLICT DO NOTHING RETURNING event_id`,
     );
   }
@@ -181,7 +185,7 @@ export class Inbox {
   private async runInBatch<T>(batch: InboxBatch, event: EventEnvelope<T>, effect: (tx: InboxTx<T>) => Promise<void>): Promise<InboxOutcome> {
     const manager = await batch.manager();
     try {
-      const due = batch.claimGroup === this.opts.groupId ? await this.claimed(manager, batch, event.id) : undefined;
+      const due = batch.claimGroup === this.opts.groupId ? await this.claimed(manager, batch, event) : undefined;
       // Another group's inbox, or not one of the batch's events: the one-event path, which sets the tenant itself.
       if (due === undefined) {
         batch.tenant = event.tenantid;
@@ -205,7 +209,7 @@ export class Inbox {
    * One statement for the whole batch: rows for ids already processed (an earlier delivery) conflict and are not
    * returned, so their handlers are skipped; a concurrent consumer's uncommitted claim blocks until it ends.
    */
-  private async claimed(manager: EntityManager, batch: InboxBatch, eventId: string): Promise<boolean | undefined> {
+  private async claimed(manager: EntityManager, batch: InboxBatch, event: EventEnvelope): Promise<boolean | undefined> {
     if (batch.unclaimed.length > 0) {
       const events = batch.unclaimed;
       batch.unclaimed = [];
@@ -214,13 +218,15 @@ export class Inbox {
           this.opts.groupId,
           events.map((e) => e.id),
           events.map((e) => e.tenantid),
+          event.tenantid,
         ]);
+        batch.tenant = event.tenantid;
         for (const e of events) batch.claims.set(e.id, false);
         for (const r of rows) batch.claims.set(r.event_id, true);
       })();
     }
     await batch.claiming;
-    return batch.claims.get(eventId);
+    return batch.claims.get(event.id);
   }
 
   private async apply<T>(manager: EntityManager, event: EventEnvelope<T>, effect: (tx: InboxTx<T>) => Promise<void>): Promise<InboxOutcome> {

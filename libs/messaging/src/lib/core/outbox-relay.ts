@@ -23,6 +23,11 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Polling fallback when no nudge arrives (default 200 ms). */
   pollIntervalMs?: number;
+  /**
+   * After a wake-up, how long to let further commits gather before reading (default 5 ms). Under a stream of small
+   * transactions, each pass then publishes several events for its four round trips instead of one or two.
+   */
+  lingerMs?: number;
   /** How often a standby relay tries to become the active one (default 1000 ms). */
   lockRetryMs?: number;
   /**
@@ -232,7 +237,11 @@ export class OutboxRelay {
           await this.exclusive(async () => this.dropSession(true));
         }
       }
-      if (sleepMs > 0 && !this.stopping) await this.wakeup.sleep(sleepMs);
+      if (sleepMs > 0 && !this.stopping) {
+        await this.wakeup.sleep(sleepMs);
+        const linger = this.opts.lingerMs ?? 5;
+        if (linger > 0 && !this.stopping) await delay(linger);
+      }
     }
   }
 

@@ -81,6 +81,8 @@ export class PartitionWorker {
           await this.wakeup.sleep(this.o.pollIntervalMs);
           continue;
         }
+        const drained = rows.length < this.o.batchSize;
+        const end = BigInt(rows[rows.length - 1].offset) + 1n;
         if (!this.stopped && (await this.handleBatch(rows))) {
           position = BigInt(rows[rows.length - 1].offset) + 1n;
           rows.length = 0;
@@ -94,6 +96,11 @@ export class PartitionWorker {
         if (position !== committed) {
           await this.commit(committed, position as bigint);
           committed = position;
+        }
+        // A short read means the partition was drained as of that read: wait for the next wake (latched if a
+        // publish already came meanwhile) instead of paying a round trip to read nothing.
+        if (drained && position === end && !this.stopped) {
+          await this.wakeup.sleep(this.o.pollIntervalMs);
         }
       } catch (err) {
         this.o.onError(`partition ${this.o.topic}/${this.o.partition} (group ${this.o.groupId}) failed`, err);
