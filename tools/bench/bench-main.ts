@@ -32,23 +32,44 @@ interface Options {
   batch: boolean;
 }
 
-/** CPU microseconds per event, by process: this one (writers, relay, consumer), PostgreSQL, the Kafka mock. */
-type CpuPerEvent = Record<'node' | 'postgres' | 'kafka', number>;
+/**
+ * CPU microseconds per event, by process: this one (writers, relay, consumer), PostgreSQL, the Kafka mock; and the
+ * write transactions PostgreSQL committed per event (`pg_stat_database.xact_commit`, which counts read-only ones too),
+ * a measure of batching that the machine's other load does not skew.
+ */
+type CpuPerEvent = Record<'node' | 'postgres' | 'kafka' | 'commits', number>;
 
-/** CPU seconds so far of this process and of its children (the embedded PostgreSQL, the Kafka mock). */
-function cpuNow(): Record<keyof CpuPerEvent, number> {
+/** CPU seconds so far of this process and of its children (the embedded PostgreSQL, the Kafka mock), and commits. */
+async function costNow(url: string): Promise<Record<keyof CpuPerEvent, number>> {
   const { user, system } = process.cpuUsage();
   const children = descendantCpu(process.pid, (cmd) => (/postgres/.test(cmd) ? 'postgres' : /mock-cluster|kafka-mock/.test(cmd) ? 'kafka' : undefined));
-  return { node: (user + system) / 1e6, postgres: children['postgres'] ?? 0, kafka: children['kafka'] ?? 0 };
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    // Backends report their counts at most once a second: wait so that the previous phase's are in.
+    await new Promise((r) => setTimeout(r, 1500));
+    const { rows } = await c.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
+    return { node: (user + system) / 1e6, postgres: children['postgres'] ?? 0, kafka: children['kafka'] ?? 0, commits: Number(rows[0].n) };
+  } finally {
+    await c.end();
+  }
 }
 
-/** Runs `fn` and returns its CPU cost per event, for `events` events. */
-async function cpuPerEvent<T>(events: number, fn: () => Promise<T>): Promise<[T, CpuPerEvent]> {
-  const before = cpuNow();
+/** Runs `fn` and returns its cost per event, for `events` events. */
+async function costPerEvent<T>(url: string, events: number, fn: () => Promise<T>): Promise<[T, CpuPerEvent]> {
+  const before = await costNow(url);
   const result = await fn();
-  const after = cpuNow();
-  const per = (k: keyof CpuPerEvent) => Math.round(((after[k] - before[k]) * 1e6) / events);
-  return [result, { node: per('node'), postgres: per('postgres'), kafka: per('kafka') }];
+  const after = await costNow(url);
+  const per = (k: keyof CpuPerEvent, scale: number) => Math.round(((after[k] - before[k]) * scale) / events);
+  return [
+    result,
+    {
+      node: per('node', 1e6),
+      postgres: per('postgres', 1e6),
+      kafka: per('kafka', 1e6),
+      commits: Math.round(((after.commits - before.commits) / events) * 100) / 100,
+    },
+  ];
 }
 
 interface Result {
@@ -194,9 +215,9 @@ async function runOne(name: string, url: string, transport: () => EventTransport
     for (let i = 0; i < 50; i++) await p.placeOrder(o.eventsPerTx);
     await p.waitHandled(50 * o.eventsPerTx, 60_000);
     process.stderr.write(`[bench] ${name}: sustained run (${o.events} events)...\n`);
-    const [s, sCpu] = await cpuPerEvent(o.events, () => sustained(p, o));
+    const [s, sCpu] = await costPerEvent(url, o.events, () => sustained(p, o));
     process.stderr.write(`[bench] ${name}: latency run (${o.rate}/s for ${o.seconds} s)...\n`);
-    const [l, lCpu] = await cpuPerEvent(o.rate * o.seconds, () => latency(p, o));
+    const [l, lCpu] = await costPerEvent(url, o.rate * o.seconds, () => latency(p, o));
     await p.stop();
     process.stderr.write(`[bench] ${name}: transport only (${o.events} events)...\n`);
     const t = await transportOnly(transport, o);
@@ -213,7 +234,7 @@ async function runOne(name: string, url: string, transport: () => EventTransport
 }
 
 function cpuCell(c: CpuPerEvent): string {
-  return `${c.node + c.postgres + c.kafka} (${c.node}+${c.postgres}+${c.kafka})`;
+  return `${c.node + c.postgres + c.kafka} (${c.node}+${c.postgres}+${c.kafka}), ${c.commits} commits`;
 }
 
 function printTable(results: Result[], o: Options): void {
@@ -230,8 +251,8 @@ function printTable(results: Result[], o: Options): void {
       'duplicates',
       'transport only: publish/s',
       'transport only: delivered/s',
-      'CPU µs/event sustained (node+pg+kafka)',
-      `CPU µs/event @${o.rate}/s`,
+      'per event, sustained: CPU µs (node+pg+kafka), commits',
+      `per event @${o.rate}/s: CPU µs, commits`,
     ],
     ...results.map((r) => [
       r.transport,

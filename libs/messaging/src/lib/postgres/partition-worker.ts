@@ -25,6 +25,8 @@ export interface PartitionWorkerOptions {
   handleBatch?(events: DeliveredEvent[]): Promise<void>;
   batchSize: number;
   pollIntervalMs: number;
+  /** Longest time handled progress may go uncommitted while events keep arriving. */
+  commitIntervalMs: number;
   backoff?: BackoffOptions;
   onError(message: string, err: unknown): void;
 }
@@ -69,6 +71,7 @@ export class PartitionWorker {
     const backoff = new Backoff(this.o.backoff);
     let committed: bigint | null = null;
     let position: bigint | null = null;
+    let committedAt = 0;
     while (!this.stopped && !this.lost) {
       try {
         if (committed === null) {
@@ -77,14 +80,11 @@ export class PartitionWorker {
         }
         const rows = await this.read(position as bigint);
         backoff.reset();
-        if (rows.length === 0) {
-          await this.wakeup.sleep(this.o.pollIntervalMs);
-          continue;
-        }
+        const idle = rows.length === 0;
         const drained = rows.length < this.o.batchSize;
-        const end = BigInt(rows[rows.length - 1].offset) + 1n;
-        if (!this.stopped && (await this.handleBatch(rows))) {
-          position = BigInt(rows[rows.length - 1].offset) + 1n;
+        const end: bigint = idle ? (position as bigint) : BigInt(rows[rows.length - 1].offset) + 1n;
+        if (!idle && !this.stopped && (await this.handleBatch(rows))) {
+          position = end;
           rows.length = 0;
         }
         for (const row of rows) {
@@ -93,14 +93,21 @@ export class PartitionWorker {
           if (!handled) break;
           position = BigInt(row.offset) + 1n;
         }
-        if (position !== committed) {
+        // Progress is committed at most every commitIntervalMs while events keep coming, and as soon as a read finds
+        // the partition empty: a write transaction per small batch would cost as much as the batch itself. What a
+        // crash loses is only the record of progress; the events after it are redelivered and the inbox absorbs them.
+        const pending = position !== committed;
+        if (pending && (idle || Date.now() - committedAt >= this.o.commitIntervalMs)) {
           await this.commit(committed, position as bigint);
           committed = position;
+          committedAt = Date.now();
         }
         // A short read means the partition was drained as of that read: wait for the next wake (latched if a
-        // publish already came meanwhile) instead of paying a round trip to read nothing.
+        // publish already came meanwhile) instead of paying a round trip to read nothing; with progress not yet
+        // committed, only until the commit is due.
         if (drained && position === end && !this.stopped) {
-          await this.wakeup.sleep(this.o.pollIntervalMs);
+          const untilCommitDue = Math.max(1, committedAt + this.o.commitIntervalMs - Date.now());
+          await this.wakeup.sleep(position !== committed ? Math.min(untilCommitDue, this.o.pollIntervalMs) : this.o.pollIntervalMs);
         }
       } catch (err) {
         this.o.onError(`partition ${this.o.topic}/${this.o.partition} (group ${this.o.groupId}) failed`, err);

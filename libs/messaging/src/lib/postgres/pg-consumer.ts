@@ -17,6 +17,7 @@ export interface PgConsumerOptions {
   sessionTimeoutMs: number;
   batchSize: number;
   pollIntervalMs: number;
+  commitIntervalMs: number;
   backoff?: BackoffOptions;
   onError(message: string, err: unknown): void;
 }
@@ -193,6 +194,7 @@ export class PgConsumer implements ConsumerHandle {
           handleBatch: this.o.subscription.handleBatch?.bind(this.o.subscription),
           batchSize: this.o.batchSize,
           pollIntervalMs: this.o.pollIntervalMs,
+          commitIntervalMs: this.o.commitIntervalMs,
           backoff: this.o.backoff,
           onError: this.o.onError,
         }),

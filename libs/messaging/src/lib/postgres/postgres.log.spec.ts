@@ -175,4 +175,40 @@ describe('postgres transport: log, offsets and group membership', () => {
     const kafka = createTransport({ KAFKA_BROKERS: '127.0.0.1:1, 127.0.0.1:2' }, { clientId: 'x' });
     expect(kafka.kind).toBe('kafka');
   });
+
+  it('commits progress at most every commitIntervalMs while events keep coming, then once the partition is empty', async () => {
+    const topic = `t.${randomUUID()}`;
+    // Polling too slow to matter: the worker reads when a publish wakes it, or when a commit falls due.
+    const t = new PostgresTransport({ url: db.url, partitions: 1, pollIntervalMs: 60_000, commitIntervalMs: 3_000, onError: () => undefined });
+    transports.push(t);
+    await t.connect();
+    const admin = new Client({ connectionString: db.url });
+    await admin.connect();
+    const offset = async (): Promise<number | null> => {
+      const { rows } = await admin.query<{ o: string }>(
+        `SELECT committed_offset AS o FROM messaging.consumer_offsets WHERE group_id = 'lazy' AND topic = $1`,
+        [topic],
+      );
+      return rows.length ? Number(rows[0].o) : null;
+    };
+    let consumer: ConsumerHandle | undefined;
+    try {
+      const seen: number[] = [];
+      consumer = await t.subscribe({ groupId: 'lazy', topics: [topic], handle: async (e) => void seen.push((e.data as { seq: number }).seq) });
+      await t.publish(topic, [event('k', 1)]);
+      // The first progress of a partition is committed at once...
+      await waitFor('first event committed', async () => (await offset()) === 1);
+      await t.publish(topic, [event('k', 2)]);
+      await waitFor('second event handled', () => seen.length === 2);
+      // ...the next only when the interval has passed since (the read then finds the partition empty), although the
+      // event is handled already.
+      expect(await offset()).toBe(1);
+      await waitFor('second event committed', async () => (await offset()) === 2, 10_000);
+      expect(seen).toEqual([1, 2]);
+      expect(await consumer.lag()).toBe(0);
+    } finally {
+      await consumer?.stop();
+      await admin.end();
+    }
+  });
 });

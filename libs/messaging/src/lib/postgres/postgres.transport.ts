@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@tessera/contracts';
 import { Client, Pool } from 'pg';
 import { Backoff, Wakeable } from '../core/backoff';
@@ -45,6 +46,8 @@ export interface PostgresTransportOptions {
   sessionTimeoutMs?: number;
   /** Messages read per partition query (default 100). */
   consumerBatchSize?: number;
+  /** Longest time a busy partition's handled progress goes uncommitted (default 200 ms; at once when idle). */
+  commitIntervalMs?: number;
   backoff?: BackoffOptions;
   /** Log rows consumed by every group that reads the partition are deleted after this (default 7 days). */
   retentionMs?: number;
@@ -58,6 +61,8 @@ export interface PostgresTransportOptions {
  */
 export class PostgresTransport implements EventTransport {
   readonly kind = 'postgres' as const;
+  /** Tells this instance's own notifications apart from other publishers'. */
+  private readonly instanceId = randomUUID();
   private pool: Pool | null = null;
   private listener: Client | null = null;
   private listening: Promise<void> | null = null;
@@ -108,8 +113,9 @@ export class PostgresTransport implements EventTransport {
     // database-wide notify lock at commit. Losing it is harmless, consumers also poll.
     // The payload names the partitions written, so readers of other partitions stay asleep.
     const written = new Set(targets);
-    await NOTIFY.run(this.getPool(), [NOTIFY_CHANNEL, `${topic}\n${[...written].join(',')}`]).catch(() => undefined);
+    // Local readers are woken directly, now; the notification, which comes back to this instance too, is for others.
     this.wakeLocal(topic, written);
+    await NOTIFY.run(this.getPool(), [NOTIFY_CHANNEL, `${topic}\n${[...written].join(',')}\n${this.instanceId}`]).catch(() => undefined);
   }
 
   async subscribe(subscription: Subscription): Promise<ConsumerHandle> {
@@ -123,6 +129,7 @@ export class PostgresTransport implements EventTransport {
       sessionTimeoutMs: this.opts.sessionTimeoutMs ?? 10_000,
       batchSize: this.opts.consumerBatchSize ?? 100,
       pollIntervalMs: this.opts.pollIntervalMs ?? 500,
+      commitIntervalMs: this.opts.commitIntervalMs ?? 200,
       backoff: this.opts.backoff,
       onError: this.onError,
     });
@@ -204,13 +211,15 @@ export class PostgresTransport implements EventTransport {
     for (const c of this.consumers) c.wake(topic, partitions);
   }
 
-  /** NOTIFY payload: `<topic>\n<p1>,<p2>...` (a bare topic wakes all its partitions). */
+  /** NOTIFY payload: `<topic>\n<p1>,<p2>...\n<publishing instance>` (a bare topic wakes all its partitions). */
   private onNotification(payload: string | undefined): void {
     if (!payload) return this.wakeLocal();
-    const [topic, list] = payload.split('\n');
+    const [topic, list, origin] = payload.split('\n');
+    if (origin === this.instanceId) return;
     const partitions = list ? new Set(list.split(',').map(Number)) : undefined;
     this.wakeLocal(topic, partitions);
   }
+
 
   /** LISTEN on a dedicated connection, reconnecting with backoff; a reconnect wakes every reader. */
   private async listen(): Promise<void> {
