@@ -144,6 +144,72 @@ describe('commit, release, expiry', () => {
   });
 });
 
+describe('batched reserve', () => {
+  it('concurrent requests of every kind share one transaction, and each gets its own answer', async () => {
+    // One batch in flight at a time: the first request goes alone, the others wait and go together.
+    const batched = new InventoryDomain(h.ds, { kickHotQueue: false, batching: { maxInFlight: 1 } });
+    await receive('B-1', main, 3);
+    await receive('B-2', main, 10);
+    await receive('B-HOT', main, 5);
+    await batched.hotQueue.flag(tenant, 'B-HOT');
+    const earlier = await batched.reservations.reserve(tenant, { reference: 'b-existing', lines: [{ sku: 'B-2', quantity: 1 }] });
+    const reserve = (reference: string, lines: { sku: string; quantity: number }[]) => batched.reservations.reserve(tenant, { reference, lines }, { actor: 'test', correlationId: `cause-${reference}` });
+    const [lone, existing, short, firstTwo, secondTwo, hot, multi, dup1, dup2] = await Promise.all([
+      reserve('b-lone', [{ sku: 'B-2', quantity: 1 }]),
+      reserve('b-existing', [{ sku: 'B-2', quantity: 1 }]),
+      reserve('b-short', [{ sku: 'B-1', quantity: 5 }]),
+      reserve('b-1a', [{ sku: 'B-1', quantity: 2 }]),
+      reserve('b-1b', [{ sku: 'B-1', quantity: 2 }]),
+      reserve('b-hot', [{ sku: 'B-HOT', quantity: 1 }]),
+      reserve('b-multi', [{ sku: 'B-2', quantity: 1 }, { sku: 'B-HOT', quantity: 1 }]),
+      reserve('b-dup', [{ sku: 'B-2', quantity: 2 }]),
+      reserve('b-dup', [{ sku: 'B-2', quantity: 2 }]),
+    ]);
+    expect([lone, existing, short, firstTwo, secondTwo, hot, multi, dup1, dup2].map((o) => [o.reference, o.status])).toEqual([
+      ['b-lone', 'confirmed'],
+      ['b-existing', 'confirmed'],
+      ['b-short', 'rejected'],
+      ['b-1a', 'confirmed'],
+      // Locked together with b-1a and decided after it, in arrival order: 1 unit left, 2 wanted.
+      ['b-1b', 'rejected'],
+      ['b-hot', 'queued'],
+      ['b-multi', 'queued'],
+      ['b-dup', 'confirmed'],
+      ['b-dup', 'confirmed'],
+    ]);
+    if (existing.status !== 'confirmed' || earlier.status !== 'confirmed' || dup1.status !== 'confirmed' || dup2.status !== 'confirmed') throw new Error('expected confirmed');
+    expect(existing.reservationId).toBe(earlier.reservationId);
+    expect(dup2.reservationId).toBe(dup1.reservationId);
+    if (secondTwo.status !== 'rejected') throw new Error('expected rejected');
+    expect(secondTwo.shortfalls).toEqual([{ sku: 'B-1', condition: 'new', requested: 2, available: 1 }]);
+    const [{ transactions }] = await h.admin(
+      `SELECT count(DISTINCT xmin::text)::int AS transactions FROM inventory.reservations WHERE reference IN ('b-short', 'b-1a', 'b-1b', 'b-dup')`,
+    );
+    expect(transactions).toBe(1);
+    expect(await levelsOf('B-1')).toEqual([{ at: 'main', onHand: 3, reserved: 2 }]);
+    expect(await levelsOf('B-2')).toEqual([{ at: 'main', onHand: 10, reserved: 4 }]);
+    // Each request's ledger rows name its own cause.
+    const ledger = await h.admin(`SELECT reference, correlation_id FROM inventory.ledger WHERE reference IN ('b-1a', 'b-dup') ORDER BY reference`);
+    expect(ledger).toEqual([
+      { reference: 'b-1a', correlation_id: 'cause-b-1a' },
+      { reference: 'b-dup', correlation_id: 'cause-b-dup' },
+    ]);
+    expect(await eventsFor('b-1b')).toEqual(['inventory.reservation.rejected']);
+    expect(await eventsFor('b-dup')).toEqual(['inventory.reservation.confirmed']);
+    const queued = await h.admin(`SELECT idempotency_key, sku FROM inventory.reservation_requests WHERE idempotency_key IN ('b-hot', 'b-multi') ORDER BY seq`);
+    expect(queued).toEqual([
+      { idempotency_key: 'b-hot', sku: 'B-HOT' },
+      { idempotency_key: 'b-multi', sku: 'B-HOT' },
+    ]);
+    expect(await batched.hotQueue.drain(tenant, 'B-HOT')).toBe(2);
+    expect(await levelsOf('B-HOT')).toEqual([{ at: 'main', onHand: 5, reserved: 2 }]);
+    expect(await levelsOf('B-2')).toEqual([{ at: 'main', onHand: 10, reserved: 5 }]);
+    expect(await h.admin(`SELECT sku FROM inventory.hot_queue_heads WHERE sku = 'B-HOT'`)).toEqual([]);
+    expect(await ledgerMismatches(h)).toEqual([]);
+    await batched.hotQueue.unflag(tenant, 'B-HOT');
+  });
+});
+
 describe('hot-SKU queue', () => {
   it('a queued request is idempotent per reference, and a release before service withdraws it', async () => {
     // A domain without the in-process wake-up, so requests wait until drained explicitly.

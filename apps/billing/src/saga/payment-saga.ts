@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
+import { PreparedQuery } from '@tessera/persistence';
 import type { BillingTx, CauseEvent } from '../billing-tx';
 import { endReasonOf, isOrderEnded, OrderStatusBook } from '../order-status/order-status.book';
 import type { KnownOrderStatus } from '../order-status/order-status.entity';
@@ -7,6 +8,33 @@ import { PaymentEvents } from '../payments/payment-events';
 import { recordPaymentChange } from '../payments/payment-history';
 import { PaymentEntity } from '../payments/payment.entity';
 import type { AwaitingPaymentData } from './order-event.schemas';
+
+/**
+ * Opening a payment in one statement (it runs once per order, so its round trips count): the book records
+ * awaiting_payment (a new row, or the existing one locked and left as it is: awaiting_payment never replaces a
+ * status), and unless the status it holds says the order is over, the payment and its first history row are
+ * inserted. The unique (tenant, order) key absorbs a second awaiting_payment for the same order (a re-emitted
+ * event has a new id, so the inbox alone would not catch it). The history's foreign key sees the payment inserted
+ * by the same statement (constraint checks run at its end).
+ */
+const OPEN_PAYMENT = new PreparedQuery<{ held: KnownOrderStatus; opened: boolean }>(
+  `WITH book AS (
+     INSERT INTO billing.order_statuses AS o (tenant_id, order_id, status, event_id, event_time)
+     VALUES ($1, $2, 'awaiting_payment', $3, $4)
+     ON CONFLICT (tenant_id, order_id) DO UPDATE SET status = o.status
+     RETURNING status
+   ), pay AS (
+     INSERT INTO billing.payments (id, tenant_id, order_id, amount, currency, method, status, due_at, reservation_id, created_at, updated_at)
+     SELECT $5::uuid, $1, $2, $6::bigint, $7::text, $8::text, 'pending', $9::timestamptz, $10::uuid, $11::timestamptz, $11 FROM book
+     WHERE book.status NOT IN ('cancelled', 'expired', 'rejected')
+     ON CONFLICT (tenant_id, order_id) DO NOTHING
+     RETURNING id
+   ), history AS (
+     INSERT INTO billing.payment_status_changes (tenant_id, payment_id, from_status, to_status, refund_required, cause_event_id, cause_event_type, at)
+     SELECT $1, id, NULL, 'pending', false, $3, $12::text, $11 FROM pay
+   )
+   SELECT (SELECT status FROM book) AS held, EXISTS (SELECT 1 FROM pay) AS opened`,
+);
 
 /**
  * Billing's steps of the order-to-cash saga. Each runs inside the Inbox transaction of the event that caused
@@ -28,11 +56,6 @@ export class PaymentSaga {
    * invite a customer to pay for an order that no longer exists.
    */
   async openPayment(tx: BillingTx, data: AwaitingPaymentData, cause: CauseEvent): Promise<PaymentEntity | null> {
-    const orderStatus = await this.book.record(tx, data.orderId, 'awaiting_payment', cause);
-    if (orderStatus === 'cancelled' || orderStatus === 'expired' || orderStatus === 'rejected') {
-      this.log.log(`order ${data.orderId} is already ${orderStatus}: no payment opened`);
-      return null;
-    }
     const now = new Date();
     const payment: PaymentEntity = {
       id: randomUUID(),
@@ -52,16 +75,24 @@ export class PaymentSaga {
       updatedAt: now,
       confirmedAt: null,
     };
-    // The unique (tenant, order) key absorbs a second awaiting_payment for the same order (a re-emitted event
-    // has a new id, so the inbox alone would not catch it).
-    const inserted: unknown[] = await tx.manager.query(
-      `INSERT INTO billing.payments (id, tenant_id, order_id, amount, currency, method, status, due_at, reservation_id, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $9)
-       ON CONFLICT (tenant_id, order_id) DO NOTHING RETURNING id`,
-      [payment.id, tx.tenantId, payment.orderId, payment.amount, payment.currency, payment.method, payment.dueAt, payment.reservationId, now],
-    );
-    if (inserted.length === 0) return null;
-    await recordPaymentChange(tx, payment, { from: null, cause });
+    const [{ held, opened }] = await OPEN_PAYMENT.rows(tx.manager, [
+      tx.tenantId,
+      payment.orderId,
+      cause.id,
+      cause.time,
+      payment.id,
+      payment.amount,
+      payment.currency,
+      payment.method,
+      payment.dueAt,
+      payment.reservationId,
+      now,
+      cause.type,
+    ]);
+    if (!opened) {
+      if (held !== 'awaiting_payment' && held !== 'paid') this.log.log(`order ${data.orderId} is already ${held}: no payment opened`);
+      return null;
+    }
     await this.events.created(tx, payment);
     return payment;
   }

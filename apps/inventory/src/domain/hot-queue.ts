@@ -1,10 +1,12 @@
 import type { OutboxWriter } from '@tessera/messaging';
 import type { TenantTransactions } from '@tessera/persistence';
+import type { EntityManager } from 'typeorm';
 import { assertSku } from './lines';
 import { PendingEvents } from './events';
 import { reserveBatch, type PreparedReservation } from './reservation-engine';
 import { pgCode } from './errors';
 import type { NormalizedLine } from './types';
+import { preparedRows } from './prepared';
 
 interface QueuedRow {
   id: string;
@@ -74,43 +76,63 @@ export class HotQueue {
    * worker holds it right now.
    */
   async processBatch(tenantId: string, sku: string): Promise<number> {
+    return (await this.serve(tenantId, sku)).settled;
+  }
+
+  /**
+   * One batch in one transaction: the head and the oldest requests in one statement, the stock rows of their lines
+   * locked in another, then every reservation, stock row, ledger row and request outcome written by one statement.
+   * A batch that leaves the queue empty removes the head in the same transaction (`drained`), so an idle queue
+   * costs no further transaction.
+   */
+  private async serve(tenantId: string, sku: string): Promise<{ settled: number; drained: boolean }> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.tenants.run(tenantId, async (tx) => {
           const m = tx.manager;
-          const head: unknown[] = await m.query(
-            // NO KEY UPDATE: one worker per SKU, without blocking the enqueuers' KEY SHARE locks.
-            `SELECT 1 FROM hot_queue_heads WHERE tenant_id = $1 AND sku = $2 FOR NO KEY UPDATE SKIP LOCKED`,
-            [tenantId, sku],
+          const rows = await preparedRows<QueuedRow>(
+            m,
+            // NO KEY UPDATE: one worker per SKU, without blocking the enqueuers' KEY SHARE locks. No row at all:
+            // another worker holds the head, or there is none; one row with a null id: the head is ours, the queue empty.
+            `WITH head AS (
+               SELECT 1 FROM hot_queue_heads WHERE tenant_id = $1 AND sku = $2 FOR NO KEY UPDATE SKIP LOCKED
+             ), queued AS (
+               SELECT q.id, q.idempotency_key, q.lines, q.ttl_seconds, r.id AS existing_id, q.seq
+               FROM reservation_requests q LEFT JOIN reservations r ON r.reference = q.idempotency_key
+               WHERE q.sku = $2 AND q.status = 'queued' AND EXISTS (SELECT 1 FROM head)
+               ORDER BY q.seq LIMIT $3
+               FOR UPDATE OF q
+             )
+             SELECT q.id, q.idempotency_key, q.lines, q.ttl_seconds, q.existing_id
+             FROM head LEFT JOIN queued q ON true ORDER BY q.seq`,
+            [tenantId, sku, this.batchSize],
           );
-          if (head.length === 0) return 0;
-          const queued: QueuedRow[] = await m.query(
-            `SELECT q.id, q.idempotency_key, q.lines, q.ttl_seconds, r.id AS existing_id
-             FROM reservation_requests q LEFT JOIN reservations r ON r.reference = q.idempotency_key
-             WHERE q.sku = $1 AND q.status = 'queued' ORDER BY q.seq LIMIT $2
-             FOR UPDATE OF q`,
-            [sku, this.batchSize],
-          );
+          if (rows.length === 0) return { settled: 0, drained: false };
+          const queued = rows.filter((q) => q.id !== null);
           const fresh = queued.filter((q) => !q.existing_id);
+          const duplicates = queued.filter((q) => q.existing_id).map((q) => ({ id: q.id, outcome: 'duplicate', reservation_id: q.existing_id }));
           const requests: PreparedReservation[] = fresh.map((q) => ({ reference: q.idempotency_key, lines: q.lines, ttlSeconds: q.ttl_seconds }));
           const events = new PendingEvents();
-          const outcomes = await reserveBatch(m, events, requests, { actor: 'system:hot-queue' });
-          const settled = [
-            ...queued.filter((q) => q.existing_id).map((q) => ({ id: q.id, outcome: 'duplicate', reservation_id: q.existing_id })),
-            ...fresh.map((q, i) => ({ id: q.id, outcome: outcomes[i].status, reservation_id: outcomes[i].reservationId })),
-          ];
-          if (settled.length > 0) {
+          if (requests.length > 0) {
+            // The request rows' outcomes ride in the statement that writes the reservations.
+            await reserveBatch(m, events, requests, { actor: 'system:hot-queue' }, [], (decided, p) => [
+              `settled AS (
+                 UPDATE reservation_requests q SET status = 'done', outcome = x.outcome, reservation_id = x.reservation_id, updated_at = now()
+                 FROM jsonb_to_recordset(${p.add(
+                   JSON.stringify([...duplicates, ...fresh.map((q, i) => ({ id: q.id, outcome: decided[i].status, reservation_id: decided[i].reservationId }))]),
+                 )}::jsonb) AS x(id uuid, outcome text, reservation_id uuid) WHERE q.id = x.id
+               )`,
+            ]);
+          } else if (duplicates.length > 0) {
             await m.query(
               `UPDATE reservation_requests q SET status = 'done', outcome = x.outcome, reservation_id = x.reservation_id, updated_at = now()
                FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, outcome text, reservation_id uuid) WHERE q.id = x.id`,
-              [JSON.stringify(settled)],
+              [JSON.stringify(duplicates)],
             );
           }
           await events.flush(this.outbox, tx);
-          return settled.length;
-        }).then(async (n) => {
-          if (n < this.batchSize) await this.dropHeadIfEmpty(tenantId, sku);
-          return n;
+          const drained = queued.length < this.batchSize && (await this.dropHeadIfEmpty(m, tenantId, sku));
+          return { settled: queued.length, drained };
         });
       } catch (e) {
         // A reference reserved on the normal path meanwhile (the SKU just turned hot): retry, it is now a duplicate.
@@ -125,27 +147,29 @@ export class HotQueue {
   }
 
   /**
-   * Removes the head of an empty queue, outside the batch transaction so stock rows are not held meanwhile. SKIP
-   * LOCKED leaves the head alone while an enqueuer holds it (KEY SHARE) or a worker serves it; once locked here, new
-   * enqueuers wait for this transaction and re-create the head if it was deleted, and the NOT EXISTS below runs on
-   * a fresh snapshot that sees every request committed before the lock.
+   * Removes the head of an empty queue, in the batch's transaction (which holds it FOR NO KEY UPDATE). Taking it FOR
+   * UPDATE SKIP LOCKED leaves it alone while an enqueuer holds it (KEY SHARE): that enqueuer wakes a worker after its
+   * commit. Once locked here, new enqueuers wait for this transaction and re-create the head if it was deleted, and
+   * the NOT EXISTS below runs on a fresh snapshot (a new statement, READ COMMITTED) that sees every request committed
+   * before the lock. True when the head is gone.
    */
-  private async dropHeadIfEmpty(tenantId: string, sku: string): Promise<void> {
-    await this.tenants.run(tenantId, async (tx) => {
-      const head: unknown[] = await tx.manager.query(
-        `SELECT 1 FROM hot_queue_heads WHERE tenant_id = $1 AND sku = $2 FOR UPDATE SKIP LOCKED`,
-        [tenantId, sku],
-      );
-      if (head.length === 0) return;
-      await tx.manager.query(
-        `DELETE FROM hot_queue_heads WHERE tenant_id = $1 AND sku = $2
-           AND NOT EXISTS (SELECT 1 FROM reservation_requests WHERE sku = $2 AND status = 'queued')`,
-        [tenantId, sku],
-      );
-    });
+  private async dropHeadIfEmpty(manager: EntityManager, tenantId: string, sku: string): Promise<boolean> {
+    const head = await preparedRows(manager, `SELECT 1 FROM hot_queue_heads WHERE tenant_id = $1 AND sku = $2 FOR UPDATE SKIP LOCKED`, [tenantId, sku]);
+    if (head.length === 0) return false;
+    const deleted = await preparedRows(
+      manager,
+      `DELETE FROM hot_queue_heads WHERE tenant_id = $1 AND sku = $2
+         AND NOT EXISTS (SELECT 1 FROM reservation_requests WHERE sku = $2 AND status = 'queued')
+       RETURNING 1`,
+      [tenantId, sku],
+    );
+    return deleted.length > 0;
   }
 
-  /** Serves the SKU's queue until it is empty. Concurrent calls for one SKU share one drain loop. */
+  /**
+   * Serves the SKU's queue until it is empty. Concurrent calls for one SKU share one drain loop; a call while it
+   * runs makes it go round once more (the caller's request may have committed after the loop's last look).
+   */
   drain(tenantId: string, sku: string): Promise<number> {
     const key = `${tenantId}\u0000${sku}`;
     const running = this.draining.get(key);
@@ -158,9 +182,9 @@ export class HotQueue {
       try {
         for (;;) {
           this.again.delete(key);
-          const n = await this.processBatch(tenantId, sku);
-          total += n;
-          if (n === 0 && !this.again.has(key)) return total;
+          const { settled, drained } = await this.serve(tenantId, sku);
+          total += settled;
+          if ((settled === 0 || drained) && !this.again.has(key)) return total;
         }
       } finally {
         this.draining.delete(key);

@@ -3,6 +3,12 @@ export * from './types';
 export { InventoryDomain, type InventoryDomainOptions } from './inventory-domain';
 export { LocationService, type Location, type CreateLocation, type LocationType } from './locations.service';
 export { MovementService, type Movement, type MovementResult } from './movements.service';
-export { ReservationService, DEFAULT_TTL_SECONDS, type HotPathOptions, type ReservationServiceOptions } from './reservations.service';
+export {
+  ReservationService,
+  DEFAULT_TTL_SECONDS,
+  type HotPathOptions,
+  type ReservationServiceOptions,
+  type ReserveBatchingOptions,
+} from './reservations.service';
 export { HotQueue, type HotQueueOptions } from './hot-queue';
 export { StockQueries, type LedgerEntry } from './stock-queries.service';

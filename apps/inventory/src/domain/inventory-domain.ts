@@ -5,11 +5,13 @@ import { inventoryOutbox } from './events';
 import { HotQueue, type HotQueueOptions } from './hot-queue';
 import { LocationService } from './locations.service';
 import { MovementService } from './movements.service';
-import { ReservationService, type HotPathOptions } from './reservations.service';
+import { ReservationService, type HotPathOptions, type ReserveBatchingOptions } from './reservations.service';
 import { StockQueries } from './stock-queries.service';
 
 export interface InventoryDomainOptions {
   hotPath?: Partial<HotPathOptions>;
+  /** How concurrent reserve calls share transactions (see ReserveBatchingOptions). */
+  batching?: Partial<ReserveBatchingOptions>;
   hotQueue?: HotQueueOptions;
   /** Wake the hot-queue worker in this process right after an enqueue (default true). */
   kickHotQueue?: boolean;
@@ -35,6 +37,7 @@ export class InventoryDomain {
     const kick = opts.kickHotQueue ?? true;
     this.reservations = new ReservationService(this.tenants, this.outbox, {
       hotPath: opts.hotPath,
+      batching: opts.batching,
       onEnqueued: kick ? (tenantId, sku) => this.hotQueue.kick(tenantId, sku) : undefined,
     });
   }

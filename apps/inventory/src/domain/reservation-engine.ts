@@ -8,17 +8,26 @@ import {
 } from '@tessera/contracts';
 import type { EntityManager } from 'typeorm';
 import type { PendingEvents } from './events';
-import { StockBook } from './stock-book';
+import { SqlParams, StockBook } from './stock-book';
 import type { Actor, Allocation, NormalizedLine, Reservation, ReservationOutcome, ReservationStatus, Shortfall } from './types';
+import { preparedRows } from './prepared';
 
-/** A validated request, ready to allocate. */
+/** A validated request, ready to allocate; `actor` (who asked, the causing event) goes on its ledger rows. */
 export interface PreparedReservation {
   reference: string;
   lines: NormalizedLine[];
   ttlSeconds: number;
+  actor?: Actor;
 }
 
 type Decided = Exclude<ReservationOutcome, { status: 'queued' }>;
+
+/** What a decision is known by before it is written: enough for writes joined to the same statement. */
+export interface DecisionRef {
+  status: Decided['status'];
+  reservationId: string;
+  reference: string;
+}
 
 const eventAllocations = (allocations: Allocation[]): ReservationAllocationV1[] =>
   allocations.map(({ sku, condition, locationId, quantity }) => ({ sku, condition, locationId, quantity }));
@@ -48,36 +57,48 @@ function allocate(book: StockBook, req: PreparedReservation, actor: Actor | unde
   }
   if (shortfalls.length > 0) return { shortfalls };
   for (const a of plan) {
-    book.apply(a.stockLevelId, { movement: 'reserve', deltaOnHand: 0, deltaReserved: a.quantity, reference: req.reference, actor });
+    book.apply(a.stockLevelId, { movement: 'reserve', deltaOnHand: 0, deltaReserved: a.quantity, reference: req.reference, actor: req.actor ?? actor });
   }
   return { allocations: plan };
 }
 
+/** A request already known to be short (from an unlocked snapshot), decided without locking anything. */
+export interface PresetRejection {
+  req: PreparedReservation;
+  shortfalls: Shortfall[];
+}
+
 /**
  * Reserves a batch of requests in the caller's transaction, in array order, against one locked set of stock rows
- * (the union of their SKUs). The normal path calls it with one request; the hot-SKU worker with a whole batch,
- * so one lock acquisition serves many requests. References must not have a reservation yet (the unique key on
- * (tenant_id, reference) is the last word: a duplicate aborts the transaction and the caller retries).
+ * (the union of their SKUs): one lock acquisition serves them all. `rejected` are written in the same statement.
+ * `extraWrites` joins the caller's own CTEs to that statement; it receives each decision's reservation id first.
+ * References must not have a reservation yet (the unique key on (tenant_id, reference) is the last word: a
+ * duplicate aborts the transaction and the caller retries).
  */
 export async function reserveBatch(
   manager: EntityManager,
   events: PendingEvents,
   requests: PreparedReservation[],
   actor?: Actor,
+  rejected: PresetRejection[] = [],
+  extraWrites?: (decided: DecisionRef[], p: SqlParams) => string[],
 ): Promise<Decided[]> {
-  if (requests.length === 0) return [];
+  if (requests.length === 0 && rejected.length === 0) return [];
   const keys = new Map<string, { sku: string; condition: NormalizedLine['condition'] }>();
   for (const r of requests) for (const l of r.lines) keys.set(`${l.condition}\u0000${l.sku}`, { sku: l.sku, condition: l.condition });
-  const book = await StockBook.lockBySku(manager, [...keys.values()]);
-  const decisions = requests.map((req) => ({ req, result: allocate(book, req, actor) }));
-  return persistDecisions(manager, events, decisions, book);
+  const book = keys.size > 0 ? await StockBook.lockBySku(manager, [...keys.values()]) : undefined;
+  const decisions: Decision[] = [
+    ...requests.map((req) => ({ req, result: allocate(book as StockBook, req, actor) })),
+    ...rejected.map(({ req, shortfalls }) => ({ req, result: { shortfalls } })),
+  ];
+  return persistDecisions(manager, events, decisions, book, extraWrites);
 }
 
 /** Available units per line in a committed snapshot, without locking: `(condition, sku)` key → units. */
 export const SNAPSHOT_AVAILABLE_SQL = `
   SELECT json_agg(json_build_object('sku', k.sku, 'condition', k.condition, 'available', k.available))
   FROM (SELECT k.sku, k.condition, coalesce(sum(greatest(s.available, 0)), 0)::int AS available
-        FROM unnest($1::text[], $2::text[]) AS k(sku, condition)
+        FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS k(sku, condition)
         LEFT JOIN stock_levels s ON s.sku = k.sku AND s.condition = k.condition
         GROUP BY k.sku, k.condition) k`;
 
@@ -91,23 +112,20 @@ export function snapshotShortfalls(
     .filter((l) => l.available < l.requested);
 }
 
-/**
- * The unlocked fast rejection: when a committed snapshot taken after the request arrived already shows too little
- * stock for a line, "no" is a correct answer at that instant, so the request does not wait in the lock queue of
- * rows it cannot get. Confirmations always go through the locked path.
- */
-export async function rejectWithoutLock(manager: EntityManager, events: PendingEvents, req: PreparedReservation, shortfalls: Shortfall[]): Promise<Decided> {
-  const [outcome] = await persistDecisions(manager, events, [{ req, result: { shortfalls } }]);
-  return outcome;
-}
-
 type Decision = { req: PreparedReservation; result: { allocations: Allocation[] } | { shortfalls: Shortfall[] } };
 
 /**
  * Inserts the reservations and their allocations, with the book's stock rows and ledger rows when given, in one
- * statement (one round trip while the stock rows are locked), and queues their events.
+ * statement (one round trip while the stock rows are locked), and queues their events. Outcomes come back in the
+ * order of `decisions`.
  */
-async function persistDecisions(manager: EntityManager, events: PendingEvents, decisions: Decision[], book?: StockBook): Promise<Decided[]> {
+async function persistDecisions(
+  manager: EntityManager,
+  events: PendingEvents,
+  decisions: Decision[],
+  book?: StockBook,
+  extraWrites?: (decided: DecisionRef[], p: SqlParams) => string[],
+): Promise<Decided[]> {
   const decided = decisions.map((d) => ({ ...d, id: randomUUID() }));
   const reservations = decided.map(({ req, id, result }) => ({
     id,
@@ -122,26 +140,37 @@ async function persistDecisions(manager: EntityManager, events: PendingEvents, d
       ? result.allocations.map((a) => ({ reservation_id: id, stock_level_id: a.stockLevelId, sku: a.sku, location_id: a.locationId, condition: a.condition, quantity: a.quantity }))
       : [],
   );
+  const p = new SqlParams();
   // The allocations' foreign key sees the reservations inserted by the same statement (checks run at its end).
-  const writes = {
-    ctes: `r AS (
+  const ctes = [
+    `r AS (
        INSERT INTO reservations (id, reference, status, lines, shortfalls, expires_at, ended_at)
        SELECT x.id, x.reference, x.status, x.lines, x.shortfalls,
               CASE WHEN x.status = 'active' THEN now() + make_interval(secs => x.ttl) END,
               CASE WHEN x.status = 'rejected' THEN now() END
-       FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, reference text, status text, lines jsonb, shortfalls jsonb, ttl int)
+       FROM jsonb_to_recordset(${p.add(JSON.stringify(reservations))}::jsonb) AS x(id uuid, reference text, status text, lines jsonb, shortfalls jsonb, ttl int)
        RETURNING id, expires_at
-     ), a AS (
-       INSERT INTO reservation_allocations (reservation_id, stock_level_id, sku, location_id, condition, quantity)
-       SELECT * FROM jsonb_to_recordset($2::jsonb)
-         AS y(reservation_id uuid, stock_level_id uuid, sku text, location_id uuid, condition text, quantity int)
      )`,
-    params: [JSON.stringify(reservations), JSON.stringify(allocations)],
-    select: 'SELECT id, expires_at FROM r',
-  };
-  const inserted: { id: string; expires_at: Date | null }[] = book
-    ? await book.flush(manager, events, writes)
-    : await manager.query(`WITH ${writes.ctes} ${writes.select}`, writes.params);
+  ];
+  if (allocations.length > 0) {
+    ctes.push(`a AS (
+       INSERT INTO reservation_allocations (reservation_id, stock_level_id, sku, location_id, condition, quantity)
+       SELECT * FROM jsonb_to_recordset(${p.add(JSON.stringify(allocations))}::jsonb)
+         AS y(reservation_id uuid, stock_level_id uuid, sku text, location_id uuid, condition text, quantity int)
+     )`);
+  }
+  // What the caller joins needs only ids and statuses, known before the statement runs.
+  const refs = decided.map(({ req, id, result }): DecisionRef => ({
+    status: 'allocations' in result ? 'confirmed' : 'rejected',
+    reservationId: id,
+    reference: req.reference,
+  }));
+  if (extraWrites) ctes.push(...extraWrites(refs, p));
+  const writes = { ctes, params: p, select: 'SELECT id, expires_at FROM r' };
+  type Inserted = { id: string; expires_at: Date | null };
+  const inserted = book
+    ? await book.flush<Inserted>(manager, events, writes)
+    : await preparedRows<Inserted>(manager, `WITH ${ctes.join(', ')} ${writes.select}`, p.values);
   const expiresAt = new Map(inserted.map((r) => [r.id, r.expires_at]));
 
   return decided.map(({ req, id, result }): Decided => {

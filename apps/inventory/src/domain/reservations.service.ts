@@ -7,14 +7,15 @@ import {
   endReservations,
   findReservation,
   outcomeOf,
-  rejectWithoutLock,
   reserveBatch,
   snapshotShortfalls,
   SNAPSHOT_AVAILABLE_SQL,
   type EndKind,
   type PreparedReservation,
 } from './reservation-engine';
-import type { Actor, Reservation, ReservationOutcome, ReserveRequest } from './types';
+import { TenantBatcher } from './tenant-batcher';
+import type { Actor, Reservation, ReservationOutcome, ReserveRequest, Shortfall } from './types';
+import { preparedRows } from './prepared';
 
 export const DEFAULT_TTL_SECONDS = 15 * 60;
 const MAX_TTL_SECONDS = 7 * 24 * 3600;
@@ -31,8 +32,19 @@ export interface HotPathOptions {
   detectedTtlSeconds: number;
 }
 
+/**
+ * Concurrent reserve calls of one tenant share transactions: while `maxInFlight` batches run, new requests wait and
+ * go together in the next one (at most `maxBatch`), so the statements and commits of a reservation are paid once
+ * per batch. A lone request starts at once.
+ */
+export interface ReserveBatchingOptions {
+  maxBatch: number;
+  maxInFlight: number;
+}
+
 export interface ReservationServiceOptions {
   hotPath?: Partial<HotPathOptions>;
+  batching?: Partial<ReserveBatchingOptions>;
   /** Called after a request was enqueued and committed, to wake the hot-queue worker. */
   onEnqueued?: (tenantId: string, sku: string) => void;
 }
@@ -64,6 +76,7 @@ export class ReservationService {
    * tests assert the count stays 0, and it is worth a metric.
    */
   readonly retries = { deadlock: 0, duplicateReference: 0, contended: 0 };
+  private readonly batcher: TenantBatcher<PreparedReservation, ReservationOutcome>;
 
   constructor(
     private readonly tenants: TenantTransactions,
@@ -71,6 +84,13 @@ export class ReservationService {
     private readonly opts: ReservationServiceOptions = {},
   ) {
     this.hotPath = { enabled: true, detectContention: false, lockTimeoutMs: 250, detectedTtlSeconds: 60, ...opts.hotPath };
+    this.batcher = new TenantBatcher({
+      runBatch: (tenantId, reqs) => this.reserveNow(tenantId, reqs),
+      runOne: (tenantId, req) => this.reserveOne(tenantId, req),
+      key: (req) => req.reference,
+      maxBatch: opts.batching?.maxBatch ?? 64,
+      maxInFlight: opts.batching?.maxInFlight ?? 2,
+    });
   }
 
   private get detecting(): boolean {
@@ -83,15 +103,26 @@ export class ReservationService {
     if (request.ttlSeconds !== undefined && (!Number.isInteger(request.ttlSeconds) || request.ttlSeconds < 1 || request.ttlSeconds > MAX_TTL_SECONDS)) {
       throw invalid('invalid_ttl', `ttlSeconds must be an integer from 1 to ${MAX_TTL_SECONDS}`);
     }
+    return this.batcher.submit(tenantId, { reference, lines, ttlSeconds: request.ttlSeconds ?? 0, actor });
+  }
+
+  /** One transaction for a batch of requests; any error rolls all of it back (the batcher then goes one by one). */
+  private async reserveNow(tenantId: string, reqs: PreparedReservation[]): Promise<ReservationOutcome[]> {
+    const { results, enqueued } = await this.tenants.run(tenantId, (tx) => this.reserveInTx(tx, reqs));
+    for (const sku of enqueued) this.opts.onEnqueued?.(tenantId, sku);
+    return results;
+  }
+
+  /** A request on its own, retrying transient aborts, and queueing it behind a contended SKU on a lock timeout. */
+  private async reserveOne(tenantId: string, req: PreparedReservation): Promise<ReservationOutcome> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const outcome = await this.tenants.run(tenantId, (tx) => this.reserveInTx(tx, { reference, lines, ttlSeconds: request.ttlSeconds ?? 0 }, actor));
-        if (outcome.sku) this.opts.onEnqueued?.(tenantId, outcome.sku);
-        return outcome.result;
+        const [outcome] = await this.reserveNow(tenantId, [req]);
+        return outcome;
       } catch (e) {
         if (pgCode(e) === '55P03' && this.detecting) {
           this.retries.contended++;
-          const outcome = await this.tenants.run(tenantId, (tx) => this.enqueueContended(tx, { reference, lines, ttlSeconds: request.ttlSeconds ?? 0 }));
+          const outcome = await this.tenants.run(tenantId, (tx) => this.enqueueContended(tx, req));
           if (outcome.sku) this.opts.onEnqueued?.(tenantId, outcome.sku);
           return outcome.result;
         }
@@ -105,46 +136,71 @@ export class ReservationService {
     }
   }
 
-  private async reserveInTx(
-    tx: TenantTx,
-    req: PreparedReservation,
-    actor: Actor | undefined,
-  ): Promise<{ result: ReservationOutcome; sku?: string }> {
+  /**
+   * Decides a batch of requests (distinct references) with set-based statements: one read of the state every
+   * request needs, then one lock of the stock rows of all requests that go the normal path and one write of every
+   * decision, one insert for the requests that queue behind hot SKUs, and one outbox insert.
+   */
+  private async reserveInTx(tx: TenantTx, reqs: PreparedReservation[]): Promise<{ results: ReservationOutcome[]; enqueued: string[] }> {
     const m = tx.manager;
-    const [state]: {
+    const lines = reqs.flatMap((r) => r.lines);
+    const [state] = await preparedRows<{
       ttl: number | null;
       hot: string[] | null;
-      existing: boolean;
-      queued: string | null;
+      existing: string[] | null;
+      queued: Record<string, string> | null;
       available: { sku: string; condition: string; available: number }[] | null;
-    }[] = await m.query(
+    }>(
+      m,
       // Also sets this transaction's lock timeout (0: wait as long as it takes) to spare a round trip.
       `SELECT set_config('lock_timeout', $4, true) AS lock_timeout,
               (SELECT reservation_ttl_seconds FROM tenant_settings) AS ttl,
               (${SNAPSHOT_AVAILABLE_SQL}) AS available,
               (SELECT array_agg(sku ORDER BY sku) FROM hot_skus
                 WHERE sku = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())) AS hot,
-              EXISTS (SELECT 1 FROM reservations WHERE reference = $3) AS existing,
-              (SELECT id FROM reservation_requests WHERE idempotency_key = $3 AND status IN ('queued', 'processing')) AS queued`,
-      [req.lines.map((l) => l.sku), req.lines.map((l) => l.condition), req.reference, this.detecting ? `${this.hotPath.lockTimeoutMs}ms` : '0'],
+              (SELECT array_agg(reference) FROM reservations WHERE reference = ANY($3::text[])) AS existing,
+              (SELECT json_object_agg(idempotency_key, id) FROM reservation_requests
+                WHERE idempotency_key = ANY($3::text[]) AND status IN ('queued', 'processing')) AS queued`,
+      [lines.map((l) => l.sku), lines.map((l) => l.condition), reqs.map((r) => r.reference), this.detecting ? `${this.hotPath.lockTimeoutMs}ms` : '0'],
     );
-    if (state.existing) return { result: outcomeOf((await findReservation(m, req.reference)) as Reservation) };
-    if (state.queued) return { result: { status: 'queued', requestId: state.queued, reference: req.reference } };
-    const prepared = { ...req, ttlSeconds: req.ttlSeconds || state.ttl || DEFAULT_TTL_SECONDS };
+    const existing = new Set(state.existing ?? []);
+    const hot = state.hot ?? [];
+    const ready = [...reqs];
+    const results: (ReservationOutcome | undefined)[] = new Array(reqs.length);
+    const toLock: number[] = [];
+    const rejected: { at: number; shortfalls: Shortfall[] }[] = [];
+    const toQueue: { at: number; sku: string }[] = [];
+    for (const [at, req] of reqs.entries()) {
+      if (existing.has(req.reference)) {
+        results[at] = outcomeOf((await findReservation(m, req.reference)) as Reservation);
+        continue;
+      }
+      const queuedId = state.queued?.[req.reference];
+      if (queuedId) {
+        results[at] = { status: 'queued', requestId: queuedId, reference: req.reference };
+        continue;
+      }
+      ready[at] = { ...req, ttlSeconds: req.ttlSeconds || state.ttl || DEFAULT_TTL_SECONDS };
+      const shortfalls = snapshotShortfalls(req.lines, state.available);
+      // The first hot SKU (in SKU order) of the request's lines: a request is queued under one SKU only.
+      const hotSku = this.hotPath.enabled ? hot.find((sku) => req.lines.some((l) => l.sku === sku)) : undefined;
+      if (shortfalls.length > 0) rejected.push({ at, shortfalls });
+      else if (hotSku) toQueue.push({ at, sku: hotSku });
+      else toLock.push(at);
+    }
     const events = new PendingEvents();
-    const shortfalls = snapshotShortfalls(prepared.lines, state.available);
-    if (shortfalls.length > 0) {
-      const rejected = await rejectWithoutLock(m, events, prepared, shortfalls);
-      await events.flush(this.outbox, tx);
-      return { result: rejected };
-    }
-    if (this.hotPath.enabled && state.hot && state.hot.length > 0) {
-      const requestId = await this.enqueue(tx, prepared, state.hot[0]);
-      return { result: { status: 'queued', requestId, reference: req.reference }, sku: state.hot[0] };
-    }
-    const [outcome] = await reserveBatch(m, events, [prepared], actor);
+    const decided = await reserveBatch(
+      m,
+      events,
+      toLock.map((at) => ready[at]),
+      undefined,
+      rejected.map(({ at, shortfalls }) => ({ req: ready[at], shortfalls })),
+    );
+    [...toLock, ...rejected.map((r) => r.at)].forEach((at, i) => (results[at] = decided[i]));
+    const requestIds = await this.enqueue(tx, toQueue.map(({ at, sku }) => ({ req: ready[at], sku })));
+    toQueue.forEach(({ at }, i) => (results[at] = { status: 'queued', requestId: requestIds[i], reference: ready[at].reference }));
     await events.flush(this.outbox, tx);
-    return { result: outcome };
+    return { results: results as ReservationOutcome[], enqueued: [...new Set(toQueue.map((q) => q.sku))] };
   }
 
   /** After a lock timeout: mark the contended SKUs hot for a while and queue the request behind them. */
@@ -160,44 +216,63 @@ export class ReservationService {
     );
     const [{ ttl }]: { ttl: number | null }[] = await tx.manager.query(`SELECT (SELECT reservation_ttl_seconds FROM tenant_settings) AS ttl`);
     const prepared = { ...req, ttlSeconds: req.ttlSeconds || ttl || DEFAULT_TTL_SECONDS };
-    const requestId = await this.enqueue(tx, prepared, skus[0]);
+    const [requestId] = await this.enqueue(tx, [{ req: prepared, sku: skus[0] }]);
     return { result: { status: 'queued', requestId, reference: req.reference }, sku: skus[0] };
   }
 
   /**
-   * Queues a request under one SKU (the first hot one of its lines, so a request is served once), and makes sure
-   * the SKU's head row, which tells the worker the queue has work, exists until this transaction ends: FOR KEY SHARE
-   * lets any number of enqueuers hold it at once (no convoy on the head) while the worker's delete of an empty
-   * queue's head waits for them, so a request never sits in a queue whose head is gone.
+   * Queues requests, each under one SKU (the first hot one of its lines, so a request is served once), and makes
+   * sure each SKU's head row, which tells the worker the queue has work, exists until this transaction ends: FOR
+   * KEY SHARE lets any number of enqueuers hold it at once (no convoy on the head) while the worker's delete of an
+   * empty queue's head waits for them, so a request never sits in a queue whose head is gone. Answers the request
+   * ids in the order of `items`; their seq (the order of service) follows that order too.
    */
-  private async enqueue(tx: TenantTx, req: PreparedReservation, sku: string): Promise<string> {
-    // One round trip in the common case: the request row, and the head held if it exists.
-    const [row]: { id: string | null; held: boolean }[] = await tx.manager.query(
+  private async enqueue(tx: TenantTx, items: { req: PreparedReservation; sku: string }[]): Promise<string[]> {
+    if (items.length === 0) return [];
+    const skus = [...new Set(items.map((i) => i.sku))];
+    // One round trip in the common case: the request rows, and the heads held where they exist.
+    const [row] = await preparedRows<{ ids: Record<string, string> | null; held: string[] | null }>(
+      tx.manager,
       `WITH ins AS (
          INSERT INTO reservation_requests (idempotency_key, sku, lines, ttl_seconds, is_hot)
-         VALUES ($1, $2, $3::jsonb, $4, true)
-         ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id
+         SELECT x.key, x.sku, x.lines, x.ttl, true
+         FROM jsonb_to_recordset($1::jsonb) AS x(n int, key text, sku text, lines jsonb, ttl int) ORDER BY x.n
+         ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id, idempotency_key
        ), head AS (
-         SELECT 1 FROM hot_queue_heads WHERE tenant_id = $5 AND sku = $2 FOR KEY SHARE
+         SELECT sku FROM hot_queue_heads WHERE tenant_id = $2 AND sku = ANY($3::text[]) FOR KEY SHARE
        )
-       SELECT (SELECT id FROM ins) AS id, EXISTS (SELECT 1 FROM head) AS held`,
-      [req.reference, sku, JSON.stringify(req.lines), req.ttlSeconds, tx.tenantId],
+       SELECT (SELECT json_object_agg(idempotency_key, id) FROM ins) AS ids, (SELECT array_agg(sku) FROM head) AS held`,
+      [
+        JSON.stringify(items.map(({ req, sku }, n) => ({ n, key: req.reference, sku, lines: req.lines, ttl: req.ttlSeconds }))),
+        tx.tenantId,
+        skus,
+      ],
     );
-    const id = row.id ?? (await tx.manager.query(`SELECT id FROM reservation_requests WHERE idempotency_key = $1`, [req.reference]))[0].id;
-    let held = row.held;
-    while (!held) {
-      const created: unknown[] = await tx.manager.query(
-        `INSERT INTO hot_queue_heads (tenant_id, sku) VALUES ($1, $2) ON CONFLICT (tenant_id, sku) DO NOTHING RETURNING 1`,
-        [tx.tenantId, sku],
+    const ids = row.ids ?? {};
+    const missing = items.map((i) => i.req.reference).filter((key) => !ids[key]);
+    if (missing.length > 0) {
+      const found: { id: string; idempotency_key: string }[] = await tx.manager.query(
+        `SELECT id, idempotency_key FROM reservation_requests WHERE idempotency_key = ANY($1::text[])`,
+        [missing],
       );
-      if (created.length > 0) break;
-      const again: unknown[] = await tx.manager.query(
-        `SELECT 1 FROM hot_queue_heads WHERE tenant_id = $1 AND sku = $2 FOR KEY SHARE`,
-        [tx.tenantId, sku],
-      );
-      held = again.length > 0;
+      for (const f of found) ids[f.idempotency_key] = f.id;
     }
-    return id;
+    const held = new Set(row.held ?? []);
+    for (const sku of skus) {
+      while (!held.has(sku)) {
+        const created: unknown[] = await tx.manager.query(
+          `INSERT INTO hot_queue_heads (tenant_id, sku) VALUES ($1, $2) ON CONFLICT (tenant_id, sku) DO NOTHING RETURNING 1`,
+          [tx.tenantId, sku],
+        );
+        if (created.length > 0) break;
+        const again: unknown[] = await tx.manager.query(
+          `SELECT 1 FROM hot_queue_heads WHERE tenant_id = $1 AND sku = $2 FOR KEY SHARE`,
+          [tx.tenantId, sku],
+        );
+        if (again.length > 0) held.add(sku);
+      }
+    }
+    return items.map((i) => ids[i.req.reference]);
   }
 
   /** Commits an active reservation: on hand and reserved drop together. Idempotent once committed. */

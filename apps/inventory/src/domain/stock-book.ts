@@ -3,6 +3,8 @@ import type { EntityManager } from 'typeorm';
 import { insufficientStock } from './errors';
 import type { PendingEvents } from './events';
 import type { Actor, AdjustReason, LockedStock, StockCondition, StockMovementType } from './types';
+import { preparedRows } from './prepared';
+import type { QueryResultRow } from 'pg';
 
 interface LockedRow {
   id: string;
@@ -36,10 +38,20 @@ interface LedgerEntry {
   reference: string | null;
 }
 
-/** Writes another module joins to a flush: CTEs (`name AS (...)`, with `$1..$n`), their params, a final SELECT. */
+/** The bind parameters of one statement built in parts: each part adds its values and gets their placeholders. */
+export class SqlParams {
+  readonly values: unknown[] = [];
+
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** Writes another module joins to a flush: CTEs (`name AS (...)`, placeholders from `params`) and a final SELECT. */
 export interface JoinedWrites {
-  ctes: string;
-  params: unknown[];
+  ctes: string[];
+  params: SqlParams;
   select: string;
 }
 
@@ -101,7 +113,8 @@ export class StockBook {
   /** Locks every row of the given SKU/condition pairs, at every location. */
   static async lockBySku(manager: EntityManager, keys: { sku: string; condition: StockCondition }[]): Promise<StockBook> {
     if (keys.length === 0) return new StockBook([]);
-    const rows: LockedRow[] = await manager.query(
+    const rows = await preparedRows<LockedRow>(
+      manager,
       LOCK_SQL(`(s.sku, s.condition) IN (SELECT * FROM unnest($1::text[], $2::text[]))`),
       [keys.map((k) => k.sku), keys.map((k) => k.condition)],
     );
@@ -110,7 +123,7 @@ export class StockBook {
 
   static async lockByIds(manager: EntityManager, ids: string[]): Promise<StockBook> {
     if (ids.length === 0) return new StockBook([]);
-    const rows: LockedRow[] = await manager.query(LOCK_SQL(`s.id = ANY($1::uuid[])`), [[...new Set(ids)]]);
+    const rows = await preparedRows<LockedRow>(manager, LOCK_SQL(`s.id = ANY($1::uuid[])`), [[...new Set(ids)]]);
     return new StockBook(rows.map(toLocked));
   }
 
@@ -171,29 +184,31 @@ export class StockBook {
    * own writes into the same statement (one round trip while the rows are locked): its CTEs use `$1..$n`, and the
    * statement returns the rows of its `select`.
    */
-  async flush<T = unknown>(manager: EntityManager, events: PendingEvents, withWrites?: JoinedWrites): Promise<T[]> {
-    const ctes = withWrites ? [withWrites.ctes] : [];
-    const params = withWrites ? [...withWrites.params] : [];
+  async flush<T extends QueryResultRow = QueryResultRow>(manager: EntityManager, events: PendingEvents, withWrites?: JoinedWrites): Promise<T[]> {
+    const ctes = withWrites ? [...withWrites.ctes] : [];
+    const p = withWrites?.params ?? new SqlParams();
     const select = withWrites?.select ?? 'SELECT 1';
     const changed = [...this.lastMovement.keys()].map((id) => this.rows.get(id) as LockedStock);
     if (this.ledger.length > 0) {
-      const n = params.length;
-      params.push(changed.map((r) => r.id), changed.map((r) => r.onHand), changed.map((r) => r.reserved), JSON.stringify(this.ledger));
+      const ids = p.add(changed.map((r) => r.id));
+      const onHand = p.add(changed.map((r) => r.onHand));
+      const reserved = p.add(changed.map((r) => r.reserved));
+      const ledger = p.add(JSON.stringify(this.ledger));
       ctes.push(`stock_update AS (
          UPDATE stock_levels s SET on_hand = v.on_hand, reserved = v.reserved, updated_at = now()
-         FROM unnest($${n + 1}::uuid[], $${n + 2}::int[], $${n + 3}::int[]) AS v(id, on_hand, reserved) WHERE s.id = v.id
+         FROM unnest(${ids}::uuid[], ${onHand}::int[], ${reserved}::int[]) AS v(id, on_hand, reserved) WHERE s.id = v.id
        ), ledger_insert AS (
          INSERT INTO ledger (stock_level_id, sku, location_id, condition, movement, reason, delta_on_hand, delta_reserved,
                              on_hand_before, on_hand_after, reserved_before, reserved_after, actor, correlation_id, reference)
          SELECT stock_level_id, sku, location_id, condition, movement, reason, delta_on_hand, delta_reserved,
                 on_hand_before, on_hand_after, reserved_before, reserved_after, actor, correlation_id, reference
-         FROM jsonb_to_recordset($${n + 4}::jsonb) AS x(stock_level_id uuid, sku text, location_id uuid, condition text,
+         FROM jsonb_to_recordset(${ledger}::jsonb) AS x(stock_level_id uuid, sku text, location_id uuid, condition text,
               movement text, reason text, delta_on_hand int, delta_reserved int, on_hand_before int, on_hand_after int,
               reserved_before int, reserved_after int, actor text, correlation_id text, reference text)
        )`);
     }
     if (ctes.length === 0) return [];
-    const rows: T[] = await manager.query(`WITH ${ctes.join(', ')} ${select}`, params);
+    const rows = await preparedRows<T>(manager, `WITH ${ctes.join(', ')} ${select}`, p.values);
     for (const row of changed) {
       const before = this.initial.get(row.id) as LockedStock;
       const changedEvent: StockChangedV1 = {

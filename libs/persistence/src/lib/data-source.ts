@@ -13,6 +13,13 @@ export interface ServiceDataSourceOptions {
   migrations?: MigrationClass[];
   poolSize?: number;
   applicationName?: string;
+  /**
+   * PostgreSQL's `plan_cache_mode` for every connection. `force_custom_plan` suits services whose named prepared
+   * statements (PreparedQuery) read tables that grow fast from empty: a generic plan, chosen after five runs on a
+   * near-empty table, would keep its sequential scans until the next ANALYZE; a custom plan follows the table's
+   * size, and the statement is still parsed only once.
+   */
+  planCacheMode?: 'auto' | 'force_custom_plan' | 'force_generic_plan';
 }
 
 /** Internal: the migration runner also needs every connection to run as the schema's owner role. */
@@ -26,6 +33,7 @@ export function buildServiceDataSource(opts: InternalDataSourceOptions): DataSou
   // `SET search_path` after connect would miss.
   const startup = [`-c search_path=${schema}`];
   if (opts.sessionRole) startup.push(`-c role=${opts.sessionRole}`);
+  if (opts.planCacheMode) startup.push(`-c plan_cache_mode=${opts.planCacheMode}`);
   return new DataSource({
     type: 'postgres',
     url: opts.url,

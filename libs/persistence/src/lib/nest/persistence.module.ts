@@ -1,6 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { createServiceDataSource, type EntityDefinition } from '../data-source';
+import { createServiceDataSource, type EntityDefinition, type ServiceDataSourceOptions } from '../data-source';
 import { resolveRuntimeDatabaseUrl } from '../runtime-url';
 import { TenantTransactions } from '../tenant-transactions';
 
@@ -12,6 +12,8 @@ export interface PersistenceModuleOptions {
   /** Runtime URL given directly (tests); wins over the environment. */
   url?: string;
   poolSize?: number;
+  /** See ServiceDataSourceOptions.planCacheMode. */
+  planCacheMode?: ServiceDataSourceOptions['planCacheMode'];
 }
 
 export const PERSISTENCE_OPTIONS = Symbol('PERSISTENCE_OPTIONS');
@@ -47,6 +49,7 @@ export class PersistenceModule {
               schema: opts.schema,
               entities: opts.entities,
               poolSize: opts.poolSize,
+              planCacheMode: opts.planCacheMode,
             });
             return ds.initialize();
           },

@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import type { PoolClient, QueryResultRow } from 'pg';
+import type { EntityManager } from 'typeorm';
+
+/**
+ * A fixed SQL text run as a named prepared statement on the connection of a transaction's entity manager.
+ * PostgreSQL parses and plans an unnamed parameterized statement on every call; a named one is parsed once per
+ * connection (node-postgres remembers which connections know it), and the call skips TypeORM's query wrapper. The
+ * name derives from the text, so two texts never share a name (node-postgres refuses that) and one text used in
+ * two places shares one.
+ *
+ * Only for hot statements whose text never varies (values go in parameters), and not behind a connection pooler in
+ * transaction mode (a later statement may land on a server connection that never saw the PREPARE): Tessera's
+ * services connect to PostgreSQL directly.
+ */
+export class PreparedQuery<R extends QueryResultRow = QueryResultRow> {
+  readonly name: string;
+
+  constructor(readonly text: string) {
+    this.name = `tessera_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+  }
+
+  /** Runs in the transaction `manager` belongs to (a manager from `transaction(...)` or a query runner). */
+  async rows(manager: EntityManager, values: unknown[]): Promise<R[]> {
+    const client = await connectionOf(manager);
+    const result = await client.query<R>({ name: this.name, text: this.text, values });
+    return result.rows;
+  }
+}
+
+/** The node-postgres connection under a transaction's entity manager. */
+async function connectionOf(manager: EntityManager): Promise<PoolClient> {
+  const runner = manager.queryRunner;
+  if (!runner || !runner.isTransactionActive) throw new Error('PreparedQuery: the entity manager is not in a transaction');
+  return (await runner.connect()) as PoolClient;
+}
