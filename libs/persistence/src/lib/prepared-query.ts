@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
-import type { PoolClient, QueryResultRow } from 'pg';
+import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import type { EntityManager } from 'typeorm';
 
+/** A node-postgres client or pool. */
+export interface Queryable {
+  query<R extends QueryResultRow = QueryResultRow>(config: { name: string; text: string; values: unknown[] }): Promise<QueryResult<R>>;
+}
+
 /**
- * A fixed SQL text run as a named prepared statement on the connection of a transaction's entity manager.
- * PostgreSQL parses and plans an unnamed parameterized statement on every call; a named one is parsed once per
- * connection (node-postgres remembers which connections know it), and the call skips TypeORM's query wrapper. The
- * name derives from the text, so two texts never share a name (node-postgres refuses that) and one text used in
- * two places shares one.
+ * A fixed SQL text run as a named prepared statement. PostgreSQL parses and plans an unnamed parameterized statement
+ * on every call; a named one is parsed once per connection (node-postgres remembers which connections know it), and
+ * the call skips TypeORM's query wrapper. The name derives from the text, so two texts never share a name
+ * (node-postgres refuses that) and one text used in two places shares one.
  *
  * Only for hot statements whose text never varies (values go in parameters), and not behind a connection pooler in
  * transaction mode (a later statement may land on a server connection that never saw the PREPARE): Tessera's
@@ -22,14 +26,17 @@ export class PreparedQuery<R extends QueryResultRow = QueryResultRow> {
 
   /** Runs in the transaction `manager` belongs to (a manager from `transaction(...)` or a query runner). */
   async rows(manager: EntityManager, values: unknown[]): Promise<R[]> {
-    const client = await connectionOf(manager);
-    const result = await client.query<R>({ name: this.name, text: this.text, values });
-    return result.rows;
+    return (await this.run(await connectionOf(manager), values)).rows;
+  }
+
+  /** Runs on a client or pool of one's own (outside TypeORM). */
+  run<T extends QueryResultRow = R>(client: Queryable, values: unknown[]): Promise<QueryResult<T>> {
+    return client.query<T>({ name: this.name, text: this.text, values });
   }
 }
 
 /** The node-postgres connection under a transaction's entity manager. */
-async function connectionOf(manager: EntityManager): Promise<PoolClient> {
+export async function connectionOf(manager: EntityManager): Promise<PoolClient> {
   const runner = manager.queryRunner;
   if (!runner || !runner.isTransactionActive) throw new Error('PreparedQuery: the entity manager is not in a transaction');
   return (await runner.connect()) as PoolClient;

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EventEnvelope } from '@tessera/contracts';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { PreparedStatement, connectionOf } from './prepared';
+import { PreparedQuery, connectionOf } from '@tessera/persistence';
 import { quoteSchema } from './sql-names';
 
 export interface InboxOptions {
@@ -119,19 +119,19 @@ export class Inbox {
    * always before its effect). A concurrent duplicate blocks on the primary key until the first one commits or
    * rolls back; a duplicate inside the same batch conflicts with the batch's own uncommitted row.
    */
-  private readonly claimOne: PreparedStatement;
-  private readonly claimAll: PreparedStatement;
-  private readonly setTenant = new PreparedStatement(`SELECT set_config('app.tenant_id', $1, true)`);
+  private readonly claimOne: PreparedQuery;
+  private readonly claimAll: PreparedQuery;
+  private readonly setTenant = new PreparedQuery(`SELECT set_config('app.tenant_id', $1, true)`);
 
   constructor(private readonly opts: InboxOptions) {
     const table = `${quoteSchema(opts.schema)}.processed_events`;
-    this.claimOne = new PreparedStatement(
+    this.claimOne = new PreparedQuery(
       `INSERT INTO ${table} (consumer_group, event_id, tenant_id)
        SELECT $1::text, $2::uuid, $3::uuid FROM (SELECT set_config('app.tenant_id', $4, true)) AS tenant
        ON CONFLICT DO NOTHING RETURNING event_id`,
     );
     // The same, for a batch's ids at once, setting the tenant of the event about to run.
-    this.claimAll = new PreparedStatement(
+    this.claimAll = new PreparedQuery(
       `INSERT INTO ${table} (consumer_group, event_id, tenant_id)
        SELECT $1::text, e.id, e.tenant
          FROM (SELECT set_config('app.tenant_id', $4, true)) AS tenant,

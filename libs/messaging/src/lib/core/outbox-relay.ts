@@ -7,7 +7,7 @@ import type { BackoffOptions } from './backoff';
 import { outboxMetrics } from './metrics';
 import type { OutboxMetrics } from './metrics';
 import { OUTBOX_APPENDED } from './outbox-writer';
-import { PreparedStatement } from './prepared';
+import { PreparedQuery } from '@tessera/persistence';
 import { quoteSchema } from './sql-names';
 import type { EventTransport } from './transport.port';
 
@@ -94,15 +94,15 @@ export class OutboxRelay {
   private timers: NodeJS.Timeout[] = [];
   private lastError: unknown = null;
   private readonly subscriber: EntitySubscriberInterface;
-  private readonly selectPending: PreparedStatement;
-  private readonly markPublished: PreparedStatement;
+  private readonly selectPending: PreparedQuery;
+  private readonly markPublished: PreparedQuery;
 
   constructor(private readonly opts: OutboxRelayOptions) {
     this.table = `${quoteSchema(opts.schema)}.outbox_events`;
-    this.selectPending = new PreparedStatement(
+    this.selectPending = new PreparedQuery(
       `SELECT id, topic, envelope FROM ${this.table} WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
     );
-    this.markPublished = new PreparedStatement(
+    this.markPublished = new PreparedQuery(
       (opts.retentionMs ?? 0) > 0
         ? `UPDATE ${this.table} SET published_at = now() WHERE id = ANY($1::uuid[])`
         : `DELETE FROM ${this.table} WHERE id = ANY($1::uuid[])`,

@@ -2,7 +2,7 @@ import type { BoundedContext, EventEnvelope } from '@tessera/contracts';
 import { topicOf } from '@tessera/contracts';
 import type { EntityManager } from 'typeorm';
 import { createEnvelope } from './cloudevents';
-import { PreparedStatement, connectionOf } from './prepared';
+import { PreparedQuery, connectionOf } from '@tessera/persistence';
 import { quoteSchema } from './sql-names';
 
 export interface OutboxTx {
@@ -40,11 +40,11 @@ export class OutboxWriter {
    * statement. Identity values are taken in the order rows are inserted, hence ORDER BY the array position:
    * seq follows the order of the events given.
    */
-  private readonly insert: PreparedStatement;
+  private readonly insert: PreparedQuery;
 
   constructor(private readonly opts: OutboxWriterOptions) {
     this.topic = opts.topic ?? topicOf(opts.context);
-    this.insert = new PreparedStatement(
+    this.insert = new PreparedQuery(
       `INSERT INTO ${quoteSchema(opts.schema)}.outbox_events (id, topic, partition_key, type, tenant_id, envelope)
        SELECT (e.env->>'id')::uuid, $1, e.env->>'partitionkey', e.env->>'type', (e.env->>'tenantid')::uuid, e.env
          FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(env, ord)

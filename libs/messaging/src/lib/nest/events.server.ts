@@ -36,6 +36,8 @@ export class EventContext extends BaseRpcContext<[DeliveryMeta, EventEnvelope]> 
 export class EventsServer extends Server implements CustomTransportStrategy {
   private readonly log = new Logger(EventsServer.name);
   private handle: ConsumerHandle | null = null;
+  /** Handler per event type: Nest's pattern lookup normalizes and parses the pattern on every call. */
+  private readonly handlers = new Map<string, ReturnType<Server['getHandlerByPattern']>>();
 
   constructor(private readonly options: EventsServerOptions) {
     super();
@@ -62,7 +64,11 @@ export class EventsServer extends Server implements CustomTransportStrategy {
   }
 
   async dispatch(event: EventEnvelope, meta: DeliveryMeta): Promise<void> {
-    const handler = this.getHandlerByPattern(event.type);
+    let handler = this.handlers.get(event.type);
+    if (handler === undefined) {
+      handler = this.getHandlerByPattern(event.type);
+      this.handlers.set(event.type, handler);
+    }
     if (!handler) {
       this.log.debug?.(`ignoring ${event.type} ${event.id}: no handler in group ${this.options.groupId}`);
       return;

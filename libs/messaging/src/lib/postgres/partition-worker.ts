@@ -2,15 +2,15 @@ import type { EventEnvelope } from '@tessera/contracts';
 import type { Pool } from 'pg';
 import { Backoff, Wakeable } from '../core/backoff';
 import type { BackoffOptions } from '../core/backoff';
-import { PreparedStatement } from '../core/prepared';
+import { PreparedQuery } from '@tessera/persistence';
 import type { DeliveredEvent, DeliveryMeta } from '../core/transport.port';
 
 // The two statements of every pass, prepared once per connection.
-const READ = new PreparedStatement(
+const READ = new PreparedQuery(
   `SELECT "offset", envelope FROM messaging.events
     WHERE topic = $1 AND partition = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT $4`,
 );
-const COMMIT = new PreparedStatement(
+const COMMIT = new PreparedQuery(
   `UPDATE messaging.consumer_offsets SET committed_offset = $4, updated_at = now()
     WHERE group_id = $1 AND topic = $2 AND partition = $3 AND committed_offset = $5`,
 );

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@tessera/contracts';
 import { Client, Pool } from 'pg';
 import { Backoff, Wakeable } from '../core/backoff';
-import { PreparedStatement } from '../core/prepared';
+import { PreparedQuery } from '@tessera/persistence';
 import type { BackoffOptions } from '../core/backoff';
 import type { ConsumerHandle, EventTransport, Subscription } from '../core/transport.port';
 import { partitionFor } from './partitioner';
@@ -16,7 +16,7 @@ export const NOTIFY_CHANNEL = 'tessera_messaging';
  * allocated offsets in input order. The head rows stay locked until the commit, so the next publisher of a partition
  * waits: offsets become visible in order, gap-free.
  */
-const PUBLISH = new PreparedStatement(
+const PUBLISH = new PreparedQuery(
   `WITH input AS (
      SELECT t.partition, t.key, t.envelope, t.ord
        FROM unnest($2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS t(partition, key, envelope, ord)),
@@ -32,7 +32,7 @@ const PUBLISH = new PreparedStatement(
      FROM numbered n JOIN heads h USING (partition) JOIN counts c USING (partition)
     ORDER BY n.partition, n.rn`,
 );
-const NOTIFY = new PreparedStatement('SELECT pg_notify($1, $2)');
+const NOTIFY = new PreparedQuery('SELECT pg_notify($1, $2)');
 
 export interface PostgresTransportOptions {
   /** Runtime connection (a role with DML on schema `messaging`; see ensureMessagingSchema). */
