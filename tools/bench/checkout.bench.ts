@@ -115,6 +115,7 @@ function report(results: ScenarioResult[]): string {
         ((platformCpu(r) * 1000) / r.orders).toFixed(1),
       ],
       [`  idle before`, '', ...groups.map((g) => (g in r.idleCpuSeconds ? pct(r.idleCpuSeconds[g]) : '')), ''],
+      [`  CPU ms per order`, '', ...groups.map((g) => (((r.cpuSeconds[g] ?? 0) * 1000) / r.orders).toFixed(2)), ''],
     ]),
   ]);
   const notes = results.map(

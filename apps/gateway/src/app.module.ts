@@ -38,7 +38,11 @@ export class AppModule {
           inject: [CALLER_CONTEXT_SIGNER],
           useFactory: (sign: CallerContextSigner) =>
             new Authenticator(
-              new AccessTokenVerifier(config.identityUrl, config.jwksCacheMaxAgeMs, sign),
+              new AccessTokenVerifier(
+                config.identityUrl,
+                { jwksCacheMaxAgeMs: config.jwksCacheMaxAgeMs, verifiedCache: config.accessTokenCache },
+                sign,
+              ),
               new ApiKeyVerifier(config.identityUrl, sign, config.apiKeyCache),
             ),
         },

@@ -25,6 +25,9 @@ export const gatewayEnvSchema = baseConfigSchema.extend({
   API_KEY_CACHE_TTL_MS: int(30_000),
   API_KEY_CACHE_MAX_ENTRIES: int(10_000),
   JWKS_CACHE_MAX_AGE_MS: int(600_000),
+  /** Verified access tokens are reused until their expiry, for at most this long. */
+  ACCESS_TOKEN_CACHE_TTL_MS: int(60_000),
+  ACCESS_TOKEN_CACHE_MAX_ENTRIES: int(10_000),
   OPENAPI_REFRESH_MS: int(60_000),
   ...Object.fromEntries(UPSTREAMS.map((u) => [u.urlEnv, z.url({ protocol: /^https?$/ }).default(u.defaultUrl)])),
 });
@@ -44,6 +47,7 @@ export interface GatewayConfig {
   };
   apiKeyCache: { ttlMs: number; maxEntries: number };
   jwksCacheMaxAgeMs: number;
+  accessTokenCache: { ttlMs: number; maxEntries: number };
   openApiRefreshMs: number;
   upstreams: Upstream[];
   /** Base URL of identity: JWKS and API key verification. */
@@ -81,6 +85,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     },
     apiKeyCache: { ttlMs: e.API_KEY_CACHE_TTL_MS, maxEntries: e.API_KEY_CACHE_MAX_ENTRIES },
     jwksCacheMaxAgeMs: e.JWKS_CACHE_MAX_AGE_MS,
+    accessTokenCache: { ttlMs: e.ACCESS_TOKEN_CACHE_TTL_MS, maxEntries: e.ACCESS_TOKEN_CACHE_MAX_ENTRIES },
     openApiRefreshMs: e.OPENAPI_REFRESH_MS,
     upstreams,
     identityUrl: stripSlash(e.IDENTITY_URL),

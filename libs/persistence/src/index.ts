@@ -23,5 +23,5 @@ export {
 export { migrationCli, type MigrationCliConfig } from './lib/migration-cli';
 export { resolveRuntimeDatabaseUrl } from './lib/runtime-url';
 export { pingDatabase } from './lib/health';
-export { PreparedQuery, connectionOf, type Queryable } from './lib/prepared-query';
+export { PreparedQuery, connectionOf, preparedRows, type Queryable } from './lib/prepared-query';
 export { PersistenceModule, PERSISTENCE_OPTIONS, type PersistenceModuleOptions } from './lib/nest/persistence.module';

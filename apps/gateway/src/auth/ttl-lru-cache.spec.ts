@@ -21,4 +21,21 @@ describe('TtlLruCache', () => {
     expect(cache.get('a')).toBe(1);
     expect(cache.size).toBe(2);
   });
+
+  it('keeps an entry no longer than its own lifetime when shorter than the TTL, and never longer than the TTL', () => {
+    let now = 0;
+    const cache = new TtlLruCache<string>(10, 1000, () => now);
+    cache.set('short', 'S', 300);
+    cache.set('long', 'L', 5000);
+    cache.set('gone', 'G', 0);
+    expect(cache.get('gone')).toBeUndefined();
+    now = 299;
+    expect(cache.get('short')).toBe('S');
+    now = 300;
+    expect(cache.get('short')).toBeUndefined();
+    now = 999;
+    expect(cache.get('long')).toBe('L');
+    now = 1000;
+    expect(cache.get('long')).toBeUndefined();
+  });
 });

@@ -1,6 +1,6 @@
 /**
- * A bounded cache with per-entry expiry. A Map keeps insertion order, so re-inserting on read makes the
- * first key the least recently used one, which is evicted when the cache is full.
+ * A bounded cache with per-entry expiry (the cache's TTL, or a shorter one per entry). A Map keeps insertion
+ * order, so re-inserting on read makes the first key the least recently used one, which is evicted when full.
  */
 export class TtlLruCache<V> {
   private readonly entries = new Map<string, { value: V; expiresAt: number }>();
@@ -20,9 +20,12 @@ export class TtlLruCache<V> {
     return entry.value;
   }
 
-  set(key: string, value: V): void {
+  /** Stores `value` for the cache's TTL or `ttlMs`, whichever is shorter; a non-positive lifetime stores nothing. */
+  set(key: string, value: V, ttlMs = this.ttlMs): void {
     this.entries.delete(key);
-    this.entries.set(key, { value, expiresAt: this.now() + this.ttlMs });
+    const lifetime = Math.min(ttlMs, this.ttlMs);
+    if (!(lifetime > 0)) return;
+    this.entries.set(key, { value, expiresAt: this.now() + lifetime });
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value;
       if (oldest === undefined) break;

@@ -1,12 +1,12 @@
 import type { OutboxWriter } from '@tessera/messaging';
 import type { TenantTransactions } from '@tessera/persistence';
+import { preparedRows } from '@tessera/persistence';
 import type { EntityManager } from 'typeorm';
 import { assertSku } from './lines';
 import { PendingEvents } from './events';
 import { reserveBatch, type PreparedReservation } from './reservation-engine';
 import { pgCode } from './errors';
 import type { NormalizedLine } from './types';
-import { preparedRows } from './prepared';
 
 interface QueuedRow {
   id: string;

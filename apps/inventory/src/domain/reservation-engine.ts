@@ -10,7 +10,7 @@ import type { EntityManager } from 'typeorm';
 import type { PendingEvents } from './events';
 import { SqlParams, StockBook } from './stock-book';
 import type { Actor, Allocation, NormalizedLine, Reservation, ReservationOutcome, ReservationStatus, Shortfall } from './types';
-import { preparedRows } from './prepared';
+import { preparedRows } from '@tessera/persistence';
 
 /** A validated request, ready to allocate; `actor` (who asked, the causing event) goes on its ledger rows. */
 export interface PreparedReservation {

@@ -1,5 +1,6 @@
 import type { OutboxWriter } from '@tessera/messaging';
 import type { TenantTransactions, TenantTx } from '@tessera/persistence';
+import { preparedRows } from '@tessera/persistence';
 import { InventoryError, invalid, notFound, pgCode } from './errors';
 import { PendingEvents } from './events';
 import { normalizeLines } from './lines';
@@ -15,7 +16,6 @@ import {
 } from './reservation-engine';
 import { TenantBatcher } from './tenant-batcher';
 import type { Actor, Reservation, ReservationOutcome, ReserveRequest, Shortfall } from './types';
-import { preparedRows } from './prepared';
 
 export const DEFAULT_TTL_SECONDS = 15 * 60;
 const MAX_TTL_SECONDS = 7 * 24 * 3600;

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { insufficientStock } from './errors';
 import type { PendingEvents } from './events';
 import type { Actor, AdjustReason, LockedStock, StockCondition, StockMovementType } from './types';
-import { preparedRows } from './prepared';
+import { preparedRows } from '@tessera/persistence';
 import type { QueryResultRow } from 'pg';
 
 interface LockedRow {

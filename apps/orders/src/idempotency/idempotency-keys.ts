@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { TenantTransactions } from '@tessera/persistence';
 import { BadRequestProblem, ConflictProblem, UnprocessableProblem } from '@tessera/service-kit';
 import type { EntityManager } from 'typeorm';
+import { preparedRows } from '@tessera/persistence';
 
 /** DESIGN "API conventions": keys are kept at least 24 hours. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
@@ -47,7 +48,8 @@ export class IdempotencyKeys {
 
   async begin(tenantId: string, key: string, hash: string): Promise<IdempotencyStart> {
     return this.transactions.run(tenantId, async (tx) => {
-      const claimed: unknown[] = await tx.manager.query(
+      const claimed = await preparedRows(
+        tx.manager,
         `INSERT INTO idempotency_keys (key, request_hash, state, expires_at)
          VALUES ($1, $2, 'running', now() + make_interval(secs => $3))
          ON CONFLICT (tenant_id, key) DO UPDATE
@@ -60,7 +62,8 @@ export class IdempotencyKeys {
         [key, hash, IDEMPOTENCY_TTL_SECONDS, ABANDONED_AFTER_SECONDS],
       );
       if (claimed.length > 0) return { kind: 'proceed' };
-      const [row]: { requestHash: string; state: string; status: number | null; body: unknown }[] = await tx.manager.query(
+      const [row] = await preparedRows<{ requestHash: string; state: string; status: number | null; body: unknown }>(
+        tx.manager,
         `SELECT request_hash AS "requestHash", state, response_status AS status, response_body AS body
          FROM idempotency_keys WHERE key = $1`,
         [key],
@@ -82,7 +85,8 @@ export class IdempotencyKeys {
 
   /** Stores the response, inside the transaction of the work it describes. */
   async complete(manager: EntityManager, key: string, status: number, body: unknown): Promise<void> {
-    await manager.query(
+    await preparedRows(
+      manager,
       `UPDATE idempotency_keys SET state = 'done', response_status = $2, response_body = $3::jsonb WHERE key = $1`,
       [key, status, JSON.stringify(body)],
     );
@@ -90,7 +94,7 @@ export class IdempotencyKeys {
 
   async release(tenantId: string, key: string): Promise<void> {
     await this.transactions.run(tenantId, async (tx) => {
-      await tx.manager.query(`DELETE FROM idempotency_keys WHERE key = $1 AND state = 'running'`, [key]);
+      await preparedRows(tx.manager, `DELETE FROM idempotency_keys WHERE key = $1 AND state = 'running'`, [key]);
     });
   }
 }

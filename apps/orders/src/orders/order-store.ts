@@ -1,5 +1,6 @@
 import type { OrderStatus, PaymentMethod } from '@tessera/contracts';
 import type { EntityManager } from 'typeorm';
+import { preparedRows } from '@tessera/persistence';
 
 /** What caused a transition or a history note: an API call by an actor, or a consumed event. */
 export type Cause = { type: 'api'; actor: string } | { type: 'event'; eventId: string; eventType: string };
@@ -33,6 +34,14 @@ export interface OrderItemRow {
   lineTotalAmount: number;
 }
 
+/** A history entry to append: a transition (`to` set) or a note about an event that moved nothing. */
+export interface HistoryEntry {
+  from: OrderStatus | null;
+  to: OrderStatus | null;
+  cause: Cause;
+  note?: string;
+}
+
 export interface HistoryRow {
   from: OrderStatus | null;
   to: OrderStatus | null;
@@ -50,6 +59,39 @@ const ORDER_COLUMNS = `id, tenant_id AS "tenantId", status, currency, subtotal_a
   rejection_reasons AS "rejectionReasons", cancel_reason AS "cancelReason", placed_by AS "placedBy",
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
+const FIND = `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1`;
+const FIND_FOR_UPDATE = `${FIND} FOR UPDATE`;
+
+const INSERT_HISTORY = `INSERT INTO order_history (order_id, from_status, to_status, cause_type, cause_event_id, cause_event_type, actor, note)`;
+
+// $1-$9 the order, $10 its lines as JSON, $11-$17 its first history entry (historyValues). The lines' and the
+// history's foreign keys are checked at the end of the statement, when the order row exists.
+const INSERT_PLACED = `
+  WITH placed AS (
+    INSERT INTO orders (id, status, currency, subtotal_amount, total_amount, payment_method, customer, shipping_address, placed_by)
+    VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)
+  ), lines AS (
+    INSERT INTO order_items (order_id, line, variant_id, sku, quantity, unit_price_amount, line_total_amount)
+    SELECT $1, x.line, x.variant_id, x.sku, x.quantity, x.unit_price_amount, x.line_total_amount
+    FROM jsonb_to_recordset($10::jsonb)
+      AS x(line int, variant_id uuid, sku text, quantity int, unit_price_amount bigint, line_total_amount bigint)
+  )
+  ${INSERT_HISTORY} VALUES ($1, $11, $12, $13, $14, $15, $16, $17)`;
+
+/** A history entry's columns after order_id, in INSERT_HISTORY's order. */
+function historyValues(entry: HistoryEntry): unknown[] {
+  const c = entry.cause;
+  return [
+    entry.from,
+    entry.to,
+    c.type,
+    c.type === 'event' ? c.eventId : null,
+    c.type === 'event' ? c.eventType : null,
+    c.type === 'api' ? c.actor : null,
+    entry.note ?? null,
+  ];
+}
+
 // node-postgres returns bigint as text; amounts stay far below 2^53 (checked when the order is placed).
 function toOrder(raw: Record<string, unknown>): OrderRow {
   return { ...(raw as unknown as OrderRow), subtotalAmount: Number(raw['subtotalAmount']), totalAmount: Number(raw['totalAmount']) };
@@ -58,10 +100,7 @@ function toOrder(raw: Record<string, unknown>): OrderRow {
 /** SQL access to the orders tables; every call runs inside the caller's tenant transaction (RLS applies). */
 export const OrderStore = {
   async find(manager: EntityManager, orderId: string, lock = false): Promise<OrderRow | null> {
-    const rows: Record<string, unknown>[] = await manager.query(
-      `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1 ${lock ? 'FOR UPDATE' : ''}`,
-      [orderId],
-    );
+    const rows = await preparedRows(manager, lock ? FIND_FOR_UPDATE : FIND, [orderId]);
     return rows[0] ? toOrder(rows[0]) : null;
   },
 
@@ -81,7 +120,8 @@ export const OrderStore = {
       where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
     }
     // created_at also comes back as PostgreSQL text for cursors: microseconds survive, unlike in a JS Date.
-    const rows: Record<string, unknown>[] = await manager.query(
+    const rows = await preparedRows(
+      manager,
       `SELECT ${ORDER_COLUMNS}, created_at::text AS "createdAtText" FROM orders WHERE ${where.join(' AND ')}
        ORDER BY created_at DESC, id DESC LIMIT $2`,
       params,
@@ -89,45 +129,40 @@ export const OrderStore = {
     return rows.map((r) => ({ ...toOrder(r), createdAtText: String(r['createdAtText']) }));
   },
 
-  async insert(manager: EntityManager, order: Omit<OrderRow, 'createdAt' | 'updatedAt' | 'tenantId'>, items: OrderItemRow[]): Promise<void> {
-    await manager.query(
-      `INSERT INTO orders (id, status, currency, subtotal_amount, total_amount, payment_method, customer, shipping_address, placed_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)`,
-      [
-        order.id,
-        order.status,
-        order.currency,
-        order.subtotalAmount,
-        order.totalAmount,
-        order.paymentMethod,
-        JSON.stringify(order.customer),
-        order.shippingAddress ? JSON.stringify(order.shippingAddress) : null,
-        order.placedBy,
-      ],
-    );
-    await manager.query(
-      `INSERT INTO order_items (order_id, line, variant_id, sku, quantity, unit_price_amount, line_total_amount)
-       SELECT $1, x.line, x.variant_id, x.sku, x.quantity, x.unit_price_amount, x.line_total_amount
-       FROM jsonb_to_recordset($2::jsonb)
-         AS x(line int, variant_id uuid, sku text, quantity int, unit_price_amount bigint, line_total_amount bigint)`,
-      [
-        order.id,
-        JSON.stringify(
-          items.map((i) => ({
-            line: i.line,
-            variant_id: i.variantId,
-            sku: i.sku,
-            quantity: i.quantity,
-            unit_price_amount: i.unitPriceAmount,
-            line_total_amount: i.lineTotalAmount,
-          })),
-        ),
-      ],
-    );
+  /** The new order, its lines and its first history entry, in one statement. */
+  async insert(
+    manager: EntityManager,
+    order: Omit<OrderRow, 'createdAt' | 'updatedAt' | 'tenantId'>,
+    items: OrderItemRow[],
+    entry: HistoryEntry,
+  ): Promise<void> {
+    await preparedRows(manager, INSERT_PLACED, [
+      order.id,
+      order.status,
+      order.currency,
+      order.subtotalAmount,
+      order.totalAmount,
+      order.paymentMethod,
+      JSON.stringify(order.customer),
+      order.shippingAddress ? JSON.stringify(order.shippingAddress) : null,
+      order.placedBy,
+      JSON.stringify(
+        items.map((i) => ({
+          line: i.line,
+          variant_id: i.variantId,
+          sku: i.sku,
+          quantity: i.quantity,
+          unit_price_amount: i.unitPriceAmount,
+          line_total_amount: i.lineTotalAmount,
+        })),
+      ),
+      ...historyValues(entry),
+    ]);
   },
 
   async items(manager: EntityManager, orderId: string): Promise<OrderItemRow[]> {
-    const rows: Record<string, unknown>[] = await manager.query(
+    const rows = await preparedRows(
+      manager,
       `SELECT line, variant_id AS "variantId", sku, quantity, unit_price_amount AS "unitPriceAmount",
               line_total_amount AS "lineTotalAmount"
        FROM order_items WHERE order_id = $1 ORDER BY line`,
@@ -141,7 +176,8 @@ export const OrderStore = {
   },
 
   async history(manager: EntityManager, orderId: string): Promise<HistoryRow[]> {
-    return manager.query(
+    return preparedRows<HistoryRow & Record<string, unknown>>(
+      manager,
       `SELECT from_status AS "from", to_status AS "to", at, cause_type AS "causeType", cause_event_id AS "causeEventId",
               cause_event_type AS "causeEventType", actor, note
        FROM order_history WHERE order_id = $1 ORDER BY seq`,
@@ -149,33 +185,19 @@ export const OrderStore = {
     );
   },
 
-  async appendHistory(
-    manager: EntityManager,
-    orderId: string,
-    entry: { from: OrderStatus | null; to: OrderStatus | null; cause: Cause; note?: string },
-  ): Promise<void> {
-    const c = entry.cause;
-    await manager.query(
-      `INSERT INTO order_history (order_id, from_status, to_status, cause_type, cause_event_id, cause_event_type, actor, note)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        orderId,
-        entry.from,
-        entry.to,
-        c.type,
-        c.type === 'event' ? c.eventId : null,
-        c.type === 'event' ? c.eventType : null,
-        c.type === 'api' ? c.actor : null,
-        entry.note ?? null,
-      ],
-    );
+  async appendHistory(manager: EntityManager, orderId: string, entry: HistoryEntry): Promise<void> {
+    await preparedRows(manager, `${INSERT_HISTORY} VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [orderId, ...historyValues(entry)]);
   },
 
-  /** Sets the status and the given columns; the caller holds the row lock and has checked the move. */
+  /**
+   * Sets the given columns and appends `entry` to the history, in one statement; the caller holds the row lock
+   * and has checked the move.
+   */
   async update(
     manager: EntityManager,
     orderId: string,
     patch: Partial<Pick<OrderRow, 'status' | 'reservationId' | 'reservationExpiresAt' | 'paymentId' | 'rejectionReasons' | 'cancelReason'>>,
+    entry: HistoryEntry,
   ): Promise<void> {
     const columns: Record<string, string> = {
       status: 'status',
@@ -192,6 +214,14 @@ export const OrderStore = {
       params.push(key === 'rejectionReasons' ? JSON.stringify(value) : value);
       sets.push(`${columns[key]} = $${params.length}${key === 'rejectionReasons' ? '::jsonb' : ''}`);
     }
-    await manager.query(`UPDATE orders SET ${sets.join(', ')} WHERE id = $1`, params);
+    const n = params.length;
+    params.push(...historyValues(entry));
+    // A data-modifying WITH runs whether or not the outer statement reads it; $1 is the order id in both.
+    await preparedRows(
+      manager,
+      `WITH updated AS (UPDATE orders SET ${sets.join(', ')} WHERE id = $1)
+       ${INSERT_HISTORY} VALUES ($1, ${[1, 2, 3, 4, 5, 6, 7].map((i) => `$${n + i}`).join(', ')})`,
+      params,
+    );
   },
 };

@@ -10,8 +10,7 @@ type Patch = Parameters<typeof OrderStore.update>[2];
  */
 export async function transition(manager: EntityManager, order: OrderRow, to: OrderStatus, cause: Cause, patch: Patch = {}): Promise<boolean> {
   if (!canTransition(order.status, to)) return false;
-  await OrderStore.update(manager, order.id, { ...patch, status: to });
-  await OrderStore.appendHistory(manager, order.id, { from: order.status, to, cause });
+  await OrderStore.update(manager, order.id, { ...patch, status: to }, { from: order.status, to, cause });
   order.status = to;
   return true;
 }

@@ -219,8 +219,8 @@ export class OrdersService {
         placedBy: actorOf(caller),
       },
       items,
+      { from: null, to: 'pending', cause: { type: 'api', actor: actorOf(caller) } },
     );
-    await OrderStore.appendHistory(manager, id, { from: null, to: 'pending', cause: { type: 'api', actor: actorOf(caller) } });
     return {
       body: { id, status: 'pending' },
       event: {

@@ -101,8 +101,10 @@ export class OrderSaga {
     if (order.paymentId && order.paymentId !== e.paymentId) {
       return this.ignore(tx, order, `payment ${e.paymentId} created but the order already has payment ${order.paymentId}`);
     }
-    if (!order.paymentId) await OrderStore.update(tx.manager, order.id, { paymentId: e.paymentId });
-    await note(tx.manager, order, causeOf(tx), `payment ${e.paymentId} opened (${e.method}, ${e.amount} ${e.currency})`);
+    const text = `payment ${e.paymentId} opened (${e.method}, ${e.amount} ${e.currency})`;
+    if (order.paymentId) return note(tx.manager, order, causeOf(tx), text);
+    // The payment id and its note in one statement.
+    await OrderStore.update(tx.manager, order.id, { paymentId: e.paymentId }, { from: order.status, to: null, cause: causeOf(tx), note: text });
   }
 
   async onPaymentConfirmed(tx: InboxTx<PaymentConfirmedV1>): Promise<void> {

@@ -1,6 +1,7 @@
 import type { ProductEventV1, VariantEventV1 } from '@tessera/contracts';
 import { isUuid } from '@tessera/persistence';
 import type { EntityManager } from 'typeorm';
+import { preparedRows } from '@tessera/persistence';
 
 export interface SellableVariant {
   variantId: string;
@@ -42,7 +43,8 @@ export function productPayloadProblem(p: Partial<ProductEventV1> | null | undefi
  */
 export const VariantReadModel = {
   async applyVariant(manager: EntityManager, v: VariantEventV1, occurredAt: string): Promise<void> {
-    await manager.query(
+    await preparedRows(
+      manager,
       `INSERT INTO variants (variant_id, product_id, sku, price_amount, currency, status, version, occurred_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (tenant_id, variant_id) DO UPDATE SET
@@ -55,7 +57,8 @@ export const VariantReadModel = {
   },
 
   async applyProduct(manager: EntityManager, p: ProductEventV1, statusOverride?: string): Promise<void> {
-    await manager.query(
+    await preparedRows(
+      manager,
       `INSERT INTO products (product_id, status, version) VALUES ($1, $2, $3)
        ON CONFLICT (tenant_id, product_id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version, updated_at = now()
        WHERE products.version < EXCLUDED.version`,
@@ -65,16 +68,16 @@ export const VariantReadModel = {
 
   /** The current variant of each SKU (the latest seen when a SKU moved between variants). */
   async lookup(manager: EntityManager, tenantId: string, skus: string[]): Promise<Map<string, SellableVariant>> {
-    const rows: { variantId: string; sku: string; priceAmount: string; currency: string; status: string; productStatus: string | null }[] =
-      await manager.query(
-        `SELECT DISTINCT ON (v.sku) v.variant_id AS "variantId", v.sku, v.price_amount AS "priceAmount",
-                v.currency, v.status, p.status AS "productStatus"
-         FROM variants v
-         LEFT JOIN products p ON p.tenant_id = v.tenant_id AND p.product_id = v.product_id
-         WHERE v.tenant_id = $1 AND v.sku = ANY($2::text[])
-         ORDER BY v.sku, v.occurred_at DESC, v.version DESC`,
-        [tenantId, skus],
-      );
+    const rows = await preparedRows<{ variantId: string; sku: string; priceAmount: string; currency: string; status: string; productStatus: string | null }>(
+      manager,
+      `SELECT DISTINCT ON (v.sku) v.variant_id AS "variantId", v.sku, v.price_amount AS "priceAmount",
+              v.currency, v.status, p.status AS "productStatus"
+       FROM variants v
+       LEFT JOIN products p ON p.tenant_id = v.tenant_id AND p.product_id = v.product_id
+       WHERE v.tenant_id = $1 AND v.sku = ANY($2::text[])
+       ORDER BY v.sku, v.occurred_at DESC, v.version DESC`,
+      [tenantId, skus],
+    );
     return new Map(rows.map((r) => [r.sku, { ...r, priceAmount: Number(r.priceAmount) }]));
   },
 };

@@ -41,3 +41,24 @@ export async function connectionOf(manager: EntityManager): Promise<PoolClient> 
   if (!runner || !runner.isTransactionActive) throw new Error('PreparedQuery: the entity manager is not in a transaction');
   return (await runner.connect()) as PoolClient;
 }
+
+const byText = new Map<string, PreparedQuery>();
+
+/**
+ * `text` run as a named prepared statement in the manager's transaction, for hot statements written inline. Texts
+ * must come from a small fixed set (variable parts go in parameters): each is kept for the life of the process and
+ * of each connection. Outside a transaction, an ordinary query.
+ */
+export async function preparedRows<R extends QueryResultRow = Record<string, unknown>>(
+  manager: EntityManager,
+  text: string,
+  values: unknown[],
+): Promise<R[]> {
+  if (!manager.queryRunner?.isTransactionActive) return manager.query(text, values);
+  let statement = byText.get(text);
+  if (!statement) {
+    statement = new PreparedQuery(text);
+    byText.set(text, statement);
+  }
+  return (await statement.run<R>(await connectionOf(manager), values)).rows;
+}
