@@ -253,6 +253,9 @@ describe('bootstrapService', () => {
       expect(res.headers['x-request-id']).toBe('trace-me-123');
       const line = logs.lines.find((l) => l['requestId'] === 'trace-me-123' && l['res']);
       expect(line).toMatchObject({ tenantId: TENANT, userId: owner.principalId, service: 'fixture' });
+      // Method, path, status: no headers, so no credential can reach the logs.
+      expect(line).toMatchObject({ req: { method: 'GET', url: '/widgets' }, res: { statusCode: 200 } });
+      expect((line?.['req'] as Record<string, unknown>)['headers']).toBeUndefined();
       expect(JSON.stringify(line)).not.toContain((await token()).split('.')[2]);
     });
 

@@ -54,6 +54,17 @@ export function createHttpLogger(logger: Logger): HttpLogger {
     genReqId: requestIdFor,
     // Re-evaluated when the response is logged; identical bindings are not repeated.
     customProps: (req) => ({ requestId: String(req.id) }),
+    // Method, path, status and address, not the headers: serializing and redacting every header of every request
+    // was about a tenth of a service's CPU, for little an operator reads.
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: req.url,
+        remoteAddress: req.remoteAddress,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
     customLogLevel: (req, res, err) => {
       if (err || res.statusCode >= 500) return 'error';
       if (res.statusCode >= 400) return 'warn';
