@@ -39,6 +39,9 @@ export class AppModule {
           subscribeTo: ['orders'],
           databaseUrl: options.databaseUrl,
           transport: options.transport,
+          // The saga handlers are idempotent by order reference and use no inbox; the reservations of partitions
+          // handled in parallel are grouped by the domain's own batcher instead of one inbox transaction.
+          batchTransactions: false,
         }),
         InventoryModule,
       ],

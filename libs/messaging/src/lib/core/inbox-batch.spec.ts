@@ -205,6 +205,72 @@ describe('Inbox batches: one transaction per partition batch', () => {
     });
   });
 
+  it('batches handed over while two run wait and share the next transaction; a failing one then fails alone', async () => {
+    const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g' });
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (open = r));
+    const partition = (events: EventEnvelope<{ seq: number }>[], hold = false, failOn?: number) =>
+      inbox.runBatch(
+        async () => {
+          for (const e of events) {
+            await inbox.run(e, async (tx) => {
+              await recordEffect(tx);
+              if (e.data.seq === failOn) throw new Error(`event ${failOn} failed`);
+            });
+            if (hold) await gate;
+          }
+          return events.map((e) => e.data.seq);
+        },
+        { events },
+      );
+    // Two transactions in flight, held open...
+    const first = partition([event(1, TENANT_A, 'p1')], true);
+    const second = partition([event(2, TENANT_B, 'p2')], true);
+    await waitFor('two batches open', async () => (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()`))[0].n >= 2);
+    // ...so these three wait, then run in one transaction together.
+    const waiting = [
+      partition([event(3, TENANT_A, 'p3'), event(4, TENANT_A, 'p3')]),
+      partition([event(5, TENANT_B, 'p4')]),
+      partition([event(6, TENANT_A, 'p5')]),
+    ];
+    open();
+    expect(await Promise.all([first, second, ...waiting])).toEqual([[1], [2], [3, 4], [5], [6]]);
+    const rows = await effects();
+    const tx = new Map(rows.map((r) => [r.seq, r.txid]));
+    expect(new Set([tx.get(3), tx.get(4), tx.get(5), tx.get(6)]).size).toBe(1);
+    expect(tx.get(1)).not.toBe(tx.get(3));
+    // Each event written under its own tenant (the policy's WITH CHECK would refuse anything else).
+    expect(Object.fromEntries(rows.map((r) => [r.seq, r.tenant_id]))).toEqual({
+      1: TENANT_A, 2: TENANT_B, 3: TENANT_A, 4: TENANT_A, 5: TENANT_B, 6: TENANT_A,
+    });
+
+    // A shared transaction that fails is redone caller by caller: only the failing one's caller sees the error.
+    await admin.query(`TRUNCATE ${SCHEMA}.effects, ${SCHEMA}.processed_events`);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const blockers = [0, 1].map((i) =>
+      inbox.runBatch(async () => {
+        await inbox.run(event(100 + i, TENANT_A, `b${i}`), async (tx) => void (await recordEffect(tx)));
+        await held;
+      }),
+    );
+    await waitFor('two batches open', async () => (await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()`))[0].n >= 2);
+    const outcomes = Promise.allSettled([
+      partition([event(7, TENANT_A, 'q1')]),
+      partition([event(8, TENANT_B, 'q2')], false, 8),
+      partition([event(9, TENANT_A, 'q3')]),
+    ]);
+    release();
+    await Promise.all(blockers);
+    const [ok7, failed8, ok9] = await outcomes;
+    expect(ok7).toEqual({ status: 'fulfilled', value: [7] });
+    expect(failed8.status).toBe('rejected');
+    expect((failed8 as PromiseRejectedResult).reason).toEqual(new Error('event 8 failed'));
+    expect(ok9).toEqual({ status: 'fulfilled', value: [9] });
+    // Each applied exactly once; nothing of the failing one.
+    expect((await effects()).map((r) => r.seq).sort((a, b) => a - b)).toEqual([7, 9, 100, 101]);
+  });
+
   it('with claimed events: a handler that skips the inbox still marks its event processed, and an event outside the list takes the one-event path', async () => {
     const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g' });
     const [ignored, applied, outsider] = [event(1, TENANT_A), event(2, TENANT_B), event(3, TENANT_A)];

@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import type { EventEnvelope } from '@tessera/contracts';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { PreparedQuery, connectionOf } from '@tessera/persistence';
@@ -8,7 +8,25 @@ export interface InboxOptions {
   dataSource: DataSource;
   schema: string;
   groupId: string;
+  /**
+   * Most batch transactions of this inbox open at once (default 2). Batches handed over while that many run wait,
+   * and all those waiting then share the next transaction: under load, the partitions a consumer reads in parallel
+   * commit together instead of each paying a transaction for a handful of events.
+   */
+  maxConcurrentBatches?: number;
 }
+
+/** A `runBatch` call waiting for its turn, in the async context of its caller. */
+interface QueuedBatch {
+  work: () => Promise<unknown>;
+  events: readonly EventEnvelope[];
+  inCallerContext: <T>(fn: () => T) => T;
+  resolve(result: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** Events past which waiting batches start a transaction of their own rather than join a larger one. */
+const MAX_EVENTS_PER_TRANSACTION = 1000;
 
 export interface InboxTx<T = unknown> {
   manager: EntityManager;
@@ -168,18 +186,59 @@ export class Inbox {
    */
   async runBatch<R>(work: () => Promise<R>, { events = [] }: { events?: readonly EventEnvelope[] } = {}): Promise<R> {
     if (batches.getStore()?.dataSource === this.opts.dataSource) return work();
-    const batch = new InboxBatch(this.opts.dataSource, this.opts.groupId, events);
-    let result: R;
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({
+        work,
+        events,
+        // The work runs later, maybe from another caller's continuation: it keeps its own caller's async context.
+        inCallerContext: AsyncResource.bind(<T>(fn: () => T): T => fn()),
+        resolve: resolve as (result: unknown) => void,
+        reject,
+      });
+      this.pump();
+    });
+  }
+
+  private readonly queue: QueuedBatch[] = [];
+  private running = 0;
+
+  private pump(): void {
+    while (this.running < (this.opts.maxConcurrentBatches ?? 2) && this.queue.length > 0) {
+      let events = 0;
+      let n = 0;
+      while (n < this.queue.length && (n === 0 || events + this.queue[n].events.length <= MAX_EVENTS_PER_TRANSACTION)) {
+        events += this.queue[n].events.length;
+        n++;
+      }
+      const group = this.queue.splice(0, n);
+      this.running++;
+      void this.runGroup(group).finally(() => {
+        this.running--;
+        this.pump();
+      });
+    }
+  }
+
+  /**
+   * The group's works one after another in one transaction; each caller learns its outcome after the commit. If it
+   * fails, nothing of it committed: with several works, each is run again alone, so one partition's failing event
+   * fails only its own caller.
+   */
+  private async runGroup(group: QueuedBatch[]): Promise<void> {
+    const batch = new InboxBatch(this.opts.dataSource, this.opts.groupId, group.flatMap((q) => q.events));
+    const results: unknown[] = [];
     try {
-      result = await batches.run(batch, work);
+      for (const q of group) results.push(await q.inCallerContext(() => batches.run(batch, q.work)));
       // A handler may have caught an effect's error and carried on: the transaction still holds partial writes.
       if (batch.failure) throw batch.failure.error;
+      await batch.commit();
     } catch (err) {
       await batch.rollback().catch(() => undefined);
-      throw err;
+      if (group.length === 1) return group[0].reject(err);
+      for (const q of group) await this.runGroup([q]);
+      return;
     }
-    await batch.commit();
-    return result;
+    group.forEach((q, i) => q.resolve(results[i]));
   }
 
   private async runInBatch<T>(batch: InboxBatch, event: EventEnvelope<T>, effect: (tx: InboxTx<T>) => Promise<void>): Promise<InboxOutcome> {

@@ -21,7 +21,7 @@ export interface OutboxRelayOptions {
   transport: EventTransport;
   /** Rows per publish call (default 500). */
   batchSize?: number;
-  /** Polling fallback when no nudge arrives (default 200 ms). */
+  /** Polling fallback when no nudge arrives (default 1000 ms; commits through OutboxWriter nudge the relay at once). */
   pollIntervalMs?: number;
   /**
    * After a wake-up, how long to let further commits gather before reading (default 5 ms). Under a stream of small
@@ -109,7 +109,7 @@ export class OutboxRelay {
     );
     this.lockKey = `tessera.outbox-relay:${opts.schema}`;
     this.batchSize = opts.batchSize ?? 500;
-    this.pollIntervalMs = opts.pollIntervalMs ?? 200;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
     this.metrics = outboxMetrics(opts.registry);
     this.log = opts.logger ?? consoleLogger;
     this.backoff = new Backoff(opts.backoff);

@@ -40,7 +40,7 @@ export interface PostgresTransportOptions {
   /** Partitions of a topic this transport creates first (default 8); existing topics keep theirs. */
   partitions?: number;
   poolSize?: number;
-  /** Polling fallback for consumers when no NOTIFY arrives (default 500 ms). */
+  /** Polling fallback for consumers when no wake-up or NOTIFY arrives (default 2000 ms: idle services stay quiet). */
   pollIntervalMs?: number;
   rebalanceIntervalMs?: number;
   sessionTimeoutMs?: number;
@@ -128,7 +128,7 @@ export class PostgresTransport implements EventTransport {
       rebalanceIntervalMs: this.opts.rebalanceIntervalMs ?? 1000,
       sessionTimeoutMs: this.opts.sessionTimeoutMs ?? 10_000,
       batchSize: this.opts.consumerBatchSize ?? 100,
-      pollIntervalMs: this.opts.pollIntervalMs ?? 500,
+      pollIntervalMs: this.opts.pollIntervalMs ?? 2000,
       commitIntervalMs: this.opts.commitIntervalMs ?? 200,
       backoff: this.opts.backoff,
       onError: this.onError,
