@@ -30,6 +30,8 @@ interface Options {
   partitions: number;
   /** Consumer handles a partition's batch in one inbox transaction (`handleBatch`); off: one per event. */
   batch: boolean;
+  /** The relay's wait after a wake-up (default: OutboxRelay's). */
+  lingerMs?: number;
 }
 
 /**
@@ -94,6 +96,7 @@ function parseArgs(argv: string[]): Options {
     fsync: arg('fsync', 'on') !== 'off',
     partitions: Number(arg('partitions', '16')),
     batch: arg('batch', 'on') !== 'off',
+    lingerMs: arg('linger', '') === '' ? undefined : Number(arg('linger', '')),
   };
 }
 
@@ -209,7 +212,7 @@ async function transportOnly(transport: () => EventTransport, o: Options): Promi
 }
 
 async function runOne(name: string, url: string, transport: () => EventTransport, o: Options): Promise<Result> {
-  const p = await BenchPipeline.start(url, transport, { batch: o.batch });
+  const p = await BenchPipeline.start(url, transport, { batch: o.batch, lingerMs: o.lingerMs });
   try {
     // Warm up: consumer group joined, JIT warm, connections open.
     for (let i = 0; i < 50; i++) await p.placeOrder(o.eventsPerTx);

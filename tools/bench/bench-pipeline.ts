@@ -11,9 +11,14 @@ import {
   type InboxOutcome,
 } from '@tessera/messaging';
 import type { EventEnvelope } from '@tessera/contracts';
+import { PreparedQuery } from '@tessera/persistence';
 
 const SCHEMA = 'bench';
 export const BENCH_TOPIC = 'tessera.bench.events';
+
+// The business statements are prepared, as the services' hot statements are.
+const INSERT_ORDER = new PreparedQuery(`INSERT INTO ${SCHEMA}.orders (id, tenant_id, total_minor, currency) VALUES ($1, $2, $3, 'EUR')`);
+const INSERT_STATS = new PreparedQuery(`INSERT INTO ${SCHEMA}.order_stats (event_id, order_id, lines) VALUES ($1, $2, $3)`);
 
 /**
  * One service's event path, for real: business transactions that insert an order row and append its events to
@@ -40,7 +45,11 @@ export class BenchPipeline {
 
   /** Sets up the tables in `url`'s database and starts relay and consumer (two transport instances, like two services). */
   /** `batch: false` gives the consumer no `handleBatch`: one inbox transaction per event, for comparison. */
-  static async start(url: string, transport: () => EventTransport, { batch = true }: { batch?: boolean } = {}): Promise<BenchPipeline> {
+  static async start(
+    url: string,
+    transport: () => EventTransport,
+    { batch = true, lingerMs }: { batch?: boolean; lingerMs?: number } = {},
+  ): Promise<BenchPipeline> {
     const dataSource = new DataSource({ type: 'postgres', url, extra: { max: 40 } });
     await dataSource.initialize();
     await dataSource.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
@@ -65,17 +74,14 @@ export class BenchPipeline {
       transport: p.publisher,
       batchSize: 500,
       pollIntervalMs: 50,
+      lingerMs,
     });
     p.relay.start();
     const inbox = new Inbox({ dataSource: consumerDataSource, schema: SCHEMA, groupId: 'bench-consumer' });
     const apply = (event: EventEnvelope): Promise<InboxOutcome> =>
       inbox.run(event, async (tx) => {
         const data = event.data as { orderId: string; line: number };
-        await tx.manager.query(`INSERT INTO ${SCHEMA}.order_stats (event_id, order_id, lines) VALUES ($1, $2, $3)`, [
-          event.id,
-          data.orderId,
-          data.line,
-        ]);
+        await INSERT_STATS.rows(tx.manager, [event.id, data.orderId, data.line]);
       });
     // Outcomes count only once their transaction committed: after inbox.run alone, or after the whole batch.
     const record = (event: EventEnvelope, outcome: InboxOutcome, at: number): void => {
@@ -120,10 +126,7 @@ export class BenchPipeline {
     const tenantId = randomUUID();
     const orderId = randomUUID();
     const written = await this.dataSource.transaction(async (manager) => {
-      await manager.query(
-        `INSERT INTO ${SCHEMA}.orders (id, tenant_id, total_minor, currency) VALUES ($1, $2, $3, 'EUR')`,
-        [orderId, tenantId, 1999 * events],
-      );
+      await INSERT_ORDER.rows(manager, [orderId, tenantId, 1999 * events]);
       return this.writer.appendAll(
         { manager, tenantId },
         Array.from({ length: events }, (_, line) => ({
