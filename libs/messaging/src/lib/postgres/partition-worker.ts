@@ -4,12 +4,8 @@ import { Backoff, Wakeable } from '../core/backoff';
 import type { BackoffOptions } from '../core/backoff';
 import { PreparedQuery } from '@tessera/persistence';
 import type { DeliveredEvent, DeliveryMeta } from '../core/transport.port';
+import type { LogReader, LogRow } from './log-reader';
 
-// The two statements of every pass, prepared once per connection.
-const READ = new PreparedQuery(
-  `SELECT "offset", envelope FROM messaging.events
-    WHERE topic = $1 AND partition = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT $4`,
-);
 const COMMIT = new PreparedQuery(
   `UPDATE messaging.consumer_offsets SET committed_offset = $4, updated_at = now()
     WHERE group_id = $1 AND topic = $2 AND partition = $3 AND committed_offset = $5`,
@@ -17,6 +13,8 @@ const COMMIT = new PreparedQuery(
 
 export interface PartitionWorkerOptions {
   pool: Pool;
+  /** Reads shared with the consumer's other partitions (see LogReader). */
+  reader: LogReader;
   groupId: string;
   topic: string;
   partition: number;
@@ -31,10 +29,6 @@ export interface PartitionWorkerOptions {
   onError(message: string, err: unknown): void;
 }
 
-interface LogRow {
-  offset: string;
-  envelope: EventEnvelope;
-}
 
 /**
  * Reads one owned partition in offset order for one group: handler awaited, offset committed after
@@ -169,9 +163,8 @@ export class PartitionWorker {
     return BigInt(rows[0].committed_offset);
   }
 
-  private async read(from: bigint): Promise<LogRow[]> {
-    const { rows } = await READ.run<LogRow>(this.o.pool, [this.o.topic, this.o.partition, from.toString(), this.o.batchSize]);
-    return rows;
+  private read(from: bigint): Promise<LogRow[]> {
+    return this.o.reader.read(this.o.topic, this.o.partition, from);
   }
 
   private async commit(expected: bigint, next: bigint): Promise<void> {

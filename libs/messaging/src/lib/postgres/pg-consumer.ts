@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import { Backoff, Wakeable } from '../core/backoff';
 import type { BackoffOptions } from '../core/backoff';
 import type { ConsumerHandle, Subscription } from '../core/transport.port';
+import { LogReader } from './log-reader';
 import { PartitionWorker } from './partition-worker';
 
 export interface PgConsumerOptions {
@@ -38,11 +39,14 @@ export class PgConsumer implements ConsumerHandle {
   private session: Client | null = null;
   private sessionBroken = false;
   private readonly workers = new Map<string, { topic: string; partition: number; worker: PartitionWorker }>();
+  private readonly reader: LogReader;
   private stopped = false;
   private readonly ticker = new Wakeable();
   private loop: Promise<void> | null = null;
 
-  constructor(private readonly o: PgConsumerOptions) {}
+  constructor(private readonly o: PgConsumerOptions) {
+    this.reader = new LogReader(o.pool, o.batchSize);
+  }
 
   start(): void {
     this.loop = this.run();
@@ -187,6 +191,7 @@ export class PgConsumer implements ConsumerHandle {
         ...tp,
         worker: new PartitionWorker({
           pool: this.o.pool,
+          reader: this.reader,
           groupId,
           topic: tp.topic,
           partition: tp.partition,
