@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import pino from 'pino';
 import { PostgresTransport, createEnvelope, ensureMessagingSchema, type EventTransport } from '@tessera/messaging';
 // Not re-exported by @tessera/messaging, which loads kafkajs only when KAFKA_BROKERS is set.
+// eslint-disable-next-line @nx/enforce-module-boundaries -- the bench needs the Kafka transport's own options
 import { KafkaTransport } from '../../libs/messaging/src/lib/kafka';
 import { startKafkaMock, type KafkaMockCluster } from '@tessera/testing';
 import { BENCH_TOPIC, BenchPipeline } from './bench-pipeline';
@@ -13,7 +14,8 @@ import { descendantCpu } from './proc-cpu';
 
 const RAW_TOPIC = 'tessera.benchraw.events';
 
-// Plain CommonJS shared with Jest's globalSetup.
+// Plain CommonJS shared with Jest's globalSetup, outside the lib's TypeScript entry point.
+// eslint-disable-next-line @nx/enforce-module-boundaries -- see above
 const { startEmbeddedPostgres } = require('../../libs/testing/src/postgres/embedded-cluster.js') as {
   startEmbeddedPostgres(opts: { dataDir: string; fsync?: boolean }): Promise<{ url: string; stop(): Promise<void> }>;
 };
