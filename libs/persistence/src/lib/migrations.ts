@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { buildServiceDataSource, type EntityDefinition, type MigrationClass } from './data-source';
-import { protectMigrationsTable, provisionService, type SqlExec } from './provision';
+import { migrateLockKey, protectMigrationsTable, provisionService, type SqlExec } from './provision';
 import { ident, ownerRoleName } from './service-names';
 
 export interface MigrationRunOptions {
@@ -37,7 +37,7 @@ async function withOwnerDataSource<T>(opts: MigrationRevertOptions, fn: (ds: Dat
   try {
     // Two deployers migrating the same schema at once would both see the same migrations pending. The pool has
     // one connection, so this session lock holds until destroy() closes it.
-    await ds.query(`select pg_advisory_lock(hashtext($1))`, [`tessera.persistence.migrate.${opts.schema}`]);
+    await ds.query(`select pg_advisory_lock(hashtext($1))`, [migrateLockKey(opts.schema)]);
     return await fn(ds);
   } finally {
     await ds.destroy();

@@ -14,6 +14,11 @@ const DML = 'SELECT, INSERT, UPDATE, DELETE';
 // sessions otherwise fail with "tuple concurrently updated".
 const PROVISION_LOCK = `select pg_advisory_xact_lock(hashtext('tessera.persistence.provision'))`;
 
+/** The advisory lock key a schema's migrations run under (see migrations.ts). */
+export function migrateLockKey(schema: string): string {
+  return `tessera.persistence.migrate.${schema}`;
+}
+
 interface RoleRow {
   rolsuper: boolean;
   rolbypassrls: boolean;
@@ -114,6 +119,9 @@ export async function provisionService(adminUrl: string, opts: ProvisionOptions)
   try {
     await c.query('BEGIN');
     await c.query(PROVISION_LOCK);
+    // Also wait for a migration of this schema in progress: its REVOKE on the migrations table and the GRANTs below
+    // would otherwise update the same catalog row at once ("tuple concurrently updated").
+    await c.query('select pg_advisory_xact_lock(hashtext($1))', [migrateLockKey(schema)]);
     await ensureOwnerRole(c, owner);
     await c.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)} AUTHORIZATION ${ident(owner)}`);
     await c.query(`ALTER SCHEMA ${ident(schema)} OWNER TO ${ident(owner)}`);
