@@ -12,6 +12,20 @@ export {
   type IsolationLevel,
 } from './lib/tenant-transactions';
 export { enableTenantRls, disableTenantRls, TENANT_POLICY } from './lib/rls';
+export {
+  IdempotencyKeys,
+  IDEMPOTENCY_KEYS_OPTIONS,
+  IDEMPOTENCY_TTL_SECONDS,
+  IDEMPOTENCY_ABANDONED_AFTER_SECONDS,
+  type IdempotencyKeysOptions,
+  type IdempotentRequest,
+  type IdempotentResponse,
+  type IdempotencyOutcome,
+  type IdempotencyClaim,
+  type ClaimOutcome,
+  type PerformOptions,
+} from './lib/idempotency-keys';
+export { createIdempotencyKeysTable, dropIdempotencyKeysTable, IDEMPOTENCY_KEYS_TABLE } from './lib/idempotency-keys-table';
 export { provisionService, runtimeDatabaseUrl, type ProvisionOptions } from './lib/provision';
 export { ownerRoleName, runtimeRoleName, assertSchemaName } from './lib/service-names';
 export {
