@@ -67,6 +67,16 @@ export { createServiceLogger, requestIdFor, type ServiceLoggerOptions } from './
 export { metricsRegistry, httpRequestDuration } from './lib/metrics/metrics';
 export { problemSchema, OPENAPI_PATH, type OpenApiOptions } from './lib/openapi/openapi';
 
+// Idempotency-Key (the store is IdempotencyKeys in @tessera/persistence)
+export {
+  IdempotencyKey,
+  ApiIdempotencyKey,
+  parseIdempotencyKey,
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENT_REPLAYED_HEADER,
+} from './lib/idempotency/idempotency-key';
+export { idempotentReply, type ReplyTarget } from './lib/idempotency/idempotent-reply';
+
 // Lists
 export { encodeCursor, decodeCursor, type Page } from './lib/pagination/cursor';
 export { PageQueryDto, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './lib/pagination/page-query.dto';
