@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { IdempotencyKeys } from './idempotency/idempotency-keys';
+import { IdempotencyKeys } from '@tessera/persistence';
 import { OrdersController } from './orders/orders.controller';
 import { OrdersService } from './orders/orders.service';
 import { OrderEventsController } from './saga/order-events.controller';

@@ -1,4 +1,4 @@
-import { IdempotencyKeys, requestHash } from '../src/idempotency/idempotency-keys';
+import { IdempotencyKeys } from '@tessera/persistence';
 import { expectProblem, orderBody, OrdersHarness, type Staff } from './support/orders-harness';
 
 describe('Idempotency-Key on POST /v1/orders', () => {
@@ -44,7 +44,7 @@ describe('Idempotency-Key on POST /v1/orders', () => {
   it('answers 409 while the first request with the key is still running', async () => {
     const keys = h.app.get(IdempotencyKeys);
     // The first request has claimed the key and is still working (its transaction has not completed it).
-    expect(await keys.begin(owner.tenantId, 'key-running', requestHash('POST /v1/orders', body))).toEqual({ kind: 'proceed' });
+    expect((await keys.claim(owner.tenantId, 'key-running', keys.fingerprint('POST /v1/orders', body))).kind).toBe('claimed');
     const before = await h.count('orders', owner.tenantId);
     const res = await h.placeOrder(owner, body, 'key-running');
     expectProblem(res, 409);

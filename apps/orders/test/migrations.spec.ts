@@ -25,6 +25,10 @@ describe('orders migrations', () => {
   const tables = async (): Promise<string[]> =>
     (await admin.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'orders' ORDER BY 1`)).rows.map((r) => r.t);
 
+  const claimColumn = async (): Promise<boolean> =>
+    (await admin.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = 'orders' AND table_name = 'idempotency_keys' AND column_name = 'claim'`))
+      .rowCount === 1;
+
   it('applies, reverts and re-applies cleanly, with forced RLS on every tenant table', async () => {
     const run = () => runMigrations({ adminUrl: db.url, schema: ORDERS_SCHEMA, migrations: ORDERS_MIGRATIONS, password: APP_PASSWORD, extraSchemas: ['messaging'] });
     await run();
@@ -37,7 +41,12 @@ describe('orders migrations', () => {
     );
     expect(rows.map((r) => r.relname)).toEqual(['idempotency_keys', 'order_history', 'order_items', 'orders', 'parked_events', 'products', 'variants']);
 
-    expect(await revertLastMigration({ adminUrl: db.url, schema: ORDERS_SCHEMA, migrations: ORDERS_MIGRATIONS })).toBe('OrdersSchema1763800000000');
+    expect(await claimColumn()).toBe(true);
+
+    const revert = () => revertLastMigration({ adminUrl: db.url, schema: ORDERS_SCHEMA, migrations: ORDERS_MIGRATIONS });
+    expect(await revert()).toBe('IdempotencyClaim1795300000000');
+    expect(await claimColumn()).toBe(false);
+    expect(await revert()).toBe('OrdersSchema1763800000000');
     expect(await tables()).toEqual(['migrations', 'outbox_events', 'processed_events']);
     await run();
     expect(await tables()).toContain('orders');

@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiHeader, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { Caller, Roles, Scopes } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Roles, Scopes, type ReplyTarget } from '@tessera/service-kit';
 import { CancelOrderDto, PlaceOrderDto } from './dto/place-order.dto';
 import { ListOrdersQueryDto, OrderDto, OrderListDto, PlacedOrderDto } from './dto/order-view.dto';
 import { OrdersService } from './orders.service';
@@ -9,11 +9,6 @@ import { OrdersService } from './orders.service';
 /** Staff who take and manage orders; read access adds viewers and pickers. */
 const WRITERS = ['owner', 'admin', 'manager', 'staff', 'sales'] as const;
 const READERS = [...WRITERS, 'viewer', 'picker'] as const;
-
-interface StatusResponse {
-  status(code: number): unknown;
-  setHeader(name: string, value: string): unknown;
-}
 
 @ApiTags('orders')
 @Controller('v1/orders')
@@ -24,18 +19,15 @@ export class OrdersController {
   @HttpCode(202)
   @Roles(...WRITERS)
   @Scopes('orders:write')
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'same key + same body replays the first response for 24 h' })
+  @ApiIdempotencyKey()
   @ApiAcceptedResponse({ type: PlacedOrderDto, description: 'accepted: stock reservation follows asynchronously' })
   async place(
     @Caller() caller: CallerContext,
     @Body() dto: PlaceOrderDto,
-    @Headers('idempotency-key') idempotencyKey: string | undefined,
-    @Res({ passthrough: true }) res: StatusResponse,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: ReplyTarget,
   ): Promise<PlacedOrderDto> {
-    const result = await this.orders.place(caller, dto, idempotencyKey);
-    res.status(result.status);
-    if (result.replayed) res.setHeader('idempotent-replayed', 'true');
-    return result.body;
+    return idempotentReply(res, await this.orders.place(caller, dto, idempotencyKey));
   }
 
   @Get()

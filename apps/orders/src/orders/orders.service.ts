@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { OrdersEventTypes, type CallerContext, type OrderCancelledV1, type OrderPlacedV1 } from '@tessera/contracts';
 import { OutboxWriter } from '@tessera/messaging';
-import { isUuid, TenantTransactions } from '@tessera/persistence';
+import { IdempotencyKeys, isUuid, TenantTransactions, type IdempotencyOutcome } from '@tessera/persistence';
 import {
   ConflictProblem,
   decodeCursor,
@@ -14,7 +14,6 @@ import {
   type FieldError,
 } from '@tessera/service-kit';
 import { z } from 'zod';
-import { assertValidKey, IdempotencyKeys, requestHash } from '../idempotency/idempotency-keys';
 import { isSellable, VariantReadModel } from '../variants/variant-read-model';
 import type { ListOrdersQueryDto, OrderDto, OrderListDto, PlacedOrderDto } from './dto/order-view.dto';
 import type { PlaceOrderDto } from './dto/place-order.dto';
@@ -22,12 +21,6 @@ import { CANCELLABLE } from './order-status';
 import { OrderStore, type Cause, type OrderItemRow } from './order-store';
 import { transition } from './order-transitions';
 import { toOrderDto, toSummary } from './order-view';
-
-export interface PlaceResult {
-  status: number;
-  body: PlacedOrderDto;
-  replayed: boolean;
-}
 
 // createdAt is PostgreSQL's text form of a timestamptz; anything else would fail the cast with a 500.
 const cursorSchema = z.object({
@@ -56,27 +49,15 @@ export class OrdersService {
     private readonly idempotency: IdempotencyKeys,
   ) {}
 
-  async place(caller: CallerContext, dto: PlaceOrderDto, idempotencyKey?: string): Promise<PlaceResult> {
+  /** `Idempotency-Key` (validated by the controller): the order, its response and its event commit together. */
+  async place(caller: CallerContext, dto: PlaceOrderDto, idempotencyKey?: string): Promise<IdempotencyOutcome<PlacedOrderDto>> {
     const tenantId = tenantOf(caller);
     this.refuseDuplicateSkus(dto);
-    if (idempotencyKey !== undefined) {
-      assertValidKey(idempotencyKey);
-      const start = await this.idempotency.begin(tenantId, idempotencyKey, requestHash('POST /v1/orders', dto));
-      if (start.kind === 'replay') return { status: start.status, body: start.body as PlacedOrderDto, replayed: true };
-    }
-    try {
-      const body = await this.transactions.run(tenantId, async (tx) => {
-        const placed = await this.insertOrder(tx.manager, tenantId, caller, dto);
-        if (idempotencyKey !== undefined) await this.idempotency.complete(tx.manager, idempotencyKey, 202, placed.body);
-        await this.outbox.append(tx, { type: OrdersEventTypes.OrderPlaced, subject: placed.body.id, data: placed.event });
-        return placed.body;
-      });
-      return { status: 202, body, replayed: false };
-    } catch (error) {
-      // Nothing was stored: free the key so the client can retry it (only successes are replayed).
-      if (idempotencyKey !== undefined) await this.idempotency.release(tenantId, idempotencyKey);
-      throw error;
-    }
+    return this.idempotency.perform(tenantId, { key: idempotencyKey, operation: 'POST /v1/orders', body: dto }, async (tx) => {
+      const placed = await this.insertOrder(tx.manager, tenantId, caller, dto);
+      await this.outbox.append(tx, { type: OrdersEventTypes.OrderPlaced, subject: placed.body.id, data: placed.event });
+      return { status: 202, body: placed.body };
+    });
   }
 
   async get(caller: CallerContext, orderId: string): Promise<OrderDto> {
