@@ -6,6 +6,7 @@ import { CATALOG_MIGRATIONS } from '../src/migrations';
 import { installCatalogExtensions } from '../src/migrations/extensions';
 import { APP_PASSWORD } from './support/catalog-harness';
 
+const ALL = ['MessagingTables1763700000000', 'CatalogSchema1763900000000', 'IdempotencyKeysTable1795300000000'];
 const opts = (db: TestDatabase) => ({ adminUrl: db.url, schema: CATALOG_SCHEMA, migrations: CATALOG_MIGRATIONS, entities: CATALOG_ENTITIES });
 
 async function query<T extends Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
@@ -33,21 +34,23 @@ describe('catalog migrations', () => {
     const db = await fresh();
     await installCatalogExtensions(db.url);
     await installCatalogExtensions(db.url); // idempotent
-    expect(await runMigrations({ ...opts(db), password: APP_PASSWORD })).toEqual(['MessagingTables1763700000000', 'CatalogSchema1763900000000']);
+    expect(await runMigrations({ ...opts(db), password: APP_PASSWORD })).toEqual(ALL);
     const tables = await query<{ relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean; owner: string }>(
       db.url,
       `SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) AS owner
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = 'catalog' AND c.relkind = 'r' AND c.relname IN ('products', 'variants') ORDER BY c.relname`,
+       WHERE n.nspname = 'catalog' AND c.relkind = 'r' AND c.relname IN ('idempotency_keys', 'products', 'variants') ORDER BY c.relname`,
     );
     expect(tables).toEqual([
+      { relname: 'idempotency_keys', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
       { relname: 'products', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
       { relname: 'variants', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
     ]);
+    expect(await revertLastMigration(opts(db))).toBe('IdempotencyKeysTable1795300000000');
     expect(await revertLastMigration(opts(db))).toBe('CatalogSchema1763900000000');
-    const left = await query(db.url, `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'catalog' AND c.relname IN ('products', 'variants')`);
+    const left = await query(db.url, `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'catalog' AND c.relname IN ('idempotency_keys', 'products', 'variants')`);
     expect(left).toEqual([]);
-    expect(await runMigrations({ ...opts(db), password: APP_PASSWORD })).toEqual(['CatalogSchema1763900000000']);
+    expect(await runMigrations({ ...opts(db), password: APP_PASSWORD })).toEqual(ALL.slice(1));
   });
 
   it('the owner role cannot install pg_trgm itself, so the migration stops with a clear message until the admin has', async () => {
@@ -64,7 +67,7 @@ describe('catalog migrations', () => {
       query(db.url, `SET ROLE tessera_catalog_owner; CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public`),
     ).rejects.toThrow(/permission denied/);
     await installCatalogExtensions(db.url);
-    // The failed run rolled back as a whole (one transaction), so both migrations apply now.
-    expect(await runMigrations({ ...opts(db), password: APP_PASSWORD })).toEqual(['MessagingTables1763700000000', 'CatalogSchema1763900000000']);
+    // The failed run rolled back as a whole (one transaction), so every migration applies now.
+    expect(await runMigrations({ ...opts(db), password: APP_PASSWORD })).toEqual(ALL);
   });
 });

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -8,7 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { Caller, Roles, Scopes } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Roles, Scopes, type ReplyTarget } from '@tessera/service-kit';
 import { CATALOG_WRITE_ROLES, CATALOG_WRITE_SCOPE } from '../common/access';
 import { tenantOf } from '../common/tenant-of';
 import { CreateProductDto, ListProductsQueryDto, ProductDto, ProductPageDto, UpdateProductDto } from './dto/product.dto';
@@ -24,10 +24,16 @@ export class ProductsController {
   @Post()
   @Roles(...CATALOG_WRITE_ROLES)
   @Scopes(CATALOG_WRITE_SCOPE)
+  @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: ProductDto })
   @ApiConflictResponse({ description: 'a SKU is already used in the tenant (named in `sku`)' })
-  create(@Caller() caller: CallerContext, @Body() dto: CreateProductDto): Promise<ProductDto> {
-    return this.products.create(tenantOf(caller), dto);
+  async create(
+    @Caller() caller: CallerContext,
+    @Body() dto: CreateProductDto,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: ReplyTarget,
+  ): Promise<ProductDto> {
+    return idempotentReply(res, await this.products.create(tenantOf(caller), dto, idempotencyKey));
   }
 
   @Get()

@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Injectable } from '@nestjs/common';
 import type { ProductStatus } from '@tessera/contracts';
 import { OutboxWriter, type OutboxEventInput } from '@tessera/messaging';
-import { TenantTransactions, type TenantTx } from '@tessera/persistence';
+import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome, type TenantTx } from '@tessera/persistence';
 import { ConflictProblem, NotFoundProblem, ValidationProblem, type FieldError } from '@tessera/service-kit';
 import { In } from 'typeorm';
 import { effectiveStatus, productArchived, productCreated, productUpdated, variantCreated, variantUpdated } from './catalog-events';
@@ -29,9 +29,11 @@ export class ProductsService {
   constructor(
     private readonly transactions: TenantTransactions,
     private readonly outbox: OutboxWriter,
+    private readonly idempotency: IdempotencyKeys,
   ) {}
 
-  async create(tenantId: string, dto: CreateProductDto): Promise<ProductDto> {
+  /** With an `Idempotency-Key` (validated by the controller), a repeat replays the first 201. */
+  async create(tenantId: string, dto: CreateProductDto, idempotencyKey?: string): Promise<IdempotencyOutcome<ProductDto>> {
     const now = new Date();
     const product: ProductEntity = {
       id: randomUUID(),
@@ -50,13 +52,16 @@ export class ProductsService {
     const errors = variants.map((v, i) => compareAtProblem(v, `variants.${i}`)).filter((e): e is FieldError => e !== null);
     if (errors.length) throw new ValidationProblem(errors);
 
-    return this.write(tenantId, async (tx) => {
-      await assertSkusFree(tx, variants.map((v) => v.sku));
-      await tx.manager.insert(ProductEntity, product);
-      await tx.manager.insert(VariantEntity, variants);
-      await this.outbox.appendAll<unknown>(tx, [productCreated(product), ...variants.map((v) => variantCreated(v, product.status))]);
-      return toProductDto(product, variants);
-    }, () => variants.map((v) => v.sku));
+    const request = { key: idempotencyKey, operation: 'POST /v1/products', body: dto };
+    const create = () =>
+      this.idempotency.perform(tenantId, request, async (tx) => {
+        await assertSkusFree(tx, variants.map((v) => v.sku));
+        await tx.manager.insert(ProductEntity, product);
+        await tx.manager.insert(VariantEntity, variants);
+        await this.outbox.appendAll<unknown>(tx, [productCreated(product), ...variants.map((v) => variantCreated(v, product.status))]);
+        return { status: 201, body: toProductDto(product, variants) };
+      });
+    return this.refusingTakenSkus(tenantId, create, () => variants.map((v) => v.sku));
   }
 
   async get(tenantId: string, id: string): Promise<ProductDto> {
@@ -191,9 +196,14 @@ export class ProductsService {
    * A tenant transaction whose unique-SKU violation (a concurrent writer took a SKU between our check and our
    * insert) becomes the same 409 as the pre-check: once that writer has committed, re-checking names the SKU.
    */
-  private async write<T>(tenantId: string, work: (tx: TenantTx) => Promise<T>, newSkus: () => string[]): Promise<T> {
+  private write<T>(tenantId: string, work: (tx: TenantTx) => Promise<T>, newSkus: () => string[]): Promise<T> {
+    return this.refusingTakenSkus(tenantId, () => this.transactions.run(tenantId, work), newSkus);
+  }
+
+  /** `attempt` (one tenant transaction, perhaps behind an Idempotency-Key), its SKU race answered as in `write`. */
+  private async refusingTakenSkus<T>(tenantId: string, attempt: () => Promise<T>, newSkus: () => string[]): Promise<T> {
     try {
-      return await this.transactions.run(tenantId, work);
+      return await attempt();
     } catch (error) {
       if (!isSkuConflict(error)) throw error;
       await this.transactions.run(tenantId, (tx) => assertSkusFree(tx, newSkus()));

@@ -89,8 +89,8 @@ export class CatalogHarness {
     return { [CONTEXT_HEADER]: await signCallerContext(ctx, INTERNAL_SECRET, 60) };
   }
 
-  async post(caller: Caller, path: string, body: unknown) {
-    return this.http.post(path).set(await this.headers(caller)).send(body as object);
+  async post(caller: Caller, path: string, body: unknown, headers: Record<string, string> = {}) {
+    return this.http.post(path).set({ ...(await this.headers(caller)), ...headers }).send(body as object);
   }
 
   async patch(caller: Caller, path: string, body: unknown) {
