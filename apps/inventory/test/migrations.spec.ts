@@ -25,9 +25,9 @@ const tables = async () =>
 describe('inventory migrations', () => {
   it('apply, put every tenant table under forced RLS owned by the owner role, and revert cleanly', async () => {
     const opts = { adminUrl: db.url, schema: INVENTORY_SCHEMA, migrations: inventoryMigrations, password: PASSWORD, extraSchemas: ['messaging'] };
-    expect(await runMigrations(opts)).toEqual(['MessagingTables1700000000000', 'InventorySchema1763800000000']);
+    expect(await runMigrations(opts)).toEqual(['MessagingTables1700000000000', 'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000']);
     expect(await tables()).toEqual([
-      'hot_queue_heads', 'hot_skus', 'known_tenants', 'ledger', 'locations', 'outbox_events', 'processed_events',
+      'hot_queue_heads', 'hot_skus', 'idempotency_keys', 'known_tenants', 'ledger', 'locations', 'outbox_events', 'processed_events',
       'reservation_allocations', 'reservation_requests', 'reservations', 'stock_levels', 'tenant_settings',
     ]);
     const rls = await admin.query(
@@ -36,11 +36,13 @@ describe('inventory migrations', () => {
        WHERE n.nspname = 'inventory' AND c.relkind = 'r' AND c.relname NOT IN ('migrations', 'outbox_events', 'processed_events', 'known_tenants', 'hot_queue_heads')
        ORDER BY 1`,
     );
-    expect(rls.rows).toHaveLength(8);
+    expect(rls.rows).toHaveLength(9);
     for (const r of rls.rows) expect(r).toMatchObject({ enabled: true, forced: true, owner: 'tessera_inventory_owner' });
+    expect(await revertLastMigration(opts)).toBe('IdempotencyKeysTable1795300000000');
+    expect(await tables()).not.toContain('idempotency_keys');
     expect(await revertLastMigration(opts)).toBe('InventorySchema1763800000000');
     expect(await tables()).toEqual(['outbox_events', 'processed_events']);
-    expect(await runMigrations(opts)).toEqual(['InventorySchema1763800000000']);
-    expect(await tables()).toHaveLength(12);
+    expect(await runMigrations(opts)).toEqual(['InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000']);
+    expect(await tables()).toHaveLength(13);
   });
 });

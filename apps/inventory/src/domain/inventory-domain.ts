@@ -1,5 +1,5 @@
 import type { OutboxWriter } from '@tessera/messaging';
-import { TenantTransactions } from '@tessera/persistence';
+import { IdempotencyKeys, TenantTransactions } from '@tessera/persistence';
 import type { DataSource } from 'typeorm';
 import { inventoryOutbox } from './events';
 import { HotQueue, type HotQueueOptions } from './hot-queue';
@@ -21,6 +21,8 @@ export interface InventoryDomainOptions {
 export class InventoryDomain {
   readonly tenants: TenantTransactions;
   readonly outbox: OutboxWriter;
+  /** The `Idempotency-Key` store of the create routes (the HTTP layer uses it; the domain needs none). */
+  readonly idempotency: IdempotencyKeys;
   readonly locations: LocationService;
   readonly movements: MovementService;
   readonly reservations: ReservationService;
@@ -30,6 +32,7 @@ export class InventoryDomain {
   constructor(dataSource: DataSource, opts: InventoryDomainOptions = {}) {
     this.tenants = new TenantTransactions(dataSource);
     this.outbox = inventoryOutbox();
+    this.idempotency = new IdempotencyKeys(this.tenants);
     this.locations = new LocationService(this.tenants);
     this.movements = new MovementService(this.tenants, this.outbox);
     this.queries = new StockQueries(this.tenants);

@@ -1,4 +1,4 @@
-import type { TenantTransactions } from '@tessera/persistence';
+import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
 import { InventoryError, invalid, notFound, pgCode } from './errors';
 
@@ -59,36 +59,13 @@ export class LocationService {
   constructor(private readonly tenants: TenantTransactions) {}
 
   async create(tenantId: string, input: CreateLocation): Promise<Location> {
-    const code = input.code;
-    if (typeof code !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(code)) {
-      throw invalid('invalid_code', 'code must be 1 to 64 letters, digits, dots, dashes or underscores');
-    }
-    if (typeof input.name !== 'string' || input.name.trim().length === 0 || input.name.length > 200) {
-      throw invalid('invalid_name', 'name must be 1 to 200 characters');
-    }
-    const type = input.type ?? 'warehouse';
-    if (type !== 'warehouse' && type !== 'bin') throw invalid('invalid_type', 'type must be warehouse or bin');
-    const parentId = input.parentId ?? null;
-    if (parentId !== null && !isUuid(parentId)) throw notFound('location', String(parentId));
-    const priority = smallInt(input.priority ?? 100, 'priority');
-    const pickSequence = smallInt(input.pickSequence ?? 0, 'pickSequence');
-    try {
-      return await this.tenants.run(tenantId, async (tx) => {
-        // The workers find tenants with inventory through this index (it holds ids only, no RLS).
-        await tx.manager.query(`INSERT INTO known_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, [tenantId]);
-        const [row]: LocationRow[] = await tx.manager.query(
-          `INSERT INTO locations (code, name, parent_id, type, priority, pick_sequence) VALUES ($1, $2, $3, $4, $5, $6)
-           RETURNING ${COLUMNS}`,
-          [code, input.name.trim(), parentId, type, priority, pickSequence],
-        );
-        return toLocation(row);
-      });
-    } catch (e) {
-      if (pgCode(e) === '23505') throw new InventoryError('conflict', 'location_code_taken', `location code ${code} already exists`, { code });
-      // The composite (tenant_id, parent_id) key: another tenant's location is as unknown as a missing one.
-      if (pgCode(e) === '23503') throw notFound('location', String(parentId));
-      throw e;
-    }
+    const valid = validLocation(input);
+    return this.tenants.run(tenantId, (tx) => insertLocation(tx, valid));
+  }
+
+  /** `create` inside the caller's transaction (one that also stores an Idempotency-Key response, say). */
+  async createIn(tx: TenantTx, input: CreateLocation): Promise<Location> {
+    return insertLocation(tx, validLocation(input));
   }
 
   list(tenantId: string): Promise<Location[]> {
@@ -103,5 +80,43 @@ export class LocationService {
     const rows: LocationRow[] = await this.tenants.run(tenantId, (tx) => tx.manager.query(`SELECT ${COLUMNS} FROM locations WHERE id = $1`, [id]));
     if (rows.length === 0) throw notFound('location', id);
     return toLocation(rows[0]);
+  }
+}
+
+type ValidLocation = Required<Omit<CreateLocation, 'parentId'>> & { parentId: string | null };
+
+function validLocation(input: CreateLocation): ValidLocation {
+  const code = input.code;
+  if (typeof code !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(code)) {
+    throw invalid('invalid_code', 'code must be 1 to 64 letters, digits, dots, dashes or underscores');
+  }
+  if (typeof input.name !== 'string' || input.name.trim().length === 0 || input.name.length > 200) {
+    throw invalid('invalid_name', 'name must be 1 to 200 characters');
+  }
+  const type = input.type ?? 'warehouse';
+  if (type !== 'warehouse' && type !== 'bin') throw invalid('invalid_type', 'type must be warehouse or bin');
+  const parentId = input.parentId ?? null;
+  if (parentId !== null && !isUuid(parentId)) throw notFound('location', String(parentId));
+  const priority = smallInt(input.priority ?? 100, 'priority');
+  const pickSequence = smallInt(input.pickSequence ?? 0, 'pickSequence');
+  return { code, name: input.name.trim(), type, parentId, priority, pickSequence };
+}
+
+async function insertLocation(tx: TenantTx, l: ValidLocation): Promise<Location> {
+  try {
+    // The workers find tenants with inventory through this index (it holds ids only, no RLS).
+    await tx.manager.query(`INSERT INTO known_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, [tx.tenantId]);
+    const [row]: LocationRow[] = await tx.manager.query(
+      `INSERT INTO locations (code, name, parent_id, type, priority, pick_sequence) VALUES ($1, $2, $3, $4, $5, $6)
+       RETURNING ${COLUMNS}`,
+      [l.code, l.name, l.parentId, l.type, l.priority, l.pickSequence],
+    );
+    return toLocation(row);
+  } catch (e) {
+    // The failed statement aborts the transaction; the caller's rollback follows this error.
+    if (pgCode(e) === '23505') throw new InventoryError('conflict', 'location_code_taken', `location code ${l.code} already exists`, { code: l.code });
+    // The composite (tenant_id, parent_id) key: another tenant's location is as unknown as a missing one.
+    if (pgCode(e) === '23503') throw notFound('location', String(l.parentId));
+    throw e;
   }
 }

@@ -1,5 +1,5 @@
 import type { OutboxWriter } from '@tessera/messaging';
-import type { TenantTransactions } from '@tessera/persistence';
+import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
 import type { EntityManager } from 'typeorm';
 import { invalid, notFound, pgCode } from './errors';
@@ -36,46 +36,23 @@ export class MovementService {
   ) {}
 
   async apply(tenantId: string, movement: Movement, actor?: Actor): Promise<MovementResult> {
-    const sku = assertSku(movement.sku);
-    const condition = assertCondition(movement.condition);
-    const from = assertLocationId(movement.locationId);
-    let plan: { locationId: string; deltaOnHand: number; movement: 'receive' | 'adjust' | 'transfer_out' | 'transfer_in'; reason?: AdjustReason }[];
-    switch (movement.type) {
-      case 'receive':
-        plan = [{ locationId: from, deltaOnHand: assertQuantity(movement.quantity), movement: 'receive' }];
-        break;
-      case 'adjust': {
-        const q = movement.quantity;
-        if (typeof q !== 'number' || !Number.isInteger(q) || q === 0 || Math.abs(q) > MAX_QUANTITY) {
-          throw invalid('invalid_quantity', `an adjustment is a non-zero integer from -${MAX_QUANTITY} to ${MAX_QUANTITY}`);
-        }
-        if (!REASONS.includes(movement.reason)) throw invalid('invalid_reason', `reason must be one of ${REASONS.join(', ')}`);
-        plan = [{ locationId: from, deltaOnHand: q, movement: 'adjust', reason: movement.reason }];
-        break;
-      }
-      case 'transfer': {
-        const to = assertLocationId(movement.toLocationId);
-        if (to === from) throw invalid('same_location', 'a transfer needs two different locations');
-        const q = assertQuantity(movement.quantity);
-        plan = [
-          { locationId: from, deltaOnHand: -q, movement: 'transfer_out' },
-          { locationId: to, deltaOnHand: q, movement: 'transfer_in' },
-        ];
-        break;
-      }
-      default:
-        throw invalid('invalid_type', 'type must be receive, adjust or transfer');
-    }
-    const correlated: Actor = { actor: actor?.actor ?? null, correlationId: actor?.correlationId ?? null };
-    return this.tenants.run(tenantId, async (tx) => {
-      const ids = await ensureRows(tx.manager, sku, condition, plan.map((p) => p.locationId));
-      const book = await StockBook.lockByIds(tx.manager, ids);
-      plan.forEach((p, i) => book.apply(ids[i], { movement: p.movement, deltaOnHand: p.deltaOnHand, deltaReserved: 0, reason: p.reason, actor: correlated }));
-      const events = new PendingEvents();
-      await book.flush(tx.manager, events);
-      await events.flush(this.outbox, tx);
-      return { levels: ids.map((id) => stripLock(book.get(id))) };
-    });
+    const planned = planMovement(movement, actor);
+    return this.tenants.run(tenantId, (tx) => this.write(tx, planned));
+  }
+
+  /** `apply` inside the caller's transaction (one that also stores an Idempotency-Key response, say). */
+  async applyIn(tx: TenantTx, movement: Movement, actor?: Actor): Promise<MovementResult> {
+    return this.write(tx, planMovement(movement, actor));
+  }
+
+  private async write(tx: TenantTx, { sku, condition, plan, actor }: PlannedMovement): Promise<MovementResult> {
+    const ids = await ensureRows(tx.manager, sku, condition, plan.map((p) => p.locationId));
+    const book = await StockBook.lockByIds(tx.manager, ids);
+    plan.forEach((p, i) => book.apply(ids[i], { movement: p.movement, deltaOnHand: p.deltaOnHand, deltaReserved: 0, reason: p.reason, actor }));
+    const events = new PendingEvents();
+    await book.flush(tx.manager, events);
+    await events.flush(this.outbox, tx);
+    return { levels: ids.map((id) => stripLock(book.get(id))) };
   }
 
   /** Sets the reorder policy of one stock level (created empty if new). */
@@ -101,6 +78,48 @@ export class MovementService {
       return toLevel(row);
     });
   }
+}
+
+interface PlannedMovement {
+  sku: string;
+  condition: StockCondition;
+  plan: { locationId: string; deltaOnHand: number; movement: 'receive' | 'adjust' | 'transfer_out' | 'transfer_in'; reason?: AdjustReason }[];
+  actor: Actor;
+}
+
+/** The movement checked and turned into the changes of its stock rows; an invalid one throws before any write. */
+function planMovement(movement: Movement, actor?: Actor): PlannedMovement {
+  const sku = assertSku(movement.sku);
+  const condition = assertCondition(movement.condition);
+  const from = assertLocationId(movement.locationId);
+  let plan: PlannedMovement['plan'];
+  switch (movement.type) {
+    case 'receive':
+      plan = [{ locationId: from, deltaOnHand: assertQuantity(movement.quantity), movement: 'receive' }];
+      break;
+    case 'adjust': {
+      const q = movement.quantity;
+      if (typeof q !== 'number' || !Number.isInteger(q) || q === 0 || Math.abs(q) > MAX_QUANTITY) {
+        throw invalid('invalid_quantity', `an adjustment is a non-zero integer from -${MAX_QUANTITY} to ${MAX_QUANTITY}`);
+      }
+      if (!REASONS.includes(movement.reason)) throw invalid('invalid_reason', `reason must be one of ${REASONS.join(', ')}`);
+      plan = [{ locationId: from, deltaOnHand: q, movement: 'adjust', reason: movement.reason }];
+      break;
+    }
+    case 'transfer': {
+      const to = assertLocationId(movement.toLocationId);
+      if (to === from) throw invalid('same_location', 'a transfer needs two different locations');
+      const q = assertQuantity(movement.quantity);
+      plan = [
+        { locationId: from, deltaOnHand: -q, movement: 'transfer_out' },
+        { locationId: to, deltaOnHand: q, movement: 'transfer_in' },
+      ];
+      break;
+    }
+    default:
+      throw invalid('invalid_type', 'type must be receive, adjust or transfer');
+  }
+  return { sku, condition, plan, actor: { actor: actor?.actor ?? null, correlationId: actor?.correlationId ?? null } };
 }
 
 /** Creates missing stock rows (zero) and returns their ids in the order of `locationIds`. */

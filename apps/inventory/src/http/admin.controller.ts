@@ -22,7 +22,10 @@ export class InventoryAdminController {
     return { items: items.map((h) => ({ ...h, expiresAt: h.expiresAt?.toISOString() ?? null })) };
   }
 
-  /** Sends the SKU's reservations through the queue (e.g. ahead of a flash sale). */
+  /**
+   * Sends the SKU's reservations through the queue (e.g. ahead of a flash sale). No Idempotency-Key: this sets a
+   * flag (an upsert answered 204, like a PUT), so a repeated request leaves the same state and creates nothing.
+   */
   @Post('hot-skus')
   @Roles('owner', 'admin', 'manager')
   @Scopes('inventory:write')

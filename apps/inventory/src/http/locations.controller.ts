@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Post, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, Post, Res, UseInterceptors } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { Caller, Roles, Scopes } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Roles, Scopes, type ReplyTarget } from '@tessera/service-kit';
 import { InventoryDomain } from '../domain';
 import { CreateLocationDto, LocationDto, LocationListDto } from './dto/location.dto';
 import { InventoryErrorInterceptor } from './problems';
@@ -16,9 +16,20 @@ export class LocationsController {
   @Post()
   @Roles('owner', 'admin', 'manager')
   @Scopes('inventory:write')
+  @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: LocationDto })
-  async create(@Caller() caller: CallerContext, @Body() dto: CreateLocationDto): Promise<LocationDto> {
-    return LocationDto.of(await this.inventory.locations.create(tenantOf(caller), dto));
+  async create(
+    @Caller() caller: CallerContext,
+    @Body() dto: CreateLocationDto,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: ReplyTarget,
+  ): Promise<LocationDto> {
+    const request = { key: idempotencyKey, operation: 'POST /v1/inventory/locations', body: dto };
+    const outcome = await this.inventory.idempotency.perform(tenantOf(caller), request, async (tx) => ({
+      status: 201,
+      body: LocationDto.of(await this.inventory.locations.createIn(tx, dto)),
+    }));
+    return idempotentReply(res, outcome);
   }
 
   @Get()

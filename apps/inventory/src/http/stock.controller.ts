@@ -1,7 +1,16 @@
-import { Body, Controller, Get, Post, Query, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, Post, Query, Res, UseInterceptors } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { Caller, Roles, Scopes, UnprocessableProblem } from '@tessera/service-kit';
+import {
+  ApiIdempotencyKey,
+  Caller,
+  IdempotencyKey,
+  idempotentReply,
+  Roles,
+  Scopes,
+  UnprocessableProblem,
+  type ReplyTarget,
+} from '@tessera/service-kit';
 import { InventoryDomain, type AdjustReason, type Movement } from '../domain';
 import { LedgerEntryDto, LedgerPageDto, LedgerQueryDto } from './dto/ledger.dto';
 import { CreateMovementDto, LevelListDto, LevelsQueryDto, MovementResultDto, StockLevelDto } from './dto/movement.dto';
@@ -18,10 +27,21 @@ export class StockController {
   @Post('movements')
   @Roles('owner', 'admin', 'manager', 'staff')
   @Scopes('inventory:write')
+  @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: MovementResultDto })
-  async move(@Caller() caller: CallerContext, @Body() dto: CreateMovementDto): Promise<MovementResultDto> {
-    const { levels } = await this.inventory.movements.apply(tenantOf(caller), toMovement(dto), actorOf(caller));
-    return { type: dto.type, levels: levels.map(StockLevelDto.of) };
+  async move(
+    @Caller() caller: CallerContext,
+    @Body() dto: CreateMovementDto,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: ReplyTarget,
+  ): Promise<MovementResultDto> {
+    const movement = toMovement(dto);
+    const request = { key: idempotencyKey, operation: 'POST /v1/inventory/movements', body: dto };
+    const outcome = await this.inventory.idempotency.perform(tenantOf(caller), request, async (tx) => {
+      const { levels } = await this.inventory.movements.applyIn(tx, movement, actorOf(caller));
+      return { status: 201, body: { type: dto.type, levels: levels.map(StockLevelDto.of) } };
+    });
+    return idempotentReply(res, outcome);
   }
 
   @Get('levels')

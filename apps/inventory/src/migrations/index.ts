@@ -1,6 +1,7 @@
 import { messagingTablesMigration } from '@tessera/messaging';
 import type { MigrationClass } from '@tessera/persistence';
 import { InventorySchema1763800000000 } from './1763800000000-inventory-schema';
+import { IdempotencyKeysTable1795300000000 } from './1795300000000-idempotency-keys';
 
 export const INVENTORY_SCHEMA = 'inventory';
 
@@ -8,4 +9,5 @@ export const INVENTORY_SCHEMA = 'inventory';
 export const inventoryMigrations: MigrationClass[] = [
   messagingTablesMigration(INVENTORY_SCHEMA),
   InventorySchema1763800000000,
+  IdempotencyKeysTable1795300000000,
 ];
