@@ -38,4 +38,12 @@ export { migrationCli, type MigrationCliConfig } from './lib/migration-cli';
 export { resolveRuntimeDatabaseUrl } from './lib/runtime-url';
 export { pingDatabase } from './lib/health';
 export { PreparedQuery, connectionOf, preparedRows, type Queryable } from './lib/prepared-query';
+export {
+  beginTransaction,
+  commitTransaction,
+  rollbackTransaction,
+  inTransaction,
+  sendWithoutWaiting,
+  type BeginOptions,
+} from './lib/pipelined-transaction';
 export { PersistenceModule, PERSISTENCE_OPTIONS, type PersistenceModuleOptions } from './lib/nest/persistence.module';

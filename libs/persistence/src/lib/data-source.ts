@@ -49,7 +49,9 @@ export function buildServiceDataSource(opts: InternalDataSourceOptions): DataSou
     uuidExtension: 'pgcrypto',
     poolSize: opts.poolSize ?? 10,
     applicationName: opts.applicationName ?? `tessera-${schema}`,
-    extra: { options: startup.join(' ') },
+    // Pipeline mode: a statement may be sent before the previous one's answer arrived (see pipelined-transaction.ts);
+    // statements sent one after another, awaited, behave as without it.
+    extra: { options: startup.join(' '), pipeline: true },
   });
 }
 

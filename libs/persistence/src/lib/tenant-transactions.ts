@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager, EntityTarget, ObjectLiteral, Repository } from 'typeorm';
+import { inTransaction, InvalidTenantIdError, isUuid, type IsolationLevel } from './pipelined-transaction';
 
-/** Isolation levels PostgreSQL implements (READ UNCOMMITTED behaves as READ COMMITTED there). */
-export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+export { InvalidTenantIdError, isUuid, type IsolationLevel };
 
 /** What tenant-scoped code receives: the transaction's manager and the tenant it is bound to. */
 export interface TenantTx {
@@ -11,35 +11,22 @@ export interface TenantTx {
   repo<E extends ObjectLiteral>(target: EntityTarget<E>): Repository<E>;
 }
 
-export class InvalidTenantIdError extends Error {
-  constructor(value: unknown) {
-    super(`tenant id must be a UUID, got ${JSON.stringify(value)}`);
-    this.name = 'InvalidTenantIdError';
-  }
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
-}
-
 /**
  * The only way service code should touch tenant data: every unit of work is a transaction whose tenant is set
  * with `set_config(..., true)` (SET LOCAL semantics), so RLS applies and the setting dies with the transaction
- * instead of leaking to the next user of the pooled connection.
+ * instead of leaking to the next user of the pooled connection. BEGIN and the tenant go out as one message, ahead of
+ * the work's first statement (`inTransaction`).
  */
 export class TenantTransactions {
   constructor(private readonly dataSource: DataSource) {}
 
   async run<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>, opts?: { isolation?: IsolationLevel }): Promise<T> {
     if (!isUuid(tenantId)) throw new InvalidTenantIdError(tenantId);
-    const work = async (manager: EntityManager): Promise<T> => {
-      await manager.query(`select set_config('app.tenant_id', $1, true)`, [tenantId]);
-      const tx: TenantTx = { manager, tenantId, repo: (target) => manager.getRepository(target) };
-      return fn(tx);
-    };
-    return opts?.isolation ? this.dataSource.transaction(opts.isolation, work) : this.dataSource.transaction(work);
+    return inTransaction(
+      this.dataSource,
+      (manager) => fn({ manager, tenantId, repo: (target) => manager.getRepository(target) }),
+      { tenantId, isolation: opts?.isolation },
+    );
   }
 
   /**
@@ -48,6 +35,6 @@ export class TenantTransactions {
    * purpose: every call site is a review point.
    */
   async runWithoutTenant<T>(fn: (manager: EntityManager) => Promise<T>, opts?: { isolation?: IsolationLevel }): Promise<T> {
-    return opts?.isolation ? this.dataSource.transaction(opts.isolation, fn) : this.dataSource.transaction(fn);
+    return inTransaction(this.dataSource, fn, { isolation: opts?.isolation });
   }
 }

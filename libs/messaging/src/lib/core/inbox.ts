@@ -1,7 +1,15 @@
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import type { EventEnvelope } from '@tessera/contracts';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { PreparedQuery, connectionOf } from '@tessera/persistence';
+import {
+  PreparedQuery,
+  beginTransaction,
+  commitTransaction,
+  connectionOf,
+  inTransaction,
+  rollbackTransaction,
+  sendWithoutWaiting,
+} from '@tessera/persistence';
 import { quoteSchema } from './sql-names';
 
 export interface InboxOptions {
@@ -76,8 +84,8 @@ class InboxBatch {
   private async open(): Promise<QueryRunner> {
     const runner = this.dataSource.createQueryRunner();
     try {
-      await runner.connect();
-      await runner.startTransaction();
+      // Pipelined: BEGIN goes out just ahead of the claim that follows.
+      await beginTransaction(runner);
     } catch (err) {
       await runner.release().catch(() => undefined);
       throw err;
@@ -92,9 +100,9 @@ class InboxBatch {
     if (!runner) return;
     this.runner = null;
     try {
-      await runner.commitTransaction();
+      await commitTransaction(runner);
     } catch (err) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      await rollbackTransaction(runner).catch(() => undefined);
       throw err;
     } finally {
       await runner.release();
@@ -106,7 +114,7 @@ class InboxBatch {
     if (!runner) return;
     this.runner = null;
     try {
-      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      await rollbackTransaction(runner);
     } finally {
       await runner.release();
     }
@@ -170,7 +178,7 @@ export class Inbox {
   async run<T>(event: EventEnvelope<T>, effect: (tx: InboxTx<T>) => Promise<void>): Promise<InboxOutcome> {
     const batch = batches.getStore();
     if (batch && batch.dataSource === this.opts.dataSource) return this.runInBatch(batch, event, effect);
-    return this.opts.dataSource.transaction((manager) => this.apply(manager, event, effect));
+    return inTransaction(this.opts.dataSource, (manager) => this.apply(manager, event, effect));
   }
 
   /**
@@ -253,7 +261,9 @@ export class Inbox {
       if (!due) return 'duplicate';
       batch.claims.set(event.id, false);
       if (batch.tenant !== event.tenantid) {
-        await this.setTenant.run(await connectionOf(manager), [event.tenantid]);
+        // Not waited for: the effect's first statement follows it on the wire.
+        const client = await connectionOf(manager);
+        await sendWithoutWaiting(manager, client, this.setTenant.run(client, [event.tenantid]));
         batch.tenant = event.tenantid;
       }
       await effect({ manager, tenantId: event.tenantid, event });

@@ -1,0 +1,150 @@
+import type { PoolClient } from 'pg';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+
+/** Isolation levels PostgreSQL implements (READ UNCOMMITTED behaves as READ COMMITTED there). */
+export type IsolationLevel = 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE';
+const ISOLATION_LEVELS: readonly string[] = ['READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE'];
+
+export class InvalidTenantIdError extends Error {
+  constructor(value: unknown) {
+    super(`tenant id must be a UUID, got ${JSON.stringify(value)}`);
+    this.name = 'InvalidTenantIdError';
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
+export interface BeginOptions {
+  isolation?: IsolationLevel;
+  /** Set as `app.tenant_id` for this transaction only (`set_config(..., true)`, i.e. SET LOCAL), for RLS. */
+  tenantId?: string;
+}
+
+/**
+ * Statements sent on a transaction's connection without waiting for their answer, per query runner. Each round
+ * trip to PostgreSQL costs both processes a wake-up, which on small machines costs more than most statements: in
+ * pipeline mode (node-postgres `pipeline: true`, set on every service pool) a statement whose result nobody needs
+ * yet (BEGIN, a tenant setting, an outbox insert) goes out at once and the next one follows it on the wire. They
+ * are awaited before the transaction ends, so an error in one of them still fails the transaction.
+ */
+const unsettled = new WeakMap<QueryRunner, Promise<unknown>[]>();
+
+function isPipelined(client: PoolClient): boolean {
+  return (client as PoolClient & { pipeline?: boolean }).pipeline === true;
+}
+
+/**
+ * Sends `statement` (already issued on the transaction's connection) without waiting: on a pipelined connection it
+ * is tracked and awaited before COMMIT; otherwise it is simply awaited here.
+ */
+export async function sendWithoutWaiting(manager: EntityManager, client: PoolClient, statement: Promise<unknown>): Promise<void> {
+  const runner = manager.queryRunner;
+  if (!runner || !isPipelined(client)) {
+    await statement;
+    return;
+  }
+  // The rejection is observed when the transaction ends; until then it must not count as unhandled.
+  statement.catch(() => undefined);
+  const list = unsettled.get(runner);
+  if (list) list.push(statement);
+  else unsettled.set(runner, [statement]);
+}
+
+/**
+ * Opens a transaction on `runner`, with its isolation level and tenant, in one round trip (one simple-protocol
+ * message) that on a pipelined connection is not even waited for: the caller's first statement follows it on the
+ * wire. TypeORM's own `startTransaction` would send BEGIN, then SET TRANSACTION, each awaited, and then the tenant
+ * as a third; the runner is marked as in a transaction as `startTransaction` does (its BeforeTransactionStart /
+ * AfterTransactionStart subscriber events are not fired: Tessera has none), so TypeORM's commit, rollback and
+ * nested savepoints work unchanged.
+ */
+export async function beginTransaction(runner: QueryRunner, opts: BeginOptions = {}): Promise<void> {
+  if (runner.isTransactionActive) throw new Error('beginTransaction: the query runner is already in a transaction');
+  let text = 'START TRANSACTION';
+  if (opts.isolation !== undefined) {
+    if (!ISOLATION_LEVELS.includes(opts.isolation)) throw new Error(`unknown isolation level ${JSON.stringify(opts.isolation)}`);
+    text += ` ISOLATION LEVEL ${opts.isolation}`;
+  }
+  if (opts.tenantId !== undefined) {
+    // Checked as a UUID, so it can be written into the text: a parameter would need the extended protocol,
+    // which takes one statement per message.
+    if (!isUuid(opts.tenantId)) throw new InvalidTenantIdError(opts.tenantId);
+    text += `; SELECT set_config('app.tenant_id', '${opts.tenantId}', true)`;
+  }
+  const client = (await runner.connect()) as PoolClient;
+  const sent = client.query(text);
+  const state = runner as unknown as { isTransactionActive: boolean; transactionDepth: number };
+  state.isTransactionActive = true;
+  state.transactionDepth = 1;
+  try {
+    await sendWithoutWaiting(runner.manager, client, sent);
+  } catch (err) {
+    state.isTransactionActive = false;
+    state.transactionDepth = 0;
+    throw err;
+  }
+}
+
+/** The first error among the statements still in flight on `runner` (waiting for all of them), if any. */
+async function pendingFailure(runner: QueryRunner): Promise<{ error: unknown } | null> {
+  const list = unsettled.get(runner);
+  if (!list) return null;
+  for (const result of await Promise.allSettled(list)) if (result.status === 'rejected') return { error: result.reason };
+  return null;
+}
+
+/**
+ * COMMIT, sent right behind the statements still in flight. If one of them failed, PostgreSQL has answered the
+ * COMMIT with a rollback (an aborted transaction cannot commit), and that statement's error is thrown.
+ */
+export async function commitTransaction(runner: QueryRunner): Promise<void> {
+  const list = unsettled.get(runner);
+  unsettled.delete(runner);
+  if (!list) return runner.commitTransaction();
+  const commit = runner.commitTransaction();
+  commit.catch(() => undefined);
+  for (const result of await Promise.allSettled(list)) {
+    if (result.status === 'rejected') {
+      await commit.catch(() => undefined);
+      throw result.reason;
+    }
+  }
+  await commit;
+}
+
+/** Waits for what is in flight (errors ignored: the transaction is being abandoned), then rolls back if still open. */
+export async function rollbackTransaction(runner: QueryRunner): Promise<void> {
+  const list = unsettled.get(runner);
+  unsettled.delete(runner);
+  if (list) await Promise.allSettled(list);
+  if (runner.isTransactionActive) await runner.rollbackTransaction();
+}
+
+/**
+ * `fn` in a transaction of its own, opened with `beginTransaction` and committed with `commitTransaction`; rolled
+ * back if anything throws. When a statement fails because an earlier pipelined one already aborted the transaction,
+ * the earlier (real) error is the one thrown.
+ */
+export async function inTransaction<T>(dataSource: DataSource, fn: (manager: EntityManager) => Promise<T>, opts: BeginOptions = {}): Promise<T> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    await beginTransaction(runner, opts);
+    let result: T;
+    try {
+      result = await fn(runner.manager);
+    } catch (err) {
+      throw (await pendingFailure(runner))?.error ?? err;
+    }
+    await commitTransaction(runner);
+    return result;
+  } catch (err) {
+    await rollbackTransaction(runner).catch(() => undefined);
+    throw err;
+  } finally {
+    await runner.release();
+  }
+}

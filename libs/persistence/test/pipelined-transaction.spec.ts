@@ -1,0 +1,139 @@
+import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import type { PoolClient } from 'pg';
+import { DataSource, type EntityManager } from 'typeorm';
+import {
+  connectionOf,
+  createServiceDataSource,
+  inTransaction,
+  InvalidTenantIdError,
+  PreparedQuery,
+  runMigrations,
+  runtimeDatabaseUrl,
+  sendWithoutWaiting,
+  TenantTransactions,
+} from '../src';
+import { newTenant, uniqueSchema } from './fixtures/helpers';
+import { Widget } from './fixtures/widget.entity';
+import { widgetMigrations } from './fixtures/widget.migrations';
+
+const PASSWORD = 'runtime-pw';
+const schema = uniqueSchema('pipelined');
+const tenant = newTenant();
+
+let db: TestDatabase;
+let ds: DataSource;
+let tenants: TenantTransactions;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await runMigrations({ adminUrl: db.url, schema, migrations: widgetMigrations(schema), password: PASSWORD });
+  ds = await createServiceDataSource({ url: runtimeDatabaseUrl(db.url, schema, PASSWORD), schema, entities: [Widget], poolSize: 2 }).initialize();
+  tenants = new TenantTransactions(ds);
+});
+
+afterAll(async () => {
+  if (ds?.isInitialized) await ds.destroy();
+  await db?.drop();
+});
+
+const INSERT = new PreparedQuery<{ name: string }>(`INSERT INTO widgets (tenant_id, name) VALUES ($1, $2) RETURNING name`);
+
+/** An insert sent without waiting for its answer, as the outbox writer sends its rows. */
+async function insertWithoutWaiting(manager: EntityManager, tenantId: string, name: string): Promise<void> {
+  const client = await connectionOf(manager);
+  await sendWithoutWaiting(manager, client, INSERT.run(client, [tenantId, name]));
+}
+
+const names = async (prefix: string): Promise<string[]> =>
+  (await tenants.run(tenant, (tx) => tx.manager.query(`SELECT name FROM widgets WHERE name LIKE $1 ORDER BY name`, [`${prefix}%`]))).map(
+    (r: { name: string }) => r.name,
+  );
+
+describe('pipelined transactions', () => {
+  it('service pools are pipelined', async () => {
+    const client = await tenants.run(tenant, async (tx) => connectionOf(tx.manager));
+    expect((client as PoolClient & { pipeline?: boolean }).pipeline).toBe(true);
+  });
+
+  it('opens the transaction with its tenant and isolation level; neither outlives it', async () => {
+    const seen = await tenants.run(
+      tenant,
+      async (tx) => {
+        const [row] = await tx.manager.query(
+          `SELECT current_setting('app.tenant_id', true) AS tenant, current_setting('transaction_isolation') AS isolation, now() = statement_timestamp() AS single`,
+        );
+        return row as { tenant: string; isolation: string };
+      },
+      { isolation: 'SERIALIZABLE' },
+    );
+    expect(seen).toMatchObject({ tenant, isolation: 'serializable' });
+    const after: { tenant: string | null }[] = await ds.query(`SELECT nullif(current_setting('app.tenant_id', true), '') AS tenant`);
+    expect(after[0].tenant).toBeNull();
+  });
+
+  it('commits statements sent without waiting together with the COMMIT that follows them', async () => {
+    await tenants.run(tenant, async (tx) => {
+      await insertWithoutWaiting(tx.manager, tenant, 'sent-1');
+      await insertWithoutWaiting(tx.manager, tenant, 'sent-2');
+    });
+    expect(await names('sent-')).toEqual(['sent-1', 'sent-2']);
+  });
+
+  it('a failing statement sent last fails the commit with its own error, and nothing of the transaction stays', async () => {
+    const failure = tenants.run(tenant, async (tx) => {
+      await INSERT.rows(tx.manager, [tenant, 'last-ok']);
+      // Another tenant's row: refused by the RLS policy's WITH CHECK, an error only the answer carries.
+      await insertWithoutWaiting(tx.manager, newTenant(), 'last-refused');
+    });
+    await expect(failure).rejects.toThrow(/row-level security/);
+    expect(await names('last-')).toEqual([]);
+  });
+
+  it('a statement failing in the middle is reported instead of the "transaction is aborted" error of the next one', async () => {
+    const failure = tenants.run(tenant, async (tx) => {
+      await insertWithoutWaiting(tx.manager, newTenant(), 'mid-refused');
+      await INSERT.rows(tx.manager, [tenant, 'mid-after']);
+    });
+    await expect(failure).rejects.toThrow(/row-level security/);
+    expect(await names('mid-')).toEqual([]);
+  });
+
+  it('keeps nested transactions (savepoints) working inside', async () => {
+    await tenants.run(tenant, async (tx) => {
+      await INSERT.rows(tx.manager, [tenant, 'nest-outer']);
+      await expect(
+        tx.manager.transaction(async (inner) => {
+          await inner.query(`INSERT INTO widgets (tenant_id, name) VALUES ($1, 'nest-inner')`, [tenant]);
+          throw new Error('undo the inner part');
+        }),
+      ).rejects.toThrow('undo the inner part');
+    });
+    expect(await names('nest-')).toEqual(['nest-outer']);
+  });
+
+  it('refuses a tenant id that is not a UUID before touching the database, and returns connections to the pool', async () => {
+    await expect(tenants.run("x'; DROP TABLE widgets; --", async () => 1)).rejects.toBeInstanceOf(InvalidTenantIdError);
+    await expect(inTransaction(ds, async () => 1, { tenantId: 'not-a-uuid' })).rejects.toBeInstanceOf(InvalidTenantIdError);
+    // Two connections in the pool: more transactions than that in a row would hang if one had leaked.
+    for (let i = 0; i < 5; i++) expect(await tenants.run(tenant, async () => i)).toBe(i);
+  });
+
+  it('works the same on a pool without pipeline mode (each statement awaited)', async () => {
+    const plain = await new DataSource({
+      type: 'postgres',
+      url: runtimeDatabaseUrl(db.url, schema, PASSWORD),
+      extra: { options: `-c search_path=${schema}` },
+    }).initialize();
+    try {
+      const t = new TenantTransactions(plain);
+      await t.run(tenant, async (tx) => {
+        expect((await connectionOf(tx.manager) as PoolClient & { pipeline?: boolean }).pipeline).toBe(false);
+        await insertWithoutWaiting(tx.manager, tenant, 'plain-1');
+      });
+      await expect(t.run(tenant, (tx) => insertWithoutWaiting(tx.manager, newTenant(), 'plain-refused'))).rejects.toThrow(/row-level security/);
+    } finally {
+      await plain.destroy();
+    }
+    expect(await names('plain-')).toEqual(['plain-1']);
+  });
+});
