@@ -34,6 +34,10 @@ interface Options {
   batch: boolean;
   /** The relay's wait after a wake-up (default: OutboxRelay's). */
   lingerMs?: number;
+  /** The services' pools run node-postgres in pipeline mode; off: every statement waits for the previous answer. */
+  pipeline: boolean;
+  /** Also print the latency run second by second (events committed in that second: p50, p99, max). */
+  timeline: boolean;
 }
 
 /**
@@ -99,6 +103,8 @@ function parseArgs(argv: string[]): Options {
     partitions: Number(arg('partitions', '16')),
     batch: arg('batch', 'on') !== 'off',
     lingerMs: arg('linger', '') === '' ? undefined : Number(arg('linger', '')),
+    pipeline: arg('pipeline', 'on') !== 'off',
+    timeline: argv.includes('--timeline'),
   };
 }
 
@@ -160,6 +166,7 @@ async function latency(p: BenchPipeline, o: Options): Promise<Omit<Result['laten
   await Promise.all(inFlight);
   await p.waitHandled(before + total, 120_000);
   const lat = p.latencies(ids).sort((a, b) => a - b);
+  if (o.timeline) printTimeline(p, ids, started);
   return {
     offered: o.rate,
     events: lat.length,
@@ -167,6 +174,36 @@ async function latency(p: BenchPipeline, o: Options): Promise<Omit<Result['laten
     p99: percentile(lat, 99),
     max: lat[lat.length - 1],
   };
+}
+
+/** Latency by the second of the business commit: shows whether the tail is steady or a burst. */
+function printTimeline(p: BenchPipeline, ids: string[], started: number): void {
+  const buckets = new Map<number, number[]>();
+  for (const id of ids) {
+    const c = p.committedAt.get(id);
+    const h = p.handledAt.get(id);
+    if (c === undefined || h === undefined) continue;
+    const second = Math.floor((c - started) / 1000);
+    buckets.set(second, [...(buckets.get(second) ?? []), h - c]);
+  }
+  const handled = new Map<number, number>();
+  for (const id of ids) {
+    const h = p.handledAt.get(id);
+    if (h !== undefined) handled.set(Math.floor((h - started) / 1000), (handled.get(Math.floor((h - started) / 1000)) ?? 0) + 1);
+  }
+  const tx = new Map<number, number[]>();
+  for (const [at, ms] of p.transactionTimes) {
+    const second = Math.floor((at - started) / 1000);
+    if (second >= 0) tx.set(second, [...(tx.get(second) ?? []), ms]);
+  }
+  for (const [second, lat] of [...buckets].sort((a, b) => a[0] - b[0])) {
+    lat.sort((a, b) => a - b);
+    const t = (tx.get(second) ?? []).sort((a, b) => a - b);
+    process.stderr.write(
+      `[bench]   second ${second}: ${lat.length} committed, ${handled.get(second) ?? 0} handled; latency p50 ${percentile(lat, 50)} ms, ` +
+        `p99 ${percentile(lat, 99)} ms, max ${lat[lat.length - 1]} ms; business transaction p99 ${percentile(t, 99)} ms\n`,
+    );
+  }
 }
 
 /**
@@ -214,7 +251,7 @@ async function transportOnly(transport: () => EventTransport, o: Options): Promi
 }
 
 async function runOne(name: string, url: string, transport: () => EventTransport, o: Options): Promise<Result> {
-  const p = await BenchPipeline.start(url, transport, { batch: o.batch, lingerMs: o.lingerMs });
+  const p = await BenchPipeline.start(url, transport, { batch: o.batch, lingerMs: o.lingerMs, pipeline: o.pipeline });
   try {
     // Warm up: consumer group joined, JIT warm, connections open.
     for (let i = 0; i < 50; i++) await p.placeOrder(o.eventsPerTx);
@@ -286,7 +323,7 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
   console.log(
     `bench:events: ${o.events} events in transactions of ${o.eventsPerTx} by ${o.writers} writers; latency at ${o.rate} events/s ` +
-      `for ${o.seconds} s (${o.latencyEventsPerTx} per transaction); ${o.partitions} partitions; consumer batches ${o.batch ? 'on' : 'off'}; PostgreSQL fsync=${o.fsync ? 'on' : 'off'}; ` +
+      `for ${o.seconds} s (${o.latencyEventsPerTx} per transaction); ${o.partitions} partitions; consumer batches ${o.batch ? 'on' : 'off'}; pipeline ${o.pipeline ? 'on' : 'off'}; PostgreSQL fsync=${o.fsync ? 'on' : 'off'}; ` +
       `${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}, Node ${process.version}`,
   );
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-pg-'));

@@ -11,7 +11,7 @@ import {
   type InboxOutcome,
 } from '@tessera/messaging';
 import type { EventEnvelope } from '@tessera/contracts';
-import { PreparedQuery } from '@tessera/persistence';
+import { PreparedQuery, inTransaction } from '@tessera/persistence';
 
 const SCHEMA = 'bench';
 export const BENCH_TOPIC = 'tessera.bench.events';
@@ -33,6 +33,8 @@ export class BenchPipeline {
   private consumer: ConsumerHandle | undefined;
   readonly committedAt = new Map<string, number>();
   readonly handledAt = new Map<string, number>();
+  /** Each business transaction's commit time and duration (ms). */
+  readonly transactionTimes: [number, number][] = [];
   private duplicates = 0;
   private stopped = false;
 
@@ -48,9 +50,9 @@ export class BenchPipeline {
   static async start(
     url: string,
     transport: () => EventTransport,
-    { batch = true, lingerMs }: { batch?: boolean; lingerMs?: number } = {},
+    { batch = true, lingerMs, pipeline = true }: { batch?: boolean; lingerMs?: number; pipeline?: boolean } = {},
   ): Promise<BenchPipeline> {
-    const dataSource = new DataSource({ type: 'postgres', url, extra: { max: 40 } });
+    const dataSource = new DataSource({ type: 'postgres', url, extra: { max: 40, pipeline } });
     await dataSource.initialize();
     await dataSource.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
     for (const sql of messagingTablesSql(SCHEMA)) await dataSource.query(sql);
@@ -63,7 +65,7 @@ export class BenchPipeline {
     );
     // The consumer is another service: its own connection pool, so its inbox transactions do not queue behind
     // the writers' (which, at an open-loop rate, can pile up in the writers' pool).
-    const consumerDataSource = new DataSource({ type: 'postgres', url, extra: { max: 20 } });
+    const consumerDataSource = new DataSource({ type: 'postgres', url, extra: { max: 20, pipeline } });
     await consumerDataSource.initialize();
     const p = new BenchPipeline(dataSource, consumerDataSource, transport(), transport());
     await p.publisher.connect();
@@ -123,9 +125,11 @@ export class BenchPipeline {
 
   /** One business transaction: an order row plus `events` outbox events ("order line added"), committed together. */
   async placeOrder(events: number): Promise<string[]> {
+    const begun = Date.now();
     const tenantId = randomUUID();
     const orderId = randomUUID();
-    const written = await this.dataSource.transaction(async (manager) => {
+    // As a service's TenantTransactions.run does (pipelined, like every service's pool).
+    const written = await inTransaction(this.dataSource, async (manager) => {
       await INSERT_ORDER.rows(manager, [orderId, tenantId, 1999 * events]);
       return this.writer.appendAll(
         { manager, tenantId },
@@ -135,9 +139,10 @@ export class BenchPipeline {
           data: { orderId, line, sku: `SKU-${line}`, quantity: 1, priceMinor: 1999 },
         })),
       );
-    });
+    }, { tenantId });
     const now = Date.now();
     for (const e of written) this.committedAt.set(e.id, now);
+    this.transactionTimes.push([now, now - begun]);
     return written.map((e) => e.id);
   }
 

@@ -5,6 +5,7 @@
  *
  * Options (defaults): --transports=postgres,kafka --events=20000 --events-per-tx=5 --writers=8 --rate=1000
  *   --seconds=10 --latency-events-per-tx=1 --partitions=16 --fsync=on --batch=on (off: one inbox transaction per event)
+ *   --pipeline=on (off: no node-postgres pipeline mode) --timeline (the latency run second by second)
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
