@@ -98,6 +98,9 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
 
     afterAll(async () => {
       if (platform) {
+        // A 500 in a test shows only its error id: the services' error lines say what happened.
+        const errors = platform.output().split('\n').filter((l) => /"level":(50|60)/.test(l));
+        if (errors.length > 0) console.warn(`platform error log (${errors.length} lines):\n${errors.slice(0, 20).join('\n')}`);
         await platform.stop();
         removeDataDir(platform);
       }
