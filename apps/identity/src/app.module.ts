@@ -4,6 +4,7 @@ import { PersistenceModule } from '@tessera/persistence';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
 import { IDENTITY_CONFIG, type IdentityConfig } from './config';
+import { IdempotencyModule } from './common/idempotency.module';
 import { CryptoModule } from './crypto/crypto.module';
 import { IDENTITY_ENTITIES, IDENTITY_SCHEMA } from './entities';
 import { StoresModule } from './stores/stores.module';
@@ -47,6 +48,7 @@ export class AppModule {
           databaseUrl: options.databaseUrl,
         }),
         CryptoModule,
+        IdempotencyModule,
         TenantsModule,
         UsersModule,
         AuthModule,

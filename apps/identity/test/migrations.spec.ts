@@ -43,10 +43,11 @@ describe('identity migrations', () => {
       migrations: IDENTITY_MIGRATIONS,
       entities: IDENTITY_ENTITIES,
     };
-    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(2);
+    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(3);
     expect(await tables()).toEqual(
       expect.arrayContaining([
         'api_keys',
+        'idempotency_keys',
         'outbox_events',
         'processed_events',
         'refresh_tokens',
@@ -56,9 +57,11 @@ describe('identity migrations', () => {
         'vendors',
       ]),
     );
+    expect(await revertLastMigration(opts)).toBe('IdempotencyKeysTable1795300000000');
+    expect(await tables()).not.toContain('idempotency_keys');
     expect(await revertLastMigration(opts)).toBe('IdentitySchema1763800000000');
     expect(await tables()).not.toContain('users');
-    expect(await runMigrations({ ...opts, password: PASSWORD })).toEqual(['IdentitySchema1763800000000']);
+    expect(await runMigrations({ ...opts, password: PASSWORD })).toEqual(['IdentitySchema1763800000000', 'IdempotencyKeysTable1795300000000']);
     expect(await tables()).toContain('users');
   });
 });

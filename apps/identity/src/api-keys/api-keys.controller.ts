@@ -1,7 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Res, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiExcludeEndpoint, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { Caller, Public, Roles } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Public, Roles, type ReplyTarget } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
 import { tenantOf } from '../common/tenant-of';
 import {
@@ -21,9 +21,18 @@ export class ApiKeysController {
   constructor(private readonly apiKeys: ApiKeysService) {}
 
   @Post()
-  @ApiCreatedResponse({ type: CreatedApiKeyDto, description: 'the key is shown only in this response' })
-  create(@Caller() caller: CallerContext, @Body() dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
-    return this.apiKeys.create(tenantOf(caller), caller.principalId, dto);
+  @ApiIdempotencyKey()
+  @ApiCreatedResponse({
+    type: CreatedApiKeyDto,
+    description: 'the key is shown only in this response; an Idempotency-Key replay has `key: null, keyRedacted: true`',
+  })
+  async create(
+    @Caller() caller: CallerContext,
+    @Body() dto: CreateApiKeyDto,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: ReplyTarget,
+  ): Promise<CreatedApiKeyDto> {
+    return idempotentReply(res, await this.apiKeys.create(tenantOf(caller), caller.principalId, dto, idempotencyKey));
   }
 
   @Get()

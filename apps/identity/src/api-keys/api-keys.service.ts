@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { IdentityEventTypes, type ApiKeyCreatedV1, type ApiKeyRevokedV1 } from '@tessera/contracts';
 import { OutboxWriter } from '@tessera/messaging';
-import { TenantTransactions } from '@tessera/persistence';
+import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome } from '@tessera/persistence';
 import { NotFoundProblem, UnauthorizedProblem } from '@tessera/service-kit';
 import { DataSource, IsNull } from 'typeorm';
 import { digestsEqual, randomSecret, sha256 } from '../crypto/secrets';
@@ -39,9 +39,20 @@ export class ApiKeysService {
     private readonly dataSource: DataSource,
     private readonly transactions: TenantTransactions,
     private readonly outbox: OutboxWriter,
+    private readonly idempotency: IdempotencyKeys,
   ) {}
 
-  async create(tenantId: string, createdBy: string | undefined, dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
+  /**
+   * With an `Idempotency-Key` (validated by the controller), a repeat replays the first 201 without the secret: the
+   * replay store never holds a usable API key, so a replay answers `{id, key: null, keyRedacted: true}`. A client
+   * that lost the first response learns which key was created (revoke it, create another), and no second key exists.
+   */
+  async create(
+    tenantId: string,
+    createdBy: string | undefined,
+    dto: CreateApiKeyDto,
+    idempotencyKey?: string,
+  ): Promise<IdempotencyOutcome<CreatedApiKeyDto>> {
     const prefix = randomBytes(6).toString('hex');
     const key = `tsk_${prefix}_${randomSecret(32)}`;
     const entity: ApiKeyEntity = {
@@ -55,15 +66,22 @@ export class ApiKeysService {
       createdAt: new Date(),
       revokedAt: null,
     };
-    await this.transactions.run(tenantId, async (tx) => {
-      await tx.manager.insert(ApiKeyEntity, entity);
-      await this.outbox.append<ApiKeyCreatedV1>(tx, {
-        type: IdentityEventTypes.ApiKeyCreated,
-        subject: entity.id,
-        data: { apiKeyId: entity.id, tenantId, name: entity.name, scopes: entity.scopes },
-      });
-    });
-    return { id: entity.id, key };
+    const request = { key: idempotencyKey, operation: 'POST /v1/api-keys', body: dto };
+    const redacted = (body: CreatedApiKeyDto): CreatedApiKeyDto => ({ id: body.id, key: null, keyRedacted: true });
+    return this.idempotency.perform(
+      tenantId,
+      request,
+      async (tx) => {
+        await tx.manager.insert(ApiKeyEntity, entity);
+        await this.outbox.append<ApiKeyCreatedV1>(tx, {
+          type: IdentityEventTypes.ApiKeyCreated,
+          subject: entity.id,
+          data: { apiKeyId: entity.id, tenantId, name: entity.name, scopes: entity.scopes },
+        });
+        return { status: 201, body: { id: entity.id, key } };
+      },
+      { stored: redacted },
+    );
   }
 
   async list(tenantId: string): Promise<ApiKeyListDto> {

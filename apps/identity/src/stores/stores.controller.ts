@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Param, ParseUUIDPipe, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Res, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { Caller, Roles } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Roles, type ReplyTarget } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
 import { tenantOf } from '../common/tenant-of';
 import { CreateStoreDto, StoreDto, StoreListDto } from './dto/store.dto';
@@ -15,9 +15,15 @@ export class StoresController {
 
   @Post()
   @Roles('owner', 'admin')
+  @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: StoreDto })
-  create(@Caller() caller: CallerContext, @Body() dto: CreateStoreDto): Promise<StoreDto> {
-    return this.stores.create(tenantOf(caller), dto);
+  async create(
+    @Caller() caller: CallerContext,
+    @Body() dto: CreateStoreDto,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: ReplyTarget,
+  ): Promise<StoreDto> {
+    return idempotentReply(res, await this.stores.create(tenantOf(caller), dto, idempotencyKey));
   }
 
   /** Any member of the tenant, or an API key of it, may read stores (credentials are never shown). */

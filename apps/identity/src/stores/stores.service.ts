@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { IdentityEventTypes, type StoreCreatedV1 } from '@tessera/contracts';
 import { OutboxWriter } from '@tessera/messaging';
-import { TenantTransactions } from '@tessera/persistence';
+import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome } from '@tessera/persistence';
 import { NotFoundProblem, ValidationProblem } from '@tessera/service-kit';
 import { CredentialsCipher } from '../crypto/credentials-cipher';
 import { VendorEntity } from '../vendors/vendor.entity';
@@ -34,9 +34,11 @@ export class StoresService {
     private readonly transactions: TenantTransactions,
     private readonly outbox: OutboxWriter,
     private readonly cipher: CredentialsCipher,
+    private readonly idempotency: IdempotencyKeys,
   ) {}
 
-  async create(tenantId: string, dto: CreateStoreDto): Promise<StoreDto> {
+  /** With an `Idempotency-Key` (validated by the controller), a repeat replays the first 201 (no credentials in it). */
+  async create(tenantId: string, dto: CreateStoreDto, idempotencyKey?: string): Promise<IdempotencyOutcome<StoreDto>> {
     const errors = validateChannelCredentials(dto.channel, dto.credentials);
     if (errors.length > 0) {
       throw new ValidationProblem(
@@ -62,7 +64,8 @@ export class StoresService {
       credentialsSet: fields,
       createdAt: new Date(),
     };
-    await this.transactions.run(tenantId, async (tx) => {
+    const request = { key: idempotencyKey, operation: 'POST /v1/stores', body: dto };
+    return this.idempotency.perform(tenantId, request, async (tx) => {
       if (store.vendorId) {
         // RLS hides other tenants' vendors, so a foreign vendor id reads as unknown.
         const vendor = await tx.manager.findOneBy(VendorEntity, { id: store.vendorId });
@@ -78,8 +81,8 @@ export class StoresService {
         subject: id,
         data: { storeId: id, tenantId, name: store.name, channel: store.channel, vendorId: store.vendorId },
       });
+      return { status: 201, body: toStoreDto(store) };
     });
-    return toStoreDto(store);
   }
 
   async list(tenantId: string): Promise<StoreListDto> {

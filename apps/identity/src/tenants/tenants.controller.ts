@@ -15,7 +15,10 @@ class SignupResultDto {
 export class TenantsController {
   constructor(private readonly tenants: TenantsService) {}
 
-  /** Self-service signup: creates the tenant and its owner. */
+  /**
+   * Self-service signup: creates the tenant and its owner. No Idempotency-Key: keys are scoped to a tenant and there
+   * is none yet; a retry cannot create a second tenant anyway (unique slug → 409 `slug_taken`).
+   */
   @Post()
   @Public()
   @ApiCreatedResponse({ type: SignupResultDto })

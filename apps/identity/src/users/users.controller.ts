@@ -1,7 +1,7 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { Caller, PageQueryDto, Roles } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, PageQueryDto, Roles, type ReplyTarget } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
 import { TenantDto } from '../tenants/dto/create-tenant.dto';
 import { CreateUserDto, UpdateUserDto, UserDto, UserPageDto } from './dto/user.dto';
@@ -26,9 +26,15 @@ export class UsersController {
 
   @Post('users')
   @Roles('owner', 'admin')
+  @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: UserDto })
-  create(@Caller() caller: CallerContext, @Body() dto: CreateUserDto): Promise<UserDto> {
-    return this.users.create(actorOf(caller), dto);
+  async create(
+    @Caller() caller: CallerContext,
+    @Body() dto: CreateUserDto,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: ReplyTarget,
+  ): Promise<UserDto> {
+    return idempotentReply(res, await this.users.create(actorOf(caller), dto, idempotencyKey));
   }
 
   @Get('users')

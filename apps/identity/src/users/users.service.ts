@@ -9,7 +9,7 @@ import {
   type UserUpdatedV1,
 } from '@tessera/contracts';
 import { OutboxWriter } from '@tessera/messaging';
-import { TenantTransactions, type TenantTx } from '@tessera/persistence';
+import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome, type TenantTx } from '@tessera/persistence';
 import {
   ConflictProblem,
   decodeCursor,
@@ -66,6 +66,7 @@ export class UsersService {
   constructor(
     private readonly transactions: TenantTransactions,
     private readonly outbox: OutboxWriter,
+    private readonly idempotency: IdempotencyKeys,
   ) {}
 
   async me(actor: Actor): Promise<{ user: UserDto; tenant: TenantDto }> {
@@ -88,7 +89,8 @@ export class UsersService {
     });
   }
 
-  async create(actor: Actor, dto: CreateUserDto): Promise<UserDto> {
+  /** With an `Idempotency-Key` (validated by the controller), a repeat replays the first 201. */
+  async create(actor: Actor, dto: CreateUserDto, idempotencyKey?: string): Promise<IdempotencyOutcome<UserDto>> {
     if (dto.role === 'owner' && !isOwner(actor)) throw new ForbiddenProblem('only an owner can create an owner');
     const now = new Date();
     const user: UserEntity = {
@@ -102,21 +104,22 @@ export class UsersService {
       createdAt: now,
       updatedAt: now,
     };
+    const request = { key: idempotencyKey, operation: 'POST /v1/users', body: dto };
     try {
-      await this.transactions.run(actor.tenantId, async (tx) => {
+      return await this.idempotency.perform(actor.tenantId, request, async (tx) => {
         await tx.manager.insert(UserEntity, user);
         await this.outbox.append<UserCreatedV1>(tx, {
           type: IdentityEventTypes.UserCreated,
           subject: user.id,
           data: { userId: user.id, tenantId: user.tenantId, email: user.email, name: user.name, role: user.role },
         });
+        return { status: 201, body: toUserDto(user) };
       });
     } catch (e) {
       if (uniqueViolation(e) === 'users_email_key')
         throw new ConflictProblem('a user with this email already exists', { extensions: { reason: 'email_taken' } });
       throw e;
     }
-    return toUserDto(user);
   }
 
   async list(actor: Actor, limit: number, cursor?: string): Promise<Page<UserDto>> {

@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Post, Res, UseGuards } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { Caller, Roles } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Roles, type ReplyTarget } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
 import { tenantOf } from '../common/tenant-of';
 import { CreateVendorDto, VendorDto, VendorListDto } from './dto/vendor.dto';
@@ -16,9 +16,15 @@ export class VendorsController {
 
   @Post()
   @Roles('owner', 'admin')
+  @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: VendorDto })
-  create(@Caller() caller: CallerContext, @Body() dto: CreateVendorDto): Promise<VendorDto> {
-    return this.vendors.create(tenantOf(caller), dto);
+  async create(
+    @Caller() caller: CallerContext,
+    @Body() dto: CreateVendorDto,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: ReplyTarget,
+  ): Promise<VendorDto> {
+    return idempotentReply(res, await this.vendors.create(tenantOf(caller), dto, idempotencyKey));
   }
 
   @Get()

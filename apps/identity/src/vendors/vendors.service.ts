@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { TenantTransactions, type TenantTx } from '@tessera/persistence';
+import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome, type TenantTx } from '@tessera/persistence';
 import { ConflictProblem } from '@tessera/service-kit';
 import { TenantEntity } from '../tenants/tenant.entity';
 import type { CreateVendorDto, VendorDto, VendorListDto } from './dto/vendor.dto';
@@ -14,10 +14,15 @@ const LIST_CAP = 500;
 
 @Injectable()
 export class VendorsService {
-  constructor(private readonly transactions: TenantTransactions) {}
+  constructor(
+    private readonly transactions: TenantTransactions,
+    private readonly idempotency: IdempotencyKeys,
+  ) {}
 
-  async create(tenantId: string, dto: CreateVendorDto): Promise<VendorDto> {
-    return this.transactions.run(tenantId, async (tx) => {
+  /** With an `Idempotency-Key` (validated by the controller), a repeat replays the first 201. */
+  async create(tenantId: string, dto: CreateVendorDto, idempotencyKey?: string): Promise<IdempotencyOutcome<VendorDto>> {
+    const request = { key: idempotencyKey, operation: 'POST /v1/vendors', body: dto };
+    return this.idempotency.perform(tenantId, request, async (tx) => {
       await this.assertMall(tx);
       const vendor: VendorEntity = {
         id: randomUUID(),
@@ -27,7 +32,7 @@ export class VendorsService {
         createdAt: new Date(),
       };
       await tx.manager.insert(VendorEntity, vendor);
-      return toVendorDto(vendor);
+      return { status: 201, body: toVendorDto(vendor) };
     });
   }
 

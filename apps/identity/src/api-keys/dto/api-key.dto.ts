@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, IsArray, IsNotEmpty, IsString, Matches, MaxLength } from 'class-validator';
 
 export class CreateApiKeyDto {
@@ -29,7 +29,10 @@ export class VerifyApiKeyDto {
 
 export class CreatedApiKeyDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
-  @ApiProperty({ description: 'shown once; store it now' }) key!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'shown once; store it now (null in an Idempotency-Key replay)' })
+  key!: string | null;
+  @ApiPropertyOptional({ description: 'true in an Idempotency-Key replay: the secret is never stored for replays' })
+  keyRedacted?: boolean;
 }
 
 export class ApiKeyDto {
