@@ -253,9 +253,12 @@ async function transportOnly(transport: () => EventTransport, o: Options): Promi
 async function runOne(name: string, url: string, transport: () => EventTransport, o: Options): Promise<Result> {
   const p = await BenchPipeline.start(url, transport, { batch: o.batch, lingerMs: o.lingerMs, pipeline: o.pipeline });
   try {
-    // Warm up: consumer group joined, JIT warm, connections open.
+    // Warm up: consumer group joined, JIT warm, connections open (as many as the open-loop run will use at once:
+    // a service's pool is warm after its first minutes, and a new backend costs PostgreSQL a fork and a fresh
+    // set of prepared statements).
     for (let i = 0; i < 50; i++) await p.placeOrder(o.eventsPerTx);
-    await p.waitHandled(50 * o.eventsPerTx, 60_000);
+    for (let i = 0; i < 5; i++) await Promise.all(Array.from({ length: 40 }, () => p.placeOrder(o.eventsPerTx)));
+    await p.waitHandled(250 * o.eventsPerTx, 60_000);
     process.stderr.write(`[bench] ${name}: sustained run (${o.events} events)...\n`);
     const [s, sCpu] = await costPerEvent(url, o.events, () => sustained(p, o));
     process.stderr.write(`[bench] ${name}: latency run (${o.rate}/s for ${o.seconds} s)...\n`);
