@@ -278,6 +278,20 @@ describe('identity through the gateway (npm start)', () => {
     expectProblem(await api('GET', '/v1/stores', { apiKey: key }), 401);
   });
 
+  it('replays an API key create with the same Idempotency-Key, without its secret', async () => {
+    const body = { name: 'idempotent sync', scopes: ['stores:read'] };
+    const headers = { 'idempotency-key': `api-key-${randomUUID()}` };
+    const first = await api('POST', '/v1/api-keys', { token: tokensA.accessToken, body, headers });
+    expect(first.status).toBe(201);
+    const again = await api('POST', '/v1/api-keys', { token: tokensA.accessToken, body, headers });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual({ id: first.body.id, key: null, keyRedacted: true });
+    expectProblem(await api('POST', '/v1/api-keys', { token: tokensA.accessToken, body: { ...body, name: 'other' }, headers }), 422);
+    const list = await api('GET', '/v1/api-keys', { token: tokensA.accessToken });
+    expect(list.body.items.filter((k: any) => k.name === 'idempotent sync')).toHaveLength(1);
+  });
+
   it('published the identity events through the outbox to the event log', async () => {
     const db = new Client({ connectionString: `postgres://postgres:${encodeURIComponent(platform.secrets().POSTGRES_PASSWORD)}@127.0.0.1:${platform.pgPort}/postgres` });
     await db.connect();
