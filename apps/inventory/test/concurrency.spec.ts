@@ -1,4 +1,5 @@
 import type { ReservationOutcome } from '../src/domain';
+import { Client } from 'pg';
 import { ledgerMismatches, newTenant, startHarness, type Harness } from './harness';
 
 /*
@@ -198,9 +199,23 @@ describe('hot path: the same race through the reservation-request queue', () => 
       const t = newTenant();
       const loc = (await contended.domain.locations.create(t, { code: 'W', name: 'W' })).id;
       await contended.domain.movements.apply(t, { type: 'receive', sku: 'DETECT-1', locationId: loc, quantity: 50 });
-      const outcomes = await Promise.all(
-        Array.from({ length: 500 }, (_, i) => contended.domain.reservations.reserve(t, { reference: `d-${i}`, lines: [{ sku: 'DETECT-1', quantity: 1 }] })),
-      );
+      // Contention made certain rather than left to timing (the tenant batcher groups concurrent requests into few
+      // transactions, which may never overlap): another session holds the stock row while the race starts.
+      const holder = new Client({ connectionString: contended.db.url });
+      await holder.connect();
+      let outcomes: ReservationOutcome[];
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`SELECT 1 FROM inventory.stock_levels WHERE sku = 'DETECT-1' FOR UPDATE`);
+        const racing = Promise.all(
+          Array.from({ length: 500 }, (_, i) => contended.domain.reservations.reserve(t, { reference: `d-${i}`, lines: [{ sku: 'DETECT-1', quantity: 1 }] })),
+        );
+        await new Promise((r) => setTimeout(r, 200));
+        await holder.query('COMMIT');
+        outcomes = await racing;
+      } finally {
+        await holder.end();
+      }
       const until = Date.now() + 60000;
       for (;;) {
         await contended.domain.hotQueue.drainAll();
