@@ -63,6 +63,21 @@ async function costNow(url: string): Promise<Record<keyof CpuPerEvent, number>> 
   }
 }
 
+/**
+ * Lets the previous phase's writes reach disk before the next phase starts: without it, the kernel's write-back of
+ * the sustained run's dirty pages competed with the latency run's WAL flushes, and its first second showed commits
+ * of 300–400 ms that belong to the earlier phase, not to the load being measured.
+ */
+async function settle(url: string): Promise<void> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query('CHECKPOINT');
+  } finally {
+    await c.end();
+  }
+}
+
 /** Runs `fn` and returns its cost per event, for `events` events. */
 async function costPerEvent<T>(url: string, events: number, fn: () => Promise<T>): Promise<[T, CpuPerEvent]> {
   const before = await costNow(url);
@@ -253,14 +268,20 @@ async function transportOnly(transport: () => EventTransport, o: Options): Promi
 async function runOne(name: string, url: string, transport: () => EventTransport, o: Options): Promise<Result> {
   const p = await BenchPipeline.start(url, transport, { batch: o.batch, lingerMs: o.lingerMs, pipeline: o.pipeline });
   try {
-    // Warm up: consumer group joined, JIT warm, connections open (as many as the open-loop run will use at once:
-    // a service's pool is warm after its first minutes, and a new backend costs PostgreSQL a fork and a fresh
-    // set of prepared statements).
-    for (let i = 0; i < 50; i++) await p.placeOrder(o.eventsPerTx);
-    for (let i = 0; i < 5; i++) await Promise.all(Array.from({ length: 40 }, () => p.placeOrder(o.eventsPerTx)));
-    await p.waitHandled(250 * o.eventsPerTx, 60_000);
+    // Before each phase: consumer group joined, JIT warm, connections open (as many as the open-loop run will use
+    // at once: a service's pool is warm after its first minutes, a new backend costs PostgreSQL a fork and a fresh
+    // set of prepared statements, and node-postgres closes connections idle for 10 s, as long as the previous phase).
+    const warmUp = async () => {
+      const before = p.handled;
+      for (let i = 0; i < 50; i++) await p.placeOrder(o.eventsPerTx);
+      for (let i = 0; i < 5; i++) await Promise.all(Array.from({ length: 40 }, () => p.placeOrder(o.eventsPerTx)));
+      await p.waitHandled(before + 250 * o.eventsPerTx, 60_000);
+      await settle(url);
+    };
+    await warmUp();
     process.stderr.write(`[bench] ${name}: sustained run (${o.events} events)...\n`);
     const [s, sCpu] = await costPerEvent(url, o.events, () => sustained(p, o));
+    await warmUp();
     process.stderr.write(`[bench] ${name}: latency run (${o.rate}/s for ${o.seconds} s)...\n`);
     const [l, lCpu] = await costPerEvent(url, o.rate * o.seconds, () => latency(p, o));
     await p.stop();
