@@ -315,6 +315,26 @@ describe('identity through the gateway (npm start)', () => {
     }
   });
 
+  it("connects every service, its event transport included, as that service's runtime role, never as a superuser", async () => {
+    const db = new Client({ connectionString: `postgres://postgres:${encodeURIComponent(platform.secrets().POSTGRES_PASSWORD)}@127.0.0.1:${platform.pgPort}/postgres` });
+    await db.connect();
+    try {
+      const { rows } = await db.query(
+        `select a.usename as role, a.application_name as app, r.rolsuper as super, r.rolbypassrls as bypass
+           from pg_stat_activity a join pg_roles r on r.oid = a.usesysid
+          where a.backend_type = 'client backend' and a.pid <> pg_backend_pid()`,
+      );
+      // The transport's pools (application_name tessera-messaging) and every service's data source.
+      expect(rows.filter((r) => r.app === 'tessera-messaging').length).toBeGreaterThan(0);
+      expect(rows.filter((r) => r.super || r.bypass)).toEqual([]);
+      expect(new Set(rows.map((r) => r.role))).toEqual(
+        new Set(['tessera_identity', 'tessera_catalog', 'tessera_inventory', 'tessera_orders', 'tessera_billing']),
+      );
+    } finally {
+      await db.end();
+    }
+  });
+
   it('answers 404 problem+json for unknown routes and never exposes internal routes', async () => {
     expectProblem(await api('GET', '/v1/nothing-here', { token: tokensA.accessToken }), 404);
     expectProblem(await api('POST', '/internal/api-keys/verify', { body: { key: 'x' } }), 404);

@@ -14,7 +14,7 @@ import { OutboxWriter } from '../core/outbox-writer';
 import { ensureMessagingSchema } from '../postgres/messaging-schema';
 import { PostgresTransport } from '../postgres/postgres.transport';
 import { EventContext, EventsServer } from './events.server';
-import { MessagingHealth, MessagingModule, outboxRetentionMs } from './messaging.module';
+import { MessagingHealth, MessagingModule, outboxRetentionMs, transportDatabaseUrl } from './messaging.module';
 
 const SCHEMA = 'nestsvc';
 const TENANT = '3a4b5c6d-1111-4222-8333-944455556666';
@@ -167,5 +167,26 @@ describe('OUTBOX_RETENTION_MS', () => {
     for (const bad of ['-1', '1.5', 'a day', '1e400']) {
       expect(() => outboxRetentionMs({ OUTBOX_RETENTION_MS: bad })).toThrow(/OUTBOX_RETENTION_MS/);
     }
+  });
+});
+
+describe('the postgres transport connection', () => {
+  const opts = { context: 'orders' as const, schema: 'orders' };
+  const admin = 'postgres://postgres:secret@127.0.0.1:5432/tessera';
+
+  it("is the service's runtime role derived from DATABASE_URL, not the superuser", () => {
+    const url = new URL(transportDatabaseUrl(opts, { DATABASE_URL: admin, DB_APP_PASSWORD: 'app pw' }) as string);
+    expect([url.username, decodeURIComponent(url.password), url.host, url.pathname]).toEqual(['tessera_orders', 'app pw', '127.0.0.1:5432', '/tessera']);
+  });
+
+  it('prefers an explicit URL: the option, then <CONTEXT>_DATABASE_URL, then MESSAGING_DATABASE_URL', () => {
+    const env = { DATABASE_URL: admin, DB_APP_PASSWORD: 'pw', ORDERS_DATABASE_URL: 'postgres://a@h/d', MESSAGING_DATABASE_URL: 'postgres://b@h/d' };
+    expect(transportDatabaseUrl({ ...opts, databaseUrl: 'postgres://o@h/d' }, env)).toBe('postgres://o@h/d');
+    expect(transportDatabaseUrl(opts, env)).toBe('postgres://a@h/d');
+    expect(transportDatabaseUrl(opts, { ...env, ORDERS_DATABASE_URL: undefined })).toBe('postgres://b@h/d');
+  });
+
+  it('leaves the choice to createTransport when nothing can be derived', () => {
+    expect(transportDatabaseUrl(opts, { DATABASE_URL: admin })).toBeUndefined();
   });
 });

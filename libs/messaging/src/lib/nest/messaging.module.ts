@@ -8,6 +8,7 @@ import type {
 } from '@nestjs/common';
 import { topicOf } from '@tessera/contracts';
 import type { BoundedContext } from '@tessera/contracts';
+import { runtimeDatabaseUrl } from '@tessera/persistence';
 import { register as defaultRegistry } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
@@ -32,7 +33,11 @@ export interface MessagingModuleOptions {
   subscribeTo: BoundedContext[];
   /** Token of the service's TypeORM DataSource (default: the `DataSource` class). */
   dataSourceToken?: InjectionToken;
-  /** postgres transport URL; default `<CONTEXT>_DATABASE_URL`, then MESSAGING_DATABASE_URL / DATABASE_URL. */
+  /**
+   * postgres transport URL; default `<CONTEXT>_DATABASE_URL`, then MESSAGING_DATABASE_URL, then the service's runtime
+   * role derived from DATABASE_URL and DB_APP_PASSWORD (as its data source is), and DATABASE_URL itself only
+   * when there is no password to derive it with.
+   */
   databaseUrl?: string;
   /** Overrides the transport chosen from the environment (tests, tools). */
   transport?: EventTransport;
@@ -46,6 +51,18 @@ export interface MessagingModuleOptions {
   batchTransactions?: boolean;
   /** How often consumer lag is sampled into `messaging_consumer_lag` (default 5000 ms). */
   lagIntervalMs?: number;
+}
+
+/**
+ * The postgres transport connects as the service's runtime role (`tessera_<schema>`, which its migrations grant DML
+ * on schema `messaging`), like its data source: never as the DATABASE_URL superuser the launcher migrates with.
+ */
+export function transportDatabaseUrl(options: Pick<MessagingModuleOptions, 'context' | 'schema' | 'databaseUrl'>, env: NodeJS.ProcessEnv): string | undefined {
+  const explicit = options.databaseUrl ?? env[`${options.context.toUpperCase()}_DATABASE_URL`] ?? env['MESSAGING_DATABASE_URL'];
+  if (explicit) return explicit;
+  const admin = env['DATABASE_URL'];
+  const password = env['DB_APP_PASSWORD'];
+  return admin && password ? runtimeDatabaseUrl(admin, options.schema, password) : undefined;
 }
 
 /** Readiness: the transport reaches its broker or database, and the relay is running. */
@@ -139,10 +156,7 @@ export class MessagingModule {
           provide: EVENT_TRANSPORT,
           useFactory: (): EventTransport =>
             options.transport ??
-            createTransport(process.env, {
-              clientId: options.context,
-              databaseUrl: options.databaseUrl ?? process.env[`${options.context.toUpperCase()}_DATABASE_URL`],
-            }),
+            createTransport(process.env, { clientId: options.context, databaseUrl: transportDatabaseUrl(options, process.env) }),
         },
         { provide: OutboxWriter, useFactory: () => new OutboxWriter({ context: options.context, schema: options.schema }) },
         {
