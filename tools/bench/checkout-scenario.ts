@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
+import { Client } from 'pg';
 import { expectStatus, httpClient, pool, type Call } from './http-client';
 import { startPlatform, type BenchPlatform } from './platform';
 
@@ -22,6 +23,8 @@ export interface ScenarioSpec {
 export interface LoadOptions {
   orders: number;
   concurrency: number;
+  /** Collect pg_stat_statements over the load window (the platform's PostgreSQL then preloads it). */
+  pgStats?: boolean;
   log: (line: string) => void;
 }
 
@@ -48,6 +51,44 @@ export interface ScenarioResult {
   setupSeconds: number;
   /** CPU seconds per second per process group while idle (before the load). */
   idleCpuSeconds: Record<string, number>;
+  /** With pgStats: the statements that took most planning + execution time in the load window. */
+  pgStatements?: PgStatement[];
+}
+
+export interface PgStatement {
+  role: string;
+  calls: number;
+  /** Milliseconds per order (the load window's total divided by the orders placed). */
+  planMsPerOrder: number;
+  execMsPerOrder: number;
+  query: string;
+}
+
+/** The statements of the load window that cost PostgreSQL most (pg_stat_statements, times per order). */
+async function pgStatements(adminUrl: string, orders: number): Promise<PgStatement[]> {
+  return withAdmin(adminUrl, async (c) => {
+    const { rows } = await c.query<{ role: string; calls: string; plan: number; exec: number; query: string }>(
+      `SELECT pg_get_userbyid(userid) AS role, calls, total_plan_time AS plan, total_exec_time AS exec, query
+         FROM pg_stat_statements ORDER BY total_plan_time + total_exec_time DESC LIMIT 25`,
+    );
+    return rows.map((r) => ({
+      role: r.role,
+      calls: Number(r.calls),
+      planMsPerOrder: r.plan / orders,
+      execMsPerOrder: r.exec / orders,
+      query: r.query.replace(/\s+/g, ' ').slice(0, 160),
+    }));
+  });
+}
+
+async function withAdmin<T>(adminUrl: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
 }
 
 const RATE_LIMITS = {
@@ -230,7 +271,7 @@ export async function runScenario(spec: ScenarioSpec, opts: LoadOptions): Promis
         .join(' ') || 'defaults'
     })`,
   );
-  const platform = await startPlatform({ ...RATE_LIMITS, ...spec.env });
+  const platform = await startPlatform({ ...RATE_LIMITS, ...spec.env, ...(opts.pgStats ? { EMBEDDED_PG_STAT_STATEMENTS: 'on' } : {}) });
   log(`  ready in ${(platform.startupMs / 1000).toFixed(1)} s`);
   const { call, close, setToken } = httpClient(platform.baseUrl, Math.max(opts.concurrency, 32));
   try {
@@ -244,6 +285,12 @@ export async function runScenario(spec: ScenarioSpec, opts: LoadOptions): Promis
     const idleCpuSeconds: Record<string, number> = {};
     for (const [k, v] of Object.entries(idle1)) idleCpuSeconds[k] = ((v - (idle0[k] ?? 0)) * 1000) / IDLE_SAMPLE_MS;
 
+    if (opts.pgStats) {
+      await withAdmin(platform.adminUrl, async (c) => {
+        await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+        await c.query('SELECT pg_stat_statements_reset()');
+      });
+    }
     const loadAverage = os.loadavg();
     const cpu0 = platform.cpuSeconds();
     const client0 = process.cpuUsage();
@@ -283,6 +330,7 @@ export async function runScenario(spec: ScenarioSpec, opts: LoadOptions): Promis
     const cpuSeconds: Record<string, number> = {};
     for (const [k, v] of Object.entries(cpu1)) cpuSeconds[k] = v - (cpu0[k] ?? 0);
     cpuSeconds['bench client'] = (client1.user + client1.system) / 1e6;
+    const statements = opts.pgStats ? await pgStatements(platform.adminUrl, opts.orders) : undefined;
 
     const decided: Decided[] = new Array(accepted.length);
     await pool(accepted.length, 16, async (i) => {
@@ -314,6 +362,7 @@ export async function runScenario(spec: ScenarioSpec, opts: LoadOptions): Promis
       hotSkus: (hot.body?.items ?? []).map((h) => `${h.sku} (${h.source})`),
       setupSeconds,
       idleCpuSeconds,
+      pgStatements: statements,
     };
   } finally {
     close();

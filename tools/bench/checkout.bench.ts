@@ -9,6 +9,8 @@
  *
  * Options (defaults): --scenarios=spread,hot-on,hot-off --orders=3000 --concurrency=64 --skus=10000 --json
  *   --cpu-prof=<dir>: every platform process writes a V8 CPU profile there when it stops (for finding where time goes).
+ *   --pg-stats: PostgreSQL preloads pg_stat_statements, and each scenario lists the statements of its load window
+ *   that took most planning and execution time, per order.
  * The same through env: BENCH_ORDERS, BENCH_CONCURRENCY, BENCH_SKUS, BENCH_SCENARIOS.
  */
 import os from 'node:os';
@@ -37,6 +39,7 @@ function options(argv: string[]) {
     skus: positive('skus', 'BENCH_SKUS', 10_000),
     json: args.has('json'),
     cpuProf: args.get('cpu-prof'),
+    pgStats: args.has('pg-stats'),
   };
 }
 
@@ -123,7 +126,21 @@ function report(results: ScenarioResult[]): string {
       `- ${r.name}: decision window ${r.windowSeconds.toFixed(1)} s, setup ${r.setupSeconds.toFixed(0)} s, ` +
       `load average at start ${r.loadAverage.map((l) => l.toFixed(2)).join(' ')}, hot SKUs after: ${r.hotSkus.join(', ') || 'none'}`,
   );
-  return `${main}\n\nCPU during the load window (100% = one core):\n\n${cpu}\n\n${notes.join('\n')}`;
+  const statements = results
+    .filter((r) => r.pgStatements)
+    .map((r) => {
+      const all = r.pgStatements ?? [];
+      const plan = all.reduce((sum, s) => sum + s.planMsPerOrder, 0);
+      const exec = all.reduce((sum, s) => sum + s.execMsPerOrder, 0);
+      return (
+        `PostgreSQL statements, ${r.name} (top ${all.length}: planning ${plan.toFixed(2)} ms, execution ${exec.toFixed(2)} ms per order):\n\n` +
+        table([
+          ['role', 'calls', 'plan ms/order', 'exec ms/order', 'statement'],
+          ...all.map((s) => [s.role, String(s.calls), s.planMsPerOrder.toFixed(3), s.execMsPerOrder.toFixed(3), s.query.replace(/\|/g, '\\|')]),
+        ])
+      );
+    });
+  return [`${main}\n\nCPU during the load window (100% = one core):\n\n${cpu}\n\n${notes.join('\n')}`, ...statements].join('\n\n');
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -150,6 +167,7 @@ export async function main(argv: string[]): Promise<void> {
       await runScenario(spec, {
         orders: opts.orders,
         concurrency: opts.concurrency,
+        pgStats: opts.pgStats,
         log,
       }),
     );

@@ -3,7 +3,7 @@
  * env overrides per run (env is read once per process, so each configuration needs its own start).
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,6 +28,8 @@ export interface BenchPlatform {
   startupMs: number;
   /** CPU seconds used so far by each process group under the launcher (gateway, services, postgres). */
   cpuSeconds: () => Record<string, number>;
+  /** Superuser URL of the platform's embedded PostgreSQL (diagnostics). */
+  adminUrl: string;
   /** Stops the launcher (SIGTERM) and removes the data folder. */
   stop: () => Promise<void>;
 }
@@ -80,8 +82,10 @@ export async function startPlatform(extraEnv: Record<string, string>): Promise<B
     throw e;
   });
 
+  const { POSTGRES_PASSWORD } = JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')) as { POSTGRES_PASSWORD: string };
   return {
     baseUrl: `http://127.0.0.1:${port}`,
+    adminUrl: `postgres://postgres:${encodeURIComponent(POSTGRES_PASSWORD)}@127.0.0.1:${env.EMBEDDED_PG_PORT}/postgres`,
     startupMs: Date.now() - t0,
     cpuSeconds: () => cpuByGroup(child.pid as number),
     stop: async () => {

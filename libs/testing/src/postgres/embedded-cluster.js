@@ -64,6 +64,10 @@ async function startEmbeddedPostgres(opts) {
       '-c', 'shared_buffers=256MB',
       '-c', 'fsync=' + (opts.fsync === false ? 'off' : 'on'),
       ...(SOCKET_DIR ? ['-c', `unix_socket_directories=${SOCKET_DIR}`] : []),
+      // Diagnostics only (bench:checkout --pg-stats): per-statement planning and execution times.
+      ...(process.env.EMBEDDED_PG_STAT_STATEMENTS === 'on'
+        ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track_planning=on', '-c', 'pg_stat_statements.max=2000']
+        : []),
     ],
   });
   if (fresh) await pg.initialise();
