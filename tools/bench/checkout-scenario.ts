@@ -58,6 +58,8 @@ export interface ScenarioResult {
 export interface PgStatement {
   role: string;
   calls: number;
+  /** How many of the calls were planned (a prepared statement on its generic plan is not). */
+  plans: number;
   /** Milliseconds per order (the load window's total divided by the orders placed). */
   planMsPerOrder: number;
   execMsPerOrder: number;
@@ -67,13 +69,14 @@ export interface PgStatement {
 /** The statements of the load window that cost PostgreSQL most (pg_stat_statements, times per order). */
 async function pgStatements(adminUrl: string, orders: number): Promise<PgStatement[]> {
   return withAdmin(adminUrl, async (c) => {
-    const { rows } = await c.query<{ role: string; calls: string; plan: number; exec: number; query: string }>(
-      `SELECT pg_get_userbyid(userid) AS role, calls, total_plan_time AS plan, total_exec_time AS exec, query
+    const { rows } = await c.query<{ role: string; calls: string; plans: string; plan: number; exec: number; query: string }>(
+      `SELECT pg_get_userbyid(userid) AS role, calls, plans, total_plan_time AS plan, total_exec_time AS exec, query
          FROM pg_stat_statements ORDER BY total_plan_time + total_exec_time DESC LIMIT 25`,
     );
     return rows.map((r) => ({
       role: r.role,
       calls: Number(r.calls),
+      plans: Number(r.plans),
       planMsPerOrder: r.plan / orders,
       execMsPerOrder: r.exec / orders,
       query: r.query.replace(/\s+/g, ' ').slice(0, 160),

@@ -135,8 +135,8 @@ function report(results: ScenarioResult[]): string {
       return (
         `PostgreSQL statements, ${r.name} (top ${all.length}: planning ${plan.toFixed(2)} ms, execution ${exec.toFixed(2)} ms per order):\n\n` +
         table([
-          ['role', 'calls', 'plan ms/order', 'exec ms/order', 'statement'],
-          ...all.map((s) => [s.role, String(s.calls), s.planMsPerOrder.toFixed(3), s.execMsPerOrder.toFixed(3), s.query.replace(/\|/g, '\\|')]),
+          ['role', 'calls', 'plans', 'plan ms/order', 'exec ms/order', 'statement'],
+          ...all.map((s) => [s.role, String(s.calls), String(s.plans), s.planMsPerOrder.toFixed(3), s.execMsPerOrder.toFixed(3), s.query.replace(/\|/g, '\\|')]),
         ])
       );
     });

@@ -200,6 +200,10 @@ export class PostgresTransport implements EventTransport {
         max: this.opts.poolSize ?? 10,
         application_name: 'tessera-messaging',
         keepAlive: true,
+        // Every statement of the transport is a fixed prepared statement over key lookups, whose best plan does not
+        // depend on the values; left to choose, PostgreSQL kept planning the array-driven ones on every call
+        // (bench:checkout --pg-stats: about a third of a millisecond of planning per order).
+        options: '-c plan_cache_mode=force_generic_plan',
       });
       // Idle clients killed by the server must not crash the process; the next query reconnects.
       this.pool.on('error', () => undefined);
