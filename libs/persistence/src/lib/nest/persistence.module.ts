@@ -1,6 +1,7 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { createServiceDataSource, type EntityDefinition, type ServiceDataSourceOptions } from '../data-source';
+import { IdempotencyKeysPurger, type IdempotencyKeysPurgeOptions } from '../idempotency-keys-purge';
 import { resolveRuntimeDatabaseUrl } from '../runtime-url';
 import { TenantTransactions } from '../tenant-transactions';
 
@@ -14,6 +15,11 @@ export interface PersistenceModuleOptions {
   poolSize?: number;
   /** See ServiceDataSourceOptions.planCacheMode. */
   planCacheMode?: ServiceDataSourceOptions['planCacheMode'];
+  /**
+   * Purge expired `Idempotency-Key` rows in the background (IdempotencyKeysPurger; `true` for the defaults). For
+   * services whose migrations ran createIdempotencyKeysPurge.
+   */
+  purgeIdempotencyKeys?: boolean | IdempotencyKeysPurgeOptions;
 }
 
 export const PERSISTENCE_OPTIONS = Symbol('PERSISTENCE_OPTIONS');
@@ -30,11 +36,21 @@ class DataSourceCloser implements OnApplicationShutdown {
 
 /**
  * Global module giving a service its runtime DataSource (connected as `tessera_<schema>`, initialized before the
- * app starts) and TenantTransactions.
+ * app starts) and TenantTransactions; with `purgeIdempotencyKeys`, also the background purge of expired keys.
  */
 @Module({})
 export class PersistenceModule {
   static forRoot(options: PersistenceModuleOptions): DynamicModule {
+    const purge = options.purgeIdempotencyKeys;
+    const purger: Provider[] = purge
+      ? [
+          {
+            provide: IdempotencyKeysPurger,
+            inject: [DataSource],
+            useFactory: (ds: DataSource) => new IdempotencyKeysPurger(ds, options.schema, purge === true ? {} : purge),
+          },
+        ]
+      : [];
     return {
       module: PersistenceModule,
       global: true,
@@ -60,8 +76,9 @@ export class PersistenceModule {
           useFactory: (ds: DataSource) => new TenantTransactions(ds),
         },
         DataSourceCloser,
+        ...purger,
       ],
-      exports: [DataSource, TenantTransactions, PERSISTENCE_OPTIONS],
+      exports: [DataSource, TenantTransactions, PERSISTENCE_OPTIONS, ...purger],
     };
   }
 }
