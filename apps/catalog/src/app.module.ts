@@ -16,7 +16,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PersistenceModule.forRoot({ schema: CATALOG_SCHEMA, entities: CATALOG_ENTITIES, url: options.databaseUrl }),
+        PersistenceModule.forRoot({ schema: CATALOG_SCHEMA, entities: CATALOG_ENTITIES, url: options.databaseUrl, purgeIdempotencyKeys: true }),
         // The catalog only publishes (through its outbox); it consumes no other context's events yet.
         MessagingModule.forRoot({
           context: 'catalog',

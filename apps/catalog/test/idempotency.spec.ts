@@ -1,3 +1,4 @@
+import { IdempotencyKeysPurger } from '@tessera/persistence';
 import { CatalogHarness, expectProblem, type Caller } from './support/catalog-harness';
 
 const product = (sku: string, priceAmount = 125) => ({
@@ -68,5 +69,16 @@ describe('Idempotency-Key on POST /v1/products', () => {
     expect(retried.body.reason).toBe('sku_taken');
     const corrected = await create(owner, product('IDEM-FREE'), 'key-failed');
     expect(corrected.status).toBe(201);
+  });
+
+  it('purges expired keys in the background (the run its timer makes), keeping live ones', async () => {
+    await create(owner, product('IDEM-PURGE-1'), 'key-purge-expired');
+    await create(owner, product('IDEM-PURGE-2'), 'key-purge-live');
+    await h.admin.query(`UPDATE catalog.idempotency_keys SET expires_at = now() - interval '1 second' WHERE tenant_id = $1 AND key = 'key-purge-expired'`, [
+      owner.tenantId,
+    ]);
+    expect(await h.app.get(IdempotencyKeysPurger).purge()).toBeGreaterThanOrEqual(1);
+    const { rows } = await h.admin.query(`SELECT key FROM catalog.idempotency_keys WHERE tenant_id = $1 AND key LIKE 'key-purge-%'`, [owner.tenantId]);
+    expect(rows).toEqual([{ key: 'key-purge-live' }]);
   });
 });

@@ -6,8 +6,18 @@ import { CATALOG_MIGRATIONS } from '../src/migrations';
 import { installCatalogExtensions } from '../src/migrations/extensions';
 import { APP_PASSWORD } from './support/catalog-harness';
 
-const ALL = ['MessagingTables1763700000000', 'CatalogSchema1763900000000', 'IdempotencyKeysTable1795300000000'];
+const ALL = ['MessagingTables1763700000000', 'CatalogSchema1763900000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000'];
 const opts = (db: TestDatabase) => ({ adminUrl: db.url, schema: CATALOG_SCHEMA, migrations: CATALOG_MIGRATIONS, entities: CATALOG_ENTITIES });
+
+/** The purge of expired Idempotency-Keys: its function and the policies on the table (none once the table is gone). */
+const purge = async (url: string) =>
+  (
+    await query<{ fn: boolean; policies: string[] | null }>(
+      url,
+      `SELECT to_regprocedure('catalog.purge_expired_idempotency_keys(integer)') IS NOT NULL AS fn,
+              (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = to_regclass('catalog.idempotency_keys')) AS policies`,
+    )
+  )[0];
 
 async function query<T extends Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const c = new Client({ connectionString: url });
@@ -46,11 +56,15 @@ describe('catalog migrations', () => {
       { relname: 'products', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
       { relname: 'variants', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
     ]);
+    expect(await purge(db.url)).toEqual({ fn: true, policies: ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'] });
+    expect(await revertLastMigration(opts(db))).toBe('IdempotencyKeysPurge1795400000000');
+    expect(await purge(db.url)).toEqual({ fn: false, policies: ['tenant_isolation'] });
     expect(await revertLastMigration(opts(db))).toBe('IdempotencyKeysTable1795300000000');
     expect(await revertLastMigration(opts(db))).toBe('CatalogSchema1763900000000');
     const left = await query(db.url, `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'catalog' AND c.relname IN ('idempotency_keys', 'products', 'variants')`);
     expect(left).toEqual([]);
     expect(await runMigrations({ ...opts(db), password: APP_PASSWORD })).toEqual(ALL.slice(1));
+    expect(await purge(db.url)).toEqual({ fn: true, policies: ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'] });
   });
 
   it('the owner role cannot install pg_trgm itself, so the migration stops with a clear message until the admin has', async () => {
