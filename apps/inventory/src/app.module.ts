@@ -31,7 +31,14 @@ export class AppModule {
         InventoryConfigModule.forRoot(options.config),
         // Raw SQL over the runtime role: the domain locks rows in a canonical order, which entities would hide. Its hot
         // statements are named prepared statements over tables that grow from empty: custom plans (see planCacheMode).
-        PersistenceModule.forRoot({ schema: INVENTORY_SCHEMA, entities: [], url: options.databaseUrl, poolSize: 20, planCacheMode: 'force_custom_plan' }),
+        PersistenceModule.forRoot({
+          schema: INVENTORY_SCHEMA,
+          entities: [],
+          url: options.databaseUrl,
+          poolSize: 20,
+          planCacheMode: 'force_custom_plan',
+          purgeIdempotencyKeys: true,
+        }),
         MessagingModule.forRoot({
           context: 'inventory',
           schema: INVENTORY_SCHEMA,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import { CONTEXT_HEADER } from '@tessera/contracts';
 import { ensureMessagingSchema } from '@tessera/messaging';
-import { runMigrations, runtimeDatabaseUrl } from '@tessera/persistence';
+import { IdempotencyKeysPurger, runMigrations, runtimeDatabaseUrl } from '@tessera/persistence';
 import { loadConfig, signCallerContext } from '@tessera/service-kit';
 import { createTestDatabase, type TestDatabase } from '@tessera/testing';
 import { Client } from 'pg';
@@ -154,5 +154,18 @@ describe('Idempotency-Key on POST /v1/inventory/movements', () => {
     const corrected = await post(tenant, path, { type: 'adjust', sku: 'IDEM-1', locationId, quantity: -1, reason: 'loss' }, 'mv-failed');
     expect(corrected.status).toBe(201);
     expect(await onHand(tenant, 'IDEM-1')).toBe(4);
+  });
+});
+
+describe('expired Idempotency-Keys', () => {
+  it('are purged in the background (the run its timer makes), live ones kept', async () => {
+    const tenant = randomUUID();
+    for (const [code, key] of [['PURGE-1', 'purge-expired'], ['PURGE-2', 'purge-live']]) {
+      expect((await post(tenant, '/v1/inventory/locations', { code, name: code }, key)).status).toBe(201);
+    }
+    await admin.query(`UPDATE inventory.idempotency_keys SET expires_at = now() - interval '1 second' WHERE tenant_id = $1 AND key = 'purge-expired'`, [tenant]);
+    expect(await app.get(IdempotencyKeysPurger).purge()).toBeGreaterThanOrEqual(1);
+    const { rows } = await admin.query(`SELECT key FROM inventory.idempotency_keys WHERE tenant_id = $1`, [tenant]);
+    expect(rows).toEqual([{ key: 'purge-live' }]);
   });
 });

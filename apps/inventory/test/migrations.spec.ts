@@ -22,10 +22,22 @@ afterAll(async () => {
 const tables = async () =>
   (await admin.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'inventory' AND tablename <> 'migrations' ORDER BY 1`)).rows.map((r) => r.tablename);
 
+/** The purge of expired Idempotency-Keys: its function and the policies on the table (none once the table is gone). */
+const purge = async () =>
+  (
+    await admin.query(
+      `SELECT to_regprocedure('inventory.purge_expired_idempotency_keys(integer)') IS NOT NULL AS fn,
+              (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = to_regclass('inventory.idempotency_keys')) AS policies`,
+    )
+  ).rows[0];
+const PURGE_POLICIES = ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'];
+
 describe('inventory migrations', () => {
   it('apply, put every tenant table under forced RLS owned by the owner role, and revert cleanly', async () => {
     const opts = { adminUrl: db.url, schema: INVENTORY_SCHEMA, migrations: inventoryMigrations, password: PASSWORD, extraSchemas: ['messaging'] };
-    expect(await runMigrations(opts)).toEqual(['MessagingTables1700000000000', 'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000']);
+    expect(await runMigrations(opts)).toEqual([
+      'MessagingTables1700000000000', 'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000',
+    ]);
     expect(await tables()).toEqual([
       'hot_queue_heads', 'hot_skus', 'idempotency_keys', 'known_tenants', 'ledger', 'locations', 'outbox_events', 'processed_events',
       'reservation_allocations', 'reservation_requests', 'reservations', 'stock_levels', 'tenant_settings',
@@ -38,11 +50,15 @@ describe('inventory migrations', () => {
     );
     expect(rls.rows).toHaveLength(9);
     for (const r of rls.rows) expect(r).toMatchObject({ enabled: true, forced: true, owner: 'tessera_inventory_owner' });
+    expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
+    expect(await revertLastMigration(opts)).toBe('IdempotencyKeysPurge1795400000000');
+    expect(await purge()).toEqual({ fn: false, policies: ['tenant_isolation'] });
     expect(await revertLastMigration(opts)).toBe('IdempotencyKeysTable1795300000000');
     expect(await tables()).not.toContain('idempotency_keys');
     expect(await revertLastMigration(opts)).toBe('InventorySchema1763800000000');
     expect(await tables()).toEqual(['outbox_events', 'processed_events']);
-    expect(await runMigrations(opts)).toEqual(['InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000']);
+    expect(await runMigrations(opts)).toEqual(['InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000']);
     expect(await tables()).toHaveLength(13);
+    expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
   });
 });
