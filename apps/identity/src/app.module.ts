@@ -38,7 +38,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         IdentityConfigModule.forRoot(options.config),
-        PersistenceModule.forRoot({ schema: IDENTITY_SCHEMA, entities: IDENTITY_ENTITIES, url: options.databaseUrl }),
+        PersistenceModule.forRoot({ schema: IDENTITY_SCHEMA, entities: IDENTITY_ENTITIES, url: options.databaseUrl, purgeIdempotencyKeys: true }),
         // Identity only publishes (through its outbox); it consumes no other context's events.
         MessagingModule.forRoot({
           context: 'identity',

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { IdempotencyKeysPurger } from '@tessera/persistence';
 import { expectProblem, IdentityHarness, type SignedUp } from './support/identity-harness';
 
 /** A create route: its table, and a fresh valid body per call (`n` varies what must be unique). */
@@ -127,5 +128,15 @@ describe('Idempotency-Key on identity create routes', () => {
     const corrected = await create(t, '/v1/users', ROUTES[0].body(unique()), 'user-failed');
     expect(corrected.status).toBe(201);
     expect(corrected.headers['idempotent-replayed']).toBeUndefined();
+  });
+
+  it('purges expired keys in the background (the run its timer makes), keeping live ones', async () => {
+    const route = ROUTES[0];
+    const t = await tenantFor(route, 'purge');
+    for (const key of ['purge-expired', 'purge-live']) expect((await create(t, route.path, route.body(unique()), key)).status).toBe(201);
+    await h.admin.query(`UPDATE identity.idempotency_keys SET expires_at = now() - interval '1 second' WHERE tenant_id = $1 AND key = 'purge-expired'`, [t.tenantId]);
+    expect(await h.app.get(IdempotencyKeysPurger).purge()).toBeGreaterThanOrEqual(1);
+    const { rows } = await h.admin.query(`SELECT key FROM identity.idempotency_keys WHERE tenant_id = $1`, [t.tenantId]);
+    expect(rows).toEqual([{ key: 'purge-live' }]);
   });
 });

@@ -36,6 +36,22 @@ describe('identity migrations', () => {
     }
   };
 
+  /** The purge of expired Idempotency-Keys: its function and the policies on the table (none once the table is gone). */
+  const purge = async (): Promise<{ fn: boolean; policies: string[] | null }> => {
+    const c = new Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const { rows } = await c.query(
+        `SELECT to_regprocedure('identity.purge_expired_idempotency_keys(integer)') IS NOT NULL AS fn,
+                (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = to_regclass('identity.idempotency_keys')) AS policies`,
+      );
+      return rows[0];
+    } finally {
+      await c.end();
+    }
+  };
+  const PURGE_POLICIES = ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'];
+
   it('applies, reverts and re-applies cleanly', async () => {
     const opts = {
       adminUrl: db.url,
@@ -43,7 +59,7 @@ describe('identity migrations', () => {
       migrations: IDENTITY_MIGRATIONS,
       entities: IDENTITY_ENTITIES,
     };
-    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(3);
+    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(4);
     expect(await tables()).toEqual(
       expect.arrayContaining([
         'api_keys',
@@ -57,11 +73,19 @@ describe('identity migrations', () => {
         'vendors',
       ]),
     );
+    expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
+    expect(await revertLastMigration(opts)).toBe('IdempotencyKeysPurge1795400000000');
+    expect(await purge()).toEqual({ fn: false, policies: ['tenant_isolation'] });
     expect(await revertLastMigration(opts)).toBe('IdempotencyKeysTable1795300000000');
     expect(await tables()).not.toContain('idempotency_keys');
     expect(await revertLastMigration(opts)).toBe('IdentitySchema1763800000000');
     expect(await tables()).not.toContain('users');
-    expect(await runMigrations({ ...opts, password: PASSWORD })).toEqual(['IdentitySchema1763800000000', 'IdempotencyKeysTable1795300000000']);
+    expect(await runMigrations({ ...opts, password: PASSWORD })).toEqual([
+      'IdentitySchema1763800000000',
+      'IdempotencyKeysTable1795300000000',
+      'IdempotencyKeysPurge1795400000000',
+    ]);
     expect(await tables()).toContain('users');
+    expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
   });
 });
