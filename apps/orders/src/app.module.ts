@@ -18,7 +18,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PersistenceModule.forRoot({ schema: ORDERS_SCHEMA, entities: [], url: options.databaseUrl }),
+        PersistenceModule.forRoot({ schema: ORDERS_SCHEMA, entities: [], url: options.databaseUrl, purgeIdempotencyKeys: true }),
         MessagingModule.forRoot({
           context: 'orders',
           schema: ORDERS_SCHEMA,

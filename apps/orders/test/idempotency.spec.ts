@@ -1,4 +1,4 @@
-import { IdempotencyKeys } from '@tessera/persistence';
+import { IdempotencyKeys, IdempotencyKeysPurger } from '@tessera/persistence';
 import { expectProblem, orderBody, OrdersHarness, type Staff } from './support/orders-harness';
 
 describe('Idempotency-Key on POST /v1/orders', () => {
@@ -94,5 +94,17 @@ describe('Idempotency-Key on POST /v1/orders', () => {
     expectProblem(await h.placeOrder(owner, body, 'x'.repeat(256)), 400);
     expectProblem(await h.placeOrder(owner, body, 'has space'), 400);
     expect(await h.count('orders', owner.tenantId)).toBe(before);
+  });
+
+  it('purges expired keys in the background (the run its timer makes), keeping live ones', async () => {
+    const tenant = h.staff('owner');
+    await h.seedVariant(tenant.tenantId, { sku: 'K-1', priceAmount: 700 });
+    for (const key of ['key-purge-expired', 'key-purge-live']) expect((await h.placeOrder(tenant, body, key)).status).toBe(202);
+    await h.admin.query(`UPDATE orders.idempotency_keys SET expires_at = now() - interval '1 second' WHERE tenant_id = $1 AND key = 'key-purge-expired'`, [
+      tenant.tenantId,
+    ]);
+    expect(await h.app.get(IdempotencyKeysPurger).purge()).toBeGreaterThanOrEqual(1);
+    const { rows } = await h.admin.query(`SELECT key FROM orders.idempotency_keys WHERE tenant_id = $1`, [tenant.tenantId]);
+    expect(rows).toEqual([{ key: 'key-purge-live' }]);
   });
 });

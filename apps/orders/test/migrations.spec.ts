@@ -29,6 +29,16 @@ describe('orders migrations', () => {
     (await admin.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = 'orders' AND table_name = 'idempotency_keys' AND column_name = 'claim'`))
       .rowCount === 1;
 
+  /** The purge of expired Idempotency-Keys: its function and the policies on the table (none once the table is gone). */
+  const purge = async (): Promise<{ fn: boolean; policies: string[] | null }> =>
+    (
+      await admin.query(
+        `SELECT to_regprocedure('orders.purge_expired_idempotency_keys(integer)') IS NOT NULL AS fn,
+                (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = to_regclass('orders.idempotency_keys')) AS policies`,
+      )
+    ).rows[0];
+  const PURGE_POLICIES = ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'];
+
   it('applies, reverts and re-applies cleanly, with forced RLS on every tenant table', async () => {
     const run = () => runMigrations({ adminUrl: db.url, schema: ORDERS_SCHEMA, migrations: ORDERS_MIGRATIONS, password: APP_PASSWORD, extraSchemas: ['messaging'] });
     await run();
@@ -42,13 +52,18 @@ describe('orders migrations', () => {
     expect(rows.map((r) => r.relname)).toEqual(['idempotency_keys', 'order_history', 'order_items', 'orders', 'parked_events', 'products', 'variants']);
 
     expect(await claimColumn()).toBe(true);
+    expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
 
     const revert = () => revertLastMigration({ adminUrl: db.url, schema: ORDERS_SCHEMA, migrations: ORDERS_MIGRATIONS });
+    expect(await revert()).toBe('IdempotencyKeysPurge1795400000000');
+    expect(await purge()).toEqual({ fn: false, policies: ['tenant_isolation'] });
+    expect(await claimColumn()).toBe(true);
     expect(await revert()).toBe('IdempotencyClaim1795300000000');
     expect(await claimColumn()).toBe(false);
     expect(await revert()).toBe('OrdersSchema1763800000000');
     expect(await tables()).toEqual(['migrations', 'outbox_events', 'processed_events']);
     await run();
     expect(await tables()).toContain('orders');
+    expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
   });
 });
