@@ -30,8 +30,6 @@ export async function startHarness(opts: InventoryDomainOptions & { poolSize?: n
     schema: INVENTORY_SCHEMA,
     entities: [],
     poolSize: opts.poolSize ?? 10,
-    // As the app runs it (AppModule).
-    planCacheMode: 'force_custom_plan',
   }).initialize();
   const domain = new InventoryDomain(ds, opts);
   const adminClient = new Client({ connectionString: db.url });
