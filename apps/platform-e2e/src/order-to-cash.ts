@@ -154,6 +154,22 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
       expect(sum).toBe(2);
     });
 
+    it("serves each service's outbox and consumer-lag gauges on its /metrics", async () => {
+      for (const service of ['identity', 'catalog', 'inventory', 'orders', 'billing']) {
+        const consumes = service !== 'identity' && service !== 'catalog';
+        // Consumer lag is sampled every few seconds: wait for the first sample.
+        const text = await eventually(async () => {
+          const res = await fetch(`${platform.serviceUrl(service)}/metrics`);
+          const body = res.status === 200 ? await res.text() : '';
+          return body && (!consumes || /^messaging_consumer_lag\{/m.test(body)) ? body : undefined;
+        }, `${service} /metrics`);
+        expect(text).toMatch(new RegExp(`^outbox_backlog\\{[^}]*service="${service}"`, 'm'));
+        expect(text).toMatch(/^outbox_oldest_age_seconds\{/m);
+        expect(text).toMatch(/^http_request_duration_seconds_count\{/m);
+        if (consumes) expect(text).toMatch(/^messaging_consumer_lag\{[^}]*group="/m);
+      }
+    });
+
     it('rejects an order without enough stock and changes no stock', async () => {
       const before = await level(sku('brick-blue'));
       const res = await place([{ sku: sku('brick-blue'), quantity: 50 }]);

@@ -23,6 +23,8 @@ export interface Platform {
   baseUrl: string;
   dataDir: string;
   pgPort: number;
+  /** A service's own port (not routed by the gateway), e.g. for its /metrics. */
+  serviceUrl: (name: string) => string;
   output: () => string;
   secrets: () => Record<string, string>;
   /** Starts the same platform again (same data folder and ports) after stop(). */
@@ -96,6 +98,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     baseUrl: `http://127.0.0.1:${port}`,
     dataDir,
     pgPort,
+    serviceUrl: (name) => `http://127.0.0.1:${servicePorts[`${name.toUpperCase()}_PORT`]}`,
     startupMs,
     output: () => out,
     secrets: () => JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')),

@@ -9,7 +9,7 @@ import type {
 import { topicOf } from '@tessera/contracts';
 import type { BoundedContext } from '@tessera/contracts';
 import { runtimeDatabaseUrl } from '@tessera/persistence';
-import { register as defaultRegistry } from 'prom-client';
+import { metricsRegistry } from '@tessera/service-kit';
 import type { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { Inbox } from '../core/inbox';
@@ -42,6 +42,7 @@ export interface MessagingModuleOptions {
   /** Overrides the transport chosen from the environment (tests, tools). */
   transport?: EventTransport;
   relay?: Partial<Omit<OutboxRelayOptions, 'dataSource' | 'schema' | 'transport'>>;
+  /** Where the outbox and consumer-lag metrics go; default service-kit's registry, the one `/metrics` serves. */
   registry?: Registry;
   /**
    * Handle each partition's batch of events in one inbox transaction (default true). Handlers must then make their
@@ -99,7 +100,7 @@ export class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplica
   async onApplicationBootstrap(): Promise<void> {
     await this.transport.connect();
     this.relay.start();
-    const lag = consumerLagGauge(this.options.registry ?? defaultRegistry);
+    const lag = consumerLagGauge(this.options.registry ?? metricsRegistry);
     this.lagTimer = setInterval(() => {
       const consumer = this.server.consumer;
       if (!consumer) return;
@@ -169,7 +170,7 @@ export class MessagingModule {
           inject: [dataSourceToken, EVENT_TRANSPORT],
           useFactory: (dataSource: DataSource, transport: EventTransport) =>
             new OutboxRelay({
-              registry: options.registry,
+              registry: options.registry ?? metricsRegistry,
               logger: nestRelayLogger,
               retentionMs: outboxRetentionMs(process.env),
               ...options.relay,
