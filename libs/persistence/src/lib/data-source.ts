@@ -14,10 +14,9 @@ export interface ServiceDataSourceOptions {
   poolSize?: number;
   applicationName?: string;
   /**
-   * PostgreSQL's `plan_cache_mode` for every connection. `force_custom_plan` suits services whose named prepared
-   * statements (PreparedQuery) read tables that grow fast from empty: a generic plan, chosen after five runs on a
-   * near-empty table, would keep its sequential scans until the next ANALYZE; a custom plan follows the table's
-   * size, and the statement is still parsed only once.
+   * PostgreSQL's `plan_cache_mode` for every connection (default: the server's, `auto`, which keeps a generic plan
+   * for a prepared statement where it costs no more and re-plans after an ANALYZE). `force_custom_plan` plans
+   * every call for its values: measured in inventory, that planning cost more than any plan it improved.
    */
   planCacheMode?: 'auto' | 'force_custom_plan' | 'force_generic_plan';
 }
