@@ -145,8 +145,9 @@ export class OrderSaga {
    * An unknown UUID is parked, not retried: the order row commits before `orders.order.placed` is published
    * (outbox), and inventory and billing only learn an order id from our events, so an event can never legitimately
    * precede its order. Throwing to retry would block the partition forever behind an event that cannot succeed
-   * (another tenant's id, a foreign reference); parking keeps the event (not lost, inspectable and replayable) and
-   * lets the partition move on.
+   * (another tenant's id, a foreign reference); parking keeps the event (not lost: its whole envelope stays in
+   * `parked_events` to be inspected; there is no replay, since such an event can never apply) and lets the partition
+   * move on.
    */
   private async orderFor(tx: InboxTx, reference: string | undefined): Promise<OrderRow | null> {
     if (!reference || !isUuid(reference)) {
