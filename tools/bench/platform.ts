@@ -60,6 +60,10 @@ export async function startPlatform(extraEnv: Record<string, string>): Promise<B
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A bench that dies without stop() must not leave a platform running: the launcher stops everything on SIGTERM.
+  const reap = () => child.kill('SIGTERM');
+  process.once('exit', reap);
+  child.once('exit', () => process.removeListener('exit', reap));
   const collect = (d: Buffer) => (out = (out + d.toString()).slice(-20_000));
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);

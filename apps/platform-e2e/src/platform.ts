@@ -67,6 +67,11 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // A test process that dies without stop() (a crash, an unhandled error) must not leave a platform running:
+    // the launcher stops everything on SIGTERM.
+    const reap = () => child.kill('SIGTERM');
+    process.once('exit', reap);
+    child.once('exit', () => process.removeListener('exit', reap));
     child.stdout?.on('data', (d) => (out += d.toString()));
     child.stderr?.on('data', (d) => (out += d.toString()));
     await new Promise<void>((resolve, reject) => {
