@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import type { EventEnvelope } from '@tessera/contracts';
+import { runtimeDatabaseUrl } from '@tessera/persistence';
 import { createTestDatabase } from '@tessera/testing';
 import type { TestDatabase } from '@tessera/testing';
 import { Registry } from 'prom-client';
@@ -171,22 +172,24 @@ describe('OUTBOX_RETENTION_MS', () => {
 });
 
 describe('the postgres transport connection', () => {
-  const opts = { context: 'orders' as const, schema: 'orders' };
+  const opts = { context: 'orders' as const };
   const admin = 'postgres://postgres:secret@127.0.0.1:5432/tessera';
+  // What PersistenceModule gives the data source from DATABASE_URL and DB_APP_PASSWORD.
+  const dataSourceUrl = runtimeDatabaseUrl(admin, 'orders', 'app pw');
 
   it("is the service's runtime role derived from DATABASE_URL, not the superuser", () => {
-    const url = new URL(transportDatabaseUrl(opts, { DATABASE_URL: admin, DB_APP_PASSWORD: 'app pw' }) as string);
+    const url = new URL(transportDatabaseUrl(opts, { DATABASE_URL: admin, DB_APP_PASSWORD: 'app pw' }, dataSourceUrl) as string);
     expect([url.username, decodeURIComponent(url.password), url.host, url.pathname]).toEqual(['tessera_orders', 'app pw', '127.0.0.1:5432', '/tessera']);
   });
 
   it('prefers an explicit URL: the option, then <CONTEXT>_DATABASE_URL, then MESSAGING_DATABASE_URL', () => {
     const env = { DATABASE_URL: admin, DB_APP_PASSWORD: 'pw', ORDERS_DATABASE_URL: 'postgres://a@h/d', MESSAGING_DATABASE_URL: 'postgres://b@h/d' };
-    expect(transportDatabaseUrl({ ...opts, databaseUrl: 'postgres://o@h/d' }, env)).toBe('postgres://o@h/d');
-    expect(transportDatabaseUrl(opts, env)).toBe('postgres://a@h/d');
-    expect(transportDatabaseUrl(opts, { ...env, ORDERS_DATABASE_URL: undefined })).toBe('postgres://b@h/d');
+    expect(transportDatabaseUrl({ ...opts, databaseUrl: 'postgres://o@h/d' }, env, dataSourceUrl)).toBe('postgres://o@h/d');
+    expect(transportDatabaseUrl(opts, env, dataSourceUrl)).toBe('postgres://a@h/d');
+    expect(transportDatabaseUrl(opts, { ...env, ORDERS_DATABASE_URL: undefined }, dataSourceUrl)).toBe('postgres://b@h/d');
   });
 
   it('leaves the choice to createTransport when nothing can be derived', () => {
-    expect(transportDatabaseUrl(opts, { DATABASE_URL: admin })).toBeUndefined();
+    expect(transportDatabaseUrl(opts, { DATABASE_URL: admin }, undefined)).toBeUndefined();
   });
 });

@@ -8,7 +8,6 @@ import type {
 } from '@nestjs/common';
 import { topicOf } from '@tessera/contracts';
 import type { BoundedContext } from '@tessera/contracts';
-import { runtimeDatabaseUrl } from '@tessera/persistence';
 import { metricsRegistry } from '@tessera/service-kit';
 import type { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
@@ -34,9 +33,8 @@ export interface MessagingModuleOptions {
   /** Token of the service's TypeORM DataSource (default: the `DataSource` class). */
   dataSourceToken?: InjectionToken;
   /**
-   * postgres transport URL; default `<CONTEXT>_DATABASE_URL`, then MESSAGING_DATABASE_URL, then the service's runtime
-   * role derived from DATABASE_URL and DB_APP_PASSWORD (as its data source is), and DATABASE_URL itself only
-   * when there is no password to derive it with.
+   * postgres transport URL; default `<CONTEXT>_DATABASE_URL`, then MESSAGING_DATABASE_URL, then the URL of the
+   * service's data source (its runtime role).
    */
   databaseUrl?: string;
   /** Overrides the transport chosen from the environment (tests, tools). */
@@ -55,15 +53,16 @@ export interface MessagingModuleOptions {
 }
 
 /**
- * The postgres transport connects as the service's runtime role (`tessera_<schema>`, which its migrations grant DML
- * on schema `messaging`), like its data source: never as the DATABASE_URL superuser the launcher migrates with.
+ * The postgres transport connects as the service's data source does, i.e. as its runtime role (`tessera_<schema>`,
+ * which its migrations grant DML on schema `messaging`), unless a URL is given for it: never as the DATABASE_URL
+ * superuser the launcher migrates with, which createTransport would otherwise fall back to.
  */
-export function transportDatabaseUrl(options: Pick<MessagingModuleOptions, 'context' | 'schema' | 'databaseUrl'>, env: NodeJS.ProcessEnv): string | undefined {
-  const explicit = options.databaseUrl ?? env[`${options.context.toUpperCase()}_DATABASE_URL`] ?? env['MESSAGING_DATABASE_URL'];
-  if (explicit) return explicit;
-  const admin = env['DATABASE_URL'];
-  const password = env['DB_APP_PASSWORD'];
-  return admin && password ? runtimeDatabaseUrl(admin, options.schema, password) : undefined;
+export function transportDatabaseUrl(
+  options: Pick<MessagingModuleOptions, 'context' | 'databaseUrl'>,
+  env: NodeJS.ProcessEnv,
+  dataSourceUrl: string | undefined,
+): string | undefined {
+  return options.databaseUrl ?? env[`${options.context.toUpperCase()}_DATABASE_URL`] ?? env['MESSAGING_DATABASE_URL'] ?? dataSourceUrl;
 }
 
 /** Readiness: the transport reaches its broker or database, and the relay is running. */
@@ -155,9 +154,13 @@ export class MessagingModule {
         { provide: MESSAGING_OPTIONS, useValue: options },
         {
           provide: EVENT_TRANSPORT,
-          useFactory: (): EventTransport =>
+          inject: [dataSourceToken],
+          useFactory: (dataSource: DataSource): EventTransport =>
             options.transport ??
-            createTransport(process.env, { clientId: options.context, databaseUrl: transportDatabaseUrl(options, process.env) }),
+            createTransport(process.env, {
+              clientId: options.context,
+              databaseUrl: transportDatabaseUrl(options, process.env, (dataSource.options as { url?: string }).url),
+            }),
         },
         { provide: OutboxWriter, useFactory: () => new OutboxWriter({ context: options.context, schema: options.schema }) },
         {
