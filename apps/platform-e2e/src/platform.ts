@@ -1,6 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -134,40 +133,6 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-/**
- * One request over node:http. Not `fetch`: when the gateway refuses an oversized body it answers 413 before the
- * upload ends and closes the connection, and fetch then fails the whole call with the upload's EPIPE even though
- * the answer arrived; here the answer wins over an error writing the rest of the body.
- */
-const guarded = new WeakSet<object>();
-
-function send(url: string, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; headers: Headers; text: string }> {
-  return new Promise((resolve, reject) => {
-    let answered = false;
-    const req = http.request(url, { method, headers }, (res) => {
-      answered = true;
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const h = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v);
-        resolve({ status: res.statusCode ?? 0, headers: h, text: Buffer.concat(chunks).toString('utf8') });
-      });
-    });
-    req.on('error', (err) => {
-      if (!answered) reject(err);
-    });
-    // Once answered, the socket may still fail writing the rest of the body (the gateway cuts a far oversized one).
-    req.on('socket', (socket) => {
-      if (guarded.has(socket)) return; // keep-alive sockets serve many requests
-      guarded.add(socket);
-      socket.on('error', () => undefined);
-    });
-    req.end(body);
-  });
-}
-
 /** A thin HTTP client for the gateway: JSON in, parsed JSON (or text) out. */
 export function client(baseUrl: string) {
   return async function call<T = any>(method: string, url: string, opts: CallOptions = {}): Promise<ApiResponse<T>> {
@@ -178,8 +143,8 @@ export function client(baseUrl: string) {
     if (opts.rawBody !== undefined) body = opts.rawBody;
     else if (opts.body !== undefined) body = JSON.stringify(opts.body);
     if (body !== undefined) headers['content-type'] ??= 'application/json';
-    const res = await send(`${baseUrl}${url}`, method, headers, body);
-    const text = res.text;
+    const res = await fetch(`${baseUrl}${url}`, { method, headers, body });
+    const text = await res.text();
     let parsed: unknown = text;
     try {
       parsed = text ? JSON.parse(text) : undefined;
