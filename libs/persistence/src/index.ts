@@ -31,16 +31,8 @@ export {
   createIdempotencyKeysPurge,
   dropIdempotencyKeysPurge,
   IDEMPOTENCY_KEYS_TABLE,
-  PURGE_EXPIRED_IDEMPOTENCY_KEYS,
-  IDEMPOTENCY_PURGE_POLICIES,
 } from './lib/idempotency-keys-table';
-export {
-  IdempotencyKeysPurger,
-  IDEMPOTENCY_PURGE_INTERVAL_MS,
-  IDEMPOTENCY_PURGE_FIRST_DELAY_MS,
-  IDEMPOTENCY_PURGE_BATCH_SIZE,
-  type IdempotencyKeysPurgeOptions,
-} from './lib/idempotency-keys-purge';
+export { IdempotencyKeysPurger, type IdempotencyKeysPurgeOptions } from './lib/idempotency-keys-purge';
 export { provisionService, runtimeDatabaseUrl, type ProvisionOptions } from './lib/provision';
 export { ownerRoleName, runtimeRoleName, assertSchemaName } from './lib/service-names';
 export {

@@ -86,6 +86,7 @@ export class OutboxRelay {
   private readonly lockKey: string;
   private readonly batchSize: number;
   private readonly pollIntervalMs: number;
+  private readonly lingerMs: number;
   private readonly metrics: OutboxMetrics;
   private readonly log: RelayLogger;
   private readonly wakeup = new Wakeable();
@@ -113,6 +114,7 @@ export class OutboxRelay {
     this.lockKey = `tessera.outbox-relay:${opts.schema}`;
     this.batchSize = opts.batchSize ?? 500;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
+    this.lingerMs = opts.lingerMs ?? (opts.transport.kind === 'kafka' ? 20 : 5);
     this.metrics = outboxMetrics(opts.registry);
     this.log = opts.logger ?? consoleLogger;
     this.backoff = new Backoff(opts.backoff);
@@ -242,8 +244,7 @@ export class OutboxRelay {
       }
       if (sleepMs > 0 && !this.stopping) {
         await this.wakeup.sleep(sleepMs);
-        const linger = this.opts.lingerMs ?? (this.opts.transport.kind === 'kafka' ? 20 : 5);
-        if (linger > 0 && !this.stopping) await delay(linger);
+        if (this.lingerMs > 0 && !this.stopping) await delay(this.lingerMs);
       }
     }
   }
