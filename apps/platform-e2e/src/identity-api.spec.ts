@@ -246,7 +246,7 @@ describe('identity through the gateway (npm start)', () => {
     expectProblem(await api('POST', '/v1/stores', { token: tokensA.accessToken, body: { name: 'x', channel: 'ebay' } }), 400);
 
     // At rest: nothing of the secret is readable in the database, even by the superuser.
-    const db = new Client({ connectionString: `postgres://postgres:${encodeURIComponent(platform.secrets().POSTGRES_PASSWORD)}@127.0.0.1:${platform.pgPort}/postgres` });
+    const db = new Client({ connectionString: platform.adminUrl() });
     await db.connect();
     try {
       const { rows } = await db.query(`select to_jsonb(s)::text as row from identity.stores s where s.id = $1`, [created.body.id]);
@@ -293,7 +293,7 @@ describe('identity through the gateway (npm start)', () => {
   });
 
   it('published the identity events through the outbox to the event log', async () => {
-    const db = new Client({ connectionString: `postgres://postgres:${encodeURIComponent(platform.secrets().POSTGRES_PASSWORD)}@127.0.0.1:${platform.pgPort}/postgres` });
+    const db = new Client({ connectionString: platform.adminUrl() });
     await db.connect();
     try {
       const deadline = Date.now() + 10_000;
@@ -316,7 +316,7 @@ describe('identity through the gateway (npm start)', () => {
   });
 
   it("connects every service, its event transport included, as that service's runtime role, never as a superuser", async () => {
-    const db = new Client({ connectionString: `postgres://postgres:${encodeURIComponent(platform.secrets().POSTGRES_PASSWORD)}@127.0.0.1:${platform.pgPort}/postgres` });
+    const db = new Client({ connectionString: platform.adminUrl() });
     await db.connect();
     try {
       const { rows } = await db.query(

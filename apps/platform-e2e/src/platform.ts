@@ -27,6 +27,8 @@ export interface Platform {
   serviceUrl: (name: string) => string;
   output: () => string;
   secrets: () => Record<string, string>;
+  /** Superuser URL of the platform's embedded PostgreSQL, for assertions across tenants and roles. */
+  adminUrl: () => string;
   /** Starts the same platform again (same data folder and ports) after stop(). */
   restart: () => Promise<number>;
   /** Sends SIGTERM and resolves with the launcher's exit code. */
@@ -99,6 +101,7 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
   };
 
   const startupMs = await launch();
+  const secrets = (): Record<string, string> => JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8'));
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     dataDir,
@@ -106,7 +109,8 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     serviceUrl: (name) => `http://127.0.0.1:${servicePorts[`${name.toUpperCase()}_PORT`]}`,
     startupMs,
     output: () => out,
-    secrets: () => JSON.parse(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')),
+    secrets,
+    adminUrl: () => `postgres://postgres:${encodeURIComponent(secrets().POSTGRES_PASSWORD)}@127.0.0.1:${pgPort}/postgres`,
     restart: launch,
     stop: async () => {
       const code = await stop();
