@@ -38,6 +38,8 @@ interface Options {
   pipeline: boolean;
   /** Also print the latency run second by second (events committed in that second: p50, p99, max). */
   timeline: boolean;
+  /** PostgreSQL preloads pg_stat_statements; each phase prints its costliest statements (µs per event). */
+  pgStats: boolean;
 }
 
 /**
@@ -79,10 +81,12 @@ async function settle(url: string): Promise<void> {
 }
 
 /** Runs `fn` and returns its cost per event, for `events` events. */
-async function costPerEvent<T>(url: string, events: number, fn: () => Promise<T>): Promise<[T, CpuPerEvent]> {
+async function costPerEvent<T>(url: string, events: number, fn: () => Promise<T>, o: Options, phase: string): Promise<[T, CpuPerEvent]> {
+  if (o.pgStats) await adminQuery(url, 'SELECT pg_stat_statements_reset()');
   const before = await costNow(url);
   const result = await fn();
   const after = await costNow(url);
+  if (o.pgStats) await printStatements(url, events, phase);
   const per = (k: keyof CpuPerEvent, scale: number) => Math.round(((after[k] - before[k]) * scale) / events);
   return [
     result,
@@ -93,6 +97,34 @@ async function costPerEvent<T>(url: string, events: number, fn: () => Promise<T>
       commits: Math.round(((after.commits - before.commits) / events) * 100) / 100,
     },
   ];
+}
+
+async function adminQuery<R extends object>(url: string, sql: string): Promise<R[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<R>(sql)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** The phase's statements by PostgreSQL's planning + execution time, in µs per event (pg_stat_statements). */
+async function printStatements(url: string, events: number, phase: string): Promise<void> {
+  const rows = await adminQuery<{ calls: string; plans: string; plan: number; exec: number; query: string }>(
+    url,
+    `SELECT calls, plans, total_plan_time AS plan, total_exec_time AS exec, query FROM pg_stat_statements
+      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY total_plan_time + total_exec_time DESC LIMIT 20`,
+  );
+  process.stderr.write(`[bench] ${phase}: statements by PostgreSQL time (µs per event: plan + exec; calls per event)\n`);
+  for (const r of rows) {
+    const us = (ms: number) => ((ms * 1000) / events).toFixed(1);
+    process.stderr.write(
+      `[bench]   ${us(r.plan)} + ${us(r.exec)} µs, ${(Number(r.calls) / events).toFixed(2)} calls (${r.plans} planned): ` +
+        `${r.query.replace(/\s+/g, ' ').slice(0, 150)}\n`,
+    );
+  }
 }
 
 interface Result {
@@ -120,6 +152,7 @@ function parseArgs(argv: string[]): Options {
     lingerMs: arg('linger', '') === '' ? undefined : Number(arg('linger', '')),
     pipeline: arg('pipeline', 'on') !== 'off',
     timeline: argv.includes('--timeline'),
+    pgStats: argv.includes('--pg-stats'),
   };
 }
 
@@ -280,10 +313,10 @@ async function runOne(name: string, url: string, transport: () => EventTransport
     };
     await warmUp();
     process.stderr.write(`[bench] ${name}: sustained run (${o.events} events)...\n`);
-    const [s, sCpu] = await costPerEvent(url, o.events, () => sustained(p, o));
+    const [s, sCpu] = await costPerEvent(url, o.events, () => sustained(p, o), o, `${name} sustained`);
     await warmUp();
     process.stderr.write(`[bench] ${name}: latency run (${o.rate}/s for ${o.seconds} s)...\n`);
-    const [l, lCpu] = await costPerEvent(url, o.rate * o.seconds, () => latency(p, o));
+    const [l, lCpu] = await costPerEvent(url, o.rate * o.seconds, () => latency(p, o), o, `${name} latency`);
     await p.stop();
     process.stderr.write(`[bench] ${name}: transport only (${o.events} events)...\n`);
     const t = await transportOnly(transport, o);
@@ -350,6 +383,7 @@ export async function main(argv: string[]): Promise<void> {
       `for ${o.seconds} s (${o.latencyEventsPerTx} per transaction); ${o.partitions} partitions; consumer batches ${o.batch ? 'on' : 'off'}; pipeline ${o.pipeline ? 'on' : 'off'}; PostgreSQL fsync=${o.fsync ? 'on' : 'off'}; ` +
       `${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}, Node ${process.version}`,
   );
+  if (o.pgStats) process.env.EMBEDDED_PG_STAT_STATEMENTS = 'on';
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-pg-'));
   fs.rmSync(dataDir, { recursive: true, force: true });
   const pg = await startEmbeddedPostgres({ dataDir, fsync: o.fsync });
@@ -358,6 +392,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     for (const name of o.transports) {
       const url = await createDatabase(pg.url, `bench_${name}`);
+      if (o.pgStats) await adminQuery(url, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
       if (name === 'postgres') {
         await ensureMessagingSchema(url);
         results.push(await runOne(name, url, () => new PostgresTransport({ url, partitions: o.partitions }), o));

@@ -11,7 +11,7 @@ import {
   type InboxOutcome,
 } from '@tessera/messaging';
 import type { EventEnvelope } from '@tessera/contracts';
-import { PreparedQuery, inTransaction } from '@tessera/persistence';
+import { POOL_IDLE_TIMEOUT_MS, PreparedQuery, inTransaction } from '@tessera/persistence';
 
 const SCHEMA = 'bench';
 export const BENCH_TOPIC = 'tessera.bench.events';
@@ -52,7 +52,7 @@ export class BenchPipeline {
     transport: () => EventTransport,
     { batch = true, lingerMs, pipeline = true }: { batch?: boolean; lingerMs?: number; pipeline?: boolean } = {},
   ): Promise<BenchPipeline> {
-    const dataSource = new DataSource({ type: 'postgres', url, extra: { max: 40, pipeline } });
+    const dataSource = new DataSource({ type: 'postgres', url, extra: { max: 40, pipeline, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS } });
     await dataSource.initialize();
     await dataSource.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
     for (const sql of messagingTablesSql(SCHEMA)) await dataSource.query(sql);
@@ -65,7 +65,7 @@ export class BenchPipeline {
     );
     // The consumer is another service: its own connection pool, so its inbox transactions do not queue behind
     // the writers' (which, at an open-loop rate, can pile up in the writers' pool).
-    const consumerDataSource = new DataSource({ type: 'postgres', url, extra: { max: 20, pipeline } });
+    const consumerDataSource = new DataSource({ type: 'postgres', url, extra: { max: 20, pipeline, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS } });
     await consumerDataSource.initialize();
     const p = new BenchPipeline(dataSource, consumerDataSource, transport(), transport());
     await p.publisher.connect();

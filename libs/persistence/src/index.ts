@@ -1,5 +1,6 @@
 export {
   createServiceDataSource,
+  POOL_IDLE_TIMEOUT_MS,
   type ServiceDataSourceOptions,
   type EntityDefinition,
   type MigrationClass,
