@@ -6,6 +6,7 @@
  * Options (defaults): --transports=postgres,kafka --events=20000 --events-per-tx=5 --writers=8 --rate=1000
  *   --seconds=10 --latency-events-per-tx=1 --partitions=16 --fsync=on --batch=on (off: one inbox transaction per event)
  *   --pipeline=on (off: no node-postgres pipeline mode) --timeline (the latency run second by second)
+ *   --pg-stats (PostgreSQL preloads pg_stat_statements; each phase prints its costliest statements per event)
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
