@@ -6,6 +6,7 @@ import { invalid, notFound, pgCode } from './errors';
 import { PendingEvents } from './events';
 import { assertCondition, assertQuantity, assertSku, MAX_QUANTITY } from './lines';
 import { StockBook } from './stock-book';
+import { LEVEL_COLUMNS, toLevel, type LevelRow } from './stock-rows';
 import type { Actor, AdjustReason, StockCondition, StockLevel } from './types';
 
 export type Movement =
@@ -146,29 +147,3 @@ const stripLock = (r: StockLevel | undefined): StockLevel => {
   const { id, sku, locationId, condition, onHand, reserved, available, reorderPoint, reorderQuantity } = r as StockLevel;
   return { id, sku, locationId, condition, onHand, reserved, available, reorderPoint, reorderQuantity };
 };
-
-export interface LevelRow {
-  id: string;
-  sku: string;
-  location_id: string;
-  condition: StockCondition;
-  on_hand: number;
-  reserved: number;
-  available: number;
-  reorder_point: number;
-  reorder_quantity: number;
-}
-
-export const LEVEL_COLUMNS = 'id, sku, location_id, condition, on_hand, reserved, available, reorder_point, reorder_quantity';
-
-export const toLevel = (r: LevelRow): StockLevel => ({
-  id: r.id,
-  sku: r.sku,
-  locationId: r.location_id,
-  condition: r.condition,
-  onHand: r.on_hand,
-  reserved: r.reserved,
-  available: r.available,
-  reorderPoint: r.reorder_point,
-  reorderQuantity: r.reorder_quantity,
-});

@@ -2,40 +2,15 @@ import { InventoryEventTypes, type StockChangedV1, type StockLowV1 } from '@tess
 import type { EntityManager } from 'typeorm';
 import { insufficientStock } from './errors';
 import type { PendingEvents } from './events';
+import type { LedgerRowValues, LevelRow } from './stock-rows';
 import type { Actor, AdjustReason, LockedStock, StockCondition, StockMovementType } from './types';
 import { preparedRows } from '@tessera/persistence';
 import type { QueryResultRow } from 'pg';
 
-interface LockedRow {
-  id: string;
-  sku: string;
-  location_id: string;
-  condition: StockCondition;
-  on_hand: number;
-  reserved: number;
-  available: number;
-  reorder_point: number;
-  reorder_quantity: number;
+/** A locked level with what allocation needs of its location. */
+interface LockedRow extends LevelRow {
   priority: number;
   code: string;
-}
-
-interface LedgerEntry {
-  stock_level_id: string;
-  sku: string;
-  location_id: string;
-  condition: StockCondition;
-  movement: StockMovementType;
-  reason: AdjustReason | null;
-  delta_on_hand: number;
-  delta_reserved: number;
-  on_hand_before: number;
-  on_hand_after: number;
-  reserved_before: number;
-  reserved_after: number;
-  actor: string | null;
-  correlation_id: string | null;
-  reference: string | null;
 }
 
 /** The bind parameters of one statement built in parts: each part adds its values and gets their placeholders. */
@@ -99,7 +74,7 @@ const toLocked = (r: LockedRow): LockedStock => ({
 export class StockBook {
   private readonly rows = new Map<string, LockedStock>();
   private readonly initial = new Map<string, LockedStock>();
-  private readonly ledger: LedgerEntry[] = [];
+  private readonly ledger: LedgerRowValues[] = [];
   private readonly lastMovement = new Map<string, StockMovementType>();
   private readonly correlation = new Map<string, string | null>();
 

@@ -1,7 +1,7 @@
 import type { TenantTransactions } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
 import { invalid } from './errors';
-import { LEVEL_COLUMNS, toLevel, type LevelRow } from './movements.service';
+import { LEVEL_COLUMNS, toLevel, type LedgerRow, type LevelRow } from './stock-rows';
 import type { AdjustReason, StockCondition, StockLevel, StockMovementType } from './types';
 
 export interface LedgerEntry {
@@ -24,26 +24,6 @@ export interface LedgerEntry {
   at: Date;
 }
 
-interface LedgerRow {
-  seq: string;
-  id: string;
-  stock_level_id: string;
-  sku: string;
-  location_id: string;
-  condition: StockCondition;
-  movement: StockMovementType;
-  reason: AdjustReason | null;
-  delta_on_hand: number;
-  delta_reserved: number;
-  on_hand_before: number;
-  on_hand_after: number;
-  reserved_before: number;
-  reserved_after: number;
-  actor: string | null;
-  correlation_id: string | null;
-  reference: string | null;
-  at: Date;
-}
 
 /** Read side: levels and the ledger (newest first, keyset cursor on the ledger's seq). */
 export class StockQueries {
