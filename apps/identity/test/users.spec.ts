@@ -141,6 +141,18 @@ describe('users', () => {
         .send({ email: 'x@y.z' }),
       400,
     );
+    // Neither field can be cleared: null is bad input, not a database error, and changes nothing.
+    for (const body of [{ name: null }, { role: null }, { name: null, role: 'staff' }]) {
+      expectProblem(
+        await h.http
+          .patch(`/v1/users/${staff.userId}`)
+          .set(await h.userHeaders(h.ownerOf(t)))
+          .send(body),
+        400,
+      );
+    }
+    const { rows: after } = await h.admin.query(`SELECT name, role FROM identity.users WHERE id = $1`, [staff.userId]);
+    expect(after[0]).toEqual({ name: 'Renamed', role: 'manager' });
     expectProblem(
       await h.http
         .patch(`/v1/users/not-a-uuid`)

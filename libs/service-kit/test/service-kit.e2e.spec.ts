@@ -109,6 +109,30 @@ describe('bootstrapService', () => {
       expect(res.body.code).toBe('bad_request');
     });
 
+    it('refuses a NUL character in the body or the URL, and a body nested too deeply, with 400 (not a 500 from below)', async () => {
+      const ctx = await token();
+      const nul = await request(server)
+        .post('/widgets')
+        .set('x-tessera-context', ctx)
+        .send({ ...validWidget, name: 'brick\u0000' });
+      expectProblem(nul, 400);
+      expect(nul.body.errors).toEqual([expect.objectContaining({ field: 'name', pointer: '#/name' })]);
+
+      // 5,000 levels overflowed the stack of Nest's prototype-key stripping: a 500.
+      const deep = await request(server)
+        .post('/widgets')
+        .set('x-tessera-context', ctx)
+        .set('content-type', 'application/json')
+        .send(`{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`);
+      expectProblem(deep, 400);
+      expect(deep.body.errors[0].detail).toMatch(/deeper than 32 levels/);
+
+      const url = await request(server).get('/widgets/missing%00').set('x-tessera-context', ctx);
+      expectProblem(url, 400);
+      expect(url.body.detail).toMatch(/NUL/);
+      expectProblem(await request(server).get('/widgets?limit=%00').set('x-tessera-context', ctx), 400);
+    });
+
     it('answers an oversized body with 413 problem+json', async () => {
       const res = await request(server)
         .post('/widgets')

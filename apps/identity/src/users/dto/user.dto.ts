@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ROLES, type Role } from '@tessera/contracts';
-import { IsEmail, IsIn, IsNotEmpty, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsEmail, IsIn, IsNotEmpty, IsString, MaxLength, MinLength, ValidateIf } from 'class-validator';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../../tenants/dto/create-tenant.dto';
 import { USER_STATUSES } from '../user.entity';
 
@@ -27,16 +27,17 @@ export class CreateUserDto {
   password!: string;
 }
 
+/** `PATCH /v1/users/{id}`: absent fields stay as they are; neither can be cleared, so `null` is refused. */
 export class UpdateUserDto {
   @ApiPropertyOptional({ maxLength: 200 })
-  @IsOptional()
+  @ValidateIf((o: UpdateUserDto) => o.name !== undefined)
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
   name?: string;
 
   @ApiPropertyOptional({ enum: ROLES })
-  @IsOptional()
+  @ValidateIf((o: UpdateUserDto) => o.role !== undefined)
   @IsIn(ROLES)
   role?: Role;
 }
