@@ -3,7 +3,7 @@ import { Module, type DynamicModule, type INestApplication, type Type } from '@n
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { createCallerContextMiddleware } from './caller/caller.middleware';
 import { baseConfigSchema, type BaseConfig } from './config/base-config';
 import { loadConfig } from './config/load-config';
@@ -98,11 +98,11 @@ export async function bootstrapService(options: BootstrapOptions): Promise<INest
   return app;
 }
 
-function installSignalHandlers(
-  app: INestApplication,
-  timeoutMs: number,
-  logger: ReturnType<typeof createServiceLogger>,
-): void {
+/**
+ * SIGTERM and SIGINT shut `app` down gracefully (shutdownService), then end the process: 0 when the shutdown
+ * finished, 1 when it failed. For apps that do not boot through bootstrapService (the gateway).
+ */
+export function installSignalHandlers(app: INestApplication, timeoutMs: number, logger: Pick<Logger, 'flush' | 'fatal'>): void {
   const onSignal = (signal: NodeJS.Signals): void => {
     shutdownService(app, { timeoutMs, signal }).then(
       () => {
