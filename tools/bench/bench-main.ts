@@ -3,12 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import pino from 'pino';
-import { PostgresTransport, createEnvelope, ensureMessagingSchema, type EventTransport } from '@tessera/messaging';
-// Not re-exported by @tessera/messaging, which loads kafkajs only when KAFKA_BROKERS is set.
-// eslint-disable-next-line @nx/enforce-module-boundaries -- the bench needs the Kafka transport's own options
-import { KafkaTransport } from '../../libs/messaging/src/lib/kafka';
+import { createEnvelope, ensureMessagingSchema, type EventTransport } from '@tessera/messaging';
 import { startKafkaMock, type KafkaMockCluster } from '@tessera/testing';
+import { makeTransport, type TransportSpec } from './bench-consumer';
 import { BENCH_TOPIC, BenchPipeline } from './bench-pipeline';
 import { descendantCpu } from './proc-cpu';
 
@@ -38,6 +35,8 @@ interface Options {
   pipeline: boolean;
   /** Also print the latency run second by second (events committed in that second: p50, p99, max). */
   timeline: boolean;
+  /** The consumer in a child process of its own, as a consuming service is (default); off: in the bench's process. */
+  consumerProcess: boolean;
   /** PostgreSQL preloads pg_stat_statements; each phase prints its costliest statements (µs per event). */
   pgStats: boolean;
 }
@@ -52,14 +51,16 @@ type CpuPerEvent = Record<'node' | 'postgres' | 'kafka' | 'commits', number>;
 /** CPU seconds so far of this process and of its children (the embedded PostgreSQL, the Kafka mock), and commits. */
 async function costNow(url: string): Promise<Record<keyof CpuPerEvent, number>> {
   const { user, system } = process.cpuUsage();
-  const children = descendantCpu(process.pid, (cmd) => (/postgres/.test(cmd) ? 'postgres' : /mock-cluster|kafka-mock/.test(cmd) ? 'kafka' : undefined));
+  const children = descendantCpu(process.pid, (cmd) =>
+    /postgres/.test(cmd) ? 'postgres' : /mock-cluster|kafka-mock/.test(cmd) ? 'kafka' : /bench-consumer/.test(cmd) ? 'consumer' : undefined,
+  );
   const c = new Client({ connectionString: url });
   await c.connect();
   try {
     // Backends report their counts at most once a second: wait so that the previous phase's are in.
     await new Promise((r) => setTimeout(r, 1500));
     const { rows } = await c.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
-    return { node: (user + system) / 1e6, postgres: children['postgres'] ?? 0, kafka: children['kafka'] ?? 0, commits: Number(rows[0].n) };
+    return { node: (user + system) / 1e6 + (children['consumer'] ?? 0), postgres: children['postgres'] ?? 0, kafka: children['kafka'] ?? 0, commits: Number(rows[0].n) };
   } finally {
     await c.end();
   }
@@ -153,6 +154,7 @@ function parseArgs(argv: string[]): Options {
     pipeline: arg('pipeline', 'on') !== 'off',
     timeline: argv.includes('--timeline'),
     pgStats: argv.includes('--pg-stats'),
+    consumerProcess: arg('consumer', 'process') !== 'inline',
   };
 }
 
@@ -298,8 +300,8 @@ async function transportOnly(transport: () => EventTransport, o: Options): Promi
   }
 }
 
-async function runOne(name: string, url: string, transport: () => EventTransport, o: Options): Promise<Result> {
-  const p = await BenchPipeline.start(url, transport, { batch: o.batch, lingerMs: o.lingerMs, pipeline: o.pipeline });
+async function runOne(name: string, url: string, spec: TransportSpec, o: Options): Promise<Result> {
+  const p = await BenchPipeline.start(url, spec, { batch: o.batch, lingerMs: o.lingerMs, pipeline: o.pipeline, consumerProcess: o.consumerProcess });
   try {
     // Before each phase: consumer group joined, JIT warm, connections open (as many as the open-loop run will use
     // at once: a service's pool is warm after its first minutes, a new backend costs PostgreSQL a fork and a fresh
@@ -319,7 +321,7 @@ async function runOne(name: string, url: string, transport: () => EventTransport
     const [l, lCpu] = await costPerEvent(url, o.rate * o.seconds, () => latency(p, o), o, `${name} latency`);
     await p.stop();
     process.stderr.write(`[bench] ${name}: transport only (${o.events} events)...\n`);
-    const t = await transportOnly(transport, o);
+    const t = await transportOnly(() => makeTransport(spec), o);
     return {
       transport: name,
       sustained: { ...s, cpu: sCpu },
@@ -380,7 +382,7 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
   console.log(
     `bench:events: ${o.events} events in transactions of ${o.eventsPerTx} by ${o.writers} writers; latency at ${o.rate} events/s ` +
-      `for ${o.seconds} s (${o.latencyEventsPerTx} per transaction); ${o.partitions} partitions; consumer batches ${o.batch ? 'on' : 'off'}; pipeline ${o.pipeline ? 'on' : 'off'}; PostgreSQL fsync=${o.fsync ? 'on' : 'off'}; ` +
+      `for ${o.seconds} s (${o.latencyEventsPerTx} per transaction); ${o.partitions} partitions; consumer ${o.consumerProcess ? 'in a process of its own' : 'in the bench process'}, batches ${o.batch ? 'on' : 'off'}; pipeline ${o.pipeline ? 'on' : 'off'}; PostgreSQL fsync=${o.fsync ? 'on' : 'off'}; ` +
       `${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}, Node ${process.version}`,
   );
   if (o.pgStats) process.env.EMBEDDED_PG_STAT_STATEMENTS = 'on';
@@ -395,7 +397,7 @@ export async function main(argv: string[]): Promise<void> {
       if (o.pgStats) await adminQuery(url, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
       if (name === 'postgres') {
         await ensureMessagingSchema(url);
-        results.push(await runOne(name, url, () => new PostgresTransport({ url, partitions: o.partitions }), o));
+        results.push(await runOne(name, url, { kind: 'postgres', url, partitions: o.partitions }, o));
       } else if (name === 'kafka') {
         kafka = await startKafkaMock({
           brokers: 3,
@@ -404,16 +406,7 @@ export async function main(argv: string[]): Promise<void> {
             { name: RAW_TOPIC, partitions: o.partitions },
           ],
         });
-        const brokers = kafka.brokers;
-        const logger = pino({ level: 'warn' });
-        const make = () =>
-          new KafkaTransport({
-            brokers,
-            clientId: 'bench',
-            logger,
-            consumer: { partitionsConsumedConcurrently: o.partitions },
-          });
-        results.push(await runOne(name, url, make, o));
+        results.push(await runOne(name, url, { kind: 'kafka', brokers: kafka.brokers, partitions: o.partitions }, o));
       } else {
         throw new Error(`unknown transport '${name}' (postgres, kafka)`);
       }

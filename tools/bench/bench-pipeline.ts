@@ -1,36 +1,64 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import {
-  Inbox,
-  OutboxRelay,
-  OutboxWriter,
-  messagingTablesSql,
-  type ConsumerHandle,
-  type EventTransport,
-  type DeliveredEvent,
-  type InboxOutcome,
-} from '@tessera/messaging';
-import type { EventEnvelope } from '@tessera/contracts';
+import { OutboxRelay, OutboxWriter, messagingTablesSql, type EventTransport } from '@tessera/messaging';
 import { POOL_IDLE_TIMEOUT_MS, PreparedQuery, inTransaction } from '@tessera/persistence';
+import { BENCH_SCHEMA as SCHEMA, BENCH_TOPIC, makeTransport, startConsumer, type ConsumerOptions, type TransportSpec } from './bench-consumer';
 
-const SCHEMA = 'bench';
-export const BENCH_TOPIC = 'tessera.bench.events';
+export { BENCH_TOPIC };
 
 // The business statements are prepared, as the services' hot statements are.
 const INSERT_ORDER = new PreparedQuery(`INSERT INTO ${SCHEMA}.orders (id, tenant_id, total_minor, currency) VALUES ($1, $2, $3, 'EUR')`);
-const INSERT_STATS = new PreparedQuery(`INSERT INTO ${SCHEMA}.order_stats (event_id, order_id, lines) VALUES ($1, $2, $3)`);
+
+interface Consumer {
+  stop(): Promise<void>;
+}
+
+/** The consumer in a child process: another service, as in a deployment. Resolves once it has subscribed. */
+function forkConsumer(o: ConsumerOptions, onHandled: (id: string, at: number) => void, onDuplicates: (n: number) => void): Promise<Consumer & { child: ChildProcess }> {
+  const child = fork(require.resolve('./bench-consumer'), [], {
+    execArgv: ['-r', '@swc-node/register'],
+    env: { ...process.env, BENCH_CONSUMER_CHILD: '1', BENCH_CONSUMER_OPTIONS: JSON.stringify(o) },
+  });
+  // A bench that dies must not leave its consumer running.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  return new Promise((resolve, reject) => {
+    let stopped: (() => void) | undefined;
+    child.on('message', (m: { ready?: boolean; stopped?: boolean; handled?: [string, number][]; duplicates?: number }) => {
+      for (const [id, at] of m.handled ?? []) onHandled(id, at);
+      if (m.duplicates) onDuplicates(m.duplicates);
+      if (m.ready)
+        resolve({
+          child,
+          stop: () =>
+            new Promise<void>((done) => {
+              if (child.exitCode !== null) return done();
+              stopped = done;
+              child.send({ stop: true });
+            }),
+        });
+      if (m.stopped) stopped?.();
+    });
+    child.once('exit', (code) => {
+      process.removeListener('exit', reap);
+      stopped?.();
+      reject(new Error(`bench consumer exited with ${code}`));
+    });
+  });
+}
 
 /**
  * One service's event path, for real: business transactions that insert an order row and append its events to
  * the outbox in the same transaction; the outbox relay publishing through the transport; a consumer group whose
  * handler applies each event through the inbox (`processed_events` + an effect row), a partition's batch in one
- * transaction as EventsServer does.
+ * transaction as EventsServer does (bench-consumer.ts), in this process or in a child process of its own.
  * Records, per event id, when its business transaction committed and when its effect committed.
  */
 export class BenchPipeline {
   private readonly writer = new OutboxWriter({ context: 'orders', schema: SCHEMA, topic: BENCH_TOPIC });
   private relay: OutboxRelay | undefined;
-  private consumer: ConsumerHandle | undefined;
+  private consumer: Consumer | undefined;
   readonly committedAt = new Map<string, number>();
   readonly handledAt = new Map<string, number>();
   /** Each business transaction's commit time and duration (ms). */
@@ -40,17 +68,18 @@ export class BenchPipeline {
 
   private constructor(
     private readonly dataSource: DataSource,
-    private readonly consumerDataSource: DataSource,
     private readonly publisher: EventTransport,
-    private readonly subscriber: EventTransport,
   ) {}
 
-  /** Sets up the tables in `url`'s database and starts relay and consumer (two transport instances, like two services). */
-  /** `batch: false` gives the consumer no `handleBatch`: one inbox transaction per event, for comparison. */
+  /**
+   * Sets up the tables in `url`'s database and starts relay and consumer (two transport instances, like two
+   * services). `batch: false` gives the consumer no `handleBatch`: one inbox transaction per event, for comparison.
+   * `consumerProcess`: the consumer runs in a child process.
+   */
   static async start(
     url: string,
-    transport: () => EventTransport,
-    { batch = true, lingerMs, pipeline = true }: { batch?: boolean; lingerMs?: number; pipeline?: boolean } = {},
+    transport: TransportSpec,
+    { batch = true, lingerMs, pipeline = true, consumerProcess = false }: { batch?: boolean; lingerMs?: number; pipeline?: boolean; consumerProcess?: boolean } = {},
   ): Promise<BenchPipeline> {
     const dataSource = new DataSource({ type: 'postgres', url, extra: { max: 40, pipeline, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS } });
     await dataSource.initialize();
@@ -63,13 +92,8 @@ export class BenchPipeline {
     await dataSource.query(
       `CREATE TABLE IF NOT EXISTS ${SCHEMA}.order_stats (event_id uuid PRIMARY KEY, order_id uuid NOT NULL, lines int NOT NULL)`,
     );
-    // The consumer is another service: its own connection pool, so its inbox transactions do not queue behind
-    // the writers' (which, at an open-loop rate, can pile up in the writers' pool).
-    const consumerDataSource = new DataSource({ type: 'postgres', url, extra: { max: 20, pipeline, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS } });
-    await consumerDataSource.initialize();
-    const p = new BenchPipeline(dataSource, consumerDataSource, transport(), transport());
+    const p = new BenchPipeline(dataSource, makeTransport(transport));
     await p.publisher.connect();
-    await p.subscriber.connect();
     p.relay = new OutboxRelay({
       dataSource,
       schema: SCHEMA,
@@ -79,39 +103,13 @@ export class BenchPipeline {
       lingerMs,
     });
     p.relay.start();
-    const inbox = new Inbox({ dataSource: consumerDataSource, schema: SCHEMA, groupId: 'bench-consumer' });
-    const apply = (event: EventEnvelope): Promise<InboxOutcome> =>
-      inbox.run(event, async (tx) => {
-        const data = event.data as { orderId: string; line: number };
-        await INSERT_STATS.rows(tx.manager, [event.id, data.orderId, data.line]);
-      });
-    // Outcomes count only once their transaction committed: after inbox.run alone, or after the whole batch.
-    const record = (event: EventEnvelope, outcome: InboxOutcome, at: number): void => {
-      if (outcome === 'duplicate') p.duplicates++;
-      else p.handledAt.set(event.id, at);
-    };
-    p.consumer = await p.subscriber.subscribe({
-      groupId: 'bench-consumer',
-      topics: [BENCH_TOPIC],
-      handle: async (event) => record(event, await apply(event), Date.now()),
-      // As EventsServer does: a partition's batch in one inbox transaction.
-      ...(batch
-        ? {
-            handleBatch: async (events: DeliveredEvent[]) => {
-              const outcomes = await inbox.runBatch(
-                async () => {
-                  const out: InboxOutcome[] = [];
-                  for (const { event } of events) out.push(await apply(event));
-                  return out;
-                },
-                { events: events.map((e) => e.event) },
-              );
-              const at = Date.now();
-              events.forEach(({ event }, i) => record(event, outcomes[i], at));
-            },
-          }
-        : {}),
-    });
+    // The consumer is another service: its own connection pool (so its inbox transactions do not queue behind the
+    // writers', which at an open-loop rate can pile up) and its own transport instance.
+    const options: ConsumerOptions = { url, transport, batch, pipeline };
+    const handled = (id: string, at: number) => void p.handledAt.set(id, at);
+    p.consumer = consumerProcess
+      ? await forkConsumer(options, handled, (n) => (p.duplicates += n))
+      : await startConsumer(options, { handled, duplicate: () => void p.duplicates++ });
     return p;
   }
 
@@ -171,9 +169,7 @@ export class BenchPipeline {
     this.stopped = true;
     await this.consumer?.stop();
     await this.relay?.stop();
-    await this.subscriber.close();
     await this.publisher.close();
     await this.dataSource.destroy();
-    await this.consumerDataSource.destroy();
   }
 }

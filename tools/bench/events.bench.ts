@@ -7,6 +7,7 @@
  *   --seconds=10 --latency-events-per-tx=1 --partitions=16 --fsync=on --batch=on (off: one inbox transaction per event)
  *   --pipeline=on (off: no node-postgres pipeline mode) --timeline (the latency run second by second)
  *   --pg-stats (PostgreSQL preloads pg_stat_statements; each phase prints its costliest statements per event)
+ *   --consumer=process (the consuming service in a child process; inline: in the bench's own process)
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
