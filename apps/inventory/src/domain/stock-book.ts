@@ -2,7 +2,7 @@ import { InventoryEventTypes, type StockChangedV1, type StockLowV1 } from '@tess
 import type { EntityManager } from 'typeorm';
 import { insufficientStock } from './errors';
 import type { PendingEvents } from './events';
-import type { LedgerRowValues, LevelRow } from './stock-rows';
+import { toLevel, type LedgerRowValues, type LevelRow } from './stock-rows';
 import type { Actor, AdjustReason, LockedStock, StockCondition, StockMovementType } from './types';
 import { preparedRows } from '@tessera/persistence';
 import type { QueryResultRow } from 'pg';
@@ -52,19 +52,7 @@ const LOCK_SQL = (where: string) => `
   ORDER BY s.sku, s.condition, s.location_id
   FOR UPDATE OF s`;
 
-const toLocked = (r: LockedRow): LockedStock => ({
-  id: r.id,
-  sku: r.sku,
-  locationId: r.location_id,
-  condition: r.condition,
-  onHand: r.on_hand,
-  reserved: r.reserved,
-  available: r.available,
-  reorderPoint: r.reorder_point,
-  reorderQuantity: r.reorder_quantity,
-  priority: r.priority,
-  locationCode: r.code,
-});
+const toLocked = (r: LockedRow): LockedStock => ({ ...toLevel(r), priority: r.priority, locationCode: r.code });
 
 /**
  * The stock rows one transaction holds locked, changed in memory and written back once: one UPDATE for all rows,
