@@ -55,6 +55,37 @@ describe('bad input on every route (walks /openapi.json)', () => {
     });
   });
 
+  it("answers another tenant's resources with 404 on every route that names one, and changes nothing", async () => {
+    const other = `fuzz-b-${randomUUID().slice(0, 8)}`;
+    await api('POST', '/v1/tenants', { body: { name: 'Other', slug: other, owner: { email: `o@${other}.test`, password, name: 'B' } } });
+    const otherToken = (await api('POST', '/v1/auth/login', { body: { email: `o@${other}.test`, password } })).body.accessToken;
+    const before = await snapshot();
+    const leaks: string[] = [];
+    const named = Object.entries(spec.paths).flatMap(([path, ops]) =>
+      path.includes('{') && idFor(path) ? Object.keys(ops).map((method) => ({ path, method: method.toUpperCase() })) : [],
+    );
+    // Every path parameter of the document, but the hot-SKU one (a SKU is a name within the caller's own tenant).
+    expect(named.filter((n) => !n.path.includes('{sku}')).length).toBeGreaterThanOrEqual(12);
+    for (const { path, method } of named) {
+      if (path.includes('{sku}')) continue;
+      const url = path.replace(/\{\w+\}/, idFor(path) as string);
+      const res = await api(method, url, { token: otherToken, ...(method === 'GET' || method === 'DELETE' ? {} : { body: {} }) });
+      // 404, or 400 where the (empty) body is refused before the lookup; never the resource, never a change.
+      if (res.status !== 404 && res.status !== 400) leaks.push(`${method} ${path} → ${res.status} ${JSON.stringify(res.body).slice(0, 120)}`);
+    }
+    expect(leaks).toEqual([]);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  /** What tenant A's resources look like through the API, to show nothing changed. */
+  async function snapshot(): Promise<unknown[]> {
+    const paths = ['/v1/products', '/v1/users', '/v1/stores', '/v1/api-keys', '/v1/orders', '/v1/payments', '/v1/inventory/levels'];
+    return Promise.all(paths.map(async (p) => (await api('GET', p, { token })).body));
+  }
+
+  /** The resource a path names: `/v1/orders/{id}/cancel` names the order of `/v1/orders/{id}`. */
+  const idFor = (path: string): string | undefined => ids[path.slice(0, path.indexOf('}') + 1)];
+
   afterAll(async () => {
     if (platform) {
       await platform.stop();
@@ -78,7 +109,7 @@ describe('bad input on every route (walks /openapi.json)', () => {
     expect(operations.length).toBeGreaterThan(30);
     for (const { path, method, op } of operations) {
       const label = `${method} ${path}`;
-      const url = path.replace(/\{\w+\}/, () => ids[path] ?? randomUUID());
+      const url = path.replace(/\{\w+\}/, () => idFor(path) ?? randomUUID());
       const withBody = method !== 'GET' && method !== 'DELETE';
 
       for (const param of path.includes('{') ? BAD_PATH_PARAMS : [])
