@@ -24,11 +24,12 @@ export interface OutboxRelayOptions {
   /** Polling fallback when no nudge arrives (default 1000 ms; commits through OutboxWriter nudge the relay at once). */
   pollIntervalMs?: number;
   /**
-   * After a wake-up, how long to let further commits gather before reading (default 5 ms; 20 ms on Kafka). Under a
+   * After a wake-up, how long to let further commits gather before reading (default 5 ms; 35 ms on Kafka). Under a
    * stream of small transactions, each pass then publishes several events for its four round trips instead of one or
    * two. On Kafka a pass also costs a produce request to every broker leading a partition of the batch, acknowledged
    * by all replicas: at 1,000 single-event commits per second, 5 ms left the relay and consumers 1.7–2.0 ms of CPU
-   * per event and saturated the bench machine, 20 ms 1.4 ms (bench:events --linger).
+   * per event and saturated the bench machine; 20 ms 1.59–1.91 ms over seven runs, 35 ms 1.47–1.73 ms over nine,
+   * with 10–25 % more events/s sustained (bench:events --linger, docs/benchmarks.md).
    */
   lingerMs?: number;
   /** How often a standby relay tries to become the active one (default 1000 ms). */
@@ -114,7 +115,7 @@ export class OutboxRelay {
     this.lockKey = `tessera.outbox-relay:${opts.schema}`;
     this.batchSize = opts.batchSize ?? 500;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
-    this.lingerMs = opts.lingerMs ?? (opts.transport.kind === 'kafka' ? 20 : 5);
+    this.lingerMs = opts.lingerMs ?? (opts.transport.kind === 'kafka' ? 35 : 5);
     this.metrics = outboxMetrics(opts.registry);
     this.log = opts.logger ?? consoleLogger;
     this.backoff = new Backoff(opts.backoff);
