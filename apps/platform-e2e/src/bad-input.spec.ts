@@ -77,6 +77,28 @@ describe('bad input on every route (walks /openapi.json)', () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it('refuses anonymous callers with 401 and a read-only API key with 4xx on every route not open to them', async () => {
+    const readOnly = (await api('POST', '/v1/api-keys', { token, body: { name: 'reader', scopes: ['orders:read'] } })).body.key;
+    expect(readOnly).toEqual(expect.any(String));
+    const open = new Set(['POST /v1/tenants', 'POST /v1/auth/login', 'POST /v1/auth/refresh', 'GET /.well-known/jwks.json']);
+    const wrong: string[] = [];
+    for (const [path, ops] of Object.entries(spec.paths)) {
+      for (const method of Object.keys(ops).map((m) => m.toUpperCase())) {
+        const url = path.replace(/\{\w+\}/, () => idFor(path) ?? randomUUID());
+        const body = method === 'GET' || method === 'DELETE' ? {} : { body: {} };
+        const label = `${method} ${path}`;
+        const anonymous = await api(method, url, body);
+        if (!open.has(label) && anonymous.status !== 401) wrong.push(`anonymous ${label} → ${anonymous.status}`);
+        const keyed = await api(method, url, { ...body, apiKey: readOnly });
+        const problem = /application\/problem\+json/.test(keyed.headers.get('content-type') ?? '');
+        if (keyed.status >= 500 || (keyed.status >= 400 && !problem)) wrong.push(`API key ${label} → ${keyed.status}`);
+        // A key that may only read orders changes nothing anywhere.
+        if (method !== 'GET' && keyed.status < 400) wrong.push(`API key ${label} → ${keyed.status}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
   /** What tenant A's resources look like through the API, to show nothing changed. */
   async function snapshot(): Promise<unknown[]> {
     const paths = ['/v1/products', '/v1/users', '/v1/stores', '/v1/api-keys', '/v1/orders', '/v1/payments', '/v1/inventory/levels'];
