@@ -29,7 +29,7 @@ export interface OutboxRelayOptions {
    * two. On Kafka a pass also costs a produce request to every broker leading a partition of the batch, acknowledged
    * by all replicas: at 1,000 single-event commits per second, 5 ms left the relay and consumers 1.7–2.0 ms of CPU
    * per event and saturated the bench machine; 20 ms 1.59–1.91 ms over seven runs, 35 ms 1.47–1.73 ms over nine,
-   * with 10–25 % more events/s sustained (bench:events --linger, docs/benchmarks.md).
+   * which also sustained more events/s (median 3,393 against 2,971; bench:events --linger, docs/benchmarks.md).
    */
   lingerMs?: number;
   /** How often a standby relay tries to become the active one (default 1000 ms). */
