@@ -19,24 +19,43 @@ const escapePointer = (key: string): string => key.replace(/~/g, '~0').replace(/
  * Iterative, so the body's depth cannot exhaust the stack here either.
  */
 export function jsonBodyFault(body: unknown): FieldError | undefined {
-  const stack: { value: unknown; path: string[]; depth: number }[] = [{ value: body, path: [], depth: 0 }];
-  const fault = (path: string[], detail: string): FieldError => ({
-    field: path.join('.'),
-    pointer: `#/${path.map(escapePointer).join('/')}`,
-    detail,
-  });
+  // Each entry links to its parent instead of copying its path: the path is only built for the fault, if any.
+  interface Entry {
+    value: unknown;
+    key: string;
+    parent: Entry | undefined;
+    depth: number;
+  }
+  const pathOf = (entry: Entry | undefined): string[] => {
+    const path: string[] = [];
+    for (let e = entry; e?.parent; e = e.parent) path.unshift(e.key);
+    return path;
+  };
+  const fault = (entry: Entry, detail: string): FieldError => {
+    const path = pathOf(entry);
+    return { field: path.join('.'), pointer: `#/${path.map(escapePointer).join('/')}`, detail };
+  };
+  const stack: Entry[] = [{ value: body, key: '', parent: undefined, depth: 0 }];
   while (stack.length > 0) {
-    const { value, path, depth } = stack.pop() as { value: unknown; path: string[]; depth: number };
+    const entry = stack.pop() as Entry;
+    const { value, depth } = entry;
     if (typeof value === 'string') {
-      if (value.includes(NUL)) return fault(path, 'must not contain a NUL character (\\u0000)');
+      if (value.includes(NUL)) return fault(entry, 'must not contain a NUL character (\\u0000)');
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
-    if (depth >= MAX_JSON_DEPTH) return fault(path, `nests deeper than ${MAX_JSON_DEPTH} levels`);
-    const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value);
-    for (const [key, child] of entries) {
-      if (key.includes(NUL)) return fault(path, 'has a key with a NUL character (\\u0000)');
-      stack.push({ value: child, path: [...path, key], depth: depth + 1 });
+    if (depth >= MAX_JSON_DEPTH) return fault(entry, `nests deeper than ${MAX_JSON_DEPTH} levels`);
+    // Numbers, booleans and nulls cannot be at fault: only strings with a NUL and containers are visited.
+    const suspect = (child: unknown) => (typeof child === 'string' ? child.includes(NUL) : child !== null && typeof child === 'object');
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++)
+        if (suspect(value[i])) stack.push({ value: value[i], key: String(i), parent: entry, depth: depth + 1 });
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      if (key.includes(NUL)) return fault(entry, 'has a key with a NUL character (\\u0000)');
+      const child = (value as Record<string, unknown>)[key];
+      if (suspect(child)) stack.push({ value: child, key, parent: entry, depth: depth + 1 });
     }
   }
   return undefined;
