@@ -33,6 +33,7 @@ export {
   dropIdempotencyKeysPurge,
   IDEMPOTENCY_KEYS_TABLE,
 } from './lib/idempotency-keys-table';
+export { migrationClass, idempotencyKeysTableMigration, idempotencyKeysPurgeMigration } from './lib/migration-class';
 export { IdempotencyKeysPurger, type IdempotencyKeysPurgeOptions } from './lib/idempotency-keys-purge';
 export { provisionService, runtimeDatabaseUrl, type ProvisionOptions } from './lib/provision';
 export { ownerRoleName, runtimeRoleName, assertSchemaName } from './lib/service-names';

@@ -1,4 +1,4 @@
-import { enableTenantRls } from '@tessera/persistence';
+import { enableTenantRls, ownerRoleName } from '@tessera/persistence';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { ROLES } from '@tessera/contracts';
 
@@ -115,13 +115,8 @@ export class IdentitySchema1763800000000 implements MigrationInterface {
      *   earlier on the caller's path;
      * - other services' roles have no USAGE on this schema, so they cannot call them.
      */
-    const [{ owner }] = (await q.query(
-      `SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1`,
-      [S],
-    )) as {
-      owner: string;
-    }[];
-    const ownerRole = quoteIdent(owner);
+    // The schema's owner, which provisionService makes it and migrations run as.
+    const ownerRole = quoteIdent(ownerRoleName(S));
     for (const table of LOOKUP_TABLES) {
       await q.query(`CREATE POLICY definer_lookup ON ${S}.${table} FOR SELECT TO ${ownerRole} USING (true)`);
     }

@@ -1,8 +1,6 @@
 import { messagingTablesMigration } from '@tessera/messaging';
-import type { MigrationClass } from '@tessera/persistence';
+import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, type MigrationClass } from '@tessera/persistence';
 import { InventorySchema1763800000000 } from './1763800000000-inventory-schema';
-import { IdempotencyKeysTable1795300000000 } from './1795300000000-idempotency-keys';
-import { IdempotencyKeysPurge1795400000000 } from './1795400000000-idempotency-keys-purge';
 
 export const INVENTORY_SCHEMA = 'inventory';
 
@@ -10,6 +8,7 @@ export const INVENTORY_SCHEMA = 'inventory';
 export const inventoryMigrations: MigrationClass[] = [
   messagingTablesMigration(INVENTORY_SCHEMA),
   InventorySchema1763800000000,
-  IdempotencyKeysTable1795300000000,
-  IdempotencyKeysPurge1795400000000,
+  // Idempotency-Key of POST /v1/inventory/locations and /movements: the shared store's table, then its purge of expired keys.
+  idempotencyKeysTableMigration(INVENTORY_SCHEMA),
+  idempotencyKeysPurgeMigration(INVENTORY_SCHEMA),
 ];

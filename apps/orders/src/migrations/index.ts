@@ -1,7 +1,7 @@
 import { messagingTablesMigration } from '@tessera/messaging';
+import { idempotencyKeysPurgeMigration } from '@tessera/persistence';
 import { OrdersSchema1763800000000 } from './1763800000000-orders-schema';
 import { IdempotencyClaim1795300000000 } from './1795300000000-idempotency-claim';
-import { IdempotencyKeysPurge1795400000000 } from './1795400000000-idempotency-keys-purge';
 
 export const ORDERS_SCHEMA = 'orders';
 
@@ -10,5 +10,6 @@ export const ORDERS_MIGRATIONS = [
   messagingTablesMigration(ORDERS_SCHEMA, 1763700000000),
   OrdersSchema1763800000000,
   IdempotencyClaim1795300000000,
-  IdempotencyKeysPurge1795400000000,
+  // The purge of expired Idempotency-Keys (POST /v1/orders).
+  idempotencyKeysPurgeMigration(ORDERS_SCHEMA),
 ];

@@ -1,6 +1,6 @@
 import type { QueryRunner } from 'typeorm';
 import { disableTenantRls, enableTenantRls } from './rls';
-import { assertSchemaName, ident, runtimeRoleName } from './service-names';
+import { assertSchemaName, ident, ownerRoleName, runtimeRoleName } from './service-names';
 
 export const IDEMPOTENCY_KEYS_TABLE = 'idempotency_keys';
 
@@ -62,12 +62,9 @@ export async function createIdempotencyKeysPurge(queryRunner: QueryRunner, schem
   const t = tableRef(schema);
   const name = `${s}.${PURGE_EXPIRED_IDEMPOTENCY_KEYS}`;
   const fn = `${name}(integer)`;
-  // The schema's owner, as identity's migration finds it: migrations run as it, and the function must belong to it
-  // (and not to a superuser running the migration by hand, who would bypass RLS inside the function).
-  const [{ owner }] = (await queryRunner.query(`SELECT pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1`, [schema])) as {
-    owner: string;
-  }[];
-  const ownerRole = ident(owner);
+  // The schema's owner (provisionService makes it so): migrations run as it, and the function must belong to it,
+  // not to a superuser running the migration by hand, who would bypass RLS inside the function.
+  const ownerRole = ident(ownerRoleName(schema));
   await queryRunner.query(`CREATE POLICY ${IDEMPOTENCY_PURGE_POLICIES.select} ON ${t} FOR SELECT TO ${ownerRole} USING (expires_at < now())`);
   await queryRunner.query(`CREATE POLICY ${IDEMPOTENCY_PURGE_POLICIES.delete} ON ${t} FOR DELETE TO ${ownerRole} USING (expires_at < now())`);
   // STRICT: a NULL limit (LIMIT NULL is no limit) deletes nothing. The DELETE checks expires_at again: a key

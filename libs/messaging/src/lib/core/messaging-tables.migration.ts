@@ -1,4 +1,4 @@
-import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { migrationClass, type MigrationClass } from '@tessera/persistence';
 import { quoteSchema } from './sql-names';
 
 /** The DDL of a service's outbox and inbox tables, in `schema`. Idempotent. */
@@ -37,21 +37,16 @@ export function messagingTablesSql(schema: string): string[] {
  * Services list it among their migrations: `migrations: [messagingTablesMigration('identity'), ...]`.
  * The outbox has no RLS on purpose: the relay reads every tenant's pending rows.
  */
-export function messagingTablesMigration(schema: string, timestamp = 1700000000000): new () => MigrationInterface {
+export function messagingTablesMigration(schema: string, timestamp = 1700000000000): MigrationClass {
   const statements = messagingTablesSql(schema);
   const s = quoteSchema(schema);
-  const name = `MessagingTables${timestamp}`;
-  const cls = class implements MigrationInterface {
-    name = name;
-    async up(queryRunner: QueryRunner): Promise<void> {
+  return migrationClass(`MessagingTables${timestamp}`, {
+    async up(queryRunner) {
       for (const sql of statements) await queryRunner.query(sql);
-    }
-    async down(queryRunner: QueryRunner): Promise<void> {
+    },
+    async down(queryRunner) {
       await queryRunner.query(`DROP TABLE IF EXISTS ${s}.processed_events`);
       await queryRunner.query(`DROP TABLE IF EXISTS ${s}.outbox_events`);
-    }
-  };
-  // TypeORM reads the timestamp from the class name's trailing digits.
-  Object.defineProperty(cls, 'name', { value: name });
-  return cls;
+    },
+  });
 }
