@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client } from 'pg';
 import { createEnvelope, ensureMessagingSchema, type EventTransport } from '@tessera/messaging';
 import { startKafkaMock, type KafkaMockCluster } from '@tessera/testing';
 import { makeTransport, type TransportSpec } from './bench-consumer';
 import { BENCH_TOPIC, BenchPipeline } from './bench-pipeline';
+import { costliestStatements, resetStatements, withClient } from './pg-admin';
 import { descendantCpu } from './proc-cpu';
 
 const RAW_TOPIC = 'tessera.benchraw.events';
@@ -54,16 +54,12 @@ async function costNow(url: string): Promise<Record<keyof CpuPerEvent, number>> 
   const children = descendantCpu(process.pid, (cmd) =>
     /postgres/.test(cmd) ? 'postgres' : /mock-cluster|kafka-mock/.test(cmd) ? 'kafka' : /bench-consumer/.test(cmd) ? 'consumer' : undefined,
   );
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    // Backends report their counts at most once a second: wait so that the previous phase's are in.
-    await new Promise((r) => setTimeout(r, 1500));
-    const { rows } = await c.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()');
-    return { node: (user + system) / 1e6 + (children['consumer'] ?? 0), postgres: children['postgres'] ?? 0, kafka: children['kafka'] ?? 0, commits: Number(rows[0].n) };
-  } finally {
-    await c.end();
-  }
+  // Backends report their counts at most once a second: wait so that the previous phase's are in.
+  await new Promise((r) => setTimeout(r, 1500));
+  const commits = await withClient(url, async (c) =>
+    Number((await c.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0].n),
+  );
+  return { node: (user + system) / 1e6 + (children['consumer'] ?? 0), postgres: children['postgres'] ?? 0, kafka: children['kafka'] ?? 0, commits };
 }
 
 /**
@@ -72,18 +68,12 @@ async function costNow(url: string): Promise<Record<keyof CpuPerEvent, number>> 
  * of 300–400 ms that belong to the earlier phase, not to the load being measured.
  */
 async function settle(url: string): Promise<void> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query('CHECKPOINT');
-  } finally {
-    await c.end();
-  }
+  await withClient(url, (c) => c.query('CHECKPOINT'));
 }
 
 /** Runs `fn` and returns its cost per event, for `events` events. */
 async function costPerEvent<T>(url: string, events: number, fn: () => Promise<T>, o: Options, phase: string): Promise<[T, CpuPerEvent]> {
-  if (o.pgStats) await adminQuery(url, 'SELECT pg_stat_statements_reset()');
+  if (o.pgStats) await resetStatements(url);
   const before = await costNow(url);
   const result = await fn();
   const after = await costNow(url);
@@ -100,30 +90,14 @@ async function costPerEvent<T>(url: string, events: number, fn: () => Promise<T>
   ];
 }
 
-async function adminQuery<R extends object>(url: string, sql: string): Promise<R[]> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<R>(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
-
 /** The phase's statements by PostgreSQL's planning + execution time, in µs per event (pg_stat_statements). */
 async function printStatements(url: string, events: number, phase: string): Promise<void> {
-  const rows = await adminQuery<{ calls: string; plans: string; plan: number; exec: number; query: string }>(
-    url,
-    `SELECT calls, plans, total_plan_time AS plan, total_exec_time AS exec, query FROM pg_stat_statements
-      WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-      ORDER BY total_plan_time + total_exec_time DESC LIMIT 20`,
-  );
+  const rows = await costliestStatements(url, 20, { thisDatabase: true });
   process.stderr.write(`[bench] ${phase}: statements by PostgreSQL time (µs per event: plan + exec; calls per event)\n`);
+  const us = (ms: number) => ((ms * 1000) / events).toFixed(1);
   for (const r of rows) {
-    const us = (ms: number) => ((ms * 1000) / events).toFixed(1);
     process.stderr.write(
-      `[bench]   ${us(r.plan)} + ${us(r.exec)} µs, ${(Number(r.calls) / events).toFixed(2)} calls (${r.plans} planned): ` +
-        `${r.query.replace(/\s+/g, ' ').slice(0, 150)}\n`,
+      `[bench]   ${us(r.planMs)} + ${us(r.execMs)} µs, ${(r.calls / events).toFixed(2)} calls (${r.plans} planned): ${r.query.slice(0, 150)}\n`,
     );
   }
 }
@@ -164,13 +138,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function createDatabase(serverUrl: string, name: string): Promise<string> {
-  const c = new Client({ connectionString: serverUrl });
-  await c.connect();
-  try {
-    await c.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await c.end();
-  }
+  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return url.toString();
@@ -394,7 +362,6 @@ export async function main(argv: string[]): Promise<void> {
   try {
     for (const name of o.transports) {
       const url = await createDatabase(pg.url, `bench_${name}`);
-      if (o.pgStats) await adminQuery(url, 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
       if (name === 'postgres') {
         await ensureMessagingSchema(url);
         results.push(await runOne(name, url, { kind: 'postgres', url, partitions: o.partitions }, o));

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import { Client } from 'pg';
+import { costliestStatements, resetStatements } from './pg-admin';
 import { expectStatus, httpClient, pool, type Call } from './http-client';
 import { startPlatform, type BenchPlatform } from './platform';
 
@@ -66,32 +66,16 @@ export interface PgStatement {
   query: string;
 }
 
-/** The statements of the load window that cost PostgreSQL most (pg_stat_statements, times per order). */
+/** The statements of the load window that cost PostgreSQL most, times per order. */
 async function pgStatements(adminUrl: string, orders: number): Promise<PgStatement[]> {
-  return withAdmin(adminUrl, async (c) => {
-    const { rows } = await c.query<{ role: string; calls: string; plans: string; plan: number; exec: number; query: string }>(
-      `SELECT pg_get_userbyid(userid) AS role, calls, plans, total_plan_time AS plan, total_exec_time AS exec, query
-         FROM pg_stat_statements ORDER BY total_plan_time + total_exec_time DESC LIMIT 25`,
-    );
-    return rows.map((r) => ({
-      role: r.role,
-      calls: Number(r.calls),
-      plans: Number(r.plans),
-      planMsPerOrder: r.plan / orders,
-      execMsPerOrder: r.exec / orders,
-      query: r.query.replace(/\s+/g, ' ').slice(0, 160),
-    }));
-  });
-}
-
-async function withAdmin<T>(adminUrl: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: adminUrl });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
+  return (await costliestStatements(adminUrl, 25)).map((r) => ({
+    role: r.role,
+    calls: r.calls,
+    plans: r.plans,
+    planMsPerOrder: r.planMs / orders,
+    execMsPerOrder: r.execMs / orders,
+    query: r.query,
+  }));
 }
 
 const RATE_LIMITS = {
@@ -288,12 +272,7 @@ export async function runScenario(spec: ScenarioSpec, opts: LoadOptions): Promis
     const idleCpuSeconds: Record<string, number> = {};
     for (const [k, v] of Object.entries(idle1)) idleCpuSeconds[k] = ((v - (idle0[k] ?? 0)) * 1000) / IDLE_SAMPLE_MS;
 
-    if (opts.pgStats) {
-      await withAdmin(platform.adminUrl, async (c) => {
-        await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-        await c.query('SELECT pg_stat_statements_reset()');
-      });
-    }
+    if (opts.pgStats) await resetStatements(platform.adminUrl);
     const loadAverage = os.loadavg();
     const cpu0 = platform.cpuSeconds();
     const client0 = process.cpuUsage();
