@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { client, startPlatform, removeDataDir, type ApiResponse, type Platform } from './platform';
+import { client, eventually, removeDataDir, signUp, startPlatform, type Platform } from './platform';
 
 /**
  * Every operation of the merged OpenAPI document, called through the gateway with bad input: malformed and
@@ -22,11 +22,7 @@ describe('bad input on every route (walks /openapi.json)', () => {
     api = client(platform.baseUrl);
     spec = (await api<OpenApi>('GET', '/openapi.json')).body;
     // A `mall` tenant with one of everything, so that path parameters can name real resources.
-    const signup = await api('POST', '/v1/tenants', {
-      body: { name: 'Fuzz', slug, type: 'mall', defaultCurrency: 'EUR', owner: { email: `o@${slug}.test`, password, name: 'O' } },
-    });
-    expect(signup.status).toBe(201);
-    token = (await api('POST', '/v1/auth/login', { body: { email: `o@${slug}.test`, password } })).body.accessToken;
+    ({ token } = await signUp(api, { slug, type: 'mall', defaultCurrency: 'EUR', password }));
     const as = (method: string, url: string, body?: unknown) => api(method, url, { token, body });
     const product = await as('POST', '/v1/products', {
       title: 'Brick',
@@ -38,12 +34,15 @@ describe('bad input on every route (walks /openapi.json)', () => {
     const user = await as('POST', '/v1/users', { email: `u@${slug}.test`, name: 'U', role: 'staff', password });
     const store = await as('POST', '/v1/stores', { name: 'Shop', channel: 'storefront' });
     const key = await as('POST', '/v1/api-keys', { name: 'ops', scopes: ['orders:read'] });
-    const order = await eventually(() => as('POST', '/v1/orders', {
-      items: [{ sku: 'FUZZ-1', quantity: 1 }],
-      customer: { name: 'C', email: 'c@fuzz.test' },
-      paymentMethod: 'bank_transfer',
-    }), (r) => r.status === 202);
-    const payments = await eventually(() => as('GET', `/v1/payments?orderId=${order.body.id}`), (r) => r.body.items?.length === 1);
+    // The orders service learns the SKU from catalog's events, billing the order from orders': both a moment later.
+    const order = await eventually(async () => {
+      const res = await as('POST', '/v1/orders', { items: [{ sku: 'FUZZ-1', quantity: 1 }], customer: { name: 'C', email: 'c@fuzz.test' }, paymentMethod: 'bank_transfer' });
+      return res.status === 202 ? res : undefined;
+    }, 'an order for FUZZ-1');
+    const payments = await eventually(async () => {
+      const res = await as('GET', `/v1/payments?orderId=${order.body.id}`);
+      return res.body.items?.length === 1 ? res : undefined;
+    }, 'the order\'s payment');
     Object.assign(ids, {
       '/v1/products/{id}': product.body.id,
       '/v1/users/{id}': user.body.id,
@@ -56,9 +55,7 @@ describe('bad input on every route (walks /openapi.json)', () => {
   });
 
   it("answers another tenant's resources with 404 on every route that names one, and changes nothing", async () => {
-    const other = `fuzz-b-${randomUUID().slice(0, 8)}`;
-    await api('POST', '/v1/tenants', { body: { name: 'Other', slug: other, owner: { email: `o@${other}.test`, password, name: 'B' } } });
-    const otherToken = (await api('POST', '/v1/auth/login', { body: { email: `o@${other}.test`, password } })).body.accessToken;
+    const { token: otherToken } = await signUp(api, { slug: `fuzz-b-${randomUUID().slice(0, 8)}` });
     const before = await snapshot();
     const leaks: string[] = [];
     const named = Object.entries(spec.paths).flatMap(([path, ops]) =>
@@ -181,14 +178,6 @@ function resolve(spec: OpenApi, schema: SchemaObject | undefined): SchemaObject 
 }
 
 const show = (v: unknown): string => (JSON.stringify(v) ?? String(v)).slice(0, 24);
-
-async function eventually(call: () => Promise<ApiResponse>, ok: (r: ApiResponse) => boolean): Promise<ApiResponse> {
-  for (let i = 0; ; i++) {
-    const res = await call();
-    if (ok(res) || i >= 100) return res;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const BAD_VALUES: unknown[] = [
   null,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { client, startPlatform, removeDataDir, type ApiResponse, type Platform } from './platform';
+import { client, removeDataDir, signUp, startPlatform, type ApiResponse, type Platform } from './platform';
 
 /**
  * Every operation whose OpenAPI entry documents `Idempotency-Key`, called through the gateway by a client that
@@ -18,10 +18,7 @@ describe('Idempotency-Key under concurrent retries (walks /openapi.json)', () =>
   beforeAll(async () => {
     platform = await startPlatform({ RATE_LIMIT_ADDRESS_POINTS: '1000000', RATE_LIMIT_TENANT_POINTS: '1000000' });
     api = client(platform.baseUrl);
-    await api('POST', '/v1/tenants', {
-      body: { name: 'Idem', slug, type: 'mall', defaultCurrency: 'EUR', owner: { email: `o@${slug}.test`, password, name: 'O' } },
-    });
-    token = (await api('POST', '/v1/auth/login', { body: { email: `o@${slug}.test`, password } })).body.accessToken;
+    ({ token } = await signUp(api, { slug, type: 'mall', defaultCurrency: 'EUR', password }));
     await api('POST', '/v1/products', { token, body: { title: 'Brick', status: 'active', variants: [{ sku: 'IDEM-1', priceAmount: 100, currency: 'EUR' }] } });
     locationId = (await api('POST', '/v1/inventory/locations', { token, body: { code: 'MAIN', name: 'Main' } })).body.id;
     await api('POST', '/v1/inventory/movements', { token, body: { type: 'receive', sku: 'IDEM-1', locationId, quantity: 50 } });

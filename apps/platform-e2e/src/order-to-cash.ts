@@ -1,23 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { client, removeDataDir, startPlatform, type Platform } from './platform';
+import { client, eventually, removeDataDir, startPlatform, type Platform } from './platform';
 
 type Api = ReturnType<typeof client>;
-
-/** Polls until `probe` returns a value (not undefined) or the time is up. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 /**
  * The order-to-cash saga through the gateway: catalog, inventory, orders and billing joined only by events.

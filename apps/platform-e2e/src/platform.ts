@@ -158,3 +158,34 @@ export function client(baseUrl: string) {
     return { status: res.status, headers: res.headers, body: parsed as T };
   };
 }
+
+/** Polls until `probe` returns a value (not undefined) or the time is up. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Signs a new tenant up through the gateway and logs its owner in. */
+export async function signUp(
+  api: ReturnType<typeof client>,
+  tenant: { slug: string; name?: string; type?: 'single_brand' | 'mall'; defaultCurrency?: string; password?: string },
+): Promise<{ token: string; email: string; password: string }> {
+  const email = `owner@${tenant.slug}.test`;
+  const password = tenant.password ?? 'correct horse battery staple';
+  const { slug, name = slug, type, defaultCurrency } = tenant;
+  const res = await api('POST', '/v1/tenants', { body: { name, slug, type, defaultCurrency, owner: { email, password, name: 'Owner' } } });
+  if (res.status !== 201) throw new Error(`signup of ${slug}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  const login = await api('POST', '/v1/auth/login', { body: { email, password } });
+  if (login.status !== 200) throw new Error(`login to ${slug}: HTTP ${login.status}`);
+  return { token: login.body.accessToken, email, password };
+}
