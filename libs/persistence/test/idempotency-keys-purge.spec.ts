@@ -1,14 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { createTestDatabase, type TestDatabase } from '@tessera/testing';
-import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import {
-  createIdempotencyKeysPurge,
-  createIdempotencyKeysTable,
   createServiceDataSource,
-  dropIdempotencyKeysPurge,
-  dropIdempotencyKeysTable,
   IdempotencyKeysPurger,
+  idempotencyKeysPurgeMigration,
+  idempotencyKeysTableMigration,
   ownerRoleName,
   PersistenceModule,
   revertLastMigration,
@@ -24,28 +22,11 @@ import { widgetMigrations } from './fixtures/widget.migrations';
 const PASSWORD = 'runtime-pw';
 const schema = uniqueSchema('purge');
 
-/** The two migrations a service commits: the table, then its purge. */
-function idempotencyMigrations(s: string): MigrationClass[] {
-  class IdempotencyKeys1700000000002 implements MigrationInterface {
-    name = 'IdempotencyKeys1700000000002';
-    async up(q: QueryRunner): Promise<void> {
-      await createIdempotencyKeysTable(q, s);
-    }
-    async down(q: QueryRunner): Promise<void> {
-      await dropIdempotencyKeysTable(q, s);
-    }
-  }
-  class IdempotencyKeysPurge1700000000003 implements MigrationInterface {
-    name = 'IdempotencyKeysPurge1700000000003';
-    async up(q: QueryRunner): Promise<void> {
-      await createIdempotencyKeysPurge(q, s);
-    }
-    async down(q: QueryRunner): Promise<void> {
-      await dropIdempotencyKeysPurge(q, s);
-    }
-  }
-  return [IdempotencyKeys1700000000002, IdempotencyKeysPurge1700000000003];
-}
+/** The two migrations a service lists: the table, then its purge. */
+const idempotencyMigrations = (s: string): MigrationClass[] => [
+  idempotencyKeysTableMigration(s, 1700000000002),
+  idempotencyKeysPurgeMigration(s, 1700000000003),
+];
 
 const migrationsOf = (s: string) => [...widgetMigrations(s), ...idempotencyMigrations(s)];
 
