@@ -13,12 +13,6 @@ export interface ServiceDataSourceOptions {
   migrations?: MigrationClass[];
   poolSize?: number;
   applicationName?: string;
-  /**
-   * PostgreSQL's `plan_cache_mode` for every connection (default: the server's, `auto`, which keeps a generic plan
-   * for a prepared statement where it costs no more and re-plans after an ANALYZE). `force_custom_plan` plans
-   * every call for its values: measured in inventory, that planning cost more than any plan it improved.
-   */
-  planCacheMode?: 'auto' | 'force_custom_plan' | 'force_generic_plan';
 }
 
 /** Internal: the migration runner also needs every connection to run as the schema's owner role. */
@@ -41,7 +35,6 @@ export function buildServiceDataSource(opts: InternalDataSourceOptions): DataSou
   // `SET search_path` after connect would miss.
   const startup = [`-c search_path=${schema}`];
   if (opts.sessionRole) startup.push(`-c role=${opts.sessionRole}`);
-  if (opts.planCacheMode) startup.push(`-c plan_cache_mode=${opts.planCacheMode}`);
   return new DataSource({
     type: 'postgres',
     url: opts.url,

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { createServiceDataSource, type EntityDefinition, type ServiceDataSourceOptions } from '../data-source';
+import { createServiceDataSource, type EntityDefinition } from '../data-source';
 import { IdempotencyKeysPurger, type IdempotencyKeysPurgeOptions } from '../idempotency-keys-purge';
 import { resolveRuntimeDatabaseUrl } from '../runtime-url';
 import { TenantTransactions } from '../tenant-transactions';
@@ -13,8 +13,6 @@ export interface PersistenceModuleOptions {
   /** Runtime URL given directly (tests); wins over the environment. */
   url?: string;
   poolSize?: number;
-  /** See ServiceDataSourceOptions.planCacheMode. */
-  planCacheMode?: ServiceDataSourceOptions['planCacheMode'];
   /**
    * Purge expired `Idempotency-Key` rows in the background (IdempotencyKeysPurger; `true` for the defaults). For
    * services whose migrations ran createIdempotencyKeysPurge.
@@ -65,7 +63,6 @@ export class PersistenceModule {
               schema: opts.schema,
               entities: opts.entities,
               poolSize: opts.poolSize,
-              planCacheMode: opts.planCacheMode,
             });
             return ds.initialize();
           },
