@@ -8,7 +8,10 @@ import {
   type ReservationConfirmedV1,
   type ReservationExpiredV1,
   type ReservationRejectedV1,
+  type EventEnvelope,
 } from '@tessera/contracts';
+import { Inbox } from '@tessera/messaging';
+import { OrderStore } from '../src/orders/order-store';
 import { envelope, orderBody, OrdersHarness, type Staff } from './support/orders-harness';
 
 describe('order saga handlers (through the inbox)', () => {
@@ -239,6 +242,66 @@ describe('order saga handlers (through the inbox)', () => {
     foreign.tenantid = randomUUID();
     await h.saga.onReservationConfirmed(foreign);
     expect((await order(id)).status).toBe('pending');
+  });
+
+  it('applies a batch of events in one transaction as it applies them one by one, locking its orders at once', async () => {
+    const [paid, expiring, pending] = [await place(), await place(), await place()];
+    const reservation = confirmed(expiring);
+    const created = paymentCreated(paid);
+    const foreign = confirmed(pending);
+    foreign.tenantid = randomUUID();
+    const ghost = randomUUID();
+    // Several events about one order, in order: each must see what the one before it did in the same transaction.
+    const batch: EventEnvelope[] = [
+      confirmed(paid),
+      reservation,
+      created,
+      paymentConfirmed(paid, created.data.paymentId),
+      expired(expiring, reservation.data.reservationId),
+      confirmed(ghost),
+      foreign,
+    ];
+    const dispatch: Record<string, (e: any) => Promise<void>> = {
+      [InventoryEventTypes.ReservationConfirmed]: (e) => h.saga.onReservationConfirmed(e),
+      [InventoryEventTypes.ReservationExpired]: (e) => h.saga.onReservationExpired(e),
+      [BillingEventTypes.PaymentCreated]: (e) => h.saga.onPaymentCreated(e),
+      [BillingEventTypes.PaymentConfirmed]: (e) => h.saga.onPaymentConfirmed(e),
+    };
+    const lockMany = jest.spyOn(OrderStore, 'lockMany');
+    try {
+      await h.app.get(Inbox).runBatch(
+        async () => {
+          for (const e of batch) await dispatch[e.type](e);
+        },
+        { events: batch },
+      );
+      // One statement for the owner's orders, one for the foreign tenant's (which sees none of them).
+      expect(lockMany).toHaveBeenCalledTimes(2);
+    } finally {
+      lockMany.mockRestore();
+    }
+
+    const o = await order(paid);
+    expect([o.status, o.paymentId]).toEqual(['paid', created.data.paymentId]);
+    expect(o.history.map((e: any) => [e.from, e.to])).toEqual([
+      [null, 'pending'],
+      ['pending', 'awaiting_payment'],
+      ['awaiting_payment', null],
+      ['awaiting_payment', 'paid'],
+    ]);
+    const e = await order(expiring);
+    expect(e.status).toBe('expired');
+    expect(e.history.map((x: any) => x.to)).toEqual(['pending', 'awaiting_payment', 'expired']);
+    expect((await order(pending)).status).toBe('pending');
+    expect((await eventsOf(paid)).map((x) => x.type)).toEqual(['orders.order.placed', 'orders.order.awaiting_payment', 'orders.order.paid']);
+    expect((await eventsOf(expiring)).map((x) => x.type)).toEqual(['orders.order.placed', 'orders.order.awaiting_payment', 'orders.order.expired']);
+    const parked = await h.admin.query('SELECT 1 FROM orders.parked_events WHERE order_ref = $1', [ghost]);
+    expect(parked.rowCount).toBe(1);
+
+    // Delivered again, one by one: every event is a duplicate and nothing moves.
+    for (const x of batch) await dispatch[x.type](x);
+    expect((await order(paid)).history).toHaveLength(4);
+    expect((await order(expiring)).history).toHaveLength(3);
   });
 
   it('serializes a staff cancel racing a payment confirmation: exactly one wins', async () => {

@@ -46,7 +46,7 @@ export {
 export { migrationCli, type MigrationCliConfig } from './lib/migration-cli';
 export { resolveRuntimeDatabaseUrl } from './lib/runtime-url';
 export { pingDatabase } from './lib/health';
-export { PreparedQuery, connectionOf, preparedRows, type Queryable } from './lib/prepared-query';
+export { PreparedQuery, connectionOf, preparedRows, preparedSend, type Queryable } from './lib/prepared-query';
 export {
   beginTransaction,
   commitTransaction,

@@ -1,6 +1,6 @@
 import type { OrderStatus, PaymentMethod } from '@tessera/contracts';
 import type { EntityManager } from 'typeorm';
-import { preparedRows } from '@tessera/persistence';
+import { preparedRows, preparedSend } from '@tessera/persistence';
 
 /** What caused a transition or a history note: an API call by an actor, or a consumed event. */
 export type Cause = { type: 'api'; actor: string } | { type: 'event'; eventId: string; eventType: string };
@@ -61,6 +61,8 @@ const ORDER_COLUMNS = `id, tenant_id AS "tenantId", status, currency, subtotal_a
 
 const FIND = `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = $1`;
 const FIND_FOR_UPDATE = `${FIND} FOR UPDATE`;
+// Locked in id order, whoever asks: two transactions locking overlapping sets this way never wait on each other in a cycle.
+const LOCK_MANY = `SELECT ${ORDER_COLUMNS} FROM orders WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`;
 
 const INSERT_HISTORY = `INSERT INTO order_history (order_id, from_status, to_status, cause_type, cause_event_id, cause_event_type, actor, note)`;
 
@@ -102,6 +104,12 @@ export const OrderStore = {
   async find(manager: EntityManager, orderId: string, lock = false): Promise<OrderRow | null> {
     const rows = await preparedRows(manager, lock ? FIND_FOR_UPDATE : FIND, [orderId]);
     return rows[0] ? toOrder(rows[0]) : null;
+  },
+
+  /** The orders among `orderIds` (those of the transaction's tenant), locked, in one statement. */
+  async lockMany(manager: EntityManager, orderIds: readonly string[]): Promise<OrderRow[]> {
+    const rows = await preparedRows(manager, LOCK_MANY, [orderIds]);
+    return rows.map(toOrder);
   },
 
   /** A page of orders, newest first, after the (createdAtText, id) position when given. */
@@ -185,13 +193,14 @@ export const OrderStore = {
     );
   },
 
+  /** Not waited for on a pipelined connection (see preparedSend): its error fails the transaction. */
   async appendHistory(manager: EntityManager, orderId: string, entry: HistoryEntry): Promise<void> {
-    await preparedRows(manager, `${INSERT_HISTORY} VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [orderId, ...historyValues(entry)]);
+    await preparedSend(manager, `${INSERT_HISTORY} VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [orderId, ...historyValues(entry)]);
   },
 
   /**
    * Sets the given columns and appends `entry` to the history, in one statement; the caller holds the row lock
-   * and has checked the move.
+   * and has checked the move. Not waited for on a pipelined connection, like appendHistory.
    */
   async update(
     manager: EntityManager,
@@ -217,7 +226,7 @@ export const OrderStore = {
     const n = params.length;
     params.push(...historyValues(entry));
     // A data-modifying WITH runs whether or not the outer statement reads it; $1 is the order id in both.
-    await preparedRows(
+    await preparedSend(
       manager,
       `WITH updated AS (UPDATE orders SET ${sets.join(', ')} WHERE id = $1)
        ${INSERT_HISTORY} VALUES ($1, ${[1, 2, 3, 4, 5, 6, 7].map((i) => `$${n + i}`).join(', ')})`,

@@ -5,12 +5,14 @@ import { OrderStore, type Cause, type OrderRow } from './order-store';
 type Patch = Parameters<typeof OrderStore.update>[2];
 
 /**
- * Moves a locked order to `to` and appends the transition to its history, in the caller's transaction.
+ * Moves a locked order to `to` and appends the transition to its history, in the caller's transaction; `order` is
+ * updated in place, so a caller holding it for later events of the same transaction sees the new state.
  * Returns false (and changes nothing) when the state machine does not allow the move from the current status.
  */
 export async function transition(manager: EntityManager, order: OrderRow, to: OrderStatus, cause: Cause, patch: Patch = {}): Promise<boolean> {
   if (!canTransition(order.status, to)) return false;
   await OrderStore.update(manager, order.id, { ...patch, status: to }, { from: order.status, to, cause });
+  for (const [key, value] of Object.entries(patch)) if (value !== undefined) Object.assign(order, { [key]: value });
   order.status = to;
   return true;
 }

@@ -18,6 +18,7 @@ import { OutboxWriter, type InboxTx } from '@tessera/messaging';
 import { isUuid } from '@tessera/persistence';
 import { OrderStore, type Cause, type OrderRow } from '../orders/order-store';
 import { note, transition } from '../orders/order-transitions';
+import { LockedOrders } from './locked-orders';
 
 function causeOf(tx: InboxTx): Cause {
   return { type: 'event', eventId: tx.event.id, eventType: tx.event.type };
@@ -32,6 +33,8 @@ function causeOf(tx: InboxTx): Cause {
 @Injectable()
 export class OrderSaga {
   private readonly log = new Logger(OrderSaga.name);
+
+  private readonly locked = new LockedOrders();
 
   constructor(private readonly outbox: OutboxWriter) {}
 
@@ -105,6 +108,7 @@ export class OrderSaga {
     if (order.paymentId) return note(tx.manager, order, causeOf(tx), text);
     // The payment id and its note in one statement.
     await OrderStore.update(tx.manager, order.id, { paymentId: e.paymentId }, { from: order.status, to: null, cause: causeOf(tx), note: text });
+    order.paymentId = e.paymentId;
   }
 
   async onPaymentConfirmed(tx: InboxTx<PaymentConfirmedV1>): Promise<void> {
@@ -139,8 +143,8 @@ export class OrderSaga {
   }
 
   /**
-   * The order an event is about, locked. References that are not UUIDs are not orders (inventory also
-   * reserves for other requesters) and are skipped.
+   * The order an event is about, locked (with the other orders its batch names, see LockedOrders). References that
+   * are not UUIDs are not orders (inventory also reserves for other requesters) and are skipped.
    *
    * An unknown UUID is parked, not retried: the order row commits before `orders.order.placed` is published
    * (outbox), and inventory and billing only learn an order id from our events, so an event can never legitimately
@@ -154,7 +158,7 @@ export class OrderSaga {
       this.log.debug?.(`${tx.event.type} ${tx.event.id}: reference ${String(reference)} is not an order`);
       return null;
     }
-    const order = await OrderStore.find(tx.manager, reference, true);
+    const order = await this.locked.get(tx, reference);
     if (order) return order;
     this.log.warn(`${tx.event.type} ${tx.event.id} is about unknown order ${reference}: parked`);
     await tx.manager.query(

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import type { EntityManager } from 'typeorm';
+import { sendWithoutWaiting } from './pipelined-transaction';
 
 /** A node-postgres client or pool. */
 export interface Queryable {
@@ -55,10 +56,27 @@ export async function preparedRows<R extends QueryResultRow = Record<string, unk
   values: unknown[],
 ): Promise<R[]> {
   if (!manager.queryRunner?.isTransactionActive) return manager.query(text, values);
+  return (await preparedFor(text).run<R>(await connectionOf(manager), values)).rows;
+}
+
+/**
+ * As `preparedRows`, for a write whose answer the caller does not need: on a pipelined connection it goes out at once
+ * and is awaited before the transaction ends (`sendWithoutWaiting`), so its error still fails the transaction.
+ */
+export async function preparedSend(manager: EntityManager, text: string, values: unknown[]): Promise<void> {
+  if (!manager.queryRunner?.isTransactionActive) {
+    await manager.query(text, values);
+    return;
+  }
+  const client = await connectionOf(manager);
+  await sendWithoutWaiting(manager, client, preparedFor(text).run(client, values));
+}
+
+function preparedFor(text: string): PreparedQuery {
   let statement = byText.get(text);
   if (!statement) {
     statement = new PreparedQuery(text);
     byText.set(text, statement);
   }
-  return (await statement.run<R>(await connectionOf(manager), values)).rows;
+  return statement;
 }

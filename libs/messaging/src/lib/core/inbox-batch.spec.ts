@@ -271,6 +271,28 @@ describe('Inbox batches: one transaction per partition batch', () => {
     expect((await effects()).map((r) => r.seq).sort((a, b) => a - b)).toEqual([7, 9, 100, 101]);
   });
 
+  it("tells each effect the events of its transaction: the batch's (claimed or not), or just its own outside a batch", async () => {
+    const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g' });
+    const [e1, e2, e3, alone] = [event(1), event(2, TENANT_B), event(3), event(4)];
+    const seen: string[][] = [];
+    const note = async (tx: InboxTx): Promise<void> => void seen.push(tx.batch.map((e) => e.id));
+    await inbox.runBatch(
+      async () => {
+        for (const e of [e1, e2, e3]) await inbox.run(e, note);
+      },
+      { events: [e1, e2, e3] },
+    );
+    await inbox.runBatch(async () => {
+      for (const e of [e1, e2, e3]) await inbox.run({ ...e, id: randomUUID() }, note);
+    });
+    await inbox.run(alone, note);
+    const batchIds = [e1.id, e2.id, e3.id];
+    expect(seen.slice(0, 3)).toEqual([batchIds, batchIds, batchIds]);
+    // Without the list, each event's own transaction view is all the inbox knows.
+    expect(seen.slice(3, 6).map((ids) => ids.length)).toEqual([1, 1, 1]);
+    expect(seen[6]).toEqual([alone.id]);
+  });
+
   it('with claimed events: a handler that skips the inbox still marks its event processed, and an event outside the list takes the one-event path', async () => {
     const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g' });
     const [ignored, applied, outsider] = [event(1, TENANT_A), event(2, TENANT_B), event(3, TENANT_A)];

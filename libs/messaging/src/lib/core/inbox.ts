@@ -40,6 +40,11 @@ export interface InboxTx<T = unknown> {
   manager: EntityManager;
   tenantId: string;
   event: EventEnvelope<T>;
+  /**
+   * Every event of the transaction this one runs in, in order (just `event` outside a batch): a handler may load
+   * or lock what they all need in one statement, on its first event, instead of a round trip per event.
+   */
+  batch: readonly EventEnvelope[];
 }
 
 export type InboxOutcome = 'applied' | 'duplicate';
@@ -57,6 +62,8 @@ class InboxBatch {
   failure: { error: unknown } | null = null;
   /** Events of the batch whose ids the first `run` claims for `claimGroup` in one statement. */
   unclaimed: readonly EventEnvelope[];
+  /** All the events of the batch, in order. */
+  readonly events: readonly EventEnvelope[];
   claiming: Promise<void> | null = null;
   /** Ids of the batch: claimed (true: newly, so the effect is due; false: already processed or just applied). */
   readonly claims = new Map<string, boolean>();
@@ -69,6 +76,7 @@ class InboxBatch {
     events: readonly EventEnvelope[],
   ) {
     this.unclaimed = events;
+    this.events = events;
   }
 
   /**
@@ -256,7 +264,7 @@ export class Inbox {
       // Another group's inbox, or not one of the batch's events: the one-event path, which sets the tenant itself.
       if (due === undefined) {
         batch.tenant = event.tenantid;
-        return await this.apply(manager, event, effect);
+        return await this.apply(manager, event, effect, batch.events.length > 0 ? batch.events : [event]);
       }
       if (!due) return 'duplicate';
       batch.claims.set(event.id, false);
@@ -266,7 +274,7 @@ export class Inbox {
         await sendWithoutWaiting(manager, client, this.setTenant.run(client, [event.tenantid]));
         batch.tenant = event.tenantid;
       }
-      await effect({ manager, tenantId: event.tenantid, event });
+      await effect({ manager, tenantId: event.tenantid, event, batch: batch.events });
       return 'applied';
     } catch (err) {
       batch.failure ??= { error: err };
@@ -298,10 +306,15 @@ export class Inbox {
     return batch.claims.get(event.id);
   }
 
-  private async apply<T>(manager: EntityManager, event: EventEnvelope<T>, effect: (tx: InboxTx<T>) => Promise<void>): Promise<InboxOutcome> {
+  private async apply<T>(
+    manager: EntityManager,
+    event: EventEnvelope<T>,
+    effect: (tx: InboxTx<T>) => Promise<void>,
+    batch: readonly EventEnvelope[] = [event],
+  ): Promise<InboxOutcome> {
     const { rows } = await this.claimOne.run(await connectionOf(manager), [this.opts.groupId, event.id, event.tenantid, event.tenantid]);
     if (rows.length === 0) return 'duplicate';
-    await effect({ manager, tenantId: event.tenantid, event });
+    await effect({ manager, tenantId: event.tenantid, event, batch });
     return 'applied';
   }
 }
