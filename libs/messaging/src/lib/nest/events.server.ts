@@ -63,12 +63,17 @@ export class EventsServer extends Server implements CustomTransportStrategy {
     return this.handle;
   }
 
-  async dispatch(event: EventEnvelope, meta: DeliveryMeta): Promise<void> {
-    let handler = this.handlers.get(event.type);
+  private handlerFor(type: string): ReturnType<Server['getHandlerByPattern']> {
+    let handler = this.handlers.get(type);
     if (handler === undefined) {
-      handler = this.getHandlerByPattern(event.type);
-      this.handlers.set(event.type, handler);
+      handler = this.getHandlerByPattern(type);
+      this.handlers.set(type, handler);
     }
+    return handler;
+  }
+
+  async dispatch(event: EventEnvelope, meta: DeliveryMeta): Promise<void> {
+    const handler = this.handlerFor(event.type);
     if (!handler) {
       this.log.debug?.(`ignoring ${event.type} ${event.id}: no handler in group ${this.options.groupId}`);
       return;
@@ -81,18 +86,22 @@ export class EventsServer extends Server implements CustomTransportStrategy {
   /**
    * One partition's events, in order, in one inbox transaction. The first handler that throws ends the batch: it
    * rolls back and the transport redoes the events one by one (see `Subscription.handleBatch`).
+   * Events of types this group has no handler for are acknowledged without a transaction and are not recorded in the
+   * inbox: a topic's other types (e.g. `inventory.stock.changed` for orders) would otherwise cost a row each.
    */
   async dispatchBatch(events: DeliveredEvent[]): Promise<void> {
+    const handled = events.filter((e) => this.handlerFor(e.event.type));
+    if (handled.length === 0) return;
     const inbox = this.options.inbox;
     if (!inbox) {
-      for (const { event, meta } of events) await this.dispatch(event, meta);
+      for (const { event, meta } of handled) await this.dispatch(event, meta);
       return;
     }
     await inbox.runBatch(
       async () => {
-        for (const { event, meta } of events) await this.dispatch(event, meta);
+        for (const { event, meta } of handled) await this.dispatch(event, meta);
       },
-      { events: events.map((e) => e.event) },
+      { events: handled.map((e) => e.event) },
     );
   }
 

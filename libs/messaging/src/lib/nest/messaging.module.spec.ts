@@ -136,17 +136,29 @@ describe('MessagingModule + EventsServer (Nest)', () => {
     expect(order.indexOf('identity.user.created')).toBeLessThan(order.indexOf('identity.user.updated'));
   });
 
-  it("dispatches a partition's batch in one transaction: the handlers' inbox.run calls share it", async () => {
+  it("dispatches a partition's batch in one transaction: the handlers' inbox.run calls share it, unhandled types get no inbox row", async () => {
     const writer = app.get(OutboxWriter);
     const names = ['n1', 'n2', 'n3', 'n4', 'n5'];
-    // One business transaction, one key: the relay publishes them together and they land in one partition read.
+    // One business transaction, one key: the relay publishes them together and they land in one partition read,
+    // with an event of a type no handler takes in the middle.
+    const renamed: EventEnvelope[] = [];
+    let unknown: EventEnvelope | undefined;
     await ds.transaction(async (manager) => {
-      for (const name of names) await writer.append({ manager, tenantId: TENANT }, { type: 'identity.user.renamed', subject: 'u9', data: { name } });
+      const tx = { manager, tenantId: TENANT };
+      for (const [i, name] of names.entries()) {
+        renamed.push(await writer.append(tx, { type: 'identity.user.renamed', subject: 'u9', data: { name } }));
+        if (i === 2) unknown = await writer.append(tx, { type: 'identity.user.unknown', subject: 'u9', data: {} });
+      }
     });
     await waitFor('all renames', async () => (await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.renames`))[0].n === 5);
     const rows: { name: string; txid: string }[] = await ds.query(`SELECT name, txid FROM ${SCHEMA}.renames ORDER BY n`);
     expect(rows.map((r) => r.name)).toEqual(names);
     expect(new Set(rows.map((r) => r.txid)).size).toBe(1);
+    // Only the handled events are recorded as processed: the unknown one was acknowledged without an inbox row.
+    const claimed: { id: string }[] = await ds.query(`SELECT event_id AS id FROM ${SCHEMA}.processed_events WHERE event_id = ANY($1::uuid[])`, [
+      [...renamed.map((e) => e.id), unknown?.id],
+    ]);
+    expect(claimed.map((r) => r.id).sort()).toEqual(renamed.map((e) => e.id).sort());
   });
 
   it('reports readiness and exposes relay metrics; the relay is active', async () => {
