@@ -18,15 +18,24 @@ export const MESSAGING_SCHEMA_SQL: string[] = [
      next_offset bigint NOT NULL,
      PRIMARY KEY (topic, partition)
    )`,
+  // The envelope is json, not jsonb: the log only stores and returns it whole, and json keeps the text as given
+  // (no conversion to and from jsonb's binary form on every publish and read).
   `CREATE TABLE IF NOT EXISTS messaging.events (
      topic text NOT NULL,
      partition integer NOT NULL,
      "offset" bigint NOT NULL,
      key text NOT NULL,
-     envelope jsonb NOT NULL,
+     envelope json NOT NULL,
      published_at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (topic, partition, "offset")
    )`,
+  // Logs created before the envelope became json (their data folders survive restarts).
+  `DO $$ BEGIN
+     IF (SELECT data_type FROM information_schema.columns
+          WHERE table_schema = 'messaging' AND table_name = 'events' AND column_name = 'envelope') = 'jsonb' THEN
+       ALTER TABLE messaging.events ALTER COLUMN envelope TYPE json USING envelope::json;
+     END IF;
+   END $$`,
   // committed_offset is the next offset to read (Kafka semantics).
   `CREATE TABLE IF NOT EXISTS messaging.consumer_offsets (
      group_id text NOT NULL,

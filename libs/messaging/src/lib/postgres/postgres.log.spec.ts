@@ -211,4 +211,35 @@ describe('postgres transport: log, offsets and group membership', () => {
       await admin.end();
     }
   });
+
+  it('stores envelopes as given and upgrades a log whose envelopes were jsonb, keeping its rows', async () => {
+    const old = await createTestDatabase('pglogold');
+    const admin = new Client({ connectionString: old.url });
+    await admin.connect();
+    try {
+      await ensureMessagingSchema(old.url);
+      // A log as an earlier release created it, with one event in it.
+      await admin.query(`ALTER TABLE messaging.events ALTER COLUMN envelope TYPE jsonb USING envelope::jsonb`);
+      const before = event('k', 7);
+      await admin.query(`INSERT INTO messaging.events (topic, partition, "offset", key, envelope) VALUES ('t.old', 0, 0, 'k', $1)`, [
+        JSON.stringify(before),
+      ]);
+      await ensureMessagingSchema(old.url);
+      const type = await admin.query(`SELECT pg_typeof(envelope)::text AS t, envelope FROM messaging.events`);
+      expect(type.rows).toEqual([{ t: 'json', envelope: before }]);
+      // A published envelope comes back exactly as given, a text containing \u0000 included (jsonb would refuse it).
+      const t = new PostgresTransport({ url: old.url, partitions: 1, pollIntervalMs: 100, onError: () => undefined });
+      try {
+        const e = createEnvelope({ source: 't', type: 't.thing.happened', subject: 'k', tenantId: randomUUID(), data: { note: 'a\u0000b', seq: 8 } });
+        await t.publish('t.new', [e]);
+        const { rows } = await admin.query(`SELECT envelope::text AS raw FROM messaging.events WHERE topic = 't.new'`);
+        expect(rows.map((r) => JSON.parse(r.raw))).toEqual([e]);
+      } finally {
+        await t.close();
+      }
+    } finally {
+      await admin.end();
+      await old.drop();
+    }
+  });
 });

@@ -18,8 +18,9 @@ export const NOTIFY_CHANNEL = 'tessera_messaging';
  */
 const PUBLISH = new PreparedQuery(
   `WITH input AS (
-     SELECT t.partition, t.key, t.envelope, t.ord
-       FROM unnest($2::int[], $3::text[], $4::text[]) WITH ORDINALITY AS t(partition, key, envelope, ord)),
+     SELECT t.partition, t.key, e.envelope, t.ord
+       FROM unnest($2::int[], $3::text[]) WITH ORDINALITY AS t(partition, key, ord)
+       JOIN json_array_elements($4::json) WITH ORDINALITY AS e(envelope, ord) USING (ord)),
    counts AS (SELECT partition, count(*)::bigint AS n FROM input GROUP BY partition),
    heads AS (
      INSERT INTO messaging.partition_heads (topic, partition, next_offset)
@@ -28,7 +29,7 @@ const PUBLISH = new PreparedQuery(
      RETURNING partition, next_offset),
    numbered AS (SELECT i.*, row_number() OVER (PARTITION BY i.partition ORDER BY i.ord) AS rn FROM input i)
    INSERT INTO messaging.events (topic, partition, "offset", key, envelope)
-   SELECT $1, n.partition, h.next_offset - c.n + n.rn - 1, n.key, n.envelope::jsonb
+   SELECT $1, n.partition, h.next_offset - c.n + n.rn - 1, n.key, n.envelope
      FROM numbered n JOIN heads h USING (partition) JOIN counts c USING (partition)
     ORDER BY n.partition, n.rn`,
 );
@@ -107,7 +108,8 @@ export class PostgresTransport implements EventTransport {
       topic,
       targets,
       events.map((e) => e.partitionkey),
-      events.map((e) => JSON.stringify(e)),
+      // One JSON array rather than a text[] of envelopes: node-postgres escapes every quote of an array element.
+      JSON.stringify(events),
     ]);
     // After the commit, in its own statement: a NOTIFY inside the transaction would take the
     // database-wide notify lock at commit. Losing it is harmless, consumers also poll.
