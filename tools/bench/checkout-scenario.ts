@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import { costliestStatements, resetStatements } from './pg-admin';
+import { costliestStatements, databaseWork, resetStatements, type DatabaseWork } from './pg-admin';
 import { expectStatus, httpClient, pool, type Call } from './http-client';
 import { startPlatform, type BenchPlatform } from './platform';
 
@@ -53,6 +53,8 @@ export interface ScenarioResult {
   idleCpuSeconds: Record<string, number>;
   /** With pgStats: the statements that took most planning + execution time in the load window. */
   pgStatements?: PgStatement[];
+  /** PostgreSQL's transactions committed and WAL bytes written over the load window (all databases). */
+  database: DatabaseWork;
 }
 
 export interface PgStatement {
@@ -273,6 +275,7 @@ export async function runScenario(spec: ScenarioSpec, opts: LoadOptions): Promis
     for (const [k, v] of Object.entries(idle1)) idleCpuSeconds[k] = ((v - (idle0[k] ?? 0)) * 1000) / IDLE_SAMPLE_MS;
 
     if (opts.pgStats) await resetStatements(platform.adminUrl);
+    const work0 = await databaseWork(platform.adminUrl);
     const loadAverage = os.loadavg();
     const cpu0 = platform.cpuSeconds();
     const client0 = process.cpuUsage();
@@ -313,6 +316,7 @@ export async function runScenario(spec: ScenarioSpec, opts: LoadOptions): Promis
     for (const [k, v] of Object.entries(cpu1)) cpuSeconds[k] = v - (cpu0[k] ?? 0);
     cpuSeconds['bench client'] = (client1.user + client1.system) / 1e6;
     const statements = opts.pgStats ? await pgStatements(platform.adminUrl, opts.orders) : undefined;
+    const work1 = await databaseWork(platform.adminUrl);
 
     const decided: Decided[] = new Array(accepted.length);
     await pool(accepted.length, 16, async (i) => {
@@ -345,6 +349,7 @@ export async function runScenario(spec: ScenarioSpec, opts: LoadOptions): Promis
       setupSeconds,
       idleCpuSeconds,
       pgStatements: statements,
+      database: { commits: work1.commits - work0.commits, walBytes: work1.walBytes - work0.walBytes },
     };
   } finally {
     close();

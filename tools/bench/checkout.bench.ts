@@ -124,7 +124,8 @@ function report(results: ScenarioResult[]): string {
   const notes = results.map(
     (r) =>
       `- ${r.name}: decision window ${r.windowSeconds.toFixed(1)} s, setup ${r.setupSeconds.toFixed(0)} s, ` +
-      `load average at start ${r.loadAverage.map((l) => l.toFixed(2)).join(' ')}, hot SKUs after: ${r.hotSkus.join(', ') || 'none'}`,
+      `load average at start ${r.loadAverage.map((l) => l.toFixed(2)).join(' ')}, hot SKUs after: ${r.hotSkus.join(', ') || 'none'}; ` +
+      `PostgreSQL per order: ${(r.database.commits / r.orders).toFixed(1)} commits, ${(r.database.walBytes / r.orders / 1024).toFixed(1)} kB of WAL`,
   );
   const statements = results
     .filter((r) => r.pgStatements)

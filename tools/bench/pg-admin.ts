@@ -51,3 +51,20 @@ export async function costliestStatements(url: string, limit: number, { thisData
     }));
   });
 }
+
+/** Work counters of the whole cluster that the machine's other load does not skew: transactions committed, WAL bytes. */
+export interface DatabaseWork {
+  commits: number;
+  walBytes: number;
+}
+
+export async function databaseWork(url: string): Promise<DatabaseWork> {
+  return withClient(url, async (c) => {
+    // Backends report their commit counts at most once a second.
+    await new Promise((r) => setTimeout(r, 1100));
+    const { rows } = await c.query<{ commits: string; wal: string }>(
+      `SELECT (SELECT sum(xact_commit) FROM pg_stat_database) AS commits, (SELECT wal_bytes FROM pg_stat_wal) AS wal`,
+    );
+    return { commits: Number(rows[0].commits), walBytes: Number(rows[0].wal) };
+  });
+}
