@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import pino from 'pino';
 import { Inbox, PostgresTransport, type ConsumerHandle, type DeliveredEvent, type EventTransport, type InboxOutcome } from '@tessera/messaging';
 import type { EventEnvelope } from '@tessera/contracts';
-import { POOL_IDLE_TIMEOUT_MS, PreparedQuery } from '@tessera/persistence';
+import { POOL_IDLE_TIMEOUT_MS, PreparedQuery, coalescingSocket } from '@tessera/persistence';
 // Not re-exported by @tessera/messaging, which loads kafkajs only when KAFKA_BROKERS is set.
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the bench needs the Kafka transport's own options
 import { KafkaTransport } from '../../libs/messaging/src/lib/kafka';
@@ -31,6 +31,13 @@ export interface ConsumerOptions {
   /** A partition's batch in one inbox transaction (`handleBatch`), as EventsServer does; off: one per event. */
   batch: boolean;
   pipeline: boolean;
+  /** Statements issued in one turn of the event loop leave in one write, as on every service's pool. */
+  coalesce: boolean;
+}
+
+/** A service pool's options (data-source.ts), with pipeline mode and write coalescing switchable for comparison. */
+export function benchPoolOptions(pipeline: boolean, coalesce: boolean) {
+  return { pipeline, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS, ...(coalesce ? { stream: coalescingSocket } : {}) };
 }
 
 const INSERT_STATS = new PreparedQuery(`INSERT INTO ${BENCH_SCHEMA}.order_stats (event_id, order_id, lines) VALUES ($1, $2, $3)`);
@@ -44,7 +51,7 @@ export async function startConsumer(
   o: ConsumerOptions,
   report: { handled(id: string, at: number): void; duplicate(): void },
 ): Promise<{ stop(): Promise<void> }> {
-  const dataSource = new DataSource({ type: 'postgres', url: o.url, extra: { max: 20, pipeline: o.pipeline, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS } });
+  const dataSource = new DataSource({ type: 'postgres', url: o.url, extra: { max: 20, ...benchPoolOptions(o.pipeline, o.coalesce) } });
   await dataSource.initialize();
   const transport = makeTransport(o.transport);
   await transport.connect();

@@ -33,6 +33,8 @@ interface Options {
   lingerMs?: number;
   /** The services' pools run node-postgres in pipeline mode; off: every statement waits for the previous answer. */
   pipeline: boolean;
+  /** As every service's pool, statements issued in one turn of the event loop leave in one write; off: one each. */
+  coalesce: boolean;
   /** Also print the latency run second by second (events committed in that second: p50, p99, max). */
   timeline: boolean;
   /** The consumer in a child process of its own, as a consuming service is (default); off: in the bench's process. */
@@ -126,6 +128,7 @@ function parseArgs(argv: string[]): Options {
     batch: arg('batch', 'on') !== 'off',
     lingerMs: arg('linger', '') === '' ? undefined : Number(arg('linger', '')),
     pipeline: arg('pipeline', 'on') !== 'off',
+    coalesce: arg('coalesce', 'on') !== 'off',
     timeline: argv.includes('--timeline'),
     pgStats: argv.includes('--pg-stats'),
     consumerProcess: arg('consumer', 'process') !== 'inline',
@@ -269,7 +272,10 @@ async function transportOnly(transport: () => EventTransport, o: Options): Promi
 }
 
 async function runOne(name: string, url: string, spec: TransportSpec, o: Options): Promise<Result> {
-  const p = await BenchPipeline.start(url, spec, { batch: o.batch, lingerMs: o.lingerMs, pipeline: o.pipeline, consumerProcess: o.consumerProcess });
+  const p = await BenchPipeline.start(url, spec, { batch: o.batch, lingerMs: o.lingerMs, pipeline: o.pipeline,
+    coalesce: o.coalesce,
+    consumerProcess: o.consumerProcess,
+  });
   try {
     // Before each phase: consumer group joined, JIT warm, connections open (as many as the open-loop run will use
     // at once: a service's pool is warm after its first minutes, a new backend costs PostgreSQL a fork and a fresh
@@ -350,7 +356,7 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
   console.log(
     `bench:events: ${o.events} events in transactions of ${o.eventsPerTx} by ${o.writers} writers; latency at ${o.rate} events/s ` +
-      `for ${o.seconds} s (${o.latencyEventsPerTx} per transaction); ${o.partitions} partitions; consumer ${o.consumerProcess ? 'in a process of its own' : 'in the bench process'}, batches ${o.batch ? 'on' : 'off'}; pipeline ${o.pipeline ? 'on' : 'off'}; PostgreSQL fsync=${o.fsync ? 'on' : 'off'}; ` +
+      `for ${o.seconds} s (${o.latencyEventsPerTx} per transaction); ${o.partitions} partitions; consumer ${o.consumerProcess ? 'in a process of its own' : 'in the bench process'}, batches ${o.batch ? 'on' : 'off'}; pipeline ${o.pipeline ? 'on' : 'off'}; write coalescing ${o.coalesce ? 'on' : 'off'}; PostgreSQL fsync=${o.fsync ? 'on' : 'off'}; ` +
       `${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}, Node ${process.version}`,
   );
   if (o.pgStats) process.env.EMBEDDED_PG_STAT_STATEMENTS = 'on';

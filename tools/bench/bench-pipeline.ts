@@ -2,8 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { OutboxRelay, OutboxWriter, messagingTablesSql, type EventTransport } from '@tessera/messaging';
-import { POOL_IDLE_TIMEOUT_MS, PreparedQuery, inTransaction } from '@tessera/persistence';
-import { BENCH_SCHEMA as SCHEMA, BENCH_TOPIC, makeTransport, startConsumer, type ConsumerOptions, type TransportSpec } from './bench-consumer';
+import { PreparedQuery, inTransaction } from '@tessera/persistence';
+import { BENCH_SCHEMA as SCHEMA, BENCH_TOPIC, benchPoolOptions, makeTransport, startConsumer, type ConsumerOptions, type TransportSpec } from './bench-consumer';
 
 export { BENCH_TOPIC };
 
@@ -79,9 +79,15 @@ export class BenchPipeline {
   static async start(
     url: string,
     transport: TransportSpec,
-    { batch = true, lingerMs, pipeline = true, consumerProcess = false }: { batch?: boolean; lingerMs?: number; pipeline?: boolean; consumerProcess?: boolean } = {},
+    {
+      batch = true,
+      lingerMs,
+      pipeline = true,
+      coalesce = true,
+      consumerProcess = false,
+    }: { batch?: boolean; lingerMs?: number; pipeline?: boolean; coalesce?: boolean; consumerProcess?: boolean } = {},
   ): Promise<BenchPipeline> {
-    const dataSource = new DataSource({ type: 'postgres', url, extra: { max: 40, pipeline, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS } });
+    const dataSource = new DataSource({ type: 'postgres', url, extra: { max: 40, ...benchPoolOptions(pipeline, coalesce) } });
     await dataSource.initialize();
     await dataSource.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
     for (const sql of messagingTablesSql(SCHEMA)) await dataSource.query(sql);
@@ -105,7 +111,7 @@ export class BenchPipeline {
     p.relay.start();
     // The consumer is another service: its own connection pool (so its inbox transactions do not queue behind the
     // writers', which at an open-loop rate can pile up) and its own transport instance.
-    const options: ConsumerOptions = { url, transport, batch, pipeline };
+    const options: ConsumerOptions = { url, transport, batch, pipeline, coalesce };
     const handled = (id: string, at: number) => void p.handledAt.set(id, at);
     p.consumer = consumerProcess
       ? await forkConsumer(options, handled, (n) => (p.duplicates += n))

@@ -46,6 +46,7 @@ export {
 export { migrationCli, type MigrationCliConfig } from './lib/migration-cli';
 export { resolveRuntimeDatabaseUrl } from './lib/runtime-url';
 export { pingDatabase } from './lib/health';
+export { coalescingSocket } from './lib/coalescing-socket';
 export { PreparedQuery, connectionOf, preparedRows, preparedSend, type Queryable } from './lib/prepared-query';
 export {
   beginTransaction,

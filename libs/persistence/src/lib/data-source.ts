@@ -1,4 +1,5 @@
 import { DataSource, type EntitySchema, type MigrationInterface } from 'typeorm';
+import { coalescingSocket } from './coalescing-socket';
 import { assertSchemaName } from './service-names';
 
 /** An entity class (decorated with @Entity) or an EntitySchema. */
@@ -51,8 +52,9 @@ export function buildServiceDataSource(opts: InternalDataSourceOptions): DataSou
     poolSize: opts.poolSize ?? 10,
     applicationName: opts.applicationName ?? `tessera-${schema}`,
     // Pipeline mode: a statement may be sent before the previous one's answer arrived (see pipelined-transaction.ts);
-    // statements sent one after another, awaited, behave as without it.
-    extra: { options: startup.join(' '), pipeline: true, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS },
+    // statements sent one after another, awaited, behave as without it. Statements issued in the same turn of the
+    // event loop leave in one write (coalescing-socket.ts).
+    extra: { options: startup.join(' '), pipeline: true, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS, stream: coalescingSocket },
   });
 }
 
