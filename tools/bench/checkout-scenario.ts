@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { costliestStatements, databaseWork, resetStatements, type DatabaseWork } from './pg-admin';
+import { machineContextSwitches } from './proc-cpu';
 import { expectStatus, httpClient, pool, type Call } from './http-client';
 import { startPlatform, type BenchPlatform } from './platform';
 
@@ -55,6 +56,8 @@ export interface ScenarioResult {
   pgStatements?: PgStatement[];
   /** PostgreSQL's transactions committed and WAL bytes written over the load window (all databases). */
   database: DatabaseWork;
+  /** Context switches on the whole machine over the load window. */
+  contextSwitches: number;
 }
 
 export interface PgStatement {
@@ -276,6 +279,7 @@ export async function runScenario(spec: ScenarioSpec, opts: LoadOptions): Promis
 
     if (opts.pgStats) await resetStatements(platform.adminUrl);
     const work0 = await databaseWork(platform.adminUrl);
+    const switches0 = machineContextSwitches();
     const loadAverage = os.loadavg();
     const cpu0 = platform.cpuSeconds();
     const client0 = process.cpuUsage();
@@ -311,6 +315,7 @@ export async function runScenario(spec: ScenarioSpec, opts: LoadOptions): Promis
       writeFileSync(path.join(profDir, 'window.json'), JSON.stringify({ startUs: String(startUs), endUs: String(process.hrtime.bigint() / 1000n) }));
     }
     const cpu1 = platform.cpuSeconds();
+    const switches1 = machineContextSwitches();
     const client1 = process.cpuUsage(client0);
     const cpuSeconds: Record<string, number> = {};
     for (const [k, v] of Object.entries(cpu1)) cpuSeconds[k] = v - (cpu0[k] ?? 0);
@@ -350,6 +355,7 @@ export async function runScenario(spec: ScenarioSpec, opts: LoadOptions): Promis
       idleCpuSeconds,
       pgStatements: statements,
       database: { commits: work1.commits - work0.commits, walBytes: work1.walBytes - work0.walBytes },
+      contextSwitches: switches1 - switches0,
     };
   } finally {
     close();

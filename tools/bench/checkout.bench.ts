@@ -125,7 +125,7 @@ function report(results: ScenarioResult[]): string {
     (r) =>
       `- ${r.name}: decision window ${r.windowSeconds.toFixed(1)} s, setup ${r.setupSeconds.toFixed(0)} s, ` +
       `load average at start ${r.loadAverage.map((l) => l.toFixed(2)).join(' ')}, hot SKUs after: ${r.hotSkus.join(', ') || 'none'}; ` +
-      `PostgreSQL per order: ${(r.database.commits / r.orders).toFixed(1)} commits, ${(r.database.walBytes / r.orders / 1024).toFixed(1)} kB of WAL`,
+      `PostgreSQL per order: ${(r.database.commits / r.orders).toFixed(1)} commits, ${(r.database.walBytes / r.orders / 1024).toFixed(1)} kB of WAL; ${Math.round(r.contextSwitches / r.orders)} context switches per order (whole machine)`,
   );
   const statements = results
     .filter((r) => r.pgStatements)

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import { coalescingSocket, inTransaction, POOL_IDLE_TIMEOUT_MS, preparedRows, preparedSend } from '@tessera/persistence';
+import { machineContextSwitches } from './proc-cpu';
 
 // Plain CommonJS shared with Jest's globalSetup, outside the lib's TypeScript entry point.
 // eslint-disable-next-line @nx/enforce-module-boundaries -- see above
@@ -75,6 +76,7 @@ export async function main(argv: string[]): Promise<void> {
       writes = 0;
       const node0 = process.cpuUsage();
       const pg0 = postgresCpuSeconds();
+      const switches0 = machineContextSwitches();
       const started = Date.now();
       let next = 0;
       await Promise.all(
@@ -85,11 +87,13 @@ export async function main(argv: string[]): Promise<void> {
       const seconds = (Date.now() - started) / 1000;
       const node = process.cpuUsage(node0);
       const pgSeconds = postgresCpuSeconds() - pg0;
+      const switches = machineContextSwitches() - switches0;
       await ds.destroy();
       console.log(
         `coalescing ${coalesce ? 'on ' : 'off'}: ${(transactions / seconds).toFixed(0)} tx/s, ` +
           `${(writes / transactions).toFixed(2)} socket writes per tx, CPU per tx: ` +
-          `node ${((node.user + node.system) / transactions).toFixed(0)} µs, PostgreSQL ${((pgSeconds * 1e6) / transactions).toFixed(0)} µs`,
+          `node ${((node.user + node.system) / transactions).toFixed(0)} µs, PostgreSQL ${((pgSeconds * 1e6) / transactions).toFixed(0)} µs; ` +
+          `${(switches / transactions).toFixed(1)} context switches per tx (whole machine)`,
       );
     };
     console.log(`pg-writes: ${transactions} transactions per run, 8 at a time; ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}`);

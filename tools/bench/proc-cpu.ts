@@ -10,6 +10,17 @@ export interface Proc {
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
+/**
+ * Context switches on the whole machine since boot (/proc/stat `ctxt`). Every wake-up of a process costs one, and
+ * on these VMs a switch is dear; unlike CPU time, the count hardly moves with what other guests on the host do.
+ */
+export function machineContextSwitches(): number {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('ctxt '));
+  return line ? Number(line.slice(5)) : NaN;
+}
+
 export function readProcs(): Proc[] {
   const procs: Proc[] = [];
   for (const entry of readdirSync('/proc')) {
