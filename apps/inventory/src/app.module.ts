@@ -37,7 +37,6 @@ export class AppModule {
           schema: INVENTORY_SCHEMA,
           entities: [],
           url: options.databaseUrl,
-          poolSize: 20,
           purgeIdempotencyKeys: true,
         }),
         MessagingModule.forRoot({

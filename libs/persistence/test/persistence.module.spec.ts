@@ -3,8 +3,10 @@ import { Test } from '@nestjs/testing';
 import { createTestDatabase, type TestDatabase } from '@tessera/testing';
 import { DataSource } from 'typeorm';
 import {
+  DEFAULT_POOL_SIZE,
   pingDatabase,
   PersistenceModule,
+  poolSizeFromEnv,
   resolveRuntimeDatabaseUrl,
   runMigrations,
   runtimeDatabaseUrl,
@@ -83,6 +85,38 @@ describe('PersistenceModule', () => {
     }
   });
 
+  it('sizes the pool from DATABASE_POOL_SIZE, and fails to start naming it when it is not a whole number', async () => {
+    const url = runtimeDatabaseUrl(db.url, schema, 'pw');
+    const poolMax = (ds: DataSource) => (ds.driver as unknown as { master: { options: { max: number } } }).master.options.max;
+    const saved = process.env['DATABASE_POOL_SIZE'];
+    try {
+      delete process.env['DATABASE_POOL_SIZE'];
+      let moduleRef = await Test.createTestingModule({ imports: [PersistenceModule.forRoot({ schema, entities: [Widget], url })] }).compile();
+      expect(poolMax(moduleRef.get(DataSource))).toBe(DEFAULT_POOL_SIZE);
+      await moduleRef.close();
+
+      process.env['DATABASE_POOL_SIZE'] = '7';
+      moduleRef = await Test.createTestingModule({ imports: [PersistenceModule.forRoot({ schema, entities: [Widget], url })] }).compile();
+      expect(poolMax(moduleRef.get(DataSource))).toBe(7);
+      await moduleRef.close();
+
+      // A size the service sets itself wins over the environment.
+      moduleRef = await Test.createTestingModule({
+        imports: [PersistenceModule.forRoot({ schema, entities: [Widget], url, poolSize: 3 })],
+      }).compile();
+      expect(poolMax(moduleRef.get(DataSource))).toBe(3);
+      await moduleRef.close();
+
+      process.env['DATABASE_POOL_SIZE'] = 'ten';
+      await expect(
+        Test.createTestingModule({ imports: [PersistenceModule.forRoot({ schema, entities: [Widget], url })] }).compile(),
+      ).rejects.toThrow(/DATABASE_POOL_SIZE must be a whole number from 1 to 1000, got "ten"/);
+    } finally {
+      if (saved === undefined) delete process.env['DATABASE_POOL_SIZE'];
+      else process.env['DATABASE_POOL_SIZE'] = saved;
+    }
+  });
+
   it('fails to start naming the variables when no URL can be found', async () => {
     const builder = Test.createTestingModule({
       imports: [PersistenceModule.forRoot({ schema: 'nowhere', entities: [Widget], urlEnv: 'NOWHERE_URL_UNSET' })],
@@ -109,6 +143,18 @@ describe('pingDatabase', () => {
       ).rejects.toThrow(/no answer within 100 ms/);
     } finally {
       await ds.destroy();
+    }
+  });
+});
+
+describe('poolSizeFromEnv', () => {
+  it('defaults when unset or blank, takes whole numbers from 1 to 1000, and refuses anything else', () => {
+    expect(poolSizeFromEnv({})).toBe(DEFAULT_POOL_SIZE);
+    expect(poolSizeFromEnv({ DATABASE_POOL_SIZE: ' ' })).toBe(DEFAULT_POOL_SIZE);
+    expect(poolSizeFromEnv({ DATABASE_POOL_SIZE: '1' })).toBe(1);
+    expect(poolSizeFromEnv({ DATABASE_POOL_SIZE: '1000' })).toBe(1000);
+    for (const bad of ['0', '-5', '2.5', '1001', '12abc', 'NaN']) {
+      expect(() => poolSizeFromEnv({ DATABASE_POOL_SIZE: bad })).toThrow(/^DATABASE_POOL_SIZE must be a whole number/);
     }
   });
 });

@@ -1,5 +1,6 @@
 import { DataSource, type EntitySchema, type MigrationInterface } from 'typeorm';
 import { coalescingSocket } from './coalescing-socket';
+import { DEFAULT_POOL_SIZE } from './pool-size';
 import { assertSchemaName } from './service-names';
 
 /** An entity class (decorated with @Entity) or an EntitySchema. */
@@ -49,7 +50,7 @@ export function buildServiceDataSource(opts: InternalDataSourceOptions): DataSou
     installExtensions: false,
     // gen_random_uuid() is built into PostgreSQL 13+, uuid-ossp would need an extension.
     uuidExtension: 'pgcrypto',
-    poolSize: opts.poolSize ?? 10,
+    poolSize: opts.poolSize ?? DEFAULT_POOL_SIZE,
     applicationName: opts.applicationName ?? `tessera-${schema}`,
     // Pipeline mode: a statement may be sent before the previous one's answer arrived (see pipelined-transaction.ts);
     // statements sent one after another, awaited, behave as without it. Statements issued in the same turn of the

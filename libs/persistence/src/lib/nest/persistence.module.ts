@@ -2,6 +2,7 @@ import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutd
 import { DataSource } from 'typeorm';
 import { createServiceDataSource, type EntityDefinition } from '../data-source';
 import { IdempotencyKeysPurger, type IdempotencyKeysPurgeOptions } from '../idempotency-keys-purge';
+import { poolSizeFromEnv } from '../pool-size';
 import { resolveRuntimeDatabaseUrl } from '../runtime-url';
 import { TenantTransactions } from '../tenant-transactions';
 
@@ -12,6 +13,7 @@ export interface PersistenceModuleOptions {
   urlEnv?: string;
   /** Runtime URL given directly (tests); wins over the environment. */
   url?: string;
+  /** Connections in the pool; default `DATABASE_POOL_SIZE` from the environment, else DEFAULT_POOL_SIZE (40). */
   poolSize?: number;
   /**
    * Purge expired `Idempotency-Key` rows in the background (IdempotencyKeysPurger; `true` for the defaults). For
@@ -62,7 +64,7 @@ export class PersistenceModule {
               url: opts.url ?? resolveRuntimeDatabaseUrl(opts.schema, process.env, opts.urlEnv),
               schema: opts.schema,
               entities: opts.entities,
-              poolSize: opts.poolSize,
+              poolSize: opts.poolSize ?? poolSizeFromEnv(process.env),
             });
             return ds.initialize();
           },
