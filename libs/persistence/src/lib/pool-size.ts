@@ -1,11 +1,11 @@
 /**
  * Connections per service pool when the service does not set one. Larger than node-postgres' 10 because services
- * pipeline their transactions and hold a connection through the commit's flush: with 40, bench:checkout needed
- * about a quarter fewer commits and a fifth fewer context switches per order than with 10 (docs/benchmarks.md,
- * "Service pools of 40"). Pools open connections only as concurrency asks for them and close them after
- * POOL_IDLE_TIMEOUT_MS idle.
+ * pipeline their transactions and hold a connection through the commit's flush: under bench:checkout, 24 needed
+ * about 15 % fewer commits and 10 % fewer context switches per order than 10 (40 a little fewer still), with no
+ * difference in orders/s or latency beyond the noise (docs/benchmarks.md, "Larger service pools"). Pools open
+ * connections only as concurrency asks for them and close them after POOL_IDLE_TIMEOUT_MS idle.
  */
-export const DEFAULT_POOL_SIZE = 40;
+export const DEFAULT_POOL_SIZE = 24;
 const MAX_POOL_SIZE = 1000;
 
 /**

@@ -13,7 +13,7 @@ export interface PersistenceModuleOptions {
   urlEnv?: string;
   /** Runtime URL given directly (tests); wins over the environment. */
   url?: string;
-  /** Connections in the pool; default `DATABASE_POOL_SIZE` from the environment, else DEFAULT_POOL_SIZE (40). */
+  /** Connections in the pool; default `DATABASE_POOL_SIZE` from the environment, else DEFAULT_POOL_SIZE (24). */
   poolSize?: number;
   /**
    * Purge expired `Idempotency-Key` rows in the background (IdempotencyKeysPurger; `true` for the defaults). For
