@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import pino from 'pino';
 import { Inbox, PostgresTransport, type ConsumerHandle, type DeliveredEvent, type EventTransport, type InboxOutcome } from '@tessera/messaging';
 import type { EventEnvelope } from '@tessera/contracts';
-import { POOL_IDLE_TIMEOUT_MS, PreparedQuery, coalescingSocket } from '@tessera/persistence';
+import { PreparedQuery, SERVICE_POOL_OPTIONS } from '@tessera/persistence';
 // Not re-exported by @tessera/messaging, which loads kafkajs only when KAFKA_BROKERS is set.
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the bench needs the Kafka transport's own options
 import { KafkaTransport } from '../../libs/messaging/src/lib/kafka';
@@ -35,9 +35,9 @@ export interface ConsumerOptions {
   coalesce: boolean;
 }
 
-/** A service pool's options (data-source.ts), with pipeline mode and write coalescing switchable for comparison. */
+/** A service pool's options, with pipeline mode and write coalescing switchable for comparison. */
 export function benchPoolOptions(pipeline: boolean, coalesce: boolean) {
-  return { pipeline, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS, ...(coalesce ? { stream: coalescingSocket } : {}) };
+  return { ...SERVICE_POOL_OPTIONS, pipeline, stream: coalesce ? SERVICE_POOL_OPTIONS.stream : undefined };
 }
 
 const INSERT_STATS = new PreparedQuery(`INSERT INTO ${BENCH_SCHEMA}.order_stats (event_id, order_id, lines) VALUES ($1, $2, $3)`);

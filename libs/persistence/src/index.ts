@@ -1,6 +1,7 @@
 export {
   createServiceDataSource,
   POOL_IDLE_TIMEOUT_MS,
+  SERVICE_POOL_OPTIONS,
   type ServiceDataSourceOptions,
   type EntityDefinition,
   type MigrationClass,

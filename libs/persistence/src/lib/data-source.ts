@@ -31,6 +31,14 @@ export interface InternalDataSourceOptions extends ServiceDataSourceOptions {
  */
 export const POOL_IDLE_TIMEOUT_MS = 5 * 60_000;
 
+/**
+ * node-postgres options every service pool runs with (the benches build their pools from it too). Pipeline mode: a
+ * statement may be sent before the previous one's answer arrived (see pipelined-transaction.ts); statements sent one
+ * after another, awaited, behave as without it. Statements issued in the same turn of the event loop leave in one
+ * write (coalescing-socket.ts).
+ */
+export const SERVICE_POOL_OPTIONS = { pipeline: true, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS, stream: coalescingSocket } as const;
+
 export function buildServiceDataSource(opts: InternalDataSourceOptions): DataSource {
   const schema = assertSchemaName(opts.schema);
   // Startup options apply to every pooled connection, including ones the pool opens later, which a one-off
@@ -52,10 +60,7 @@ export function buildServiceDataSource(opts: InternalDataSourceOptions): DataSou
     uuidExtension: 'pgcrypto',
     poolSize: opts.poolSize ?? DEFAULT_POOL_SIZE,
     applicationName: opts.applicationName ?? `tessera-${schema}`,
-    // Pipeline mode: a statement may be sent before the previous one's answer arrived (see pipelined-transaction.ts);
-    // statements sent one after another, awaited, behave as without it. Statements issued in the same turn of the
-    // event loop leave in one write (coalescing-socket.ts).
-    extra: { options: startup.join(' '), pipeline: true, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS, stream: coalescingSocket },
+    extra: { options: startup.join(' '), ...SERVICE_POOL_OPTIONS },
   });
 }
 
