@@ -272,7 +272,10 @@ async function transportOnly(transport: () => EventTransport, o: Options): Promi
 }
 
 async function runOne(name: string, url: string, spec: TransportSpec, o: Options): Promise<Result> {
-  const p = await BenchPipeline.start(url, spec, { batch: o.batch, lingerMs: o.lingerMs, pipeline: o.pipeline,
+  const p = await BenchPipeline.start(url, spec, {
+    batch: o.batch,
+    lingerMs: o.lingerMs,
+    pipeline: o.pipeline,
     coalesce: o.coalesce,
     consumerProcess: o.consumerProcess,
   });

@@ -10,26 +10,6 @@
  *   --pg-stats (PostgreSQL preloads pg_stat_statements; each phase prints its costliest statements per event)
  *   --consumer=process (the consuming service in a child process; inline: in the bench's own process)
  */
-import { spawnSync } from 'node:child_process';
-import * as path from 'node:path';
+import { runBench } from './run-bench';
 
-// The @tessera/* imports need tsconfig paths; started without them (plain `node -r @swc-node/register`),
-// run again with swc-node pointed at tsconfig.base.json, as the launcher does for services.
-if (!process.env.SWC_NODE_PROJECT) {
-  const root = path.resolve(__dirname, '../..');
-  const res = spawnSync(process.execPath, ['-r', '@swc-node/register', __filename, ...process.argv.slice(2)], {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, SWC_NODE_PROJECT: path.join(root, 'tsconfig.base.json') },
-  });
-  process.exit(res.status ?? 1);
-} else {
-  const { main } = require('./bench-main') as { main: (argv: string[]) => Promise<void> };
-  main(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runBench(__filename, () => require('./bench-main') as { main: (argv: string[]) => Promise<void> });

@@ -7,25 +7,6 @@
  * the context switches of the whole machine.
  * A benchmark, not a test: docs/benchmarks.md keeps what it measured.
  */
-import { spawnSync } from 'node:child_process';
-import * as path from 'node:path';
+import { runBench } from './run-bench';
 
-// The @tessera/* imports need tsconfig paths: run again with swc-node pointed at tsconfig.base.json.
-if (!process.env.SWC_NODE_PROJECT) {
-  const root = path.resolve(__dirname, '../..');
-  const res = spawnSync(process.execPath, ['-r', '@swc-node/register', __filename, ...process.argv.slice(2)], {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, SWC_NODE_PROJECT: path.join(root, 'tsconfig.base.json') },
-  });
-  process.exit(res.status ?? 1);
-} else {
-  const { main } = require('./pg-writes') as { main: (argv: string[]) => Promise<void> };
-  main(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+runBench(__filename, () => require('./pg-writes') as { main: (argv: string[]) => Promise<void> });

@@ -1,12 +1,12 @@
 /** The measurement behind tools/bench/pg-writes.bench.ts. */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
-import { coalescingSocket, inTransaction, POOL_IDLE_TIMEOUT_MS, preparedRows, preparedSend } from '@tessera/persistence';
-import { machineContextSwitches } from './proc-cpu';
+import { coalescingSocket, inTransaction, preparedRows, preparedSend, SERVICE_POOL_OPTIONS } from '@tessera/persistence';
+import { descendantCpu, machineContextSwitches } from './proc-cpu';
 
 // Plain CommonJS shared with Jest's globalSetup, outside the lib's TypeScript entry point.
 // eslint-disable-next-line @nx/enforce-module-boundaries -- see above
@@ -14,21 +14,9 @@ const { startEmbeddedPostgres } = require('../../libs/testing/src/postgres/embed
   startEmbeddedPostgres(opts: { dataDir: string }): Promise<{ url: string; stop(): Promise<void> }>;
 };
 
-/** CPU seconds of every process whose command line is PostgreSQL's (the server and its backends). */
+/** CPU seconds of the embedded PostgreSQL this process started (the server, its backends and reaped ones). */
 function postgresCpuSeconds(): number {
-  let ticks = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('postgres')) continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // the process ended while we read it
-    }
-  }
-  return ticks / 100;
+  return descendantCpu(process.pid, (cmd) => (/postgres/.test(cmd) ? 'postgres' : undefined))['postgres'] ?? 0;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -59,7 +47,7 @@ export async function main(argv: string[]): Promise<void> {
       const ds = await new DataSource({
         type: 'postgres',
         url: pg.url,
-        extra: { max: 8, pipeline: true, idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS, stream },
+        extra: { max: 8, ...SERVICE_POOL_OPTIONS, stream },
       }).initialize();
       const transaction = () =>
         inTransaction(
