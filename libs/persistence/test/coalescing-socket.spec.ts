@@ -35,6 +35,17 @@ function countWrites(socket: Socket): () => number {
   return () => write.mock.calls.length + writev.mock.calls.length;
 }
 
+/** A connected pipelined client (through `stream` when given), ended after `fn`. */
+async function withPipelinedClient(stream: (() => Socket) | undefined, fn: (client: Client) => Promise<void>): Promise<void> {
+  const client = new Client({ connectionString: db.url, pipeline: true, stream } as ConstructorParameters<typeof Client>[0]);
+  await client.connect();
+  try {
+    await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
 /** A transaction's statements issued in one turn, as a pipelined service transaction issues them. */
 async function oneTurnTransaction(client: Client | PoolClient): Promise<number[]> {
   const statements = [
@@ -61,21 +72,15 @@ describe('coalescingSocket', () => {
   });
 
   it('is what makes the difference: a plain pipelined client writes once per statement', async () => {
-    const client = new Client({ connectionString: db.url, pipeline: true } as ConstructorParameters<typeof Client>[0]);
-    await client.connect();
-    try {
+    await withPipelinedClient(undefined, async (client) => {
       const writes = countWrites(socketOf(client));
       expect(await oneTurnTransaction(client)).toEqual([1, 2]);
       expect(writes()).toBe(4);
-    } finally {
-      await client.end();
-    }
+    });
   });
 
   it('lets go of held writes before the loop waits, so statements of later turns are not stuck', async () => {
-    const client = new Client({ connectionString: db.url, pipeline: true, stream: coalescingSocket } as ConstructorParameters<typeof Client>[0]);
-    await client.connect();
-    try {
+    await withPipelinedClient(coalescingSocket, async (client) => {
       const socket = socketOf(client);
       const writes = countWrites(socket);
       expect((await client.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
@@ -84,21 +89,15 @@ describe('coalescingSocket', () => {
       expect(writes()).toBe(2);
       await new Promise((resolve) => setImmediate(resolve));
       expect(socket.writableCorked).toBe(0);
-    } finally {
-      await client.end();
-    }
+    });
   });
 
   it('still reports a failed statement and keeps the connection usable', async () => {
-    const client = new Client({ connectionString: db.url, pipeline: true, stream: coalescingSocket } as ConstructorParameters<typeof Client>[0]);
-    await client.connect();
-    try {
+    await withPipelinedClient(coalescingSocket, async (client) => {
       const failed = client.query('SELECT 1/0');
       const next = client.query('SELECT 3 AS n');
       await expect(failed).rejects.toThrow(/division by zero/);
       expect((await next).rows).toEqual([{ n: 3 }]);
-    } finally {
-      await client.end();
-    }
+    });
   });
 });
