@@ -48,7 +48,7 @@ interface Options {
  * write transactions PostgreSQL committed per event (`pg_stat_database.xact_commit`, which counts read-only ones too),
  * a measure of batching that the machine's other load does not skew.
  */
-type CpuPerEvent = Record<'node' | 'postgres' | 'kafka' | 'commits', number>;
+type CpuPerEvent = Record<'node' | 'postgres' | 'kafka' | 'commits' | 'walBytes', number>;
 
 /** CPU seconds so far of this process and of its children (the embedded PostgreSQL, the Kafka mock), and commits. */
 async function costNow(url: string): Promise<Record<keyof CpuPerEvent, number>> {
@@ -58,10 +58,19 @@ async function costNow(url: string): Promise<Record<keyof CpuPerEvent, number>> 
   );
   // Backends report their counts at most once a second: wait so that the previous phase's are in.
   await new Promise((r) => setTimeout(r, 1500));
-  const commits = await withClient(url, async (c) =>
-    Number((await c.query<{ n: string }>('SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0].n),
-  );
-  return { node: (user + system) / 1e6 + (children['consumer'] ?? 0), postgres: children['postgres'] ?? 0, kafka: children['kafka'] ?? 0, commits };
+  const { commits, walBytes } = await withClient(url, async (c) => {
+    const { rows } = await c.query<{ commits: string; wal: string }>(
+      `SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS commits, (SELECT wal_bytes FROM pg_stat_wal) AS wal`,
+    );
+    return { commits: Number(rows[0].commits), walBytes: Number(rows[0].wal) };
+  });
+  return {
+    node: (user + system) / 1e6 + (children['consumer'] ?? 0),
+    postgres: children['postgres'] ?? 0,
+    kafka: children['kafka'] ?? 0,
+    commits,
+    walBytes,
+  };
 }
 
 /**
@@ -88,6 +97,7 @@ async function costPerEvent<T>(url: string, events: number, fn: () => Promise<T>
       postgres: per('postgres', 1e6),
       kafka: per('kafka', 1e6),
       commits: Math.round(((after.commits - before.commits) / events) * 100) / 100,
+      walBytes: per('walBytes', 1),
     },
   ];
 }
@@ -312,7 +322,7 @@ async function runOne(name: string, url: string, spec: TransportSpec, o: Options
 }
 
 function cpuCell(c: CpuPerEvent): string {
-  return `${c.node + c.postgres + c.kafka} (${c.node}+${c.postgres}+${c.kafka}), ${c.commits} commits`;
+  return `${c.node + c.postgres + c.kafka} (${c.node}+${c.postgres}+${c.kafka}), ${c.commits} commits, ${c.walBytes} B WAL`;
 }
 
 function printTable(results: Result[], o: Options): void {
@@ -329,8 +339,8 @@ function printTable(results: Result[], o: Options): void {
       'duplicates',
       'transport only: publish/s',
       'transport only: delivered/s',
-      'per event, sustained: CPU µs (node+pg+kafka), commits',
-      `per event @${o.rate}/s: CPU µs, commits`,
+      'per event, sustained: CPU µs (node+pg+kafka), commits, WAL',
+      `per event @${o.rate}/s: CPU µs, commits, WAL`,
     ],
     ...results.map((r) => [
       r.transport,
