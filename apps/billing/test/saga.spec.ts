@@ -145,6 +145,26 @@ describe('billing saga: orders events through the inbox', () => {
     expect(await h.outboxTypes(tenant, opened.data.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentConfirmed]);
   });
 
+  it('a paid order that orders expires from paid (stock gone after a late payment) gets its payment flagged for refund', async () => {
+    const opened = h.awaitingPayment(tenant);
+    await h.deliver(opened);
+    const payment = await h.existingPayment(tenant, opened.data.orderId);
+    expect((await confirm(payment.id)).status).toBe(200);
+    await h.deliver(h.orderEvent(tenant, OrdersEventTypes.OrderPaid, { orderId: opened.data.orderId, paymentId: payment.id }));
+    // A plain expiry after paid (a reordered or stale event) changes nothing: paid stays paid.
+    await h.deliver(expired(opened.data.orderId));
+    expect(await h.paymentOf(tenant, opened.data.orderId)).toMatchObject({ status: 'confirmed', refund_required: false });
+    const fromPaid = h.orderEvent(tenant, OrdersEventTypes.OrderExpired, { orderId: opened.data.orderId, paymentId: payment.id, previousStatus: 'paid' });
+    await h.deliver(fromPaid);
+    await h.deliver(fromPaid);
+    expect(await h.paymentOf(tenant, opened.data.orderId)).toMatchObject({ status: 'confirmed', refund_required: true, refund_reason: 'order_expired' });
+    expect(await h.outboxTypes(tenant, opened.data.orderId)).toEqual([
+      BillingEventTypes.PaymentCreated,
+      BillingEventTypes.PaymentConfirmed,
+      BillingEventTypes.PaymentRefundRequired,
+    ]);
+  });
+
   it('a confirm racing the expiry always ends confirmed and flagged for refund', async () => {
     for (let i = 0; i < 5; i++) {
       const opened = h.awaitingPayment(tenant);

@@ -30,6 +30,8 @@ const purge = async () =>
               (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = to_regclass('inventory.idempotency_keys')) AS policies`,
     )
   ).rows[0];
+const refusedColumn = async () =>
+  (await admin.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'inventory' AND table_name = 'reservations' AND column_name = 'commit_refused_at'`)).rows[0].n === 1;
 const PURGE_POLICIES = ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'];
 
 describe('inventory migrations', () => {
@@ -37,6 +39,7 @@ describe('inventory migrations', () => {
     const opts = { adminUrl: db.url, schema: INVENTORY_SCHEMA, migrations: inventoryMigrations, password: PASSWORD, extraSchemas: ['messaging'] };
     expect(await runMigrations(opts)).toEqual([
       'MessagingTables1700000000000', 'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000',
+      'ReservationCommitRefused1796000000000',
     ]);
     expect(await tables()).toEqual([
       'hot_queue_heads', 'hot_skus', 'idempotency_keys', 'known_tenants', 'ledger', 'locations', 'outbox_events', 'processed_events',
@@ -51,13 +54,18 @@ describe('inventory migrations', () => {
     expect(rls.rows).toHaveLength(9);
     for (const r of rls.rows) expect(r).toMatchObject({ enabled: true, forced: true, owner: 'tessera_inventory_owner' });
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
+    expect(await refusedColumn()).toBe(true);
+    expect(await revertLastMigration(opts)).toBe('ReservationCommitRefused1796000000000');
+    expect(await refusedColumn()).toBe(false);
     expect(await revertLastMigration(opts)).toBe('IdempotencyKeysPurge1795400000000');
     expect(await purge()).toEqual({ fn: false, policies: ['tenant_isolation'] });
     expect(await revertLastMigration(opts)).toBe('IdempotencyKeysTable1795300000000');
     expect(await tables()).not.toContain('idempotency_keys');
     expect(await revertLastMigration(opts)).toBe('InventorySchema1763800000000');
     expect(await tables()).toEqual(['outbox_events', 'processed_events']);
-    expect(await runMigrations(opts)).toEqual(['InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000']);
+    expect(await runMigrations(opts)).toEqual([
+      'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'ReservationCommitRefused1796000000000',
+    ]);
     expect(await tables()).toHaveLength(13);
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
   });

@@ -123,7 +123,64 @@ describe('commit, release, expiry', () => {
     expect((await h.domain.reservations.get(tenant, 'order-e'))?.status).toBe('active');
     expect(await levelsOf('E-1')).toEqual([{ at: 'main', onHand: 4, reserved: 3 }]);
     expect(await eventsFor('order-e2')).toEqual(['inventory.reservation.confirmed', 'inventory.reservation.expired']);
-    await expect(h.domain.reservations.commit(tenant, 'order-e2')).rejects.toMatchObject({ code: 'reservation_not_active' });
+  });
+
+  it('a payment after expiry commits the stock again when it is still there, all lines by priority', async () => {
+    await receive('L-1', main, 1);
+    await receive('L-1', backup, 5);
+    await receive('L-2', main, 2);
+    const lines = [{ sku: 'L-1', quantity: 3 }, { sku: 'L-2', quantity: 2 }];
+    expect((await h.domain.reservations.reserve(tenant, { reference: 'late-ok', lines, ttlSeconds: 1 })).status).toBe('confirmed');
+    await new Promise((r) => setTimeout(r, 1100));
+    await h.domain.reservations.expireDue(tenant);
+    expect((await h.domain.reservations.get(tenant, 'late-ok'))?.status).toBe('expired');
+    const committed = await h.domain.reservations.commit(tenant, 'late-ok', { actor: 'event:orders', correlationId: 'paid-1' });
+    expect(committed.status).toBe('committed');
+    expect(committed.allocations.map((a) => [a.sku, a.locationId === main ? 'main' : 'backup', a.quantity]).sort()).toEqual([
+      ['L-1', 'backup', 2], ['L-1', 'main', 1], ['L-2', 'main', 2],
+    ]);
+    expect(await levelsOf('L-1')).toEqual([{ at: 'backup', onHand: 3, reserved: 0 }, { at: 'main', onHand: 0, reserved: 0 }]);
+    expect(await levelsOf('L-2')).toEqual([{ at: 'main', onHand: 0, reserved: 0 }]);
+    const ledger = await h.domain.queries.ledger(tenant, { sku: 'L-2' });
+    expect(ledger.items.map((i) => [i.type, i.delta, i.deltaReserved, i.actor])).toEqual([
+      ['commit', -2, -2, 'event:orders'],
+      ['reserve', 0, 2, 'event:orders'],
+      ['expire', 0, -2, 'system:expiry'],
+      ['reserve', 0, 2, null],
+      ['receive', 2, 0, null],
+    ]);
+    expect(await eventsFor('late-ok')).toEqual(['inventory.reservation.confirmed', 'inventory.reservation.expired', 'inventory.reservation.committed']);
+    // A redelivered payment changes nothing more.
+    expect((await h.domain.reservations.commit(tenant, 'late-ok')).status).toBe('committed');
+    expect(await levelsOf('L-1')).toEqual([{ at: 'backup', onHand: 3, reserved: 0 }, { at: 'main', onHand: 0, reserved: 0 }]);
+    expect(await eventsFor('late-ok')).toHaveLength(3);
+    expect(await ledgerMismatches(h)).toEqual([]);
+  });
+
+  it('a payment after expiry is refused for good when the stock went to someone else, and changes no stock', async () => {
+    await receive('L-3', main, 2);
+    await receive('L-4', main, 5);
+    const lines = [{ sku: 'L-3', quantity: 2 }, { sku: 'L-4', quantity: 1 }];
+    expect((await h.domain.reservations.reserve(tenant, { reference: 'late-gone', lines, ttlSeconds: 1 })).status).toBe('confirmed');
+    await new Promise((r) => setTimeout(r, 1100));
+    await h.domain.reservations.expireDue(tenant);
+    expect((await h.domain.reservations.reserve(tenant, { reference: 'took-it', lines: [{ sku: 'L-3', quantity: 1 }] })).status).toBe('confirmed');
+    const refused = await h.domain.reservations.commit(tenant, 'late-gone', { actor: 'event:orders' });
+    expect(refused).toMatchObject({ status: 'expired' });
+    expect(refused.commitRefusedAt).toBeInstanceOf(Date);
+    expect(await levelsOf('L-3')).toEqual([{ at: 'main', onHand: 2, reserved: 1 }]);
+    expect(await levelsOf('L-4')).toEqual([{ at: 'main', onHand: 5, reserved: 0 }]);
+    const [event] = await h.admin(
+      `SELECT envelope->'data' AS data FROM inventory.outbox_events WHERE type = 'inventory.reservation.commit_refused' AND envelope->'data'->>'reference' = 'late-gone'`,
+    );
+    expect(event.data).toMatchObject({ reference: 'late-gone', reason: 'expired', shortfalls: [{ sku: 'L-3', condition: 'new', requested: 2, available: 1 }] });
+    // Final: stock arriving later and the payment redelivered commit nothing, and nothing is announced again.
+    await h.domain.reservations.release(tenant, 'took-it');
+    expect((await h.domain.reservations.commit(tenant, 'late-gone')).status).toBe('expired');
+    expect(await levelsOf('L-3')).toEqual([{ at: 'main', onHand: 2, reserved: 0 }]);
+    expect(await eventsFor('late-gone')).toEqual([
+      'inventory.reservation.confirmed', 'inventory.reservation.expired', 'inventory.reservation.commit_refused',
+    ]);
   });
 
   it('expires many at once without losing a unit (batches, SKIP LOCKED)', async () => {

@@ -5,6 +5,7 @@ import {
   InventoryEventTypes,
   type PaymentConfirmedV1,
   type PaymentCreatedV1,
+  type ReservationCommitRefusedV1,
   type ReservationConfirmedV1,
   type ReservationExpiredV1,
   type ReservationRejectedV1,
@@ -56,9 +57,18 @@ describe('order saga handlers (through the inbox)', () => {
     const data: PaymentCreatedV1 = { paymentId, orderId, amount: 3000, currency: 'JPY', method: 'bank_transfer', dueAt: null };
     return envelope('billing', BillingEventTypes.PaymentCreated, owner.tenantId, paymentId, data, orderId);
   }
-  function paymentConfirmed(orderId: string, paymentId: string) {
-    const data: PaymentConfirmedV1 = { paymentId, orderId, amount: 3000, currency: 'JPY', refundRequired: false };
+  function paymentConfirmed(orderId: string, paymentId: string, refundRequired = false) {
+    const data: PaymentConfirmedV1 = { paymentId, orderId, amount: 3000, currency: 'JPY', refundRequired };
     return envelope('billing', BillingEventTypes.PaymentConfirmed, owner.tenantId, paymentId, data, orderId);
+  }
+  function commitRefused(orderId: string, reservationId: string) {
+    const data: ReservationCommitRefusedV1 = {
+      reservationId,
+      reference: orderId,
+      reason: 'expired',
+      shortfalls: [{ sku: 'A-1', condition: 'new', requested: 2, available: 1 }],
+    };
+    return envelope('inventory', InventoryEventTypes.ReservationCommitRefused, owner.tenantId, reservationId, data, orderId);
   }
 
   it('runs the happy path: pending → awaiting_payment → paid, with history and outbox events', async () => {
@@ -217,6 +227,55 @@ describe('order saga handlers (through the inbox)', () => {
     const o = await order(id);
     expect(o.status).toBe('paid');
     expect((await eventsOf(id)).map((e) => e.type)).toEqual(['orders.order.placed', 'orders.order.awaiting_payment', 'orders.order.paid']);
+  });
+
+  it('expires a paid order whose stock inventory could not commit after a late payment, once, announcing it from paid', async () => {
+    const id = await place();
+    const reservation = confirmed(id);
+    await h.saga.onReservationConfirmed(reservation);
+    const created = paymentCreated(id);
+    await h.saga.onPaymentCreated(created);
+    await h.saga.onPaymentConfirmed(paymentConfirmed(id, created.data.paymentId));
+    await h.saga.onReservationExpired(expired(id, reservation.data.reservationId));
+    expect((await order(id)).status).toBe('paid');
+    const refused = commitRefused(id, reservation.data.reservationId);
+    await h.saga.onReservationCommitRefused(refused);
+    await h.saga.onReservationCommitRefused(refused);
+    await h.saga.onReservationCommitRefused(commitRefused(id, reservation.data.reservationId));
+    const o = await order(id);
+    expect(o.status).toBe('expired');
+    expect(o.history.filter((t: { to: string | null }) => t.to === 'expired')).toEqual([
+      expect.objectContaining({ from: 'paid', to: 'expired', cause: expect.objectContaining({ eventId: refused.id }) }),
+    ]);
+    expect(o.history.some((t: { note?: string }) => /stock is gone \(A-1: 2 needed, 1 available\); refund due/.test(t.note ?? ''))).toBe(true);
+    const events = await eventsOf(id);
+    expect(events.map((e) => e.type)).toEqual([
+      'orders.order.placed', 'orders.order.awaiting_payment', 'orders.order.paid', 'orders.order.expired',
+    ]);
+    expect(events[3].data).toEqual({ orderId: id, reservationId: reservation.data.reservationId, paymentId: created.data.paymentId, previousStatus: 'paid' });
+  });
+
+  it('ignores a refused commit unless the order is paid with that reservation', async () => {
+    const id = await place();
+    const reservation = confirmed(id);
+    await h.saga.onReservationConfirmed(reservation);
+    await h.saga.onReservationCommitRefused(commitRefused(id, reservation.data.reservationId));
+    expect((await order(id)).status).toBe('awaiting_payment');
+    const paymentId = randomUUID();
+    await h.saga.onPaymentConfirmed(paymentConfirmed(id, paymentId));
+    await h.saga.onReservationCommitRefused(commitRefused(id, randomUUID()));
+    expect((await order(id)).status).toBe('paid');
+    expect((await eventsOf(id)).map((e) => e.type)).toEqual(['orders.order.placed', 'orders.order.awaiting_payment', 'orders.order.paid']);
+  });
+
+  it('does not move an order to paid on a confirmation that billing already flagged for refund', async () => {
+    const id = await place();
+    await h.saga.onReservationConfirmed(confirmed(id));
+    await h.saga.onPaymentConfirmed(paymentConfirmed(id, randomUUID(), true));
+    const o = await order(id);
+    expect(o.status).toBe('awaiting_payment');
+    expect(o.history[o.history.length - 1]).toMatchObject({ to: null, note: expect.stringContaining('refund due') });
+    expect((await eventsOf(id)).map((e) => e.type)).toEqual(['orders.order.placed', 'orders.order.awaiting_payment']);
   });
 
   it('parks events about unknown orders and skips references that are not orders, without throwing', async () => {

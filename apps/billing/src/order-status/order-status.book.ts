@@ -20,15 +20,25 @@ export function isOrderEnded(status: KnownOrderStatus | null): status is 'cancel
  */
 @Injectable()
 export class OrderStatusBook {
-  /** Records what `cause` says about the order and returns the status the book holds afterwards. */
-  async record(tx: BillingTx, orderId: string, status: KnownOrderStatus, cause: CauseEvent): Promise<KnownOrderStatus> {
+  /**
+   * Records what `cause` says about the order and returns the status the book holds afterwards. `replaces`: the
+   * statuses it may replace; only `paid` → `expired` goes beyond awaiting_payment (a paid order whose stock inventory
+   * could not commit any more, which orders announces as expired from paid).
+   */
+  async record(
+    tx: BillingTx,
+    orderId: string,
+    status: KnownOrderStatus,
+    cause: CauseEvent,
+    replaces: readonly KnownOrderStatus[] = ['awaiting_payment'],
+  ): Promise<KnownOrderStatus> {
     await tx.manager.query(
       `INSERT INTO billing.order_statuses AS o (tenant_id, order_id, status, event_id, event_time)
        VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (tenant_id, order_id) DO UPDATE
          SET status = EXCLUDED.status, event_id = EXCLUDED.event_id, event_time = EXCLUDED.event_time, updated_at = now()
-         WHERE o.status = 'awaiting_payment' AND EXCLUDED.status <> 'awaiting_payment'`,
-      [tx.tenantId, orderId, status, cause.id, cause.time],
+         WHERE o.status = ANY($6::text[]) AND EXCLUDED.status <> 'awaiting_payment'`,
+      [tx.tenantId, orderId, status, cause.id, cause.time, replaces],
     );
     const held = await this.statusOf(tx, orderId);
     if (!held) throw new Error(`order status of ${orderId} vanished inside its own transaction`);

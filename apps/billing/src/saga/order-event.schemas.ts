@@ -18,3 +18,6 @@ export type AwaitingPaymentData = z.infer<typeof awaitingPaymentSchema>;
 /** `orders.order.cancelled`, `.expired`, `.paid`, `.rejected`: billing only needs the order id. */
 export const orderRefSchema = z.object({ orderId });
 export type OrderRefData = z.infer<typeof orderRefSchema>;
+
+/** `orders.order.expired`: from awaiting_payment, or from paid when inventory could no longer commit the stock. */
+export const orderExpiredSchema = orderRefSchema.extend({ previousStatus: z.enum(['awaiting_payment', 'paid']).optional() });

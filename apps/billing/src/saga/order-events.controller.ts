@@ -5,7 +5,7 @@ import { Inbox, type InboxOutcome } from '@tessera/messaging';
 import { isUuid } from '@tessera/persistence';
 import type { z } from 'zod';
 import type { BillingTx, CauseEvent } from '../billing-tx';
-import { awaitingPaymentSchema, orderRefSchema } from './order-event.schemas';
+import { awaitingPaymentSchema, orderExpiredSchema, orderRefSchema } from './order-event.schemas';
 import { PaymentSaga } from './payment-saga';
 
 /**
@@ -36,7 +36,9 @@ export class OrderEventsController {
 
   @EventPattern(OrdersEventTypes.OrderExpired)
   onExpired(@Payload() event: EventEnvelope<unknown>): Promise<InboxOutcome | 'invalid'> {
-    return this.consume(event, orderRefSchema, (tx, data, cause) => this.saga.orderEnded(tx, data.orderId, 'expired', cause));
+    return this.consume(event, orderExpiredSchema, (tx, data, cause) =>
+      this.saga.orderEnded(tx, data.orderId, 'expired', cause, { afterPaid: data.previousStatus === 'paid' }),
+    );
   }
 
   @EventPattern(OrdersEventTypes.OrderPaid)

@@ -100,10 +100,18 @@ export class PaymentSaga {
   /**
    * The order was cancelled or expired: a pending payment is cancelled; a payment already confirmed (the money
    * arrived before billing heard of the end) is flagged for refund. The book decides which end counts when both
-   * arrive, and an order that was paid first stays paid.
+   * arrive, and an order that was paid first stays paid, unless orders ends it as expired from paid (its stock could
+   * not be committed): then the confirmed payment is flagged for refund.
    */
-  async orderEnded(tx: BillingTx, orderId: string, status: 'cancelled' | 'expired', cause: CauseEvent): Promise<void> {
-    const held = await this.book.record(tx, orderId, status, cause);
+  async orderEnded(
+    tx: BillingTx,
+    orderId: string,
+    status: 'cancelled' | 'expired',
+    cause: CauseEvent,
+    { afterPaid = false }: { afterPaid?: boolean } = {},
+  ): Promise<void> {
+    // Expired after paid: the money arrived after the reservation expired and inventory could not commit the stock.
+    const held = await this.book.record(tx, orderId, status, cause, afterPaid ? ['awaiting_payment', 'paid'] : undefined);
     if (!isOrderEnded(held)) return;
     const reason = endReasonOf(held);
     const payment = await tx.manager.findOne(PaymentEntity, {

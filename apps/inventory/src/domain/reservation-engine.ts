@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   InventoryEventTypes,
   type ReservationAllocationV1,
+  type ReservationCommitRefusedV1,
   type ReservationConfirmedV1,
   type ReservationEndedV1,
   type ReservationRejectedV1,
@@ -235,6 +236,61 @@ export async function endReservations(
   }
 }
 
+/**
+ * The payment of an order arrived after its reservation expired (the sweeper ran first; orders had not heard of the
+ * expiry yet and moved the order to paid). The customer has paid, so the stock is taken again, all lines or none, by
+ * location priority as a new reservation would be, and committed at once: `committed`, with the new allocations.
+ * If it is no longer all there, nothing changes but the reservation's `commit_refused_at`, which makes the refusal
+ * final, and `commit_refused` tells orders the paid order cannot be fulfilled. The caller holds the reservation's
+ * row lock (taken before any stock row: the lock order).
+ */
+export async function commitExpired(
+  manager: EntityManager,
+  events: PendingEvents,
+  reservation: Reservation,
+  actor?: Actor,
+): Promise<'committed' | 'refused'> {
+  const keys = new Map(reservation.lines.map((l) => [`${l.condition}\u0000${l.sku}`, { sku: l.sku, condition: l.condition }]));
+  const book = await StockBook.lockBySku(manager, [...keys.values()]);
+  const req: PreparedReservation = { reference: reservation.reference, lines: reservation.lines, ttlSeconds: 0, actor };
+  const result = allocate(book, req, actor);
+  if ('shortfalls' in result) {
+    await manager.query(`UPDATE reservations SET commit_refused_at = now() WHERE id = $1`, [reservation.id]);
+    const data: ReservationCommitRefusedV1 = {
+      reservationId: reservation.id,
+      reference: reservation.reference,
+      reason: 'expired',
+      shortfalls: result.shortfalls,
+    };
+    events.add(InventoryEventTypes.ReservationCommitRefused, reservation.id, data, reservation.reference);
+    return 'refused';
+  }
+  for (const a of result.allocations) {
+    book.apply(a.stockLevelId, { movement: 'commit', deltaOnHand: -a.quantity, deltaReserved: -a.quantity, reference: reservation.reference, actor });
+  }
+  // The expired allocations give way to the ones committed, in the statement that writes the stock.
+  const p = new SqlParams();
+  const id = p.add(reservation.id);
+  const allocations = p.add(
+    JSON.stringify(result.allocations.map((a) => ({ stock_level_id: a.stockLevelId, sku: a.sku, location_id: a.locationId, condition: a.condition, quantity: a.quantity }))),
+  );
+  await book.flush(manager, events, {
+    params: p,
+    ctes: [
+      `old_allocations AS (DELETE FROM reservation_allocations WHERE reservation_id = ${id}::uuid)`,
+      `new_allocations AS (
+         INSERT INTO reservation_allocations (reservation_id, stock_level_id, sku, location_id, condition, quantity)
+         SELECT ${id}::uuid, y.* FROM jsonb_to_recordset(${allocations}::jsonb)
+           AS y(stock_level_id uuid, sku text, location_id uuid, condition text, quantity int))`,
+      `ended AS (UPDATE reservations SET status = 'committed', ended_at = now() WHERE id = ${id}::uuid)`,
+    ],
+    select: 'SELECT 1',
+  });
+  const data: ReservationEndedV1 = { reservationId: reservation.id, reference: reservation.reference, allocations: eventAllocations(result.allocations) };
+  events.add(InventoryEventTypes.ReservationCommitted, reservation.id, data, reservation.reference);
+  return 'committed';
+}
+
 interface AllocationRow {
   reservation_id: string;
   stock_level_id: string;
@@ -268,9 +324,10 @@ interface ReservationRow {
   expires_at: Date | null;
   created_at: Date;
   ended_at: Date | null;
+  commit_refused_at: Date | null;
 }
 
-const RESERVATION_COLUMNS = 'id, reference, status, lines, shortfalls, expires_at, created_at, ended_at';
+const RESERVATION_COLUMNS = 'id, reference, status, lines, shortfalls, expires_at, created_at, ended_at, commit_refused_at';
 
 /** Reads a reservation by reference; `lock` takes its row FOR UPDATE (before any stock row: the lock order). */
 export async function findReservation(manager: EntityManager, reference: string, lock = false): Promise<Reservation | null> {
@@ -293,6 +350,7 @@ export function toReservation(r: ReservationRow, allocations: Allocation[]): Res
     expiresAt: r.expires_at,
     createdAt: r.created_at,
     endedAt: r.ended_at,
+    commitRefusedAt: r.commit_refused_at,
     allocations,
   };
 }

@@ -5,6 +5,7 @@ import { InventoryError, invalid, notFound, pgCode } from './errors';
 import { PendingEvents } from './events';
 import { normalizeLines } from './lines';
 import {
+  commitExpired,
   endReservations,
   findReservation,
   outcomeOf,
@@ -275,7 +276,11 @@ export class ReservationService {
     return items.map((i) => ids[i.req.reference]);
   }
 
-  /** Commits an active reservation: on hand and reserved drop together. Idempotent once committed. */
+  /**
+   * Commits an active reservation: on hand and reserved drop together. Idempotent once committed. An expired one
+   * (its order was paid after the sweeper ran) is committed from the stock still available, or refused for good
+   * (see commitExpired); a released one is a conflict.
+   */
   commit(tenantId: string, reference: string, actor?: Actor): Promise<Reservation> {
     return this.end(tenantId, reference, 'commit', actor);
   }
@@ -308,6 +313,14 @@ export class ReservationService {
       if (!r) throw notFound('reservation', reference);
       const done = kind === 'commit' ? ['committed'] : ['released', 'expired'];
       if (done.includes(r.status)) return r;
+      if (kind === 'commit' && r.status === 'expired') {
+        // Paid after the sweeper expired it: committed if the stock is still there, else refused for good.
+        if (r.commitRefusedAt) return r;
+        const events = new PendingEvents();
+        await commitExpired(tx.manager, events, r, actor);
+        await events.flush(this.outbox, tx);
+        return (await findReservation(tx.manager, reference)) as Reservation;
+      }
       if (r.status !== 'active') {
         throw new InventoryError('conflict', 'reservation_not_active', `reservation ${reference} is ${r.status}`, { reference, status: r.status });
       }

@@ -76,5 +76,7 @@ export interface Reservation {
   expiresAt: Date | null;
   createdAt: Date;
   endedAt: Date | null;
+  /** Set when its order was paid after it expired and the stock was gone by then (see commitExpired). */
+  commitRefusedAt: Date | null;
   allocations: Allocation[];
 }

@@ -1,6 +1,7 @@
 import { messagingTablesMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, type MigrationClass } from '@tessera/persistence';
 import { InventorySchema1763800000000 } from './1763800000000-inventory-schema';
+import { ReservationCommitRefused1796000000000 } from './1796000000000-reservation-commit-refused';
 
 export const INVENTORY_SCHEMA = 'inventory';
 
@@ -11,4 +12,5 @@ export const inventoryMigrations: MigrationClass[] = [
   // Idempotency-Key of POST /v1/inventory/locations and /movements: the shared store's table, then its purge of expired keys.
   idempotencyKeysTableMigration(INVENTORY_SCHEMA),
   idempotencyKeysPurgeMigration(INVENTORY_SCHEMA),
+  ReservationCommitRefused1796000000000,
 ];

@@ -4,11 +4,15 @@ export type { OrderStatus };
 
 export const ORDER_STATUSES: readonly OrderStatus[] = ['pending', 'awaiting_payment', 'paid', 'rejected', 'cancelled', 'expired'];
 
-/** The order state machine: every other move is refused (API) or ignored and noted (events). */
+/**
+ * The order state machine: every other move is refused (API) or ignored and noted (events). `paid` → `expired` only
+ * on inventory's `commit_refused`: the money came after the reservation had expired and the stock was gone by then
+ * (a reservation expiry alone never ends a paid order: inventory first tries to commit the stock again).
+ */
 const NEXT: Record<OrderStatus, readonly OrderStatus[]> = {
   pending: ['awaiting_payment', 'rejected', 'cancelled'],
   awaiting_payment: ['paid', 'cancelled', 'expired'],
-  paid: [],
+  paid: ['expired'],
   rejected: [],
   cancelled: [],
   expired: [],

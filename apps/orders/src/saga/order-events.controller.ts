@@ -8,6 +8,7 @@ import {
   type PaymentConfirmedV1,
   type PaymentCreatedV1,
   type PaymentFailedV1,
+  type ReservationCommitRefusedV1,
   type ReservationConfirmedV1,
   type ReservationExpiredV1,
   type ReservationRejectedV1,
@@ -36,6 +37,11 @@ export class OrderEventsController {
   @EventPattern(InventoryEventTypes.ReservationExpired)
   async onReservationExpired(@Payload() e: EventEnvelope<ReservationExpiredV1>): Promise<void> {
     await this.inbox.run(e, (tx) => this.saga.onReservationExpired(tx));
+  }
+
+  @EventPattern(InventoryEventTypes.ReservationCommitRefused)
+  async onReservationCommitRefused(@Payload() e: EventEnvelope<ReservationCommitRefusedV1>): Promise<void> {
+    await this.inbox.run(e, (tx) => this.saga.onReservationCommitRefused(tx));
   }
 
   @EventPattern(BillingEventTypes.PaymentCreated)

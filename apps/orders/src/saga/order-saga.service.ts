@@ -10,6 +10,7 @@ import {
   type PaymentConfirmedV1,
   type PaymentCreatedV1,
   type PaymentFailedV1,
+  type ReservationCommitRefusedV1,
   type ReservationConfirmedV1,
   type ReservationExpiredV1,
   type ReservationRejectedV1,
@@ -88,12 +89,30 @@ export class OrderSaga {
     if (order.reservationId && order.reservationId !== e.reservationId) {
       return this.ignore(tx, order, `reservation ${e.reservationId} expired but the order holds ${order.reservationId}; not moved`);
     }
-    const moved = await transition(tx.manager, order, 'expired', causeOf(tx));
-    if (!moved) {
-      // Typically paid just before the sweeper ran: inventory sees orders.order.paid after its own expiry.
-      return this.ignore(tx, order, `reservation ${e.reservationId} expired while the order is ${order.status}; not moved`);
-    }
+    // Paid just before orders heard of the expiry: inventory, seeing orders.order.paid after its own expiry, commits
+    // the stock again if it can, or answers commit_refused (below); the expiry alone does not end a paid order.
+    const moved = order.status !== 'paid' && (await transition(tx.manager, order, 'expired', causeOf(tx)));
+    if (!moved) return this.ignore(tx, order, `reservation ${e.reservationId} expired while the order is ${order.status}; not moved`);
     const data: OrderExpiredV1 = { orderId: order.id, reservationId: e.reservationId, paymentId: order.paymentId };
+    await this.outbox.append(tx, { type: OrdersEventTypes.OrderExpired, subject: order.id, data });
+  }
+
+  /**
+   * The order was paid after its reservation expired and the stock is gone: it cannot be fulfilled. It expires, and
+   * orders.order.expired (with the payment) makes billing flag the confirmed payment for refund.
+   */
+  async onReservationCommitRefused(tx: InboxTx<ReservationCommitRefusedV1>): Promise<void> {
+    const e = tx.event.data;
+    const order = await this.orderFor(tx, e.reference);
+    if (!order) return;
+    if (order.reservationId && order.reservationId !== e.reservationId) {
+      return this.ignore(tx, order, `commit of reservation ${e.reservationId} refused but the order holds ${order.reservationId}; not moved`);
+    }
+    const short = e.shortfalls.map((s) => `${s.sku}: ${s.requested} needed, ${s.available} available`).join('; ');
+    const moved = order.status === 'paid' && (await transition(tx.manager, order, 'expired', causeOf(tx)));
+    if (!moved) return this.ignore(tx, order, `commit of reservation ${e.reservationId} refused while the order is ${order.status}; not moved`);
+    await note(tx.manager, order, causeOf(tx), `paid after the reservation expired and the stock is gone (${short}); refund due`);
+    const data: OrderExpiredV1 = { orderId: order.id, reservationId: e.reservationId, paymentId: order.paymentId, previousStatus: 'paid' };
     await this.outbox.append(tx, { type: OrdersEventTypes.OrderExpired, subject: order.id, data });
   }
 
@@ -117,6 +136,10 @@ export class OrderSaga {
     if (!order) return;
     if (order.paymentId && order.paymentId !== e.paymentId) {
       return this.ignore(tx, order, `payment ${e.paymentId} confirmed but the order's payment is ${order.paymentId}; not moved`);
+    }
+    if (e.refundRequired) {
+      // Billing already knew the order had ended: the money is on record to be paid back, the order stays as it is.
+      return this.ignore(tx, order, `payment ${e.paymentId} confirmed with a refund due; not moved`);
     }
     const moved = await transition(tx.manager, order, 'paid', causeOf(tx), { paymentId: e.paymentId });
     if (!moved) {

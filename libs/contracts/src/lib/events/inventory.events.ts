@@ -8,6 +8,7 @@ export const InventoryEventTypes = {
   ReservationReleased: 'inventory.reservation.released',
   ReservationExpired: 'inventory.reservation.expired',
   ReservationCommitted: 'inventory.reservation.committed',
+  ReservationCommitRefused: 'inventory.reservation.commit_refused',
 } as const;
 
 export type StockCondition = 'new' | 'used';
@@ -96,3 +97,16 @@ export interface ReservationEndedV1 {
 export type ReservationReleasedV1 = ReservationEndedV1;
 export type ReservationExpiredV1 = ReservationEndedV1;
 export type ReservationCommittedV1 = ReservationEndedV1;
+
+/**
+ * The order was paid after its reservation had expired, and the stock it needs is no longer available, so nothing
+ * was committed (when it still was, the reservation is taken again and committed: `committed`). Final: a later
+ * redelivery of the payment never commits. The paid order cannot be fulfilled and its money is due back.
+ */
+export interface ReservationCommitRefusedV1 {
+  reservationId: string;
+  reference: string;
+  reason: 'expired';
+  /** The lines that could not be covered at the time of the payment. */
+  shortfalls: ReservationShortfallV1[];
+}

@@ -62,11 +62,17 @@ export interface OrderCancelledV1 {
   paymentId?: string | null;
 }
 
-/** The reservation expired before payment; billing cancels the payment. */
+/**
+ * The reservation expired before payment; billing cancels the payment. Also sent for a paid order whose stock
+ * inventory could not commit because the payment came after the expiry (`previousStatus: 'paid'`): billing then
+ * flags the confirmed payment for refund.
+ */
 export interface OrderExpiredV1 {
   orderId: string;
   reservationId?: string | null;
   paymentId?: string | null;
+  /** The status the order expired from (absent: awaiting_payment). */
+  previousStatus?: 'awaiting_payment' | 'paid';
 }
 
 export interface OrderRejectionReasonV1 {
