@@ -127,6 +127,20 @@ describe('payments routes', () => {
       expect(await h.outboxTypes(tenant, failed.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentFailed]);
     });
 
+    it('takes no body: any field in one is a 400 naming it, and the payment stays pending', async () => {
+      const p = await openPayment();
+      const headers = await h.as(tenant, 'owner');
+      for (const body of [{ amount: 12_500 }, { status: 'confirmed', currency: 'JPY' }]) {
+        const res = await h.http.post(`/v1/payments/${p.id}/confirm`).set(headers).send(body);
+        expectProblem(res, 400);
+        expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(Object.keys(body));
+      }
+      expectProblem(await h.http.post(`/v1/payments/${p.id}/confirm`).set(headers).set('content-type', 'application/json').send('[1]'), 400);
+      expect(await h.paymentOf(tenant, p.orderId)).toMatchObject({ status: 'pending' });
+      expect(await h.outboxTypes(tenant, p.orderId)).toEqual([BillingEventTypes.PaymentCreated]);
+      expect((await h.http.post(`/v1/payments/${p.id}/confirm`).set(headers).send({})).status).toBe(200);
+    });
+
     it('is 404 for another tenant\'s payment, which stays pending', async () => {
       const theirs = await openPayment(otherTenant);
       expectProblem(await h.http.post(`/v1/payments/${theirs.id}/confirm`).set(await h.as(tenant, 'owner')), 404);

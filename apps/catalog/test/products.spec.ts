@@ -108,6 +108,15 @@ describe('products: create, read, roles, SKU conflicts, tenancy', () => {
     expect((await h.get(owner, `/v1/products/${product.id}`)).body.title).toBe('Red brick 2x4');
   });
 
+  it('archive takes no body: any field in one is a 400 naming it, and the product stays as it was', async () => {
+    const product = await h.createProduct(owner, brick('ARCHIVE-BODY'));
+    const res = await h.post(owner, `/v1/products/${product.id}/archive`, { status: 'draft', reason: 'x' });
+    expectProblem(res, 400);
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['status', 'reason']);
+    expect((await h.get(owner, `/v1/products/${product.id}`)).body.status).toBe(product.status);
+    expect((await h.post(owner, `/v1/products/${product.id}/archive`, {})).body.status).toBe('archived');
+  });
+
   it('lets an API key with catalog:write create products and refuses one without it', async () => {
     const apiKey = { tenantId: owner.tenantId, principalId: randomUUID(), principalType: 'api_key' as const, roles: [], scopes: ['catalog:write'] };
     const ok = await h.http.post('/v1/products').set(await h.headers(apiKey)).send(brick('APIKEY-1'));

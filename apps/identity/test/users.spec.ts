@@ -211,6 +211,17 @@ describe('users', () => {
     );
   });
 
+  it('deactivation takes no body: any field in one is a 400 naming it, and the user stays active', async () => {
+    const fresh = await h.signup();
+    const second = await h.addUser(fresh, 'admin');
+    const res = await h.http.post(`/v1/users/${second.userId}/deactivate`).set(await h.userHeaders(h.ownerOf(fresh))).send({ status: 'active' });
+    expectProblem(res, 400);
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['status']);
+    const { rows } = await h.admin.query('SELECT status FROM identity.users WHERE id = $1', [second.userId]);
+    expect(rows[0]).toEqual({ status: 'active' });
+    expect(await h.outboxTypes(fresh.tenantId)).not.toContain('identity.user.deactivated');
+  });
+
   it("another tenant's user is 404, not 403", async () => {
     const other = await h.signup();
     const headers = await h.userHeaders(h.ownerOf(t));

@@ -46,7 +46,7 @@ export {
   type DomainExceptionOptions,
 } from './lib/problem/domain-exception';
 export { ProblemFilter, toProblem } from './lib/problem/problem.filter';
-export { createValidationPipe, toFieldErrors } from './lib/problem/validation';
+export { createValidationPipe, NoBodyPipe, toFieldErrors } from './lib/problem/validation';
 
 // Caller context
 export {

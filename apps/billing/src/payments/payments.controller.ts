@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext, Role } from '@tessera/contracts';
-import { Caller, Roles, Scopes, UnauthorizedProblem } from '@tessera/service-kit';
+import { Caller, NoBodyPipe, Roles, Scopes, UnauthorizedProblem } from '@tessera/service-kit';
 import { FailPaymentDto, ListPaymentsQueryDto, PaymentDetailDto, PaymentListDto } from './dto/payment.dto';
 import { PaymentsService } from './payments.service';
 
@@ -45,7 +45,7 @@ export class PaymentsController {
   @Scopes(WRITE_SCOPE)
   @ApiOkResponse({ type: PaymentDetailDto })
   @ApiConflictResponse({ description: 'the payment is not pending (already confirmed, or failed)' })
-  confirm(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string): Promise<PaymentDetailDto> {
+  confirm(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<PaymentDetailDto> {
     return this.payments.confirm(tenantOf(caller), id, caller.principalId ?? null);
   }
 

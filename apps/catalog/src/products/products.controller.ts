@@ -8,7 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Roles, Scopes, type ReplyTarget } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, NoBodyPipe, Roles, Scopes, type ReplyTarget } from '@tessera/service-kit';
 import { CATALOG_WRITE_ROLES, CATALOG_WRITE_SCOPE } from '../common/access';
 import { tenantOf } from '../common/tenant-of';
 import { CreateProductDto, ListProductsQueryDto, ProductDto, ProductPageDto, UpdateProductDto } from './dto/product.dto';
@@ -69,7 +69,7 @@ export class ProductsController {
   @Scopes(CATALOG_WRITE_SCOPE)
   @ApiOkResponse({ type: ProductDto })
   @ApiNotFoundResponse()
-  archive(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string): Promise<ProductDto> {
+  archive(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<ProductDto> {
     return this.products.archive(tenantOf(caller), id);
   }
 }

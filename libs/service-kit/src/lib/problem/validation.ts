@@ -1,4 +1,4 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ValidationPipe, type PipeTransform, type ValidationError } from '@nestjs/common';
 import { ValidationProblem } from './domain-exception';
 import type { FieldError } from './problem';
 
@@ -29,4 +29,20 @@ export function createValidationPipe(): ValidationPipe {
     validationError: { target: false, value: false },
     exceptionFactory: (errors) => new ValidationProblem(toFieldErrors(errors)),
   });
+}
+
+/**
+ * For actions that take no request body (`POST /v1/payments/{id}/confirm`): a body with any field is refused as an
+ * unknown field would be on any other route, rather than silently ignored. `@Body(NoBodyPipe) _: unknown`.
+ */
+export class NoBodyPipe implements PipeTransform {
+  transform(value: unknown): undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === 'object' && !Array.isArray(value)) {
+      const fields = Object.keys(value);
+      if (fields.length === 0) return undefined;
+      throw new ValidationProblem(fields.map((f) => ({ field: f, pointer: pointerFor([f]), detail: `property ${f} should not exist` })));
+    }
+    throw new ValidationProblem([{ field: '', pointer: '#', detail: 'this action takes no request body' }]);
+  }
 }
