@@ -19,6 +19,8 @@ describe('gateway proxy', () => {
       const timer = setTimeout(() => json(res, 200, { late: true }), 3_000);
       res.on('close', () => clearTimeout(timer));
     });
+    // A service that accepts the request and then drops the connection without a word (a crash mid-request).
+    identity.route('GET', '/v1/users/crash', (_req, res) => res.socket?.destroy());
     downPort = await closedPort();
     const config = testConfig(identity.url, { bodyLimitBytes: 1024 });
     config.upstreams[0] = { ...config.upstreams[0], timeoutMs: 300 };
@@ -104,6 +106,13 @@ describe('gateway proxy', () => {
     const res = await http.get('/v1/users/slow').set('authorization', `Bearer ${token}`);
     expectProblem(res, 504);
     expect(Date.now() - started).toBeLessThan(2_500);
+  });
+
+  it('answers 502 problem+json when the service drops the connection without answering', async () => {
+    const res = await http.get('/v1/users/crash').set('authorization', `Bearer ${token}`);
+    expectProblem(res, 502);
+    expect(res.body.detail).toBe('Service identity failed to answer');
+    expect(identity.received('/v1/users/crash')).toHaveLength(1);
   });
 
   it('answers 503 problem+json when the service is down', async () => {
