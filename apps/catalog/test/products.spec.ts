@@ -72,14 +72,28 @@ describe('products: create, read, roles, SKU conflicts, tenancy', () => {
       compareAtAmount: 2499,
       status: 'active',
       fulfillment: 'physical',
+      condition: 'new',
       version: 1,
       occurredAt: expect.any(String),
     });
-    expect(events[2].envelope.data).toMatchObject({ sku: 'SET-100-PDF', fulfillment: 'digital', priceAmount: 499 });
+    expect(events[2].envelope.data).toMatchObject({ sku: 'SET-100-PDF', fulfillment: 'digital', priceAmount: 499, condition: 'new' });
 
     const read = await h.get(owner, `/v1/products/${res.body.id}`);
     expect(read.status).toBe(200);
     expect(read.body).toEqual(res.body);
+  });
+
+  it('announces the stock condition a variant sells from its condition option', async () => {
+    const res = await h.post(owner, '/v1/products', {
+      title: 'Brick 2x4',
+      variants: [
+        { sku: 'B24-USED', priceAmount: 60, currency: 'EUR', options: { color: 'red', condition: 'used' } },
+        { sku: 'B24-NEW', priceAmount: 90, currency: 'EUR', options: { condition: 'new' } },
+      ],
+    });
+    expect(res.status).toBe(201);
+    const events = (await h.outbox(owner.tenantId)).filter((e) => e.type === 'catalog.variant.created' && e.partition_key === res.body.id);
+    expect(events.map((e) => [e.envelope.data.sku, e.envelope.data.condition])).toEqual([['B24-USED', 'used'], ['B24-NEW', 'new']]);
   });
 
   it('a draft product announces its variants as not sellable (effective status draft)', async () => {

@@ -44,6 +44,7 @@ describe('bad input gets 400 problem+json naming the field, and changes nothing'
     ['a negative weight', product({ variants: [variant({ weightGrams: -1 })] }), 'variants.0.weightGrams'],
     ['an absurd weight', product({ variants: [variant({ weightGrams: 5_000_000 })] }), 'variants.0.weightGrams'],
     ['options that are not strings', product({ variants: [variant({ options: { size: 42 } })] }), 'variants.0.options'],
+    ['a condition option other than new or used', product({ variants: [variant({ options: { condition: 'mint' } })] }), 'variants.0.options'],
     ['too many options', product({ variants: [variant({ options: Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`o${i}`, 'x'])) })] }), 'variants.0.options'],
     ['nested attributes', product({ attributes: { dims: { w: 1 } } }), 'attributes'],
     ['attributes as a list', product({ attributes: ['a'] }), 'attributes'],

@@ -37,6 +37,8 @@ describe('orders migrations', () => {
                 (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = to_regclass('orders.idempotency_keys')) AS policies`,
       )
     ).rows[0];
+  const conditionColumns = async () =>
+    (await admin.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'orders' AND column_name = 'condition'`)).rows[0].n;
   const PURGE_POLICIES = ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'];
 
   it('applies, reverts and re-applies cleanly, with forced RLS on every tenant table', async () => {
@@ -55,6 +57,9 @@ describe('orders migrations', () => {
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
 
     const revert = () => revertLastMigration({ adminUrl: db.url, schema: ORDERS_SCHEMA, migrations: ORDERS_MIGRATIONS });
+    expect(await conditionColumns()).toBe(2);
+    expect(await revert()).toBe('LineCondition1796000000000');
+    expect(await conditionColumns()).toBe(0);
     expect(await revert()).toBe('IdempotencyKeysPurge1795400000000');
     expect(await purge()).toEqual({ fn: false, policies: ['tenant_isolation'] });
     expect(await claimColumn()).toBe(true);

@@ -10,7 +10,7 @@ describe('orders HTTP API', () => {
     h = await OrdersHarness.start();
     owner = h.staff('owner');
     await h.seedVariant(owner.tenantId, { sku: 'RED-1', priceAmount: 1200 });
-    await h.seedVariant(owner.tenantId, { sku: 'BLUE-2', priceAmount: 350 });
+    await h.seedVariant(owner.tenantId, { sku: 'BLUE-2', priceAmount: 350, condition: 'used' });
     await h.seedVariant(owner.tenantId, { sku: 'USD-3', priceAmount: 999, currency: 'USD' });
     await h.seedVariant(owner.tenantId, { sku: 'DRAFT-4', status: 'draft' });
   });
@@ -19,7 +19,7 @@ describe('orders HTTP API', () => {
     await h.close();
   });
 
-  it('places an order: 202 pending, prices snapshotted, totals computed, history and outbox written', async () => {
+  it('places an order: 202 pending, prices and stock conditions snapshotted, totals computed, history and outbox written', async () => {
     const res = await h.placeOrder(
       owner,
       orderBody([
@@ -40,8 +40,8 @@ describe('orders HTTP API', () => {
       customer: { name: 'Aiko Tanaka', email: 'aiko@example.com' },
       shippingAddress: { city: 'Tokyo', country: 'JP' },
       items: [
-        { line: 0, sku: 'RED-1', quantity: 2, unitPriceAmount: 1200, lineTotalAmount: 2400 },
-        { line: 1, sku: 'BLUE-2', quantity: 3, unitPriceAmount: 350, lineTotalAmount: 1050 },
+        { line: 0, sku: 'RED-1', quantity: 2, unitPriceAmount: 1200, lineTotalAmount: 2400, condition: 'new' },
+        { line: 1, sku: 'BLUE-2', quantity: 3, unitPriceAmount: 350, lineTotalAmount: 1050, condition: 'used' },
       ],
     });
     expect(got.body.history).toEqual([
@@ -57,8 +57,8 @@ describe('orders HTTP API', () => {
         data: {
           orderId: res.body.id,
           items: [
-            { sku: 'RED-1', quantity: 2, unitPriceAmount: 1200 },
-            { sku: 'BLUE-2', quantity: 3, unitPriceAmount: 350 },
+            { sku: 'RED-1', quantity: 2, unitPriceAmount: 1200, condition: 'new' },
+            { sku: 'BLUE-2', quantity: 3, unitPriceAmount: 350, condition: 'used' },
           ],
           currency: 'JPY',
           totalAmount: 3450,

@@ -40,6 +40,7 @@ function variantData(v: VariantEntity, productStatus: ProductStatus): VariantEve
     compareAtAmount: v.compareAtAmount,
     status: effectiveStatus(productStatus, v.status),
     fulfillment: v.fulfillment,
+    condition: v.options?.['condition'] === 'used' ? 'used' : 'new',
     version: v.version,
     occurredAt: v.updatedAt.toISOString(),
   };

@@ -2,6 +2,7 @@ import { messagingTablesMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration } from '@tessera/persistence';
 import { OrdersSchema1763800000000 } from './1763800000000-orders-schema';
 import { IdempotencyClaim1795300000000 } from './1795300000000-idempotency-claim';
+import { LineCondition1796000000000 } from './1796000000000-line-condition';
 
 export const ORDERS_SCHEMA = 'orders';
 
@@ -12,4 +13,5 @@ export const ORDERS_MIGRATIONS = [
   IdempotencyClaim1795300000000,
   // The purge of expired Idempotency-Keys (POST /v1/orders).
   idempotencyKeysPurgeMigration(ORDERS_SCHEMA),
+  LineCondition1796000000000,
 ];

@@ -32,6 +32,8 @@ export interface OrderItemRow {
   quantity: number;
   unitPriceAmount: number;
   lineTotalAmount: number;
+  /** The stock condition the line is reserved from (the variant's, when the order was placed). */
+  condition: 'new' | 'used';
 }
 
 /** A history entry to append: a transition (`to` set) or a note about an event that moved nothing. */
@@ -73,10 +75,10 @@ const INSERT_PLACED = `
     INSERT INTO orders (id, status, currency, subtotal_amount, total_amount, payment_method, customer, shipping_address, placed_by)
     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)
   ), lines AS (
-    INSERT INTO order_items (order_id, line, variant_id, sku, quantity, unit_price_amount, line_total_amount)
-    SELECT $1, x.line, x.variant_id, x.sku, x.quantity, x.unit_price_amount, x.line_total_amount
+    INSERT INTO order_items (order_id, line, variant_id, sku, quantity, unit_price_amount, line_total_amount, condition)
+    SELECT $1, x.line, x.variant_id, x.sku, x.quantity, x.unit_price_amount, x.line_total_amount, x.condition
     FROM jsonb_to_recordset($10::jsonb)
-      AS x(line int, variant_id uuid, sku text, quantity int, unit_price_amount bigint, line_total_amount bigint)
+      AS x(line int, variant_id uuid, sku text, quantity int, unit_price_amount bigint, line_total_amount bigint, condition text)
   )
   ${INSERT_HISTORY} VALUES ($1, $11, $12, $13, $14, $15, $16, $17)`;
 
@@ -162,6 +164,7 @@ export const OrderStore = {
           quantity: i.quantity,
           unit_price_amount: i.unitPriceAmount,
           line_total_amount: i.lineTotalAmount,
+          condition: i.condition,
         })),
       ),
       ...historyValues(entry),
@@ -172,7 +175,7 @@ export const OrderStore = {
     const rows = await preparedRows(
       manager,
       `SELECT line, variant_id AS "variantId", sku, quantity, unit_price_amount AS "unitPriceAmount",
-              line_total_amount AS "lineTotalAmount"
+              line_total_amount AS "lineTotalAmount", condition
        FROM order_items WHERE order_id = $1 ORDER BY line`,
       [orderId],
     );

@@ -41,6 +41,7 @@ export function toOrderDto(o: OrderRow, items: OrderItemRow[], history: HistoryR
       quantity: i.quantity,
       unitPriceAmount: i.unitPriceAmount,
       lineTotalAmount: i.lineTotalAmount,
+      condition: i.condition,
     })),
     ...(o.shippingAddress ? { shippingAddress: o.shippingAddress } : {}),
     ...(o.reservationId

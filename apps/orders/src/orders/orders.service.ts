@@ -174,6 +174,7 @@ export class OrdersService {
       quantity: item.quantity,
       unitPriceAmount: v.priceAmount,
       lineTotalAmount: v.priceAmount * item.quantity,
+      condition: v.condition,
     }));
     const subtotal = items.reduce((sum, i) => sum + i.lineTotalAmount, 0);
     if (!Number.isSafeInteger(subtotal) || items.some((i) => !Number.isSafeInteger(i.lineTotalAmount))) {
@@ -206,7 +207,7 @@ export class OrdersService {
       body: { id, status: 'pending' },
       event: {
         orderId: id,
-        items: items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPriceAmount: i.unitPriceAmount })),
+        items: items.map((i) => ({ sku: i.sku, quantity: i.quantity, unitPriceAmount: i.unitPriceAmount, condition: i.condition })),
         currency,
         totalAmount: subtotal,
         paymentMethod: dto.paymentMethod,

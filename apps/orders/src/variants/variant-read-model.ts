@@ -8,6 +8,8 @@ export interface SellableVariant {
   sku: string;
   priceAmount: number;
   currency: string;
+  /** The stock condition it sells (new or used). */
+  condition: 'new' | 'used';
   /** The variant's effective status, and the product's when the product's own events were seen. */
   status: string;
   productStatus: string | null;
@@ -26,6 +28,7 @@ export function variantPayloadProblem(v: Partial<VariantEventV1> | null | undefi
   if (typeof v.currency !== 'string' || !/^[A-Z]{3}$/.test(v.currency)) return 'currency is not ISO 4217';
   if (typeof v.status !== 'string') return 'status is missing';
   if (!Number.isInteger(v.version)) return 'version is missing';
+  if (v.condition !== undefined && v.condition !== 'new' && v.condition !== 'used') return 'condition is neither new nor used';
   return null;
 }
 
@@ -45,14 +48,15 @@ export const VariantReadModel = {
   async applyVariant(manager: EntityManager, v: VariantEventV1, occurredAt: string): Promise<void> {
     await preparedRows(
       manager,
-      `INSERT INTO variants (variant_id, product_id, sku, price_amount, currency, status, version, occurred_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      `INSERT INTO variants (variant_id, product_id, sku, price_amount, currency, status, version, occurred_at, condition)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (tenant_id, variant_id) DO UPDATE SET
          product_id = EXCLUDED.product_id, sku = EXCLUDED.sku, price_amount = EXCLUDED.price_amount,
          currency = EXCLUDED.currency, status = EXCLUDED.status, version = EXCLUDED.version,
-         occurred_at = EXCLUDED.occurred_at
+         occurred_at = EXCLUDED.occurred_at, condition = EXCLUDED.condition
        WHERE variants.version < EXCLUDED.version`,
-      [v.variantId, v.productId, v.sku, v.priceAmount, v.currency, v.status, v.version, occurredAt],
+      // Events from before the field existed sold new stock.
+      [v.variantId, v.productId, v.sku, v.priceAmount, v.currency, v.status, v.version, occurredAt, v.condition === 'used' ? 'used' : 'new'],
     );
   },
 
@@ -68,10 +72,10 @@ export const VariantReadModel = {
 
   /** The current variant of each SKU (the latest seen when a SKU moved between variants). */
   async lookup(manager: EntityManager, tenantId: string, skus: string[]): Promise<Map<string, SellableVariant>> {
-    const rows = await preparedRows<{ variantId: string; sku: string; priceAmount: string; currency: string; status: string; productStatus: string | null }>(
+    const rows = await preparedRows<Omit<SellableVariant, 'priceAmount'> & { priceAmount: string }>(
       manager,
       `SELECT DISTINCT ON (v.sku) v.variant_id AS "variantId", v.sku, v.price_amount AS "priceAmount",
-              v.currency, v.status, p.status AS "productStatus"
+              v.currency, v.condition, v.status, p.status AS "productStatus"
        FROM variants v
        LEFT JOIN products p ON p.tenant_id = v.tenant_id AND p.product_id = v.product_id
        WHERE v.tenant_id = $1 AND v.sku = ANY($2::text[])

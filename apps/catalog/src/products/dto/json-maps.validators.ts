@@ -38,6 +38,8 @@ export function optionMapProblem(value: unknown): string | null {
     if (typeof v !== 'string' || v.trim().length === 0 || v.length > MAX_OPTION_TEXT) {
       return `"${key}" must be a non-empty string of at most ${MAX_OPTION_TEXT} characters`;
     }
+    // The one option with a meaning outside the catalog: which stock the variant's orders are reserved from.
+    if (key === 'condition' && v !== 'new' && v !== 'used') return `"condition" must be "new" or "used"`;
   }
   return null;
 }
@@ -60,5 +62,5 @@ function mapDecorator(name: string, problem: (value: unknown) => string | null, 
 /** Product attributes: at most 50 keys; values are short strings, finite numbers or booleans. */
 export const IsAttributeMap = (options?: ValidationOptions) => mapDecorator('isAttributeMap', attributeMapProblem, options);
 
-/** Variant options: at most 10 keys; values are non-empty strings. */
+/** Variant options: at most 10 keys; values are non-empty strings; `condition`, when given, is `new` or `used`. */
 export const IsOptionMap = (options?: ValidationOptions) => mapDecorator('isOptionMap', optionMapProblem, options);

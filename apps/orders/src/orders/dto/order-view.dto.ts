@@ -16,6 +16,7 @@ export class OrderItemDto {
   @ApiProperty() quantity!: number;
   @ApiProperty({ description: 'minor units' }) unitPriceAmount!: number;
   @ApiProperty({ description: 'minor units' }) lineTotalAmount!: number;
+  @ApiProperty({ enum: ['new', 'used'], description: 'the stock condition the line is reserved from' }) condition!: 'new' | 'used';
 }
 
 export class OrderTotalsDto {

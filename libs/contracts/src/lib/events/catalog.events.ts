@@ -53,6 +53,12 @@ export interface VariantEventV1 {
   /** Effective status: the product's draft or archived state wins over the variant's own. */
   status: VariantSellStatus;
   fulfillment: VariantFulfillment;
+  /**
+   * The stock condition the variant sells: its `condition` option, `new` when it has none (a used part is its own
+   * variant, with its own SKU and price). Orders pass it on, and inventory reserves from stock of that condition.
+   * Absent (events published before 2026-12-06): `new`.
+   */
+  condition?: 'new' | 'used';
   version: number;
   occurredAt: string;
 }
