@@ -154,7 +154,8 @@ export class OrderSaga {
     const e = tx.event.data;
     const order = await this.orderFor(tx, e.orderId);
     if (!order) return;
-    // The customer may still pay another way until the reservation expires or staff cancel.
+    // Billing keeps one payment per order and a failed one stays failed: the order waits, its stock reserved, until
+    // staff cancel it or the reservation expires (either releases the stock).
     await note(tx.manager, order, causeOf(tx), `payment ${e.paymentId} failed${e.reason ? `: ${e.reason}` : ''}`);
   }
 
