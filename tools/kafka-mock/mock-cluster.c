@@ -8,7 +8,8 @@
  * one per line, and answers each with `ok <command>` or `err <command>: <reason>`:
  *   down <brokerId|all>   disconnect a broker and refuse new connections (no leader change)
  *   up <brokerId|all>     accept connections again
- *   topic <name> <partitions>  create a topic (the mock does not implement the CreateTopics admin API)
+ *   topic <name> <partitions> [replicas]  create a topic (the mock does not implement the CreateTopics admin API);
+ *                         replicas defaults to the broker count, at most 3
  *   quit                  stop
  * It also stops when stdin closes, so the cluster never outlives the process that spawned it.
  *
@@ -56,9 +57,11 @@ static void reply(const char *fmt, ...) {
   fflush(stdout);
 }
 
-/* Replication factor = broker count (at most 3) so metadata looks like a real cluster's. */
-static rd_kafka_resp_err_t create_topic(rd_kafka_mock_cluster_t *mc, int brokers, const char *name, int partitions) {
-  return rd_kafka_mock_topic_create(mc, name, partitions, brokers < 3 ? brokers : 3);
+/* Replication factor by default = broker count (at most 3) so metadata looks like a real cluster's. */
+static rd_kafka_resp_err_t create_topic(rd_kafka_mock_cluster_t *mc, int brokers, const char *name, int partitions,
+                                        int replicas) {
+  if (replicas <= 0) replicas = brokers < 3 ? brokers : 3;
+  return rd_kafka_mock_topic_create(mc, name, partitions, replicas);
 }
 
 static int run_command(rd_kafka_mock_cluster_t *mc, int brokers, char *line) {
@@ -71,12 +74,15 @@ static int run_command(rd_kafka_mock_cluster_t *mc, int brokers, char *line) {
   if (strcmp(cmd, "quit") == 0) return 1;
   if (strcmp(cmd, "topic") == 0) {
     char *count = strtok(NULL, " \t\r\n");
+    char *rf = strtok(NULL, " \t\r\n");
     long partitions;
-    if (arg == NULL || count == NULL || parse_int(count, 1, 1000, &partitions) != 0) {
-      reply("err topic: expected topic <name> <partitions 1..1000>");
+    long replicas = 0;
+    if (arg == NULL || count == NULL || parse_int(count, 1, 1000, &partitions) != 0 ||
+        (rf != NULL && parse_int(rf, 1, brokers, &replicas) != 0)) {
+      reply("err topic: expected topic <name> <partitions 1..1000> [replicas 1..%d]", brokers);
       return 0;
     }
-    err = create_topic(mc, brokers, arg, (int)partitions);
+    err = create_topic(mc, brokers, arg, (int)partitions, (int)replicas);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
       reply("err topic %s: %s", arg, rd_kafka_err2str(err));
     else
@@ -144,7 +150,7 @@ int main(int argc, char **argv) {
       return 2;
     }
     *colon = '\0';
-    err = create_topic(mc, (int)brokers, spec, (int)partitions);
+    err = create_topic(mc, (int)brokers, spec, (int)partitions, 0);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       fprintf(stderr, "topic %s: %s\n", spec, rd_kafka_err2str(err));
       return 1;

@@ -2,11 +2,13 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+import { startCreateTopicsProxy, type CreateTopicsProxy } from './create-topics-proxy';
 
 /**
  * Kafka for tests: librdkafka's mock cluster (real Kafka protocol, in memory) run by the small C program in
  * tools/kafka-mock, compiled on first use into tmp/kafka-mock. See DESIGN.md for what the mock can and cannot do
- * (its controller id is 0, so admin.createTopics and the idempotent producer do not work: topics are created here).
+ * (its controller id is 0, so admin.createTopics and the idempotent producer do not work: topics are created here,
+ * or, with `createTopicsApi`, through a proxy that answers CreateTopics for the mock: create-topics-proxy.ts).
  */
 
 const repoRoot = path.resolve(__dirname, '../../../..');
@@ -20,6 +22,11 @@ export interface KafkaMockOptions {
   brokers?: number;
   /** Topics created before the cluster is announced. */
   topics?: { name: string; partitions: number }[];
+  /**
+   * Serve the CreateTopics admin API (and name a real broker as controller), which the mock lacks, so clients can
+   * create topics themselves: `brokers` are then addresses of a protocol proxy in front of the mock brokers.
+   */
+  createTopicsApi?: boolean;
 }
 
 export interface KafkaMockCluster {
@@ -28,8 +35,11 @@ export interface KafkaMockCluster {
   /** Disconnects a broker (or every broker) and refuses new connections; leaders do not move. */
   brokerDown(id: number | 'all'): Promise<void>;
   brokerUp(id: number | 'all'): Promise<void>;
-  /** Creates a topic now (the mock has no CreateTopics admin API, and clients here do not auto-create). */
-  createTopic(name: string, partitions: number): Promise<void>;
+  /**
+   * Creates a topic now (the mock has no CreateTopics admin API, and clients here do not auto-create); replicas
+   * default to the broker count, at most 3. Rejects with "Topic already exists" when it does.
+   */
+  createTopic(name: string, partitions: number, replicationFactor?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -126,7 +136,7 @@ export async function startKafkaMock(opts: KafkaMockOptions): Promise<KafkaMockC
     child.kill();
     throw new Error(`kafka mock cluster: unexpected first line '${first}'`);
   }
-  const brokers = match[1].split(',');
+  const mockBrokers = match[1].split(',');
 
   // Commands are answered one line each, in order, so a queue of waiters pairs them up.
   const command = async (cmd: string): Promise<void> => {
@@ -136,15 +146,27 @@ export async function startKafkaMock(opts: KafkaMockOptions): Promise<KafkaMockC
     if (!line.startsWith('ok ')) throw new Error(`kafka mock cluster: ${line}`);
   };
 
+  const createTopic = (name: string, partitions: number, replicationFactor?: number): Promise<void> => {
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) return Promise.reject(new Error(`invalid topic name '${name}'`));
+    return command(`topic ${name} ${partitions}${replicationFactor === undefined ? '' : ` ${replicationFactor}`}`);
+  };
+  let proxy: CreateTopicsProxy | undefined;
+  if (opts.createTopicsApi) {
+    try {
+      proxy = await startCreateTopicsProxy(mockBrokers, createTopic);
+    } catch (e) {
+      child.kill();
+      throw e;
+    }
+  }
+
   return {
-    brokers,
+    brokers: proxy?.brokers ?? mockBrokers,
     brokerDown: (id) => command(`down ${id}`),
     brokerUp: (id) => command(`up ${id}`),
-    createTopic: (name, partitions) => {
-      if (!/^[A-Za-z0-9._-]+$/.test(name)) return Promise.reject(new Error(`invalid topic name '${name}'`));
-      return command(`topic ${name} ${partitions}`);
-    },
+    createTopic,
     stop: async () => {
+      await proxy?.close();
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.stdin.end('quit\n');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
