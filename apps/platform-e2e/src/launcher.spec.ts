@@ -1,6 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { client, removeDataDir, startPlatform } from './platform';
+import { client, eventually, removeDataDir, SERVICES, startPlatform } from './platform';
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -13,7 +17,53 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
+interface Proc {
+  pid: number;
+  pgid: number;
+  cmd: string;
+}
+
+/**
+ * Every live process of the platform whose data folder is `dataDir`: all of them, PostgreSQL's included, inherit
+ * TESSERA_DATA_DIR from the launcher (Linux /proc; the tests run as root, so other users' environments are readable).
+ */
+function platformProcesses(dataDir: string): Proc[] {
+  const marker = `\0TESSERA_DATA_DIR=${dataDir}\0`;
+  const found: Proc[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!`\0${readFileSync(`/proc/${entry}/environ`, 'latin1')}`.includes(marker)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      // pid (comm) state ppid pgrp ...
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (state === 'Z') continue;
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'latin1').replace(/\0/g, ' ').trim();
+      found.push({ pid: Number(entry), pgid: Number(pgrp), cmd });
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
 describe('npm start (tools/launcher)', () => {
+  it('refuses to start naming SHUTDOWN_TIMEOUT_MS when it is not a positive number of milliseconds', () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-e2e-'));
+    try {
+      const run = spawnSync(process.execPath, ['tools/launcher/start.js'], {
+        cwd: path.resolve(__dirname, '../../..'),
+        env: { ...process.env, SHUTDOWN_TIMEOUT_MS: 'soon', TESSERA_DATA_DIR: dataDir },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(run.status).toBe(1);
+      expect(run.stdout).toContain('start failed: SHUTDOWN_TIMEOUT_MS must be a whole number of milliseconds > 0, got "soon"');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('stops everything on SIGTERM and keeps its data across a restart', async () => {
     const platform = await startPlatform();
     try {
@@ -31,6 +81,73 @@ describe('npm start (tools/launcher)', () => {
       const login = await api('POST', '/v1/auth/login', { body: { email: owner.email, password: owner.password } });
       expect(login.status).toBe(200);
       expect(await platform.stop()).toBe(0);
+    } finally {
+      await platform.stop();
+      removeDataDir(platform);
+    }
+  });
+
+  it('on Ctrl-C stops the gateway, then the services (drained and flushed), then PostgreSQL, and leaves nothing behind', async () => {
+    const platform = await startPlatform({ LOG_LEVEL: 'info' }, { detached: true });
+    try {
+      const api = client(platform.baseUrl);
+      const slug = `ctrlc-${randomUUID().slice(0, 8)}`;
+      const owner = { email: `o@${slug}.test`, password: 'interrupted password', name: 'Ira' };
+      expect((await api('POST', '/v1/tenants', { body: { name: 'Ctrl-C', slug, owner } })).status).toBe(201);
+
+      const launcher = platform.pid();
+      const running = platformProcesses(platform.dataDir);
+      for (const name of [...SERVICES, 'gateway']) {
+        expect(running.some((p) => p.cmd.includes(`apps/${name}/src/main.ts`))).toBe(true);
+      }
+      expect(running.some((p) => /\/postgres -D /.test(p.cmd))).toBe(true);
+
+      const from = platform.output().length;
+      expect(await platform.interrupt()).toBe(0);
+      const lines = platform.output().slice(from).split('\n');
+      const index = (what: string, match: (line: string) => boolean): number => {
+        const i = lines.findIndex(match);
+        if (i < 0) throw new Error(`no line for ${what} in:\n${lines.join('\n')}`);
+        return i;
+      };
+      const serviceLine = (name: string, msg: string) => (line: string) =>
+        line.includes(`"service":"${name}"`) && line.includes(`"msg":"${msg}"`);
+
+      const gatewayDone = index('gateway shutdown complete', serviceLine('gateway', 'Shutdown complete'));
+      const gatewayStopped = index('gateway stopped', (l) => l === '[tessera] gateway stopped');
+      const pgStopped = index('PostgreSQL stopped', (l) => l === '[tessera] PostgreSQL stopped');
+      expect(gatewayDone).toBeLessThan(gatewayStopped);
+      for (const name of SERVICES) {
+        // Each service is told by the launcher (SIGTERM), after the gateway is gone, and has drained, flushed its
+        // outbox relay and closed its pool while the database was still up.
+        const begins = index(`${name} shutting down`, serviceLine(name, 'Shutting down on SIGTERM'));
+        const done = index(`${name} shutdown complete`, serviceLine(name, 'Shutdown complete'));
+        const stopped = index(`${name} stopped`, (l) => l === `[tessera] ${name} stopped`);
+        expect(gatewayStopped).toBeLessThan(begins);
+        expect(begins).toBeLessThan(done);
+        expect(done).toBeLessThan(stopped);
+        expect(stopped).toBeLessThan(pgStopped);
+      }
+      // Nobody got the terminal's SIGINT but the launcher, nothing was killed, nothing failed on the way down.
+      const trouble = /SIGINT|stopped unexpectedly|killing it|final flush incomplete|terminating connection|"level":"(error|fatal)"/;
+      expect(lines.filter((l) => trouble.test(l))).toEqual([]);
+      // Like a shell's foreground job, the launcher led its own process group; everything it started ran outside it
+      // (PostgreSQL too), which is why the terminal's SIGINT reached the launcher alone.
+      expect(running.filter((p) => p.pgid === launcher).map((p) => p.cmd)).toEqual([expect.stringContaining('tools/launcher/start.js')]);
+
+      expect(platformProcesses(platform.dataDir)).toEqual([]);
+      expect(await portOpen(platform.pgPort)).toBe(false);
+      expect(await portOpen(Number(new URL(platform.baseUrl).port))).toBe(false);
+
+      // A launcher killed outright cannot stop anything itself: what it started notices and stops on its own.
+      await platform.restart();
+      process.kill(platform.pid(), 'SIGKILL');
+      expect((await platform.exited()).signal).toBe('SIGKILL');
+      await eventually(
+        async () => (platformProcesses(platform.dataDir).length === 0 ? true : undefined),
+        'every process of the killed launcher to stop',
+        30_000,
+      );
     } finally {
       await platform.stop();
       removeDataDir(platform);

@@ -6,7 +6,7 @@ import path from 'node:path';
 
 const root = path.resolve(__dirname, '../../..');
 /** The services tools/launcher/services.js starts. */
-const SERVICES = ['identity', 'catalog', 'inventory', 'orders', 'billing'];
+export const SERVICES = ['identity', 'catalog', 'inventory', 'orders', 'billing'];
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -33,13 +33,30 @@ export interface Platform {
   restart: () => Promise<number>;
   /** Sends SIGTERM and resolves with the launcher's exit code. */
   stop: () => Promise<number | null>;
+  /** The launcher's process id (with `detached`, also its process group id). */
+  pid: () => number;
+  /**
+   * Ctrl-C as a terminal sends it: SIGINT to the launcher's whole process group (needs `detached`). Resolves with
+   * the launcher's exit code.
+   */
+  interrupt: () => Promise<number | null>;
+  /** Resolves once the launcher has exited, with its exit code or the signal that ended it. */
+  exited: () => Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface PlatformOptions {
+  /** Run the launcher in a process group of its own, as a shell runs a foreground job, so `interrupt()` works. */
+  detached?: boolean;
 }
 
 /**
  * Runs `npm start`'s launcher as a child process on scratch ports and a scratch data folder, and waits until it
  * reports ready. Resolves with the time it took in ms on `ready`.
  */
-export async function startPlatform(extraEnv: Record<string, string> = {}): Promise<Platform & { startupMs: number }> {
+export async function startPlatform(
+  extraEnv: Record<string, string> = {},
+  options: PlatformOptions = {},
+): Promise<Platform & { startupMs: number }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-e2e-'));
   // As root, PostgreSQL runs as the 'postgres' user, which must be able to enter the folder mkdtemp made private.
   chmodSync(dataDir, 0o755);
@@ -62,11 +79,12 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
         EMBEDDED_PG_PORT: String(pgPort),
         ...servicePorts,
         TESSERA_DATA_DIR: dataDir,
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: extraEnv.LOG_LEVEL ?? 'warn',
         DATABASE_URL: '',
         KAFKA_BROKERS: '',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.detached ?? false,
     });
     // A test process that dies without stop() (a crash, an unhandled error) must not leave a platform running:
     // the launcher stops everything on SIGTERM.
@@ -92,12 +110,24 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
     return Date.now() - t0;
   };
 
+  const exited = (): Promise<{ code: number | null; signal: NodeJS.Signals | null }> => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+    }
+    return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  };
   const stop = async (): Promise<number | null> => {
-    if (child.exitCode !== null) return child.exitCode;
-    return new Promise((resolve) => {
-      child.once('exit', (code) => resolve(code));
-      child.kill('SIGTERM');
-    });
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    const done = exited();
+    child.kill('SIGTERM');
+    return (await done).code;
+  };
+  const interrupt = async (): Promise<number | null> => {
+    if (!options.detached) throw new Error('interrupt() needs startPlatform(env, { detached: true })');
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    const done = exited();
+    process.kill(-(child.pid as number), 'SIGINT');
+    return (await done).code;
   };
 
   const startupMs = await launch();
@@ -116,6 +146,9 @@ export async function startPlatform(extraEnv: Record<string, string> = {}): Prom
       const code = await stop();
       return code;
     },
+    pid: () => child.pid as number,
+    interrupt,
+    exited,
   };
 }
 

