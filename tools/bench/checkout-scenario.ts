@@ -181,10 +181,16 @@ async function setUp(call: Call, setToken: (t: string) => void, spec: ScenarioSp
       locationId,
       quantity: spec.stockPerSku,
     };
-    expectStatus('receive', await call('POST', '/v1/inventory/movements', body), 201);
+    // Inventory learns SKUs from catalog events too: a receive right after the product was created answers 422
+    // unknown_sku until the variant event has arrived. That refusal changes nothing, so the same request is retried.
+    const received = await until(`inventory's catalog read model to know ${body.sku}`, 120_000, async () => {
+      const res = await call<{ reason?: string }>('POST', '/v1/inventory/movements', body);
+      return res.status === 422 && res.body?.reason === 'unknown_sku' ? undefined : res;
+    });
+    expectStatus('receive', received, 201);
   });
   const receiveSeconds = (Date.now() - receiving) / 1000;
-  log(`  stock received for ${spec.skus} SKUs (${spec.stockPerSku} each) in ${receiveSeconds.toFixed(1)} s`);
+  log(`  stock received for ${spec.skus} SKUs (${spec.stockPerSku} each) in ${receiveSeconds.toFixed(1)} s (waits for inventory's catalog read model included)`);
 
   // Orders learns variants from catalog events: one probe order per product (all its variants, one unit each),
   // retried until accepted instead of refused as unknown; then wait until the probes are decided so that their

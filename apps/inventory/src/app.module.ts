@@ -43,11 +43,13 @@ export class AppModule {
           context: 'inventory',
           schema: INVENTORY_SCHEMA,
           groupId: 'inventory',
-          subscribeTo: ['orders'],
+          // orders: the saga; catalog: the read model of the tenants' SKUs (catalog_variants).
+          subscribeTo: ['orders', 'catalog'],
           databaseUrl: options.databaseUrl,
           transport: options.transport,
           // The saga handlers are idempotent by order reference and use no inbox; the reservations of partitions
-          // handled in parallel are grouped by the domain's own batcher instead of one inbox transaction.
+          // handled in parallel are grouped by the domain's own batcher instead of one inbox transaction. The
+          // catalog handlers use the inbox, one transaction per event.
           batchTransactions: false,
         }),
         InventoryModule,

@@ -2,6 +2,7 @@ import { Inject, Injectable, Module, type OnApplicationBootstrap, type BeforeApp
 import { DataSource } from 'typeorm';
 import { INVENTORY_CONFIG, type InventoryConfig } from './config';
 import { InventoryDomain } from './domain';
+import { CatalogEventsController } from './events/catalog-events.controller';
 import { OrderEventsController } from './events/order-events.controller';
 import { InventoryAdminController } from './http/admin.controller';
 import { LocationsController } from './http/locations.controller';
@@ -35,7 +36,7 @@ export class InventoryWorkers implements OnApplicationBootstrap, BeforeApplicati
 }
 
 @Module({
-  controllers: [LocationsController, StockController, InventoryAdminController, OrderEventsController],
+  controllers: [LocationsController, StockController, InventoryAdminController, OrderEventsController, CatalogEventsController],
   providers: [
     {
       provide: InventoryDomain,

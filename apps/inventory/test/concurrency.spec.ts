@@ -16,6 +16,7 @@ beforeAll(async () => {
   h = await startHarness({ poolSize: 10 });
   main = (await h.domain.locations.create(tenant, { code: 'MAIN', name: 'Main', priority: 1 })).id;
   backup = (await h.domain.locations.create(tenant, { code: 'BACKUP', name: 'Backup', priority: 2 })).id;
+  await h.knowSkus(tenant, 'RACE-1', 'MULTI-A', 'MULTI-B', 'MULTI-C', 'HOT-1');
 });
 afterAll(() => h?.close());
 
@@ -198,6 +199,7 @@ describe('hot path: the same race through the reservation-request queue', () => 
     try {
       const t = newTenant();
       const loc = (await contended.domain.locations.create(t, { code: 'W', name: 'W' })).id;
+      await contended.knowSkus(t, 'DETECT-1');
       await contended.domain.movements.apply(t, { type: 'receive', sku: 'DETECT-1', locationId: loc, quantity: 50 });
       // Contention made certain rather than left to timing (the tenant batcher groups concurrent requests into few
       // transactions, which may never overlap): another session holds the stock row while the race starts.

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { ensureMessagingSchema } from '@tessera/messaging';
+import type { INestApplication } from '@nestjs/common';
+import { CatalogEventTypes, type EventEnvelope, type VariantEventV1 } from '@tessera/contracts';
+import { createEnvelope, ensureMessagingSchema, Inbox } from '@tessera/messaging';
 import { createServiceDataSource, runMigrations, runtimeDatabaseUrl } from '@tessera/persistence';
 import { createTestDatabase, type TestDatabase } from '@tessera/testing';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { InventoryDomain, type InventoryDomainOptions } from '../src/domain';
+import { CatalogEventsController } from '../src/events/catalog-events.controller';
 import { INVENTORY_SCHEMA, inventoryMigrations } from '../src/migrations';
 
 // Roles are cluster-wide and test files run in parallel: every file must provision the same password.
@@ -14,6 +17,10 @@ export interface Harness {
   db: TestDatabase;
   ds: DataSource;
   domain: InventoryDomain;
+  /** The real catalog events handler, on the real inbox (group `inventory`) of this database. */
+  catalog: CatalogEventsController;
+  /** Announces the SKUs to the tenant's catalog read model as catalog.variant.created events would. */
+  knowSkus(tenantId: string, ...skus: string[]): Promise<void>;
   /** Superuser query (bypasses RLS) for assertions across the whole table. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test assertions read loosely typed rows
   admin<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
@@ -32,12 +39,15 @@ export async function startHarness(opts: InventoryDomainOptions & { poolSize?: n
     poolSize: opts.poolSize ?? 10,
   }).initialize();
   const domain = new InventoryDomain(ds, opts);
+  const catalog = new CatalogEventsController(new Inbox({ dataSource: ds, schema: INVENTORY_SCHEMA, groupId: 'inventory' }), domain);
   const adminClient = new Client({ connectionString: db.url });
   await adminClient.connect();
   return {
     db,
     ds,
     domain,
+    catalog,
+    knowSkus: (tenantId, ...skus) => announceSkus(catalog, tenantId, ...skus),
     admin: async (sql, params) => (await adminClient.query(sql, params as unknown[])).rows,
     close: async () => {
       await domain.hotQueue.stop();
@@ -58,4 +68,36 @@ export async function ledgerMismatches(h: Harness): Promise<unknown[]> {
      FROM inventory.stock_levels s LEFT JOIN inventory.ledger l ON l.stock_level_id = s.id
      GROUP BY s.id HAVING s.on_hand <> coalesce(sum(l.delta_on_hand), 0) OR s.reserved <> coalesce(sum(l.delta_reserved), 0)`,
   );
+}
+
+/** A catalog variant payload as catalog publishes it (version 1, active, unless given). */
+export function catalogVariant(tenantId: string, sku: string, overrides: Partial<VariantEventV1> = {}): VariantEventV1 {
+  return {
+    tenantId,
+    variantId: randomUUID(),
+    productId: randomUUID(),
+    sku,
+    priceAmount: 1000,
+    currency: 'EUR',
+    compareAtAmount: null,
+    status: 'active',
+    fulfillment: 'physical',
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+/** The envelope catalog's relay would publish for a variant (keyed by the product id). */
+export function variantEvent(
+  data: VariantEventV1,
+  type: string = data.version === 1 ? CatalogEventTypes.VariantCreated : CatalogEventTypes.VariantUpdated,
+): EventEnvelope<VariantEventV1> {
+  return createEnvelope({ source: 'catalog', type, subject: data.variantId, tenantId: data.tenantId, data, partitionKey: data.productId });
+}
+
+/** Delivers catalog.variant.created for each SKU to the handler (through its inbox), as the transport would. */
+export async function announceSkus(target: CatalogEventsController | INestApplication, tenantId: string, ...skus: string[]): Promise<void> {
+  const controller = target instanceof CatalogEventsController ? target : target.get(CatalogEventsController);
+  for (const sku of skus) await controller.onVariantCreated(variantEvent(catalogVariant(tenantId, sku)));
 }

@@ -9,7 +9,7 @@ import request from 'supertest';
 import { inventoryConfigSchema } from '../src/config';
 import { startInventory } from '../src/inventory-app';
 import { INVENTORY_SCHEMA, inventoryMigrations } from '../src/migrations';
-import { PASSWORD } from './harness';
+import { announceSkus, PASSWORD } from './harness';
 
 const SECRET = 'inventory-tests-internal-token-secret-0123456789';
 let db: TestDatabase;
@@ -23,6 +23,9 @@ beforeAll(async () => {
   await runMigrations({ adminUrl: db.url, schema: INVENTORY_SCHEMA, migrations: inventoryMigrations, password: PASSWORD, extraSchemas: ['messaging'] });
   const config = loadConfig(inventoryConfigSchema, { PORT: '0', LOG_LEVEL: 'silent', INTERNAL_TOKEN_SECRET: SECRET });
   app = await startInventory({ config, databaseUrl: runtimeDatabaseUrl(db.url, INVENTORY_SCHEMA, PASSWORD), handleSignals: false });
+  // The SKUs these tests move, as the tenants' catalogs announced them (catalog.variant.created through the inbox).
+  await announceSkus(app, tenant, 'SKU-1', 'SKU-2');
+  await announceSkus(app, other, 'SKU-1', 'SKU-2');
 });
 afterAll(async () => {
   await app?.close();
@@ -148,6 +151,46 @@ describe('movements, levels and ledger', () => {
     expectProblem(await http().post('/v1/inventory/movements').set(await as('owner', other)).send({ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 2 }), 404);
     expectProblem(await http().post('/v1/inventory/movements').set(await as('viewer')).send({ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 2 }), 403);
     expect((await http().get('/v1/inventory/levels').query({ sku: 'SKU-2' }).set(await as('viewer'))).body.items).toEqual([]);
+  });
+
+  it("refuses (422, naming it) a SKU the tenant's catalog does not have, and changes nothing", async () => {
+    const ledgerBefore = (await http().get('/v1/inventory/ledger').set(await as('viewer'))).body.items;
+    const unknown = await http().post('/v1/inventory/movements').set(await as('staff')).send({ type: 'receive', sku: 'NO-SUCH-SKU', locationId: main, quantity: 2 });
+    expectProblem(unknown, 422);
+    expect(unknown.body).toMatchObject({ status: 422, reason: 'unknown_sku', sku: 'NO-SUCH-SKU' });
+    expect(unknown.body.detail).toContain('NO-SUCH-SKU');
+    // Adjust and transfer (and reorder policies) would create its stock row just the same.
+    for (const body of [
+      { type: 'adjust', sku: 'NO-SUCH-SKU', locationId: main, quantity: 3, reason: 'found' },
+      { type: 'transfer', sku: 'NO-SUCH-SKU', locationId: main, toLocationId: backup, quantity: 1 },
+    ]) {
+      const res = await http().post('/v1/inventory/movements').set(await as('staff')).send(body);
+      expectProblem(res, 422);
+      expect(res.body.reason).toBe('unknown_sku');
+    }
+    const policy = await http().put('/v1/inventory/reorder-policies').set(await as('manager')).send({ sku: 'NO-SUCH-SKU', locationId: main, reorderPoint: 1, reorderQuantity: 5 });
+    expectProblem(policy, 422);
+    expect(policy.body).toMatchObject({ reason: 'unknown_sku', sku: 'NO-SUCH-SKU' });
+
+    // Another tenant's SKU is as unknown here as one that exists nowhere.
+    await announceSkus(app, tenant, 'ONLY-MINE');
+    const theirLocation = (await http().post('/v1/inventory/locations').set(await as('owner', other)).send({ code: 'THEIRS', name: 'Theirs' })).body.id;
+    const foreign = await http().post('/v1/inventory/movements').set(await as('staff', other)).send({ type: 'receive', sku: 'ONLY-MINE', locationId: theirLocation, quantity: 2 });
+    expectProblem(foreign, 422);
+    expect(foreign.body).toMatchObject({ reason: 'unknown_sku', sku: 'ONLY-MINE' });
+
+    for (const sku of ['NO-SUCH-SKU', 'ONLY-MINE']) {
+      expect((await http().get('/v1/inventory/levels').query({ sku }).set(await as('viewer'))).body.items).toEqual([]);
+      expect((await http().get('/v1/inventory/levels').query({ sku }).set(await as('viewer', other))).body.items).toEqual([]);
+    }
+    expect((await http().get('/v1/inventory/ledger').set(await as('viewer'))).body.items).toEqual(ledgerBefore);
+    expect((await http().get('/v1/inventory/ledger').set(await as('viewer', other))).body.items).toEqual([]);
+
+    // Once the catalog event has arrived, the same request succeeds.
+    await announceSkus(app, tenant, 'NO-SUCH-SKU');
+    const later = await http().post('/v1/inventory/movements').set(await as('staff')).send({ type: 'receive', sku: 'NO-SUCH-SKU', locationId: main, quantity: 2 });
+    expect(later.status).toBe(201);
+    expect(later.body.levels).toEqual([expect.objectContaining({ sku: 'NO-SUCH-SKU', onHand: 2 })]);
   });
 
   it('refuses bad queries', async () => {

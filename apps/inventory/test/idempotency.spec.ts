@@ -10,7 +10,7 @@ import request from 'supertest';
 import { inventoryConfigSchema } from '../src/config';
 import { startInventory } from '../src/inventory-app';
 import { INVENTORY_SCHEMA, inventoryMigrations } from '../src/migrations';
-import { PASSWORD } from './harness';
+import { announceSkus, PASSWORD } from './harness';
 
 const SECRET = 'inventory-tests-internal-token-secret-0123456789';
 let db: TestDatabase;
@@ -105,6 +105,7 @@ describe('Idempotency-Key on POST /v1/inventory/movements', () => {
 
   beforeAll(async () => {
     locationId = (await post(tenant, '/v1/inventory/locations', { code: 'MV', name: 'Movements' }, 'mv-location')).body.id;
+    await announceSkus(app, tenant, 'IDEM-1', 'IDEM-2');
   });
 
   const onHand = async (tenantId: string, sku: string): Promise<number> =>
@@ -139,6 +140,7 @@ describe('Idempotency-Key on POST /v1/inventory/movements', () => {
 
   it('scopes keys to the tenant', async () => {
     const other = randomUUID();
+    await announceSkus(app, other, 'IDEM-1');
     const theirLocation = (await post(other, '/v1/inventory/locations', { code: 'MV', name: 'Theirs' }, 'mv-location')).body.id;
     const theirs = await post(other, path, { type: 'receive', sku: 'IDEM-1', locationId: theirLocation, quantity: 2 }, 'mv-replay');
     expect(theirs.status).toBe(201);
@@ -154,6 +156,19 @@ describe('Idempotency-Key on POST /v1/inventory/movements', () => {
     const corrected = await post(tenant, path, { type: 'adjust', sku: 'IDEM-1', locationId, quantity: -1, reason: 'loss' }, 'mv-failed');
     expect(corrected.status).toBe(201);
     expect(await onHand(tenant, 'IDEM-1')).toBe(4);
+  });
+
+  it('frees the key when the SKU is not in the catalog yet, so the same request succeeds once it is', async () => {
+    const body = { type: 'receive', sku: 'IDEM-LATE', locationId, quantity: 3 };
+    const early = await post(tenant, path, body, 'mv-late');
+    expectProblem(early, 422);
+    expect(early.body).toMatchObject({ reason: 'unknown_sku', sku: 'IDEM-LATE' });
+    expect(await onHand(tenant, 'IDEM-LATE')).toBe(0);
+    await announceSkus(app, tenant, 'IDEM-LATE');
+    const later = await post(tenant, path, body, 'mv-late');
+    expect(later.status).toBe(201);
+    expect(later.headers['idempotent-replayed']).toBeUndefined();
+    expect(await onHand(tenant, 'IDEM-LATE')).toBe(3);
   });
 });
 

@@ -32,6 +32,14 @@ const purge = async () =>
   ).rows[0];
 const refusedColumn = async () =>
   (await admin.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'inventory' AND table_name = 'reservations' AND column_name = 'commit_refused_at'`)).rows[0].n === 1;
+const catalogTable = async () =>
+  (
+    await admin.query(
+      `SELECT c.relrowsecurity AS enabled, c.relforcerowsecurity AS forced, pg_get_userbyid(c.relowner) AS owner,
+              (SELECT array_agg(polname::text) FROM pg_policy WHERE polrelid = c.oid) AS policies
+       FROM pg_class c WHERE c.oid = to_regclass('inventory.catalog_variants')`,
+    )
+  ).rows[0] ?? null;
 const PURGE_POLICIES = ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'];
 
 describe('inventory migrations', () => {
@@ -39,10 +47,10 @@ describe('inventory migrations', () => {
     const opts = { adminUrl: db.url, schema: INVENTORY_SCHEMA, migrations: inventoryMigrations, password: PASSWORD, extraSchemas: ['messaging'] };
     expect(await runMigrations(opts)).toEqual([
       'MessagingTables1700000000000', 'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000',
-      'ReservationCommitRefused1796000000000',
+      'ReservationCommitRefused1796000000000', 'CatalogVariants1796100000000',
     ]);
     expect(await tables()).toEqual([
-      'hot_queue_heads', 'hot_skus', 'idempotency_keys', 'known_tenants', 'ledger', 'locations', 'outbox_events', 'processed_events',
+      'catalog_variants', 'hot_queue_heads', 'hot_skus', 'idempotency_keys', 'known_tenants', 'ledger', 'locations', 'outbox_events', 'processed_events',
       'reservation_allocations', 'reservation_requests', 'reservations', 'stock_levels', 'tenant_settings',
     ]);
     const rls = await admin.query(
@@ -51,10 +59,14 @@ describe('inventory migrations', () => {
        WHERE n.nspname = 'inventory' AND c.relkind = 'r' AND c.relname NOT IN ('migrations', 'outbox_events', 'processed_events', 'known_tenants', 'hot_queue_heads')
        ORDER BY 1`,
     );
-    expect(rls.rows).toHaveLength(9);
+    expect(rls.rows).toHaveLength(10);
     for (const r of rls.rows) expect(r).toMatchObject({ enabled: true, forced: true, owner: 'tessera_inventory_owner' });
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
     expect(await refusedColumn()).toBe(true);
+    expect(await catalogTable()).toEqual({ enabled: true, forced: true, owner: 'tessera_inventory_owner', policies: ['tenant_isolation'] });
+    expect(await revertLastMigration(opts)).toBe('CatalogVariants1796100000000');
+    expect(await catalogTable()).toBeNull();
+    expect(await tables()).not.toContain('catalog_variants');
     expect(await revertLastMigration(opts)).toBe('ReservationCommitRefused1796000000000');
     expect(await refusedColumn()).toBe(false);
     expect(await revertLastMigration(opts)).toBe('IdempotencyKeysPurge1795400000000');
@@ -65,8 +77,10 @@ describe('inventory migrations', () => {
     expect(await tables()).toEqual(['outbox_events', 'processed_events']);
     expect(await runMigrations(opts)).toEqual([
       'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'ReservationCommitRefused1796000000000',
+      'CatalogVariants1796100000000',
     ]);
-    expect(await tables()).toHaveLength(13);
+    expect(await tables()).toHaveLength(14);
+    expect(await catalogTable()).toEqual({ enabled: true, forced: true, owner: 'tessera_inventory_owner', policies: ['tenant_isolation'] });
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
   });
 });

@@ -11,6 +11,9 @@ beforeAll(async () => {
   h = await startHarness();
   main = (await h.domain.locations.create(tenant, { code: 'MAIN', name: 'Main warehouse', priority: 1 })).id;
   backup = (await h.domain.locations.create(tenant, { code: 'BACKUP', name: 'Backup', priority: 2 })).id;
+  await h.knowSkus(tenant, 'MV-1', 'MV-2', 'MV-3');
+  // The other tenant's catalog has MV-1 too: its refusal below is about the location.
+  await h.knowSkus(other, 'MV-1');
 });
 afterAll(() => h?.close());
 

@@ -10,7 +10,7 @@ import { inventoryConfigSchema } from '../src/config';
 import { InventoryDomain } from '../src/domain';
 import { startInventory } from '../src/inventory-app';
 import { INVENTORY_SCHEMA, inventoryMigrations } from '../src/migrations';
-import { PASSWORD } from './harness';
+import { announceSkus, PASSWORD } from './harness';
 
 /* The inventory side of the saga, driven by orders events over the real postgres transport. */
 
@@ -38,6 +38,7 @@ beforeAll(async () => {
   admin = new Pool({ connectionString: db.url, max: 2 });
   domain = app.get(InventoryDomain);
   main = (await domain.locations.create(tenant, { code: 'MAIN', name: 'Main' })).id;
+  await announceSkus(app, tenant, 'SAGA-1', 'SAGA-HOT');
 });
 afterAll(async () => {
   await app?.close();

@@ -13,8 +13,10 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-const receive = (sku: string, locationId: string, quantity: number) =>
-  h.domain.movements.apply(tenant, { type: 'receive', sku, locationId, quantity });
+const receive = async (sku: string, locationId: string, quantity: number) => {
+  await h.knowSkus(tenant, sku);
+  return h.domain.movements.apply(tenant, { type: 'receive', sku, locationId, quantity });
+};
 const levelsOf = async (sku: string) =>
   (await h.domain.queries.levels(tenant, { sku })).map((l) => ({ at: l.locationId === main ? 'main' : 'backup', onHand: l.onHand, reserved: l.reserved })).sort((a, b) => a.at.localeCompare(b.at));
 const eventsFor = (reference: string) =>
@@ -62,6 +64,7 @@ describe('reserve', () => {
   });
 
   it('keeps conditions apart: used stock does not serve new', async () => {
+    await h.knowSkus(tenant, 'R-3');
     await h.domain.movements.apply(tenant, { type: 'receive', sku: 'R-3', locationId: main, quantity: 5, condition: 'used' });
     expect((await h.domain.reservations.reserve(tenant, { reference: 'order-3', lines: [{ sku: 'R-3', quantity: 1 }] })).status).toBe('rejected');
     expect((await h.domain.reservations.reserve(tenant, { reference: 'order-3u', lines: [{ sku: 'R-3', quantity: 5, condition: 'used' }] })).status).toBe('confirmed');

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { client, removeDataDir, signUp, startPlatform, type ApiResponse, type Platform } from './platform';
+import { receiveStock } from './stock';
 
 /**
  * Every operation whose OpenAPI entry documents `Idempotency-Key`, called through the gateway by a client that
@@ -21,7 +22,7 @@ describe('Idempotency-Key under concurrent retries (walks /openapi.json)', () =>
     ({ token } = await signUp(api, { slug, type: 'mall', defaultCurrency: 'EUR', password }));
     await api('POST', '/v1/products', { token, body: { title: 'Brick', status: 'active', variants: [{ sku: 'IDEM-1', priceAmount: 100, currency: 'EUR' }] } });
     locationId = (await api('POST', '/v1/inventory/locations', { token, body: { code: 'MAIN', name: 'Main' } })).body.id;
-    await api('POST', '/v1/inventory/movements', { token, body: { type: 'receive', sku: 'IDEM-1', locationId, quantity: 50 } });
+    expect((await receiveStock(api, token, { sku: 'IDEM-1', locationId, quantity: 50 })).status).toBe(201);
   });
 
   afterAll(async () => {

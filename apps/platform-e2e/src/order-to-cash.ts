@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { client, eventually, removeDataDir, startPlatform, type Platform } from './platform';
+import { receiveStock } from './stock';
 
 type Api = ReturnType<typeof client>;
 
@@ -56,7 +57,8 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
         [sku('brick-blue'), locationA, 5],
         [sku('brick-hot'), locationA, 100],
       ] as const) {
-        const mv = await api('POST', '/v1/inventory/movements', { token, body: { type: 'receive', sku: s, locationId: loc, quantity: qty } });
+        // Inventory learns the SKUs from catalog events: receiveStock retries its 422 unknown_sku until they arrive.
+        const mv = await receiveStock(api, token, { sku: s, locationId: loc, quantity: qty });
         expect(mv.status).toBe(201);
       }
       // The orders service learns variants from catalog events: place (then cancel) a probe order for all three

@@ -19,6 +19,10 @@ export const insufficientStock = (details: Record<string, unknown>): InventoryEr
 export const notFound = (what: string, id: string): InventoryError =>
   new InventoryError('not_found', `${what}_not_found`, `${what} ${id} not found`, { id });
 
+/** 422: the tenant's catalog (inventory's read model of it) has no variant with this SKU. */
+export const unknownSku = (sku: string): InventoryError =>
+  new InventoryError('invalid', 'unknown_sku', `SKU ${JSON.stringify(sku)} is not in this tenant's catalog (a SKU the catalog just created is known here a moment later)`, { sku });
+
 export const invalid = (code: string, message: string, details?: Record<string, unknown>): InventoryError =>
   new InventoryError('invalid', code, message, details);
 

@@ -1,5 +1,6 @@
 export * from './errors';
 export * from './types';
+export { CatalogReadModel, assertKnownSku, variantPayloadProblem, type CatalogVariant } from './catalog-read-model';
 export { InventoryDomain, type InventoryDomainOptions } from './inventory-domain';
 export { LocationService, type Location, type CreateLocation, type LocationType } from './locations.service';
 export { MovementService, type Movement, type MovementResult } from './movements.service';

@@ -1,6 +1,7 @@
 import type { OutboxWriter } from '@tessera/messaging';
 import { IdempotencyKeys, TenantTransactions } from '@tessera/persistence';
 import type { DataSource } from 'typeorm';
+import { CatalogReadModel } from './catalog-read-model';
 import { inventoryOutbox } from './events';
 import { HotQueue, type HotQueueOptions } from './hot-queue';
 import { LocationService } from './locations.service';
@@ -28,6 +29,8 @@ export class InventoryDomain {
   readonly reservations: ReservationService;
   readonly hotQueue: HotQueue;
   readonly queries: StockQueries;
+  /** The tenants' catalog SKUs, from catalog events: movements refuse the others. */
+  readonly catalog: CatalogReadModel;
 
   constructor(dataSource: DataSource, opts: InventoryDomainOptions = {}) {
     this.tenants = new TenantTransactions(dataSource);
@@ -36,6 +39,7 @@ export class InventoryDomain {
     this.locations = new LocationService(this.tenants);
     this.movements = new MovementService(this.tenants, this.outbox);
     this.queries = new StockQueries(this.tenants);
+    this.catalog = new CatalogReadModel(this.tenants);
     this.hotQueue = new HotQueue(this.tenants, this.outbox, opts.hotQueue);
     const kick = opts.kickHotQueue ?? true;
     this.reservations = new ReservationService(this.tenants, this.outbox, {

@@ -2,6 +2,7 @@ import type { OutboxWriter } from '@tessera/messaging';
 import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
 import type { EntityManager } from 'typeorm';
+import { assertKnownSku } from './catalog-read-model';
 import { invalid, notFound, pgCode } from './errors';
 import { PendingEvents } from './events';
 import { assertCondition, assertQuantity, assertSku, MAX_QUANTITY } from './lines';
@@ -28,7 +29,8 @@ function assertLocationId(id: unknown): string {
 
 /**
  * Staff movements. Each locks its stock rows in the canonical order, writes ledger rows and events, and refuses
- * (InventoryError conflict → 409, nothing written) to leave on hand below zero or below reserved.
+ * (InventoryError conflict → 409, nothing written) to leave on hand below zero or below reserved. A SKU the
+ * tenant's catalog does not have is refused first (422 unknown_sku, see `assertKnownSku`).
  */
 export class MovementService {
   constructor(
@@ -46,7 +48,9 @@ export class MovementService {
     return this.write(tx, planMovement(movement, actor));
   }
 
-  private async write(tx: TenantTx, { sku, condition, plan, actor }: PlannedMovement): Promise<MovementResult> {
+  private async write(tx: TenantTx, { type, sku, condition, plan, actor }: PlannedMovement): Promise<MovementResult> {
+    // A receive creates stock, so its SKU must be in the catalog; adjust and transfer also work on a row that exists.
+    await assertKnownSku(tx, sku, type === 'receive' ? null : { locationId: plan[0].locationId, condition });
     const ids = await ensureRows(tx.manager, sku, condition, plan.map((p) => p.locationId));
     const book = await StockBook.lockByIds(tx.manager, ids);
     plan.forEach((p, i) => book.apply(ids[i], { movement: p.movement, deltaOnHand: p.deltaOnHand, deltaReserved: 0, reason: p.reason, actor }));
@@ -68,6 +72,7 @@ export class MovementService {
       if (!Number.isInteger(v) || v < 0 || v > MAX_QUANTITY) throw invalid(`invalid_${k}`, `${k} must be an integer from 0 to ${MAX_QUANTITY}`);
     }
     return this.tenants.run(tenantId, async (tx) => {
+      await assertKnownSku(tx, sku, { locationId, condition });
       const [id] = await ensureRows(tx.manager, sku, condition, [locationId]);
       const [row]: LevelRow[] = await tx.manager.query(
         // Wrapped in a SELECT: TypeORM answers a bare UPDATE ... RETURNING with [rows, count], not rows.
@@ -82,6 +87,7 @@ export class MovementService {
 }
 
 interface PlannedMovement {
+  type: Movement['type'];
   sku: string;
   condition: StockCondition;
   plan: { locationId: string; deltaOnHand: number; movement: 'receive' | 'adjust' | 'transfer_out' | 'transfer_in'; reason?: AdjustReason }[];
@@ -120,7 +126,7 @@ function planMovement(movement: Movement, actor?: Actor): PlannedMovement {
     default:
       throw invalid('invalid_type', 'type must be receive, adjust or transfer');
   }
-  return { sku, condition, plan, actor: { actor: actor?.actor ?? null, correlationId: actor?.correlationId ?? null } };
+  return { type: movement.type, sku, condition, plan, actor: { actor: actor?.actor ?? null, correlationId: actor?.correlationId ?? null } };
 }
 
 /** Creates missing stock rows (zero) and returns their ids in the order of `locationIds`. */

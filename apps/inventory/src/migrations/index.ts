@@ -2,6 +2,7 @@ import { messagingTablesMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, type MigrationClass } from '@tessera/persistence';
 import { InventorySchema1763800000000 } from './1763800000000-inventory-schema';
 import { ReservationCommitRefused1796000000000 } from './1796000000000-reservation-commit-refused';
+import { CatalogVariants1796100000000 } from './1796100000000-catalog-variants';
 
 export const INVENTORY_SCHEMA = 'inventory';
 
@@ -13,4 +14,6 @@ export const inventoryMigrations: MigrationClass[] = [
   idempotencyKeysTableMigration(INVENTORY_SCHEMA),
   idempotencyKeysPurgeMigration(INVENTORY_SCHEMA),
   ReservationCommitRefused1796000000000,
+  // The catalog read model (catalog.variant.* events): movements refuse SKUs the tenant's catalog never announced.
+  CatalogVariants1796100000000,
 ];
