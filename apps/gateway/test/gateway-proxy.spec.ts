@@ -20,7 +20,9 @@ describe('gateway proxy', () => {
       res.on('close', () => clearTimeout(timer));
     });
     // A service that accepts the request and then drops the connection without a word (a crash mid-request).
-    identity.route('GET', '/v1/users/crash', (_req, res) => res.socket?.destroy());
+    identity.route('GET', '/v1/users/crash', (_req, res) => {
+      res.socket?.destroy();
+    });
     downPort = await closedPort();
     const config = testConfig(identity.url, { bodyLimitBytes: 1024 });
     config.upstreams[0] = { ...config.upstreams[0], timeoutMs: 300 };
@@ -106,6 +108,23 @@ describe('gateway proxy', () => {
     const res = await http.get('/v1/users/slow').set('authorization', `Bearer ${token}`);
     expectProblem(res, 504);
     expect(Date.now() - started).toBeLessThan(2_500);
+  });
+
+  it('sends every request on in a trace: the client\'s when its traceparent is valid, else a new one without tracestate', async () => {
+    const valid = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const echoed = async (headers: Record<string, string>) => {
+      let req = http.get('/v1/users/me/echo').set('authorization', `Bearer ${token}`);
+      for (const [name, value] of Object.entries(headers)) req = req.set(name, value);
+      const res = await req;
+      expect(res.status).toBe(200);
+      return res.body.headers as Record<string, string>;
+    };
+    const kept = await echoed({ traceparent: valid, tracestate: 'vendor=abc' });
+    expect(kept).toMatchObject({ traceparent: valid, tracestate: 'vendor=abc' });
+    const fresh = [await echoed({}), await echoed({ traceparent: 'nonsense', tracestate: 'vendor=abc' })];
+    for (const h of fresh) expect(h.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    expect(fresh[0].traceparent).not.toBe(fresh[1].traceparent);
+    expect(fresh[1].tracestate).toBeUndefined();
   });
 
   it('answers 502 problem+json when the service drops the connection without answering', async () => {

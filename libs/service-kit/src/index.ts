@@ -58,6 +58,13 @@ export {
   type CallerTokenFailure,
 } from './lib/caller/caller-token';
 export { currentCaller, runWithCaller } from './lib/caller/caller-storage';
+export {
+  currentTraceparent,
+  newTraceparent,
+  runWithTraceparent,
+  TRACEPARENT_HEADER,
+  validTraceparent,
+} from './lib/tracing/trace-context';
 export { Caller, Public, Roles, Scopes, RequireTenant } from './lib/caller/caller.decorators';
 export { CallerGuard } from './lib/caller/caller.guard';
 export { callerLogBindings } from './lib/caller/caller.middleware';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CONTEXT_HEADER, REQUEST_ID_HEADER, type CallerContext } from '@tessera/contracts';
-import { callerLogBindings } from '@tessera/service-kit';
+import { callerLogBindings, newTraceparent, TRACEPARENT_HEADER, validTraceparent } from '@tessera/service-kit';
 import type { Authenticator } from '../auth/authenticator';
 import type { CallerContextSigner } from '../auth/caller-context-signer';
 import { isCredentialRoute } from '../auth/public-routes';
@@ -84,6 +84,13 @@ export class GatewayPipeline {
     req.headers['x-forwarded-for'] = address;
     req.headers['x-forwarded-proto'] = req.protocol;
     if (req.headers.host) req.headers['x-forwarded-host'] = req.headers.host;
+    // Every request reaches services in a trace: the client's, or a new one (a malformed traceparent is replaced,
+    // and its tracestate, which belongs to it, goes too).
+    if (!validTraceparent(req.headers[TRACEPARENT_HEADER])) {
+      req.headers[TRACEPARENT_HEADER] = newTraceparent();
+      delete req.headers['tracestate'];
+    }
+    req.log?.setBindings({ traceparent: req.headers[TRACEPARENT_HEADER] });
     this.proxy.forward(upstream, req, res);
   }
 

@@ -5,6 +5,7 @@ import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-ex
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
 import { createCallerContextMiddleware } from './caller/caller.middleware';
+import { traceContextMiddleware } from './tracing/trace-context';
 import { baseConfigSchema, type BaseConfig } from './config/base-config';
 import { loadConfig } from './config/load-config';
 import { redactConfig } from './config/secrets';
@@ -83,6 +84,7 @@ export async function bootstrapService(options: BootstrapOptions): Promise<INest
     app.useBodyParser('json', { limit: options.bodyLimit ?? '1mb', type: ['application/json', 'application/*+json'] });
   }
   app.use(inputGuardMiddleware);
+  app.use(traceContextMiddleware);
   if (trustGatewayContext) app.use(createCallerContextMiddleware(config.INTERNAL_TOKEN_SECRET));
 
   await options.configure?.(app);

@@ -3,6 +3,7 @@ import { topicOf } from '@tessera/contracts';
 import type { EntityManager } from 'typeorm';
 import { createEnvelope } from './cloudevents';
 import { PreparedQuery, connectionOf, sendWithoutWaiting } from '@tessera/persistence';
+import { currentTraceparent } from '@tessera/service-kit';
 import { quoteSchema } from './sql-names';
 
 export interface OutboxTx {
@@ -16,6 +17,7 @@ export interface OutboxEventInput<T = unknown> {
   data: T;
   /** Defaults to the subject (the aggregate id). */
   partitionKey?: string;
+  /** Defaults to the trace of the request or event being handled (service-kit `currentTraceparent`). */
   traceparent?: string;
 }
 
@@ -60,6 +62,7 @@ export class OutboxWriter {
   /** Appends several events with one INSERT; their seq order is the array order. `tx` must be in a transaction. */
   async appendAll<T>(tx: OutboxTx, events: OutboxEventInput<T>[]): Promise<EventEnvelope<T>[]> {
     if (events.length === 0) return [];
+    const trace = currentTraceparent();
     const envelopes = events.map((e) =>
       createEnvelope({
         source: this.opts.context,
@@ -68,7 +71,7 @@ export class OutboxWriter {
         tenantId: tx.tenantId,
         data: e.data,
         partitionKey: e.partitionKey,
-        traceparent: e.traceparent,
+        traceparent: e.traceparent ?? trace,
       }),
     );
     // Nothing here needs the insert's answer: on a pipelined connection it is awaited with the COMMIT that follows it

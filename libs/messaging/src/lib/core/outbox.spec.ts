@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@tessera/contracts';
 import { createTestDatabase } from '@tessera/testing';
 import type { TestDatabase } from '@tessera/testing';
+import { runWithTraceparent } from '@tessera/service-kit';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { Inbox } from './inbox';
@@ -126,6 +127,26 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
     expect(rows[0]).toMatchObject({ id: e.id, topic: 'tessera.identity.events', partition_key: 'u2', tenant_id: TENANT });
     expect(rows[0].envelope).toEqual(e);
     expect(e.source).toBe('identity');
+  });
+
+  it('stamps events with the trace of the request or event being handled, unless the caller gives one', async () => {
+    const trace = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const own = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
+    const [inTrace, explicit] = await runWithTraceparent(trace, () =>
+      ds.transaction((manager) =>
+        writer.appendAll({ manager, tenantId: TENANT }, [
+          { type: 'identity.user.created', subject: 't1', data: {} },
+          { type: 'identity.user.created', subject: 't2', data: {}, traceparent: own },
+        ]),
+      ),
+    );
+    expect(inTrace.traceparent).toBe(trace);
+    expect(explicit.traceparent).toBe(own);
+    const outside = await ds.transaction((manager) => writer.append({ manager, tenantId: TENANT }, { type: 'identity.user.created', subject: 't3', data: {} }));
+    expect(outside.traceparent).toBeUndefined();
+    const rows = await ds.query(`SELECT partition_key, envelope->>'traceparent' AS tp FROM ${SCHEMA}.outbox_events WHERE partition_key LIKE 't_' ORDER BY seq`);
+    expect(rows).toEqual([{ partition_key: 't1', tp: trace }, { partition_key: 't2', tp: own }, { partition_key: 't3', tp: null }]);
+    await ds.query(`DELETE FROM ${SCHEMA}.outbox_events`);
   });
 
   it('publishes in seq order, marks rows, and wakes on commit without waiting for the poll', async () => {

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { BaseRpcContext, Server } from '@nestjs/microservices';
 import type { CustomTransportStrategy } from '@nestjs/microservices';
 import type { EventEnvelope } from '@tessera/contracts';
+import { runWithTraceparent, validTraceparent } from '@tessera/service-kit';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { Inbox } from '../core/inbox';
 import type { ConsumerHandle, DeliveredEvent, DeliveryMeta, EventTransport } from '../core/transport.port';
@@ -78,7 +79,8 @@ export class EventsServer extends Server implements CustomTransportStrategy {
       this.log.debug?.(`ignoring ${event.type} ${event.id}: no handler in group ${this.options.groupId}`);
       return;
     }
-    const result = await handler(event, new EventContext([meta, event]));
+    // In the event's trace: the events its handler writes continue it.
+    const result = await runWithTraceparent(validTraceparent(event.traceparent), () => handler(event, new EventContext([meta, event])));
     // Nest wraps handler errors (exception filters) into an erroring observable: surface them.
     if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
   }

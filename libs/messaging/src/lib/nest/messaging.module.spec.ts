@@ -4,6 +4,7 @@ import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
 import type { EventEnvelope } from '@tessera/contracts';
 import { runtimeDatabaseUrl } from '@tessera/persistence';
+import { currentTraceparent } from '@tessera/service-kit';
 import { createTestDatabase } from '@tessera/testing';
 import type { TestDatabase } from '@tessera/testing';
 import { Registry } from 'prom-client';
@@ -23,10 +24,24 @@ const TENANT = '3a4b5c6d-1111-4222-8333-944455556666';
 let ds: DataSource;
 const seen: { type: string; id: string; partition: number }[] = [];
 let failNextUpdate = true;
+/** Per `identity.user.traced` event (by subject): the trace its handler ran in, and that of the event it wrote. */
+const traces = new Map<string, { handler: string | undefined; written: string | undefined }>();
 
 @Controller()
 class UserEventsHandler {
-  constructor(private readonly inbox: Inbox) {}
+  constructor(
+    private readonly inbox: Inbox,
+    private readonly outbox: OutboxWriter,
+  ) {}
+
+  @EventPattern('identity.user.traced')
+  async onTraced(@Payload() e: EventEnvelope): Promise<void> {
+    const handler = currentTraceparent();
+    await this.inbox.run(e, async (tx) => {
+      const written = await this.outbox.append(tx, { type: 'identity.user.followed', subject: e.subject ?? '', data: {} });
+      traces.set(e.subject ?? '', { handler, written: written.traceparent });
+    });
+  }
 
   @EventPattern('identity.user.created')
   async onCreated(@Payload() e: EventEnvelope<{ name: string }>, @Ctx() ctx: unknown): Promise<void> {
@@ -134,6 +149,21 @@ describe('MessagingModule + EventsServer (Nest)', () => {
     // Same key, same partition, handled in order: created before updated.
     const order = seen.map((s) => s.type);
     expect(order.indexOf('identity.user.created')).toBeLessThan(order.indexOf('identity.user.updated'));
+  });
+
+  it('runs each handler in the trace of its event, so the events it writes continue that trace', async () => {
+    const writer = app.get(OutboxWriter);
+    const trace = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await ds.transaction(async (manager) => {
+      const tx = { manager, tenantId: TENANT };
+      await writer.append(tx, { type: 'identity.user.traced', subject: 'traced', data: {}, traceparent: trace });
+      await writer.append(tx, { type: 'identity.user.traced', subject: 'malformed', data: {}, traceparent: 'not-a-trace' });
+      await writer.append(tx, { type: 'identity.user.traced', subject: 'untraced', data: {} });
+    });
+    await waitFor('three traced events handled', () => traces.size === 3);
+    expect(traces.get('traced')).toEqual({ handler: trace, written: trace });
+    expect(traces.get('malformed')).toEqual({ handler: undefined, written: undefined });
+    expect(traces.get('untraced')).toEqual({ handler: undefined, written: undefined });
   });
 
   it("dispatches a partition's batch in one transaction: the handlers' inbox.run calls share it, unhandled types get no inbox row", async () => {
