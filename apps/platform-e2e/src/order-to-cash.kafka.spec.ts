@@ -1,4 +1,5 @@
 import { TOPICS } from '@tessera/contracts';
+import { Kafka, logLevel } from 'kafkajs';
 import { startKafkaMock, type KafkaMockCluster } from '@tessera/testing';
 import { describeOrderToCash } from './order-to-cash';
 
@@ -17,4 +18,16 @@ describeOrderToCash('kafka', async () => {
     topics: Object.values(TOPICS).map((name) => ({ name, partitions: 6 })),
   });
   return { KAFKA_BROKERS: cluster.brokers.join(',') };
+}, async () => {
+  // Every context of the saga wrote to its topic on the mock brokers (the postgres log would leave them empty).
+  const admin = new Kafka({ clientId: 'e2e-check', brokers: cluster?.brokers ?? [], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    for (const topic of [TOPICS.catalog, TOPICS.inventory, TOPICS.orders, TOPICS.billing]) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      expect({ topic, messages: offsets.reduce((n, p) => n + Number(p.high), 0) > 0 }).toEqual({ topic, messages: true });
+    }
+  } finally {
+    await admin.disconnect();
+  }
 });

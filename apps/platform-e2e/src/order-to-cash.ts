@@ -8,7 +8,12 @@ type Api = ReturnType<typeof client>;
  * The order-to-cash saga through the gateway: catalog, inventory, orders and billing joined only by events.
  * Run once per transport (the postgres log by default, Kafka when `kafkaBrokers` gives a broker list).
  */
-export function describeOrderToCash(transport: string, extraEnv: () => Promise<Record<string, string>>) {
+export function describeOrderToCash(
+  transport: string,
+  extraEnv: () => Promise<Record<string, string>>,
+  /** After the flows: proof that their events really went over this transport. */
+  carried?: () => Promise<void>,
+) {
   describe(`order to cash through the gateway (${transport} transport)`, () => {
     let platform: Platform;
     let api: Api;
@@ -224,6 +229,8 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
       expect(counts).toEqual({ awaiting_payment: 100, rejected: 900 });
       expect(await level(sku('brick-hot'))).toEqual({ onHand: 100, reserved: 100, available: 0 });
     }, 240_000);
+
+    if (carried) it(`carried the saga's events on the ${transport} transport`, carried);
   });
 }
 

@@ -80,8 +80,9 @@ export async function startPlatform(
         ...servicePorts,
         TESSERA_DATA_DIR: dataDir,
         LOG_LEVEL: extraEnv.LOG_LEVEL ?? 'warn',
+        // Never the developer's own database or brokers; a test asks for Kafka explicitly.
         DATABASE_URL: '',
-        KAFKA_BROKERS: '',
+        KAFKA_BROKERS: extraEnv.KAFKA_BROKERS ?? '',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: options.detached ?? false,
