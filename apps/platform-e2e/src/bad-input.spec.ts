@@ -15,6 +15,7 @@ describe('bad input on every route (walks /openapi.json)', () => {
   let token: string;
   let spec: OpenApi;
   const ids: Record<string, string> = {};
+  let locationId = '';
   const slug = `fuzz-${randomUUID().slice(0, 8)}`;
   const password = 'correct horse battery staple';
 
@@ -31,6 +32,7 @@ describe('bad input on every route (walks /openapi.json)', () => {
       variants: [{ sku: 'FUZZ-1', priceAmount: 100, currency: 'EUR' }],
     });
     const location = await as('POST', '/v1/inventory/locations', { code: 'L1', name: 'Main' });
+    locationId = location.body.id;
     // Inventory learns the SKU from catalog's events, a moment later: receiveStock waits for it.
     expect((await receiveStock(api, token, { sku: 'FUZZ-1', locationId: location.body.id, quantity: 50 })).status).toBe(201);
     const user = await as('POST', '/v1/users', { email: `u@${slug}.test`, name: 'U', role: 'staff', password });
@@ -97,6 +99,61 @@ describe('bad input on every route (walks /openapi.json)', () => {
     }
     expect(wrong).toEqual([]);
   });
+
+  it('refuses a wrong-typed value in any field of an otherwise valid create request with a 4xx, and creates nothing', async () => {
+    let n = 0;
+    const creates: { path: string; list: string; body: () => Record<string, unknown> }[] = [
+      { path: '/v1/products', list: '/v1/products', body: () => ({ title: 'Valid', variants: [{ sku: `VALID-${++n}`, priceAmount: 100, currency: 'EUR' }] }) },
+      { path: '/v1/inventory/locations', list: '/v1/inventory/locations', body: () => ({ code: `VL-${++n}`, name: 'Valid' }) },
+      { path: '/v1/inventory/movements', list: '/v1/inventory/ledger?sku=FUZZ-1', body: () => ({ type: 'receive', sku: 'FUZZ-1', locationId, quantity: 1 }) },
+      {
+        path: '/v1/orders',
+        list: '/v1/orders',
+        body: () => ({ items: [{ sku: 'FUZZ-1', quantity: 1 }], customer: { name: 'C', email: 'c@fuzz.test' }, paymentMethod: 'bank_transfer' }),
+      },
+      { path: '/v1/users', list: '/v1/users', body: () => ({ email: `valid${++n}@${slug}.test`, name: 'V', role: 'staff', password }) },
+      { path: '/v1/stores', list: '/v1/stores', body: () => ({ name: `Valid ${++n}`, channel: 'storefront' }) },
+      { path: '/v1/vendors', list: '/v1/vendors', body: () => ({ name: `Vendor ${++n}`, commissionRate: 1000 }) },
+      { path: '/v1/api-keys', list: '/v1/api-keys', body: () => ({ name: `key ${++n}`, scopes: ['orders:read'] }) },
+    ];
+    const wrong: string[] = [];
+    let probes = 0;
+    for (const { path, list, body } of creates) {
+      // The valid body is accepted (so each refusal below is about the one field changed), then nothing more appears.
+      const accepted = await api('POST', path, { token, body: body() });
+      expect({ path, status: accepted.status }).toEqual({ path, status: accepted.status < 300 ? accepted.status : 'a 2xx' });
+      const before = await countAll(list);
+      const schema = resolve(spec, spec.paths[path]?.post?.requestBody?.content?.['application/json']?.schema);
+      expect({ path, schema: Boolean(schema?.properties) }).toEqual({ path, schema: true });
+      for (const [field, fieldSchema] of fieldsOf(spec, schema as SchemaObject, body())) {
+        for (const value of wrongValuesFor(fieldSchema)) {
+          const res = await api('POST', path, { token, body: withValue(body(), field, value) });
+          probes++;
+          const problem = /application\/problem\+json/.test(res.headers.get('content-type') ?? '');
+          if (res.status < 400 || res.status >= 500 || !problem) wrong.push(`POST ${path} ${field}=${show(value)} → ${res.status}`);
+        }
+      }
+      const unknown = await api('POST', path, { token, body: { ...body(), unexpectedField: 1 } });
+      if (unknown.status !== 400) wrong.push(`POST ${path} with an unknown field → ${unknown.status}`);
+      expect({ path, count: await countAll(list) }).toEqual({ path, count: before });
+    }
+    expect(wrong).toEqual([]);
+    expect(probes).toBeGreaterThan(60);
+  });
+
+  /** Items of a list, following nextCursor. */
+  async function countAll(list: string): Promise<number> {
+    let count = 0;
+    let cursor: string | undefined;
+    do {
+      const sep = list.includes('?') ? '&' : '?';
+      const page = await api('GET', `${list}${cursor ? `${sep}cursor=${encodeURIComponent(cursor)}` : ''}`, { token });
+      expect(page.status).toBe(200);
+      count += page.body.items.length;
+      cursor = page.body.nextCursor ?? undefined;
+    } while (cursor);
+    return count;
+  }
 
   /** What tenant A's resources look like through the API, to show nothing changed. */
   async function snapshot(): Promise<unknown[]> {
@@ -166,6 +223,7 @@ describe('bad input on every route (walks /openapi.json)', () => {
 interface SchemaObject {
   $ref?: string;
   type?: string;
+  enum?: unknown[];
   properties?: Record<string, SchemaObject>;
   items?: SchemaObject;
 }
@@ -180,6 +238,50 @@ function resolve(spec: OpenApi, schema: SchemaObject | undefined): SchemaObject 
 }
 
 const show = (v: unknown): string => (JSON.stringify(v) ?? String(v)).slice(0, 24);
+
+/**
+ * The fields a valid body fills, as dotted paths with their schemas: its own, those of nested objects, and those of
+ * the first item of arrays of objects (`variants.0.priceAmount`).
+ */
+function fieldsOf(spec: OpenApi, schema: SchemaObject, body: Record<string, unknown>, prefix = ''): [string, SchemaObject][] {
+  const out: [string, SchemaObject][] = [];
+  for (const [name, raw] of Object.entries(schema.properties ?? {})) {
+    if (!(name in body)) continue;
+    const field = resolve(spec, raw) as SchemaObject;
+    out.push([`${prefix}${name}`, field]);
+    const value = body[name];
+    const item = field.type === 'array' ? resolve(spec, field.items) : undefined;
+    if (item?.properties && Array.isArray(value) && typeof value[0] === 'object')
+      out.push(...fieldsOf(spec, item, value[0] as Record<string, unknown>, `${prefix}${name}.0.`));
+    else if (field.properties && value && typeof value === 'object' && !Array.isArray(value))
+      out.push(...fieldsOf(spec, field, value as Record<string, unknown>, `${prefix}${name}.`));
+  }
+  return out;
+}
+
+/** Values no field of this schema's type accepts (no implicit conversion: '12' is not an integer). */
+function wrongValuesFor(schema: SchemaObject): unknown[] {
+  const byType: Record<string, unknown[]> = {
+    string: [12345, true, {}, []],
+    integer: ['12', 1.5, true, {}, 1e308],
+    number: ['12', true, {}],
+    boolean: ['true', 1],
+    array: ['x', 7, {}],
+    object: ['x', 7, []],
+  };
+  const values = [...(byType[schema.type ?? ''] ?? [])];
+  if (schema.enum) values.push('not-one-of-them');
+  return values;
+}
+
+/** `body` with `value` at the dotted `path` (numeric parts index arrays). */
+function withValue(body: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+  const parts = path.split('.');
+  let target = body as Record<string, unknown>;
+  for (const part of parts.slice(0, -1)) target = target[part] as Record<string, unknown>;
+  target[parts[parts.length - 1]] = value;
+  return body;
+}
 
 const BAD_VALUES: unknown[] = [
   null,
