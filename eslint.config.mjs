@@ -6,7 +6,17 @@ import tseslint from 'typescript-eslint';
 export default [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
-  { ignores: ['**/dist', '**/node_modules', 'tmp/**', '.data/**', '.nx/**', '**/*.js', '**/*.mjs'] },
+  ...nx.configs['flat/javascript'],
+  { ignores: ['**/dist', '**/node_modules', 'tmp/**', '.data/**', '.nx/**', '**/*.mjs'] },
+  {
+    // The launcher, the test helpers and Jest's setup files are plain CommonJS run by Node.
+    files: ['**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: {
+      '@typescript-eslint/no-require-imports': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
   {
     files: ['**/*.ts'],
     rules: {
