@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { AccessTokenVerifier } from './auth/access-token-verifier';
 import { ApiKeyVerifier } from './auth/api-key-verifier';
 import { Authenticator } from './auth/authenticator';
+import { TenantStatusLookup } from './auth/tenant-status';
 import type { CallerContextSigner } from './auth/caller-context-signer';
 import type { GatewayConfig } from './config';
 import { CALLER_CONTEXT_SIGNER, GATEWAY_CONFIG, GATEWAY_LOGGER } from './gateway.tokens';
@@ -44,6 +45,7 @@ export class AppModule {
                 sign,
               ),
               new ApiKeyVerifier(config.identityUrl, sign, config.apiKeyCache),
+              new TenantStatusLookup(config.identityUrl, sign, config.tenantStatusCache),
             ),
         },
         { provide: RateLimits, useFactory: () => new RateLimits(config.rateLimits) },

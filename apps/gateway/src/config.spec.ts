@@ -10,6 +10,17 @@ describe('loadGatewayConfig', () => {
     expect(config.identityUrl).toBe('http://127.0.0.1:3101');
     expect(config.upstreams.find((u) => u.name === 'identity')?.prefixes).toContain('/v1/tenants');
     expect(config.apiKeyCache.ttlMs).toBe(30_000);
+    expect(config.tenantStatusCache).toEqual({ ttlMs: 5_000, maxEntries: 10_000 });
+  });
+
+  it('reads TENANT_STATUS_CACHE_TTL_MS and refuses a value that is not a short positive duration', () => {
+    const read = (value: string) => loadGatewayConfig({ INTERNAL_TOKEN_SECRET: secret, TENANT_STATUS_CACHE_TTL_MS: value });
+    expect(read('2000').tenantStatusCache.ttlMs).toBe(2000);
+    expect(read('60000').tenantStatusCache.ttlMs).toBe(60_000);
+    for (const bad of ['0', '-5', '1.5', 'soon', '60001']) {
+      expect(() => read(bad)).toThrow(ConfigurationError);
+      expect(() => read(bad)).toThrow(/TENANT_STATUS_CACHE_TTL_MS/);
+    }
   });
 
   it('reads limits and upstream URLs from the environment', () => {

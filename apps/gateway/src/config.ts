@@ -24,6 +24,12 @@ export const gatewayEnvSchema = baseConfigSchema.extend({
   RATE_LIMIT_TENANT_WINDOW_S: int(60),
   API_KEY_CACHE_TTL_MS: int(30_000),
   API_KEY_CACHE_MAX_ENTRIES: int(10_000),
+  /**
+   * How long a tenant's status (from identity) is reused: a suspension refuses the tenant's calls, and a
+   * reactivation accepts them again, within this long. At most a minute, so it stays a short bound.
+   */
+  TENANT_STATUS_CACHE_TTL_MS: z.coerce.number().int().positive().max(60_000).default(5_000),
+  TENANT_STATUS_CACHE_MAX_ENTRIES: int(10_000),
   JWKS_CACHE_MAX_AGE_MS: int(600_000),
   /** Verified access tokens are reused until their expiry, for at most this long. */
   ACCESS_TOKEN_CACHE_TTL_MS: int(60_000),
@@ -46,6 +52,7 @@ export interface GatewayConfig {
     tenant: RateLimitRule;
   };
   apiKeyCache: { ttlMs: number; maxEntries: number };
+  tenantStatusCache: { ttlMs: number; maxEntries: number };
   jwksCacheMaxAgeMs: number;
   accessTokenCache: { ttlMs: number; maxEntries: number };
   openApiRefreshMs: number;
@@ -84,6 +91,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
       tenant: { points: e.RATE_LIMIT_TENANT_POINTS, windowSeconds: e.RATE_LIMIT_TENANT_WINDOW_S },
     },
     apiKeyCache: { ttlMs: e.API_KEY_CACHE_TTL_MS, maxEntries: e.API_KEY_CACHE_MAX_ENTRIES },
+    tenantStatusCache: { ttlMs: e.TENANT_STATUS_CACHE_TTL_MS, maxEntries: e.TENANT_STATUS_CACHE_MAX_ENTRIES },
     jwksCacheMaxAgeMs: e.JWKS_CACHE_MAX_AGE_MS,
     accessTokenCache: { ttlMs: e.ACCESS_TOKEN_CACHE_TTL_MS, maxEntries: e.ACCESS_TOKEN_CACHE_MAX_ENTRIES },
     openApiRefreshMs: e.OPENAPI_REFRESH_MS,

@@ -18,14 +18,20 @@ export interface ApiKeyRecord {
   tenantStatus: string;
 }
 
+export type TenantStatus = 'trial' | 'active' | 'suspended';
+
 /**
- * A stand-in for the identity service: a JWKS with a key pair the test controls, the internal API key verify
- * route (which insists on the gateway's anonymous caller context, like identity), an OpenAPI document, and an
- * echo of everything else.
+ * A stand-in for the identity service: a JWKS with a key pair the test controls, the internal API key verify and
+ * tenant status routes (which insist on the gateway's anonymous caller context, like identity), an OpenAPI
+ * document, and an echo of everything else.
  */
 export class FakeIdentity extends FakeUpstream {
   readonly kid = 'test-key-1';
   readonly apiKeys = new Map<string, ApiKeyRecord>();
+  /** Tenant statuses for GET /internal/tenants/{id}/status; a tenant not listed is `active`. */
+  readonly tenantStatuses = new Map<string, TenantStatus | 'missing'>();
+  /** While set, the tenant status route answers this (e.g. 500) instead. */
+  tenantStatusFailure: number | undefined;
   privateKey!: CryptoKey;
   publicJwk!: JWK;
 
@@ -44,7 +50,20 @@ export class FakeIdentity extends FakeUpstream {
       if (!record) return json(res, 401, { title: 'unknown key' });
       json(res, 200, record);
     });
+    this.routeMatching('GET', /^\/internal\/tenants\/([^/]+)\/status$/, async (req, res, match) => {
+      if (!(await hasGatewayContext(req))) return json(res, 401, { title: 'no gateway context' });
+      if (this.tenantStatusFailure) return json(res, this.tenantStatusFailure, { title: 'failing on purpose' });
+      const tenantId = decodeURIComponent(match[1]);
+      const status = this.tenantStatuses.get(tenantId) ?? 'active';
+      if (status === 'missing') return json(res, 404, { title: 'unknown tenant' });
+      json(res, 200, { tenantId, status });
+    });
     return this.start();
+  }
+
+  /** Requests for a tenant's status this fake received. */
+  statusLookups(tenantId?: string): RecordedRequest[] {
+    return this.received(tenantId ? `/internal/tenants/${tenantId}/status` : '/internal/tenants/');
   }
 
   /** An access token as identity issues it; `overrides` may change or remove (undefined) claims. */

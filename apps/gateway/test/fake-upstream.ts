@@ -9,6 +9,7 @@ export interface RecordedRequest {
 }
 
 export type Route = (req: RecordedRequest, res: ServerResponse) => void | Promise<void>;
+export type PatternRoute = (req: RecordedRequest, res: ServerResponse, match: RegExpExecArray) => void | Promise<void>;
 
 /**
  * A real HTTP server standing in for a service: routes by `METHOD /path`, records every request it received,
@@ -19,10 +20,17 @@ export class FakeUpstream {
   /** Requests whose body never arrived whole. */
   aborted = 0;
   private readonly routes = new Map<string, Route>();
+  private readonly patternRoutes: { method: string; pattern: RegExp; handler: PatternRoute }[] = [];
   private server?: Server;
 
   route(method: string, path: string, handler: Route): this {
     this.routes.set(`${method} ${path}`, handler);
+    return this;
+  }
+
+  /** A route whose path matches `pattern` (tried after the exact routes); the handler gets the match. */
+  routeMatching(method: string, pattern: RegExp, handler: PatternRoute): this {
+    this.patternRoutes.push({ method, pattern, handler });
     return this;
   }
 
@@ -61,8 +69,13 @@ export class FakeUpstream {
       body: Buffer.concat(chunks).toString('utf8'),
     };
     this.requests.push(recorded);
-    const route = this.routes.get(`${recorded.method} ${recorded.url.split('?')[0]}`);
+    const path = recorded.url.split('?')[0];
+    const route = this.routes.get(`${recorded.method} ${path}`);
     if (route) return route(recorded, res);
+    for (const { method, pattern, handler } of this.patternRoutes) {
+      const match = method === recorded.method ? pattern.exec(path) : null;
+      if (match) return handler(recorded, res, match);
+    }
     json(res, 200, { method: recorded.method, url: recorded.url, headers: recorded.headers, body: recorded.body });
   }
 }

@@ -187,15 +187,19 @@ describe('gateway authentication', () => {
     expect(identity.received('/internal/api-keys/verify')).toHaveLength(1);
   });
 
-  it('refuses a suspended tenant with 403, by token claim and by API key', async () => {
-    const token = await identity.token({ tenant_status: 'suspended' });
+  it("refuses a suspended tenant with 403, by token and by API key, from identity's current status", async () => {
+    identity.tenantStatuses.set('tenant-8', 'suspended');
+    const token = await identity.token({ tid: 'tenant-8', tenant_status: 'active' });
     const byToken = await http.get('/v1/users').set('authorization', `Bearer ${token}`);
     expect(byToken.status).toBe(403);
     expect(byToken.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(byToken.body).toMatchObject({ status: 403, title: 'Tenant suspended' });
 
     const byKey = await http.get('/v1/users').set('x-api-key', 'tsk_live_suspended');
     expect(byKey.status).toBe(403);
     expect(identity.received('/v1/users')).toHaveLength(0);
+    // One status lookup for both (cached per tenant), with the gateway's anonymous context (the fake checks it).
+    expect(identity.statusLookups('tenant-8')).toHaveLength(1);
   });
 
   it('logs each request as JSON with its request id, tenant and user', async () => {

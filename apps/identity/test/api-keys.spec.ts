@@ -86,7 +86,7 @@ describe('API keys', () => {
       .post('/v1/api-keys')
       .set(await h.userHeaders(h.ownerOf(s)))
       .send({ name: 'k', scopes: ['a:b'] });
-    await h.admin.query(`UPDATE identity.tenants SET status = 'suspended' WHERE id = $1`, [s.tenantId]);
+    await h.setTenantStatus(s.tenantId, 'suspended');
     const res = await verify(created.body.key);
     expect(res.status).toBe(200);
     expect(res.body.tenantStatus).toBe('suspended');

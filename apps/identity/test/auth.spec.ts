@@ -214,7 +214,7 @@ describe('signup, login, refresh', () => {
     it('refuses a suspended tenant at login and refresh', async () => {
       const s = await h.signup();
       const tokens = (await login(s.email, s.password, '198.51.100.20')).body;
-      await h.admin.query(`UPDATE identity.tenants SET status = 'suspended' WHERE id = $1`, [s.tenantId]);
+      await h.setTenantStatus(s.tenantId, 'suspended');
       expectProblem(await login(s.email, s.password, '198.51.100.20'), 403);
       expectProblem(
         await h.http

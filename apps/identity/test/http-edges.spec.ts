@@ -16,7 +16,7 @@ describe('HTTP edges, caller context and tenant isolation', () => {
   });
 
   const id = randomUUID();
-  const ROUTES: [method: 'get' | 'post' | 'patch' | 'delete', path: string][] = [
+  const ROUTES: [method: 'get' | 'post' | 'put' | 'patch' | 'delete', path: string][] = [
     ['post', '/v1/tenants'],
     ['post', '/v1/auth/login'],
     ['post', '/v1/auth/refresh'],
@@ -34,6 +34,8 @@ describe('HTTP edges, caller context and tenant isolation', () => {
     ['get', '/v1/api-keys'],
     ['delete', `/v1/api-keys/${id}`],
     ['post', '/internal/api-keys/verify'],
+    ['get', `/internal/tenants/${id}/status`],
+    ['put', `/internal/tenants/${id}/status`],
   ];
 
   it.each(ROUTES)('%s %s without a caller context is 401', async (method, path) => {
@@ -41,7 +43,8 @@ describe('HTTP edges, caller context and tenant isolation', () => {
   });
 
   const PROTECTED = ROUTES.filter(
-    ([, path]) => !['/v1/tenants', '/v1/auth/login', '/v1/auth/refresh', '/internal/api-keys/verify'].includes(path),
+    ([, path]) =>
+      !['/v1/tenants', '/v1/auth/login', '/v1/auth/refresh'].includes(path) && !path.startsWith('/internal/'),
   );
   it.each(PROTECTED)('%s %s with an anonymous context is 401', async (method, path) => {
     expectProblem(
@@ -86,7 +89,7 @@ describe('HTTP edges, caller context and tenant isolation', () => {
     expect(rows[0].n).toBe(0);
   });
 
-  const BODY_ROUTES: [method: 'post' | 'patch', path: () => string][] = [
+  const BODY_ROUTES: [method: 'post' | 'put' | 'patch', path: () => string][] = [
     ['post', () => '/v1/tenants'],
     ['post', () => '/v1/auth/login'],
     ['post', () => '/v1/auth/refresh'],
@@ -96,12 +99,16 @@ describe('HTTP edges, caller context and tenant isolation', () => {
     ['post', () => '/v1/vendors'],
     ['post', () => '/v1/api-keys'],
     ['post', () => '/internal/api-keys/verify'],
+    ['put', () => `/internal/tenants/${t.tenantId}/status`],
   ];
 
   it.each(BODY_ROUTES)(
     '%s %p refuses malformed JSON, unknown fields and wrong types with 400',
     async (method, path) => {
-      const headers = await h.userHeaders(h.ownerOf(t));
+      // Internal routes take only the internal (tenant-less) context; a tenant user's is refused before validation.
+      const headers = path().startsWith('/internal/')
+        ? await h.anonymousHeaders()
+        : await h.userHeaders(h.ownerOf(t));
       const malformed = await h.http[method](path())
         .set(headers)
         .set('content-type', 'application/json')

@@ -95,14 +95,13 @@ export class AccessTokenVerifier {
 function toPrincipal(payload: JWTPayload): Principal {
   const tenantId = payload['tid'] ?? payload['tenant_id'];
   if (typeof payload.sub !== 'string' || typeof tenantId !== 'string') throw unauthorized('Access token lacks tenant or subject');
-  const tenantStatus = payload['tenant_status'];
+  // The `tenant_status` claim is not used: it is as old as the token; the Authenticator asks for the current one.
   return {
     tenantId,
     principalId: payload.sub,
     principalType: 'user',
     roles: parseRoles(payload['roles'], payload['role']),
     scopes: parseScopes(payload['scopes'] ?? payload['scope']),
-    tenantStatus: typeof tenantStatus === 'string' ? tenantStatus : undefined,
   };
 }
 

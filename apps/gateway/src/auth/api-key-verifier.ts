@@ -12,7 +12,8 @@ const MAX_KEY_LENGTH = 512;
 const VERIFY_TIMEOUT_MS = 5_000;
 
 // Identity's answer to POST /internal/api-keys/verify; a few spellings are accepted so the gateway does not
-// break on a field rename, but tenant and key id are required.
+// break on a field rename, but tenant and key id are required. Its `tenantStatus` is not used: the answer is
+// cached for API_KEY_CACHE_TTL_MS, and the Authenticator asks for the tenant's current status instead.
 const verifyAnswer = z.object({
   id: z.string().optional(),
   apiKeyId: z.string().optional(),
@@ -20,8 +21,6 @@ const verifyAnswer = z.object({
   tenantId: z.string(),
   scopes: z.unknown().optional(),
   roles: z.unknown().optional(),
-  tenantStatus: z.string().optional(),
-  tenant: z.object({ status: z.string().optional() }).optional(),
 });
 
 type CachedAnswer = { valid: true; principal: Principal } | { valid: false };
@@ -89,7 +88,6 @@ export class ApiKeyVerifier {
         principalType: 'api_key',
         roles: parseRoles(parsed.data.roles),
         scopes: parseScopes(parsed.data.scopes),
-        tenantStatus: parsed.data.tenantStatus ?? parsed.data.tenant?.status,
       },
     };
   }

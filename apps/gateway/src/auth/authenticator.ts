@@ -1,11 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CallerContext } from '@tessera/contracts';
-import { GatewayError } from '../http/problem';
 import { AccessTokenVerifier, unauthorized } from './access-token-verifier';
 import { API_KEY_PREFIX, ApiKeyVerifier } from './api-key-verifier';
 import { anonymousContext } from './caller-context-signer';
 import { isPublicRoute } from './public-routes';
 import type { Principal } from './principal';
+import type { TenantStatusLookup } from './tenant-status';
 
 export interface RequestToAuthenticate {
   method: string;
@@ -19,15 +19,16 @@ export class Authenticator {
   constructor(
     private readonly accessTokens: AccessTokenVerifier,
     private readonly apiKeys: ApiKeyVerifier,
+    private readonly tenantStatus: TenantStatusLookup,
   ) {}
 
   async authenticate(request: RequestToAuthenticate): Promise<CallerContext> {
     // Public routes ignore credentials: signup or login with a stale token in the client must still work.
     if (isPublicRoute(request.method, request.path)) return anonymousContext(request.requestId);
     const principal = await this.principalOf(request);
-    if (principal.tenantStatus === 'suspended') {
-      throw new GatewayError({ status: 403, title: 'Tenant suspended', detail: 'This tenant is suspended' });
-    }
+    // The tenant's status now (cached briefly), not the token's claim or the cached key answer, which may predate a
+    // suspension or a reactivation: a suspended tenant is refused with 403 within TENANT_STATUS_CACHE_TTL_MS.
+    await this.tenantStatus.assertActive(principal.tenantId, request.requestId);
     return {
       requestId: request.requestId,
       tenantId: principal.tenantId,

@@ -8,8 +8,6 @@ export interface Principal {
   principalType: 'user' | 'api_key';
   roles: Role[];
   scopes: string[];
-  /** `trial`, `active` or `suspended` when identity told us; suspended callers are refused. */
-  tenantStatus?: string;
 }
 
 const KNOWN_ROLES = new Set<string>(ROLES);

@@ -3,6 +3,7 @@ import { ApiCreatedResponse, ApiExcludeEndpoint, ApiNoContentResponse, ApiOkResp
 import type { CallerContext } from '@tessera/contracts';
 import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Public, Roles, type ReplyTarget } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
+import { InternalCallerGuard } from '../common/internal-caller.guard';
 import { tenantOf } from '../common/tenant-of';
 import {
   ApiKeyListDto,
@@ -51,10 +52,12 @@ export class ApiKeysController {
 
 /**
  * The gateway resolves `X-Api-Key` / Bearer API keys here. It carries an anonymous gateway context (the caller is
- * not known yet), so the route is @Public; without a valid gateway context it is still refused. The gateway does
- * not route `/internal/...` from outside.
+ * not known yet), so the route is @Public; without a valid gateway context it is still refused, and a context that
+ * names a tenant or principal is refused too (InternalCallerGuard). The gateway does not route `/internal/...` from
+ * outside.
  */
 @Controller('internal/api-keys')
+@UseGuards(InternalCallerGuard)
 export class InternalApiKeysController {
   constructor(private readonly apiKeys: ApiKeysService) {}
 

@@ -96,6 +96,18 @@ export class IdentityHarness {
     return this.context().then((token) => ({ [CONTEXT_HEADER]: token }));
   }
 
+  /**
+   * The operator's status change through the internal route (internal credential: a tenant-less context);
+   * throws unless it answers 200.
+   */
+  async setTenantStatus(tenantId: string, status: 'trial' | 'active' | 'suspended', reason = 'test'): Promise<void> {
+    const res = await this.http
+      .put(`/internal/tenants/${tenantId}/status`)
+      .set(await this.anonymousHeaders())
+      .send({ status, reason });
+    if (res.status !== 200) throw new Error(`status change failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
   /** Headers of a signed-in user, as the gateway builds them from a verified access token. */
   async userHeaders(user: { tenantId: string; userId: string; role: Role }): Promise<Record<string, string>> {
     const token = await this.context({

@@ -21,9 +21,15 @@ export interface TenantCreatedV1 {
   status: 'trial' | 'active' | 'suspended';
 }
 
+/**
+ * The platform operator changed a tenant's status (identity's `PUT /internal/tenants/{id}/status`). Emitted only
+ * when the status really changed; `reason` is the operator's free text.
+ */
 export interface TenantStatusChangedV1 {
   tenantId: string;
-  status: 'trial' | 'active' | 'suspended';
+  from: 'trial' | 'active' | 'suspended';
+  to: 'trial' | 'active' | 'suspended';
+  reason: string;
 }
 
 export interface UserCreatedV1 {

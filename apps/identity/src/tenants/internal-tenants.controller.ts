@@ -1,0 +1,30 @@
+import { Body, Controller, Get, Param, ParseUUIDPipe, Put, UseGuards } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { Public } from '@tessera/service-kit';
+import { InternalCallerGuard } from '../common/internal-caller.guard';
+import { ChangeTenantStatusDto, type TenantStatusChangeDto, type TenantStatusDto } from './dto/tenant-status.dto';
+import { TenantStatusService } from './tenant-status.service';
+
+/**
+ * Tenant status for the platform, never for tenants: the gateway reads it (and refuses suspended tenants' calls),
+ * the operator changes it. Internal callers only (InternalCallerGuard); the gateway 404s `/internal` from outside.
+ * `@Public` because internal calls carry a tenant-less context.
+ */
+@Controller('internal/tenants')
+@Public()
+@UseGuards(InternalCallerGuard)
+@ApiExcludeController()
+export class InternalTenantsController {
+  constructor(private readonly status: TenantStatusService) {}
+
+  @Get(':id/status')
+  get(@Param('id', ParseUUIDPipe) id: string): Promise<TenantStatusDto> {
+    return this.status.statusOf(id);
+  }
+
+  /** Operator: `{status, reason}`; 200 whether or not it changed anything (see `changed`). */
+  @Put(':id/status')
+  put(@Param('id', ParseUUIDPipe) id: string, @Body() dto: ChangeTenantStatusDto): Promise<TenantStatusChangeDto> {
+    return this.status.change(id, dto.status, dto.reason);
+  }
+}
