@@ -81,6 +81,42 @@ describe('locations', () => {
     expectProblem(await http().get('/v1/inventory/locations'), 401);
     expect((await http().get('/v1/inventory/locations').set(await as('owner'))).body.items).toHaveLength(3);
   });
+
+  it('keeps the hierarchy: a bin needs a warehouse parent, nothing sits in a bin (422/404 problem+json, nothing created)', async () => {
+    const list = async (tenantId = tenant) => (await http().get('/v1/inventory/locations').query({ limit: 100 }).set(await as('viewer', tenantId))).body.items;
+    const bin = (await list()).find((l: { code: string }) => l.code === 'MAIN-A1').id as string;
+    const theirs = (await http().post('/v1/inventory/locations').set(await as('owner', other)).send({ code: 'THEIR-WH', name: 'Theirs' })).body.id as string;
+    const before = await list();
+    const theirsBefore = await list(other);
+    const cases: [string, Record<string, unknown>, number, string?][] = [
+      ['a bin without a parent', { code: 'LOOSE-BIN', name: 'x', type: 'bin' }, 422, 'parent_required'],
+      ['a bin in a bin', { code: 'BIN-IN-BIN', name: 'x', type: 'bin', parentId: bin }, 422, 'invalid_parent'],
+      ['a warehouse in a bin', { code: 'WH-IN-BIN', name: 'x', type: 'warehouse', parentId: bin }, 422, 'invalid_parent'],
+      ['a warehouse (the default type) in a bin', { code: 'WH-IN-BIN-2', name: 'x', parentId: bin }, 422, 'invalid_parent'],
+      ["a bin in another tenant's warehouse", { code: 'BIN-THEIRS', name: 'x', type: 'bin', parentId: theirs }, 404, 'location_not_found'],
+      ['a bin in a location that does not exist', { code: 'BIN-NOWHERE', name: 'x', type: 'bin', parentId: randomUUID() }, 404, 'location_not_found'],
+      ['a location naming its own id', { code: 'SELF', name: 'x', id: main, parentId: main }, 400],
+    ];
+    for (const [what, body, status, reason] of cases) {
+      const res = await http().post('/v1/inventory/locations').set(await as('owner')).set('Idempotency-Key', `hier-${body.code}`).send(body);
+      expect({ what, status: res.status }).toEqual({ what, status });
+      expectProblem(res, status);
+      if (reason) expect({ what, reason: res.body.reason }).toEqual({ what, reason });
+      expect(typeof res.body.detail === 'string' && res.body.detail.length > 0).toBe(true);
+    }
+    const binInBin = await http().post('/v1/inventory/locations').set(await as('owner')).send({ code: 'BIN-IN-BIN', name: 'x', type: 'bin', parentId: bin });
+    expect(binInBin.body).toMatchObject({ reason: 'invalid_parent', locationType: 'bin', parentType: 'bin', parentId: bin, status: 422, type: expect.stringMatching(/unprocessable/) });
+    expect(await list()).toEqual(before);
+    expect(await list(other)).toEqual(theirsBefore);
+
+    // A refusal frees its Idempotency-Key; a warehouse may sit in a warehouse (a zone of a site), a bin in either.
+    const zone = await http().post('/v1/inventory/locations').set(await as('owner')).set('Idempotency-Key', 'hier-WH-IN-BIN').send({ code: 'MAIN-Z1', name: 'Zone 1', parentId: main });
+    expect(zone.status).toBe(201);
+    expect(zone.body).toMatchObject({ type: 'warehouse', parentId: main });
+    const zoneBin = await http().post('/v1/inventory/locations').set(await as('owner')).send({ code: 'MAIN-Z1-B1', name: 'B1', type: 'bin', parentId: zone.body.id });
+    expect(zoneBin.status).toBe(201);
+    expect(zoneBin.body).toMatchObject({ type: 'bin', parentId: zone.body.id });
+  });
 });
 
 describe('movements, levels and ledger', () => {

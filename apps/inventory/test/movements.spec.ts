@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { InventoryError } from '../src/domain';
 import { ledgerMismatches, newTenant, startHarness, type Harness } from './harness';
 
@@ -27,13 +28,30 @@ describe('locations', () => {
     await expect(h.domain.locations.create(tenant, { code: 'MAIN', name: 'again' })).rejects.toMatchObject({ kind: 'conflict', code: 'location_code_taken' });
     const theirs = await h.domain.locations.create(other, { code: 'MAIN', name: 'theirs' });
     expect(theirs.code).toBe('MAIN');
-    expect((await h.domain.locations.list(tenant)).map((l) => l.code)).toEqual(['MAIN', 'BACKUP']);
+    expect((await h.domain.locations.page(tenant)).items.map((l) => l.code)).toEqual(['MAIN', 'BACKUP']);
   });
 
   it('nests bins under a warehouse of the same tenant only', async () => {
     const bin = await h.domain.locations.create(tenant, { code: 'MAIN-A1', name: 'A1', parentId: main, type: 'bin', pickSequence: 3 });
     expect(bin).toMatchObject({ parentId: main, type: 'bin', pickSequence: 3 });
     await expect(h.domain.locations.create(other, { code: 'X', name: 'x', parentId: main })).rejects.toMatchObject({ kind: 'not_found' });
+  });
+
+  it('keeps the hierarchy: a bin sits in a warehouse, nothing sits in a bin; a refusal writes nothing', async () => {
+    const zone = await h.domain.locations.create(tenant, { code: 'MAIN-Z1', name: 'Zone 1', parentId: main });
+    expect(zone).toMatchObject({ type: 'warehouse', parentId: main });
+    const bin = await h.domain.locations.create(tenant, { code: 'MAIN-Z1-B1', name: 'B1', parentId: zone.id, type: 'bin' });
+    const before = await h.admin(`SELECT id FROM inventory.locations ORDER BY id`);
+    await expect(h.domain.locations.create(tenant, { code: 'LOOSE', name: 'loose bin', type: 'bin' })).rejects.toMatchObject({ kind: 'invalid', code: 'parent_required' });
+    await expect(h.domain.locations.create(tenant, { code: 'BIN-IN-BIN', name: 'x', type: 'bin', parentId: bin.id })).rejects.toMatchObject({
+      kind: 'invalid',
+      code: 'invalid_parent',
+      details: { locationType: 'bin', parentType: 'bin', parentId: bin.id },
+    });
+    await expect(h.domain.locations.create(tenant, { code: 'WH-IN-BIN', name: 'x', parentId: bin.id })).rejects.toMatchObject({ kind: 'invalid', code: 'invalid_parent' });
+    await expect(h.domain.locations.create(tenant, { code: 'ORPHAN', name: 'x', type: 'bin', parentId: randomUUID() })).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(h.domain.locations.create(other, { code: 'THEIR-BIN', name: 'x', type: 'bin', parentId: zone.id })).rejects.toMatchObject({ kind: 'not_found' });
+    expect(await h.admin(`SELECT id FROM inventory.locations ORDER BY id`)).toEqual(before);
   });
 });
 

@@ -2,7 +2,16 @@ export * from './errors';
 export * from './types';
 export { CatalogReadModel, assertKnownSku, variantPayloadProblem, type CatalogVariant } from './catalog-read-model';
 export { InventoryDomain, type InventoryDomainOptions } from './inventory-domain';
-export { LocationService, type Location, type CreateLocation, type LocationType } from './locations.service';
+export {
+  LocationService,
+  DEFAULT_LOCATION_PAGE,
+  MAX_LOCATION_PAGE,
+  type Location,
+  type CreateLocation,
+  type LocationType,
+  type LocationPage,
+  type LocationPosition,
+} from './locations.service';
 export { MovementService, type Movement, type MovementResult } from './movements.service';
 export {
   ReservationService,
@@ -12,4 +21,12 @@ export {
   type ReserveBatchingOptions,
 } from './reservations.service';
 export { HotQueue, type HotQueueOptions } from './hot-queue';
-export { StockQueries, type LedgerEntry } from './stock-queries.service';
+export {
+  StockQueries,
+  DEFAULT_LEVEL_PAGE,
+  MAX_LEVEL_PAGE,
+  type LedgerEntry,
+  type LevelFilter,
+  type LevelPage,
+  type LevelPosition,
+} from './stock-queries.service';

@@ -15,6 +15,21 @@ export interface Location {
   createdAt: Date;
 }
 
+/** Where a page of locations ends, in list order `(priority, code)` (unique: code is unique per tenant). */
+export interface LocationPosition {
+  priority: number;
+  code: string;
+}
+
+export interface LocationPage {
+  items: Location[];
+  /** The position of the last item when more follow, else null. */
+  next: LocationPosition | null;
+}
+
+export const DEFAULT_LOCATION_PAGE = 20;
+export const MAX_LOCATION_PAGE = 100;
+
 export interface CreateLocation {
   code: string;
   name: string;
@@ -68,10 +83,24 @@ export class LocationService {
     return insertLocation(tx, validLocation(input));
   }
 
-  list(tenantId: string): Promise<Location[]> {
+  /** One page in allocation order `(priority, code)`, after `after` (keyset, so a page never repeats or skips a row). */
+  page(tenantId: string, opts: { after?: LocationPosition; limit?: number } = {}): Promise<LocationPage> {
+    const limit = opts.limit ?? DEFAULT_LOCATION_PAGE;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOCATION_PAGE) {
+      throw invalid('invalid_limit', `limit must be an integer from 1 to ${MAX_LOCATION_PAGE}`);
+    }
+    const after = opts.after;
+    if (after !== undefined && (!Number.isInteger(after.priority) || typeof after.code !== 'string')) throw invalid('invalid_cursor', 'cursor is not valid');
     return this.tenants.run(tenantId, async (tx) => {
-      const rows: LocationRow[] = await tx.manager.query(`SELECT ${COLUMNS} FROM locations ORDER BY priority, code`);
-      return rows.map(toLocation);
+      const rows: LocationRow[] = await tx.manager.query(
+        `SELECT ${COLUMNS} FROM locations
+         WHERE $1::integer IS NULL OR (priority, code) > ($1::integer, $2::text)
+         ORDER BY priority, code LIMIT $3`,
+        [after?.priority ?? null, after?.code ?? null, limit + 1],
+      );
+      const items = rows.slice(0, limit).map(toLocation);
+      const last = items[items.length - 1];
+      return { items, next: rows.length > limit && last ? { priority: last.priority, code: last.code } : null };
     });
   }
 
@@ -97,12 +126,36 @@ function validLocation(input: CreateLocation): ValidLocation {
   if (type !== 'warehouse' && type !== 'bin') throw invalid('invalid_type', 'type must be warehouse or bin');
   const parentId = input.parentId ?? null;
   if (parentId !== null && !isUuid(parentId)) throw notFound('location', String(parentId));
+  if (type === 'bin' && parentId === null) throw invalid('parent_required', 'a bin needs a parentId: the warehouse it belongs to', { locationType: type });
   const priority = smallInt(input.priority ?? 100, 'priority');
   const pickSequence = smallInt(input.pickSequence ?? 0, 'pickSequence');
   return { code, name: input.name.trim(), type, parentId, priority, pickSequence };
 }
 
+/**
+ * The hierarchy: a bin sits in a warehouse (never at the top, never in a bin); a warehouse sits at the top or in
+ * another warehouse (a site's buildings or zones), never in a bin. The parent must be one of this tenant's locations
+ * (RLS hides the others, so theirs is as unknown as a missing one: 404). Cycles cannot arise: a location gets its
+ * parent only when it is created, the parent must already exist, ids are the server's, and nothing changes a parent
+ * or a type afterwards. The parent is read `FOR SHARE`, so it cannot change under this insert should that ever exist.
+ */
+async function checkParent(tx: TenantTx, l: ValidLocation): Promise<void> {
+  if (l.parentId === null) return;
+  const rows: { type: LocationType }[] = await tx.manager.query(`SELECT type FROM locations WHERE id = $1 FOR SHARE`, [l.parentId]);
+  if (rows.length === 0) throw notFound('location', l.parentId);
+  const parent = rows[0];
+  if (parent.type !== 'warehouse') {
+    throw invalid('invalid_parent', `a ${l.type} cannot sit in a ${parent.type}: the parent of a ${l.type} must be a warehouse`, {
+      // Not `type`: that member of a problem+json body is the problem's type.
+      locationType: l.type,
+      parentId: l.parentId,
+      parentType: parent.type,
+    });
+  }
+}
+
 async function insertLocation(tx: TenantTx, l: ValidLocation): Promise<Location> {
+  await checkParent(tx, l);
   try {
     // The workers find tenants with inventory through this index (it holds ids only, no RLS).
     await tx.manager.query(`INSERT INTO known_tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, [tx.tenantId]);

@@ -1,4 +1,4 @@
-import type { TenantTransactions } from '@tessera/persistence';
+import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
 import { invalid } from './errors';
 import { LEVEL_COLUMNS, toLevel, type LedgerRow, type LevelRow } from './stock-rows';
@@ -24,21 +24,71 @@ export interface LedgerEntry {
   at: Date;
 }
 
+export interface LevelFilter {
+  sku?: string;
+  locationId?: string;
+}
+
+/** Where a page of levels ends: the last row's `(sku, locationId, condition)`. */
+export interface LevelPosition {
+  sku: string;
+  locationId: string;
+  condition: StockCondition;
+}
+
+export interface LevelPage {
+  items: StockLevel[];
+  /** The position of the last item when more follow, else null. */
+  next: LevelPosition | null;
+}
+
+export const DEFAULT_LEVEL_PAGE = 20;
+export const MAX_LEVEL_PAGE = 100;
+
+async function readLevelPage(tx: TenantTx, filter: LevelFilter, after: LevelPosition | undefined, limit: number): Promise<LevelPage> {
+  const rows: LevelRow[] = await tx.manager.query(
+    `SELECT ${LEVEL_COLUMNS} FROM stock_levels
+     WHERE ($1::text IS NULL OR sku = $1) AND ($2::uuid IS NULL OR location_id = $2)
+       AND ($3::text IS NULL OR (sku, location_id, condition) > ($3::text, $4::uuid, $5::text))
+     ORDER BY sku, location_id, condition LIMIT $6`,
+    [filter.sku ?? null, filter.locationId ?? null, after?.sku ?? null, after?.locationId ?? null, after?.condition ?? null, limit + 1],
+  );
+  const items = rows.slice(0, limit).map(toLevel);
+  const last = items[items.length - 1];
+  return { items, next: rows.length > limit && last ? { sku: last.sku, locationId: last.locationId, condition: last.condition } : null };
+}
 
 /** Read side: levels and the ledger (newest first, keyset cursor on the ledger's seq). */
 export class StockQueries {
   constructor(private readonly tenants: TenantTransactions) {}
 
-  levels(tenantId: string, filter: { sku?: string; locationId?: string } = {}): Promise<StockLevel[]> {
+  /**
+   * One page of stock levels in the order `(sku, location_id, condition)` (unique per tenant, the order of the
+   * `stock_levels_key` index), after `after`: keyset paging, so rows never repeat or go missing between pages.
+   */
+  levelPage(tenantId: string, query: LevelFilter & { after?: LevelPosition; limit?: number } = {}): Promise<LevelPage> {
+    const limit = query.limit ?? DEFAULT_LEVEL_PAGE;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LEVEL_PAGE) throw invalid('invalid_limit', `limit must be an integer from 1 to ${MAX_LEVEL_PAGE}`);
+    const after = query.after;
+    if (after !== undefined && (typeof after.sku !== 'string' || !isUuid(after.locationId) || typeof after.condition !== 'string')) {
+      throw invalid('invalid_cursor', 'cursor is not valid');
+    }
+    if (query.locationId !== undefined && !isUuid(query.locationId)) return Promise.resolve({ items: [], next: null });
+    return this.tenants.run(tenantId, (tx) => readLevelPage(tx, query, after, limit));
+  }
+
+  /** Every level matching the filter (for in-process callers), read page by page in one transaction. */
+  levels(tenantId: string, filter: LevelFilter = {}): Promise<StockLevel[]> {
     if (filter.locationId !== undefined && !isUuid(filter.locationId)) return Promise.resolve([]);
     return this.tenants.run(tenantId, async (tx) => {
-      const rows: LevelRow[] = await tx.manager.query(
-        `SELECT ${LEVEL_COLUMNS} FROM stock_levels
-         WHERE ($1::text IS NULL OR sku = $1) AND ($2::uuid IS NULL OR location_id = $2)
-         ORDER BY sku, condition, location_id LIMIT 1000`,
-        [filter.sku ?? null, filter.locationId ?? null],
-      );
-      return rows.map(toLevel);
+      const all: StockLevel[] = [];
+      let after: LevelPosition | undefined;
+      for (;;) {
+        const page = await readLevelPage(tx, filter, after, MAX_LEVEL_PAGE);
+        all.push(...page.items);
+        if (page.next === null) return all;
+        after = page.next;
+      }
     });
   }
 

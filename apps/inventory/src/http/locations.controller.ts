@@ -1,9 +1,10 @@
-import { Body, Controller, Get, Post, Res, UseInterceptors } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Post, Query, Res, UseInterceptors } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Roles, Scopes, type ReplyTarget } from '@tessera/service-kit';
 import { InventoryDomain } from '../domain';
-import { CreateLocationDto, LocationDto, LocationListDto } from './dto/location.dto';
+import { locationCursor } from './cursors';
+import { CreateLocationDto, LocationDto, LocationListDto, LocationsQueryDto } from './dto/location.dto';
 import { InventoryErrorInterceptor } from './problems';
 import { tenantOf } from './tenant-of';
 
@@ -18,6 +19,10 @@ export class LocationsController {
   @Scopes('inventory:write')
   @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: LocationDto })
+  @ApiNotFoundResponse({ description: "parentId is not one of this tenant's locations (problem+json)" })
+  @ApiUnprocessableEntityResponse({
+    description: 'a bin without a parent (reason parent_required), or a parent that is a bin (reason invalid_parent): problem+json, nothing created',
+  })
   async create(
     @Caller() caller: CallerContext,
     @Body() dto: CreateLocationDto,
@@ -32,9 +37,12 @@ export class LocationsController {
     return idempotentReply(res, outcome);
   }
 
+  /** Keyset pages in allocation order `(priority, code)`: `limit` 1 to 100 (default 20), `cursor` = the previous `nextCursor`. */
   @Get()
   @ApiOkResponse({ type: LocationListDto })
-  async list(@Caller() caller: CallerContext): Promise<LocationListDto> {
-    return { items: (await this.inventory.locations.list(tenantOf(caller))).map(LocationDto.of) };
+  @ApiBadRequestResponse({ description: 'a cursor this API did not return, or a limit outside 1 to 100 (problem+json)' })
+  async list(@Caller() caller: CallerContext, @Query() q: LocationsQueryDto): Promise<LocationListDto> {
+    const page = await this.inventory.locations.page(tenantOf(caller), { after: locationCursor.decode(q.cursor), limit: q.limit });
+    return { items: page.items.map(LocationDto.of), nextCursor: locationCursor.encode(page.next) };
   }
 }

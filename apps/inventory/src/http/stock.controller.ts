@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Post, Query, Res, UseInterceptors } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import {
   ApiIdempotencyKey,
@@ -12,6 +12,7 @@ import {
   type ReplyTarget,
 } from '@tessera/service-kit';
 import { InventoryDomain, type AdjustReason, type Movement } from '../domain';
+import { levelCursor } from './cursors';
 import { LedgerEntryDto, LedgerPageDto, LedgerQueryDto } from './dto/ledger.dto';
 import { CreateMovementDto, LevelListDto, LevelsQueryDto, MovementResultDto, StockLevelDto } from './dto/movement.dto';
 import { InventoryErrorInterceptor } from './problems';
@@ -44,10 +45,14 @@ export class StockController {
     return idempotentReply(res, outcome);
   }
 
+  /** Keyset pages in `(sku, locationId, condition)` order: `limit` 1 to 100 (default 20), `cursor` = the previous `nextCursor`. */
   @Get('levels')
   @ApiOkResponse({ type: LevelListDto })
+  @ApiBadRequestResponse({ description: 'a cursor this API did not return, or a limit outside 1 to 100 (problem+json)' })
   async levels(@Caller() caller: CallerContext, @Query() q: LevelsQueryDto): Promise<LevelListDto> {
-    return { items: (await this.inventory.queries.levels(tenantOf(caller), q)).map(StockLevelDto.of) };
+    const after = levelCursor.decode(q.cursor);
+    const page = await this.inventory.queries.levelPage(tenantOf(caller), { sku: q.sku, locationId: q.locationId, after, limit: q.limit });
+    return { items: page.items.map(StockLevelDto.of), nextCursor: levelCursor.encode(page.next) };
   }
 
   @Get('ledger')

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { PageQueryDto } from '@tessera/service-kit';
 import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
 import type { Location, LocationType } from '../../domain';
 
@@ -16,7 +17,10 @@ export class CreateLocationDto {
   @MaxLength(200)
   name!: string;
 
-  @ApiPropertyOptional({ format: 'uuid', description: 'the warehouse a bin belongs to' })
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: "required for a bin: the warehouse it belongs to; a warehouse may sit in another warehouse; never in a bin (422 invalid_parent); another tenant's or a missing location → 404",
+  })
   @IsOptional()
   @IsUUID()
   parentId?: string;
@@ -56,6 +60,10 @@ export class LocationDto {
   }
 }
 
+/** `?cursor=&limit=` (limit 1 to 100, default 20: the platform's PageQueryDto). */
+export class LocationsQueryDto extends PageQueryDto {}
+
 export class LocationListDto {
-  @ApiProperty({ type: [LocationDto] }) items!: LocationDto[];
+  @ApiProperty({ type: [LocationDto], description: 'in allocation order: priority, then code' }) items!: LocationDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'pass as `cursor` for the next page; null on the last page' }) nextCursor!: string | null;
 }

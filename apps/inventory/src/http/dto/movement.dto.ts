@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { PageQueryDto } from '@tessera/service-kit';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import type { AdjustReason, StockCondition, StockLevel } from '../../domain';
 
@@ -65,7 +66,8 @@ export class MovementResultDto {
   @ApiProperty({ type: [StockLevelDto] }) levels!: StockLevelDto[];
 }
 
-export class LevelsQueryDto {
+/** `?sku=&locationId=&cursor=&limit=` (limit 1 to 100, default 20: the platform's PageQueryDto). */
+export class LevelsQueryDto extends PageQueryDto {
   @ApiPropertyOptional()
   @IsOptional()
   @IsString()
@@ -79,5 +81,6 @@ export class LevelsQueryDto {
 }
 
 export class LevelListDto {
-  @ApiProperty({ type: [StockLevelDto] }) items!: StockLevelDto[];
+  @ApiProperty({ type: [StockLevelDto], description: 'ordered by sku, locationId, condition' }) items!: StockLevelDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'pass as `cursor` for the next page; null on the last page' }) nextCursor!: string | null;
 }
