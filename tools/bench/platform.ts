@@ -44,6 +44,7 @@ export async function startPlatform(extraEnv: Record<string, string>): Promise<B
     EMBEDDED_PG_PORT: String(await freePort()),
   };
   for (const name of SERVICES) env[`${name.toUpperCase()}_PORT`] = String(await freePort());
+  env['METRICS_PORT'] = String(await freePort()); // the gateway's
 
   const t0 = Date.now();
   let out = '';

@@ -226,7 +226,8 @@ async function main() {
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   log(`API        ${base}/v1`);
   log(`API docs   ${base}/docs   (OpenAPI: ${base}/openapi.json)`);
-  log(`health     ${base}/health/ready   metrics: ${base}/metrics`);
+  // The gateway's metrics are on a port of their own, not the public one (each service serves its own on its port).
+  log(`health     ${base}/health/ready   metrics (internal): http://localhost:${env.METRICS_PORT || 9464}/metrics`);
   log('Ctrl-C stops everything');
 }
 

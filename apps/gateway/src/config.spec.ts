@@ -23,6 +23,14 @@ describe('loadGatewayConfig', () => {
     }
   });
 
+  it('serves metrics on METRICS_PORT (default 9464, 0 for any free port) and refuses a port that is not one', () => {
+    const read = (value?: string) => loadGatewayConfig({ INTERNAL_TOKEN_SECRET: secret, ...(value === undefined ? {} : { METRICS_PORT: value }) });
+    expect(read().metricsPort).toBe(9464);
+    expect(read('0').metricsPort).toBe(0);
+    expect(read('9100').metricsPort).toBe(9100);
+    for (const bad of ['-1', '65536', '80.5', 'nine']) expect(() => read(bad)).toThrow(/METRICS_PORT/);
+  });
+
   it('reads limits and upstream URLs from the environment', () => {
     const config = loadGatewayConfig({
       INTERNAL_TOKEN_SECRET: secret,

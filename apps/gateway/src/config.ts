@@ -9,6 +9,11 @@ const int = (fallback: number) => z.coerce.number().int().positive().default(fal
  * LOG_LEVEL, INTERNAL_TOKEN_SECRET, SHUTDOWN_TIMEOUT_MS), one URL per upstream, and limits with defaults.
  */
 export const gatewayEnvSchema = baseConfigSchema.extend({
+  /**
+   * The gateway's Prometheus endpoint, on a port of its own: `PORT` is the public door, and platform metrics are not
+   * for the public (services serve theirs on their own, internal, ports). 0: any free port.
+   */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Express `trust proxy` hop count: 0 means the client address is the socket's peer. */
   TRUST_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
   UPSTREAM_TIMEOUT_MS: int(10_000),
@@ -40,6 +45,8 @@ export const gatewayEnvSchema = baseConfigSchema.extend({
 
 export interface GatewayConfig {
   port: number;
+  /** Where `/metrics` is served (not on `port`). */
+  metricsPort: number;
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
   internalTokenSecret: string;
@@ -79,6 +86,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   }));
   return {
     port: e.PORT,
+    metricsPort: e.METRICS_PORT,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     internalTokenSecret: e.INTERNAL_TOKEN_SECRET,

@@ -25,14 +25,15 @@ class GatewayRootModule {}
 /**
  * Builds the gateway (not yet listening). It boots like a service-kit service but without a body parser:
  * the pipeline streams request bodies to upstreams untouched, so it runs before any route and any parser.
- * Order: request log → metrics → pipeline (limits, auth, proxy) → gateway routes (health, metrics, OpenAPI, docs) → 404.
+ * Order: request log → metrics → pipeline (limits, auth, proxy) → gateway routes (health, OpenAPI, docs) → 404.
+ * `/metrics` is not on this port: see startMetricsServer.
  */
 export async function createGatewayApp(config: GatewayConfig, options: GatewayAppOptions = {}): Promise<NestExpressApplication> {
   const logger = createServiceLogger({ service: 'gateway', level: config.logLevel, destination: options.logDestination });
   enableDefaultMetrics();
   const root: DynamicModule = {
     module: GatewayRootModule,
-    imports: [ServiceKitModule.forRoot({ logger, trustGatewayContext: false }), AppModule.forRoot(config, logger)],
+    imports: [ServiceKitModule.forRoot({ logger, trustGatewayContext: false, metricsRoute: false }), AppModule.forRoot(config, logger)],
   };
   const app = await NestFactory.create<NestExpressApplication>(root, new ExpressAdapter(), {
     bufferLogs: true,

@@ -3,6 +3,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { FakeIdentity } from './fake-identity';
 import { closedPort, json } from './fake-upstream';
+import { startMetricsServer } from '../src/metrics-server';
 import { startGateway, testConfig } from './gateway-harness';
 
 /** Routing, failure handling and limits of the proxy, against real local upstreams. */
@@ -153,14 +154,35 @@ describe('gateway proxy', () => {
     }
   });
 
-  it('reports upstream reachability on /health/ready without failing, and serves /health/live and /metrics', async () => {
+  it('reports upstream reachability on /health/ready without failing, and serves /health/live', async () => {
     const ready = await http.get('/health/ready');
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'ok', upstreams: { identity: { status: 'up' }, catalog: { status: 'down' } } });
     expect((await http.get('/health/live')).body).toEqual({ status: 'ok' });
-    const metrics = await http.get('/metrics');
-    expect(metrics.status).toBe(200);
-    expect(metrics.text).toContain('gateway_upstream_request_duration_seconds');
-    expect(metrics.text).toContain('http_request_duration_seconds');
+  });
+
+  it('keeps platform metrics off the public port: /metrics there is a 404, with or without credentials', async () => {
+    expectProblem(await http.get('/metrics'), 404);
+    expectProblem(await http.get('/metrics').set('authorization', `Bearer ${token}`), 404);
+  });
+
+  it('serves its metrics on a port of their own, GET /metrics only', async () => {
+    await http.get('/v1/users/me/echo').set('authorization', `Bearer ${token}`);
+    const { server, port } = await startMetricsServer(0, '127.0.0.1');
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const metrics = await fetch(`${base}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+      const text = await metrics.text();
+      expect(text).toContain('gateway_upstream_request_duration_seconds');
+      expect(text).toMatch(/^http_request_duration_seconds_count\{[^}]*route="upstream:identity"/m);
+      expect((await fetch(`${base}/`)).status).toBe(404);
+      expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(404);
+      expect((await fetch(`${base}/health/live`)).status).toBe(404);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 });

@@ -141,6 +141,13 @@ describe('bad input on every route (walks /openapi.json)', () => {
     expect(probes).toBeGreaterThan(60);
   });
 
+  it('keeps the platform metrics off the public port, on the gateway metrics port', async () => {
+    for (const opts of [{}, { token }]) expect((await api('GET', '/metrics', opts)).status).toBe(404);
+    const scrape = await fetch(platform.gatewayMetricsUrl);
+    expect(scrape.status).toBe(200);
+    expect(await scrape.text()).toMatch(/^gateway_upstream_request_duration_seconds_count\{/m);
+  });
+
   /** Items of a list, following nextCursor. */
   async function countAll(list: string): Promise<number> {
     let count = 0;

@@ -25,6 +25,8 @@ export interface Platform {
   pgPort: number;
   /** A service's own port (not routed by the gateway), e.g. for its /metrics. */
   serviceUrl: (name: string) => string;
+  /** The gateway's metrics endpoint, on its own port (`METRICS_PORT`), not the public one. */
+  gatewayMetricsUrl: string;
   output: () => string;
   secrets: () => Record<string, string>;
   /** Superuser URL of the platform's embedded PostgreSQL, for assertions across tenants and roles. */
@@ -64,6 +66,7 @@ export async function startPlatform(
   // Every service on a scratch port too, so a developer's running `npm start` does not collide with the tests.
   const servicePorts: Record<string, string> = {};
   for (const name of SERVICES) servicePorts[`${name.toUpperCase()}_PORT`] = String(await freePort());
+  servicePorts['METRICS_PORT'] = String(await freePort()); // the gateway's
   let out = '';
   let child: ChildProcess;
 
@@ -138,6 +141,7 @@ export async function startPlatform(
     dataDir,
     pgPort,
     serviceUrl: (name) => `http://127.0.0.1:${servicePorts[`${name.toUpperCase()}_PORT`]}`,
+    gatewayMetricsUrl: `http://127.0.0.1:${servicePorts['METRICS_PORT']}/metrics`,
     startupMs,
     output: () => out,
     secrets,

@@ -20,8 +20,8 @@ export interface GatewayRequestInfo {
 
 export type GatewayRequest = Request & { gateway?: GatewayRequestInfo };
 
-// Operational endpoints answer orchestrators and scrapers: never rate-limited, never proxied.
-const OPERATIONAL = /^\/(health(\/|$)|metrics$)/;
+// Health answers orchestrators and load balancers: never rate-limited, never proxied. (Metrics have a port of their own.)
+const OPERATIONAL = /^\/health(\/|$)/;
 // Client credentials and forged contexts stop here; services trust only the context the gateway signs.
 const STRIPPED_HEADERS = [CONTEXT_HEADER, 'authorization', 'x-api-key', 'forwarded', 'x-forwarded-host', 'x-real-ip'];
 

@@ -15,6 +15,11 @@ export interface ServiceKitModuleOptions {
   logger: Logger;
   /** Require a verified caller context on every route but health and metrics. */
   trustGatewayContext: boolean;
+  /**
+   * Serve `/metrics` on the app's port (default true: a service's port is internal). The gateway's port is public,
+   * so it serves its metrics on a port of their own instead.
+   */
+  metricsRoute?: boolean;
 }
 
 /**
@@ -37,7 +42,7 @@ export class ServiceKitModule {
       // useExisting: the request logger is the pino-http one bootstrapService mounts first, so that requests
       // refused before routing (413, malformed JSON) are logged too.
       imports: [LoggerModule.forRoot({ pinoHttp: { logger: options.logger }, useExisting: true })],
-      controllers: [HealthController, MetricsController],
+      controllers: options.metricsRoute === false ? [HealthController] : [HealthController, MetricsController],
       providers,
       exports: [HealthRegistry, ShutdownRegistry],
     };
