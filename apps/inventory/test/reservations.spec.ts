@@ -293,4 +293,21 @@ describe('hot-SKU queue', () => {
     await manual.hotQueue.unflag(tenant, 'Q-1');
     expect(await manual.hotQueue.hotSkus(tenant)).toEqual([]);
   });
+
+  it('a request served by the queue writes ledger rows naming who asked and the causing event, as an immediate one does', async () => {
+    const manual = new InventoryDomain(h.ds, { kickHotQueue: false });
+    await receive('Q-2', main, 5);
+    await manual.hotQueue.flag(tenant, 'Q-2');
+    const placed = { actor: 'event:orders', correlationId: 'evt-placed-1' };
+    expect((await manual.reservations.reserve(tenant, { reference: 'q-who', lines: [{ sku: 'Q-2', quantity: 1 }] }, placed)).status).toBe('queued');
+    expect((await manual.reservations.reserve(tenant, { reference: 'q-anon', lines: [{ sku: 'Q-2', quantity: 1 }] })).status).toBe('queued');
+    expect(await manual.hotQueue.drain(tenant, 'Q-2')).toBe(2);
+    const ledger = await h.domain.queries.ledger(tenant, { sku: 'Q-2' });
+    const reserves = ledger.items.filter((i) => i.type === 'reserve').map((i) => [i.reference, i.actor, i.correlationId]);
+    expect(reserves.sort()).toEqual([
+      ['q-anon', 'system:hot-queue', 'q-anon'],
+      ['q-who', 'event:orders', 'evt-placed-1'],
+    ]);
+    await manual.hotQueue.unflag(tenant, 'Q-2');
+  });
 });

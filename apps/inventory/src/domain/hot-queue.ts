@@ -13,6 +13,8 @@ interface QueuedRow {
   idempotency_key: string;
   lines: NormalizedLine[];
   ttl_seconds: number;
+  actor: string | null;
+  correlation_id: string | null;
   existing_id: string | null;
 }
 
@@ -97,13 +99,13 @@ export class HotQueue {
             `WITH head AS (
                SELECT 1 FROM hot_queue_heads WHERE tenant_id = $1 AND sku = $2 FOR NO KEY UPDATE SKIP LOCKED
              ), queued AS (
-               SELECT q.id, q.idempotency_key, q.lines, q.ttl_seconds, r.id AS existing_id, q.seq
+               SELECT q.id, q.idempotency_key, q.lines, q.ttl_seconds, q.actor, q.correlation_id, r.id AS existing_id, q.seq
                FROM reservation_requests q LEFT JOIN reservations r ON r.reference = q.idempotency_key
                WHERE q.sku = $2 AND q.status = 'queued' AND EXISTS (SELECT 1 FROM head)
                ORDER BY q.seq LIMIT $3
                FOR UPDATE OF q
              )
-             SELECT q.id, q.idempotency_key, q.lines, q.ttl_seconds, q.existing_id
+             SELECT q.id, q.idempotency_key, q.lines, q.ttl_seconds, q.actor, q.correlation_id, q.existing_id
              FROM head LEFT JOIN queued q ON true ORDER BY q.seq`,
             [tenantId, sku, this.batchSize],
           );
@@ -111,7 +113,13 @@ export class HotQueue {
           const queued = rows.filter((q) => q.id !== null);
           const fresh = queued.filter((q) => !q.existing_id);
           const duplicates = queued.filter((q) => q.existing_id).map((q) => ({ id: q.id, outcome: 'duplicate', reservation_id: q.existing_id }));
-          const requests: PreparedReservation[] = fresh.map((q) => ({ reference: q.idempotency_key, lines: q.lines, ttlSeconds: q.ttl_seconds }));
+          // Each keeps who asked and why (the causing event); the queue itself is only named for requests without one.
+          const requests: PreparedReservation[] = fresh.map((q) => ({
+            reference: q.idempotency_key,
+            lines: q.lines,
+            ttlSeconds: q.ttl_seconds,
+            ...(q.actor || q.correlation_id ? { actor: { actor: q.actor ?? 'system:hot-queue', correlationId: q.correlation_id } } : {}),
+          }));
           const events = new PendingEvents();
           if (requests.length > 0) {
             // The request rows' outcomes ride in the statement that writes the reservations.

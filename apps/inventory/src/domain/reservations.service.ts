@@ -235,16 +235,26 @@ export class ReservationService {
     const [row] = await preparedRows<{ ids: Record<string, string> | null; held: string[] | null }>(
       tx.manager,
       `WITH ins AS (
-         INSERT INTO reservation_requests (idempotency_key, sku, lines, ttl_seconds, is_hot)
-         SELECT x.key, x.sku, x.lines, x.ttl, true
-         FROM jsonb_to_recordset($1::jsonb) AS x(n int, key text, sku text, lines jsonb, ttl int) ORDER BY x.n
+         INSERT INTO reservation_requests (idempotency_key, sku, lines, ttl_seconds, is_hot, actor, correlation_id)
+         SELECT x.key, x.sku, x.lines, x.ttl, true, x.actor, x.correlation_id
+         FROM jsonb_to_recordset($1::jsonb) AS x(n int, key text, sku text, lines jsonb, ttl int, actor text, correlation_id text) ORDER BY x.n
          ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id, idempotency_key
        ), head AS (
          SELECT sku FROM hot_queue_heads WHERE tenant_id = $2 AND sku = ANY($3::text[]) FOR KEY SHARE
        )
        SELECT (SELECT json_object_agg(idempotency_key, id) FROM ins) AS ids, (SELECT array_agg(sku) FROM head) AS held`,
       [
-        JSON.stringify(items.map(({ req, sku }, n) => ({ n, key: req.reference, sku, lines: req.lines, ttl: req.ttlSeconds }))),
+        JSON.stringify(
+          items.map(({ req, sku }, n) => ({
+            n,
+            key: req.reference,
+            sku,
+            lines: req.lines,
+            ttl: req.ttlSeconds,
+            actor: req.actor?.actor ?? null,
+            correlation_id: req.actor?.correlationId ?? null,
+          })),
+        ),
         tx.tenantId,
         skus,
       ],

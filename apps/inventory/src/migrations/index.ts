@@ -3,6 +3,7 @@ import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, type Migr
 import { InventorySchema1763800000000 } from './1763800000000-inventory-schema';
 import { ReservationCommitRefused1796000000000 } from './1796000000000-reservation-commit-refused';
 import { CatalogVariants1796100000000 } from './1796100000000-catalog-variants';
+import { RequestActor1796200000000 } from './1796200000000-request-actor';
 
 export const INVENTORY_SCHEMA = 'inventory';
 
@@ -16,4 +17,6 @@ export const inventoryMigrations: MigrationClass[] = [
   ReservationCommitRefused1796000000000,
   // The catalog read model (catalog.variant.* events): movements refuse SKUs the tenant's catalog never announced.
   CatalogVariants1796100000000,
+  // Who asked for a queued hot-SKU reservation, for its ledger rows.
+  RequestActor1796200000000,
 ];
