@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { wireDataAndEvents } from '@tessera/messaging';
+import { type EventTransport, wireDataAndEvents } from '@tessera/messaging';
 import { bootstrapService } from '@tessera/service-kit';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
@@ -8,6 +8,9 @@ import type { CatalogConfig } from './config';
 export interface StartCatalogOptions {
   config: CatalogConfig;
   databaseUrl?: string;
+  transport?: EventTransport;
+  /** Consume identity's events into the read model (default true); tests pass false and drive the handler. */
+  consumeEvents?: boolean;
   handleSignals?: boolean;
   logDestination?: DestinationStream;
 }
@@ -17,13 +20,12 @@ export function startCatalog(options: StartCatalogOptions): Promise<INestApplica
   const { config } = options;
   return bootstrapService({
     name: 'catalog',
-    module: AppModule.forRoot({ databaseUrl: options.databaseUrl }),
+    module: AppModule.forRoot({ databaseUrl: options.databaseUrl, transport: options.transport }),
     port: config.PORT,
     config,
     openapi: { title: 'Tessera catalog', description: 'Products, variants and catalog search' },
     handleSignals: options.handleSignals,
     logDestination: options.logDestination,
-    // Publishes only: readiness of the database and the messaging path, no consumers.
-    configure: (app) => wireDataAndEvents(app, { consumeEvents: false }),
+    configure: (app) => wireDataAndEvents(app, { consumeEvents: options.consumeEvents }),
   });
 }

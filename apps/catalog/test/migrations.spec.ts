@@ -6,7 +6,7 @@ import { CATALOG_MIGRATIONS } from '../src/migrations';
 import { installCatalogExtensions } from '../src/migrations/extensions';
 import { APP_PASSWORD } from './support/catalog-harness';
 
-const ALL = ['MessagingTables1763700000000', 'CatalogSchema1763900000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000'];
+const ALL = ['MessagingTables1763700000000', 'CatalogSchema1763900000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'IdentityReadModel1796300000000'];
 const opts = (db: TestDatabase) => ({ adminUrl: db.url, schema: CATALOG_SCHEMA, migrations: CATALOG_MIGRATIONS, entities: CATALOG_ENTITIES });
 
 /** The purge of expired Idempotency-Keys: its function and the policies on the table (none once the table is gone). */
@@ -49,14 +49,18 @@ describe('catalog migrations', () => {
       db.url,
       `SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) AS owner
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = 'catalog' AND c.relkind = 'r' AND c.relname IN ('idempotency_keys', 'products', 'variants') ORDER BY c.relname`,
+       WHERE n.nspname = 'catalog' AND c.relkind = 'r' AND c.relname IN ('idempotency_keys', 'known_tenants', 'known_vendors', 'products', 'variants') ORDER BY c.relname`,
     );
     expect(tables).toEqual([
       { relname: 'idempotency_keys', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
+      { relname: 'known_tenants', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
+      { relname: 'known_vendors', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
       { relname: 'products', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
       { relname: 'variants', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
     ]);
     expect(await purge(db.url)).toEqual({ fn: true, policies: ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'] });
+    expect(await revertLastMigration(opts(db))).toBe('IdentityReadModel1796300000000');
+    expect(await query(db.url, `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'catalog' AND c.relname IN ('known_tenants', 'known_vendors')`)).toEqual([]);
     expect(await revertLastMigration(opts(db))).toBe('IdempotencyKeysPurge1795400000000');
     expect(await purge(db.url)).toEqual({ fn: false, policies: ['tenant_isolation'] });
     expect(await revertLastMigration(opts(db))).toBe('IdempotencyKeysTable1795300000000');

@@ -226,9 +226,10 @@ describe('products: create, read, roles, SKU conflicts, tenancy', () => {
     ]);
   });
 
-  it('stores the vendor of a mall product', async () => {
-    const vendorId = randomUUID();
-    const product = await h.createProduct(h.tenant('owner'), brick('MALL-1', { vendorId }));
+  it('stores the vendor of a mall product (a vendor of this mall, known from identity events)', async () => {
+    const { caller, vendorId } = await h.mallWithVendor();
+    const product = await h.createProduct(caller, brick('MALL-1', { vendorId }));
     expect(product.vendorId).toBe(vendorId);
+    expect((await h.get(caller, `/v1/products/${product.id}`)).body.vendorId).toBe(vendorId);
   });
 });

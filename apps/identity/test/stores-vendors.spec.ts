@@ -149,5 +149,28 @@ describe('stores and vendors', () => {
       expectProblem(foreign, 400);
       expect(foreign.body.errors[0].field).toBe('vendorId');
     });
+
+    it('creating a vendor writes identity.vendor.created in the same transaction; a refused one writes nothing', async () => {
+      const mall = await h.signup({ type: 'mall' });
+      const headers = await h.userHeaders(h.ownerOf(mall));
+      const vendor = await h.http.post('/v1/vendors').set(headers).send({ name: 'Event Vendor', commissionRate: 900 });
+      expect(vendor.status).toBe(201);
+      expectProblem(await h.http.post('/v1/vendors').set(headers).send({ name: 'V', commissionRate: 10001 }), 400);
+      const { rows } = await h.admin.query<{ subject: string; data: Record<string, unknown> }>(
+        `SELECT envelope->>'subject' AS subject, envelope->'data' AS data FROM identity.outbox_events
+          WHERE tenant_id = $1 AND type = 'identity.vendor.created'`,
+        [mall.tenantId],
+      );
+      expect(rows).toEqual([
+        {
+          subject: vendor.body.id,
+          data: { tenantId: mall.tenantId, vendorId: vendor.body.id, name: 'Event Vendor', commissionRate: 900 },
+        },
+      ]);
+
+      // A single brand's refused vendor (409 not_a_mall) announces nothing.
+      expectProblem(await h.http.post('/v1/vendors').set(await h.userHeaders(h.ownerOf(t))).send({ name: 'V', commissionRate: 1 }), 409);
+      expect(await h.outboxTypes(t.tenantId)).not.toContain('identity.vendor.created');
+    });
   });
 });

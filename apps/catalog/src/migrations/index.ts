@@ -1,6 +1,7 @@
 import { messagingTablesMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration } from '@tessera/persistence';
 import { CatalogSchema1763900000000 } from './1763900000000-catalog-schema';
+import { IdentityReadModel1796300000000 } from './1796300000000-identity-read-model';
 
 /** Every catalog migration, in order. */
 export const CATALOG_MIGRATIONS = [
@@ -9,4 +10,6 @@ export const CATALOG_MIGRATIONS = [
   // Idempotency-Key of POST /v1/products: the shared store's table, then its purge of expired keys.
   idempotencyKeysTableMigration('catalog'),
   idempotencyKeysPurgeMigration('catalog'),
+  // Tenant types and mall vendors from identity's events (products' vendorId).
+  IdentityReadModel1796300000000,
 ];

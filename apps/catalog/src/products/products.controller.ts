@@ -5,6 +5,7 @@ import {
   ApiCreatedResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiUnprocessableEntityResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
@@ -27,6 +28,9 @@ export class ProductsController {
   @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: ProductDto })
   @ApiConflictResponse({ description: 'a SKU is already used in the tenant (named in `sku`)' })
+  @ApiUnprocessableEntityResponse({
+    description: 'an Idempotency-Key reused with another body, or vendorId refused (`reason`: `not_a_mall`, or `unknown_vendor` when it is not a vendor of this tenant)',
+  })
   async create(
     @Caller() caller: CallerContext,
     @Body() dto: CreateProductDto,
@@ -55,6 +59,9 @@ export class ProductsController {
   @ApiOkResponse({ type: ProductDto })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'an added SKU is already used in the tenant' })
+  @ApiUnprocessableEntityResponse({
+    description: 'vendorId refused (`reason`: `not_a_mall`, or `unknown_vendor` when it is not a vendor of this tenant)',
+  })
   update(
     @Caller() caller: CallerContext,
     @Param('id', ParseUUIDPipe) id: string,

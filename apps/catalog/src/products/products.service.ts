@@ -6,6 +6,7 @@ import { OutboxWriter, type OutboxEventInput } from '@tessera/messaging';
 import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome, type TenantTx } from '@tessera/persistence';
 import { ConflictProblem, NotFoundProblem, ValidationProblem, type FieldError } from '@tessera/service-kit';
 import { In } from 'typeorm';
+import { assertVendorOfMall } from '../identity/identity-read-model';
 import { effectiveStatus, productArchived, productCreated, productUpdated, variantCreated, variantUpdated } from './catalog-events';
 import { MAX_VARIANTS, type CreateProductDto, type ProductDto, type ProductPageDto, type UpdateProductDto } from './dto/product.dto';
 import { ProductEntity, type ProductImage } from './product.entity';
@@ -55,6 +56,7 @@ export class ProductsService {
     const request = { key: idempotencyKey, operation: 'POST /v1/products', body: dto };
     const create = () =>
       this.idempotency.perform(tenantId, request, async (tx) => {
+        if (product.vendorId !== null) await assertVendorOfMall(tx, product.vendorId);
         await assertSkusFree(tx, variants.map((v) => v.sku));
         await tx.manager.insert(ProductEntity, product);
         await tx.manager.insert(VariantEntity, variants);
@@ -130,6 +132,7 @@ export class ProductsService {
         errors.push(fieldError('variants', `a product has at most ${MAX_VARIANTS} variants`));
       }
       if (errors.length) throw new ValidationProblem(errors);
+      if (typeof dto.vendorId === 'string') await assertVendorOfMall(tx, dto.vendorId);
       await assertSkusFree(tx, added.map((v) => v.sku));
 
       // A product status change moves every variant's effective status: buyers and read models must hear of it.

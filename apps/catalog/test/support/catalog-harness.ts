@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import { CONTEXT_HEADER, type CallerContext, type Role } from '@tessera/contracts';
-import { ensureMessagingSchema } from '@tessera/messaging';
+import {
+  CONTEXT_HEADER,
+  IdentityEventTypes,
+  type CallerContext,
+  type EventEnvelope,
+  type Role,
+  type TenantCreatedV1,
+  type VendorCreatedV1,
+} from '@tessera/contracts';
+import { createEnvelope, ensureMessagingSchema, type EventTransport } from '@tessera/messaging';
 import { runMigrations, runtimeDatabaseUrl } from '@tessera/persistence';
 import { loadConfig, signCallerContext } from '@tessera/service-kit';
 import { createTestDatabase, type TestDatabase } from '@tessera/testing';
@@ -10,6 +18,7 @@ import request from 'supertest';
 import { startCatalog } from '../../src/catalog-app';
 import { catalogConfigSchema } from '../../src/config';
 import { CATALOG_ENTITIES, CATALOG_SCHEMA } from '../../src/entities';
+import { IdentityEventsController } from '../../src/identity/identity-events.controller';
 import { CATALOG_MIGRATIONS } from '../../src/migrations';
 import { installCatalogExtensions } from '../../src/migrations/extensions';
 
@@ -40,7 +49,8 @@ export class CatalogHarness {
     readonly admin: Pool,
   ) {}
 
-  static async start(): Promise<CatalogHarness> {
+  /** `consumeEvents` with a `transport`: the running service reads identity's topic (else tests deliver events). */
+  static async start(options: { consumeEvents?: boolean; transport?: (runtimeUrl: string) => EventTransport } = {}): Promise<CatalogHarness> {
     const db = await createTestDatabase('catalog');
     await ensureMessagingSchema(db.url);
     await installCatalogExtensions(db.url);
@@ -53,9 +63,13 @@ export class CatalogHarness {
       extraSchemas: ['messaging'],
     });
     const config = loadConfig(catalogConfigSchema, { PORT: '0', LOG_LEVEL: 'silent', INTERNAL_TOKEN_SECRET: INTERNAL_SECRET });
+    const runtimeUrl = runtimeDatabaseUrl(db.url, CATALOG_SCHEMA, APP_PASSWORD);
     const app = await startCatalog({
       config,
-      databaseUrl: runtimeDatabaseUrl(db.url, CATALOG_SCHEMA, APP_PASSWORD),
+      databaseUrl: runtimeUrl,
+      transport: options.transport?.(runtimeUrl),
+      // By default the tests deliver identity's events to the handler themselves (knowTenant, knowVendor).
+      consumeEvents: options.consumeEvents ?? false,
       handleSignals: false,
     });
     return new CatalogHarness(app, db, new Pool({ connectionString: db.url, max: 2 }));
@@ -74,6 +88,49 @@ export class CatalogHarness {
   /** A fresh tenant with a user of `role` (tenants live in identity; the catalog only sees their ids). */
   tenant(role: Role = 'owner'): Caller {
     return { tenantId: randomUUID(), userId: randomUUID(), role };
+  }
+
+  /**
+   * Delivers identity.tenant.created to the catalog's handler (through its inbox), as the transport would, so that
+   * the catalog knows the tenant's type. Returns the envelope, to deliver it again.
+   */
+  async knowTenant(caller: Caller, type: TenantCreatedV1['type']): Promise<EventEnvelope<TenantCreatedV1>> {
+    const data: TenantCreatedV1 = {
+      tenantId: caller.tenantId,
+      slug: `t-${caller.tenantId.slice(0, 8)}`,
+      name: 'Test tenant',
+      type,
+      defaultCurrency: 'EUR',
+      plan: 'free',
+      status: 'trial',
+    };
+    const e = createEnvelope({ source: 'identity', type: IdentityEventTypes.TenantCreated, subject: caller.tenantId, tenantId: caller.tenantId, data });
+    await this.deliver(e);
+    return e;
+  }
+
+  /** Delivers identity.vendor.created for a new vendor of the caller's tenant; returns the envelope. */
+  async knowVendor(caller: Caller, vendorId: string = randomUUID()): Promise<EventEnvelope<VendorCreatedV1>> {
+    const data: VendorCreatedV1 = { tenantId: caller.tenantId, vendorId, name: 'Brick Vendor', commissionRate: 1250 };
+    const e = createEnvelope({ source: 'identity', type: IdentityEventTypes.VendorCreated, subject: vendorId, tenantId: caller.tenantId, data });
+    await this.deliver(e);
+    return e;
+  }
+
+  /** Hands an identity event to the catalog's handler, as the transport would (again, for a redelivery). */
+  async deliver(e: EventEnvelope<unknown>): Promise<void> {
+    const handler = this.app.get(IdentityEventsController);
+    if (e.type === IdentityEventTypes.TenantCreated) await handler.onTenantCreated(e as EventEnvelope<TenantCreatedV1>);
+    else if (e.type === IdentityEventTypes.VendorCreated) await handler.onVendorCreated(e as EventEnvelope<VendorCreatedV1>);
+    else throw new Error(`the catalog consumes no ${e.type}`);
+  }
+
+  /** A mall tenant the catalog knows, with one vendor it knows. */
+  async mallWithVendor(role: Role = 'owner'): Promise<{ caller: Caller; vendorId: string }> {
+    const caller = this.tenant(role);
+    await this.knowTenant(caller, 'mall');
+    const { data } = await this.knowVendor(caller);
+    return { caller, vendorId: data.vendorId };
   }
 
   /** The same tenant, another user with `role`. */

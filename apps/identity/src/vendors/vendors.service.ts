@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { IdentityEventTypes, type VendorCreatedV1 } from '@tessera/contracts';
+import { OutboxWriter } from '@tessera/messaging';
 import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome, type TenantTx } from '@tessera/persistence';
 import { ConflictProblem } from '@tessera/service-kit';
 import { TenantEntity } from '../tenants/tenant.entity';
@@ -17,6 +19,7 @@ export class VendorsService {
   constructor(
     private readonly transactions: TenantTransactions,
     private readonly idempotency: IdempotencyKeys,
+    private readonly outbox: OutboxWriter,
   ) {}
 
   /** With an `Idempotency-Key` (validated by the controller), a repeat replays the first 201. */
@@ -32,6 +35,12 @@ export class VendorsService {
         createdAt: new Date(),
       };
       await tx.manager.insert(VendorEntity, vendor);
+      // Same transaction as the row: the catalog learns this tenant's vendors from it (products' vendorId).
+      await this.outbox.append<VendorCreatedV1>(tx, {
+        type: IdentityEventTypes.VendorCreated,
+        subject: vendor.id,
+        data: { tenantId, vendorId: vendor.id, name: vendor.name, commissionRate: vendor.commissionRate },
+      });
       return { status: 201, body: toVendorDto(vendor) };
     });
   }

@@ -7,6 +7,7 @@ export const IdentityEventTypes = {
   UserUpdated: 'identity.user.updated',
   UserDeactivated: 'identity.user.deactivated',
   StoreCreated: 'identity.store.created',
+  VendorCreated: 'identity.vendor.created',
   ApiKeyCreated: 'identity.api_key.created',
   ApiKeyRevoked: 'identity.api_key.revoked',
 } as const;
@@ -58,6 +59,14 @@ export interface StoreCreatedV1 {
   name: string;
   channel: string;
   vendorId?: string | null;
+}
+
+/** A vendor was created in a `mall` tenant (identity's `POST /v1/vendors`); `commissionRate` in basis points. */
+export interface VendorCreatedV1 {
+  tenantId: string;
+  vendorId: string;
+  name: string;
+  commissionRate: number;
 }
 
 export interface ApiKeyCreatedV1 {
