@@ -1,3 +1,4 @@
+import { postgresEventLog } from './event-log';
 import { describeOrderToCash } from './order-to-cash';
 
-describeOrderToCash('postgres', async () => ({}));
+describeOrderToCash('postgres', async () => ({}), { eventLog: postgresEventLog });
