@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { SignJWT, importJWK, type JWK } from 'jose';
-import { client, startPlatform, removeDataDir, type Platform } from './platform';
+import { client, eventually, signUp, startPlatform, removeDataDir, type Platform } from './platform';
 
 /**
  * The public API of the platform foundation, driven through the gateway of a platform started by the launcher,
@@ -339,4 +342,34 @@ describe('identity through the gateway (npm start)', () => {
     expectProblem(await api('GET', '/v1/nothing-here', { token: tokensA.accessToken }), 404);
     expectProblem(await api('POST', '/internal/api-keys/verify', { body: { key: 'x' } }), 404);
   });
+
+  it("suspends a tenant with the operator's tool: its live token and API key are refused within seconds, and reactivation restores both", async () => {
+    const { token } = await signUp(api, { slug: `susp-${randomUUID().slice(0, 8)}` });
+    const tenantId = (await api('GET', '/v1/me', { token })).body.tenant.id as string;
+    const key = (await api('POST', '/v1/api-keys', { token, body: { name: 'ops', scopes: ['orders:read'] } })).body.key as string;
+    expect((await api('GET', '/v1/orders', { apiKey: key })).status).toBe(200);
+    // The tool an operator runs (apps/identity/src/tenant-status-cli.ts): it calls identity's internal route directly.
+    const operator = (status: string) =>
+      promisify(execFile)(process.execPath, ['-r', '@swc-node/register', 'apps/identity/src/tenant-status-cli.ts', tenantId, status, 'e2e: unpaid invoice'], {
+        cwd: path.resolve(__dirname, '../../..'),
+        env: { ...process.env, IDENTITY_URL: platform.serviceUrl('identity'), TESSERA_DATA_DIR: platform.dataDir },
+      });
+    expect((await operator('suspended')).stdout).toMatch(/^200 /);
+    // Through the gateway, its own public route cannot undo it: /internal is never routed.
+    expectProblem(await api('PUT', `/internal/tenants/${tenantId}/status`, { token, body: { status: 'active', reason: 'me' } }), 404);
+    // Identity refuses its own routes at once; the gateway refuses every route once its status cache (5 s) expires,
+    // here a route of the orders service, which knows nothing of tenant status, called with the API key.
+    expectProblem(await api('GET', '/v1/me', { token }), 403);
+    const refused = await eventually(async () => {
+      const res = await api('GET', '/v1/orders', { apiKey: key });
+      return res.status === 403 ? res : undefined;
+    }, 'the suspension to reach the gateway', 15_000);
+    expect(refused.body.title).toBe('Tenant suspended');
+    expectProblem(await api('GET', '/v1/orders', { token }), 403);
+    expect((await operator('active')).stdout).toMatch(/^200 /);
+    await eventually(async () => ((await api('GET', '/v1/me', { token })).status === 200 ? true : undefined), 'the reactivation', 15_000);
+    expect((await api('GET', '/v1/orders', { apiKey: key })).status).toBe(200);
+    // Other tenants never noticed.
+    expect((await api('GET', '/v1/me', { token: tokensB.accessToken })).status).toBe(200);
+  }, 90_000);
 });
