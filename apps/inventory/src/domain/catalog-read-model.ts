@@ -1,5 +1,4 @@
-import type { VariantEventV1 } from '@tessera/contracts';
-import { isUuid, type TenantTransactions, type TenantTx } from '@tessera/persistence';
+import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import type { EntityManager } from 'typeorm';
 import { unknownSku } from './errors';
 import type { StockCondition } from './types';
@@ -13,16 +12,6 @@ export interface CatalogVariant {
   status: string;
   version: number;
   occurredAt: string;
-}
-
-/** Why a catalog variant payload cannot be applied (a producer bug): it is logged and skipped, never retried forever. */
-export function variantPayloadProblem(v: Partial<VariantEventV1> | null | undefined): string | null {
-  if (!v || typeof v !== 'object') return 'no payload';
-  if (!isUuid(String(v.variantId)) || !isUuid(String(v.productId))) return 'variantId/productId is not a UUID';
-  if (typeof v.sku !== 'string' || v.sku.length < 1 || v.sku.length > 128) return 'sku is not 1 to 128 characters';
-  if (typeof v.status !== 'string') return 'status is missing';
-  if (!Number.isSafeInteger(v.version) || (v.version as number) > 2_147_483_647) return 'version is not an integer';
-  return null;
 }
 
 /**

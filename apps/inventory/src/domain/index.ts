@@ -1,6 +1,6 @@
 export * from './errors';
 export * from './types';
-export { CatalogReadModel, assertKnownSku, variantPayloadProblem, type CatalogVariant } from './catalog-read-model';
+export { CatalogReadModel, assertKnownSku, type CatalogVariant } from './catalog-read-model';
 export { InventoryDomain, type InventoryDomainOptions } from './inventory-domain';
 export {
   LocationService,

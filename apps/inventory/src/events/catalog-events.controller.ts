@@ -1,8 +1,8 @@
 import { Controller, Logger } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { CatalogEventTypes, type EventEnvelope, type VariantEventV1 } from '@tessera/contracts';
+import { CatalogEventTypes, variantEventProblem, type EventEnvelope, type VariantEventV1 } from '@tessera/contracts';
 import { Inbox } from '@tessera/messaging';
-import { InventoryDomain, variantPayloadProblem } from '../domain';
+import { InventoryDomain } from '../domain';
 
 /**
  * Builds inventory's catalog read model (`catalog_variants`: the SKUs each tenant's catalog has) from catalog events,
@@ -34,7 +34,7 @@ export class CatalogEventsController {
 
   private async applyVariant(e: EventEnvelope<VariantEventV1>): Promise<void> {
     // A malformed payload is a producer bug that no retry can fix: log it and let the partition move on.
-    const problem = variantPayloadProblem(e.data);
+    const problem = variantEventProblem(e.data);
     if (problem) return this.log.error(`${e.type} ${e.id} skipped: ${problem}`);
     const v = e.data;
     const occurredAt = typeof v.occurredAt === 'string' && !Number.isNaN(Date.parse(v.occurredAt)) ? v.occurredAt : e.time;

@@ -1,8 +1,15 @@
 import { Controller, Logger } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { CatalogEventTypes, type EventEnvelope, type ProductEventV1, type VariantEventV1 } from '@tessera/contracts';
+import {
+  CatalogEventTypes,
+  productEventProblem,
+  variantEventProblem,
+  type EventEnvelope,
+  type ProductEventV1,
+  type VariantEventV1,
+} from '@tessera/contracts';
 import { Inbox } from '@tessera/messaging';
-import { productPayloadProblem, VariantReadModel, variantPayloadProblem } from './variant-read-model';
+import { VariantReadModel } from './variant-read-model';
 
 /** Builds the local variants read model (SKU, price, sellable status) from catalog events. */
 @Controller()
@@ -38,14 +45,14 @@ export class CatalogEventsController {
 
   private async applyVariant(e: EventEnvelope<VariantEventV1>): Promise<void> {
     // A malformed payload is a producer bug that no retry can fix: log it and let the partition move on.
-    const problem = variantPayloadProblem(e.data);
+    const problem = variantEventProblem(e.data);
     if (problem) return this.log.error(`${e.type} ${e.id} skipped: ${problem}`);
     const occurredAt = Number.isNaN(Date.parse(e.data.occurredAt)) ? e.time : e.data.occurredAt;
     await this.inbox.run(e, (tx) => VariantReadModel.applyVariant(tx.manager, e.data, occurredAt));
   }
 
   private async applyProduct(e: EventEnvelope<ProductEventV1>, status?: string): Promise<void> {
-    const problem = productPayloadProblem(e.data);
+    const problem = productEventProblem(e.data);
     if (problem) return this.log.error(`${e.type} ${e.id} skipped: ${problem}`);
     await this.inbox.run(e, (tx) => VariantReadModel.applyProduct(tx.manager, e.data, status));
   }

@@ -1,5 +1,4 @@
 import type { ProductEventV1, VariantEventV1 } from '@tessera/contracts';
-import { isUuid } from '@tessera/persistence';
 import type { EntityManager } from 'typeorm';
 import { preparedRows } from '@tessera/persistence';
 
@@ -17,27 +16,6 @@ export interface SellableVariant {
 
 export function isSellable(v: SellableVariant): boolean {
   return v.status === 'active' && (v.productStatus === null || v.productStatus === 'active');
-}
-
-/** Why a catalog payload cannot be applied (a producer bug): it is logged and skipped, never retried forever. */
-export function variantPayloadProblem(v: Partial<VariantEventV1> | null | undefined): string | null {
-  if (!v || typeof v !== 'object') return 'no payload';
-  if (!isUuid(String(v.variantId)) || !isUuid(String(v.productId))) return 'variantId/productId is not a UUID';
-  if (typeof v.sku !== 'string' || v.sku.length === 0) return 'sku is missing';
-  if (!Number.isSafeInteger(v.priceAmount) || (v.priceAmount as number) < 0) return 'priceAmount is not a non-negative integer';
-  if (typeof v.currency !== 'string' || !/^[A-Z]{3}$/.test(v.currency)) return 'currency is not ISO 4217';
-  if (typeof v.status !== 'string') return 'status is missing';
-  if (!Number.isInteger(v.version)) return 'version is missing';
-  if (v.condition !== undefined && v.condition !== 'new' && v.condition !== 'used') return 'condition is neither new nor used';
-  return null;
-}
-
-export function productPayloadProblem(p: Partial<ProductEventV1> | null | undefined): string | null {
-  if (!p || typeof p !== 'object') return 'no payload';
-  if (!isUuid(String(p.productId))) return 'productId is not a UUID';
-  if (typeof p.status !== 'string') return 'status is missing';
-  if (!Number.isInteger(p.version)) return 'version is missing';
-  return null;
 }
 
 /**

@@ -40,3 +40,10 @@ export const TOPICS: Record<BoundedContext, string> = {
   billing: topicOf('billing'),
   media: topicOf('media'),
 };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `value` is a UUID in its canonical text form (ids of tenants, aggregates and events). */
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}

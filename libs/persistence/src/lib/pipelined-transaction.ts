@@ -1,3 +1,4 @@
+import { isUuid } from '@tessera/contracts';
 import type { PoolClient } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 
@@ -12,11 +13,8 @@ export class InvalidTenantIdError extends Error {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
-}
+// Defined with the contracts (event payloads are checked with it too); re-exported where services have always found it.
+export { isUuid };
 
 export interface BeginOptions {
   isolation?: IsolationLevel;

@@ -1,3 +1,5 @@
+import { isUuid } from '../envelope';
+
 /**
  * Payloads of the catalog context's events (topic `tessera.catalog.events`). Every catalog event is partitioned by
  * the product id, so a product's events and its variants' events keep their relative order; the subject is the
@@ -68,4 +70,29 @@ export type VariantCreatedV1 = VariantEventV1;
 export interface VariantUpdatedV1 extends VariantEventV1 {
   /** What changed: variant fields (`priceAmount`, `options`...) and/or `status` when the effective status moved. */
   changed: string[];
+}
+
+/**
+ * Why a variant event's payload cannot be applied (a producer bug, which no retry can fix: consumers log it and move
+ * on), or null when it has the shape above.
+ */
+export function variantEventProblem(v: Partial<VariantEventV1> | null | undefined): string | null {
+  if (!v || typeof v !== 'object') return 'no payload';
+  if (!isUuid(v.variantId) || !isUuid(v.productId)) return 'variantId/productId is not a UUID';
+  if (typeof v.sku !== 'string' || v.sku.length < 1 || v.sku.length > 128) return 'sku is not 1 to 128 characters';
+  if (!Number.isSafeInteger(v.priceAmount) || (v.priceAmount as number) < 0) return 'priceAmount is not a non-negative integer';
+  if (typeof v.currency !== 'string' || !/^[A-Z]{3}$/.test(v.currency)) return 'currency is not ISO 4217';
+  if (typeof v.status !== 'string') return 'status is missing';
+  if (!Number.isSafeInteger(v.version) || (v.version as number) > 2_147_483_647) return 'version is not an integer';
+  if (v.condition !== undefined && v.condition !== 'new' && v.condition !== 'used') return 'condition is neither new nor used';
+  return null;
+}
+
+/** The same for product events. */
+export function productEventProblem(p: Partial<ProductEventV1> | null | undefined): string | null {
+  if (!p || typeof p !== 'object') return 'no payload';
+  if (!isUuid(p.productId)) return 'productId is not a UUID';
+  if (typeof p.status !== 'string') return 'status is missing';
+  if (!Number.isInteger(p.version)) return 'version is missing';
+  return null;
 }
