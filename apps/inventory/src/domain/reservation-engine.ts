@@ -63,6 +63,13 @@ function allocate(book: StockBook, req: PreparedReservation, actor: Actor | unde
   return { allocations: plan };
 }
 
+/** The distinct (SKU, condition) pairs of some lines: the stock rows to lock for them. */
+function stockKeys(lines: readonly NormalizedLine[]): { sku: string; condition: NormalizedLine['condition'] }[] {
+  const keys = new Map<string, { sku: string; condition: NormalizedLine['condition'] }>();
+  for (const l of lines) keys.set(`${l.condition}\u0000${l.sku}`, { sku: l.sku, condition: l.condition });
+  return [...keys.values()];
+}
+
 /** A request already known to be short (from an unlocked snapshot), decided without locking anything. */
 export interface PresetRejection {
   req: PreparedReservation;
@@ -85,9 +92,8 @@ export async function reserveBatch(
   extraWrites?: (decided: DecisionRef[], p: SqlParams) => string[],
 ): Promise<Decided[]> {
   if (requests.length === 0 && rejected.length === 0) return [];
-  const keys = new Map<string, { sku: string; condition: NormalizedLine['condition'] }>();
-  for (const r of requests) for (const l of r.lines) keys.set(`${l.condition}\u0000${l.sku}`, { sku: l.sku, condition: l.condition });
-  const book = keys.size > 0 ? await StockBook.lockBySku(manager, [...keys.values()]) : undefined;
+  const keys = stockKeys(requests.flatMap((r) => r.lines));
+  const book = keys.length > 0 ? await StockBook.lockBySku(manager, keys) : undefined;
   const decisions: Decision[] = [
     ...requests.map((req) => ({ req, result: allocate(book as StockBook, req, actor) })),
     ...rejected.map(({ req, shortfalls }) => ({ req, result: { shortfalls } })),
@@ -250,8 +256,7 @@ export async function commitExpired(
   reservation: Reservation,
   actor?: Actor,
 ): Promise<'committed' | 'refused'> {
-  const keys = new Map(reservation.lines.map((l) => [`${l.condition}\u0000${l.sku}`, { sku: l.sku, condition: l.condition }]));
-  const book = await StockBook.lockBySku(manager, [...keys.values()]);
+  const book = await StockBook.lockBySku(manager, stockKeys(reservation.lines));
   const req: PreparedReservation = { reference: reservation.reference, lines: reservation.lines, ttlSeconds: 0, actor };
   const result = allocate(book, req, actor);
   if ('shortfalls' in result) {
