@@ -7,7 +7,7 @@ import { DEFAULT_PAGE_LIMIT, encodeCursor, loadConfig, MAX_PAGE_LIMIT, signCalle
 import { createTestDatabase, type TestDatabase } from '@tessera/testing';
 import request from 'supertest';
 import { inventoryConfigSchema } from '../src/config';
-import { DEFAULT_LEVEL_PAGE, DEFAULT_LOCATION_PAGE, MAX_LEVEL_PAGE, MAX_LOCATION_PAGE } from '../src/domain';
+import { DEFAULT_PAGE, MAX_PAGE } from '../src/domain';
 import { startInventory } from '../src/inventory-app';
 import { INVENTORY_SCHEMA, inventoryMigrations } from '../src/migrations';
 import { announceSkus, PASSWORD } from './harness';
@@ -120,8 +120,7 @@ afterAll(async () => {
 });
 
 it("uses the platform's page limits (PageQueryDto)", () => {
-  expect([DEFAULT_LEVEL_PAGE, MAX_LEVEL_PAGE]).toEqual([DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT]);
-  expect([DEFAULT_LOCATION_PAGE, MAX_LOCATION_PAGE]).toEqual([DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT]);
+  expect([DEFAULT_PAGE, MAX_PAGE]).toEqual([DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT]);
 });
 
 describe('GET /v1/inventory/locations', () => {

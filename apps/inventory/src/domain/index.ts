@@ -1,11 +1,10 @@
 export * from './errors';
 export * from './types';
+export { DEFAULT_PAGE, MAX_PAGE, type KeysetPage } from './keyset-page';
 export { CatalogReadModel, assertKnownSku, type CatalogVariant } from './catalog-read-model';
 export { InventoryDomain, type InventoryDomainOptions } from './inventory-domain';
 export {
   LocationService,
-  DEFAULT_LOCATION_PAGE,
-  MAX_LOCATION_PAGE,
   type Location,
   type CreateLocation,
   type LocationType,
@@ -23,8 +22,6 @@ export {
 export { HotQueue, type HotQueueOptions } from './hot-queue';
 export {
   StockQueries,
-  DEFAULT_LEVEL_PAGE,
-  MAX_LEVEL_PAGE,
   type LedgerEntry,
   type LevelFilter,
   type LevelPage,

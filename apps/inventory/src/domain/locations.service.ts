@@ -1,6 +1,7 @@
 import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
 import { InventoryError, invalid, notFound, pgCode } from './errors';
+import { pageLimit, type KeysetPage } from './keyset-page';
 
 export type LocationType = 'warehouse' | 'bin';
 
@@ -21,14 +22,7 @@ export interface LocationPosition {
   code: string;
 }
 
-export interface LocationPage {
-  items: Location[];
-  /** The position of the last item when more follow, else null. */
-  next: LocationPosition | null;
-}
-
-export const DEFAULT_LOCATION_PAGE = 20;
-export const MAX_LOCATION_PAGE = 100;
+export type LocationPage = KeysetPage<Location, LocationPosition>;
 
 export interface CreateLocation {
   code: string;
@@ -85,10 +79,7 @@ export class LocationService {
 
   /** One page in allocation order `(priority, code)`, after `after` (keyset, so a page never repeats or skips a row). */
   page(tenantId: string, opts: { after?: LocationPosition; limit?: number } = {}): Promise<LocationPage> {
-    const limit = opts.limit ?? DEFAULT_LOCATION_PAGE;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOCATION_PAGE) {
-      throw invalid('invalid_limit', `limit must be an integer from 1 to ${MAX_LOCATION_PAGE}`);
-    }
+    const limit = pageLimit(opts.limit);
     const after = opts.after;
     if (after !== undefined && (!Number.isInteger(after.priority) || typeof after.code !== 'string')) throw invalid('invalid_cursor', 'cursor is not valid');
     return this.tenants.run(tenantId, async (tx) => {

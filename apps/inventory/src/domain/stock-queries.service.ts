@@ -1,6 +1,7 @@
 import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
 import { invalid } from './errors';
+import { MAX_PAGE, pageLimit, type KeysetPage } from './keyset-page';
 import { LEVEL_COLUMNS, toLevel, type LedgerRow, type LevelRow } from './stock-rows';
 import type { AdjustReason, StockCondition, StockLevel, StockMovementType } from './types';
 
@@ -36,14 +37,7 @@ export interface LevelPosition {
   condition: StockCondition;
 }
 
-export interface LevelPage {
-  items: StockLevel[];
-  /** The position of the last item when more follow, else null. */
-  next: LevelPosition | null;
-}
-
-export const DEFAULT_LEVEL_PAGE = 20;
-export const MAX_LEVEL_PAGE = 100;
+export type LevelPage = KeysetPage<StockLevel, LevelPosition>;
 
 async function readLevelPage(tx: TenantTx, filter: LevelFilter, after: LevelPosition | undefined, limit: number): Promise<LevelPage> {
   const rows: LevelRow[] = await tx.manager.query(
@@ -67,8 +61,7 @@ export class StockQueries {
    * `stock_levels_key` index), after `after`: keyset paging, so rows never repeat or go missing between pages.
    */
   levelPage(tenantId: string, query: LevelFilter & { after?: LevelPosition; limit?: number } = {}): Promise<LevelPage> {
-    const limit = query.limit ?? DEFAULT_LEVEL_PAGE;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LEVEL_PAGE) throw invalid('invalid_limit', `limit must be an integer from 1 to ${MAX_LEVEL_PAGE}`);
+    const limit = pageLimit(query.limit);
     const after = query.after;
     if (after !== undefined && (typeof after.sku !== 'string' || !isUuid(after.locationId) || typeof after.condition !== 'string')) {
       throw invalid('invalid_cursor', 'cursor is not valid');
@@ -84,7 +77,7 @@ export class StockQueries {
       const all: StockLevel[] = [];
       let after: LevelPosition | undefined;
       for (;;) {
-        const page = await readLevelPage(tx, filter, after, MAX_LEVEL_PAGE);
+        const page = await readLevelPage(tx, filter, after, MAX_PAGE);
         all.push(...page.items);
         if (page.next === null) return all;
         after = page.next;
