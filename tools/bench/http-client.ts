@@ -12,7 +12,9 @@ export interface Reply<T = unknown> {
 export type Call = <T = unknown>(method: string, url: string, body?: unknown, headers?: Record<string, string>) => Promise<Reply<T>>;
 
 export function httpClient(baseUrl: string, maxSockets: number): { call: Call; close: () => void; setToken: (t: string) => void } {
-  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  // Idle sockets are closed after 4 s, before a server with Node's default keep-alive timeout (5 s) closes them: a
+  // socket the server closes while a request is being sent on it fails that request with a reset.
+  const agent = new http.Agent({ keepAlive: true, maxSockets, timeout: 4_000 });
   const base = new URL(baseUrl);
   let token: string | undefined;
   const once: Call = (method, url, body, headers = {}) =>

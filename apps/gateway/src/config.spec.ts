@@ -37,12 +37,14 @@ describe('loadGatewayConfig', () => {
       IDENTITY_URL: 'http://identity.internal:8080/',
       RATE_LIMIT_TENANT_POINTS: '50',
       UPSTREAM_TIMEOUT_MS: '2500',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '75000',
     });
     expect(config.identityUrl).toBe('http://identity.internal:8080');
     expect(config.upstreams[0].url).toBe('http://identity.internal:8080');
     expect(config.rateLimits.tenant).toEqual({ points: 50, windowSeconds: 60 });
     expect(config.upstreamTimeoutMs).toBe(2500);
     expect(config.upstreams[0].timeoutMs).toBe(2500);
+    expect(config.keepAliveTimeoutMs).toBe(75_000);
   });
 
   it('fails naming each bad variable', () => {

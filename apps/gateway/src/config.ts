@@ -17,6 +17,12 @@ export const gatewayEnvSchema = baseConfigSchema.extend({
   /** Express `trust proxy` hop count: 0 means the client address is the socket's peer. */
   TRUST_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
   UPSTREAM_TIMEOUT_MS: int(10_000),
+  /**
+   * How long an idle client connection stays open. Longer than the idle timeout of the load balancer or client pool
+   * in front (60 s on most), so that side closes first: a server that closes first races the client's next request
+   * on that socket, which then fails with a reset. Node's own default is 5 s.
+   */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(65_000),
   BODY_LIMIT_BYTES: int(1_048_576),
   /** Every request from one client address (per gateway instance: the store is in memory). */
   RATE_LIMIT_ADDRESS_POINTS: int(600),
@@ -52,6 +58,7 @@ export interface GatewayConfig {
   internalTokenSecret: string;
   trustProxyHops: number;
   upstreamTimeoutMs: number;
+  keepAliveTimeoutMs: number;
   bodyLimitBytes: number;
   rateLimits: {
     address: RateLimitRule;
@@ -92,6 +99,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     internalTokenSecret: e.INTERNAL_TOKEN_SECRET,
     trustProxyHops: e.TRUST_PROXY_HOPS,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     rateLimits: {
       address: { points: e.RATE_LIMIT_ADDRESS_POINTS, windowSeconds: e.RATE_LIMIT_ADDRESS_WINDOW_S },

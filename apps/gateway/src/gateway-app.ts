@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
@@ -48,6 +49,10 @@ export async function createGatewayApp(config: GatewayConfig, options: GatewayAp
   app.use(app.get(GatewayPipeline).handle);
   serveGatewayReadiness(app, config.upstreams);
   setupGatewayDocs(app, app.get(OpenApiAggregator));
+  const server: Server = app.getHttpServer();
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  // A request's headers may arrive on a connection that was idle up to keepAliveTimeout: allow a little more.
+  server.headersTimeout = Math.max(server.headersTimeout, config.keepAliveTimeoutMs + 1_000);
   return app;
 }
 

@@ -104,6 +104,14 @@ describe('gateway proxy', () => {
     expect(res.body.method).toBe('POST');
   });
 
+  it('keeps an idle client connection open for HTTP_KEEP_ALIVE_TIMEOUT_MS (65 s by default), not Node\'s 5 s', async () => {
+    const server = app.getHttpServer();
+    expect(server.keepAliveTimeout).toBe(65_000);
+    expect(server.headersTimeout).toBeGreaterThan(65_000);
+    const res = await http.get('/health/live').set('connection', 'keep-alive');
+    expect(res.headers['keep-alive']).toBe('timeout=65');
+  });
+
   it('answers 504 problem+json when the service is too slow', async () => {
     const started = Date.now();
     const res = await http.get('/v1/users/slow').set('authorization', `Bearer ${token}`);
