@@ -255,11 +255,28 @@ describe('staff controls', () => {
   });
 
   it('sets the reservation TTL and reorder policies', async () => {
+    const defaults = { reservationTtlSeconds: 900, cashOnDeliveryTtlSeconds: 1_209_600 };
+    expect((await http().get('/v1/inventory/settings').set(await as('viewer'))).body).toEqual(defaults);
     const ttl = await http().put('/v1/inventory/settings').set(await as('owner')).send({ reservationTtlSeconds: 600 });
     expect(ttl.status).toBe(200);
-    expect(ttl.body).toEqual({ reservationTtlSeconds: 600 });
-    expectProblem(await http().put('/v1/inventory/settings').set(await as('owner')).send({ reservationTtlSeconds: 0 }), 400);
+    expect(ttl.body).toEqual({ ...defaults, reservationTtlSeconds: 600 });
+    const cod = await http().put('/v1/inventory/settings').set(await as('admin')).send({ cashOnDeliveryTtlSeconds: 259_200 });
+    expect(cod.body).toEqual({ reservationTtlSeconds: 600, cashOnDeliveryTtlSeconds: 259_200 });
+    expectProblem(await http().put('/v1/inventory/settings').set(await as('owner')).send({}), 422);
+    for (const bad of [
+      { reservationTtlSeconds: 0 },
+      { reservationTtlSeconds: 604_801 },
+      { cashOnDeliveryTtlSeconds: 7_776_001 },
+      { cashOnDeliveryTtlSeconds: '3600' },
+      { cashOnDeliveryTtlSeconds: null },
+      { reservationTtlSeconds: 60, holdForever: true },
+    ]) {
+      expectProblem(await http().put('/v1/inventory/settings').set(await as('owner')).send(bad), 400);
+    }
     expectProblem(await http().put('/v1/inventory/settings').set(await as('staff')).send({ reservationTtlSeconds: 60 }), 403);
+    // Nothing above changed them, and another tenant still has the defaults.
+    expect((await http().get('/v1/inventory/settings').set(await as('viewer'))).body).toEqual({ reservationTtlSeconds: 600, cashOnDeliveryTtlSeconds: 259_200 });
+    expect((await http().get('/v1/inventory/settings').set(await as('viewer', other))).body).toEqual(defaults);
     const policy = await http().put('/v1/inventory/reorder-policies').set(await as('manager')).send({ sku: 'SKU-1', locationId: main, reorderPoint: 3, reorderQuantity: 20 });
     expect(policy.status).toBe(200);
     expect(policy.body).toMatchObject({ sku: 'SKU-1', locationId: main, onHand: 5, reorderPoint: 3, reorderQuantity: 20 });

@@ -40,6 +40,13 @@ const catalogTable = async () =>
        FROM pg_class c WHERE c.oid = to_regclass('inventory.catalog_variants')`,
     )
   ).rows[0] ?? null;
+const codTtlColumn = async () =>
+  (
+    await admin.query(
+      `SELECT 1 FROM information_schema.columns
+        WHERE table_schema = 'inventory' AND table_name = 'tenant_settings' AND column_name = 'cod_reservation_ttl_seconds'`,
+    )
+  ).rowCount === 1;
 const PURGE_POLICIES = ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'];
 
 describe('inventory migrations', () => {
@@ -47,7 +54,7 @@ describe('inventory migrations', () => {
     const opts = { adminUrl: db.url, schema: INVENTORY_SCHEMA, migrations: inventoryMigrations, password: PASSWORD, extraSchemas: ['messaging'] };
     expect(await runMigrations(opts)).toEqual([
       'MessagingTables1700000000000', 'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000',
-      'ReservationCommitRefused1796000000000', 'CatalogVariants1796100000000', 'RequestActor1796200000000',
+      'ReservationCommitRefused1796000000000', 'CatalogVariants1796100000000', 'RequestActor1796200000000', 'CashOnDeliveryTtl1796400000000',
     ]);
     expect(await tables()).toEqual([
       'catalog_variants', 'hot_queue_heads', 'hot_skus', 'idempotency_keys', 'known_tenants', 'ledger', 'locations', 'outbox_events', 'processed_events',
@@ -64,6 +71,9 @@ describe('inventory migrations', () => {
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
     expect(await refusedColumn()).toBe(true);
     expect(await catalogTable()).toEqual({ enabled: true, forced: true, owner: 'tessera_inventory_owner', policies: ['tenant_isolation'] });
+    expect(await codTtlColumn()).toBe(true);
+    expect(await revertLastMigration(opts)).toBe('CashOnDeliveryTtl1796400000000');
+    expect(await codTtlColumn()).toBe(false);
     expect(await revertLastMigration(opts)).toBe('RequestActor1796200000000');
     expect(await revertLastMigration(opts)).toBe('CatalogVariants1796100000000');
     expect(await catalogTable()).toBeNull();
@@ -78,7 +88,7 @@ describe('inventory migrations', () => {
     expect(await tables()).toEqual(['outbox_events', 'processed_events']);
     expect(await runMigrations(opts)).toEqual([
       'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'ReservationCommitRefused1796000000000',
-      'CatalogVariants1796100000000', 'RequestActor1796200000000',
+      'CatalogVariants1796100000000', 'RequestActor1796200000000', 'CashOnDeliveryTtl1796400000000',
     ]);
     expect(await tables()).toHaveLength(14);
     expect(await catalogTable()).toEqual({ enabled: true, forced: true, owner: 'tessera_inventory_owner', policies: ['tenant_isolation'] });

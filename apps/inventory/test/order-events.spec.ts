@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import { OrdersEventTypes, topicOf, type EventEnvelope } from '@tessera/contracts';
+import { OrdersEventTypes, topicOf, type EventEnvelope, type PaymentMethod } from '@tessera/contracts';
 import { createEnvelope, ensureMessagingSchema, PostgresTransport } from '@tessera/messaging';
 import { runMigrations, runtimeDatabaseUrl } from '@tessera/persistence';
 import { loadConfig } from '@tessera/service-kit';
@@ -50,13 +50,13 @@ afterAll(async () => {
 function orderEvent<T>(type: string, orderId: string, data: T): EventEnvelope<T> {
   return createEnvelope({ source: 'orders', type, subject: orderId, tenantId: tenant, data });
 }
-const placed = (orderId: string, items: { sku: string; quantity: number }[]) =>
+const placed = (orderId: string, items: { sku: string; quantity: number }[], paymentMethod: PaymentMethod = 'bank_transfer') =>
   orderEvent(OrdersEventTypes.OrderPlaced, orderId, {
     orderId,
     items: items.map((i) => ({ ...i, unitPriceAmount: 100 })),
     currency: 'EUR',
     totalAmount: 100,
-    paymentMethod: 'bank_transfer',
+    paymentMethod,
     customer: { name: 'A', email: 'a@example.com' },
   });
 
@@ -95,6 +95,18 @@ describe('orders events → inventory', () => {
       (types) => types.length >= 2,
     );
     expect(published).toEqual(['inventory.reservation.confirmed', 'inventory.reservation.committed']);
+  });
+
+  it('a cash-on-delivery order holds its stock for the cash-on-delivery TTL, another for the checkout TTL', async () => {
+    const [cod, card] = [randomUUID(), randomUUID()];
+    await publisher.publish(topicOf('orders'), [placed(cod, [{ sku: 'SAGA-1', quantity: 1 }], 'cod'), placed(card, [{ sku: 'SAGA-1', quantity: 1 }], 'card')]);
+    const hold = async (orderId: string) => {
+      const r = await eventually(() => domain.reservations.get(tenant, orderId), (x) => x?.status === 'active');
+      return ((r?.expiresAt?.getTime() ?? 0) - Date.now()) / 1000;
+    };
+    expect(await hold(cod)).toBeGreaterThan(14 * 86400 - 60);
+    expect(await hold(card)).toBeLessThanOrEqual(900);
+    for (const orderId of [cod, card]) await domain.reservations.release(tenant, orderId);
   });
 
   it('not enough stock: rejected, with no stock change', async () => {

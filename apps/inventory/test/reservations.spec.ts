@@ -111,7 +111,7 @@ describe('commit, release, expiry', () => {
   });
 
   it('the sweeper expires due reservations and releases their stock; the tenant TTL sets the default', async () => {
-    await h.domain.queries.setReservationTtl(tenant, 120);
+    await h.domain.queries.updateSettings(tenant, { reservationTtlSeconds: 120 });
     await receive('E-1', main, 4);
     const out = await h.domain.reservations.reserve(tenant, { reference: 'order-e', lines: [{ sku: 'E-1', quantity: 3 }] });
     if (out.status !== 'confirmed') throw new Error(`expected confirmed, got ${out.status}`);
@@ -126,6 +126,37 @@ describe('commit, release, expiry', () => {
     expect((await h.domain.reservations.get(tenant, 'order-e'))?.status).toBe('active');
     expect(await levelsOf('E-1')).toEqual([{ at: 'main', onHand: 4, reserved: 3 }]);
     expect(await eventsFor('order-e2')).toEqual(['inventory.reservation.confirmed', 'inventory.reservation.expired']);
+  });
+
+  it('cash on delivery holds the stock for the tenant\'s cash-on-delivery TTL (14 days by default), not the checkout\'s', async () => {
+    const ttlOf = async (reference: string, cashOnDelivery: boolean) => {
+      const out = await h.domain.reservations.reserve(tenant, { reference, lines: [{ sku: 'COD-1', quantity: 1 }], cashOnDelivery });
+      if (out.status !== 'confirmed') throw new Error(`expected confirmed, got ${out.status}`);
+      return (out.expiresAt.getTime() - Date.now()) / 1000;
+    };
+    await receive('COD-1', main, 10);
+    // The test before set the checkout TTL to 120 s; the cash-on-delivery one is still its default.
+    expect(await h.domain.queries.settings(tenant)).toEqual({ reservationTtlSeconds: 120, cashOnDeliveryTtlSeconds: 14 * 86400 });
+    expect(await h.domain.queries.settings(newTenant())).toEqual({ reservationTtlSeconds: 900, cashOnDeliveryTtlSeconds: 14 * 86400 });
+    expect(await ttlOf('cod-default', true)).toBeGreaterThan(14 * 86400 - 60);
+    expect(await ttlOf('card-default', false)).toBeLessThanOrEqual(120);
+    // Setting one leaves the other as it was.
+    expect(await h.domain.queries.updateSettings(tenant, { cashOnDeliveryTtlSeconds: 3 * 86400 })).toEqual({
+      reservationTtlSeconds: 120,
+      cashOnDeliveryTtlSeconds: 3 * 86400,
+    });
+    expect(await h.domain.queries.updateSettings(tenant, { reservationTtlSeconds: 60 })).toEqual({
+      reservationTtlSeconds: 60,
+      cashOnDeliveryTtlSeconds: 3 * 86400,
+    });
+    const cod = await ttlOf('cod-set', true);
+    expect(cod).toBeGreaterThan(3 * 86400 - 60);
+    expect(cod).toBeLessThanOrEqual(3 * 86400);
+    expect(await ttlOf('card-set', false)).toBeLessThanOrEqual(60);
+    for (const bad of [{}, { cashOnDeliveryTtlSeconds: 0 }, { cashOnDeliveryTtlSeconds: 90 * 86400 + 1 }, { reservationTtlSeconds: 1.5 }]) {
+      await expect(h.domain.queries.updateSettings(tenant, bad)).rejects.toMatchObject({ kind: 'invalid' });
+    }
+    expect(await h.domain.queries.settings(tenant)).toEqual({ reservationTtlSeconds: 60, cashOnDeliveryTtlSeconds: 3 * 86400 });
   });
 
   it('a payment after expiry commits the stock again when it is still there, all lines by priority', async () => {

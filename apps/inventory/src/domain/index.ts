@@ -14,11 +14,11 @@ export {
 export { MovementService, type Movement, type MovementResult } from './movements.service';
 export {
   ReservationService,
-  DEFAULT_TTL_SECONDS,
   type HotPathOptions,
   type ReservationServiceOptions,
   type ReserveBatchingOptions,
 } from './reservations.service';
+export { DEFAULT_COD_TTL_SECONDS, DEFAULT_TTL_SECONDS } from './reservation-ttl';
 export { HotQueue, type HotQueueOptions } from './hot-queue';
 export {
   StockQueries,
@@ -26,4 +26,5 @@ export {
   type LevelFilter,
   type LevelPage,
   type LevelPosition,
+  type InventorySettings,
 } from './stock-queries.service';

@@ -18,6 +18,7 @@ export interface PreparedReservation {
   reference: string;
   lines: NormalizedLine[];
   ttlSeconds: number;
+  cashOnDelivery?: boolean;
   actor?: Actor;
 }
 

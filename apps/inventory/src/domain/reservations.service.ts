@@ -15,11 +15,9 @@ import {
   type EndKind,
   type PreparedReservation,
 } from './reservation-engine';
+import { MAX_TTL_SECONDS, TTL_SETTINGS_SQL, ttlOf, type TtlSettings } from './reservation-ttl';
 import { TenantBatcher } from './tenant-batcher';
 import type { Actor, Reservation, ReservationOutcome, ReserveRequest, Shortfall } from './types';
-
-export const DEFAULT_TTL_SECONDS = 15 * 60;
-const MAX_TTL_SECONDS = 7 * 24 * 3600;
 
 export interface HotPathOptions {
   /** Route requests for hot SKUs through the queue (default true). */
@@ -104,7 +102,7 @@ export class ReservationService {
     if (request.ttlSeconds !== undefined && (!Number.isInteger(request.ttlSeconds) || request.ttlSeconds < 1 || request.ttlSeconds > MAX_TTL_SECONDS)) {
       throw invalid('invalid_ttl', `ttlSeconds must be an integer from 1 to ${MAX_TTL_SECONDS}`);
     }
-    return this.batcher.submit(tenantId, { reference, lines, ttlSeconds: request.ttlSeconds ?? 0, actor });
+    return this.batcher.submit(tenantId, { reference, lines, ttlSeconds: request.ttlSeconds ?? 0, cashOnDelivery: request.cashOnDelivery === true, actor });
   }
 
   /** One transaction for a batch of requests; any error rolls all of it back (the batcher then goes one by one). */
@@ -146,7 +144,7 @@ export class ReservationService {
     const m = tx.manager;
     const lines = reqs.flatMap((r) => r.lines);
     const [state] = await preparedRows<{
-      ttl: number | null;
+      ttl: TtlSettings;
       hot: string[] | null;
       existing: string[] | null;
       queued: Record<string, string> | null;
@@ -155,7 +153,7 @@ export class ReservationService {
       m,
       // Also sets this transaction's lock timeout (0: wait as long as it takes) to spare a round trip.
       `SELECT set_config('lock_timeout', $4, true) AS lock_timeout,
-              (SELECT reservation_ttl_seconds FROM tenant_settings) AS ttl,
+              ${TTL_SETTINGS_SQL} AS ttl,
               (${SNAPSHOT_AVAILABLE_SQL}) AS available,
               (SELECT array_agg(sku ORDER BY sku) FROM hot_skus
                 WHERE sku = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())) AS hot,
@@ -181,7 +179,7 @@ export class ReservationService {
         results[at] = { status: 'queued', requestId: queuedId, reference: req.reference };
         continue;
       }
-      ready[at] = { ...req, ttlSeconds: req.ttlSeconds || state.ttl || DEFAULT_TTL_SECONDS };
+      ready[at] = { ...req, ttlSeconds: ttlOf(req, state.ttl) };
       const shortfalls = snapshotShortfalls(req.lines, state.available);
       // The first hot SKU (in SKU order) of the request's lines: a request is queued under one SKU only.
       const hotSku = this.hotPath.enabled ? hot.find((sku) => req.lines.some((l) => l.sku === sku)) : undefined;
@@ -215,8 +213,8 @@ export class ReservationService {
        ON CONFLICT (tenant_id, sku) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE hot_skus.source = 'detected'`,
       [skus, this.hotPath.detectedTtlSeconds],
     );
-    const [{ ttl }]: { ttl: number | null }[] = await tx.manager.query(`SELECT (SELECT reservation_ttl_seconds FROM tenant_settings) AS ttl`);
-    const prepared = { ...req, ttlSeconds: req.ttlSeconds || ttl || DEFAULT_TTL_SECONDS };
+    const [{ ttl }]: { ttl: TtlSettings }[] = await tx.manager.query(`SELECT ${TTL_SETTINGS_SQL} AS ttl`);
+    const prepared = { ...req, ttlSeconds: ttlOf(req, ttl) };
     const [requestId] = await this.enqueue(tx, [{ req: prepared, sku: skus[0] }]);
     return { result: { status: 'queued', requestId, reference: req.reference }, sku: skus[0] };
   }

@@ -1,6 +1,7 @@
 import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
 import { invalid } from './errors';
+import { DEFAULT_COD_TTL_SECONDS, DEFAULT_TTL_SECONDS, MAX_COD_TTL_SECONDS, MAX_TTL_SECONDS } from './reservation-ttl';
 import { MAX_PAGE, pageLimit, type KeysetPage } from './keyset-page';
 import { LEVEL_COLUMNS, toLevel, type LedgerRow, type LevelRow } from './stock-rows';
 import type { AdjustReason, StockCondition, StockLevel, StockMovementType } from './types';
@@ -121,15 +122,53 @@ export class StockQueries {
     });
   }
 
-  /** Per-tenant settings; the reservation time to live defaults to 15 minutes. */
-  async setReservationTtl(tenantId: string, seconds: number): Promise<void> {
-    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 604800) throw invalid('invalid_ttl', 'ttl must be an integer from 1 to 604800 seconds');
-    await this.tenants.run(tenantId, (tx) =>
-      tx.manager.query(
-        `INSERT INTO tenant_settings (tenant_id, reservation_ttl_seconds) VALUES ($1, $2)
-         ON CONFLICT (tenant_id) DO UPDATE SET reservation_ttl_seconds = EXCLUDED.reservation_ttl_seconds, updated_at = now()`,
-        [tenantId, seconds],
-      ),
-    );
+  /** The tenant's reservation times to live, or their defaults while it has set none. */
+  async settings(tenantId: string): Promise<InventorySettings> {
+    return this.tenants.run(tenantId, (tx) => readSettings(tx));
   }
+
+  /**
+   * Sets the given times to live and leaves the others as they are: a checkout reservation's (default 15 minutes,
+   * at most 7 days) and a cash-on-delivery one's (default 14 days, at most 90).
+   */
+  async updateSettings(tenantId: string, change: Partial<InventorySettings>): Promise<InventorySettings> {
+    const { reservationTtlSeconds: checkout, cashOnDeliveryTtlSeconds: cod } = change;
+    if (checkout === undefined && cod === undefined) throw invalid('empty_settings', 'name at least one setting to change');
+    if (checkout !== undefined && !inRange(checkout, MAX_TTL_SECONDS)) {
+      throw invalid('invalid_ttl', `reservationTtlSeconds must be an integer from 1 to ${MAX_TTL_SECONDS}`);
+    }
+    if (cod !== undefined && !inRange(cod, MAX_COD_TTL_SECONDS)) {
+      throw invalid('invalid_ttl', `cashOnDeliveryTtlSeconds must be an integer from 1 to ${MAX_COD_TTL_SECONDS}`);
+    }
+    return this.tenants.run(tenantId, async (tx) => {
+      await tx.manager.query(
+        `INSERT INTO tenant_settings (tenant_id, reservation_ttl_seconds, cod_reservation_ttl_seconds)
+         VALUES ($1, coalesce($2::int, $4::int), coalesce($3::int, $5::int))
+         ON CONFLICT (tenant_id) DO UPDATE
+           SET reservation_ttl_seconds = coalesce($2::int, tenant_settings.reservation_ttl_seconds),
+               cod_reservation_ttl_seconds = coalesce($3::int, tenant_settings.cod_reservation_ttl_seconds),
+               updated_at = now()`,
+        [tenantId, checkout ?? null, cod ?? null, DEFAULT_TTL_SECONDS, DEFAULT_COD_TTL_SECONDS],
+      );
+      return readSettings(tx);
+    });
+  }
+
+}
+
+export interface InventorySettings {
+  reservationTtlSeconds: number;
+  cashOnDeliveryTtlSeconds: number;
+}
+
+const inRange = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
+
+async function readSettings(tx: TenantTx): Promise<InventorySettings> {
+  const rows: { checkout: number; cod: number }[] = await tx.manager.query(
+    `SELECT reservation_ttl_seconds AS checkout, cod_reservation_ttl_seconds AS cod FROM tenant_settings`,
+  );
+  return {
+    reservationTtlSeconds: rows[0]?.checkout ?? DEFAULT_TTL_SECONDS,
+    cashOnDeliveryTtlSeconds: rows[0]?.cod ?? DEFAULT_COD_TTL_SECONDS,
+  };
 }

@@ -59,6 +59,11 @@ export interface ReserveRequest {
   reference: string;
   lines: ReserveLine[];
   ttlSeconds?: number;
+  /**
+   * Paid in cash to the carrier on delivery: without an explicit `ttlSeconds`, held for the tenant's
+   * cash-on-delivery time to live (default 14 days) rather than the checkout's.
+   */
+  cashOnDelivery?: boolean;
 }
 
 export type ReservationOutcome =

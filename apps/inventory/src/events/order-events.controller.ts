@@ -26,7 +26,12 @@ export class OrderEventsController {
     await this.settle(e, () =>
       this.inventory.reservations.reserve(
         e.tenantid,
-        { reference: e.data.orderId, lines: e.data.items.map((i) => ({ sku: i.sku, quantity: i.quantity, condition: i.condition })) },
+        {
+          reference: e.data.orderId,
+          lines: e.data.items.map((i) => ({ sku: i.sku, quantity: i.quantity, condition: i.condition })),
+          // The carrier collects the money days later: the stock is held for the tenant's cash-on-delivery TTL.
+          cashOnDelivery: e.data.paymentMethod === 'cod',
+        },
         { actor: 'event:orders', correlationId: e.id },
       ),
     );

@@ -3,12 +3,12 @@ import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { Caller, Roles, Scopes } from '@tessera/service-kit';
 import { InventoryDomain } from '../domain';
-import { FlagHotSkuDto, HotSkuListDto, InventorySettingsDto, ReorderPolicyDto } from './dto/admin.dto';
+import { FlagHotSkuDto, HotSkuListDto, InventorySettingsDto, ReorderPolicyDto, UpdateInventorySettingsDto } from './dto/admin.dto';
 import { StockLevelDto } from './dto/movement.dto';
 import { InventoryErrorInterceptor } from './problems';
 import { tenantOf } from './tenant-of';
 
-/** Staff controls: hot-SKU flags, the reservation time to live, reorder policies. */
+/** Staff controls: hot-SKU flags, the reservation times to live, reorder policies. */
 @ApiTags('inventory')
 @Controller('v1/inventory')
 @UseInterceptors(InventoryErrorInterceptor)
@@ -44,12 +44,17 @@ export class InventoryAdminController {
     await this.inventory.hotQueue.unflag(tenantOf(caller), sku);
   }
 
+  @Get('settings')
+  @ApiOkResponse({ type: InventorySettingsDto })
+  async settings(@Caller() caller: CallerContext): Promise<InventorySettingsDto> {
+    return this.inventory.queries.settings(tenantOf(caller));
+  }
+
   @Put('settings')
   @Roles('owner', 'admin')
   @ApiOkResponse({ type: InventorySettingsDto })
-  async settings(@Caller() caller: CallerContext, @Body() dto: InventorySettingsDto): Promise<InventorySettingsDto> {
-    await this.inventory.queries.setReservationTtl(tenantOf(caller), dto.reservationTtlSeconds);
-    return { reservationTtlSeconds: dto.reservationTtlSeconds };
+  async updateSettings(@Caller() caller: CallerContext, @Body() dto: UpdateInventorySettingsDto): Promise<InventorySettingsDto> {
+    return this.inventory.queries.updateSettings(tenantOf(caller), dto);
   }
 
   @Put('reorder-policies')

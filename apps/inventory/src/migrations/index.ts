@@ -4,6 +4,7 @@ import { InventorySchema1763800000000 } from './1763800000000-inventory-schema';
 import { ReservationCommitRefused1796000000000 } from './1796000000000-reservation-commit-refused';
 import { CatalogVariants1796100000000 } from './1796100000000-catalog-variants';
 import { RequestActor1796200000000 } from './1796200000000-request-actor';
+import { CashOnDeliveryTtl1796400000000 } from './1796400000000-cash-on-delivery-ttl';
 
 export const INVENTORY_SCHEMA = 'inventory';
 
@@ -19,4 +20,6 @@ export const inventoryMigrations: MigrationClass[] = [
   CatalogVariants1796100000000,
   // Who asked for a queued hot-SKU reservation, for its ledger rows.
   RequestActor1796200000000,
+  // Cash-on-delivery reservations live for a tenant setting of their own (14 days by default).
+  CashOnDeliveryTtl1796400000000,
 ];

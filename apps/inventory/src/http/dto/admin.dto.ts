@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import type { StockCondition } from '../../domain';
 import { SKU_PATTERN } from './movement.dto';
 
@@ -29,11 +29,28 @@ export class HotSkuListDto {
 }
 
 export class InventorySettingsDto {
-  @ApiProperty({ minimum: 1, maximum: 604800, description: 'reservation time to live (default 900 s)' })
+  @ApiProperty({ description: 'how long a checkout reservation holds stock (default 900 s)' })
+  reservationTtlSeconds!: number;
+
+  @ApiProperty({ description: 'how long a cash-on-delivery order holds stock (default 1,209,600 s: 14 days)' })
+  cashOnDeliveryTtlSeconds!: number;
+}
+
+/** Changes the settings it names and leaves the others as they are; it must name at least one. */
+export class UpdateInventorySettingsDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 604800, description: 'checkout reservation time to live' })
+  @ValidateIf((_, v) => v !== undefined) // null is a wrong type, not an omission
   @IsInt()
   @Min(1)
   @Max(604800)
-  reservationTtlSeconds!: number;
+  reservationTtlSeconds?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 7776000, description: 'cash-on-delivery reservation time to live' })
+  @ValidateIf((_, v) => v !== undefined) // null is a wrong type, not an omission
+  @IsInt()
+  @Min(1)
+  @Max(7776000)
+  cashOnDeliveryTtlSeconds?: number;
 }
 
 export class ReorderPolicyDto {
