@@ -31,10 +31,17 @@ describe('billing migrations', () => {
   });
 
   it('revert and re-apply cleanly', async () => {
-    expect(await revertLastMigration({ adminUrl: db.url, schema: BILLING_SCHEMA, migrations: BILLING_MIGRATIONS })).toBe('BillingSchema1763900000000');
+    const revert = () => revertLastMigration({ adminUrl: db.url, schema: BILLING_SCHEMA, migrations: BILLING_MIGRATIONS });
     const admin = new Client({ connectionString: db.url });
     await admin.connect();
+    const attemptColumn = async () =>
+      (await admin.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = 'billing' AND table_name = 'payments' AND column_name = 'attempt'`))
+        .rowCount === 1;
     try {
+      expect(await attemptColumn()).toBe(true);
+      expect(await revert()).toBe('PaymentAttempts1796500000000');
+      expect(await attemptColumn()).toBe(false);
+      expect(await revert()).toBe('BillingSchema1763900000000');
       const gone = await admin.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'billing' AND table_name = ANY($1)`, [TABLES]);
       expect(gone.rowCount).toBe(0);
       await migrate();

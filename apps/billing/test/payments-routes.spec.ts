@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BillingEventTypes, CONTEXT_HEADER } from '@tessera/contracts';
+import { BillingEventTypes, CONTEXT_HEADER, OrdersEventTypes } from '@tessera/contracts';
 import { BillingHarness, expectProblem } from './support/billing-harness';
 
 describe('payments routes', () => {
@@ -204,6 +204,85 @@ describe('payments routes', () => {
       expectProblem(await h.http.post('/v1/payments/123/fail').set(headers).send({}), 400);
       expect(await h.paymentOf(tenant, p.orderId)).toMatchObject({ status: 'pending' });
       expect(await h.outboxTypes(tenant, p.orderId)).toEqual([BillingEventTypes.PaymentCreated]);
+    });
+  });
+
+  describe('POST /v1/payments/{id}/retry', () => {
+    const fail = async (id: string) =>
+      expect((await h.http.post(`/v1/payments/${id}/fail`).set(await h.as(tenant, 'sales')).send({ reason: 'card declined' })).status).toBe(200);
+
+    it('opens the next attempt for a failed payment, which staff can then confirm; it emits billing.payment.created with retryOf', async () => {
+      const p = await openPayment();
+      await fail(p.id);
+      const userId = randomUUID();
+      const res = await h.http.post(`/v1/payments/${p.id}/retry`).set(await h.as(tenant, 'sales', { principalId: userId }));
+      expect(res.status).toBe(201);
+      expect(res.body).toMatchObject({ orderId: p.orderId, attempt: 2, retryOf: p.id, status: 'pending', amount: 12_500, currency: 'JPY', method: 'bank_transfer' });
+      expect(res.body.id).not.toBe(p.id);
+      expect(res.body.history).toEqual([expect.objectContaining({ from: null, to: 'pending', actorId: userId, reason: `retry of payment ${p.id}` })]);
+      const first = await h.existingPayment(tenant, p.orderId);
+      expect(res.body.dueAt).toBe(first.due_at?.toISOString());
+      const outbox = await h.outbox(tenant, p.orderId);
+      expect(outbox.map((r) => r.type)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentFailed, BillingEventTypes.PaymentCreated]);
+      expect(outbox[0].data).toMatchObject({ paymentId: p.id, attempt: 1, retryOf: null });
+      expect(outbox[2].data).toMatchObject({ paymentId: res.body.id, orderId: p.orderId, attempt: 2, retryOf: p.id, amount: 12_500 });
+      const confirmed = await h.http.post(`/v1/payments/${res.body.id}/confirm`).set(await h.as(tenant, 'owner'));
+      expect(confirmed.body).toMatchObject({ status: 'confirmed', refundRequired: false });
+      const listed = await h.http.get(`/v1/payments?orderId=${p.orderId}`).set(await h.as(tenant, 'viewer'));
+      expect(listed.body.items.map((i: any) => [i.attempt, i.status]).sort()).toEqual([[1, 'failed'], [2, 'confirmed']]);
+    });
+
+    it('is 409 for a payment that has not failed, one already tried again, or an order that no longer awaits payment; nothing is opened', async () => {
+      const headers = await h.as(tenant, 'owner');
+      const pending = await openPayment();
+      const notFailed = await h.http.post(`/v1/payments/${pending.id}/retry`).set(headers);
+      expectProblem(notFailed, 409);
+      expect(notFailed.body).toMatchObject({ reason: 'payment_not_failed' });
+
+      const twice = await openPayment();
+      await fail(twice.id);
+      const [a, b] = await Promise.all([h.http.post(`/v1/payments/${twice.id}/retry`).set(headers), h.http.post(`/v1/payments/${twice.id}/retry`).set(headers)]);
+      expect([a.status, b.status].sort()).toEqual([201, 409]);
+      expect((a.status === 409 ? a : b).body).toMatchObject({ reason: 'payment_superseded', paymentId: (a.status === 201 ? a : b).body.id });
+      expect(await h.paymentCount(tenant, twice.orderId)).toBe(2);
+
+      const ended = await openPayment();
+      await fail(ended.id);
+      await h.deliver(h.orderEvent(tenant, OrdersEventTypes.OrderCancelled, { orderId: ended.orderId, reason: 'customer' }));
+      const refused = await h.http.post(`/v1/payments/${ended.id}/retry`).set(headers);
+      expectProblem(refused, 409);
+      expect(refused.body).toMatchObject({ reason: 'order_not_awaiting_payment', orderStatus: 'cancelled' });
+      expect(await h.paymentCount(tenant, ended.orderId)).toBe(1);
+      expect(await h.outboxTypes(tenant, ended.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentFailed]);
+    });
+
+    it('a retried payment is the one the order\'s end cancels', async () => {
+      const p = await openPayment();
+      await fail(p.id);
+      const retried = (await h.http.post(`/v1/payments/${p.id}/retry`).set(await h.as(tenant, 'owner'))).body;
+      await h.deliver(h.orderEvent(tenant, OrdersEventTypes.OrderExpired, { orderId: p.orderId }));
+      expect((await h.paymentsOf(tenant, p.orderId)).map((r) => [r.attempt, r.status, r.cancel_reason])).toEqual([
+        [1, 'failed', null],
+        [2, 'cancelled', 'order_expired'],
+      ]);
+      const outbox = await h.outbox(tenant, p.orderId);
+      expect(outbox[outbox.length - 1]).toMatchObject({ type: BillingEventTypes.PaymentCancelled, data: { paymentId: retried.id } });
+    });
+
+    it('refuses a body, a malformed id, another tenant\'s payment and roles that do not collect money, and opens nothing', async () => {
+      const p = await openPayment();
+      await fail(p.id);
+      const owner = await h.as(tenant, 'owner');
+      const withBody = await h.http.post(`/v1/payments/${p.id}/retry`).set(owner).send({ method: 'card' });
+      expectProblem(withBody, 400);
+      expect(withBody.body.errors.map((e: { field: string }) => e.field)).toEqual(['method']);
+      expectProblem(await h.http.post('/v1/payments/not-a-uuid/retry').set(owner), 400);
+      expectProblem(await h.http.post(`/v1/payments/${p.id}/retry`).set(await h.as(otherTenant, 'owner')), 404);
+      expectProblem(await h.http.post(`/v1/payments/${randomUUID()}/retry`).set(owner), 404);
+      expectProblem(await h.http.post(`/v1/payments/${p.id}/retry`).set(await h.as(tenant, 'viewer')), 403);
+      expectProblem(await h.http.post(`/v1/payments/${p.id}/retry`), 401);
+      expect(await h.paymentCount(tenant, p.orderId)).toBe(1);
+      expect(await h.outboxTypes(tenant, p.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentFailed]);
     });
   });
 });

@@ -34,6 +34,8 @@ describe('billing saga: orders events through the inbox', () => {
     expect(outbox[0].data).toEqual({
       paymentId: payment.id,
       orderId: event.data.orderId,
+      attempt: 1,
+      retryOf: null,
       amount: 4200,
       currency: 'EUR',
       method: 'card',

@@ -53,8 +53,17 @@ describe('order saga handlers (through the inbox)', () => {
     const data: ReservationExpiredV1 = { reservationId, reference: orderId, allocations: [] };
     return envelope('inventory', InventoryEventTypes.ReservationExpired, owner.tenantId, reservationId, data, orderId);
   }
-  function paymentCreated(orderId: string, paymentId = randomUUID()) {
-    const data: PaymentCreatedV1 = { paymentId, orderId, amount: 3000, currency: 'JPY', method: 'bank_transfer', dueAt: null };
+  function paymentCreated(orderId: string, paymentId = randomUUID(), retryOf: string | null = null) {
+    const data: PaymentCreatedV1 = {
+      paymentId,
+      orderId,
+      attempt: retryOf ? 2 : 1,
+      retryOf,
+      amount: 3000,
+      currency: 'JPY',
+      method: 'bank_transfer',
+      dueAt: null,
+    };
     return envelope('billing', BillingEventTypes.PaymentCreated, owner.tenantId, paymentId, data, orderId);
   }
   function paymentConfirmed(orderId: string, paymentId: string, refundRequired = false) {
@@ -213,6 +222,29 @@ describe('order saga handlers (through the inbox)', () => {
     // Staff can still cancel it (or the reservation expires), which releases the stock.
     expect((await h.http.post(`/v1/orders/${id}/cancel`).set(await h.headers(owner)).send({})).status).toBe(200);
     expect((await order(id)).status).toBe('cancelled');
+  });
+
+  it('takes a retried payment as the order\'s payment once the one it retries failed, and is paid by it; any other second payment is ignored', async () => {
+    const id = await place();
+    await h.saga.onReservationConfirmed(confirmed(id));
+    const first = paymentCreated(id);
+    await h.saga.onPaymentCreated(first);
+    await h.saga.onPaymentFailed(
+      envelope('billing', BillingEventTypes.PaymentFailed, owner.tenantId, first.data.paymentId, { paymentId: first.data.paymentId, orderId: id, reason: 'card declined' }, id),
+    );
+    // A payment that names no failed payment of this order is not its payment.
+    await h.saga.onPaymentCreated(paymentCreated(id, randomUUID(), randomUUID()));
+    expect((await order(id)).paymentId).toBe(first.data.paymentId);
+    const retry = paymentCreated(id, randomUUID(), first.data.paymentId);
+    await h.saga.onPaymentCreated(retry);
+    await h.saga.onPaymentCreated(retry);
+    let o = await order(id);
+    expect(o.paymentId).toBe(retry.data.paymentId);
+    expect(o.history.filter((e: any) => String(e.note).includes('attempt 2'))).toHaveLength(1); // the redelivery changed nothing
+    await h.saga.onPaymentConfirmed(paymentConfirmed(id, retry.data.paymentId));
+    o = await order(id);
+    expect(o.status).toBe('paid');
+    expect((await eventsOf(id)).pop()).toMatchObject({ type: 'orders.order.paid', data: { orderId: id, paymentId: retry.data.paymentId } });
   });
 
   it('ignores an expiry after payment (paid wins) and a payment confirmed before reservation (pending stays)', async () => {

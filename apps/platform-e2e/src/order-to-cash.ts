@@ -274,6 +274,46 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
       }
     });
 
+    it('a failed payment tried again and then confirmed pays the order and commits the stock', async () => {
+      expect((await receiveStock(api, token, { sku: sku('brick-blue'), locationId: locationA, quantity: 1 })).status).toBe(201);
+      const before = await level(sku('brick-blue'));
+      const res = await place([{ sku: sku('brick-blue'), quantity: 1 }]);
+      await orderIn(res.body.id, ['awaiting_payment']);
+      const first = await paymentOf(res.body.id, 'pending');
+      expect((await api('POST', `/v1/payments/${first.id}/fail`, { token, body: { reason: 'card declined' } })).status).toBe(200);
+      const retry = await api('POST', `/v1/payments/${first.id}/retry`, { token });
+      expect(retry.status).toBe(201);
+      expect(retry.body).toMatchObject({ orderId: res.body.id, attempt: 2, retryOf: first.id, status: 'pending', amount: first.amount });
+      expect((await api('POST', `/v1/payments/${first.id}/retry`, { token })).status).toBe(409);
+      // The order takes the new attempt as its payment, and the money confirmed on it pays the order.
+      await eventually(async () => ((await api('GET', `/v1/orders/${res.body.id}`, { token })).body.paymentId === retry.body.id ? true : undefined), 'the retry to be the order\'s payment');
+      expect((await api('POST', `/v1/payments/${retry.body.id}/confirm`, { token })).status).toBe(200);
+      const paid = await orderIn(res.body.id, ['paid']);
+      expect(paid.paymentId).toBe(retry.body.id);
+      await eventually(async () => {
+        const l = await level(sku('brick-blue'));
+        return l.onHand === before.onHand - 1 && l.reserved === before.reserved ? l : undefined;
+      }, 'stock to be committed');
+    });
+
+    it('a cash-on-delivery order keeps its stock past the checkout TTL; a bank transfer placed with it expires', async () => {
+      expect((await api('PUT', '/v1/inventory/settings', { token, body: { reservationTtlSeconds: 2 } })).status).toBe(200);
+      try {
+        const order = (paymentMethod: string) =>
+          api('POST', '/v1/orders', { token, body: { items: [{ sku: sku('brick-blue'), quantity: 1 }], customer: { name: 'Dan', email: 'dan@example.test' }, paymentMethod } });
+        const [cod, transfer] = [await order('cod'), await order('bank_transfer')];
+        const held = await orderIn(cod.body.id, ['awaiting_payment']);
+        expect(Date.parse(held.reservation.expiresAt) - Date.now()).toBeGreaterThan(13 * 86_400_000);
+        expect(await paymentOf(cod.body.id, 'pending')).toMatchObject({ method: 'cod', dueAt: null });
+        await orderIn(transfer.body.id, ['expired']);
+        expect((await api('GET', `/v1/orders/${cod.body.id}`, { token })).body.status).toBe('awaiting_payment');
+        expect((await api('POST', `/v1/orders/${cod.body.id}/cancel`, { token, body: {} })).status).toBeLessThan(300);
+        await eventually(async () => ((await level(sku('brick-blue'))).reserved === 0 ? true : undefined), 'stock released');
+      } finally {
+        await api('PUT', '/v1/inventory/settings', { token, body: { reservationTtlSeconds: 900 } });
+      }
+    });
+
     it('replays an Idempotency-Key and refuses bad orders with 4xx', async () => {
       const key = randomUUID();
       const first = await place([{ sku: sku('brick-red'), quantity: 1 }], { 'idempotency-key': key });

@@ -1,5 +1,11 @@
 import { messagingTablesMigration } from '@tessera/messaging';
 import { BillingSchema1763900000000 } from './1763900000000-billing-schema';
+import { PaymentAttempts1796500000000 } from './1796500000000-payment-attempts';
 
 /** Every billing migration, in order. */
-export const BILLING_MIGRATIONS = [messagingTablesMigration('billing', 1763700000000), BillingSchema1763900000000];
+export const BILLING_MIGRATIONS = [
+  messagingTablesMigration('billing', 1763700000000),
+  BillingSchema1763900000000,
+  // A failed payment can be retried: payments of an order are numbered attempts.
+  PaymentAttempts1796500000000,
+];

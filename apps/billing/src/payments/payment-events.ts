@@ -20,6 +20,8 @@ export class PaymentEvents {
     return this.append<PaymentCreatedV1>(tx, p, BillingEventTypes.PaymentCreated, {
       paymentId: p.id,
       orderId: p.orderId,
+      attempt: p.attempt,
+      retryOf: p.retryOf,
       amount: p.amount,
       currency: p.currency,
       method: p.method,

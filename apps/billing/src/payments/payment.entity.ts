@@ -4,7 +4,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 // bigint comes back from pg as a string; amounts are minor units well within Number.MAX_SAFE_INTEGER.
 const bigintAsNumber = { to: (v: number) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
 
-/** The payment of one order (at most one per order and tenant). */
+/** One attempt to collect an order's money: attempt 1 opened by the saga, each later one after the one before failed. */
 @Entity({ schema: 'billing', name: 'payments' })
 export class PaymentEntity {
   @PrimaryColumn({ type: 'uuid' })
@@ -15,6 +15,13 @@ export class PaymentEntity {
 
   @Column({ name: 'order_id', type: 'uuid' })
   orderId!: string;
+
+  @Column({ type: 'integer' })
+  attempt!: number;
+
+  /** The failed payment this one tries again (null for attempt 1). */
+  @Column({ name: 'retry_of', type: 'uuid', nullable: true })
+  retryOf!: string | null;
 
   @Column({ type: 'bigint', transformer: bigintAsNumber })
   amount!: number;

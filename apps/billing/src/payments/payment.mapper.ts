@@ -6,6 +6,8 @@ export function toPaymentDto(p: PaymentEntity): PaymentDto {
   return {
     id: p.id,
     orderId: p.orderId,
+    attempt: p.attempt,
+    retryOf: p.retryOf,
     amount: p.amount,
     currency: p.currency,
     method: p.method,

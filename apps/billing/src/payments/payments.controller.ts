@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
-import { ApiConflictResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext, Role } from '@tessera/contracts';
 import { Caller, NoBodyPipe, Roles, Scopes, UnauthorizedProblem } from '@tessera/service-kit';
 import { FailPaymentDto, ListPaymentsQueryDto, PaymentDetailDto, PaymentListDto } from './dto/payment.dto';
@@ -9,7 +9,7 @@ import { PaymentsService } from './payments.service';
 const COLLECTING_ROLES: Role[] = ['owner', 'admin', 'manager', 'sales'];
 /** Every staff role may read payments; customers (`client`) may not. */
 const STAFF_ROLES: Role[] = ['owner', 'admin', 'manager', 'sales', 'project_manager', 'staff', 'picker', 'viewer'];
-/** API keys of internal ops services: `billing:read` to read, `billing:write` to confirm or fail. */
+/** API keys of internal ops services: `billing:read` to read, `billing:write` to confirm, fail or retry. */
 const READ_SCOPE = 'billing:read';
 const WRITE_SCOPE = 'billing:write';
 
@@ -57,5 +57,15 @@ export class PaymentsController {
   @ApiConflictResponse({ description: 'the payment is not pending' })
   fail(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string, @Body() dto: FailPaymentDto): Promise<PaymentDetailDto> {
     return this.payments.fail(tenantOf(caller), id, caller.principalId ?? null, dto.reason ?? null);
+  }
+
+  @Post(':id/retry')
+  @HttpCode(201)
+  @Roles(...COLLECTING_ROLES)
+  @Scopes(WRITE_SCOPE)
+  @ApiCreatedResponse({ type: PaymentDetailDto, description: 'the new pending payment (the next attempt)' })
+  @ApiConflictResponse({ description: 'the payment has not failed, was already tried again, or its order no longer awaits payment' })
+  retry(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<PaymentDetailDto> {
+    return this.payments.retry(tenantOf(caller), id, caller.principalId ?? null);
   }
 }

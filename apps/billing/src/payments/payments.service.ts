@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { PaymentOrderEndReason } from '@tessera/contracts';
 import { TenantTransactions } from '@tessera/persistence';
@@ -14,7 +15,7 @@ import { PaymentEntity } from './payment.entity';
 
 const cursorSchema = z.object({ t: z.string().datetime(), i: z.string().uuid() });
 
-/** Staff's side of payments: reading them, confirming that the money arrived, or recording that it failed. */
+/** Staff's side of payments: reading them, confirming that the money arrived, recording that it failed, trying again. */
 @Injectable()
 export class PaymentsService {
   constructor(
@@ -94,6 +95,61 @@ export class PaymentsService {
       await tx.manager.update(PaymentEntity, { id }, { status: 'failed', failureReason: reason, updatedAt: now });
       await recordPaymentChange(tx, payment, { from: 'pending', actorId, reason });
       await this.events.failed(tx, payment);
+      return this.detail(tx, payment);
+    });
+  }
+
+  /**
+   * failed → a new pending payment for the same order (the next attempt: same amount, currency, method and due
+   * date), while the order still awaits payment. Only the newest attempt can be retried, so a second retry of the
+   * same failure is a conflict, not a second payment. The book's row is read FOR SHARE: an order's end recorded
+   * concurrently waits for this transaction and then cancels the new payment, or committed first and refuses it.
+   */
+  retry(tenantId: string, id: string, actorId: string | null): Promise<PaymentDetailDto> {
+    return this.transactions.run(tenantId, async (tx) => {
+      const failed = await this.lock(tx, id);
+      if (failed.status !== 'failed') {
+        throw new ConflictProblem(`payment ${id} is ${failed.status}: only a failed payment can be tried again`, {
+          extensions: { reason: 'payment_not_failed', status: failed.status },
+        });
+      }
+      const newer = await tx.manager.findOne(PaymentEntity, {
+        where: { tenantId, orderId: failed.orderId },
+        order: { attempt: 'DESC' },
+        select: { id: true, attempt: true },
+      });
+      if (newer && newer.attempt > failed.attempt) {
+        throw new ConflictProblem(`payment ${id} was already tried again as payment ${newer.id}`, {
+          extensions: { reason: 'payment_superseded', paymentId: newer.id },
+        });
+      }
+      const [book]: { status: string }[] = await tx.manager.query(
+        `SELECT status FROM billing.order_statuses WHERE tenant_id = $1 AND order_id = $2 FOR SHARE`,
+        [tenantId, failed.orderId],
+      );
+      if (book?.status !== 'awaiting_payment') {
+        throw new ConflictProblem(`order ${failed.orderId} is ${book?.status ?? 'unknown'}: there is nothing left to collect`, {
+          extensions: { reason: 'order_not_awaiting_payment', orderStatus: book?.status ?? null },
+        });
+      }
+      const now = new Date();
+      const payment: PaymentEntity = {
+        ...failed,
+        id: randomUUID(),
+        attempt: failed.attempt + 1,
+        retryOf: failed.id,
+        status: 'pending',
+        refundRequired: false,
+        refundReason: null,
+        failureReason: null,
+        cancelReason: null,
+        createdAt: now,
+        updatedAt: now,
+        confirmedAt: null,
+      };
+      await tx.manager.insert(PaymentEntity, payment);
+      await recordPaymentChange(tx, payment, { from: null, actorId, reason: `retry of payment ${failed.id}` });
+      await this.events.created(tx, payment);
       return this.detail(tx, payment);
     });
   }

@@ -13,7 +13,7 @@ import type { AwaitingPaymentData } from './order-event.schemas';
  * Opening a payment in one statement (it runs once per order, so its round trips count): the book records
  * awaiting_payment (a new row, or the existing one locked and left as it is: awaiting_payment never replaces a
  * status), and unless the status it holds says the order is over, the payment and its first history row are
- * inserted. The unique (tenant, order) key absorbs a second awaiting_payment for the same order (a re-emitted
+ * inserted. The unique (tenant, order, attempt) key absorbs a second awaiting_payment for the same order (a re-emitted
  * event has a new id, so the inbox alone would not catch it). The history's foreign key sees the payment inserted
  * by the same statement (constraint checks run at its end).
  */
@@ -27,7 +27,7 @@ const OPEN_PAYMENT = new PreparedQuery<{ held: KnownOrderStatus; opened: boolean
      INSERT INTO billing.payments (id, tenant_id, order_id, amount, currency, method, status, due_at, reservation_id, created_at, updated_at)
      SELECT $5::uuid, $1, $2, $6::bigint, $7::text, $8::text, 'pending', $9::timestamptz, $10::uuid, $11::timestamptz, $11 FROM book
      WHERE book.status NOT IN ('cancelled', 'expired', 'rejected')
-     ON CONFLICT (tenant_id, order_id) DO NOTHING
+     ON CONFLICT (tenant_id, order_id, attempt) DO NOTHING
      RETURNING id
    ), history AS (
      INSERT INTO billing.payment_status_changes (tenant_id, payment_id, from_status, to_status, refund_required, cause_event_id, cause_event_type, at)
@@ -61,6 +61,8 @@ export class PaymentSaga {
       id: randomUUID(),
       tenantId: tx.tenantId,
       orderId: data.orderId,
+      attempt: 1,
+      retryOf: null,
       amount: data.totalAmount,
       currency: data.currency,
       method: data.paymentMethod,
@@ -114,8 +116,10 @@ export class PaymentSaga {
     const held = await this.book.record(tx, orderId, status, cause, afterPaid ? ['awaiting_payment', 'paid'] : undefined);
     if (!isOrderEnded(held)) return;
     const reason = endReasonOf(held);
+    // The newest attempt: the earlier ones all failed, so only it can be pending or confirmed.
     const payment = await tx.manager.findOne(PaymentEntity, {
       where: { tenantId: tx.tenantId, orderId },
+      order: { attempt: 'DESC' },
       lock: { mode: 'pessimistic_write' },
     });
     if (!payment) return;

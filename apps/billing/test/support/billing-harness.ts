@@ -27,6 +27,8 @@ const APP_PASSWORD = 'billing-tests-runtime-password';
 export interface PaymentRow {
   id: string;
   order_id: string;
+  attempt: number;
+  retry_of: string | null;
   status: string;
   amount: string;
   currency: string;
@@ -118,8 +120,16 @@ export class BillingHarness {
   }
 
   async paymentOf(tenantId: string, orderId: string): Promise<PaymentRow | undefined> {
-    const { rows } = await this.admin.query<PaymentRow>('SELECT * FROM billing.payments WHERE tenant_id = $1 AND order_id = $2', [tenantId, orderId]);
-    return rows[0];
+    return (await this.paymentsOf(tenantId, orderId))[0];
+  }
+
+  /** Every attempt of an order's payment, first to last. */
+  async paymentsOf(tenantId: string, orderId: string): Promise<PaymentRow[]> {
+    const { rows } = await this.admin.query<PaymentRow>(
+      'SELECT * FROM billing.payments WHERE tenant_id = $1 AND order_id = $2 ORDER BY attempt',
+      [tenantId, orderId],
+    );
+    return rows;
   }
 
   /** The payment row of an order that must have one. */

@@ -120,11 +120,15 @@ export class OrderSaga {
     const e = tx.event.data;
     const order = await this.orderFor(tx, e.orderId);
     if (!order) return;
-    if (order.paymentId && order.paymentId !== e.paymentId) {
+    // A retry replaces the failed payment it names; any other second payment is not this order's.
+    const retry = Boolean(e.retryOf) && order.paymentId === e.retryOf;
+    if (order.paymentId && order.paymentId !== e.paymentId && !retry) {
       return this.ignore(tx, order, `payment ${e.paymentId} created but the order already has payment ${order.paymentId}`);
     }
-    const text = `payment ${e.paymentId} opened (${e.method}, ${e.amount} ${e.currency})`;
-    if (order.paymentId) return note(tx.manager, order, causeOf(tx), text);
+    const text = retry
+      ? `payment ${e.paymentId} opened (${e.method}, ${e.amount} ${e.currency}), attempt ${e.attempt ?? 2} after payment ${e.retryOf} failed`
+      : `payment ${e.paymentId} opened (${e.method}, ${e.amount} ${e.currency})`;
+    if (order.paymentId === e.paymentId) return note(tx.manager, order, causeOf(tx), text);
     // The payment id and its note in one statement.
     await OrderStore.update(tx.manager, order.id, { paymentId: e.paymentId }, { from: order.status, to: null, cause: causeOf(tx), note: text });
     order.paymentId = e.paymentId;
@@ -154,8 +158,8 @@ export class OrderSaga {
     const e = tx.event.data;
     const order = await this.orderFor(tx, e.orderId);
     if (!order) return;
-    // Billing keeps one payment per order and a failed one stays failed: the order waits, its stock reserved, until
-    // staff cancel it or the reservation expires (either releases the stock).
+    // The order waits, its stock reserved: staff may retry the payment (billing opens the next attempt, which
+    // becomes the order's payment), cancel the order, or let the reservation expire (both release the stock).
     await note(tx.manager, order, causeOf(tx), `payment ${e.paymentId} failed${e.reason ? `: ${e.reason}` : ''}`);
   }
 

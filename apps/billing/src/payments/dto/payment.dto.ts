@@ -37,6 +37,8 @@ export class PaymentHistoryEntryDto {
 export class PaymentDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ format: 'uuid' }) orderId!: string;
+  @ApiProperty({ minimum: 1, description: "1 for the order's first payment, then one more per retry of a failed one" }) attempt!: number;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'the failed payment this one tries again' }) retryOf!: string | null;
   @ApiProperty({ description: 'minor units' }) amount!: number;
   @ApiProperty({ example: 'JPY' }) currency!: string;
   @ApiProperty({ enum: PAYMENT_METHODS }) method!: PaymentMethod;

@@ -20,10 +20,17 @@ export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 /** Why billing flagged or cancelled a payment: the order it belongs to ended. */
 export type PaymentOrderEndReason = 'order_cancelled' | 'order_expired';
 
-/** A payment was opened for an order whose stock is reserved (`orders.order.awaiting_payment`). */
+/**
+ * A payment was opened for an order whose stock is reserved: attempt 1 on `orders.order.awaiting_payment`, a later
+ * attempt when staff retry a failed one (`retryOf`). The newest attempt is the order's payment.
+ */
 export interface PaymentCreatedV1 {
   paymentId: string;
   orderId: string;
+  /** 1 for the saga's payment; absent in events written before retries existed (read it as 1). */
+  attempt?: number;
+  /** The failed payment this one tries again; null (or absent) for attempt 1. */
+  retryOf?: string | null;
   /** Integer minor units. */
   amount: number;
   currency: string;
