@@ -69,6 +69,17 @@ export { Caller, Public, Roles, Scopes, RequireTenant } from './lib/caller/calle
 export { CallerGuard } from './lib/caller/caller.guard';
 export { callerLogBindings } from './lib/caller/caller.middleware';
 
+// Internal routes (`/internal/...`) and the operator tools that call them
+export { InternalCallerGuard } from './lib/internal/internal-caller.guard';
+export {
+  callInternal,
+  internalTokenSecret,
+  runOperatorTool,
+  printAnswer,
+  type InternalCall,
+  type InternalAnswer,
+} from './lib/internal/internal-client';
+
 // Logging, metrics, OpenAPI
 export { createServiceLogger, requestIdFor, type ServiceLoggerOptions } from './lib/logging/http-logger';
 export { metricsRegistry, httpRequestDuration } from './lib/metrics/metrics';

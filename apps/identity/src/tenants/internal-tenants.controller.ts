@@ -1,7 +1,6 @@
 import { Body, Controller, Get, Param, ParseUUIDPipe, Put, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { Public } from '@tessera/service-kit';
-import { InternalCallerGuard } from '../common/internal-caller.guard';
+import { InternalCallerGuard, Public } from '@tessera/service-kit';
 import { ChangeTenantStatusDto, type TenantStatusChangeDto, type TenantStatusDto } from './dto/tenant-status.dto';
 import { TenantStatusService } from './tenant-status.service';
 

@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CONTEXT_HEADER, REQUEST_ID_HEADER } from '@tessera/contracts';
+import { signCallerContext } from '../caller/caller-token';
+
+/** One call of a service's `/internal/...` route, as the platform operator's tools make it. */
+export interface InternalCall {
+  /** The service's own URL (never the gateway's, which answers 404 to `/internal`). */
+  baseUrl: string;
+  internalTokenSecret: string;
+  method: 'GET' | 'POST' | 'PUT';
+  /** Starts with `/internal/`; path parameters already encoded. */
+  path: string;
+  body?: unknown;
+  /** Default 10 s; long operator jobs (a republish) pass more. */
+  timeoutMs?: number;
+}
+
+export interface InternalAnswer {
+  status: number;
+  /** The parsed JSON answer (problem+json on refusal), else its text. */
+  body: unknown;
+}
+
+/** Sends `call` with the internal credential: a caller context that names no tenant and no principal. */
+export async function callInternal(call: InternalCall): Promise<InternalAnswer> {
+  const requestId = randomUUID();
+  const context = await signCallerContext(
+    { requestId, principalType: 'anonymous', roles: [], scopes: [] },
+    call.internalTokenSecret,
+  );
+  const headers: Record<string, string> = { [CONTEXT_HEADER]: context, [REQUEST_ID_HEADER]: requestId };
+  if (call.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${call.baseUrl.replace(/\/+$/, '')}${call.path}`, {
+    method: call.method,
+    headers,
+    body: call.body === undefined ? undefined : JSON.stringify(call.body),
+    signal: AbortSignal.timeout(call.timeoutMs ?? 10_000),
+  });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body };
+}
+
+/**
+ * INTERNAL_TOKEN_SECRET from the environment, else the one `npm start` generated into
+ * `$TESSERA_DATA_DIR/secrets.json` (default `.data`).
+ */
+export function internalTokenSecret(env: NodeJS.ProcessEnv = process.env): string {
+  if (env['INTERNAL_TOKEN_SECRET']) return env['INTERNAL_TOKEN_SECRET'];
+  const file = path.join(env['TESSERA_DATA_DIR'] ?? '.data', 'secrets.json');
+  try {
+    const secret = (JSON.parse(readFileSync(file, 'utf8')) as { INTERNAL_TOKEN_SECRET?: string }).INTERNAL_TOKEN_SECRET;
+    if (secret) return secret;
+  } catch {
+    // fall through
+  }
+  throw new Error(`INTERNAL_TOKEN_SECRET is not set and ${file} has none`);
+}
+
+/**
+ * Runs an operator tool's `main` (its arguments, without node and the script) and exits with its code: 2 for a
+ * usage error, else 0 for a 2xx answer and 1 for anything else (see `printAnswer`), 1 if it throws.
+ */
+export function runOperatorTool(name: string, main: (argv: string[]) => Promise<number>): void {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`${name} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+/** Prints the service's answer (`<status> <json>`); the exit code: 0 for a 2xx, else 1. */
+export function printAnswer(answer: InternalAnswer): number {
+  process.stdout.write(`${answer.status} ${JSON.stringify(answer.body, null, 2)}\n`);
+  return answer.status >= 200 && answer.status < 300 ? 0 : 1;
+}
