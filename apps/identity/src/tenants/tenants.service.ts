@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { IdentityEventTypes, type TenantCreatedV1, type UserCreatedV1 } from '@tessera/contracts';
+import { IdentityEventTypes, type UserCreatedV1 } from '@tessera/contracts';
 import { OutboxWriter } from '@tessera/messaging';
 import { TenantTransactions } from '@tessera/persistence';
 import { ConflictProblem } from '@tessera/service-kit';
 import { uniqueViolation } from '../common/db-errors';
+import { tenantCreated } from '../common/identity-events';
 import { hashPassword } from '../crypto/passwords';
 import { UserEntity } from '../users/user.entity';
 import { toUserDto } from '../users/users.service';
@@ -68,19 +69,7 @@ export class TenantsService {
         const { settings: _settings, ...row } = tenant;
         await tx.manager.insert(TenantEntity, row);
         await tx.manager.insert(UserEntity, owner);
-        await this.outbox.append<TenantCreatedV1>(tx, {
-          type: IdentityEventTypes.TenantCreated,
-          subject: tenantId,
-          data: {
-            tenantId,
-            slug: tenant.slug,
-            name: tenant.name,
-            type: tenant.type,
-            defaultCurrency: tenant.defaultCurrency,
-            plan: tenant.plan,
-            status: tenant.status,
-          },
-        });
+        await this.outbox.append(tx, tenantCreated(tenant));
         await this.outbox.append<UserCreatedV1>(tx, {
           type: IdentityEventTypes.UserCreated,
           subject: owner.id,

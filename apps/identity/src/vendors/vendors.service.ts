@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { IdentityEventTypes, type VendorCreatedV1 } from '@tessera/contracts';
 import { OutboxWriter } from '@tessera/messaging';
 import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome, type TenantTx } from '@tessera/persistence';
 import { ConflictProblem } from '@tessera/service-kit';
+import { vendorCreated } from '../common/identity-events';
 import { TenantEntity } from '../tenants/tenant.entity';
 import type { CreateVendorDto, VendorDto, VendorListDto } from './dto/vendor.dto';
 import { VendorEntity } from './vendor.entity';
@@ -36,11 +36,7 @@ export class VendorsService {
       };
       await tx.manager.insert(VendorEntity, vendor);
       // Same transaction as the row: the catalog learns this tenant's vendors from it (products' vendorId).
-      await this.outbox.append<VendorCreatedV1>(tx, {
-        type: IdentityEventTypes.VendorCreated,
-        subject: vendor.id,
-        data: { tenantId, vendorId: vendor.id, name: vendor.name, commissionRate: vendor.commissionRate },
-      });
+      await this.outbox.append(tx, vendorCreated(vendor));
       return { status: 201, body: toVendorDto(vendor) };
     });
   }
