@@ -34,7 +34,14 @@ export {
   dropIdempotencyKeysPurge,
   IDEMPOTENCY_KEYS_TABLE,
 } from './lib/idempotency-keys-table';
-export { migrationClass, idempotencyKeysTableMigration, idempotencyKeysPurgeMigration } from './lib/migration-class';
+export { migrationClass, idempotencyKeysTableMigration, idempotencyKeysPurgeMigration, tenantIdsListingMigration } from './lib/migration-class';
+export {
+  createTenantIdsListing,
+  dropTenantIdsListing,
+  TENANT_IDS_FUNCTION,
+  TENANT_IDS_POLICY,
+  type TenantIdsSource,
+} from './lib/tenant-listing';
 export { IdempotencyKeysPurger, type IdempotencyKeysPurgeOptions } from './lib/idempotency-keys-purge';
 export { provisionService, runtimeDatabaseUrl, type ProvisionOptions } from './lib/provision';
 export { ownerRoleName, runtimeRoleName, assertSchemaName } from './lib/service-names';

@@ -1,6 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import type { MigrationClass } from './data-source';
 import { createIdempotencyKeysPurge, createIdempotencyKeysTable, dropIdempotencyKeysPurge, dropIdempotencyKeysTable } from './idempotency-keys-table';
+import { createTenantIdsListing, dropTenantIdsListing, type TenantIdsSource } from './tenant-listing';
 
 /**
  * A TypeORM migration class built from its steps, for migrations the libraries provide and every service applies
@@ -42,5 +43,16 @@ export function idempotencyKeysPurgeMigration(schema: string, timestamp = 179540
   return migrationClass(`IdempotencyKeysPurge${timestamp}`, {
     up: (q) => createIdempotencyKeysPurge(q, schema),
     down: (q) => dropIdempotencyKeysPurge(q, schema),
+  });
+}
+
+/**
+ * `<schema>.tenant_ids_after` (createTenantIdsListing), which `TenantTransactions.allTenantIds()` calls: the ids of
+ * the tenants that have rows in `source`, for system work that visits every tenant under RLS.
+ */
+export function tenantIdsListingMigration(schema: string, source: TenantIdsSource, timestamp: number): MigrationClass {
+  return migrationClass(`TenantIdsListing${timestamp}`, {
+    up: (q) => createTenantIdsListing(q, schema, source),
+    down: (q) => dropTenantIdsListing(q, schema, source),
   });
 }

@@ -37,4 +37,19 @@ export class TenantTransactions {
   async runWithoutTenant<T>(fn: (manager: EntityManager) => Promise<T>, opts?: { isolation?: IsolationLevel }): Promise<T> {
     return inTransaction(this.dataSource, fn, { isolation: opts?.isolation });
   }
+
+  /**
+   * Every tenant id of the service's tenant listing (`tenantIdsListingMigration`: the schema's
+   * `tenant_ids_after`, found on the pool's search_path), in id order, fetched `pageSize` at a time. Ids only: the
+   * caller reads each tenant's rows with `run(tenantId, ...)`, under RLS.
+   */
+  async *allTenantIds(pageSize = 500): AsyncGenerator<string> {
+    let after: string | null = null;
+    for (;;) {
+      const page: { tenant_id: string }[] = await this.dataSource.query(`SELECT tenant_id FROM tenant_ids_after($1::uuid, $2)`, [after, pageSize]);
+      for (const row of page) yield row.tenant_id;
+      if (page.length < pageSize) return;
+      after = page[page.length - 1].tenant_id;
+    }
+  }
 }
