@@ -7,6 +7,7 @@ import { IDENTITY_CONFIG, type IdentityConfig } from './config';
 import { IdempotencyModule } from './common/idempotency.module';
 import { CryptoModule } from './crypto/crypto.module';
 import { IDENTITY_ENTITIES, IDENTITY_SCHEMA } from './entities';
+import { RepublishModule } from './republish/republish.module';
 import { StoresModule } from './stores/stores.module';
 import { TenantsModule } from './tenants/tenants.module';
 import { UsersModule } from './users/users.module';
@@ -55,6 +56,7 @@ export class AppModule {
         StoresModule,
         VendorsModule,
         ApiKeysModule,
+        RepublishModule,
       ],
     };
   }

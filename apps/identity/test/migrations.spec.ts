@@ -50,6 +50,20 @@ describe('identity migrations', () => {
       await c.end();
     }
   };
+  /** The republish's listing of tenant ids: its function and the policies on `tenants`. */
+  const listing = async (): Promise<{ fn: boolean; policies: string[] | null }> => {
+    const c = new Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const { rows } = await c.query(
+        `SELECT to_regprocedure('identity.tenant_ids_after(uuid, integer)') IS NOT NULL AS fn,
+                (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = to_regclass('identity.tenants')) AS policies`,
+      );
+      return rows[0];
+    } finally {
+      await c.end();
+    }
+  };
   const PURGE_POLICIES = ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'];
 
   it('applies, reverts and re-applies cleanly', async () => {
@@ -59,7 +73,7 @@ describe('identity migrations', () => {
       migrations: IDENTITY_MIGRATIONS,
       entities: IDENTITY_ENTITIES,
     };
-    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(4);
+    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(5);
     expect(await tables()).toEqual(
       expect.arrayContaining([
         'api_keys',
@@ -74,6 +88,9 @@ describe('identity migrations', () => {
       ]),
     );
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
+    expect(await listing()).toEqual({ fn: true, policies: ['definer_lookup', 'tenant_ids_listing', 'tenant_isolation'] });
+    expect(await revertLastMigration(opts)).toBe('TenantIdsListing1796400000000');
+    expect(await listing()).toEqual({ fn: false, policies: ['definer_lookup', 'tenant_isolation'] });
     expect(await revertLastMigration(opts)).toBe('IdempotencyKeysPurge1795400000000');
     expect(await purge()).toEqual({ fn: false, policies: ['tenant_isolation'] });
     expect(await revertLastMigration(opts)).toBe('IdempotencyKeysTable1795300000000');
@@ -84,8 +101,10 @@ describe('identity migrations', () => {
       'IdentitySchema1763800000000',
       'IdempotencyKeysTable1795300000000',
       'IdempotencyKeysPurge1795400000000',
+      'TenantIdsListing1796400000000',
     ]);
     expect(await tables()).toContain('users');
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
+    expect(await listing()).toEqual({ fn: true, policies: ['definer_lookup', 'tenant_ids_listing', 'tenant_isolation'] });
   });
 });

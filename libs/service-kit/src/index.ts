@@ -79,6 +79,7 @@ export {
   type InternalCall,
   type InternalAnswer,
 } from './lib/internal/internal-client';
+export { RepublishRequestDto, requestRepublish, republishToolMain, REPUBLISH_TIMEOUT_MS } from './lib/internal/republish';
 
 // Logging, metrics, OpenAPI
 export { createServiceLogger, requestIdFor, type ServiceLoggerOptions } from './lib/logging/http-logger';

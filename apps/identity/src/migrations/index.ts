@@ -1,5 +1,5 @@
 import { messagingTablesMigration } from '@tessera/messaging';
-import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration } from '@tessera/persistence';
+import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, tenantIdsListingMigration } from '@tessera/persistence';
 import { IdentitySchema1763800000000 } from './1763800000000-identity-schema';
 
 /** Every identity migration, in order. */
@@ -9,4 +9,6 @@ export const IDENTITY_MIGRATIONS = [
   // Idempotency-Key of POST /v1/users, /stores, /vendors and /api-keys: the shared store's table, then its purge of expired keys.
   idempotencyKeysTableMigration('identity'),
   idempotencyKeysPurgeMigration('identity'),
+  // The operator's republish visits every tenant: their ids, through a SECURITY DEFINER function of the owner.
+  tenantIdsListingMigration('identity', { table: 'tenants', column: 'id' }, 1796400000000),
 ];

@@ -1,0 +1,50 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsUUID, ValidateIf } from 'class-validator';
+import { callInternal, internalTokenSecret, printAnswer, type InternalAnswer } from './internal-client';
+
+/**
+ * Body of a service's operator route `POST /internal/republish`: one tenant, or (no tenantId) every tenant. `null`
+ * is refused rather than read as "every tenant", so that a caller's missing value cannot widen the job.
+ */
+export class RepublishRequestDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'only this tenant; absent: every tenant' })
+  @ValidateIf((_, value) => value !== undefined)
+  @IsUUID()
+  tenantId?: string;
+}
+
+/** A republish runs to its end before it answers: long for a big catalog, so the tools wait up to an hour. */
+export const REPUBLISH_TIMEOUT_MS = 3_600_000;
+
+/** Calls a service's `POST /internal/republish` with the internal credential. */
+export function requestRepublish(req: { baseUrl: string; internalTokenSecret: string; tenantId?: string; timeoutMs?: number }): Promise<InternalAnswer> {
+  return callInternal({
+    baseUrl: req.baseUrl,
+    internalTokenSecret: req.internalTokenSecret,
+    method: 'POST',
+    path: '/internal/republish',
+    body: req.tenantId === undefined ? {} : { tenantId: req.tenantId },
+    timeoutMs: req.timeoutMs ?? REPUBLISH_TIMEOUT_MS,
+  });
+}
+
+/**
+ * The `main` of a service's republish tool (`nx run <service>:republish --args="[tenant id]"`, under
+ * `runOperatorTool`): the service's URL from `urlVariable` (else `defaultUrl`), the secret as `internalTokenSecret`
+ * finds it; prints the answer.
+ */
+export function republishToolMain(opts: { name: string; urlVariable: string; defaultUrl: string }): (argv: string[]) => Promise<number> {
+  return async (argv) => {
+    if (argv.length > 1) {
+      process.stderr.write(`usage: ${opts.name} [tenant id]   (no tenant id: every tenant)\n`);
+      return 2;
+    }
+    return printAnswer(
+      await requestRepublish({
+        baseUrl: process.env[opts.urlVariable] ?? opts.defaultUrl,
+        internalTokenSecret: internalTokenSecret(process.env),
+        tenantId: argv[0],
+      }),
+    );
+  };
+}
