@@ -4,6 +4,7 @@ import { PersistenceModule } from '@tessera/persistence';
 import { CATALOG_ENTITIES, CATALOG_SCHEMA } from './entities';
 import { IdentityReadModelModule } from './identity/identity-read-model.module';
 import { ProductsModule } from './products/products.module';
+import { RepublishModule } from './republish/republish.module';
 
 export interface CatalogModuleOptions {
   /** Runtime database URL; default CATALOG_DATABASE_URL, or derived from DATABASE_URL and DB_APP_PASSWORD. */
@@ -31,6 +32,7 @@ export class AppModule {
         }),
         ProductsModule,
         IdentityReadModelModule,
+        RepublishModule,
       ],
     };
   }

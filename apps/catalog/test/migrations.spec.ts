@@ -6,7 +6,7 @@ import { CATALOG_MIGRATIONS } from '../src/migrations';
 import { installCatalogExtensions } from '../src/migrations/extensions';
 import { APP_PASSWORD } from './support/catalog-harness';
 
-const ALL = ['MessagingTables1763700000000', 'CatalogSchema1763900000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'IdentityReadModel1796300000000'];
+const ALL = ['MessagingTables1763700000000', 'CatalogSchema1763900000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'IdentityReadModel1796300000000', 'TenantIdsListing1796400000000'];
 const opts = (db: TestDatabase) => ({ adminUrl: db.url, schema: CATALOG_SCHEMA, migrations: CATALOG_MIGRATIONS, entities: CATALOG_ENTITIES });
 
 /** The purge of expired Idempotency-Keys: its function and the policies on the table (none once the table is gone). */
@@ -59,6 +59,12 @@ describe('catalog migrations', () => {
       { relname: 'variants', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
     ]);
     expect(await purge(db.url)).toEqual({ fn: true, policies: ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'] });
+    const listing = () =>
+      query(db.url, `SELECT to_regprocedure('catalog.tenant_ids_after(uuid, integer)') IS NOT NULL AS fn,
+                            (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = 'catalog.products'::regclass) AS policies`);
+    expect(await listing()).toEqual([{ fn: true, policies: ['tenant_ids_listing', 'tenant_isolation'] }]);
+    expect(await revertLastMigration(opts(db))).toBe('TenantIdsListing1796400000000');
+    expect(await listing()).toEqual([{ fn: false, policies: ['tenant_isolation'] }]);
     expect(await revertLastMigration(opts(db))).toBe('IdentityReadModel1796300000000');
     expect(await query(db.url, `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'catalog' AND c.relname IN ('known_tenants', 'known_vendors')`)).toEqual([]);
     expect(await revertLastMigration(opts(db))).toBe('IdempotencyKeysPurge1795400000000');

@@ -1,5 +1,5 @@
 import { messagingTablesMigration } from '@tessera/messaging';
-import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration } from '@tessera/persistence';
+import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, tenantIdsListingMigration } from '@tessera/persistence';
 import { CatalogSchema1763900000000 } from './1763900000000-catalog-schema';
 import { IdentityReadModel1796300000000 } from './1796300000000-identity-read-model';
 
@@ -12,4 +12,6 @@ export const CATALOG_MIGRATIONS = [
   idempotencyKeysPurgeMigration('catalog'),
   // Tenant types and mall vendors from identity's events (products' vendorId).
   IdentityReadModel1796300000000,
+  // The operator's republish visits every tenant with products: their ids, through a SECURITY DEFINER function of the owner.
+  tenantIdsListingMigration('catalog', { table: 'products', column: 'tenant_id' }, 1796400000000),
 ];

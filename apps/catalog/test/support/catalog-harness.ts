@@ -22,7 +22,7 @@ import { IdentityEventsController } from '../../src/identity/identity-events.con
 import { CATALOG_MIGRATIONS } from '../../src/migrations';
 import { installCatalogExtensions } from '../../src/migrations/extensions';
 
-const INTERNAL_SECRET = 'catalog-tests-internal-token-secret-0123456789';
+export const INTERNAL_SECRET = 'catalog-tests-internal-token-secret-0123456789';
 // Roles are cluster-wide and test files run in parallel: every file must provision the same password.
 export const APP_PASSWORD = 'catalog-tests-runtime-password';
 
