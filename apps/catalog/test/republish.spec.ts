@@ -139,13 +139,13 @@ describe('republish (operator route POST /internal/republish)', () => {
 
   describe('bad input gets a 4xx problem+json and writes nothing', () => {
     it.each([
-      ['a malformed tenantId', { tenantId: 'not-a-uuid' }, 400],
-      ['a tenantId of the wrong type', { tenantId: 7 }, 400],
-      ['a null tenantId (never read as every tenant)', { tenantId: null }, 400],
-      ['an unknown field', { tenants: 'all' }, 400],
-      ['a body that is not an object', [randomUUID()], 400],
-      ['a tenant the catalog has neither products of nor heard of', { tenantId: randomUUID() }, 404],
-    ])('%s → %d', async (_label, body, status) => {
+      ['a malformed tenantId', 400, { tenantId: 'not-a-uuid' }],
+      ['a tenantId of the wrong type', 400, { tenantId: 7 }],
+      ['a null tenantId (never read as every tenant)', 400, { tenantId: null }],
+      ['an unknown field', 400, { tenants: 'all' }],
+      ['a body that is not an object', 400, [randomUUID()]],
+      ['a tenant the catalog has neither products of nor heard of', 404, { tenantId: randomUUID() }],
+    ])('%s → %d', async (_label, status, body) => {
       const before = await allEventsCount();
       const res = await republish(body);
       expectProblem(res, status);
@@ -168,6 +168,27 @@ describe('republish (operator route POST /internal/republish)', () => {
       expectProblem(await h.http.post('/internal/republish').send({ tenantId: owner.tenantId }), 401);
       expect(await allEventsCount()).toBe(before);
     });
+  });
+
+  it("as a consumer of identity's republish: a tenant or vendor it knows stays as it is, a missing one is created", async () => {
+    const { caller, vendorId } = await h.mallWithVendor();
+    const known = async () =>
+      (
+        await h.admin.query(
+          `SELECT (SELECT type FROM catalog.known_tenants WHERE tenant_id = $1) AS type,
+                  (SELECT json_agg(json_build_object('name', name, 'rate', commission_rate) ORDER BY name) FROM catalog.known_vendors WHERE tenant_id = $1) AS vendors`,
+          [caller.tenantId],
+        )
+      ).rows[0];
+    const before = await known();
+    // identity:republish sends the same facts again under new event ids; the read model inserts only what it misses.
+    await h.knowTenant(caller, 'mall');
+    await h.knowVendor(caller, vendorId);
+    expect(await known()).toEqual(before);
+    const late = await h.knowVendor(caller);
+    expect((await known()).vendors).toHaveLength(2);
+    const res = await h.post(caller, '/v1/products', { title: 'Sold by the late vendor', vendorId: late.data.vendorId, variants: [{ sku: 'LATE-V', priceAmount: 5, currency: 'USD' }] });
+    expect(res.status).toBe(201);
   });
 
   it('the catalog:republish tool calls the route over HTTP with the internal secret', async () => {

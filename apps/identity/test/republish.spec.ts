@@ -115,13 +115,13 @@ describe('republish (operator route POST /internal/republish)', () => {
 
   describe('bad input gets a 4xx problem+json and writes nothing', () => {
     it.each([
-      ['a malformed tenantId', { tenantId: 'not-a-uuid' }, 400],
-      ['a tenantId of the wrong type', { tenantId: 42 }, 400],
-      ['a null tenantId (never read as every tenant)', { tenantId: null }, 400],
-      ['an unknown field', { tenant: randomUUID() }, 400],
-      ['a body that is not an object', ['x'], 400],
-      ['an unknown tenant', { tenantId: randomUUID() }, 404],
-    ])('%s → %d', async (_label, body, status) => {
+      ['a malformed tenantId', 400, { tenantId: 'not-a-uuid' }],
+      ['a tenantId of the wrong type', 400, { tenantId: 42 }],
+      ['a null tenantId (never read as every tenant)', 400, { tenantId: null }],
+      ['an unknown field', 400, { tenant: randomUUID() }],
+      ['a body that is not an object', 400, ['x']],
+      ['an unknown tenant', 404, { tenantId: randomUUID() }],
+    ])('%s → %d', async (_label, status, body) => {
       const before = await allEventsCount();
       const res = await republish(body);
       expectProblem(res, status);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@nestjs/common';
-import { CatalogEventTypes } from '@tessera/contracts';
+import { CatalogEventTypes, type VariantEventV1 } from '@tessera/contracts';
 import { InventoryError } from '../src/domain';
 import { catalogVariant, ledgerMismatches, newTenant, startHarness, variantEvent, type Harness } from './harness';
 
@@ -158,5 +158,22 @@ describe('catalog events → catalog_variants', () => {
     ]);
     await expect(receive(other, 'TWIN-A', theirs)).rejects.toEqual(unknownSku('TWIN-A'));
     expect((await receive(other, 'TWIN-B', theirs)).levels[0]).toMatchObject({ onHand: 5 });
+  });
+
+  it("takes the catalog's republish (catalog:republish: catalog.variant.updated with the current version, changed: []): equal or older changes nothing, a missing SKU is created", async () => {
+    const republish = (data: VariantEventV1) => variantEvent({ ...data, changed: [] } as VariantEventV1, CatalogEventTypes.VariantUpdated);
+    const held = catalogVariant(tenant, 'REP-1', { version: 3 });
+    await h.catalog.onVariantUpdated(variantEvent(held, CatalogEventTypes.VariantUpdated));
+    // Equal, then older: a differing status and SKU make a wrongful overwrite visible.
+    for (const version of [3, 2]) await h.catalog.onVariantUpdated(republish({ ...held, sku: 'REP-X', status: 'archived', version }));
+    expect(await variantRows(held.variantId)).toEqual([{ tenant_id: tenant, sku: 'REP-1', status: 'active', version: 3 }]);
+    await expect(receive(tenant, 'REP-X')).rejects.toEqual(unknownSku('REP-X'));
+
+    // A SKU whose catalog.variant.created was pruned before inventory's group started: known once republished.
+    const old = catalogVariant(tenant, 'REP-OLD', { version: 5 });
+    await expect(receive(tenant, 'REP-OLD')).rejects.toEqual(unknownSku('REP-OLD'));
+    await h.catalog.onVariantUpdated(republish(old));
+    expect(await variantRows(old.variantId)).toEqual([{ tenant_id: tenant, sku: 'REP-OLD', status: 'active', version: 5 }]);
+    expect((await receive(tenant, 'REP-OLD')).levels[0]).toMatchObject({ sku: 'REP-OLD', onHand: 5 });
   });
 });

@@ -432,6 +432,44 @@ describe('order saga handlers (through the inbox)', () => {
       expect((await h.placeOrder(owner, orderBody([{ sku: 'V-9', quantity: 1 }]))).status).toBe(422);
     });
 
+    it("takes the catalog's republish (catalog:republish: the current state, version not bumped, changed: []): an equal or older version changes nothing, a missing row is created", async () => {
+      const republished = <T extends { version: number }>(type: string, subject: string, data: T, partitionKey: string) =>
+        envelope('catalog', type, owner.tenantId, subject, { ...data, changed: [] }, partitionKey);
+      const rowOf = async (variantId: string) =>
+        (await h.admin.query(`SELECT sku, price_amount::int AS price, status, version FROM orders.variants WHERE variant_id = $1`, [variantId])).rows;
+      const productRow = async (productId: string) =>
+        (await h.admin.query(`SELECT status, version FROM orders.products WHERE product_id = $1`, [productId])).rows;
+
+      // Orders holds version 3 of a variant; the republish carries version 3 (the catalog's state for it) or an older one.
+      const held = await h.seedVariant(owner.tenantId, { sku: 'R-1', priceAmount: 700, version: 3 });
+      await h.catalog.onProductUpdated(
+        envelope('catalog', CatalogEventTypes.ProductUpdated, owner.tenantId, held.productId, { tenantId: owner.tenantId, productId: held.productId, vendorId: null, title: 'R', status: 'active' as const, version: 2, occurredAt: held.occurredAt, changed: ['title'] }),
+      );
+      // Equal versions (variant 3, product 2), then older ones; differing fields make a wrongful overwrite visible.
+      for (const [variantVersion, productVersion] of [[3, 2], [2, 1]]) {
+        await h.catalog.onVariantUpdated(republished(CatalogEventTypes.VariantUpdated, held.variantId, { ...held, priceAmount: 1, status: 'archived' as const, version: variantVersion }, held.productId));
+        await h.catalog.onProductUpdated(
+          republished(CatalogEventTypes.ProductUpdated, held.productId, { tenantId: owner.tenantId, productId: held.productId, vendorId: null, title: 'R', status: 'draft' as const, version: productVersion, occurredAt: held.occurredAt }, held.productId),
+        );
+      }
+      expect(await rowOf(held.variantId)).toEqual([{ sku: 'R-1', price: 700, status: 'active', version: 3 }]);
+      expect(await productRow(held.productId)).toEqual([{ status: 'active', version: 2 }]);
+      expect((await h.placeOrder(owner, orderBody([{ sku: 'R-1', quantity: 1 }]))).status).toBe(202);
+
+      // A SKU orders never heard of (its catalog.variant.created was pruned before orders' group started): created.
+      const missing = { tenantId: owner.tenantId, variantId: randomUUID(), productId: randomUUID(), sku: 'R-OLD', priceAmount: 450, currency: 'JPY', compareAtAmount: null, status: 'active' as const, fulfillment: 'physical' as const, condition: 'used' as const, version: 4, occurredAt: new Date().toISOString() };
+      expect((await h.placeOrder(owner, orderBody([{ sku: 'R-OLD', quantity: 1 }]))).status).toBe(422);
+      await h.catalog.onProductUpdated(
+        republished(CatalogEventTypes.ProductUpdated, missing.productId, { tenantId: owner.tenantId, productId: missing.productId, vendorId: null, title: 'Old', status: 'active' as const, version: 2, occurredAt: missing.occurredAt }, missing.productId),
+      );
+      await h.catalog.onVariantUpdated(republished(CatalogEventTypes.VariantUpdated, missing.variantId, missing, missing.productId));
+      expect(await rowOf(missing.variantId)).toEqual([{ sku: 'R-OLD', price: 450, status: 'active', version: 4 }]);
+      expect(await productRow(missing.productId)).toEqual([{ status: 'active', version: 2 }]);
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'R-OLD', quantity: 1 }]));
+      expect(placed.status).toBe(202);
+      expect((await order(placed.body.id)).totals.totalAmount).toBe(450);
+    });
+
     it('skips a malformed catalog payload instead of failing forever', async () => {
       const bad = envelope('catalog', CatalogEventTypes.VariantCreated, owner.tenantId, 'x', { sku: 'BAD', priceAmount: 'ten' } as never);
       await expect(h.catalog.onVariantCreated(bad)).resolves.toBeUndefined();
