@@ -395,6 +395,29 @@ describe('order saga handlers (through the inbox)', () => {
     expect((await order(expiring)).history).toHaveLength(3);
   });
 
+  it('a refused commit behind another order\'s event in one batch still expires its paid order', async () => {
+    const [paid, other] = [await place(), await place()];
+    const parkedBefore = await h.count('parked_events', owner.tenantId);
+    const reservation = confirmed(paid);
+    await h.saga.onReservationConfirmed(reservation);
+    const created = paymentCreated(paid);
+    await h.saga.onPaymentCreated(created);
+    await h.saga.onPaymentConfirmed(paymentConfirmed(paid, created.data.paymentId));
+    const refused = commitRefused(paid, reservation.data.reservationId);
+    // The batch's first event locks the orders its events name; the refusal must be among them.
+    const batch: EventEnvelope[] = [confirmed(other), refused];
+    await h.app.get(Inbox).runBatch(
+      async () => {
+        await h.saga.onReservationConfirmed(batch[0] as any);
+        await h.saga.onReservationCommitRefused(batch[1] as any);
+      },
+      { events: batch },
+    );
+    expect((await order(paid)).status).toBe('expired');
+    expect((await order(other)).status).toBe('awaiting_payment');
+    expect(await h.count('parked_events', owner.tenantId)).toBe(parkedBefore);
+  });
+
   it('serializes a staff cancel racing a payment confirmation: exactly one wins', async () => {
     for (let i = 0; i < 5; i++) {
       const id = await place();

@@ -9,6 +9,7 @@ const ORDER_FIELD: ReadonlyMap<string, 'reference' | 'orderId'> = new Map([
   [InventoryEventTypes.ReservationConfirmed, 'reference'],
   [InventoryEventTypes.ReservationRejected, 'reference'],
   [InventoryEventTypes.ReservationExpired, 'reference'],
+  [InventoryEventTypes.ReservationCommitRefused, 'reference'],
   [BillingEventTypes.PaymentCreated, 'orderId'],
   [BillingEventTypes.PaymentConfirmed, 'orderId'],
   [BillingEventTypes.PaymentFailed, 'orderId'],
@@ -25,6 +26,8 @@ export function orderReferenceOf(event: EventEnvelope): string | undefined {
 interface Locked {
   /** Tenants whose orders named in the batch are locked (and, when found, below). */
   tenants: Set<string>;
+  /** Every order id a lock statement asked for, found or not. */
+  asked: Set<string>;
   orders: Map<string, OrderRow>;
 }
 
@@ -42,7 +45,7 @@ export class LockedOrders {
   async get(tx: InboxTx, orderId: string): Promise<OrderRow | null> {
     let locked = this.byTransaction.get(tx.manager);
     if (!locked) {
-      locked = { tenants: new Set(), orders: new Map() };
+      locked = { tenants: new Set(), asked: new Set(), orders: new Map() };
       this.byTransaction.set(tx.manager, locked);
     }
     if (!locked.tenants.has(tx.tenantId)) {
@@ -52,10 +55,19 @@ export class LockedOrders {
         const reference = e.tenantid === tx.tenantId ? orderReferenceOf(e) : undefined;
         if (reference) named.add(reference);
       }
-      for (const order of await OrderStore.lockMany(tx.manager, [...named])) locked.orders.set(order.id, order);
+      await this.lock(tx, locked, [...named]);
       locked.tenants.add(tx.tenantId);
+    } else if (!locked.asked.has(orderId)) {
+      // An id the batch's first lock did not name (an event type orderReferenceOf does not know): lock it now rather
+      // than take it for an unknown order, which would park the event for good.
+      await this.lock(tx, locked, [orderId]);
     }
-    // Not found by the lock above means no such order for this tenant: an event can only follow its order's commit.
+    // Not found by a lock above means no such order for this tenant: an event can only follow its order's commit.
     return locked.orders.get(orderId) ?? null;
+  }
+
+  private async lock(tx: InboxTx, locked: Locked, ids: string[]): Promise<void> {
+    for (const id of ids) locked.asked.add(id);
+    for (const order of await OrderStore.lockMany(tx.manager, ids)) locked.orders.set(order.id, order);
   }
 }
