@@ -232,6 +232,11 @@ describe('movements, levels and ledger', () => {
   it('refuses bad queries', async () => {
     expectProblem(await http().get('/v1/inventory/levels').query({ locationId: 'nope' }).set(await as('viewer')), 400);
     expectProblem(await http().get('/v1/inventory/ledger').query({ cursor: 'abc' }).set(await as('viewer')), 400);
+    // Past PostgreSQL's bigint (the ledger's seq): 400, not a failed cast.
+    for (const cursor of ['9999999999999999999', '9223372036854775808']) {
+      expectProblem(await http().get('/v1/inventory/ledger').query({ cursor }).set(await as('viewer')), 400);
+    }
+    expect((await http().get('/v1/inventory/ledger').query({ cursor: '999999999999999999' }).set(await as('viewer'))).status).toBe(200);
     expectProblem(await http().get('/v1/inventory/ledger').query({ limit: 0 }).set(await as('viewer')), 400);
     expectProblem(await http().get('/v1/inventory/ledger').query({ limit: 100000 }).set(await as('viewer')), 400);
   });

@@ -12,7 +12,7 @@ beforeAll(async () => {
   h = await startHarness();
   main = (await h.domain.locations.create(tenant, { code: 'MAIN', name: 'Main warehouse', priority: 1 })).id;
   backup = (await h.domain.locations.create(tenant, { code: 'BACKUP', name: 'Backup', priority: 2 })).id;
-  await h.knowSkus(tenant, 'MV-1', 'MV-2', 'MV-3');
+  await h.knowSkus(tenant, 'MV-1', 'MV-2', 'MV-3', 'MV-MAX');
   // The other tenant's catalog has MV-1 too: its refusal below is about the location.
   await h.knowSkus(other, 'MV-1');
 });
@@ -90,6 +90,32 @@ describe('movements', () => {
     // Within the limit it works: two units are free.
     await h.domain.movements.apply(tenant, { type: 'adjust', sku: 'MV-2', locationId: main, quantity: -2, reason: 'count' });
     expect(await level('MV-2', main)).toMatchObject({ onHand: 3, reserved: 3, available: 0 });
+  });
+
+  it('refuses (409) a movement that would put more units on hand than a stock row holds (2^31 - 1), and changes nothing', async () => {
+    await h.domain.movements.apply(tenant, { type: 'receive', sku: 'MV-MAX', locationId: main, quantity: 1 });
+    // Two thousand receives of a million would get there; the same state in one step, ledger and row together
+    // (as the superuser: the ledger refuses nothing but UPDATE and DELETE, and its sum stays equal to on hand).
+    const [row] = await h.admin(`SELECT id, tenant_id FROM inventory.stock_levels WHERE sku = 'MV-MAX'`);
+    const big = 2_147_483_640;
+    await h.admin(
+      `INSERT INTO inventory.ledger (tenant_id, stock_level_id, sku, location_id, condition, movement, reason, delta_on_hand, delta_reserved,
+                                     on_hand_before, on_hand_after, reserved_before, reserved_after, actor)
+       VALUES ($1, $2, 'MV-MAX', $3, 'new', 'adjust', 'found', $4, 0, 1, $4 + 1, 0, 0, 'test')`,
+      [row.tenant_id, row.id, main, big],
+    );
+    await h.admin(`UPDATE inventory.stock_levels SET on_hand = $2 WHERE id = $1`, [row.id, big + 1]);
+    const before = await h.domain.queries.ledger(tenant, { sku: 'MV-MAX' });
+    for (const attempt of [
+      h.domain.movements.apply(tenant, { type: 'receive', sku: 'MV-MAX', locationId: main, quantity: 7 }),
+      h.domain.movements.apply(tenant, { type: 'adjust', sku: 'MV-MAX', locationId: main, quantity: 1_000_000, reason: 'found' }),
+    ]) {
+      await expect(attempt).rejects.toMatchObject({ kind: 'conflict', code: 'stock_limit_exceeded' });
+    }
+    expect((await h.domain.queries.ledger(tenant, { sku: 'MV-MAX' })).items).toEqual(before.items);
+    await h.domain.movements.apply(tenant, { type: 'receive', sku: 'MV-MAX', locationId: main, quantity: 6 });
+    expect(await level('MV-MAX', main)).toMatchObject({ onHand: 2_147_483_647 });
+    expect(await ledgerMismatches(h)).toEqual([]);
   });
 
   it('rejects bad input before touching the database', async () => {

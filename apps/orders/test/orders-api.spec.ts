@@ -188,6 +188,14 @@ describe('orders HTTP API', () => {
       expectProblem(await h.http.get('/v1/orders?status=lost').set(await h.headers(t)), 400);
       expectProblem(await h.http.get('/v1/orders?limit=1000').set(await h.headers(t)), 400);
       expectProblem(await h.http.get('/v1/orders?cursor=bm9wZQ').set(await h.headers(t)), 400);
+      // Cursors of the right shape whose time PostgreSQL could not cast: 400, not 500.
+      const id = ids[0];
+      for (const createdAt of ['2024-13-45 00:00:00+00', '2024-02-30 10:00:00+00', '2024-01-01 25:00:00+00', '2024-01-01 10:00:00+99', '2024-01-01 10:61:00+00']) {
+        const cursor = Buffer.from(JSON.stringify({ createdAt, id })).toString('base64url');
+        expectProblem(await h.http.get(`/v1/orders?cursor=${cursor}`).set(await h.headers(t)), 400);
+      }
+      const fine = Buffer.from(JSON.stringify({ createdAt: '2024-02-29 10:00:00.123456+05:30', id })).toString('base64url');
+      expect((await h.http.get(`/v1/orders?cursor=${fine}`).set(await h.headers(t))).status).toBe(200);
     });
   });
 

@@ -16,6 +16,12 @@ export class InventoryError extends Error {
 export const insufficientStock = (details: Record<string, unknown>): InventoryError =>
   new InventoryError('conflict', 'insufficient_stock', 'the movement would leave on hand below zero or below reserved', details);
 
+/** The column behind on hand (and a ledger row's before/after) is a PostgreSQL integer. */
+export const MAX_ON_HAND = 2_147_483_647;
+
+export const stockLimitExceeded = (details: Record<string, unknown>): InventoryError =>
+  new InventoryError('conflict', 'stock_limit_exceeded', `the movement would put more than ${MAX_ON_HAND} units on hand in one stock row`, details);
+
 export const notFound = (what: string, id: string): InventoryError =>
   new InventoryError('not_found', `${what}_not_found`, `${what} ${id} not found`, { id });
 

@@ -1,6 +1,6 @@
 import { InventoryEventTypes, type StockChangedV1, type StockLowV1 } from '@tessera/contracts';
 import type { EntityManager } from 'typeorm';
-import { insufficientStock } from './errors';
+import { insufficientStock, MAX_ON_HAND, stockLimitExceeded } from './errors';
 import type { PendingEvents } from './events';
 import { toLevel, type LedgerRowValues, type LevelRow } from './stock-rows';
 import type { Actor, AdjustReason, LockedStock, StockCondition, StockMovementType } from './types';
@@ -106,17 +106,17 @@ export class StockBook {
     if (!row) throw new Error(`stock row ${id} is not locked by this transaction`);
     const onHand = row.onHand + change.deltaOnHand;
     const reserved = row.reserved + change.deltaReserved;
-    if (onHand < 0 || reserved < 0 || reserved > onHand) {
-      throw insufficientStock({
-        sku: row.sku,
-        locationId: row.locationId,
-        condition: row.condition,
-        onHand: row.onHand,
-        reserved: row.reserved,
-        deltaOnHand: change.deltaOnHand,
-        deltaReserved: change.deltaReserved,
-      });
-    }
+    const details = {
+      sku: row.sku,
+      locationId: row.locationId,
+      condition: row.condition,
+      onHand: row.onHand,
+      reserved: row.reserved,
+      deltaOnHand: change.deltaOnHand,
+      deltaReserved: change.deltaReserved,
+    };
+    if (onHand < 0 || reserved < 0 || reserved > onHand) throw insufficientStock(details);
+    if (onHand > MAX_ON_HAND) throw stockLimitExceeded(details);
     this.ledger.push({
       stock_level_id: row.id,
       sku: row.sku,

@@ -89,7 +89,7 @@ export class StockQueries {
   ledger(tenantId: string, filter: { sku?: string; cursor?: string; limit?: number } = {}): Promise<{ items: LedgerEntry[]; nextCursor: string | null }> {
     const limit = filter.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw invalid('invalid_limit', 'limit must be an integer from 1 to 500');
-    if (filter.cursor !== undefined && !/^[1-9][0-9]{0,18}$/.test(filter.cursor)) throw invalid('invalid_cursor', 'cursor is not valid');
+    if (filter.cursor !== undefined && !/^[1-9][0-9]{0,17}$/.test(filter.cursor)) throw invalid('invalid_cursor', 'cursor is not valid');
     return this.tenants.run(tenantId, async (tx) => {
       const rows: LedgerRow[] = await tx.manager.query(
         `SELECT * FROM ledger WHERE ($1::text IS NULL OR sku = $1) AND ($2::bigint IS NULL OR seq < $2)

@@ -22,9 +22,19 @@ import { OrderStore, type Cause, type OrderItemRow } from './order-store';
 import { transition } from './order-transitions';
 import { toOrderDto, toSummary } from './order-view';
 
-// createdAt is PostgreSQL's text form of a timestamptz; anything else would fail the cast with a 500.
+// createdAt is PostgreSQL's text form of a timestamptz; anything else, a month 13 or an offset of +99 included,
+// would fail the cast with a 500.
+const PG_TIMESTAMPTZ = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?[+-](\d{2})(?::(\d{2}))?(?::(\d{2}))?$/;
+function isPgTimestamptz(text: string): boolean {
+  const m = PG_TIMESTAMPTZ.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second, offsetH, offsetM, offsetS] = m.slice(1).map((v) => Number(v ?? 0));
+  const date = new Date(Date.UTC(year, month - 1, day));
+  const realDay = year >= 1 && date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+  return realDay && hour < 24 && minute < 60 && second < 60 && offsetH <= 15 && offsetM < 60 && offsetS < 60;
+}
 const cursorSchema = z.object({
-  createdAt: z.string().regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/),
+  createdAt: z.string().refine(isPgTimestamptz),
   id: z.string().uuid(),
 });
 

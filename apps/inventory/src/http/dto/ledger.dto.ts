@@ -12,7 +12,7 @@ export class LedgerQueryDto {
 
   @ApiPropertyOptional({ description: 'the nextCursor of the previous page' })
   @IsOptional()
-  @Matches(/^[1-9][0-9]{0,18}$/, { message: 'cursor must be a cursor returned by this API' })
+  @Matches(/^[1-9][0-9]{0,17}$/, { message: 'cursor must be a cursor returned by this API' })
   cursor?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
