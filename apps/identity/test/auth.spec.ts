@@ -191,6 +191,20 @@ describe('signup, login, refresh', () => {
       expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
     });
 
+    it('holds the account limit for guesses sent all at once: only as many are checked as the limit allows', async () => {
+      const victim = await h.signup();
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => login(victim.email, `guess ${i}`, `203.0.113.${i + 1}`)));
+      const statuses = answers.map((r) => r.status).sort();
+      expect(statuses.filter((s) => s === 401)).toHaveLength(3);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(9);
+      expectProblem(await login(victim.email, victim.password, '203.0.113.99'), 429);
+    });
+
+    it('does not count successful logins against the address', async () => {
+      const address = '192.0.2.150';
+      for (let i = 0; i < 10; i++) expect((await login(t.email, t.password, address)).status).toBe(200);
+    });
+
     it('throttles an address across accounts', async () => {
       const address = '192.0.2.200';
       for (let i = 0; i < 6; i++) expectProblem(await login(`ghost-${i}@example.com`, 'wrong guess', address), 401);

@@ -47,7 +47,7 @@ export class AuthService {
   ) {}
 
   async login(email: string, password: string, address: string): Promise<TokenPairDto> {
-    const retryAfter = await this.throttle.retryAfter(email, address);
+    const retryAfter = await this.throttle.acquire(email, address);
     if (retryAfter > 0) throw new TooManyAttemptsProblem(retryAfter);
 
     // identity.find_login is a SECURITY DEFINER lookup by exact email (see the migration for why it is safe):
@@ -58,11 +58,9 @@ export class AuthService {
     let passwordOk = false;
     if (row) passwordOk = await verifyPassword(row.password_hash, password);
     else await verifyPassword(await dummyPasswordHash(), password);
-    if (!row || !passwordOk || row.user_status !== 'active') {
-      await this.throttle.recordFailure(email, address);
-      throw new UnauthorizedProblem(BAD_CREDENTIALS);
-    }
-    await this.throttle.recordSuccess(email);
+    // A failure keeps the attempt acquire() took.
+    if (!row || !passwordOk || row.user_status !== 'active') throw new UnauthorizedProblem(BAD_CREDENTIALS);
+    await this.throttle.recordSuccess(email, address);
     if (row.tenant_status === 'suspended') throw new ForbiddenProblem('this tenant is suspended');
 
     return this.transactions.run(row.tenant_id, async (tx) => {

@@ -3,8 +3,9 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { IDENTITY_CONFIG, type IdentityConfig } from '../config';
 
 /**
- * Counts failed logins per account (email) and per client address over a sliding window, and blocks further
- * attempts once either reaches its limit; a successful login clears the account's counter.
+ * Counts login attempts per account (email) and per client address over a window, and blocks further attempts
+ * once either reaches its limit; a successful login clears the account's counter and does not count against the
+ * address, so the limits bound failures.
  *
  * The counters live in this process's memory: identity runs as one process in the embedded setup, and a
  * restart only forgets recent failures. With several replicas each would count on its own (an attacker gets
@@ -29,25 +30,38 @@ export class LoginThrottle {
     });
   }
 
-  /** Seconds until the next attempt is allowed, or 0 when neither limit is reached. */
-  async retryAfter(email: string, address: string): Promise<number> {
-    const [account, addr] = await Promise.all([this.perAccount.get(accountKey(email)), this.perAddress.get(address)]);
-    const waits = [
-      account && account.remainingPoints <= 0 ? account.msBeforeNext : 0,
-      addr && addr.remainingPoints <= 0 ? addr.msBeforeNext : 0,
-    ];
-    const ms = Math.max(...waits);
-    return ms > 0 ? Math.ceil(ms / 1000) : 0;
+  /**
+   * Takes one attempt from the account's and the address's budgets before the password is checked, and answers
+   * the seconds to wait (0: go ahead). Taking it first is what makes the limit hold for attempts sent at once: a
+   * check that only read the counters let twenty simultaneous guesses all see zero failures during their hashing.
+   */
+  async acquire(email: string, address: string): Promise<number> {
+    const account = accountKey(email);
+    try {
+      await this.perAccount.consume(account);
+    } catch (refused) {
+      return waitOf(refused);
+    }
+    try {
+      await this.perAddress.consume(address);
+    } catch (refused) {
+      await this.perAccount.reward(account, 1);
+      return waitOf(refused);
+    }
+    return 0;
   }
 
-  async recordFailure(email: string, address: string): Promise<void> {
-    // penalty() adds points without rejecting, so the failure that reaches the limit is still answered 401.
-    await Promise.all([this.perAccount.penalty(accountKey(email)), this.perAddress.penalty(address)]);
+  /** A successful login clears the account's failures and gives the address its attempt back. */
+  async recordSuccess(email: string, address: string): Promise<void> {
+    await Promise.all([this.perAccount.delete(accountKey(email)), this.perAddress.reward(address, 1)]);
   }
+}
 
-  async recordSuccess(email: string): Promise<void> {
-    await this.perAccount.delete(accountKey(email));
-  }
+/** rate-limiter-flexible rejects with its result (msBeforeNext); anything else is a real error. */
+function waitOf(refused: unknown): number {
+  if (refused instanceof Error) throw refused;
+  const ms = (refused as { msBeforeNext?: number }).msBeforeNext ?? 1000;
+  return Math.max(1, Math.ceil(ms / 1000));
 }
 
 function accountKey(email: string): string {
