@@ -16,7 +16,7 @@ import { OutboxWriter } from '../core/outbox-writer';
 import { ensureMessagingSchema } from '../postgres/messaging-schema';
 import { PostgresTransport } from '../postgres/postgres.transport';
 import { EventContext, EventsServer } from './events.server';
-import { MessagingHealth, MessagingModule, outboxRetentionMs, transportDatabaseUrl } from './messaging.module';
+import { MessagingHealth, MessagingLifecycle, MessagingModule, outboxRetentionMs, transportDatabaseUrl } from './messaging.module';
 
 const SCHEMA = 'nestsvc';
 const TENANT = '3a4b5c6d-1111-4222-8333-944455556666';
@@ -199,6 +199,25 @@ describe('MessagingModule + EventsServer (Nest)', () => {
     expect(published?.values[0].value).toBeGreaterThanOrEqual(4);
     // Handled progress is committed within the transport's commit interval (200 ms by default).
     await waitFor('no lag', async () => (await app.get(EventsServer).consumer?.lag()) === 0, 5_000);
+  });
+});
+
+describe('MessagingLifecycle shutdown', () => {
+  it('stops the consumers before the final flush of the relay, so what the last handlers wrote is published', async () => {
+    const calls: string[] = [];
+    const step = (name: string) => async () => {
+      calls.push(`${name} start`);
+      await new Promise((r) => setTimeout(r, 10));
+      calls.push(`${name} done`);
+    };
+    const server = { close: step('consumers') } as unknown as EventsServer;
+    const relay = { stop: step('relay') } as unknown as OutboxRelay;
+    const transport = { close: step('transport') } as unknown as PostgresTransport;
+    const lifecycle = new MessagingLifecycle({ context: 'identity', schema: SCHEMA, groupId: 'g' } as never, transport, relay, server);
+    await lifecycle.beforeApplicationShutdown();
+    await lifecycle.onApplicationShutdown();
+    expect(calls.slice(0, 4)).toEqual(['consumers start', 'consumers done', 'relay start', 'relay done']);
+    expect(calls.slice(-2)).toEqual(['transport start', 'transport done']);
   });
 });
 

@@ -81,8 +81,9 @@ export class MessagingHealth {
 }
 
 /**
- * Starts the relay once the app is up; on shutdown flushes and stops it before Nest closes the
- * microservice (consumers), then closes the transport last.
+ * Starts the relay once the app is up. On shutdown, first stops the consumers (each finishes the batch in hand), then
+ * flushes and stops the relay, so that the events those last handlers wrote are published too, then closes the
+ * transport. Relay first would leave them in the outbox until the next start, and the saga waiting for them.
  */
 @Injectable()
 export class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
@@ -112,6 +113,7 @@ export class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplica
 
   async beforeApplicationShutdown(): Promise<void> {
     if (this.lagTimer) clearInterval(this.lagTimer);
+    await this.server.close();
     await this.relay.stop();
   }
 
