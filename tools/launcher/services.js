@@ -1,11 +1,11 @@
 // The processes `npm start` runs, in start order. A new service is one entry here (see README, "Adding a service").
-// Each service's port can be moved with <NAME>_PORT (e.g. IDENTITY_PORT) when the default is taken.
-const port = (name, fallback) => Number(process.env[`${name.toUpperCase()}_PORT`] ?? fallback);
-
+// Each service's port can be moved with <NAME>_PORT (e.g. IDENTITY_PORT) when the default is taken: start.js reads
+// and checks it into `port`.
 function service(name, defaultPort) {
   return {
     name,
-    port: port(name, defaultPort),
+    defaultPort,
+    port: defaultPort,
     urlEnv: `${name.toUpperCase()}_URL`,
     main: `apps/${name}/src/main.ts`,
     migrate: `apps/${name}/src/migrate.ts`,

@@ -8,6 +8,7 @@
 // runs it): a terminal's Ctrl-C signals its whole foreground process group, and only the launcher is left in it, so
 // it alone decides the order. If the launcher itself is killed, its children notice the closed IPC channel and stop
 // on their own (tools/launcher/exit-with-launcher.js), PostgreSQL after them.
+const crypto = require('node:crypto');
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const services = require('./services');
@@ -28,16 +29,22 @@ const log = (msg) => process.stdout.write(`[tessera] ${msg}\n`);
  * launcher waits a little longer than that before it kills one, so a service that uses its whole timeout still
  * gets to flush and close.
  */
-function shutdownTimeoutMs(env) {
-  const raw = env.SHUTDOWN_TIMEOUT_MS;
-  // As in the services' configuration, an empty variable counts as unset.
-  if (raw === undefined || raw === '') return 10_000;
-  const ms = Number(raw);
-  if (!Number.isSafeInteger(ms) || ms <= 0) {
-    throw new Error(`SHUTDOWN_TIMEOUT_MS must be a whole number of milliseconds > 0, got ${JSON.stringify(raw)}`);
+/**
+ * A whole number from the environment, or `fallback` when unset; as in the services' configuration an empty
+ * variable counts as unset, and anything else out of [min, max] stops the start naming the variable.
+ */
+function intFromEnv(env, name, fallback, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}) {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new Error(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
-  return ms;
+  return n;
 }
+
+const shutdownTimeoutMs = (env) => intFromEnv(env, 'SHUTDOWN_TIMEOUT_MS', 10_000);
+const portFromEnv = (env, name, fallback) => intFromEnv(env, name, fallback, { min: 1, max: 65535 });
 const SHUTDOWN_MARGIN_MS = 5_000;
 let graceMs = 10_000 + SHUTDOWN_MARGIN_MS;
 
@@ -111,9 +118,9 @@ function startPostgres(options) {
 }
 
 // Generous by default: a cold start compiles every service's TypeScript on a possibly busy machine.
-const READY_TIMEOUT_MS = Number(process.env.STARTUP_TIMEOUT_MS ?? 120_000);
+let readyTimeoutMs = 120_000;
 
-async function waitReady(name, url, timeoutMs = READY_TIMEOUT_MS) {
+async function waitReady(name, url, timeoutMs = readyTimeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (stopping) throw new Error('stopping');
@@ -178,18 +185,54 @@ function shutdown(code) {
   return shuttingDown;
 }
 
+/**
+ * Each runtime role's own password, derived from DB_APP_PASSWORD, so a service that leaks its connection string
+ * gives away its own schema only, not the other services' roles.
+ */
+function rolePassword(appPassword, schema) {
+  return crypto.createHmac('sha256', appPassword).update(`tessera_${schema}`).digest('base64url');
+}
+
+/** Secrets only some processes need; no other process receives them. */
+const IDENTITY_ONLY = ['JWT_SIGNING_KEYS', 'CREDENTIALS_ENCRYPTION_KEYS'];
+const LAUNCHER_ONLY = ['DATABASE_URL', 'DB_APP_PASSWORD', 'POSTGRES_PASSWORD'];
+
+/**
+ * The environment of a service (`svc`) or of the gateway (null): never the admin URL or the password behind every
+ * runtime role; a service's own runtime URL as <NAME>_DATABASE_URL (unless set explicitly); the signing and
+ * encryption keys for identity only.
+ */
+function processEnv(env, svc) {
+  const out = { ...env };
+  for (const k of LAUNCHER_ONLY) delete out[k];
+  if (svc?.name !== 'identity') for (const k of IDENTITY_ONLY) delete out[k];
+  if (svc) {
+    const urlEnv = `${svc.name.toUpperCase()}_DATABASE_URL`;
+    if (!env[urlEnv]) {
+      const url = new URL(env.DATABASE_URL);
+      url.username = `tessera_${svc.name}`;
+      url.password = encodeURIComponent(rolePassword(env.DB_APP_PASSWORD, svc.name));
+      out[urlEnv] = url.toString();
+    }
+  }
+  return out;
+}
+
 let postgresStarting;
 
 async function main() {
   const started = Date.now();
   graceMs = shutdownTimeoutMs(process.env) + SHUTDOWN_MARGIN_MS;
+  readyTimeoutMs = intFromEnv(process.env, 'STARTUP_TIMEOUT_MS', readyTimeoutMs);
+  const gatewayPort = portFromEnv(process.env, 'PORT', services.gateway.defaultPort);
+  for (const svc of services) svc.port = portFromEnv(process.env, `${svc.name.toUpperCase()}_PORT`, svc.defaultPort);
   const secrets = loadOrCreateSecrets(dataDir);
   const env = { ...process.env };
   for (const [k, v] of Object.entries(secrets)) if (k !== 'POSTGRES_PASSWORD' && !env[k]) env[k] = v;
   env.LOG_LEVEL ??= 'info';
 
   if (!env.DATABASE_URL) {
-    const port = Number(env.EMBEDDED_PG_PORT ?? 54329);
+    const port = portFromEnv(env, 'EMBEDDED_PG_PORT', 54329);
     const { handle, ready } = startPostgres({ dataDir: path.join(dataDir, 'postgres'), port, persistent: true, password: secrets.POSTGRES_PASSWORD });
     postgresStarting = ready.catch(async (err) => {
       await handle.stop();
@@ -207,19 +250,21 @@ async function main() {
   // The first service's migrations also create the shared `messaging` schema of the postgres transport;
   // the others only touch their own schema, so they run side by side.
   const [first, ...rest] = services;
-  const migrate = (svc) => runTs(svc.migrate, env, { name: `${svc.name} migrations`, wait: true });
+  // Migrations run with the admin URL and set the service's runtime role's password; the service itself gets only
+  // its runtime role's URL (below).
+  const migrate = (svc) =>
+    runTs(svc.migrate, { ...env, DB_APP_PASSWORD: rolePassword(env.DB_APP_PASSWORD, svc.name) }, { name: `${svc.name} migrations`, wait: true });
   await migrate(first);
   await Promise.all(rest.map(migrate));
   if (stopping) return;
   log(`migrations done (${((Date.now() - started) / 1000).toFixed(1)}s)`);
   for (const svc of services) env[svc.urlEnv] ??= `http://127.0.0.1:${svc.port}`;
   for (const svc of services) {
-    runTs(svc.main, { ...env, PORT: String(svc.port), SERVICE_NAME: svc.name }, { name: svc.name });
+    runTs(svc.main, { ...processEnv(env, svc), PORT: String(svc.port), SERVICE_NAME: svc.name }, { name: svc.name });
   }
   await Promise.all(services.map((svc) => waitReady(svc.name, env[svc.urlEnv])));
 
-  const gatewayPort = Number(env.PORT ?? services.gateway.defaultPort);
-  runTs(services.gateway.main, { ...env, PORT: String(gatewayPort) }, { name: services.gateway.name });
+  runTs(services.gateway.main, { ...processEnv(env, null), PORT: String(gatewayPort) }, { name: services.gateway.name });
   const base = `http://localhost:${gatewayPort}`;
   await waitReady('gateway', base);
 

@@ -48,17 +48,25 @@ function platformProcesses(dataDir: string): Proc[] {
 }
 
 describe('npm start (tools/launcher)', () => {
-  it('refuses to start naming SHUTDOWN_TIMEOUT_MS when it is not a positive number of milliseconds', () => {
+  it('refuses to start naming a timeout or port that is not a whole number in range', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-e2e-'));
     try {
-      const run = spawnSync(process.execPath, ['tools/launcher/start.js'], {
-        cwd: path.resolve(__dirname, '../../..'),
-        env: { ...process.env, SHUTDOWN_TIMEOUT_MS: 'soon', TESSERA_DATA_DIR: dataDir },
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
-      expect(run.status).toBe(1);
-      expect(run.stdout).toContain('start failed: SHUTDOWN_TIMEOUT_MS must be a whole number of milliseconds > 0, got "soon"');
+      for (const [name, value, range] of [
+        ['SHUTDOWN_TIMEOUT_MS', 'soon', `1 to ${Number.MAX_SAFE_INTEGER}`],
+        ['STARTUP_TIMEOUT_MS', '2m', `1 to ${Number.MAX_SAFE_INTEGER}`],
+        ['PORT', '70000', '1 to 65535'],
+        ['CATALOG_PORT', '0', '1 to 65535'],
+        ['EMBEDDED_PG_PORT', 'x', '1 to 65535'],
+      ]) {
+        const run = spawnSync(process.execPath, ['tools/launcher/start.js'], {
+          cwd: path.resolve(__dirname, '../../..'),
+          env: { ...process.env, [name]: value, TESSERA_DATA_DIR: dataDir },
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+        expect({ name, status: run.status }).toEqual({ name, status: 1 });
+        expect(run.stdout).toContain(`start failed: ${name} must be a whole number from ${range}, got ${JSON.stringify(value)}`);
+      }
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
@@ -101,6 +109,26 @@ describe('npm start (tools/launcher)', () => {
         expect(running.some((p) => p.cmd.includes(`apps/${name}/src/main.ts`))).toBe(true);
       }
       expect(running.some((p) => /\/postgres -D /.test(p.cmd))).toBe(true);
+      // No service or gateway holds the superuser's URL or the password behind the runtime roles; each service has
+      // its own role's URL with a password of its own, and only identity holds the signing and encryption keys.
+      const environ = (name: string) => {
+        const proc = running.find((p) => p.cmd.includes(`apps/${name}/src/main.ts`));
+        const vars = readFileSync(`/proc/${proc?.pid}/environ`, 'latin1').split('\0');
+        return new Map(vars.filter(Boolean).map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
+      };
+      const passwords = new Set<string>();
+      for (const name of [...SERVICES, 'gateway']) {
+        const env = environ(name);
+        for (const secret of ['DATABASE_URL', 'DB_APP_PASSWORD', 'POSTGRES_PASSWORD']) expect({ name, secret, set: env.has(secret) }).toEqual({ name, secret, set: false });
+        const identityOnly = name === 'identity';
+        for (const key of ['JWT_SIGNING_KEYS', 'CREDENTIALS_ENCRYPTION_KEYS']) expect({ name, key, set: env.has(key) }).toEqual({ name, key, set: identityOnly });
+        if (name === 'gateway') continue;
+        const own = new URL(env.get(`${name.toUpperCase()}_DATABASE_URL`) ?? 'missing:');
+        expect(decodeURIComponent(own.username)).toBe(`tessera_${name}`);
+        passwords.add(own.password);
+        expect([...env.values()].some((v) => v.includes(platform.secrets().POSTGRES_PASSWORD))).toBe(false);
+      }
+      expect(passwords.size).toBe(SERVICES.length);
 
       const from = platform.output().length;
       expect(await platform.interrupt()).toBe(0);
