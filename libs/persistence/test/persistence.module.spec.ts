@@ -110,7 +110,7 @@ describe('PersistenceModule', () => {
       process.env['DATABASE_POOL_SIZE'] = 'ten';
       await expect(
         Test.createTestingModule({ imports: [PersistenceModule.forRoot({ schema, entities: [Widget], url })] }).compile(),
-      ).rejects.toThrow(/DATABASE_POOL_SIZE must be a whole number from 1 to 1000, got "ten"/);
+      ).rejects.toThrow(/DATABASE_POOL_SIZE must be a whole number from 3 to 1000, got "ten"/);
     } finally {
       if (saved === undefined) delete process.env['DATABASE_POOL_SIZE'];
       else process.env['DATABASE_POOL_SIZE'] = saved;
@@ -148,12 +148,12 @@ describe('pingDatabase', () => {
 });
 
 describe('poolSizeFromEnv', () => {
-  it('defaults when unset or blank, takes whole numbers from 1 to 1000, and refuses anything else', () => {
+  it('defaults when unset or blank, takes whole numbers from 3 (relay session, a consumer, a request) to 1000, and refuses anything else', () => {
     expect(poolSizeFromEnv({})).toBe(DEFAULT_POOL_SIZE);
     expect(poolSizeFromEnv({ DATABASE_POOL_SIZE: ' ' })).toBe(DEFAULT_POOL_SIZE);
-    expect(poolSizeFromEnv({ DATABASE_POOL_SIZE: '1' })).toBe(1);
+    expect(poolSizeFromEnv({ DATABASE_POOL_SIZE: '3' })).toBe(3);
     expect(poolSizeFromEnv({ DATABASE_POOL_SIZE: '1000' })).toBe(1000);
-    for (const bad of ['0', '-5', '2.5', '1001', '12abc', 'NaN']) {
+    for (const bad of ['0', '1', '2', '-5', '2.5', '1001', '12abc', 'NaN']) {
       expect(() => poolSizeFromEnv({ DATABASE_POOL_SIZE: bad })).toThrow(/^DATABASE_POOL_SIZE must be a whole number/);
     }
   });

@@ -6,19 +6,24 @@
  * connections only as concurrency asks for them and close them after POOL_IDLE_TIMEOUT_MS idle.
  */
 export const DEFAULT_POOL_SIZE = 24;
+/**
+ * The outbox relay holds one connection of the pool for good (its advisory-lock session), and a consumer's
+ * transaction takes another while requests need one too: with fewer than 3 a service waits on itself forever.
+ */
+const MIN_POOL_SIZE = 3;
 const MAX_POOL_SIZE = 1000;
 
 /**
  * `DATABASE_POOL_SIZE` from the environment (every service's pool), else DEFAULT_POOL_SIZE. Throws naming the
- * variable when it is not a whole number from 1 to 1000: the sum over services and replicas must stay below the
+ * variable when it is not a whole number from 3 to 1000: the sum over services and replicas must stay below the
  * server's max_connections, so a typo must not pass silently.
  */
 export function poolSizeFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env['DATABASE_POOL_SIZE'];
   if (raw === undefined || raw.trim() === '') return DEFAULT_POOL_SIZE;
   const size = Number(raw);
-  if (!Number.isInteger(size) || size < 1 || size > MAX_POOL_SIZE) {
-    throw new Error(`DATABASE_POOL_SIZE must be a whole number from 1 to ${MAX_POOL_SIZE}, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(size) || size < MIN_POOL_SIZE || size > MAX_POOL_SIZE) {
+    throw new Error(`DATABASE_POOL_SIZE must be a whole number from ${MIN_POOL_SIZE} to ${MAX_POOL_SIZE}, got ${JSON.stringify(raw)}`);
   }
   return size;
 }

@@ -8,10 +8,12 @@ export class CreateApiKeyDto {
   @MaxLength(200)
   name!: string;
 
-  @ApiProperty({ type: [String], example: ['inventory:write', 'orders:read'] })
+  // Each scope at most 200 characters: services refuse a caller context carrying a longer one.
+  @ApiProperty({ type: [String], example: ['inventory:write', 'orders:read'], maxItems: 50 })
   @IsArray()
   @ArrayMaxSize(50)
   @IsString({ each: true })
+  @MaxLength(200, { each: true })
   @Matches(/^[a-z][a-z0-9_]*(:[a-z][a-z0-9_]*)*$/, {
     each: true,
     message: 'each scope must look like "resource:action"',
