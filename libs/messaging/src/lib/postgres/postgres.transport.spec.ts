@@ -55,3 +55,22 @@ describeTransportContract('postgres', async () => {
     },
   };
 });
+
+describe('postgres transport: topic registration', () => {
+  it('gives every transport the same partition count when many register a new topic at the same moment', async () => {
+    const db: TestDatabase = await createTestDatabase('pgtopics');
+    await ensureMessagingSchema(db.url);
+    const transports = Array.from({ length: 12 }, (_, i) => new PostgresTransport({ url: db.url, partitions: 3 + i, onError: () => undefined }));
+    try {
+      for (let round = 0; round < 5; round++) {
+        const topic = `tessera.race${round}.events`;
+        const counts = await Promise.all(transports.map((t) => t.partitionsOf(topic)));
+        // Whoever inserted first decided it; nobody failed or saw another number.
+        expect(new Set(counts).size).toBe(1);
+      }
+    } finally {
+      await Promise.all(transports.map((t) => t.close()));
+      await db.drop();
+    }
+  });
+});

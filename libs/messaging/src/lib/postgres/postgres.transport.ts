@@ -172,12 +172,18 @@ export class PostgresTransport implements EventTransport {
   async partitionsOf(topic: string): Promise<number> {
     const known = this.partitionCounts.get(topic);
     if (known) return known;
-    const { rows } = await this.getPool().query<{ partitions: number }>(
-      `WITH ins AS (
-         INSERT INTO messaging.topics (topic, partitions) VALUES ($1, $2) ON CONFLICT (topic) DO NOTHING RETURNING partitions)
-       SELECT partitions FROM ins UNION ALL SELECT partitions FROM messaging.topics WHERE topic = $1`,
-      [topic, this.opts.partitions ?? 8],
-    );
+    const register = () =>
+      this.getPool().query<{ partitions: number }>(
+        `WITH ins AS (
+           INSERT INTO messaging.topics (topic, partitions) VALUES ($1, $2) ON CONFLICT (topic) DO NOTHING RETURNING partitions)
+         SELECT partitions FROM ins UNION ALL SELECT partitions FROM messaging.topics WHERE topic = $1`,
+        [topic, this.opts.partitions ?? 8],
+      );
+    let { rows } = await register();
+    // Another transport registering the topic at the same moment: the insert waited for it and did nothing, and the
+    // statement's snapshot, taken before that commit, does not show its row. The next statement sees it.
+    if (rows.length === 0) ({ rows } = await register());
+    if (rows.length === 0) throw new Error(`topic ${topic} could not be registered`);
     const n = rows[0].partitions;
     this.partitionCounts.set(topic, n);
     return n;
