@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ensureMessagingSchema } from '@tessera/messaging';
 import { revertLastMigration, runMigrations, runtimeDatabaseUrl } from '@tessera/persistence';
-import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import { createTestDatabase, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
 import { Client } from 'pg';
 import { BILLING_ENTITIES, BILLING_SCHEMA } from '../src/entities';
 import { BILLING_MIGRATIONS } from '../src/migrations';
@@ -37,7 +37,11 @@ describe('billing migrations', () => {
     const attemptColumn = async () =>
       (await admin.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = 'billing' AND table_name = 'payments' AND column_name = 'attempt'`))
         .rowCount === 1;
+    const outboxRls = async () => (await admin.query(OUTBOX_RLS_SQL, ['billing.outbox_events'])).rows[0];
     try {
+      expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
+      expect(await revert()).toBe('OutboxRls1796600000000');
+      expect(await outboxRls()).toEqual(OUTBOX_RLS_OFF);
       expect(await attemptColumn()).toBe(true);
       expect(await revert()).toBe('PaymentAttempts1796500000000');
       expect(await attemptColumn()).toBe(false);
@@ -51,6 +55,7 @@ describe('billing migrations', () => {
         [TABLES],
       );
       expect(back.rows.map((r) => r.relname).sort()).toEqual([...TABLES].sort());
+      expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
     } finally {
       await admin.end();
     }

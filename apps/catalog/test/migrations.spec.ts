@@ -1,12 +1,12 @@
 import { revertLastMigration, runMigrations } from '@tessera/persistence';
-import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import { createTestDatabase, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
 import { Client } from 'pg';
 import { CATALOG_ENTITIES, CATALOG_SCHEMA } from '../src/entities';
 import { CATALOG_MIGRATIONS } from '../src/migrations';
 import { installCatalogExtensions } from '../src/migrations/extensions';
 import { APP_PASSWORD } from './support/catalog-harness';
 
-const ALL = ['MessagingTables1763700000000', 'CatalogSchema1763900000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'IdentityReadModel1796300000000', 'TenantIdsListing1796400000000'];
+const ALL = ['MessagingTables1763700000000', 'CatalogSchema1763900000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'IdentityReadModel1796300000000', 'TenantIdsListing1796400000000', 'OutboxRls1796600000000'];
 const opts = (db: TestDatabase) => ({ adminUrl: db.url, schema: CATALOG_SCHEMA, migrations: CATALOG_MIGRATIONS, entities: CATALOG_ENTITIES });
 
 /** The purge of expired Idempotency-Keys: its function and the policies on the table (none once the table is gone). */
@@ -63,6 +63,10 @@ describe('catalog migrations', () => {
       query(db.url, `SELECT to_regprocedure('catalog.tenant_ids_after(uuid, integer)') IS NOT NULL AS fn,
                             (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = 'catalog.products'::regclass) AS policies`);
     expect(await listing()).toEqual([{ fn: true, policies: ['tenant_ids_listing', 'tenant_isolation'] }]);
+    const outbox = async () => (await query(db.url, OUTBOX_RLS_SQL, ['catalog.outbox_events']))[0];
+    expect(await outbox()).toEqual(OUTBOX_RLS_ON);
+    expect(await revertLastMigration(opts(db))).toBe('OutboxRls1796600000000');
+    expect(await outbox()).toEqual(OUTBOX_RLS_OFF);
     expect(await revertLastMigration(opts(db))).toBe('TenantIdsListing1796400000000');
     expect(await listing()).toEqual([{ fn: false, policies: ['tenant_isolation'] }]);
     expect(await revertLastMigration(opts(db))).toBe('IdentityReadModel1796300000000');

@@ -26,10 +26,13 @@ describe('republish (operator route POST /internal/republish)', () => {
     return body === undefined ? req : req.send(body as object);
   };
 
-  /** The tenant's outbox rows, oldest first, with the transaction (xmin) that wrote each. */
+  /**
+   * The tenant's outbox rows, oldest first, with the transaction that wrote each, known by its start time
+   * (created_at defaults to now()): not xmin, which the relay's marking of the rows as published replaces.
+   */
   async function rows(tenantId: string): Promise<Row[]> {
     const { rows: found } = await h.admin.query<Row>(
-      `SELECT type, envelope->>'subject' AS subject, partition_key AS "partitionKey", envelope->>'id' AS id, envelope->'data' AS data, xmin::text AS tx
+      `SELECT type, envelope->>'subject' AS subject, partition_key AS "partitionKey", envelope->>'id' AS id, envelope->'data' AS data, created_at::text AS tx
        FROM catalog.outbox_events WHERE tenant_id = $1 ORDER BY seq`,
       [tenantId],
     );

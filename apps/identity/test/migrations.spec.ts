@@ -1,5 +1,5 @@
 import { revertLastMigration, runMigrations } from '@tessera/persistence';
-import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import { createTestDatabase, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
 import { Client } from 'pg';
 import { IDENTITY_ENTITIES, IDENTITY_SCHEMA } from '../src/entities';
 import { IDENTITY_MIGRATIONS } from '../src/migrations';
@@ -65,6 +65,15 @@ describe('identity migrations', () => {
     }
   };
   const PURGE_POLICIES = ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'];
+  const outboxRls = async () => {
+    const c = new Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      return (await c.query(OUTBOX_RLS_SQL, [`${IDENTITY_SCHEMA}.outbox_events`])).rows[0];
+    } finally {
+      await c.end();
+    }
+  };
 
   it('applies, reverts and re-applies cleanly', async () => {
     const opts = {
@@ -73,7 +82,10 @@ describe('identity migrations', () => {
       migrations: IDENTITY_MIGRATIONS,
       entities: IDENTITY_ENTITIES,
     };
-    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(5);
+    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(6);
+    expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
+    expect(await revertLastMigration(opts)).toBe('OutboxRls1796600000000');
+    expect(await outboxRls()).toEqual(OUTBOX_RLS_OFF);
     expect(await tables()).toEqual(
       expect.arrayContaining([
         'api_keys',
@@ -102,8 +114,10 @@ describe('identity migrations', () => {
       'IdempotencyKeysTable1795300000000',
       'IdempotencyKeysPurge1795400000000',
       'TenantIdsListing1796400000000',
+      'OutboxRls1796600000000',
     ]);
     expect(await tables()).toContain('users');
+    expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
     expect(await listing()).toEqual({ fn: true, policies: ['definer_lookup', 'tenant_ids_listing', 'tenant_isolation'] });
   });

@@ -1,6 +1,6 @@
 import { revertLastMigration, runMigrations } from '@tessera/persistence';
 import { ensureMessagingSchema } from '@tessera/messaging';
-import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import { createTestDatabase, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
 import { Client } from 'pg';
 import { INVENTORY_SCHEMA, inventoryMigrations } from '../src/migrations';
 import { PASSWORD } from './harness';
@@ -40,6 +40,7 @@ const catalogTable = async () =>
        FROM pg_class c WHERE c.oid = to_regclass('inventory.catalog_variants')`,
     )
   ).rows[0] ?? null;
+const outboxRls = async () => (await admin.query(OUTBOX_RLS_SQL, ['inventory.outbox_events'])).rows[0];
 const codTtlColumn = async () =>
   (
     await admin.query(
@@ -55,6 +56,7 @@ describe('inventory migrations', () => {
     expect(await runMigrations(opts)).toEqual([
       'MessagingTables1700000000000', 'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000',
       'ReservationCommitRefused1796000000000', 'CatalogVariants1796100000000', 'RequestActor1796200000000', 'CashOnDeliveryTtl1796400000000',
+      'OutboxRls1796600000000',
     ]);
     expect(await tables()).toEqual([
       'catalog_variants', 'hot_queue_heads', 'hot_skus', 'idempotency_keys', 'known_tenants', 'ledger', 'locations', 'outbox_events', 'processed_events',
@@ -71,6 +73,9 @@ describe('inventory migrations', () => {
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
     expect(await refusedColumn()).toBe(true);
     expect(await catalogTable()).toEqual({ enabled: true, forced: true, owner: 'tessera_inventory_owner', policies: ['tenant_isolation'] });
+    expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
+    expect(await revertLastMigration(opts)).toBe('OutboxRls1796600000000');
+    expect(await outboxRls()).toEqual(OUTBOX_RLS_OFF);
     expect(await codTtlColumn()).toBe(true);
     expect(await revertLastMigration(opts)).toBe('CashOnDeliveryTtl1796400000000');
     expect(await codTtlColumn()).toBe(false);
@@ -88,8 +93,9 @@ describe('inventory migrations', () => {
     expect(await tables()).toEqual(['outbox_events', 'processed_events']);
     expect(await runMigrations(opts)).toEqual([
       'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'ReservationCommitRefused1796000000000',
-      'CatalogVariants1796100000000', 'RequestActor1796200000000', 'CashOnDeliveryTtl1796400000000',
+      'CatalogVariants1796100000000', 'RequestActor1796200000000', 'CashOnDeliveryTtl1796400000000', 'OutboxRls1796600000000',
     ]);
+    expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
     expect(await tables()).toHaveLength(14);
     expect(await catalogTable()).toEqual({ enabled: true, forced: true, owner: 'tessera_inventory_owner', policies: ['tenant_isolation'] });
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });

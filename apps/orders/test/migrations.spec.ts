@@ -1,6 +1,6 @@
 import { ensureMessagingSchema } from '@tessera/messaging';
 import { revertLastMigration, runMigrations } from '@tessera/persistence';
-import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import { createTestDatabase, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
 import { Client } from 'pg';
 import { ORDERS_MIGRATIONS, ORDERS_SCHEMA } from '../src/migrations';
 
@@ -51,12 +51,16 @@ describe('orders migrations', () => {
       `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'orders' AND c.relkind = 'r' AND c.relrowsecurity AND c.relforcerowsecurity ORDER BY 1`,
     );
-    expect(rows.map((r) => r.relname)).toEqual(['idempotency_keys', 'order_history', 'order_items', 'orders', 'parked_events', 'products', 'variants']);
+    expect(rows.map((r) => r.relname)).toEqual(['idempotency_keys', 'order_history', 'order_items', 'orders', 'outbox_events', 'parked_events', 'products', 'variants']);
+    const outboxRls = async () => (await admin.query(OUTBOX_RLS_SQL, ['orders.outbox_events'])).rows[0];
+    expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
 
     expect(await claimColumn()).toBe(true);
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
 
     const revert = () => revertLastMigration({ adminUrl: db.url, schema: ORDERS_SCHEMA, migrations: ORDERS_MIGRATIONS });
+    expect(await revert()).toBe('OutboxRls1796600000000');
+    expect(await outboxRls()).toEqual(OUTBOX_RLS_OFF);
     expect(await conditionColumns()).toBe(2);
     expect(await revert()).toBe('LineCondition1796000000000');
     expect(await conditionColumns()).toBe(0);
@@ -69,6 +73,7 @@ describe('orders migrations', () => {
     expect(await tables()).toEqual(['migrations', 'outbox_events', 'processed_events']);
     await run();
     expect(await tables()).toContain('orders');
+    expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
   });
 });

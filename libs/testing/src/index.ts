@@ -1,2 +1,3 @@
 export * from './postgres/test-database';
 export * from './kafka/kafka-harness';
+export * from './postgres/outbox-rls';

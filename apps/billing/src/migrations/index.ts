@@ -1,4 +1,4 @@
-import { messagingTablesMigration } from '@tessera/messaging';
+import { messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
 import { BillingSchema1763900000000 } from './1763900000000-billing-schema';
 import { PaymentAttempts1796500000000 } from './1796500000000-payment-attempts';
 
@@ -8,4 +8,6 @@ export const BILLING_MIGRATIONS = [
   BillingSchema1763900000000,
   // A failed payment can be retried: payments of an order are numbered attempts.
   PaymentAttempts1796500000000,
+  // The outbox under tenant isolation, the relay's session excepted.
+  outboxRlsMigration('billing'),
 ];

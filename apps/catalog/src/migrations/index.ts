@@ -1,4 +1,4 @@
-import { messagingTablesMigration } from '@tessera/messaging';
+import { messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, tenantIdsListingMigration } from '@tessera/persistence';
 import { CatalogSchema1763900000000 } from './1763900000000-catalog-schema';
 import { IdentityReadModel1796300000000 } from './1796300000000-identity-read-model';
@@ -14,4 +14,6 @@ export const CATALOG_MIGRATIONS = [
   IdentityReadModel1796300000000,
   // The operator's republish visits every tenant with products: their ids, through a SECURITY DEFINER function of the owner.
   tenantIdsListingMigration('catalog', { table: 'products', column: 'tenant_id' }, 1796400000000),
+  // The outbox under tenant isolation, the relay's session excepted.
+  outboxRlsMigration('catalog'),
 ];

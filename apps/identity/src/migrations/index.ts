@@ -1,4 +1,4 @@
-import { messagingTablesMigration } from '@tessera/messaging';
+import { messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, tenantIdsListingMigration } from '@tessera/persistence';
 import { IdentitySchema1763800000000 } from './1763800000000-identity-schema';
 
@@ -11,4 +11,6 @@ export const IDENTITY_MIGRATIONS = [
   idempotencyKeysPurgeMigration('identity'),
   // The operator's republish visits every tenant: their ids, through a SECURITY DEFINER function of the owner.
   tenantIdsListingMigration('identity', { table: 'tenants', column: 'id' }, 1796400000000),
+  // The outbox under tenant isolation, the relay's session excepted.
+  outboxRlsMigration('identity'),
 ];

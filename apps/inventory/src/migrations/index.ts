@@ -1,4 +1,4 @@
-import { messagingTablesMigration } from '@tessera/messaging';
+import { messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, type MigrationClass } from '@tessera/persistence';
 import { InventorySchema1763800000000 } from './1763800000000-inventory-schema';
 import { ReservationCommitRefused1796000000000 } from './1796000000000-reservation-commit-refused';
@@ -22,4 +22,6 @@ export const inventoryMigrations: MigrationClass[] = [
   RequestActor1796200000000,
   // Cash-on-delivery reservations live for a tenant setting of their own (14 days by default).
   CashOnDeliveryTtl1796400000000,
+  // The outbox under tenant isolation, the relay's session excepted.
+  outboxRlsMigration(INVENTORY_SCHEMA),
 ];

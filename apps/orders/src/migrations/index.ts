@@ -1,4 +1,4 @@
-import { messagingTablesMigration } from '@tessera/messaging';
+import { messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration } from '@tessera/persistence';
 import { OrdersSchema1763800000000 } from './1763800000000-orders-schema';
 import { IdempotencyClaim1795300000000 } from './1795300000000-idempotency-claim';
@@ -14,4 +14,6 @@ export const ORDERS_MIGRATIONS = [
   // The purge of expired Idempotency-Keys (POST /v1/orders).
   idempotencyKeysPurgeMigration(ORDERS_SCHEMA),
   LineCondition1796000000000,
+  // The outbox under tenant isolation, the relay's session excepted.
+  outboxRlsMigration(ORDERS_SCHEMA),
 ];

@@ -1,4 +1,4 @@
-import { migrationClass, type MigrationClass } from '@tessera/persistence';
+import { disableTenantRls, enableTenantRls, migrationClass, type MigrationClass } from '@tessera/persistence';
 import { quoteSchema } from './sql-names';
 
 /** The DDL of a service's outbox and inbox tables, in `schema`. Idempotent. */
@@ -34,8 +34,8 @@ export function messagingTablesSql(schema: string): string[] {
 
 /**
  * A TypeORM migration class creating `<schema>.outbox_events` and `<schema>.processed_events`.
- * Services list it among their migrations: `migrations: [messagingTablesMigration('identity'), ...]`.
- * The outbox has no RLS on purpose: the relay reads every tenant's pending rows.
+ * Services list it among their migrations: `migrations: [messagingTablesMigration('identity'), ...]`, and after it
+ * outboxRlsMigration, which puts the outbox under tenant isolation.
  */
 export function messagingTablesMigration(schema: string, timestamp = 1700000000000): MigrationClass {
   const statements = messagingTablesSql(schema);
@@ -47,6 +47,35 @@ export function messagingTablesMigration(schema: string, timestamp = 17000000000
     async down(queryRunner) {
       await queryRunner.query(`DROP TABLE IF EXISTS ${s}.processed_events`);
       await queryRunner.query(`DROP TABLE IF EXISTS ${s}.outbox_events`);
+    },
+  });
+}
+
+/** The session setting of the relay's own connection, under which the outbox shows every tenant's rows. */
+export const OUTBOX_RELAY_SETTING = 'tessera.outbox_relay';
+export const OUTBOX_RELAY_POLICY = 'outbox_relay';
+
+/**
+ * Puts `<schema>.outbox_events` under forced RLS like every tenant table: events carry tenant data (an order's
+ * customer, a user's email), so a business transaction sees and writes only its own tenant's rows. The relay must
+ * read and delete every tenant's pending rows: its dedicated connection sets OUTBOX_RELAY_SETTING for its session
+ * (and its statistics and pruning set it for their transaction), which a second, permissive policy admits. Like
+ * `app.tenant_id`, the setting guards against queries that forget the tenant, not against code that sets it on
+ * purpose. `processed_events` stays without RLS: it holds event ids only, and a consumer batch records the ids of
+ * several tenants' events in one statement.
+ */
+export function outboxRlsMigration(schema: string, timestamp = 1796600000000): MigrationClass {
+  const s = quoteSchema(schema);
+  return migrationClass(`OutboxRls${timestamp}`, {
+    async up(queryRunner) {
+      await enableTenantRls(queryRunner, schema, 'outbox_events');
+      await queryRunner.query(
+        `CREATE POLICY ${OUTBOX_RELAY_POLICY} ON ${s}.outbox_events USING (current_setting('${OUTBOX_RELAY_SETTING}', true) = 'on')`,
+      );
+    },
+    async down(queryRunner) {
+      await queryRunner.query(`DROP POLICY IF EXISTS ${OUTBOX_RELAY_POLICY} ON ${s}.outbox_events`);
+      await disableTenantRls(queryRunner, schema, 'outbox_events');
     },
   });
 }

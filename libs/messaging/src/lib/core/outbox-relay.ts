@@ -1,11 +1,12 @@
 import type { EventEnvelope } from '@tessera/contracts';
 import type { PoolClient, Pool } from 'pg';
 import type { Registry } from 'prom-client';
-import type { DataSource, EntitySubscriberInterface, TransactionCommitEvent } from 'typeorm';
+import type { DataSource, EntityManager, EntitySubscriberInterface, TransactionCommitEvent } from 'typeorm';
 import { Backoff, Wakeable, delay } from './backoff';
 import type { BackoffOptions } from './backoff';
 import { outboxMetrics } from './metrics';
 import type { OutboxMetrics } from './metrics';
+import { OUTBOX_RELAY_SETTING } from './messaging-tables.migration';
 import { OUTBOX_APPENDED } from './outbox-writer';
 import { PreparedQuery } from '@tessera/persistence';
 import { quoteSchema } from './sql-names';
@@ -262,8 +263,10 @@ export class OutboxRelay {
       client.on('error', () => undefined);
     }
     try {
+      // Holding the lock, the session also sees every tenant's outbox rows (outboxRlsMigration).
       const { rows } = await client.query<{ locked: boolean }>(
-        'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked',
+        `WITH l AS (SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked)
+         SELECT locked, set_config('${OUTBOX_RELAY_SETTING}', CASE WHEN locked THEN 'on' ELSE 'off' END, false) FROM l`,
         [this.lockKey],
       );
       if (!rows[0].locked) {
@@ -288,7 +291,10 @@ export class OutboxRelay {
       return;
     }
     try {
-      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.lockKey]);
+      // The connection goes back to the pool: it must not keep seeing every tenant's outbox.
+      await client.query(`SELECT pg_advisory_unlock(hashtextextended($1, 0)), set_config('${OUTBOX_RELAY_SETTING}', 'off', false)`, [
+        this.lockKey,
+      ]);
       client.release();
     } catch {
       client.release(true);
@@ -327,9 +333,11 @@ export class OutboxRelay {
 
   private async updateStats(): Promise<void> {
     try {
-      const rows: { backlog: string; age: number | null }[] = await this.opts.dataSource.query(
-        `SELECT count(*) AS backlog, EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS age
-           FROM ${this.table} WHERE published_at IS NULL`,
+      const rows: { backlog: string; age: number | null }[] = await this.acrossTenants((m) =>
+        m.query(
+          `SELECT count(*) AS backlog, EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS age
+             FROM ${this.table} WHERE published_at IS NULL`,
+        ),
       );
       this.metrics.backlog.set({ schema: this.opts.schema }, Number(rows[0].backlog));
       this.metrics.oldestAgeSeconds.set({ schema: this.opts.schema }, rows[0].age ?? 0);
@@ -338,17 +346,27 @@ export class OutboxRelay {
     }
   }
 
+  /** Runs `work` in a transaction of the pool that sees every tenant's outbox rows, as the relay's session does. */
+  private acrossTenants<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.opts.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT set_config('${OUTBOX_RELAY_SETTING}', 'on', true)`);
+      return work(manager);
+    });
+  }
+
   /** Deletes published rows past retention, in small batches so it never holds long locks. */
   async prune(): Promise<number> {
     const retentionMs = this.opts.retentionMs ?? 0;
     let total = 0;
     for (;;) {
-      const res: [unknown[], number] = await this.opts.dataSource.query(
-        `DELETE FROM ${this.table} WHERE id IN (
-           SELECT id FROM ${this.table}
-            WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1::float8 / 1000)
-            LIMIT 5000)`,
-        [retentionMs],
+      const res: [unknown[], number] = await this.acrossTenants((m) =>
+        m.query(
+          `DELETE FROM ${this.table} WHERE id IN (
+             SELECT id FROM ${this.table}
+              WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1::float8 / 1000)
+              LIMIT 5000)`,
+          [retentionMs],
+        ),
       );
       total += res[1];
       if (res[1] < 5000) return total;
