@@ -61,8 +61,8 @@ describe('gateway proxy', () => {
     expect(identity.received('/internal')).toHaveLength(0);
   });
 
-  it('refuses dot segments and encoded slashes that could climb out of a routed prefix', async () => {
-    for (const path of ['/v1/users/%2e%2e/%2e%2e/internal/api-keys/verify', '/v1/users%2f..%2finternal']) {
+  it('refuses dot segments, encoded slashes and doubled slashes that could climb out of a routed prefix or past its rules', async () => {
+    for (const path of ['/v1/users/%2e%2e/%2e%2e/internal/api-keys/verify', '/v1/users%2f..%2finternal', '/v1/users//', '//v1/users', '/v1//users/x']) {
       const res = await http.get(path).set('authorization', `Bearer ${token}`);
       expectProblem(res, 400);
     }
@@ -94,6 +94,38 @@ describe('gateway proxy', () => {
     expect(chunked.status).toBe(413);
     expect(chunked.type).toMatch(/^application\/problem\+json/);
     expect(identity.received('/v1/users')).toHaveLength(0);
+  });
+
+  it('abandons the upstream request of a refused chunked body also when the client sent Expect: 100-continue', async () => {
+    const abortedBefore = identity.aborted;
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const address = app.getHttpServer().address() as { port: number };
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: address.port,
+          method: 'POST',
+          path: '/v1/users',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', expect: '100-continue' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode);
+          // This client never finishes its body: hang up so the gateway can close.
+          req.destroy();
+        },
+      );
+      req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? undefined : reject(e)));
+      req.on('continue', () => {
+        req.write('['.padEnd(800, ' '));
+        // The rest never comes: the gateway must still let go of the upstream request, not leave it waiting.
+        setTimeout(() => req.write(' '.repeat(800)), 50);
+      });
+    });
+    expect(status).toBe(413);
+    const deadline = Date.now() + 3_000;
+    while (identity.aborted === abortedBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(identity.aborted).toBe(abortedBefore + 1);
   });
 
   it('forwards a body under the limit intact', async () => {

@@ -54,7 +54,12 @@ describe('gateway rate limits', () => {
     expect((await http.post('/v1/auth/login').send({ email: 'a@b.c', password: 'x' })).status).toBe(200);
     expect((await http.post('/v1/tenants').send({ name: 'T' })).status).toBe(200);
     expect429(await http.post('/v1/auth/login').send({ email: 'a@b.c', password: 'x' }));
+    // Spelled with a doubled or trailing slash, which the service would route the same way, they get no further.
+    for (const path of ['/v1/auth//login', '/v1/auth/login/', '/v1/tenants//', '/v1/tenants/']) {
+      expect([path, (await http.post(path).send({ email: 'a@b.c', password: 'x' })).status]).toEqual([path, expect.any(Number)]);
+    }
     expect(identity.received('/v1/auth/login')).toHaveLength(1);
+    expect(identity.requests.filter((r) => r.method === 'POST' && /^\/v1\/(auth|tenants)/.test(r.url))).toHaveLength(2);
     // Other routes from the same address still pass.
     expect((await http.get('/.well-known/jwks.json')).status).toBe(200);
   });

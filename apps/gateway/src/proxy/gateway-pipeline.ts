@@ -63,9 +63,10 @@ export class GatewayPipeline {
     if (OPERATIONAL.test(path)) return next();
     const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     await this.limit(res, this.limits.address, address);
+    // Before any decision made from the path: what is classified here must be what the service receives.
+    checkPath(req.originalUrl);
     const method = req.method ?? 'GET';
     if (isCredentialRoute(method, path)) await this.limit(res, this.limits.credentials, address);
-    checkPath(req.originalUrl);
 
     const upstream = findUpstream(this.upstreams, path);
     if (!upstream) return next();
@@ -102,7 +103,8 @@ export class GatewayPipeline {
 
 /**
  * Refuses paths that upstream routers might read differently from us: dot segments and encoded slashes could
- * climb out of a routed prefix, and `/internal` is service-to-service only (404, as if it did not exist).
+ * climb out of a routed prefix, doubled slashes slip past the rules for a route, and `/internal` is
+ * service-to-service only (404, as if it did not exist).
  */
 function checkPath(url: string): void {
   // Absolute-form targets (`GET http://host/path`) are routed by their path too.
@@ -116,6 +118,11 @@ function checkPath(url: string): void {
   }
   if (segments.some((segment) => segment === '.' || segment === '..')) {
     throw new GatewayError({ status: 400, detail: 'Dot segments are not allowed in paths' });
+  }
+  // `//` would reach the service as `/` (the proxy collapses slashes) while the rate limits and public-route rules
+  // here saw another path. Only the leading slash and one trailing slash leave an empty segment.
+  if (segments.slice(1, -1).some((segment) => segment === '')) {
+    throw new GatewayError({ status: 400, detail: 'Empty path segments (//) are not allowed in paths' });
   }
   if (segments[1]?.toLowerCase() === 'internal') throw new GatewayError({ status: 404, title: 'Not Found' });
 }

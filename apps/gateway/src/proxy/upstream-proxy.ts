@@ -89,6 +89,10 @@ export class UpstreamProxy {
       this.fail(req, res, upstream.name, this.tooLarge());
       return;
     }
+    // Node answered the client's `Expect: 100-continue` already. Forwarded, it would also make http-proxy skip its
+    // proxyReq event, and without that request in hand a 413 or 504 could not abandon the upstream call, which
+    // would then hold one of the upstream's sockets until the service's own request timeout.
+    delete req.headers.expect;
     const exchange: Exchange = { upstream: upstream.name, timeoutMs: upstream.timeoutMs ?? this.options.timeoutMs, settled: false };
     this.exchanges.set(req, exchange);
     const stopTimer = upstreamRequestDuration.startTimer({ upstream: upstream.name, method: req.method ?? 'GET' });
