@@ -22,7 +22,7 @@ describe('republish (operator route POST /internal/republish)', () => {
   });
 
   const republish = async (body?: unknown) => {
-    const req = h.http.post('/internal/republish').set(await h.headers({}));
+    const req = h.http.post('/internal/republish').set(await h.headers({ principalType: 'internal' }));
     return body === undefined ? req : req.send(body as object);
   };
 
@@ -165,6 +165,9 @@ describe('republish (operator route POST /internal/republish)', () => {
         { tenantId: owner.tenantId, principalId: randomUUID(), principalType: 'api_key' as const, scopes: ['catalog:write'] },
         { tenantId: owner.tenantId },
         { principalId: randomUUID() },
+        // the anonymous context of every public request is not the internal credential
+        {},
+        { principalType: 'internal' as const, tenantId: owner.tenantId },
       ]) {
         expectProblem(await h.http.post('/internal/republish').set(await h.headers(ctx)).send({ tenantId: owner.tenantId }), 403);
       }

@@ -5,9 +5,10 @@ import { FakeUpstream, json, type RecordedRequest } from './fake-upstream';
 
 export const TEST_SECRET = 'test-internal-token-secret-0123456789abcdef';
 
-async function hasGatewayContext(req: RecordedRequest): Promise<boolean> {
+/** A context the gateway signed: the anonymous one of public routes, or (`internal`) its own for /internal routes. */
+async function hasGatewayContext(req: RecordedRequest, type: 'anonymous' | 'internal' = 'anonymous'): Promise<boolean> {
   const context = await verifyCallerContext(String(req.headers[CONTEXT_HEADER] ?? ''), TEST_SECRET).catch(() => undefined);
-  return context?.principalType === 'anonymous';
+  return context?.principalType === type && !context.tenantId && !context.principalId;
 }
 
 /** What identity's POST /internal/api-keys/verify answers. */
@@ -39,19 +40,19 @@ export class FakeIdentity extends FakeUpstream {
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
     this.privateKey = privateKey;
     this.publicJwk = { ...(await exportJWK(publicKey)), kid: this.kid, alg: 'ES256', use: 'sig' };
-    // Like identity, both routes refuse callers without a gateway-signed (anonymous) context.
+    // Like identity, these routes refuse callers without the context the gateway signs for them.
     this.route('GET', '/.well-known/jwks.json', async (req, res) => {
       if (!(await hasGatewayContext(req))) return json(res, 401, { title: 'no gateway context' });
       json(res, 200, { keys: [this.publicJwk] });
     });
     this.route('POST', '/internal/api-keys/verify', async (req, res) => {
-      if (!(await hasGatewayContext(req))) return json(res, 401, { title: 'no gateway context' });
+      if (!(await hasGatewayContext(req, 'internal'))) return json(res, 401, { title: 'no gateway context' });
       const record = this.apiKeys.get((JSON.parse(req.body) as { key: string }).key);
       if (!record) return json(res, 401, { title: 'unknown key' });
       json(res, 200, record);
     });
     this.routeMatching('GET', /^\/internal\/tenants\/([^/]+)\/status$/, async (req, res, match) => {
-      if (!(await hasGatewayContext(req))) return json(res, 401, { title: 'no gateway context' });
+      if (!(await hasGatewayContext(req, 'internal'))) return json(res, 401, { title: 'no gateway context' });
       if (this.tenantStatusFailure) return json(res, this.tenantStatusFailure, { title: 'failing on purpose' });
       const tenantId = decodeURIComponent(match[1]);
       const status = this.tenantStatuses.get(tenantId) ?? 'active';

@@ -15,7 +15,7 @@ describe('API keys', () => {
   const verify = async (key: unknown) =>
     h.http
       .post('/internal/api-keys/verify')
-      .set(await h.anonymousHeaders())
+      .set(await h.internalHeaders())
       .send({ key });
 
   it('creates a key shown once, stores only its hash, lists without it, verifies it and revokes it', async () => {

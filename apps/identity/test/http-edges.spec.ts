@@ -107,7 +107,7 @@ describe('HTTP edges, caller context and tenant isolation', () => {
     async (method, path) => {
       // Internal routes take only the internal (tenant-less) context; a tenant user's is refused before validation.
       const headers = path().startsWith('/internal/')
-        ? await h.anonymousHeaders()
+        ? await h.internalHeaders()
         : await h.userHeaders(h.ownerOf(t));
       const malformed = await h.http[method](path())
         .set(headers)

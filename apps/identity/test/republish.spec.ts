@@ -22,7 +22,7 @@ describe('republish (operator route POST /internal/republish)', () => {
   });
 
   const republish = async (body?: unknown) => {
-    const req = h.http.post('/internal/republish').set(await h.anonymousHeaders());
+    const req = h.http.post('/internal/republish').set(await h.internalHeaders());
     return body === undefined ? req : req.send(body as object);
   };
 
@@ -129,7 +129,7 @@ describe('republish (operator route POST /internal/republish)', () => {
       expect(await allEventsCount()).toBe(before);
     });
 
-    it("refuses a tenant's users and API keys, and an anonymous context naming a tenant (403), and no context (401)", async () => {
+    it("refuses a tenant's users and API keys and anonymous contexts (403), and no context (401)", async () => {
       const t = await h.signup();
       const before = await allEventsCount();
       for (const headers of [
@@ -137,6 +137,8 @@ describe('republish (operator route POST /internal/republish)', () => {
         { [CONTEXT_HEADER]: await h.context({ tenantId: t.tenantId, principalId: randomUUID(), principalType: 'api_key', scopes: ['tenants:write'] }) },
         { [CONTEXT_HEADER]: await h.context({ tenantId: t.tenantId }) },
         { [CONTEXT_HEADER]: await h.context({ principalId: randomUUID() }) },
+        // the anonymous context of every public request (signup, login) is not the internal credential
+        await h.anonymousHeaders(),
       ]) {
         expectProblem(await h.http.post('/internal/republish').set(headers).send({ tenantId: t.tenantId }), 403);
       }

@@ -23,12 +23,12 @@ describe('tenant status (operator route and internal read)', () => {
   const put = async (tenantId: string, body: unknown) =>
     h.http
       .put(path(tenantId))
-      .set(await h.anonymousHeaders())
+      .set(await h.internalHeaders())
       .send(body as object);
   const get = async (tenantId: string) =>
     h.http
       .get(path(tenantId))
-      .set(await h.anonymousHeaders());
+      .set(await h.internalHeaders());
 
   async function statusInDb(tenantId: string): Promise<string> {
     const { rows } = await h.admin.query<{ status: string }>('SELECT status FROM identity.tenants WHERE id = $1', [
@@ -195,6 +195,10 @@ describe('tenant status (operator route and internal read)', () => {
         },
         // an anonymous context that names a tenant is not the internal credential either
         { [CONTEXT_HEADER]: await h.context({ tenantId: t.tenantId }) },
+        // nor is the anonymous one the gateway signs for every public request (signup, login)
+        await h.anonymousHeaders(),
+        // nor an internal one that names a tenant
+        { [CONTEXT_HEADER]: await h.context({ principalType: 'internal', tenantId: t.tenantId }) },
       ];
       for (const headers of tenantContexts) {
         const unsuspend = await h.http.put(path(t.tenantId)).set(headers).send({ status: 'active', reason: 'me' });
@@ -234,7 +238,7 @@ describe('tenant status (operator route and internal read)', () => {
     const verifyKey = async () =>
       h.http
         .post('/internal/api-keys/verify')
-        .set(await h.anonymousHeaders())
+        .set(await h.internalHeaders())
         .send({ key });
 
     await h.setTenantStatus(t.tenantId, 'suspended', 'unpaid');

@@ -3,7 +3,7 @@ import { CONTEXT_HEADER, REQUEST_ID_HEADER } from '@tessera/contracts';
 import { z } from 'zod';
 import { GatewayError } from '../http/problem';
 import { unauthorized } from './access-token-verifier';
-import { anonymousContext, type CallerContextSigner } from './caller-context-signer';
+import { internalContext, type CallerContextSigner } from './caller-context-signer';
 import { parseRoles, parseScopes, type Principal } from './principal';
 import { TtlLruCache } from './ttl-lru-cache';
 
@@ -59,7 +59,7 @@ export class ApiKeyVerifier {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          [CONTEXT_HEADER]: await this.signContext(anonymousContext(requestId)),
+          [CONTEXT_HEADER]: await this.signContext(internalContext(requestId)),
           [REQUEST_ID_HEADER]: requestId,
         },
         body: JSON.stringify({ key }),

@@ -2,7 +2,7 @@ import { CONTEXT_HEADER, REQUEST_ID_HEADER } from '@tessera/contracts';
 import { z } from 'zod';
 import { GatewayError } from '../http/problem';
 import { unauthorized } from './access-token-verifier';
-import { anonymousContext, type CallerContextSigner } from './caller-context-signer';
+import { internalContext, type CallerContextSigner } from './caller-context-signer';
 import { TtlLruCache } from './ttl-lru-cache';
 
 const LOOKUP_TIMEOUT_MS = 5_000;
@@ -71,7 +71,7 @@ export class TenantStatusLookup {
     try {
       response = await fetch(`${this.identityUrl}/internal/tenants/${encodeURIComponent(tenantId)}/status`, {
         headers: {
-          [CONTEXT_HEADER]: await this.signContext(anonymousContext(requestId)),
+          [CONTEXT_HEADER]: await this.signContext(internalContext(requestId)),
           [REQUEST_ID_HEADER]: requestId,
         },
         signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS),

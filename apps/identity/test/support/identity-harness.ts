@@ -96,6 +96,11 @@ export class IdentityHarness {
     return this.context().then((token) => ({ [CONTEXT_HEADER]: token }));
   }
 
+  /** The internal credential: what the gateway signs for its own calls and the operator tools sign. */
+  internalHeaders(): Promise<Record<string, string>> {
+    return this.context({ principalType: 'internal' }).then((token) => ({ [CONTEXT_HEADER]: token }));
+  }
+
   /**
    * The operator's status change through the internal route (internal credential: a tenant-less context);
    * throws unless it answers 200.
@@ -103,7 +108,7 @@ export class IdentityHarness {
   async setTenantStatus(tenantId: string, status: 'trial' | 'active' | 'suspended', reason = 'test'): Promise<void> {
     const res = await this.http
       .put(`/internal/tenants/${tenantId}/status`)
-      .set(await this.anonymousHeaders())
+      .set(await this.internalHeaders())
       .send({ status, reason });
     if (res.status !== 200) throw new Error(`status change failed: ${res.status} ${JSON.stringify(res.body)}`);
   }

@@ -12,7 +12,11 @@ export interface CallerContext {
   tenantId?: string;
   /** User id for JWT callers, API key id for API-key callers. */
   principalId?: string;
-  principalType: 'user' | 'api_key' | 'anonymous';
+  /**
+   * `internal`: the platform itself (the gateway's own calls to identity, the operator tools), the only caller
+   * `/internal/...` routes take; the gateway never signs it for a client's request, anonymous ones included.
+   */
+  principalType: 'user' | 'api_key' | 'anonymous' | 'internal';
   roles: Role[];
   /** API key scopes; empty for users. */
   scopes: string[];

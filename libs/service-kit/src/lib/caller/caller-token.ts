@@ -26,7 +26,7 @@ const claimsSchema = z.object({
   rid: z.string().min(1).max(200),
   tid: z.string().min(1).max(200).optional(),
   sub: z.string().min(1).max(200).optional(),
-  ptype: z.enum(['user', 'api_key', 'anonymous']),
+  ptype: z.enum(['user', 'api_key', 'anonymous', 'internal']),
   roles: z.array(z.enum(ROLES)).max(ROLES.length),
   scopes: z.array(z.string().min(1).max(200)).max(100),
 });

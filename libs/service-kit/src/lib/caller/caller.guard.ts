@@ -26,7 +26,8 @@ export class CallerGuard implements CanActivate {
     }
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
 
-    if (caller.principalType === 'anonymous') throw new UnauthorizedProblem('Authentication is required');
+    // The internal credential opens /internal routes only (they are public to this guard and take InternalCallerGuard).
+    if (caller.principalType === 'anonymous' || caller.principalType === 'internal') throw new UnauthorizedProblem('Authentication is required');
     const tenantRequired = this.reflector.getAllAndOverride<boolean>(REQUIRE_TENANT_KEY, targets) ?? true;
     if (tenantRequired && !caller.tenantId) throw new ForbiddenProblem('This operation needs a tenant');
 

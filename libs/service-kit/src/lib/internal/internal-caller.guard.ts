@@ -5,19 +5,20 @@ import { ForbiddenProblem, UnauthorizedProblem } from '../problem/domain-excepti
 /**
  * Guards a service's `/internal/...` routes (with `@Public()`, after the global caller guard has verified the
  * `x-tessera-context` token). Those routes take only the internal credential: a caller context signed with
- * INTERNAL_TOKEN_SECRET that names no tenant and no principal, which is what the gateway sends for its own calls
- * (API key verification, tenant status) and what the operator tools sign (`callInternal`).
+ * INTERNAL_TOKEN_SECRET of principal type `internal`, naming no tenant and no principal, which the gateway signs for
+ * its own calls only (API key verification, tenant status) and the operator tools sign (`callInternal`).
  *
- * The gateway answers 404 to any `/internal` path from outside, so a tenant's request never gets here; should one
- * get here anyway, it carries a tenant context and is refused, so a tenant's users can never reach these routes
- * (and, for instance, lift their own suspension).
+ * The gateway answers 404 to any `/internal` path from outside. Should a client's request get here anyway, it
+ * carries the context the gateway signs for clients (a user's, an API key's, or the anonymous one of public routes
+ * such as signup), never the internal one, and is refused: a tenant can never reach these routes (and, for
+ * instance, lift its own suspension).
  */
 @Injectable()
 export class InternalCallerGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     const caller = context.switchToHttp().getRequest<KitRequest>().tesseraCaller;
     if (!caller) throw new UnauthorizedProblem('The caller context is missing');
-    if (caller.principalType !== 'anonymous' || caller.tenantId || caller.principalId)
+    if (caller.principalType !== 'internal' || caller.tenantId || caller.principalId)
       throw new ForbiddenProblem('internal route: only internal callers may use it');
     return true;
   }

@@ -27,7 +27,7 @@ export interface InternalAnswer {
 export async function callInternal(call: InternalCall): Promise<InternalAnswer> {
   const requestId = randomUUID();
   const context = await signCallerContext(
-    { requestId, principalType: 'anonymous', roles: [], scopes: [] },
+    { requestId, principalType: 'internal', roles: [], scopes: [] },
     call.internalTokenSecret,
   );
   const headers: Record<string, string> = { [CONTEXT_HEADER]: context, [REQUEST_ID_HEADER]: requestId };
