@@ -62,6 +62,19 @@ describe('bad input gets 400 problem+json naming the field, and changes nothing'
     expect(await h.counts(caller.tenantId)).toEqual(before);
   });
 
+  it('refuses with a 4xx, not a 500, a value the validators pass but the database cannot hold, and changes nothing', async () => {
+    // Counted as 300 characters by the validator (each ❤️ heart and its variation selector as one) but as 305 code
+    // points by the table's CHECK; and a lone surrogate, which PostgreSQL cannot read back from JSON.
+    for (const title of ['x'.repeat(295) + '❤️'.repeat(5), 'Lamp \ud83d']) {
+      const before = await h.counts(caller.tenantId);
+      const res = await h.post(caller, '/v1/products', product({ title, variants: [variant({ sku: 'EDGE-1' })] }));
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(await h.counts(caller.tenantId)).toEqual(before);
+    }
+  });
+
   it('refuses malformed JSON and a body that is not an object', async () => {
     const headers = await h.headers(caller);
     const malformed = await h.http.post('/v1/products').set(headers).set('content-type', 'application/json').send('{"title": ');

@@ -303,6 +303,7 @@ const BAD_VALUES: unknown[] = [
   {},
   true,
   'nul\u0000',
+  'lone surrogate \ud83d',
   "' OR 1=1 --",
   '1e309',
   [null],
@@ -344,4 +345,5 @@ const BAD_RAW_BODIES = [
   '{"constructor":{"prototype":{"polluted":1}}}',
   `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`,
   '{"attributes":{"k\\u0000":1},"title":"x\\u0000"}',
+  '{"attributes":{"k\\ud800":1},"title":"x\\udc00","name":"\\ud83d"}',
 ];

@@ -34,4 +34,15 @@ describe('jsonBodyFault', () => {
     expect(jsonBodyFault({ 'a/b~c': { x: '\u0000' } })?.pointer).toBe('#/a~1b~0c/x');
     expect(jsonBodyFault({ attributes: { 'bad\u0000key': 1 } })).toMatchObject({ field: 'attributes', detail: expect.stringMatching(/key/) });
   });
+
+  it('finds an unpaired surrogate in a string or a key, and lets paired ones (emoji) through', () => {
+    expect(jsonBodyFault({ title: 'Lamp \ud83d' })).toEqual({
+      field: 'title',
+      pointer: '#/title',
+      detail: 'must be well-formed Unicode (it has an unpaired surrogate, \\ud800 to \\udfff)',
+    });
+    expect(jsonBodyFault({ name: '\udc00 first' })?.field).toBe('name');
+    expect(jsonBodyFault({ attributes: { ['k\ud800']: 'v' } })).toMatchObject({ field: 'attributes', detail: expect.stringMatching(/key/) });
+    expect(jsonBodyFault({ title: 'Lamp \ud83d\udca1 ❤️ 日本' })).toBeUndefined();
+  });
 });

@@ -10,12 +10,22 @@ import type { FieldError } from './problem';
 export const MAX_JSON_DEPTH = 32;
 
 const NUL = '\u0000';
+/** A UTF-16 surrogate without its pair: not a character, and PostgreSQL refuses its JSON escape (a 500 in jsonb). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** What is wrong with a string of the body, if anything. */
+function stringFault(text: string): string | undefined {
+  if (text.includes(NUL)) return 'must not contain a NUL character (\\u0000)';
+  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (it has an unpaired surrogate, \\ud800 to \\udfff)';
+  return undefined;
+}
 
 const escapePointer = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /**
  * The first fault of a parsed JSON body that no validator catches: nesting deeper than MAX_JSON_DEPTH, or a NUL
- * character in a string or a key (PostgreSQL cannot store one in text or jsonb, so it surfaced as a 500).
+ * character or an unpaired surrogate in a string or a key (PostgreSQL cannot store a NUL in text or jsonb, nor read
+ * a lone surrogate's escape in json, so both surfaced as a 500; text columns silently replaced the surrogate).
  * Iterative, so the body's depth cannot exhaust the stack here either.
  */
 export function jsonBodyFault(body: unknown): FieldError | undefined {
@@ -40,20 +50,22 @@ export function jsonBodyFault(body: unknown): FieldError | undefined {
     const entry = stack.pop() as Entry;
     const { value, depth } = entry;
     if (typeof value === 'string') {
-      if (value.includes(NUL)) return fault(entry, 'must not contain a NUL character (\\u0000)');
+      const detail = stringFault(value);
+      if (detail) return fault(entry, detail);
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
     if (depth >= MAX_JSON_DEPTH) return fault(entry, `nests deeper than ${MAX_JSON_DEPTH} levels`);
-    // Numbers, booleans and nulls cannot be at fault: only strings with a NUL and containers are visited.
-    const suspect = (child: unknown) => (typeof child === 'string' ? child.includes(NUL) : child !== null && typeof child === 'object');
+    // Numbers, booleans and nulls cannot be at fault: only faulty strings and containers are visited.
+    const suspect = (child: unknown) => (typeof child === 'string' ? stringFault(child) !== undefined : child !== null && typeof child === 'object');
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++)
         if (suspect(value[i])) stack.push({ value: value[i], key: String(i), parent: entry, depth: depth + 1 });
       continue;
     }
     for (const key of Object.keys(value)) {
-      if (key.includes(NUL)) return fault(entry, 'has a key with a NUL character (\\u0000)');
+      const keyFault = stringFault(key);
+      if (keyFault) return fault(entry, `has a key that ${keyFault}`);
       const child = (value as Record<string, unknown>)[key];
       if (suspect(child)) stack.push({ value: child, key, parent: entry, depth: depth + 1 });
     }

@@ -61,7 +61,25 @@ export function toProblem(exception: unknown): ProblemDetails | undefined {
       const detail = error.expose === true && typeof error.message === 'string' ? error.message : undefined;
       return simpleProblem(codeForStatus(status), status, detail);
     }
+    const refused = databaseRefusal(exception as { code?: unknown; driverError?: { code?: unknown } });
+    if (refused) return refused;
   }
+  return undefined;
+}
+
+/** SQLSTATEs of a value the database cannot hold in its column: too long, out of numeric range, not encodable. */
+const VALUE_OUT_OF_RANGE = new Set(['22001', '22003', '22021', '22P05']);
+
+/**
+ * A value that passed a route's validation but that the database refuses, as a 4xx instead of a 500: the request
+ * is what is wrong, and the statement changed nothing. A route's own validation should catch these first; this is
+ * the net under it (e.g. a length counted in graphemes by a validator and in code points by a CHECK).
+ */
+function databaseRefusal(error: { code?: unknown; driverError?: { code?: unknown } }): ProblemDetails | undefined {
+  const code = typeof error.code === 'string' ? error.code : error.driverError?.code;
+  if (typeof code !== 'string') return undefined;
+  if (VALUE_OUT_OF_RANGE.has(code)) return simpleProblem('bad_request', 400, 'A value of the request is too long or out of range for its field');
+  if (code === '23514') return simpleProblem('unprocessable', 422, 'A value of the request breaks a rule of the data it would change');
   return undefined;
 }
 
