@@ -190,6 +190,27 @@ describe('users', () => {
     );
   });
 
+  it("a demoted owner's token still naming the old role is refused (401 role_changed): it cannot promote itself back or demote the other", async () => {
+    const fresh = await h.signup();
+    const second = await h.addUser(fresh, 'owner');
+    const demote = await h.http.patch(`/v1/users/${second.userId}`).set(await h.userHeaders(h.ownerOf(fresh))).send({ role: 'admin' });
+    expect(demote.status).toBe(200);
+    // The second owner's access token was issued before the change: its context still says owner.
+    const stale = await h.userHeaders(second);
+    for (const res of [
+      await h.http.patch(`/v1/users/${second.userId}`).set(stale).send({ role: 'owner' }),
+      await h.http.patch(`/v1/users/${fresh.userId}`).set(stale).send({ role: 'viewer' }),
+      await h.http.post('/v1/api-keys').set(stale).send({ name: 'backdoor', scopes: ['users:write'] }),
+    ]) {
+      expectProblem(res, 401);
+      expect(res.body.reason).toBe('role_changed');
+    }
+    const roles = await h.admin.query<{ id: string; role: string }>('SELECT id, role FROM identity.users WHERE tenant_id = $1', [fresh.tenantId]);
+    expect(Object.fromEntries(roles.rows.map((r) => [r.id, r.role]))).toEqual({ [fresh.userId]: 'owner', [second.userId]: 'admin' });
+    // With its current role it acts as an admin again.
+    expect((await h.http.get('/v1/users').set(await h.userHeaders({ ...second, role: 'admin' }))).status).toBe(200);
+  });
+
   it('deactivation: not yourself, not the last owner; emits identity.user.deactivated', async () => {
     const fresh = await h.signup();
     const second = await h.addUser(fresh, 'owner');

@@ -8,7 +8,10 @@ import { UserEntity } from '../users/user.entity';
 /**
  * Runs on identity's tenant routes, after the caller-context guard. The gateway already refuses suspended
  * tenants from the access token's claim, but that claim can be up to 15 minutes old: this reads the current
- * state, refusing a suspended tenant (403) and a user deactivated since the token was issued (401).
+ * state, refusing a suspended tenant (403), a user deactivated since the token was issued (401), and a user whose
+ * role changed since (401 `role_changed`: refresh the token). Identity's routes decide who may manage users, keys
+ * and owners from the caller's role, so a demoted owner or admin must not keep acting on the old one (an owner
+ * demoted by another could otherwise promote itself back and demote the other).
  */
 @Injectable()
 export class ActiveTenantGuard implements CanActivate {
@@ -25,7 +28,7 @@ export class ActiveTenantGuard implements CanActivate {
       });
       const user =
         principalType === 'user' && principalId
-          ? await tx.manager.findOne(UserEntity, { where: { id: principalId }, select: { id: true, status: true } })
+          ? await tx.manager.findOne(UserEntity, { where: { id: principalId }, select: { id: true, status: true, role: true } })
           : undefined;
       return { tenant, user };
     });
@@ -34,6 +37,8 @@ export class ActiveTenantGuard implements CanActivate {
       throw new ForbiddenProblem('this tenant is suspended', { extensions: { reason: 'tenant_suspended' } });
     if (principalType === 'user' && (!state.user || state.user.status !== 'active'))
       throw new UnauthorizedProblem('this user is deactivated');
+    if (principalType === 'user' && state.user && !caller.roles.includes(state.user.role))
+      throw new UnauthorizedProblem('your role changed since this token was issued: refresh it', { extensions: { reason: 'role_changed' } });
     return true;
   }
 }
