@@ -191,6 +191,18 @@ describe('products: create, read, roles, SKU conflicts, tenancy', () => {
     expect(await h.counts(caller.tenantId)).toEqual({ products: 1, variants: 1, events: 2 });
   });
 
+  it('two products racing for the same SKUs listed in opposite orders: one 201 and one 409, never a deadlock', async () => {
+    const caller = h.tenant('owner');
+    for (let round = 0; round < 10; round++) {
+      const skus = Array.from({ length: 100 }, (_, i) => `XO-${round}-${String(i).padStart(2, '0')}`);
+      const body = (list: string[]) => ({ title: `Crossed ${round}`, variants: list.map((sku) => ({ sku, priceAmount: 100, currency: 'EUR' })) });
+      const results = await Promise.all([h.post(caller, '/v1/products', body(skus)), h.post(caller, '/v1/products', body([...skus].reverse()))]);
+      expect([round, results.map((r) => r.status).sort()]).toEqual([round, [201, 409]]);
+    }
+    const created = await h.admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM catalog.variants WHERE tenant_id = $1 AND sku LIKE 'XO-%'`, [caller.tenantId]);
+    expect(created.rows[0].n).toBe(10 * 100);
+  });
+
   it("answers 404 for another tenant's product on every route, and changes nothing", async () => {
     const other = h.tenant('owner');
     const theirs = await h.createProduct(other, brick('THEIRS-1'));

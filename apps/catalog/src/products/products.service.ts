@@ -59,7 +59,7 @@ export class ProductsService {
         if (product.vendorId !== null) await assertVendorOfMall(tx, product.vendorId);
         await assertSkusFree(tx, variants.map((v) => v.sku));
         await tx.manager.insert(ProductEntity, product);
-        await tx.manager.insert(VariantEntity, variants);
+        await tx.manager.insert(VariantEntity, bySku(variants));
         await this.outbox.appendAll<unknown>(tx, [productCreated(product), ...variants.map((v) => variantCreated(v, product.status))]);
         return { status: 201, body: toProductDto(product, variants) };
       });
@@ -163,7 +163,7 @@ export class ProductsService {
         events.push(variantUpdated(v, product.status, fields));
       }
       if (added.length) {
-        await tx.manager.insert(VariantEntity, added);
+        await tx.manager.insert(VariantEntity, bySku(added));
         events.push(...added.map((v) => variantCreated(v, product.status)));
       }
       await this.outbox.appendAll(tx, events);
@@ -265,4 +265,13 @@ export class ProductsService {
       updatedAt: v.updatedAt,
     };
   }
+}
+
+/**
+ * Variants in SKU order, for inserting: two writers adding overlapping SKUs then take the unique index's entries in
+ * the same order, so the second waits for the first and gets the SKU conflict (409), where opposite orders
+ * deadlocked (a 500). Their display order is `position`, not the insert order.
+ */
+function bySku(variants: VariantEntity[]): VariantEntity[] {
+  return [...variants].sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0));
 }
