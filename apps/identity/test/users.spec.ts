@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Role } from '@tessera/contracts';
 import { expectProblem, IdentityHarness, type SignedUp } from './support/identity-harness';
 
 describe('users', () => {
@@ -127,6 +128,17 @@ describe('users', () => {
       [staff.userId],
     );
     expect(rows[0].data).toEqual({ userId: staff.userId, tenantId: t.tenantId, name: 'Renamed', role: 'manager' });
+    // The same values again, or nothing at all: 200 with the user as it is, no write and no second event.
+    const updatedAt = async () => (await h.admin.query(`SELECT updated_at::text AS at FROM identity.users WHERE id = $1`, [staff.userId])).rows[0].at;
+    const before = await updatedAt();
+    for (const body of [{ name: 'Renamed', role: 'manager' }, {}, { role: 'manager' }]) {
+      const same = await h.http.patch(`/v1/users/${staff.userId}`).set(await h.userHeaders(h.ownerOf(t))).send(body);
+      expect(same.status).toBe(200);
+      expect(same.body).toMatchObject({ name: 'Renamed', role: 'manager' });
+    }
+    expect(await updatedAt()).toBe(before);
+    const events = await h.admin.query(`SELECT 1 FROM identity.outbox_events WHERE type = 'identity.user.updated' AND envelope->>'subject' = $1`, [staff.userId]);
+    expect(events.rowCount).toBe(1);
     expectProblem(
       await h.http
         .patch(`/v1/users/${staff.userId}`)
@@ -209,6 +221,24 @@ describe('users', () => {
     expect(Object.fromEntries(roles.rows.map((r) => [r.id, r.role]))).toEqual({ [fresh.userId]: 'owner', [second.userId]: 'admin' });
     // With its current role it acts as an admin again.
     expect((await h.http.get('/v1/users').set(await h.userHeaders({ ...second, role: 'admin' }))).status).toBe(200);
+  });
+
+  it('two owners demoting or deactivating each other at the same moment: one succeeds, the other is refused, never a 500', async () => {
+    for (const action of ['demote', 'deactivate', 'demote'] as const) {
+      const fresh = await h.signup();
+      const a = h.ownerOf(fresh);
+      const b = await h.addUser(fresh, 'owner');
+      const act = async (actor: { tenantId: string; userId: string; role: Role }, target: string) =>
+        action === 'demote'
+          ? h.http.patch(`/v1/users/${target}`).set(await h.userHeaders(actor)).send({ role: 'admin' })
+          : h.http.post(`/v1/users/${target}/deactivate`).set(await h.userHeaders(actor));
+      const [first, second] = await Promise.all([act(a, b.userId), act(b, a.userId)]);
+      const statuses = [first.status, second.status].sort();
+      expect([action, statuses[0]]).toEqual([action, 200]);
+      expect([409, 401]).toContain(statuses[1]);
+      const owners = await h.admin.query(`SELECT 1 FROM identity.users WHERE tenant_id = $1 AND role = 'owner' AND status = 'active'`, [fresh.tenantId]);
+      expect(owners.rowCount).toBe(1);
+    }
   });
 
   it('deactivation: not yourself, not the last owner; emits identity.user.deactivated', async () => {

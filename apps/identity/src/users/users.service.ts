@@ -145,14 +145,18 @@ export class UsersService {
 
   async update(actor: Actor, id: string, dto: UpdateUserDto): Promise<UserDto> {
     const updated = await this.transactions.run(actor.tenantId, async (tx) => {
+      await lockTenantUsers(tx);
       const user = await this.findOrFail(tx, id, true);
       if (!isOwner(actor) && (user.role === 'owner' || dto.role === 'owner')) {
         throw new ForbiddenProblem('only an owner can change an owner or grant the owner role');
       }
-      if (user.role === 'owner' && dto.role !== undefined && dto.role !== 'owner')
-        await this.assertAnotherOwner(tx, user.id);
-      if (dto.name !== undefined) user.name = dto.name;
-      if (dto.role !== undefined) user.role = dto.role;
+      const name = dto.name ?? user.name;
+      const role = dto.role ?? user.role;
+      // Nothing to change: no write, and no event for a change that did not happen.
+      if (name === user.name && role === user.role) return user;
+      if (user.role === 'owner' && role !== 'owner') await this.assertAnotherOwner(tx, user.id);
+      user.name = name;
+      user.role = role;
       user.updatedAt = new Date();
       await tx.manager.update(
         UserEntity,
@@ -172,6 +176,7 @@ export class UsersService {
   async deactivate(actor: Actor, id: string): Promise<UserDto> {
     if (id === actor.userId) throw new ConflictProblem('you cannot deactivate yourself');
     const user = await this.transactions.run(actor.tenantId, async (tx) => {
+      await lockTenantUsers(tx);
       const target = await this.findOrFail(tx, id, true);
       if (target.role === 'owner' && !isOwner(actor))
         throw new ForbiddenProblem('only an owner can deactivate an owner');
@@ -215,4 +220,13 @@ export class UsersService {
     if (!owners.some((o) => o.id !== exceptId))
       throw new ConflictProblem('a tenant must keep at least one active owner');
   }
+}
+
+/**
+ * Role changes and deactivations of one tenant run one at a time: each locks its target and then every active owner
+ * (assertAnotherOwner), so two owners demoting or deactivating each other at once locked in crossed orders and one
+ * died in a deadlock (a 500) instead of getting the 409 that keeps the last owner.
+ */
+async function lockTenantUsers(tx: TenantTx): Promise<void> {
+  await tx.manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`tessera.identity.users:${tx.tenantId}`]);
 }
