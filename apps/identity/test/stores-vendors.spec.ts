@@ -103,6 +103,33 @@ describe('stores and vendors', () => {
     expect(list.body.items.map((s: { id: string }) => s.id)).not.toContain(theirs.body.id);
   });
 
+  it('lists stores, vendors and API keys a page at a time, with a cursor, every row once', async () => {
+    const mall = await h.signup({ type: 'mall' });
+    const headers = await h.userHeaders(h.ownerOf(mall));
+    const made: Record<string, string[]> = { stores: [], vendors: [], 'api-keys': [] };
+    for (let i = 0; i < 5; i++) {
+      made.stores.push((await h.http.post('/v1/stores').set(headers).send({ name: `S${i}`, channel: 'storefront' })).body.id);
+      made.vendors.push((await h.http.post('/v1/vendors').set(headers).send({ name: `V${i}`, commissionRate: 100 })).body.id);
+      made['api-keys'].push((await h.http.post('/v1/api-keys').set(headers).send({ name: `K${i}`, scopes: [] })).body.id);
+    }
+    for (const [route, ids] of Object.entries(made)) {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const res = await h.http.get(`/v1/${route}`).query({ limit: 2, ...(cursor ? { cursor } : {}) }).set(headers);
+        expect([route, res.status]).toEqual([route, 200]);
+        seen.push(...res.body.items.map((x: { id: string }) => x.id));
+        cursor = res.body.nextCursor;
+        pages++;
+      } while (cursor);
+      expect([route, pages, seen]).toEqual([route, 3, ids]);
+      for (const query of ['limit=0', 'limit=101', 'cursor=%21%21', `cursor=${Buffer.from('{"createdAt":"x","id":"y"}').toString('base64url')}`]) {
+        expectProblem(await h.http.get(`/v1/${route}?${query}`).set(headers), 400);
+      }
+    }
+  });
+
   it('only owners and admins create stores', async () => {
     const picker = await h.addUser(t, 'picker');
     expectProblem(

@@ -1,7 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiExcludeEndpoint, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, InternalCallerGuard, Public, Roles, type ReplyTarget } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, PageQueryDto, InternalCallerGuard, Public, Roles, type ReplyTarget } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
 import { tenantOf } from '../common/tenant-of';
 import {
@@ -37,8 +37,8 @@ export class ApiKeysController {
 
   @Get()
   @ApiOkResponse({ type: ApiKeyListDto })
-  list(@Caller() caller: CallerContext): Promise<ApiKeyListDto> {
-    return this.apiKeys.list(tenantOf(caller));
+  list(@Caller() caller: CallerContext, @Query() query: PageQueryDto): Promise<ApiKeyListDto> {
+    return this.apiKeys.list(tenantOf(caller), query);
   }
 
   @Delete(':id')

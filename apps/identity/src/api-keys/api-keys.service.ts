@@ -1,3 +1,4 @@
+import { pageInCreationOrder } from '../common/created-order-page';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { IdentityEventTypes, type ApiKeyCreatedV1, type ApiKeyRevokedV1 } from '@tessera/contracts';
@@ -11,7 +12,6 @@ import { ApiKeyEntity } from './api-key.entity';
 
 /** `tsk_<12 hex: lookup prefix>_<43 base64url: 256-bit secret>` */
 const KEY_FORMAT = /^tsk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
-const LIST_CAP = 500;
 
 export function toApiKeyDto(k: ApiKeyEntity): ApiKeyDto {
   return {
@@ -84,10 +84,9 @@ export class ApiKeysService {
     );
   }
 
-  async list(tenantId: string): Promise<ApiKeyListDto> {
+  async list(tenantId: string, query: { limit: number; cursor?: string }): Promise<ApiKeyListDto> {
     return this.transactions.run(tenantId, async (tx) => {
-      const rows = await tx.manager.find(ApiKeyEntity, { order: { createdAt: 'ASC', id: 'ASC' }, take: LIST_CAP });
-      return { items: rows.map(toApiKeyDto) };
+      return pageInCreationOrder(tx.manager, ApiKeyEntity, query, toApiKeyDto);
     });
   }
 

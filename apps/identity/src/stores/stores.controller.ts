@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Roles, type ReplyTarget } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, PageQueryDto, Roles, type ReplyTarget } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
 import { tenantOf } from '../common/tenant-of';
 import { CreateStoreDto, StoreDto, StoreListDto } from './dto/store.dto';
@@ -29,8 +29,8 @@ export class StoresController {
   /** Any member of the tenant, or an API key of it, may read stores (credentials are never shown). */
   @Get()
   @ApiOkResponse({ type: StoreListDto })
-  list(@Caller() caller: CallerContext): Promise<StoreListDto> {
-    return this.stores.list(tenantOf(caller));
+  list(@Caller() caller: CallerContext, @Query() query: PageQueryDto): Promise<StoreListDto> {
+    return this.stores.list(tenantOf(caller), query);
   }
 
   @Get(':id')

@@ -1,3 +1,4 @@
+import { pageInCreationOrder } from '../common/created-order-page';
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { IdentityEventTypes, type StoreCreatedV1 } from '@tessera/contracts';
@@ -26,7 +27,6 @@ export function credentialsAad(tenantId: string, storeId: string): string {
   return `identity.stores:${tenantId}:${storeId}`;
 }
 
-const LIST_CAP = 500;
 
 @Injectable()
 export class StoresService {
@@ -85,10 +85,9 @@ export class StoresService {
     });
   }
 
-  async list(tenantId: string): Promise<StoreListDto> {
+  async list(tenantId: string, query: { limit: number; cursor?: string }): Promise<StoreListDto> {
     return this.transactions.run(tenantId, async (tx) => {
-      const rows = await tx.manager.find(StoreEntity, { order: { createdAt: 'ASC', id: 'ASC' }, take: LIST_CAP });
-      return { items: rows.map(toStoreDto) };
+      return pageInCreationOrder(tx.manager, StoreEntity, query, toStoreDto);
     });
   }
 

@@ -12,14 +12,12 @@ import { OutboxWriter } from '@tessera/messaging';
 import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome, type TenantTx } from '@tessera/persistence';
 import {
   ConflictProblem,
-  decodeCursor,
-  encodeCursor,
   ForbiddenProblem,
   NotFoundProblem,
   type Page,
 } from '@tessera/service-kit';
-import { z } from 'zod';
 import { IsNull } from 'typeorm';
+import { pageInCreationOrder } from '../common/created-order-page';
 import { uniqueViolation } from '../common/db-errors';
 import { hashPassword } from '../crypto/passwords';
 import { RefreshTokenEntity } from '../auth/refresh-token.entity';
@@ -41,7 +39,6 @@ export function toUserDto(u: UserEntity): UserDto {
 
 // Keyset position of the last item of a page; created_at is written from JS (millisecond precision), so the
 // ISO string round-trips exactly.
-const userCursor = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
 
 /** Tenant-scoped caller: a user of the tenant, acting through the gateway. */
 export interface Actor {
@@ -123,24 +120,7 @@ export class UsersService {
   }
 
   async list(actor: Actor, limit: number, cursor?: string): Promise<Page<UserDto>> {
-    const after = cursor === undefined ? undefined : decodeCursor(cursor, userCursor);
-    return this.transactions.run(actor.tenantId, async (tx) => {
-      const qb = tx.manager
-        .createQueryBuilder(UserEntity, 'u')
-        .orderBy('u.createdAt', 'ASC')
-        .addOrderBy('u.id', 'ASC')
-        .limit(limit + 1);
-      if (after)
-        qb.where('(u.created_at, u.id) > (:createdAt, :id)', { createdAt: new Date(after.createdAt), id: after.id });
-      const rows = await qb.getMany();
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map(toUserDto),
-        nextCursor:
-          rows.length > limit && last ? encodeCursor({ createdAt: last.createdAt.toISOString(), id: last.id }) : null,
-      };
-    });
+    return this.transactions.run(actor.tenantId, (tx) => pageInCreationOrder(tx.manager, UserEntity, { limit, cursor }, toUserDto));
   }
 
   async update(actor: Actor, id: string, dto: UpdateUserDto): Promise<UserDto> {

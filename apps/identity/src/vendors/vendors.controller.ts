@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Post, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Roles, type ReplyTarget } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, PageQueryDto, Roles, type ReplyTarget } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
 import { tenantOf } from '../common/tenant-of';
 import { CreateVendorDto, VendorDto, VendorListDto } from './dto/vendor.dto';
@@ -29,7 +29,7 @@ export class VendorsController {
 
   @Get()
   @ApiOkResponse({ type: VendorListDto })
-  list(@Caller() caller: CallerContext): Promise<VendorListDto> {
-    return this.vendors.list(tenantOf(caller));
+  list(@Caller() caller: CallerContext, @Query() query: PageQueryDto): Promise<VendorListDto> {
+    return this.vendors.list(tenantOf(caller), query);
   }
 }

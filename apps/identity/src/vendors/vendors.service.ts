@@ -1,3 +1,4 @@
+import { pageInCreationOrder } from '../common/created-order-page';
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { OutboxWriter } from '@tessera/messaging';
@@ -12,7 +13,6 @@ export function toVendorDto(v: VendorEntity): VendorDto {
   return { id: v.id, name: v.name, commissionRate: v.commissionRate, createdAt: v.createdAt.toISOString() };
 }
 
-const LIST_CAP = 500;
 
 @Injectable()
 export class VendorsService {
@@ -41,11 +41,10 @@ export class VendorsService {
     });
   }
 
-  async list(tenantId: string): Promise<VendorListDto> {
+  async list(tenantId: string, query: { limit: number; cursor?: string }): Promise<VendorListDto> {
     return this.transactions.run(tenantId, async (tx) => {
       await this.assertMall(tx);
-      const rows = await tx.manager.find(VendorEntity, { order: { createdAt: 'ASC', id: 'ASC' }, take: LIST_CAP });
-      return { items: rows.map(toVendorDto) };
+      return pageInCreationOrder(tx.manager, VendorEntity, query, toVendorDto);
     });
   }
 

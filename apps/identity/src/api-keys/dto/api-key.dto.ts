@@ -48,6 +48,7 @@ export class ApiKeyDto {
 
 export class ApiKeyListDto {
   @ApiProperty({ type: [ApiKeyDto] }) items!: ApiKeyDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'the cursor of the next page; null on the last' }) nextCursor!: string | null;
 }
 
 export class VerifiedApiKeyDto {

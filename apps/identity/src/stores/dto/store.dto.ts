@@ -42,4 +42,5 @@ export class StoreDto {
 
 export class StoreListDto {
   @ApiProperty({ type: [StoreDto] }) items!: StoreDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'the cursor of the next page; null on the last' }) nextCursor!: string | null;
 }

@@ -24,4 +24,5 @@ export class VendorDto {
 
 export class VendorListDto {
   @ApiProperty({ type: [VendorDto] }) items!: VendorDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'the cursor of the next page; null on the last' }) nextCursor!: string | null;
 }
