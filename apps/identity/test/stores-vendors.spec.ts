@@ -117,9 +117,12 @@ describe('stores and vendors', () => {
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const res = await h.http.get(`/v1/${route}`).query({ limit: 2, ...(cursor ? { cursor } : {}) }).set(headers);
+        const res: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await h.http
+          .get(`/v1/${route}`)
+          .query({ limit: 2, ...(cursor ? { cursor } : {}) })
+          .set(headers);
         expect([route, res.status]).toEqual([route, 200]);
-        seen.push(...res.body.items.map((x: { id: string }) => x.id));
+        seen.push(...res.body.items.map((x) => x.id));
         cursor = res.body.nextCursor;
         pages++;
       } while (cursor);
