@@ -70,6 +70,8 @@ describe('locations', () => {
       { code: '', name: 'x' },
       { code: 'has space', name: 'x' },
       { code: 'OK', name: '' },
+      // 201 code points, as the name's CHECK counts them (class-validator's MaxLength would count 101)
+      { code: 'OK', name: 'x' + '❤️'.repeat(100) },
       { code: 'OK', name: 'x', priority: -1 },
       { code: 'OK', name: 'x', type: 'shelf' },
       { code: 'OK', name: 'x', color: 'red' },

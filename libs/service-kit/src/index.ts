@@ -47,6 +47,7 @@ export {
 } from './lib/problem/domain-exception';
 export { ProblemFilter, toProblem } from './lib/problem/problem.filter';
 export { createValidationPipe, NoBodyPipe, toFieldErrors } from './lib/problem/validation';
+export { MaxCodePoints } from './lib/validation/max-code-points';
 
 // Caller context
 export {

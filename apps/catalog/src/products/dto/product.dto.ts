@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { ProductStatus } from '@tessera/contracts';
-import { PageQueryDto } from '@tessera/service-kit';
+import { MaxCodePoints, PageQueryDto } from '@tessera/service-kit';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -41,13 +41,13 @@ export class CreateProductDto {
   @ApiProperty({ maxLength: 300 })
   @IsString()
   @Matches(/\S/, { message: 'title must not be blank' })
-  @MaxLength(300)
+  @MaxCodePoints(300)
   title!: string;
 
   @ApiPropertyOptional({ maxLength: 20000 })
   @IsOptional()
   @IsString()
-  @MaxLength(20000)
+  @MaxCodePoints(20000)
   description?: string | null;
 
   @ApiPropertyOptional({ enum: ['draft', 'active'], default: 'active', description: 'archive through POST /v1/products/{id}/archive' })
@@ -88,13 +88,13 @@ export class UpdateProductDto {
   @ValidateIf((o: UpdateProductDto) => o.title !== undefined)
   @IsString()
   @Matches(/\S/, { message: 'title must not be blank' })
-  @MaxLength(300)
+  @MaxCodePoints(300)
   title?: string;
 
   @ApiPropertyOptional({ type: String, nullable: true, maxLength: 20000 })
   @IsOptional()
   @IsString()
-  @MaxLength(20000)
+  @MaxCodePoints(20000)
   description?: string | null;
 
   @ApiPropertyOptional({ enum: PRODUCT_STATUSES })

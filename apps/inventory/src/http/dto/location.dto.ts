@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PageQueryDto } from '@tessera/service-kit';
-import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import { MaxCodePoints } from '@tessera/service-kit';
+import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
 import type { Location, LocationType } from '../../domain';
 
 const TYPES: LocationType[] = ['warehouse', 'bin'];
@@ -14,7 +15,7 @@ export class CreateLocationDto {
   @ApiProperty({ maxLength: 200 })
   @IsString()
   @IsNotEmpty()
-  @MaxLength(200)
+  @MaxCodePoints(200)
   name!: string;
 
   @ApiPropertyOptional({
