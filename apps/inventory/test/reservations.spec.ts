@@ -159,6 +159,26 @@ describe('commit, release, expiry', () => {
     expect(await h.domain.queries.settings(tenant)).toEqual({ reservationTtlSeconds: 60, cashOnDeliveryTtlSeconds: 3 * 86400 });
   });
 
+  it('reserves a SKU whose stock rows together hold more than 2^31 - 1 units', async () => {
+    // Two rows near the per-row maximum, set as the superuser with their ledger rows so the ledger still sums to on hand.
+    const big = 2_000_000_000;
+    for (const locationId of [main, backup]) {
+      await receive('BIG-1', locationId, 1);
+      const [row] = await h.admin(`SELECT id, tenant_id FROM inventory.stock_levels WHERE sku = 'BIG-1' AND location_id = $1`, [locationId]);
+      await h.admin(
+        `INSERT INTO inventory.ledger (tenant_id, stock_level_id, sku, location_id, condition, movement, reason, delta_on_hand, delta_reserved,
+                                       on_hand_before, on_hand_after, reserved_before, reserved_after, actor)
+         VALUES ($1, $2, 'BIG-1', $3, 'new', 'adjust', 'found', $4, 0, 1, $4 + 1, 0, 0, 'test')`,
+        [row.tenant_id, row.id, locationId, big],
+      );
+      await h.admin(`UPDATE inventory.stock_levels SET on_hand = $2 WHERE id = $1`, [row.id, big + 1]);
+    }
+    expect((await h.domain.reservations.reserve(tenant, { reference: 'big-1', lines: [{ sku: 'BIG-1', quantity: 3 }] })).status).toBe('confirmed');
+    const refused = await h.domain.reservations.reserve(tenant, { reference: 'big-2', lines: [{ sku: 'BIG-1', quantity: 1_000_000 }, { sku: 'NONE-1', quantity: 1 }] });
+    expect(refused.status).toBe('rejected');
+    expect(await ledgerMismatches(h)).toEqual([]);
+  });
+
   it('a payment after expiry commits the stock again when it is still there, all lines by priority', async () => {
     await receive('L-1', main, 1);
     await receive('L-1', backup, 5);

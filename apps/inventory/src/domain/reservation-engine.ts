@@ -102,10 +102,14 @@ export async function reserveBatch(
   return persistDecisions(manager, events, decisions, book, extraWrites);
 }
 
-/** Available units per line in a committed snapshot, without locking: `(condition, sku)` key → units. */
+/**
+ * Available units per line in a committed snapshot, without locking: `(condition, sku)` key → units. The sum is a
+ * bigint: each stock row holds at most 2^31 − 1 units, but a SKU's rows together may hold more, and an int cast
+ * failed every reservation of that SKU (the event then blocked its partition).
+ */
 export const SNAPSHOT_AVAILABLE_SQL = `
   SELECT json_agg(json_build_object('sku', k.sku, 'condition', k.condition, 'available', k.available))
-  FROM (SELECT k.sku, k.condition, coalesce(sum(greatest(s.available, 0)), 0)::int AS available
+  FROM (SELECT k.sku, k.condition, coalesce(sum(greatest(s.available, 0)), 0)::bigint AS available
         FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS k(sku, condition)
         LEFT JOIN stock_levels s ON s.sku = k.sku AND s.condition = k.condition
         GROUP BY k.sku, k.condition) k`;
