@@ -256,6 +256,21 @@ describe('payments routes', () => {
       expect(await h.outboxTypes(tenant, ended.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentFailed]);
     });
 
+    it('a retry racing the order\'s cancellation: a 201 whose new attempt is then cancelled, or a 409; never a 500', async () => {
+      const headers = await h.as(tenant, 'owner');
+      for (let round = 0; round < 8; round++) {
+        const p = await openPayment();
+        await fail(p.id);
+        const [retried] = await Promise.all([
+          h.http.post(`/v1/payments/${p.id}/retry`).set(headers),
+          h.deliver(h.orderEvent(tenant, OrdersEventTypes.OrderCancelled, { orderId: p.orderId, reason: 'customer' })),
+        ]);
+        expect([round, [201, 409].includes(retried.status)]).toEqual([round, true]);
+        const attempts = (await h.paymentsOf(tenant, p.orderId)).map((r) => [r.attempt, r.status]);
+        expect([round, attempts]).toEqual([round, retried.status === 201 ? [[1, 'failed'], [2, 'cancelled']] : [[1, 'failed']]]);
+      }
+    });
+
     it('a retried payment is the one the order\'s end cancels', async () => {
       const p = await openPayment();
       await fail(p.id);

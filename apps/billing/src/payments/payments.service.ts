@@ -104,9 +104,17 @@ export class PaymentsService {
    * date), while the order still awaits payment. Only the newest attempt can be retried, so a second retry of the
    * same failure is a conflict, not a second payment. The book's row is read FOR SHARE: an order's end recorded
    * concurrently waits for this transaction and then cancels the new payment, or committed first and refuses it.
+   * Locks in the saga's order, the book's row before the payment (an order's end records the book, then locks the
+   * newest payment): the other order deadlocked with it.
    */
   retry(tenantId: string, id: string, actorId: string | null): Promise<PaymentDetailDto> {
     return this.transactions.run(tenantId, async (tx) => {
+      const found = await tx.manager.findOne(PaymentEntity, { where: { id }, select: { id: true, orderId: true } });
+      if (!found) throw paymentNotFound(id);
+      const [book]: { status: string }[] = await tx.manager.query(
+        `SELECT status FROM billing.order_statuses WHERE tenant_id = $1 AND order_id = $2 FOR SHARE`,
+        [tenantId, found.orderId],
+      );
       const failed = await this.lock(tx, id);
       if (failed.status !== 'failed') {
         throw new ConflictProblem(`payment ${id} is ${failed.status}: only a failed payment can be tried again`, {
@@ -123,10 +131,6 @@ export class PaymentsService {
           extensions: { reason: 'payment_superseded', paymentId: newer.id },
         });
       }
-      const [book]: { status: string }[] = await tx.manager.query(
-        `SELECT status FROM billing.order_statuses WHERE tenant_id = $1 AND order_id = $2 FOR SHARE`,
-        [tenantId, failed.orderId],
-      );
       if (book?.status !== 'awaiting_payment') {
         throw new ConflictProblem(`order ${failed.orderId} is ${book?.status ?? 'unknown'}: there is nothing left to collect`, {
           extensions: { reason: 'order_not_awaiting_payment', orderStatus: book?.status ?? null },
