@@ -244,6 +244,26 @@ describe('movements, levels and ledger', () => {
   });
 });
 
+describe('who may read', () => {
+  const key = async (scopes: string[]) => ({
+    [CONTEXT_HEADER]: await signCallerContext(
+      { requestId: randomUUID(), tenantId: tenant, principalId: randomUUID(), principalType: 'api_key', roles: [], scopes },
+      SECRET,
+      60,
+    ),
+  });
+  const READS = ['/v1/inventory/levels', '/v1/inventory/ledger', '/v1/inventory/locations', '/v1/inventory/hot-skus', '/v1/inventory/settings'];
+
+  it('lets every staff role and inventory:read keys read; not a customer (client) nor a key for something else', async () => {
+    for (const path of READS) {
+      for (const role of ['viewer', 'picker', 'staff', 'owner'] as const) expect([path, role, (await http().get(path).set(await as(role))).status]).toEqual([path, role, 200]);
+      expect([path, (await http().get(path).set(await key(['inventory:read']))).status]).toEqual([path, 200]);
+      expectProblem(await http().get(path).set(await as('client')), 403);
+      expectProblem(await http().get(path).set(await key(['orders:read', 'billing:read'])), 403);
+    }
+  });
+});
+
 describe('staff controls', () => {
   it('flags and unflags hot SKUs', async () => {
     expect((await http().post('/v1/inventory/hot-skus').set(await as('manager')).send({ sku: 'FLASH-1', ttlSeconds: 600 })).status).toBe(204);

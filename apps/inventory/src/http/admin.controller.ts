@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, UseIntercept
 import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { Caller, Roles, Scopes } from '@tessera/service-kit';
+import { InventoryRead } from './read-access';
 import { InventoryDomain } from '../domain';
 import { FlagHotSkuDto, HotSkuListDto, InventorySettingsDto, ReorderPolicyDto, UpdateInventorySettingsDto } from './dto/admin.dto';
 import { StockLevelDto } from './dto/movement.dto';
@@ -15,6 +16,7 @@ import { tenantOf } from './tenant-of';
 export class InventoryAdminController {
   constructor(private readonly inventory: InventoryDomain) {}
 
+  @InventoryRead()
   @Get('hot-skus')
   @ApiOkResponse({ type: HotSkuListDto })
   async hotSkus(@Caller() caller: CallerContext): Promise<HotSkuListDto> {
@@ -44,6 +46,7 @@ export class InventoryAdminController {
     await this.inventory.hotQueue.unflag(tenantOf(caller), sku);
   }
 
+  @InventoryRead()
   @Get('settings')
   @ApiOkResponse({ type: InventorySettingsDto })
   async settings(@Caller() caller: CallerContext): Promise<InventorySettingsDto> {

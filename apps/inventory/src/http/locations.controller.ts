@@ -2,6 +2,7 @@ import { Body, Controller, Get, Post, Query, Res, UseInterceptors } from '@nestj
 import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Roles, Scopes, type ReplyTarget } from '@tessera/service-kit';
+import { InventoryRead } from './read-access';
 import { InventoryDomain } from '../domain';
 import { locationCursor } from './cursors';
 import { CreateLocationDto, LocationDto, LocationListDto, LocationsQueryDto } from './dto/location.dto';
@@ -38,6 +39,7 @@ export class LocationsController {
   }
 
   /** Keyset pages in allocation order `(priority, code)`: `limit` 1 to 100 (default 20), `cursor` = the previous `nextCursor`. */
+  @InventoryRead()
   @Get()
   @ApiOkResponse({ type: LocationListDto })
   @ApiBadRequestResponse({ description: 'a cursor this API did not return, or a limit outside 1 to 100 (problem+json)' })

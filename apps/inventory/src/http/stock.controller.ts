@@ -11,6 +11,7 @@ import {
   UnprocessableProblem,
   type ReplyTarget,
 } from '@tessera/service-kit';
+import { InventoryRead } from './read-access';
 import { InventoryDomain, type AdjustReason, type Movement } from '../domain';
 import { levelCursor } from './cursors';
 import { LedgerEntryDto, LedgerPageDto, LedgerQueryDto } from './dto/ledger.dto';
@@ -46,6 +47,7 @@ export class StockController {
   }
 
   /** Keyset pages in `(sku, locationId, condition)` order: `limit` 1 to 100 (default 20), `cursor` = the previous `nextCursor`. */
+  @InventoryRead()
   @Get('levels')
   @ApiOkResponse({ type: LevelListDto })
   @ApiBadRequestResponse({ description: 'a cursor this API did not return, or a limit outside 1 to 100 (problem+json)' })
@@ -55,6 +57,7 @@ export class StockController {
     return { items: page.items.map(StockLevelDto.of), nextCursor: levelCursor.encode(page.next) };
   }
 
+  @InventoryRead()
   @Get('ledger')
   @ApiOkResponse({ type: LedgerPageDto })
   async ledger(@Caller() caller: CallerContext, @Query() q: LedgerQueryDto): Promise<LedgerPageDto> {
