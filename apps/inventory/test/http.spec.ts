@@ -279,6 +279,12 @@ describe('staff controls', () => {
     expectProblem(await http().post('/v1/inventory/hot-skus').set(await as('staff')).send({ sku: 'FLASH-3' }), 403);
     expectProblem(await http().post('/v1/inventory/hot-skus').set(await as('manager')).send({ sku: 'FLASH-3', ttlSeconds: 0 }), 400);
     expectProblem(await http().post('/v1/inventory/hot-skus').set(await as('manager')).send({}), 400);
+    // A SKU with a slash is removed by query, the path cannot name it.
+    expect((await http().post('/v1/inventory/hot-skus').set(await as('manager')).send({ sku: 'BRK/RED' })).status).toBe(204);
+    expect((await http().delete('/v1/inventory/hot-skus').query({ sku: 'BRK/RED' }).set(await as('manager'))).status).toBe(204);
+    expect((await http().get('/v1/inventory/hot-skus').set(await as('viewer'))).body.items.map((i: { sku: string }) => i.sku)).toEqual(['FLASH-2']);
+    expectProblem(await http().delete('/v1/inventory/hot-skus').set(await as('manager')), 400);
+    expectProblem(await http().delete('/v1/inventory/hot-skus').query({ sku: 'X' }).set(await as('staff')), 403);
   });
 
   it('sets the reservation TTL and reorder policies', async () => {

@@ -1,10 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, UseInterceptors } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { Caller, Roles, Scopes } from '@tessera/service-kit';
 import { InventoryRead } from './read-access';
 import { InventoryDomain } from '../domain';
-import { FlagHotSkuDto, HotSkuListDto, InventorySettingsDto, ReorderPolicyDto, UpdateInventorySettingsDto } from './dto/admin.dto';
+import { FlagHotSkuDto, HotSkuListDto, HotSkuQueryDto, InventorySettingsDto, ReorderPolicyDto, UpdateInventorySettingsDto } from './dto/admin.dto';
 import { StockLevelDto } from './dto/movement.dto';
 import { InventoryErrorInterceptor } from './problems';
 import { tenantOf } from './tenant-of';
@@ -44,6 +44,16 @@ export class InventoryAdminController {
   @ApiNoContentResponse()
   async unflag(@Caller() caller: CallerContext, @Param('sku') sku: string): Promise<void> {
     await this.inventory.hotQueue.unflag(tenantOf(caller), sku);
+  }
+
+  /** The same by query, for any SKU: one with a `/` cannot be named in the path. */
+  @Delete('hot-skus')
+  @Roles('owner', 'admin', 'manager')
+  @Scopes('inventory:write')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  async unflagByQuery(@Caller() caller: CallerContext, @Query() q: HotSkuQueryDto): Promise<void> {
+    await this.inventory.hotQueue.unflag(tenantOf(caller), q.sku);
   }
 
   @InventoryRead()

@@ -18,6 +18,15 @@ export class FlagHotSkuDto {
   ttlSeconds?: number;
 }
 
+/** `DELETE /v1/inventory/hot-skus?sku=`: a SKU with a `/` cannot be named in the path (the gateway refuses %2F). */
+export class HotSkuQueryDto {
+  @ApiProperty({ maxLength: 128 })
+  @IsString()
+  @MaxLength(128)
+  @Matches(SKU_PATTERN, { message: 'sku must be 1 to 128 characters without surrounding spaces' })
+  sku!: string;
+}
+
 export class HotSkuDto {
   @ApiProperty() sku!: string;
   @ApiProperty({ enum: ['staff', 'detected'] }) source!: 'staff' | 'detected';
