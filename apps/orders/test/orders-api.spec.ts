@@ -126,6 +126,17 @@ describe('orders HTTP API', () => {
       expect(res.body.detail).toContain('NOPE-9');
     });
 
+    it('names every line of an order priced in two currencies, with its currency', async () => {
+      const res = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }, { sku: 'USD-3', quantity: 1 }]));
+      expectProblem(res, 422);
+      expect(res.body.reason).toBe('mixed_currencies');
+      expect(res.body.lines).toEqual([
+        { index: 0, sku: 'RED-1', reason: 'mixed_currencies', currency: 'JPY' },
+        { index: 1, sku: 'USD-3', reason: 'mixed_currencies', currency: 'USD' },
+      ]);
+      expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(['#/items/0/sku', '#/items/1/sku']);
+    });
+
     it('names the repeated line', async () => {
       const res = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }, { sku: 'BLUE-2', quantity: 1 }, { sku: 'RED-1', quantity: 2 }]));
       expectProblem(res, 400);

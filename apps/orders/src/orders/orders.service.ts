@@ -166,13 +166,14 @@ export class OrdersService {
       return v ? [{ index, item, v }] : [];
     });
     const currency = lines[0].v.currency;
-    const mixed = lines.filter((l) => l.v.currency !== currency);
-    if (mixed.length > 0) {
-      throw new UnprocessableProblem(`All lines must share one currency; line 0 is ${currency}`, {
-        errors: mixed.map((l) => lineError(l.index, `SKU ${l.item.sku} is priced in ${l.v.currency}, not ${currency}`)),
+    if (lines.some((l) => l.v.currency !== currency)) {
+      // Every line is named with its currency: which of them is "wrong" is the client's choice, not ours.
+      const currencies = [...new Set(lines.map((l) => l.v.currency))].join(', ');
+      throw new UnprocessableProblem(`All lines must share one currency; these are priced in ${currencies}`, {
+        errors: lines.map((l) => lineError(l.index, `SKU ${l.item.sku} is priced in ${l.v.currency}`)),
         extensions: {
           reason: 'mixed_currencies',
-          lines: mixed.map((l) => ({ index: l.index, sku: l.item.sku, currency: l.v.currency })),
+          lines: lines.map((l) => ({ index: l.index, sku: l.item.sku, reason: 'mixed_currencies', currency: l.v.currency })),
         },
       });
     }
