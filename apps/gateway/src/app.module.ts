@@ -6,6 +6,7 @@ import { AccessTokenVerifier } from './auth/access-token-verifier';
 import { ApiKeyVerifier } from './auth/api-key-verifier';
 import { Authenticator } from './auth/authenticator';
 import { TenantStatusLookup } from './auth/tenant-status';
+import { UserStatusLookup } from './auth/user-status';
 import type { CallerContextSigner } from './auth/caller-context-signer';
 import type { GatewayConfig } from './config';
 import { CALLER_CONTEXT_SIGNER, GATEWAY_CONFIG, GATEWAY_LOGGER } from './gateway.tokens';
@@ -46,6 +47,7 @@ export class AppModule {
               ),
               new ApiKeyVerifier(config.identityUrl, sign, config.apiKeyCache),
               new TenantStatusLookup(config.identityUrl, sign, config.tenantStatusCache),
+              new UserStatusLookup(config.identityUrl, sign, config.userStatusCache),
             ),
         },
         { provide: RateLimits, useFactory: () => new RateLimits(config.rateLimits) },

@@ -41,6 +41,12 @@ export const gatewayEnvSchema = baseConfigSchema.extend({
    */
   TENANT_STATUS_CACHE_TTL_MS: z.coerce.number().int().positive().max(60_000).default(5_000),
   TENANT_STATUS_CACHE_MAX_ENTRIES: int(10_000),
+  /**
+   * How long a user's status and role (from identity) are reused: a deactivated user's access token, or one whose
+   * role changed, is refused within this long rather than when it expires (15 minutes). At most a minute.
+   */
+  USER_STATUS_CACHE_TTL_MS: z.coerce.number().int().positive().max(60_000).default(5_000),
+  USER_STATUS_CACHE_MAX_ENTRIES: int(50_000),
   JWKS_CACHE_MAX_AGE_MS: int(600_000),
   /** Verified access tokens are reused until their expiry, for at most this long. */
   ACCESS_TOKEN_CACHE_TTL_MS: int(60_000),
@@ -67,6 +73,7 @@ export interface GatewayConfig {
   };
   apiKeyCache: { ttlMs: number; maxEntries: number };
   tenantStatusCache: { ttlMs: number; maxEntries: number };
+  userStatusCache: { ttlMs: number; maxEntries: number };
   jwksCacheMaxAgeMs: number;
   accessTokenCache: { ttlMs: number; maxEntries: number };
   openApiRefreshMs: number;
@@ -108,6 +115,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     },
     apiKeyCache: { ttlMs: e.API_KEY_CACHE_TTL_MS, maxEntries: e.API_KEY_CACHE_MAX_ENTRIES },
     tenantStatusCache: { ttlMs: e.TENANT_STATUS_CACHE_TTL_MS, maxEntries: e.TENANT_STATUS_CACHE_MAX_ENTRIES },
+    userStatusCache: { ttlMs: e.USER_STATUS_CACHE_TTL_MS, maxEntries: e.USER_STATUS_CACHE_MAX_ENTRIES },
     jwksCacheMaxAgeMs: e.JWKS_CACHE_MAX_AGE_MS,
     accessTokenCache: { ttlMs: e.ACCESS_TOKEN_CACHE_TTL_MS, maxEntries: e.ACCESS_TOKEN_CACHE_MAX_ENTRIES },
     openApiRefreshMs: e.OPENAPI_REFRESH_MS,

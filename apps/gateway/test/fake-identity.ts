@@ -33,6 +33,12 @@ export class FakeIdentity extends FakeUpstream {
   readonly tenantStatuses = new Map<string, TenantStatus | 'missing'>();
   /** While set, the tenant status route answers this (e.g. 500) instead. */
   tenantStatusFailure: number | undefined;
+  /**
+   * Users' current status and role for GET /internal/tenants/{t}/users/{u}/status, by `${tenant}/${user}`; a user
+   * not listed answers active with the first role of the last token issued for it (see token()).
+   */
+  readonly userStates = new Map<string, { status: 'active' | 'deactivated'; role: string } | 'missing'>();
+  private readonly issuedRoles = new Map<string, string>();
   privateKey!: CryptoKey;
   publicJwk!: JWK;
 
@@ -59,17 +65,32 @@ export class FakeIdentity extends FakeUpstream {
       if (status === 'missing') return json(res, 404, { title: 'unknown tenant' });
       json(res, 200, { tenantId, status });
     });
+    this.routeMatching('GET', /^\/internal\/tenants\/([^/]+)\/users\/([^/]+)\/status$/, async (req, res, match) => {
+      if (!(await hasGatewayContext(req, 'internal'))) return json(res, 401, { title: 'no gateway context' });
+      const key = `${decodeURIComponent(match[1])}/${decodeURIComponent(match[2])}`;
+      const state = this.userStates.get(key) ?? { status: 'active', role: this.issuedRoles.get(key) ?? 'admin' };
+      if (state === 'missing') return json(res, 404, { title: 'unknown user' });
+      json(res, 200, state);
+    });
     return this.start();
   }
 
   /** Requests for a tenant's status this fake received. */
   statusLookups(tenantId?: string): RecordedRequest[] {
-    return this.received(tenantId ? `/internal/tenants/${tenantId}/status` : '/internal/tenants/');
+    return this.received(tenantId ? `/internal/tenants/${tenantId}/status` : '/internal/tenants/').filter((r) => !r.url.includes('/users/'));
+  }
+
+  /** Requests for a user's status this fake received. */
+  userLookups(): RecordedRequest[] {
+    return this.received('/internal/tenants/').filter((r) => r.url.includes('/users/'));
   }
 
   /** An access token as identity issues it; `overrides` may change or remove (undefined) claims. */
   token(claims: JWTPayload = {}, options: { expiresIn?: string | number; issuer?: string; kid?: string; key?: CryptoKey } = {}): Promise<string> {
-    return new SignJWT({ tid: 'tenant-1', roles: ['admin'], tenant_status: 'active', ...claims })
+    const all = { tid: 'tenant-1', roles: ['admin'], tenant_status: 'active', ...claims };
+    const sub = typeof claims.sub === 'string' ? claims.sub : 'user-1';
+    if (Array.isArray(all.roles) && typeof all.tid === 'string') this.issuedRoles.set(`${all.tid}/${sub}`, String(all.roles[0]));
+    return new SignJWT(all)
       .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? this.kid, typ: 'JWT' })
       .setSubject(typeof claims.sub === 'string' ? claims.sub : 'user-1')
       .setIssuer(options.issuer ?? 'tessera-identity')

@@ -221,7 +221,7 @@ describe('gateway authentication', () => {
   it('keeps a sane client request id and replaces an odd one', async () => {
     const odd = await http.get('/health/live').set('x-request-id', 'bad id with spaces');
     expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-    const token = await identity.token();
+    const token = await identity.token({ sub: 'user-rid' });
     const res = await http.get('/v1/me').set('authorization', `Bearer ${token}`).set('x-request-id', '<script>');
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.body.headers['x-request-id']).toBe(res.headers['x-request-id']);

@@ -273,6 +273,23 @@ describe('users', () => {
     expect(await h.outboxTypes(fresh.tenantId)).not.toContain('identity.user.deactivated');
   });
 
+  it("tells internal callers a user's current status and role; nobody else", async () => {
+    const fresh = await h.signup();
+    const staff = await h.addUser(fresh, 'staff');
+    const path = (tenantId: string, userId: string) => `/internal/tenants/${tenantId}/users/${userId}/status`;
+    const internal = await h.internalHeaders();
+    expect((await h.http.get(path(fresh.tenantId, staff.userId)).set(internal)).body).toEqual({ status: 'active', role: 'staff' });
+    await h.http.patch(`/v1/users/${staff.userId}`).set(await h.userHeaders(h.ownerOf(fresh))).send({ role: 'manager' });
+    await h.http.post(`/v1/users/${staff.userId}/deactivate`).set(await h.userHeaders(h.ownerOf(fresh)));
+    expect((await h.http.get(path(fresh.tenantId, staff.userId)).set(internal)).body).toEqual({ status: 'deactivated', role: 'manager' });
+    // Another tenant's user under this tenant, or an unknown one: 404; ids that are not UUIDs: 400.
+    expectProblem(await h.http.get(path(t.tenantId, staff.userId)).set(internal), 404);
+    expectProblem(await h.http.get(path(fresh.tenantId, 'nope')).set(internal), 400);
+    for (const headers of [await h.userHeaders(h.ownerOf(fresh)), await h.anonymousHeaders()]) {
+      expectProblem(await h.http.get(path(fresh.tenantId, staff.userId)).set(headers), 403);
+    }
+  });
+
   it("another tenant's user is 404, not 403", async () => {
     const other = await h.signup();
     const headers = await h.userHeaders(h.ownerOf(t));

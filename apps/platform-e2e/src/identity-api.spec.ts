@@ -203,6 +203,15 @@ describe('identity through the gateway (npm start)', () => {
     const renamed = await api('PATCH', `/v1/users/${picker.body.id}`, { token: tokensA.accessToken, body: { name: 'Pia P.', role: 'staff' } });
     expect(renamed.status).toBe(200);
     expect(renamed.body).toMatchObject({ name: 'Pia P.', role: 'staff' });
+    // The picker's token, issued before the change, names a role the user no longer has: refused on every service
+    // within the gateway's user-status cache (5 s), not when it expires.
+    const roleChanged = await eventually(async () => {
+      const res = await api('GET', '/v1/inventory/levels', { token: pickerTokens.accessToken });
+      return res.status === 401 ? res : undefined;
+    }, 'the role change to reach the gateway', 15_000);
+    expect(roleChanged.body.reason).toBe('role_changed');
+    const staffTokens = (await api('POST', '/v1/auth/refresh', { body: { refreshToken: pickerTokens.refreshToken } })).body;
+    expect((await api('GET', '/v1/inventory/levels', { token: staffTokens.accessToken })).status).toBe(200);
     expectProblem(await api('PATCH', `/v1/users/${picker.body.id}`, { token: tokensA.accessToken, body: { email: 'x@y.z' } }), 400);
     expectProblem(await api('PATCH', `/v1/users/not-a-uuid`, { token: tokensA.accessToken, body: { name: 'x' } }), 400);
 
@@ -210,7 +219,9 @@ describe('identity through the gateway (npm start)', () => {
     const deact = await api('POST', `/v1/users/${picker.body.id}/deactivate`, { token: tokensA.accessToken });
     expect(deact.status).toBeLessThan(300);
     expectProblem(await api('POST', '/v1/auth/login', { body: { email: `picker@${slugA}.test`, password: 'picker password 123' } }), 401);
-    expectProblem(await api('POST', '/v1/auth/refresh', { body: { refreshToken: pickerTokens.refreshToken } }), 401);
+    expectProblem(await api('POST', '/v1/auth/refresh', { body: { refreshToken: staffTokens.refreshToken } }), 401);
+    // And its live access token is refused on every service within the gateway's user-status cache.
+    await eventually(async () => ((await api('GET', '/v1/products', { token: staffTokens.accessToken })).status === 401 ? true : undefined), 'the deactivation to reach the gateway', 15_000);
   });
 
   it('rotates refresh tokens and revokes the whole family when a rotated one is presented', async () => {

@@ -6,6 +6,7 @@ import { anonymousContext } from './caller-context-signer';
 import { isPublicRoute } from './public-routes';
 import type { Principal } from './principal';
 import type { TenantStatusLookup } from './tenant-status';
+import type { UserStatusLookup } from './user-status';
 
 export interface RequestToAuthenticate {
   method: string;
@@ -20,6 +21,7 @@ export class Authenticator {
     private readonly accessTokens: AccessTokenVerifier,
     private readonly apiKeys: ApiKeyVerifier,
     private readonly tenantStatus: TenantStatusLookup,
+    private readonly userStatus: UserStatusLookup,
   ) {}
 
   async authenticate(request: RequestToAuthenticate): Promise<CallerContext> {
@@ -29,6 +31,11 @@ export class Authenticator {
     // The tenant's status now (cached briefly), not the token's claim or the cached key answer, which may predate a
     // suspension or a reactivation: a suspended tenant is refused with 403 within TENANT_STATUS_CACHE_TTL_MS.
     await this.tenantStatus.assertActive(principal.tenantId, request.requestId);
+    // Likewise the user's status and role now: a deactivation or a role change takes effect within
+    // USER_STATUS_CACHE_TTL_MS on every service, not when the 15-minute access token expires.
+    if (principal.principalType === 'user') {
+      await this.userStatus.assertCurrent(principal.tenantId, principal.principalId, principal.roles, request.requestId);
+    }
     return {
       requestId: request.requestId,
       tenantId: principal.tenantId,

@@ -10,6 +10,8 @@ export interface GatewayProblem {
   headers?: Record<string, string>;
   /** On 500: the id under which the error was logged. */
   errorId?: string;
+  /** A machine-readable reason, as services' problems carry (e.g. `role_changed`). */
+  reason?: string;
 }
 
 /**
@@ -35,6 +37,7 @@ export function sendProblem(res: ServerResponse, problem: GatewayProblem, instan
     ...(instance ? { instance } : {}),
     ...(requestId ? { requestId } : {}),
     ...(problem.errorId ? { errorId: problem.errorId } : {}),
+    ...(problem.reason ? { reason: problem.reason } : {}),
   };
   const body = JSON.stringify(details);
   for (const [name, value] of Object.entries(problem.headers ?? {})) res.setHeader(name, value);
