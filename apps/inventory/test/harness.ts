@@ -101,3 +101,20 @@ export async function announceSkus(target: CatalogEventsController | INestApplic
   const controller = target instanceof CatalogEventsController ? target : target.get(CatalogEventsController);
   for (const sku of skus) await controller.onVariantCreated(variantEvent(catalogVariant(tenantId, sku)));
 }
+
+/**
+ * Raises a stock row (one that exists, holding nothing reserved) to `onHand` in one step, where receives of at most a
+ * million each would take thousands: the row and a matching `adjust`/`found` ledger row, as the superuser (the
+ * ledger refuses only UPDATE and DELETE), so the ledger still sums to on hand.
+ */
+export async function raiseOnHand(h: Harness, sku: string, locationId: string, onHand: number): Promise<void> {
+  const [row] = await h.admin(`SELECT id, tenant_id, on_hand FROM inventory.stock_levels WHERE sku = $1 AND location_id = $2 AND reserved = 0`, [sku, locationId]);
+  if (!row) throw new Error(`no unreserved stock row of ${sku} at ${locationId}`);
+  await h.admin(
+    `INSERT INTO inventory.ledger (tenant_id, stock_level_id, sku, location_id, condition, movement, reason, delta_on_hand, delta_reserved,
+                                   on_hand_before, on_hand_after, reserved_before, reserved_after, actor)
+     VALUES ($1, $2, $3, $4, 'new', 'adjust', 'found', $6::int - $5::int, 0, $5, $6, 0, 0, 'test')`,
+    [row.tenant_id, row.id, sku, locationId, row.on_hand, onHand],
+  );
+  await h.admin(`UPDATE inventory.stock_levels SET on_hand = $2 WHERE id = $1`, [row.id, onHand]);
+}

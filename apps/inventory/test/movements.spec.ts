@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InventoryError } from '../src/domain';
-import { ledgerMismatches, newTenant, startHarness, type Harness } from './harness';
+import { ledgerMismatches, newTenant, raiseOnHand, startHarness, type Harness } from './harness';
 
 let h: Harness;
 const tenant = newTenant();
@@ -94,17 +94,7 @@ describe('movements', () => {
 
   it('refuses (409) a movement that would put more units on hand than a stock row holds (2^31 - 1), and changes nothing', async () => {
     await h.domain.movements.apply(tenant, { type: 'receive', sku: 'MV-MAX', locationId: main, quantity: 1 });
-    // Two thousand receives of a million would get there; the same state in one step, ledger and row together
-    // (as the superuser: the ledger refuses nothing but UPDATE and DELETE, and its sum stays equal to on hand).
-    const [row] = await h.admin(`SELECT id, tenant_id FROM inventory.stock_levels WHERE sku = 'MV-MAX'`);
-    const big = 2_147_483_640;
-    await h.admin(
-      `INSERT INTO inventory.ledger (tenant_id, stock_level_id, sku, location_id, condition, movement, reason, delta_on_hand, delta_reserved,
-                                     on_hand_before, on_hand_after, reserved_before, reserved_after, actor)
-       VALUES ($1, $2, 'MV-MAX', $3, 'new', 'adjust', 'found', $4, 0, 1, $4 + 1, 0, 0, 'test')`,
-      [row.tenant_id, row.id, main, big],
-    );
-    await h.admin(`UPDATE inventory.stock_levels SET on_hand = $2 WHERE id = $1`, [row.id, big + 1]);
+    await raiseOnHand(h, 'MV-MAX', main, 2_147_483_641);
     const before = await h.domain.queries.ledger(tenant, { sku: 'MV-MAX' });
     for (const attempt of [
       h.domain.movements.apply(tenant, { type: 'receive', sku: 'MV-MAX', locationId: main, quantity: 7 }),

@@ -1,5 +1,5 @@
 import { InventoryDomain, InventoryError } from '../src/domain';
-import { ledgerMismatches, newTenant, startHarness, type Harness } from './harness';
+import { ledgerMismatches, newTenant, raiseOnHand, startHarness, type Harness } from './harness';
 
 let h: Harness;
 const tenant = newTenant();
@@ -160,18 +160,10 @@ describe('commit, release, expiry', () => {
   });
 
   it('reserves a SKU whose stock rows together hold more than 2^31 - 1 units', async () => {
-    // Two rows near the per-row maximum, set as the superuser with their ledger rows so the ledger still sums to on hand.
-    const big = 2_000_000_000;
+    // Two rows near the per-row maximum: together past it.
     for (const locationId of [main, backup]) {
       await receive('BIG-1', locationId, 1);
-      const [row] = await h.admin(`SELECT id, tenant_id FROM inventory.stock_levels WHERE sku = 'BIG-1' AND location_id = $1`, [locationId]);
-      await h.admin(
-        `INSERT INTO inventory.ledger (tenant_id, stock_level_id, sku, location_id, condition, movement, reason, delta_on_hand, delta_reserved,
-                                       on_hand_before, on_hand_after, reserved_before, reserved_after, actor)
-         VALUES ($1, $2, 'BIG-1', $3, 'new', 'adjust', 'found', $4, 0, 1, $4 + 1, 0, 0, 'test')`,
-        [row.tenant_id, row.id, locationId, big],
-      );
-      await h.admin(`UPDATE inventory.stock_levels SET on_hand = $2 WHERE id = $1`, [row.id, big + 1]);
+      await raiseOnHand(h, 'BIG-1', locationId, 2_000_000_001);
     }
     expect((await h.domain.reservations.reserve(tenant, { reference: 'big-1', lines: [{ sku: 'BIG-1', quantity: 3 }] })).status).toBe('confirmed');
     const refused = await h.domain.reservations.reserve(tenant, { reference: 'big-2', lines: [{ sku: 'BIG-1', quantity: 1_000_000 }, { sku: 'NONE-1', quantity: 1 }] });

@@ -3,28 +3,22 @@ import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min
 import type { StockCondition } from '../../domain';
 import { SKU_PATTERN } from './movement.dto';
 
-export class FlagHotSkuDto {
-  @ApiProperty({ maxLength: 128 })
-  @IsString()
-  @MaxLength(128)
-  @Matches(SKU_PATTERN, { message: 'sku must be 1 to 128 characters without surrounding spaces' })
-  sku!: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 604800, description: 'the flag lapses after this; without it the flag stays until removed' })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(604800)
-  ttlSeconds?: number;
-}
-
-/** `DELETE /v1/inventory/hot-skus?sku=`: a SKU with a `/` cannot be named in the path (the gateway refuses %2F). */
+/** A SKU by itself: `DELETE /v1/inventory/hot-skus?sku=` (a SKU with a `/` cannot be named in the path: the gateway refuses %2F). */
 export class HotSkuQueryDto {
   @ApiProperty({ maxLength: 128 })
   @IsString()
   @MaxLength(128)
   @Matches(SKU_PATTERN, { message: 'sku must be 1 to 128 characters without surrounding spaces' })
   sku!: string;
+}
+
+export class FlagHotSkuDto extends HotSkuQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 604800, description: 'the flag lapses after this; without it the flag stays until removed' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(604800)
+  ttlSeconds?: number;
 }
 
 export class HotSkuDto {
