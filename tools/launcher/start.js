@@ -186,8 +186,9 @@ function shutdown(code) {
 }
 
 /**
- * Each runtime role's own password, derived from DB_APP_PASSWORD, so a service that leaks its connection string
- * gives away its own schema only, not the other services' roles.
+ * Each runtime role's own password, derived from DB_APP_PASSWORD exactly as @tessera/persistence's
+ * runtimeRolePassword does (the migrations set it from DB_APP_PASSWORD; a service's URL carries it), so a service
+ * that leaks its connection string gives away its own role only, not the other services'.
  */
 function rolePassword(appPassword, schema) {
   return crypto.createHmac('sha256', appPassword).update(`tessera_${schema}`).digest('base64url');
@@ -250,10 +251,9 @@ async function main() {
   // The first service's migrations also create the shared `messaging` schema of the postgres transport;
   // the others only touch their own schema, so they run side by side.
   const [first, ...rest] = services;
-  // Migrations run with the admin URL and set the service's runtime role's password; the service itself gets only
-  // its runtime role's URL (below).
-  const migrate = (svc) =>
-    runTs(svc.migrate, { ...env, DB_APP_PASSWORD: rolePassword(env.DB_APP_PASSWORD, svc.name) }, { name: `${svc.name} migrations`, wait: true });
+  // Migrations run with the admin URL and DB_APP_PASSWORD and set the service's runtime role's own password from
+  // it; the service itself gets only its runtime role's URL (below).
+  const migrate = (svc) => runTs(svc.migrate, env, { name: `${svc.name} migrations`, wait: true });
   await migrate(first);
   await Promise.all(rest.map(migrate));
   if (stopping) return;

@@ -6,6 +6,7 @@ import {
   provisionService,
   revertLastMigration,
   runMigrations,
+  resolveRuntimeDatabaseUrl,
   runtimeDatabaseUrl,
 } from '../src';
 import { errorOf, newTenant, uniqueSchema, withClient } from './fixtures/helpers';
@@ -200,7 +201,8 @@ describe('migrationCli', () => {
     const env = { DATABASE_URL: db.url, DB_APP_PASSWORD: 'cli-pw' };
     expect(await migrationCli(config, ['run'], env)).toBe(0);
     const tenant = newTenant();
-    await withClient(runtimeDatabaseUrl(db.url, schema, 'cli-pw'), async (c) => {
+    // The CLI sets the role's own password, derived from DB_APP_PASSWORD, which is what a service derives too.
+    await withClient(resolveRuntimeDatabaseUrl(schema, env), async (c) => {
       await c.query('begin');
       await c.query(`select set_config('app.tenant_id', $1, true)`, [tenant]);
       await c.query(`insert into widgets (name) values ('via cli schema')`);

@@ -8,6 +8,7 @@ import {
   PersistenceModule,
   poolSizeFromEnv,
   resolveRuntimeDatabaseUrl,
+  runtimeRolePassword,
   runMigrations,
   runtimeDatabaseUrl,
   TenantTransactions,
@@ -167,9 +168,11 @@ describe('resolveRuntimeDatabaseUrl', () => {
     const derived = new URL(
       resolveRuntimeDatabaseUrl('identity', { DATABASE_URL: 'postgres://postgres:pg@127.0.0.1:5432/tessera', DB_APP_PASSWORD: 's3:cr@t' }),
     );
+    // The role's own password, derived from DB_APP_PASSWORD: not DB_APP_PASSWORD itself, and another role's differs.
+    expect(runtimeRolePassword('s3:cr@t', 'identity')).not.toBe(runtimeRolePassword('s3:cr@t', 'orders'));
     expect([derived.username, decodeURIComponent(derived.password), derived.host, derived.pathname]).toEqual([
       'tessera_identity',
-      's3:cr@t',
+      runtimeRolePassword('s3:cr@t', 'identity'),
       '127.0.0.1:5432',
       '/tessera',
     ]);

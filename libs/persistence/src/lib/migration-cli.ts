@@ -1,5 +1,6 @@
 import type { EntityDefinition, MigrationClass } from './data-source';
 import { revertLastMigration, runMigrations } from './migrations';
+import { runtimeRolePassword } from './provision';
 
 export interface MigrationCliConfig {
   schema: string;
@@ -17,7 +18,8 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 
 /**
  * Entry point for a service's `src/migrate.ts`: `run` provisions and applies pending migrations, `revert` undoes
- * the last one. Reads DATABASE_URL (admin) and DB_APP_PASSWORD (runtime role). Sets process.exitCode on failure
+ * the last one. Reads DATABASE_URL (admin) and DB_APP_PASSWORD, from which the runtime role's own password is
+ * derived (runtimeRolePassword). Sets process.exitCode on failure
  * and resolves to the same code.
  */
 export async function migrationCli(
@@ -30,7 +32,8 @@ export async function migrationCli(
     const command = args[0];
     const adminUrl = required(env, 'DATABASE_URL');
     if (command === 'run') {
-      const applied = await runMigrations({ ...config, adminUrl, password: required(env, 'DB_APP_PASSWORD') });
+      const password = runtimeRolePassword(required(env, 'DB_APP_PASSWORD'), config.schema);
+      const applied = await runMigrations({ ...config, adminUrl, password });
       out(applied.length ? `applied ${applied.join(', ')}` : 'up to date');
     } else if (command === 'revert') {
       const reverted = await revertLastMigration({ ...config, adminUrl });

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { Client, escapeLiteral } from 'pg';
 import { assertSchemaName, ident, ownerRoleName, runtimeRoleName } from './service-names';
 
@@ -144,6 +145,16 @@ export async function provisionService(adminUrl: string, opts: ProvisionOptions)
 }
 
 /** The service's runtime URL: the admin URL with user `tessera_<schema>` and the runtime password. */
+/**
+ * The password of a service's runtime role when it comes from DB_APP_PASSWORD: derived per role (HMAC-SHA256 of the
+ * role name, keyed by it), so a service that leaks its connection string gives away its own role only, not the
+ * password behind every other service's. The migrations CLI sets it, a service derives its URL with it
+ * (resolveRuntimeDatabaseUrl), and `npm start` does the same (tools/launcher/start.js).
+ */
+export function runtimeRolePassword(appPassword: string, schema: string): string {
+  return createHmac('sha256', appPassword).update(runtimeRoleName(schema)).digest('base64url');
+}
+
 export function runtimeDatabaseUrl(adminUrl: string, schema: string, password: string): string {
   const url = new URL(adminUrl);
   url.username = encodeURIComponent(runtimeRoleName(schema));
