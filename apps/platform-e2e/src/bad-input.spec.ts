@@ -200,7 +200,9 @@ describe('bad input on every route (walks /openapi.json)', () => {
       for (const param of path.includes('{') ? BAD_PATH_PARAMS : [])
         await send(`${label} path=${param.slice(0, 16)}`, method, path.replace(/\{\w+\}/, param), withBody ? { body: {} } : {});
 
-      if (method === 'GET') for (const query of BAD_QUERIES) await send(`${label} ?${query.slice(0, 24)}`, method, `${url}?${query}`, {});
+      // Queries: every read, and a delete that names its target by query (DELETE /v1/inventory/hot-skus?sku=).
+      if (method === 'GET' || (method === 'DELETE' && !path.includes('{')))
+        for (const query of BAD_QUERIES) await send(`${label} ?${query.slice(0, 24)}`, method, `${url}?${query}`, {});
       if (!withBody) continue;
 
       for (const key of BAD_IDEMPOTENCY_KEYS)
