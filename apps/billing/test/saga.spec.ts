@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BillingEventTypes, OrdersEventTypes, topicOf } from '@tessera/contracts';
-import { EVENT_TRANSPORT, type EventTransport } from '@tessera/messaging';
+import { EVENT_TRANSPORT, PostgresTransport, type EventTransport } from '@tessera/messaging';
 import { BillingHarness, waitFor } from './support/billing-harness';
 
 describe('billing saga: orders events through the inbox', () => {
@@ -197,7 +197,9 @@ describe('billing saga: orders events through the inbox', () => {
 
   it('consumes orders events from the real transport and relays its own events', async () => {
     const opened = h.awaitingPayment(tenant);
-    const transport = h.app.get<EventTransport>(EVENT_TRANSPORT);
+    // Orders' events come from another publisher: billing's own role may publish only on billing's topic.
+    const transport = new PostgresTransport({ url: h.db.url, onError: () => undefined });
+    await expect(h.app.get<EventTransport>(EVENT_TRANSPORT).publish(topicOf('orders'), [opened])).rejects.toThrow(/row-level security/);
     await transport.publish(topicOf('orders'), [opened, opened]);
     await waitFor('the payment', async () => (await h.paymentCount(tenant, opened.data.orderId)) === 1);
     await transport.publish(topicOf('orders'), [cancelled(opened.data.orderId)]);
@@ -210,5 +212,6 @@ describe('billing saga: orders events through the inbox', () => {
       return rows[0].n === 2;
     });
     expect(await h.outboxTypes(tenant, opened.data.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentCancelled]);
+    await transport.close();
   });
 });

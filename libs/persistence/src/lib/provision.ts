@@ -132,6 +132,9 @@ export async function provisionService(adminUrl: string, opts: ProvisionOptions)
     // PostgreSQL < 15 lets every role create objects in public; nobody should.
     await c.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
     for (const extra of extras) {
+      // The extra schema's own setup (messaging's ensureMessagingSchema) holds this lock while it changes the schema's
+      // tables and policies: granting on them at the same moment failed with "tuple concurrently updated".
+      await c.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera.${extra}.schema`]);
       const extraOwner = await schemaOwner(c, extra);
       if (extraOwner) await grantDml(c, extra, runtime, extraOwner);
     }

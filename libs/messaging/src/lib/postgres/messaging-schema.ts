@@ -52,7 +52,39 @@ export const MESSAGING_SCHEMA_SQL: string[] = [
      heartbeat_at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (group_id, member_id)
    )`,
+  // Every service's runtime role reads and writes this schema, so its writes are confined by role: a service's role
+  // `tessera_<context>` publishes (and prunes) only on its own topic `tessera.<context>.events` and moves only its
+  // own consumer group `<context>`'s offsets and members; reads stay open (a service consumes other contexts' topics,
+  // and pruning reads every group's offsets). Without this, one service's credentials could forge another context's
+  // events or skip another group past them. Other login roles (operators, tests' own roles) are not confined, and
+  // the superuser that owns the schema bypasses RLS.
+  `CREATE OR REPLACE FUNCTION messaging.role_context() RETURNS text LANGUAGE sql STABLE
+     AS $f$ SELECT CASE WHEN current_user ~ '^tessera_[a-z][a-z0-9_]*$' THEN substr(current_user, 9) END $f$`,
+  `CREATE OR REPLACE FUNCTION messaging.may_publish(p_topic text) RETURNS boolean LANGUAGE sql STABLE
+     AS $f$ SELECT coalesce(p_topic = 'tessera.' || messaging.role_context() || '.events', true) $f$`,
+  `CREATE OR REPLACE FUNCTION messaging.may_consume(p_group text) RETURNS boolean LANGUAGE sql STABLE
+     AS $f$ SELECT coalesce(p_group = messaging.role_context(), true) $f$`,
+  ...confined('partition_heads', 'messaging.may_publish(topic)'),
+  ...confined('events', 'messaging.may_publish(topic)'),
+  ...confined('consumer_offsets', 'messaging.may_consume(group_id)'),
+  ...confined('group_members', 'messaging.may_consume(group_id)'),
 ];
+
+/** RLS on a log table: reads open to every role, writes only where `check` holds. Idempotent. */
+function confined(table: string, check: string): string[] {
+  const t = `messaging.${table}`;
+  return [
+    `ALTER TABLE ${t} ENABLE ROW LEVEL SECURITY`,
+    `DROP POLICY IF EXISTS reads ON ${t}`,
+    `CREATE POLICY reads ON ${t} FOR SELECT USING (true)`,
+    `DROP POLICY IF EXISTS own_inserts ON ${t}`,
+    `CREATE POLICY own_inserts ON ${t} FOR INSERT WITH CHECK (${check})`,
+    `DROP POLICY IF EXISTS own_updates ON ${t}`,
+    `CREATE POLICY own_updates ON ${t} FOR UPDATE USING (${check}) WITH CHECK (${check})`,
+    `DROP POLICY IF EXISTS own_deletes ON ${t}`,
+    `CREATE POLICY own_deletes ON ${t} FOR DELETE USING (${check})`,
+  ];
+}
 
 export interface EnsureMessagingSchemaOptions {
   /** Login roles given USAGE and DML on the schema (services' runtime roles). */
@@ -65,7 +97,8 @@ export async function ensureMessagingSchema(adminUrl: string, opts: EnsureMessag
   await client.connect();
   try {
     await client.query('BEGIN');
-    // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalogs; serialize the migrators.
+    // Concurrent DDL (and services' provisioning, which grants on these tables under the same lock: persistence's
+    // provisionService) would collide in the catalogs; serialize them.
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('tessera.messaging.schema', 0))`);
     for (const sql of MESSAGING_SCHEMA_SQL) await client.query(sql);
     for (const role of opts.grantTo ?? []) {

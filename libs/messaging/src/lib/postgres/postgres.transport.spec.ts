@@ -74,3 +74,57 @@ describe('postgres transport: topic registration', () => {
     }
   });
 });
+
+describe('postgres transport: what a service role may write in the shared log', () => {
+  it("publishes and moves offsets only for its own context; reads every topic", async () => {
+    const db: TestDatabase = await createTestDatabase('pgconfine');
+    const context = `ctx${Array.from(randomBytes(6), (b) => String.fromCharCode(97 + (b % 26))).join('')}`;
+    const role = `tessera_${context}`;
+    const password = randomBytes(12).toString('hex');
+    await admin(db.url, `CREATE ROLE ${role} LOGIN PASSWORD '${password}' NOSUPERUSER NOBYPASSRLS`);
+    await ensureMessagingSchema(db.url, { grantTo: [role] });
+    const url = new URL(db.url);
+    url.username = role;
+    url.password = password;
+    const superuser = new PostgresTransport({ url: db.url, onError: () => undefined });
+    const service = new PostgresTransport({ url: url.toString(), onError: () => undefined });
+    const envelope = (topic: string) => ({
+      specversion: '1.0' as const,
+      id: randomBytes(16).toString('hex').replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, '$1-$2-$3-$4-$5'),
+      source: 'test',
+      type: `${topic}.happened`, // only a label here
+      subject: 's',
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json' as const,
+      tenantid: '00000000-0000-4000-8000-000000000001',
+      partitionkey: 'k',
+      data: {},
+    });
+    const client = new Client({ connectionString: url.toString() });
+    await client.connect();
+    try {
+      await service.publish(`tessera.${context}.events`, [envelope('own')]);
+      await expect(service.publish('tessera.billing.events', [envelope('forged')])).rejects.toThrow(/row-level security/);
+      await superuser.publish('tessera.billing.events', [envelope('real')]);
+      // Reading another context's topic is what consuming is.
+      const { rows } = await client.query(`SELECT envelope->>'type' AS type FROM messaging.events WHERE topic = 'tessera.billing.events'`);
+      expect(rows.map((r) => r.type)).toEqual(['real.happened']);
+      // Its own group's offsets, yes; another group's, no (neither written nor moved).
+      await client.query(`INSERT INTO messaging.consumer_offsets (group_id, topic, partition, committed_offset) VALUES ($1, 'tessera.billing.events', 0, 1)`, [context]);
+      await expect(
+        client.query(`INSERT INTO messaging.consumer_offsets (group_id, topic, partition, committed_offset) VALUES ('billing', 'tessera.billing.events', 1, 99)`),
+      ).rejects.toThrow(/row-level security/);
+      await admin(db.url, `INSERT INTO messaging.consumer_offsets (group_id, topic, partition, committed_offset) VALUES ('billing', 'tessera.billing.events', 0, 0)`);
+      const moved = await client.query(`UPDATE messaging.consumer_offsets SET committed_offset = 1000 WHERE group_id = 'billing'`);
+      expect(moved.rowCount).toBe(0);
+      const deleted = await client.query(`DELETE FROM messaging.events WHERE topic = 'tessera.billing.events'`);
+      expect(deleted.rowCount).toBe(0);
+    } finally {
+      await client.end();
+      await service.close();
+      await superuser.close();
+      await db.drop();
+      await admin(db.url.replace(/\/[^/]*$/, '/postgres'), `DROP ROLE IF EXISTS ${role}`);
+    }
+  });
+});
