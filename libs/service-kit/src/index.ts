@@ -71,7 +71,7 @@ export { CallerGuard } from './lib/caller/caller.guard';
 export { callerLogBindings } from './lib/caller/caller.middleware';
 
 // Internal routes (`/internal/...`) and the operator tools that call them
-export { InternalCallerGuard } from './lib/internal/internal-caller.guard';
+export { InternalCallerGuard, InternalRoutes } from './lib/internal/internal-caller.guard';
 export {
   callInternal,
   internalTokenSecret,

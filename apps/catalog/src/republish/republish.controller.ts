@@ -1,18 +1,14 @@
-import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
-import { InternalCallerGuard, Public, RepublishRequestDto } from '@tessera/service-kit';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { InternalRoutes, RepublishRequestDto } from '@tessera/service-kit';
 import { CatalogRepublishService, type CatalogRepublishCounts } from './republish.service';
 
 /**
  * Operator only: `POST /internal/republish {tenantId?}` writes the catalog's product and variant events again with
- * the current state (CatalogRepublishService). Only the internal credential (InternalCallerGuard: a context naming
- * no tenant and no principal), as identity's internal routes; the gateway 404s `/internal` from outside. 200
- * `{tenants, products, variants}` once every event is in the outbox.
+ * the current state (CatalogRepublishService). Internal callers only (InternalRoutes); the gateway 404s `/internal`
+ * from outside. 200 `{tenants, products, variants}` once every event is in the outbox.
  */
 @Controller('internal')
-@Public()
-@UseGuards(InternalCallerGuard)
-@ApiExcludeController()
+@InternalRoutes()
 export class CatalogRepublishController {
   constructor(private readonly republisher: CatalogRepublishService) {}
 

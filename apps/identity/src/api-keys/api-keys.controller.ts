@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiCreatedResponse, ApiExcludeEndpoint, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, PageQueryDto, InternalCallerGuard, Public, Roles, type ReplyTarget } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, InternalRoutes, PageQueryDto, Roles, type ReplyTarget } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
 import { tenantOf } from '../common/tenant-of';
 import {
@@ -50,20 +50,16 @@ export class ApiKeysController {
 }
 
 /**
- * The gateway resolves `X-Api-Key` / Bearer API keys here. It carries an anonymous gateway context (the caller is
- * not known yet), so the route is @Public; without a valid gateway context it is still refused, and a context that
- * names a tenant or principal is refused too (InternalCallerGuard). The gateway does not route `/internal/...` from
- * outside.
+ * The gateway resolves `X-Api-Key` / Bearer API keys here, with its internal context (the caller is not known yet):
+ * internal callers only (InternalRoutes). The gateway does not route `/internal/...` from outside.
  */
 @Controller('internal/api-keys')
-@UseGuards(InternalCallerGuard)
+@InternalRoutes()
 export class InternalApiKeysController {
   constructor(private readonly apiKeys: ApiKeysService) {}
 
   @Post('verify')
-  @Public()
   @HttpCode(200)
-  @ApiExcludeEndpoint()
   @ApiOkResponse({ type: VerifiedApiKeyDto })
   verify(@Body() dto: VerifyApiKeyDto): Promise<VerifiedApiKeyDto> {
     return this.apiKeys.verify(dto.key);

@@ -1,17 +1,14 @@
-import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
-import { InternalCallerGuard, Public, RepublishRequestDto } from '@tessera/service-kit';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { InternalRoutes, RepublishRequestDto } from '@tessera/service-kit';
 import { IdentityRepublishService, type IdentityRepublishCounts } from './republish.service';
 
 /**
  * Operator only: `POST /internal/republish {tenantId?}` writes identity's tenant and vendor events again with the
- * current state (IdentityRepublishService). Internal callers only (InternalCallerGuard), like the tenant status
+ * current state (IdentityRepublishService). Internal callers only (InternalRoutes), like the tenant status
  * routes; the gateway 404s `/internal` from outside. 200 `{tenants, vendors}` once every event is in the outbox.
  */
 @Controller('internal')
-@Public()
-@UseGuards(InternalCallerGuard)
-@ApiExcludeController()
+@InternalRoutes()
 export class IdentityRepublishController {
   constructor(private readonly republisher: IdentityRepublishService) {}
 

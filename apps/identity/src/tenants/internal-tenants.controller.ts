@@ -1,18 +1,14 @@
-import { Body, Controller, Get, Param, ParseUUIDPipe, Put, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
-import { InternalCallerGuard, Public } from '@tessera/service-kit';
+import { Body, Controller, Get, Param, ParseUUIDPipe, Put } from '@nestjs/common';
+import { InternalRoutes } from '@tessera/service-kit';
 import { ChangeTenantStatusDto, type TenantStatusChangeDto, type TenantStatusDto } from './dto/tenant-status.dto';
 import { TenantStatusService } from './tenant-status.service';
 
 /**
  * Tenant status for the platform, never for tenants: the gateway reads it (and refuses suspended tenants' calls),
- * the operator changes it. Internal callers only (InternalCallerGuard); the gateway 404s `/internal` from outside.
- * `@Public` because internal calls carry a tenant-less context.
+ * the operator changes it. Internal callers only (InternalRoutes); the gateway 404s `/internal` from outside.
  */
 @Controller('internal/tenants')
-@Public()
-@UseGuards(InternalCallerGuard)
-@ApiExcludeController()
+@InternalRoutes()
 export class InternalTenantsController {
   constructor(private readonly status: TenantStatusService) {}
 

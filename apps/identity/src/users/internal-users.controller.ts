@@ -1,8 +1,7 @@
-import { Controller, Get, Param, ParseUUIDPipe, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { Controller, Get, Param, ParseUUIDPipe } from '@nestjs/common';
 import type { Role } from '@tessera/contracts';
 import { TenantTransactions } from '@tessera/persistence';
-import { InternalCallerGuard, NotFoundProblem, Public } from '@tessera/service-kit';
+import { InternalRoutes, NotFoundProblem } from '@tessera/service-kit';
 import { UserEntity } from './user.entity';
 
 export interface UserStatusDto {
@@ -13,12 +12,10 @@ export interface UserStatusDto {
 /**
  * A user's current status and role, for the gateway: it refuses an access token of a user deactivated, or whose role
  * changed, since the token was issued (cached briefly), instead of honouring it for up to its 15 minutes.
- * Internal callers only (InternalCallerGuard); the gateway 404s `/internal` from outside.
+ * Internal callers only (InternalRoutes); the gateway 404s `/internal` from outside.
  */
 @Controller('internal/tenants/:tenantId/users')
-@Public()
-@UseGuards(InternalCallerGuard)
-@ApiExcludeController()
+@InternalRoutes()
 export class InternalUsersController {
   constructor(private readonly transactions: TenantTransactions) {}
 

@@ -1,4 +1,6 @@
-import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { applyDecorators, Injectable, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { Public } from '../caller/caller.decorators';
 import type { KitRequest } from '../http-types';
 import { ForbiddenProblem, UnauthorizedProblem } from '../problem/domain-exception';
 
@@ -23,3 +25,9 @@ export class InternalCallerGuard implements CanActivate {
     return true;
   }
 }
+
+/**
+ * A controller of `/internal/...` routes: public to the global caller guard (an internal call names no tenant),
+ * open to the internal credential only (InternalCallerGuard), and left out of the OpenAPI document.
+ */
+export const InternalRoutes = (): ClassDecorator => applyDecorators(Public(), UseGuards(InternalCallerGuard), ApiExcludeController());
