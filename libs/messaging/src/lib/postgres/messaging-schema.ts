@@ -70,22 +70,33 @@ export const MESSAGING_SCHEMA_SQL: string[] = [
   ...confined('group_members', 'messaging.may_consume(group_id)'),
 ];
 
-/** RLS on a log table: reads open to every role, writes only where `check` holds. Idempotent. */
+/**
+ * RLS on a log table: reads open to every role, writes only where `check` holds. Idempotent, and a no-op when in
+ * place: this runs on every migration of a service, and ALTER TABLE or CREATE POLICY would lock the log (and so
+ * every running service's publishes) each time.
+ */
 function confined(table: string, check: string): string[] {
-  const t = `messaging.${table}`;
+  const policies: [string, string][] = [
+    ['reads', 'FOR SELECT USING (true)'],
+    ['own_inserts', `FOR INSERT WITH CHECK (${check})`],
+    ['own_updates', `FOR UPDATE USING (${check}) WITH CHECK (${check})`],
+    ['own_deletes', `FOR DELETE USING (${check})`],
+  ];
   return [
-    `ALTER TABLE ${t} ENABLE ROW LEVEL SECURITY`,
-    `DROP POLICY IF EXISTS reads ON ${t}`,
-    `CREATE POLICY reads ON ${t} FOR SELECT USING (true)`,
-    `DROP POLICY IF EXISTS own_inserts ON ${t}`,
-    `CREATE POLICY own_inserts ON ${t} FOR INSERT WITH CHECK (${check})`,
-    `DROP POLICY IF EXISTS own_updates ON ${t}`,
-    `CREATE POLICY own_updates ON ${t} FOR UPDATE USING (${check}) WITH CHECK (${check})`,
-    `DROP POLICY IF EXISTS own_deletes ON ${t}`,
-    `CREATE POLICY own_deletes ON ${t} FOR DELETE USING (${check})`,
+    `DO $$ BEGIN
+       IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = 'messaging.${table}'::regclass) THEN
+         ALTER TABLE messaging.${table} ENABLE ROW LEVEL SECURITY;
+       END IF;
+       ${policies
+         .map(
+           ([name, body]) => `IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE schemaname = 'messaging' AND tablename = '${table}' AND policyname = '${name}') THEN
+         CREATE POLICY ${name} ON messaging.${table} ${body};
+       END IF;`,
+         )
+         .join('\n       ')}
+     END $$`,
   ];
 }
-
 export interface EnsureMessagingSchemaOptions {
   /** Login roles given USAGE and DML on the schema (services' runtime roles). */
   grantTo?: string[];

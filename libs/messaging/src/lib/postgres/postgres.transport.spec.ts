@@ -83,6 +83,7 @@ describe('postgres transport: what a service role may write in the shared log', 
     const password = randomBytes(12).toString('hex');
     await admin(db.url, `CREATE ROLE ${role} LOGIN PASSWORD '${password}' NOSUPERUSER NOBYPASSRLS`);
     await ensureMessagingSchema(db.url, { grantTo: [role] });
+    await ensureMessagingSchema(db.url, { grantTo: [role] }); // again, as every service's migration does: a no-op
     const url = new URL(db.url);
     url.username = role;
     url.password = password;
