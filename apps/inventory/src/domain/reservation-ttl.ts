@@ -11,8 +11,14 @@ export const MAX_COD_TTL_SECONDS = 90 * 24 * 3600;
 export const TTL_SETTINGS_SQL = `(SELECT json_build_object('checkout', reservation_ttl_seconds, 'cod', cod_reservation_ttl_seconds) FROM tenant_settings)`;
 export type TtlSettings = { checkout: number; cod: number } | null;
 
-/** A request's time to live: its own, else the tenant's for how it is paid, else the default for that. */
+/** The tenant's times to live, or their defaults while it has set none. */
+export function effectiveTtls(settings: TtlSettings): { checkout: number; cod: number } {
+  return { checkout: settings?.checkout ?? DEFAULT_TTL_SECONDS, cod: settings?.cod ?? DEFAULT_COD_TTL_SECONDS };
+}
+
+/** A request's time to live: its own, else the tenant's for how it is paid. */
 export function ttlOf(req: { ttlSeconds: number; cashOnDelivery?: boolean }, settings: TtlSettings): number {
   if (req.ttlSeconds) return req.ttlSeconds;
-  return req.cashOnDelivery ? (settings?.cod ?? DEFAULT_COD_TTL_SECONDS) : (settings?.checkout ?? DEFAULT_TTL_SECONDS);
+  const ttls = effectiveTtls(settings);
+  return req.cashOnDelivery ? ttls.cod : ttls.checkout;
 }

@@ -1,7 +1,7 @@
 import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
 import { invalid } from './errors';
-import { DEFAULT_COD_TTL_SECONDS, DEFAULT_TTL_SECONDS, MAX_COD_TTL_SECONDS, MAX_TTL_SECONDS } from './reservation-ttl';
+import { DEFAULT_COD_TTL_SECONDS, DEFAULT_TTL_SECONDS, effectiveTtls, MAX_COD_TTL_SECONDS, MAX_TTL_SECONDS, TTL_SETTINGS_SQL, type TtlSettings } from './reservation-ttl';
 import { MAX_PAGE, pageLimit, type KeysetPage } from './keyset-page';
 import { LEVEL_COLUMNS, toLevel, type LedgerRow, type LevelRow } from './stock-rows';
 import type { AdjustReason, StockCondition, StockLevel, StockMovementType } from './types';
@@ -141,19 +141,19 @@ export class StockQueries {
       throw invalid('invalid_ttl', `cashOnDeliveryTtlSeconds must be an integer from 1 to ${MAX_COD_TTL_SECONDS}`);
     }
     return this.tenants.run(tenantId, async (tx) => {
-      await tx.manager.query(
+      const [row]: { checkout: number; cod: number }[] = await tx.manager.query(
         `INSERT INTO tenant_settings (tenant_id, reservation_ttl_seconds, cod_reservation_ttl_seconds)
          VALUES ($1, coalesce($2::int, $4::int), coalesce($3::int, $5::int))
          ON CONFLICT (tenant_id) DO UPDATE
            SET reservation_ttl_seconds = coalesce($2::int, tenant_settings.reservation_ttl_seconds),
                cod_reservation_ttl_seconds = coalesce($3::int, tenant_settings.cod_reservation_ttl_seconds),
-               updated_at = now()`,
+               updated_at = now()
+         RETURNING reservation_ttl_seconds AS checkout, cod_reservation_ttl_seconds AS cod`,
         [tenantId, checkout ?? null, cod ?? null, DEFAULT_TTL_SECONDS, DEFAULT_COD_TTL_SECONDS],
       );
-      return readSettings(tx);
+      return toSettings(row);
     });
   }
-
 }
 
 export interface InventorySettings {
@@ -164,11 +164,11 @@ export interface InventorySettings {
 const inRange = (n: number, max: number) => Number.isInteger(n) && n >= 1 && n <= max;
 
 async function readSettings(tx: TenantTx): Promise<InventorySettings> {
-  const rows: { checkout: number; cod: number }[] = await tx.manager.query(
-    `SELECT reservation_ttl_seconds AS checkout, cod_reservation_ttl_seconds AS cod FROM tenant_settings`,
-  );
-  return {
-    reservationTtlSeconds: rows[0]?.checkout ?? DEFAULT_TTL_SECONDS,
-    cashOnDeliveryTtlSeconds: rows[0]?.cod ?? DEFAULT_COD_TTL_SECONDS,
-  };
+  const [{ ttl }]: { ttl: TtlSettings }[] = await tx.manager.query(`SELECT ${TTL_SETTINGS_SQL} AS ttl`);
+  return toSettings(ttl);
+}
+
+function toSettings(settings: TtlSettings): InventorySettings {
+  const { checkout, cod } = effectiveTtls(settings);
+  return { reservationTtlSeconds: checkout, cashOnDeliveryTtlSeconds: cod };
 }
