@@ -1,13 +1,6 @@
 import { Controller, Get, Param, ParseUUIDPipe } from '@nestjs/common';
-import type { Role } from '@tessera/contracts';
-import { TenantTransactions } from '@tessera/persistence';
-import { InternalRoutes, NotFoundProblem } from '@tessera/service-kit';
-import { UserEntity } from './user.entity';
-
-export interface UserStatusDto {
-  status: 'active' | 'deactivated';
-  role: Role;
-}
+import { InternalRoutes } from '@tessera/service-kit';
+import { UsersService, type UserStatusDto } from './users.service';
 
 /**
  * A user's current status and role, for the gateway: it refuses an access token of a user deactivated, or whose role
@@ -17,17 +10,13 @@ export interface UserStatusDto {
 @Controller('internal/tenants/:tenantId/users')
 @InternalRoutes()
 export class InternalUsersController {
-  constructor(private readonly transactions: TenantTransactions) {}
+  constructor(private readonly users: UsersService) {}
 
   @Get(':userId/status')
   statusOf(
     @Param('tenantId', ParseUUIDPipe) tenantId: string,
     @Param('userId', ParseUUIDPipe) userId: string,
   ): Promise<UserStatusDto> {
-    return this.transactions.run(tenantId, async (tx) => {
-      const user = await tx.manager.findOne(UserEntity, { where: { id: userId }, select: { id: true, status: true, role: true } });
-      if (!user) throw new NotFoundProblem(`user ${userId} not found in tenant ${tenantId}`);
-      return { status: user.status, role: user.role };
-    });
+    return this.users.statusOf(tenantId, userId);
   }
 }

@@ -24,7 +24,7 @@ import { RefreshTokenEntity } from '../auth/refresh-token.entity';
 import { TenantEntity } from '../tenants/tenant.entity';
 import type { TenantDto } from '../tenants/dto/create-tenant.dto';
 import type { CreateUserDto, UpdateUserDto, UserDto } from './dto/user.dto';
-import { UserEntity } from './user.entity';
+import { UserEntity, type UserStatus } from './user.entity';
 
 export function toUserDto(u: UserEntity): UserDto {
   return {
@@ -56,6 +56,11 @@ export function actorOf(caller: CallerContext): Actor {
 
 function isOwner(actor: Actor): boolean {
   return actor.roles.includes('owner');
+}
+
+export interface UserStatusDto {
+  status: UserStatus;
+  role: Role;
 }
 
 @Injectable()
@@ -121,6 +126,14 @@ export class UsersService {
 
   async list(actor: Actor, limit: number, cursor?: string): Promise<Page<UserDto>> {
     return this.transactions.run(actor.tenantId, (tx) => pageInCreationOrder(tx.manager, UserEntity, { limit, cursor }, toUserDto));
+  }
+
+  /** A user's current status and role (for the gateway; InternalUsersController). */
+  statusOf(tenantId: string, userId: string): Promise<UserStatusDto> {
+    return this.transactions.run(tenantId, async (tx) => {
+      const user = await this.findOrFail(tx, userId);
+      return { status: user.status, role: user.role };
+    });
   }
 
   async update(actor: Actor, id: string, dto: UpdateUserDto): Promise<UserDto> {
