@@ -63,6 +63,7 @@ export {
   rollbackTransaction,
   inTransaction,
   sendWithoutWaiting,
+  TransactionAbortedError,
   type BeginOptions,
 } from './lib/pipelined-transaction';
 export { PersistenceModule, PERSISTENCE_OPTIONS, type PersistenceModuleOptions } from './lib/nest/persistence.module';

@@ -12,6 +12,7 @@ import {
   runtimeDatabaseUrl,
   sendWithoutWaiting,
   TenantTransactions,
+  TransactionAbortedError,
 } from '../src';
 import { newTenant, uniqueSchema } from './fixtures/helpers';
 import { Widget } from './fixtures/widget.entity';
@@ -106,6 +107,36 @@ describe('pipelined transactions', () => {
     expect(await names('mid-')).toEqual([]);
   });
 
+  it('refuses to report a commit when a failed statement\'s error was caught inside the transaction', async () => {
+    // PostgreSQL answers COMMIT in a failed transaction with a rollback and no error: without the check, the work
+    // would look committed.
+    const caught = tenants.run(tenant, async (tx) => {
+      await INSERT.rows(tx.manager, [tenant, 'caught-before']);
+      await tx.manager.query(`SELECT 1 / 0`).catch(() => undefined);
+      return 'done';
+    });
+    await expect(caught).rejects.toBeInstanceOf(TransactionAbortedError);
+    // A statement sent without waiting after the failure only says the transaction was aborted: same error.
+    const thenSent = tenants.run(tenant, async (tx) => {
+      await tx.manager.query(`SELECT 1 / 0`).catch(() => undefined);
+      await insertWithoutWaiting(tx.manager, tenant, 'caught-after');
+    });
+    await expect(thenSent).rejects.toBeInstanceOf(TransactionAbortedError);
+    expect(await names('caught-')).toEqual([]);
+    // The connections went back to the pool usable (two in the pool).
+    for (let i = 0; i < 3; i++) await tenants.run(tenant, (tx) => INSERT.rows(tx.manager, [tenant, `caught-ok-${i}`]));
+    expect(await names('caught-')).toEqual(['caught-ok-0', 'caught-ok-1', 'caught-ok-2']);
+  });
+
+  it('commits when a failed statement was undone by its savepoint (a nested transaction)', async () => {
+    await tenants.run(tenant, async (tx) => {
+      await INSERT.rows(tx.manager, [tenant, 'sp-outer']);
+      await expect(tx.manager.transaction((inner) => inner.query(`SELECT 1 / 0`))).rejects.toThrow(/division by zero/);
+      await INSERT.rows(tx.manager, [tenant, 'sp-after']);
+    });
+    expect(await names('sp-')).toEqual(['sp-after', 'sp-outer']);
+  });
+
   it('keeps nested transactions (savepoints) working inside', async () => {
     await tenants.run(tenant, async (tx) => {
       await INSERT.rows(tx.manager, [tenant, 'nest-outer']);
@@ -139,6 +170,11 @@ describe('pipelined transactions', () => {
         await insertWithoutWaiting(tx.manager, tenant, 'plain-1');
       });
       await expect(t.run(tenant, (tx) => insertWithoutWaiting(tx.manager, newTenant(), 'plain-refused'))).rejects.toThrow(/row-level security/);
+      const caught = t.run(tenant, async (tx) => {
+        await insertWithoutWaiting(tx.manager, tenant, 'plain-caught');
+        await tx.manager.query(`SELECT 1 / 0`).catch(() => undefined);
+      });
+      await expect(caught).rejects.toBeInstanceOf(TransactionAbortedError);
     } finally {
       await plain.destroy();
     }

@@ -96,12 +96,35 @@ async function pendingFailure(runner: QueryRunner): Promise<{ error: unknown } |
 }
 
 /**
+ * A COMMIT refused because a statement of the transaction had failed and the code that awaited it caught the error
+ * and went on. PostgreSQL answers such a COMMIT with a rollback and no error, so without this check the work would
+ * report success having written nothing.
+ */
+export class TransactionAbortedError extends Error {
+  constructor() {
+    super('the transaction was aborted by a failed statement whose error was caught; nothing was committed');
+    this.name = 'TransactionAbortedError';
+  }
+}
+
+/**
  * COMMIT, sent right behind the statements still in flight. If one of them failed, PostgreSQL has answered the
- * COMMIT with a rollback (an aborted transaction cannot commit), and that statement's error is thrown.
+ * COMMIT with a rollback (an aborted transaction cannot commit), and that statement's error is thrown. If an awaited
+ * statement had already failed (its error caught), the COMMIT is not sent: TransactionAbortedError.
  */
 export async function commitTransaction(runner: QueryRunner): Promise<void> {
   const list = unsettled.get(runner);
   unsettled.delete(runner);
+  // The status of the connection's last answer ('E': in a failed transaction). Statements still in flight are
+  // checked below; every answered one is behind this status, and a failure in a transaction is not undone by
+  // later statements (short of a savepoint's rollback, which clears it).
+  if (((await runner.connect()) as PoolClient).getTransactionStatus?.() === 'E') {
+    // A statement sent without waiting may be the one that failed: its own error says more.
+    // (Not when it only says that the transaction was aborted already: 25P02.)
+    const failed = list ? (await Promise.allSettled(list)).find((r) => r.status === 'rejected') : undefined;
+    const reason = (failed as PromiseRejectedResult | undefined)?.reason as { code?: string } | undefined;
+    throw reason && reason.code !== '25P02' ? reason : new TransactionAbortedError();
+  }
   if (!list) return runner.commitTransaction();
   const commit = runner.commitTransaction();
   commit.catch(() => undefined);
