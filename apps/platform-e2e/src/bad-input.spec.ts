@@ -47,6 +47,12 @@ describe('bad input on every route (walks /openapi.json)', () => {
       const res = await as('GET', `/v1/payments?orderId=${order.body.id}`);
       return res.body.items?.length === 1 ? res : undefined;
     }, 'the order\'s payment');
+    // Orders learns the payment from billing's event, later still, and that changes the order (paymentId, updatedAt):
+    // the "changes nothing" snapshots below must not see it land.
+    await eventually(async () => {
+      const res = await as('GET', `/v1/orders/${order.body.id}`);
+      return res.body.paymentId === payments.body.items[0].id ? true : undefined;
+    }, 'orders to learn the payment');
     Object.assign(ids, {
       '/v1/products/{id}': product.body.id,
       '/v1/users/{id}': user.body.id,

@@ -8,15 +8,25 @@ const root = path.resolve(__dirname, '../../..');
 /** The services tools/launcher/services.js starts. */
 export const SERVICES = ['identity', 'catalog', 'inventory', 'orders', 'billing'];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(addr.port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A port free now, picked below Linux's ephemeral range (32768–60999): a port the kernel hands out for `listen(0)`
+ * comes from the range it also gives outgoing connections, so between this check and the launcher's listen (or a
+ * restart on the same ports) a client socket of the test could take it.
+ */
+async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await bindable(port)) return port;
+  }
+  throw new Error('no free port found between 20000 and 32000');
 }
 
 export interface Platform {
