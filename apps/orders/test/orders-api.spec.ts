@@ -234,6 +234,48 @@ describe('orders HTTP API', () => {
       expect(res.status).toBe(200);
       expect(res.body.cancelReason).toBe('cancelled by staff');
     });
+
+    /** What a refused cancel must leave as it was: the order's status, its history and the tenant's outbox. */
+    async function snapshot(id: string): Promise<{ status: string; history: number; outbox: number }> {
+      const order = await h.getOrder(owner, id);
+      expect(order.status).toBe(200);
+      return { status: order.body.status, history: order.body.history.length, outbox: (await h.outbox(owner.tenantId)).length };
+    }
+
+    const badBodies: [string, unknown][] = [
+      ['a reason that is a number', { reason: 42 }],
+      ['a reason that is an object', { reason: { text: 'customer called' } }],
+      ['a reason longer than 500 characters', { reason: 'x'.repeat(501) }],
+      ['an unknown field beside a reason', { reason: 'customer called', refund: true }],
+    ];
+
+    it.each(badBodies)('refuses %s with 400 problem+json and changes nothing', async (_what, body) => {
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      const before = await snapshot(placed.body.id);
+      expect(before).toMatchObject({ status: 'pending', history: 1 });
+      const res = await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(owner)).send(body as object);
+      expectProblem(res, 400);
+      expect(await snapshot(placed.body.id)).toEqual(before);
+    });
+
+    it('accepts a reason of exactly 500 characters', async () => {
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      const res = await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(owner)).send({ reason: 'y'.repeat(500) });
+      expect(res.status).toBe(200);
+      expect(res.body.cancelReason).toBe('y'.repeat(500));
+    });
+
+    it('answers 404 problem+json for a malformed id and for another tenant\'s order, and changes nothing', async () => {
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      const before = await snapshot(placed.body.id);
+      for (const id of ['not-a-uuid', '12345', `${placed.body.id}x`]) {
+        expectProblem(await h.http.post(`/v1/orders/${id}/cancel`).set(await h.headers(owner)).send({ reason: 'typo' }), 404);
+      }
+      const stranger = h.staff('owner');
+      expectProblem(await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(stranger)).send({ reason: 'not mine' }), 404);
+      expect(await snapshot(placed.body.id)).toEqual(before);
+      expect(await h.outbox(stranger.tenantId)).toEqual([]);
+    });
   });
 
   it('publishes its routes in /openapi.json', async () => {
@@ -252,6 +294,46 @@ describe('orders HTTP API', () => {
       expect((await h.http.get('/v1/orders').set(await h.headers(viewer))).status).toBe(200);
       const client = h.staff('client', owner.tenantId);
       expectProblem(await h.http.get('/v1/orders').set(await h.headers(client)), 403);
+    });
+
+    it.each(['viewer', 'picker', 'client', 'project_manager'] as const)('refuses a cancel by a %s (403) and changes nothing', async (role) => {
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      const outboxBefore = (await h.outbox(owner.tenantId)).length;
+      const res = await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(h.staff(role, owner.tenantId))).send({ reason: 'nope' });
+      expectProblem(res, 403);
+      const got = await h.getOrder(owner, placed.body.id);
+      expect(got.body.status).toBe('pending');
+      expect(got.body.history).toHaveLength(1);
+      expect((await h.outbox(owner.tenantId)).length).toBe(outboxBefore);
+    });
+
+    it('refuses a cancel by an API key without orders:write (403) and changes nothing; one with it may cancel', async () => {
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      const outboxBefore = (await h.outbox(owner.tenantId)).length;
+      const key = (scopes: string[]) => ({ tenantId: owner.tenantId, principalId: randomUUID(), principalType: 'api_key' as const, scopes });
+      for (const scopes of [['orders:read'], ['inventory:write', 'billing:write'], []]) {
+        expectProblem(await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(key(scopes))).send({ reason: 'nope' }), 403);
+      }
+      const got = await h.getOrder(owner, placed.body.id);
+      expect(got.body.status).toBe('pending');
+      expect(got.body.history).toHaveLength(1);
+      expect((await h.outbox(owner.tenantId)).length).toBe(outboxBefore);
+
+      const allowed = await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(key(['orders:write']))).send({ reason: 'by key' });
+      expect(allowed.status).toBe(200);
+      expect(allowed.body).toMatchObject({ status: 'cancelled', cancelReason: 'by key' });
+    });
+
+    it('refuses reading an order to roles and keys outside the readers (403)', async () => {
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      for (const role of ['client', 'project_manager'] as const) {
+        const res = await h.getOrder(h.staff(role, owner.tenantId), placed.body.id);
+        expectProblem(res, 403);
+        expect(res.body.id).toBeUndefined();
+      }
+      const key = { tenantId: owner.tenantId, principalId: randomUUID(), principalType: 'api_key' as const, scopes: ['inventory:read'] };
+      expectProblem(await h.http.get(`/v1/orders/${placed.body.id}`).set(await h.headers(key)), 403);
+      expect((await h.getOrder(h.staff('picker', owner.tenantId), placed.body.id)).status).toBe(200);
     });
 
     it('lets an API key with orders:write place orders', async () => {
