@@ -41,6 +41,14 @@ async function as(role: Role, tenantId = tenant): Promise<Record<string, string>
   );
   return { [CONTEXT_HEADER]: token };
 }
+async function asKey(scopes: string[], tenantId = tenant): Promise<Record<string, string>> {
+  const token = await signCallerContext(
+    { requestId: randomUUID(), tenantId, principalId: randomUUID(), principalType: 'api_key', roles: [], scopes },
+    SECRET,
+    60,
+  );
+  return { [CONTEXT_HEADER]: token };
+}
 function expectProblem(res: request.Response, status: number): void {
   expect(res.status).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -245,21 +253,14 @@ describe('movements, levels and ledger', () => {
 });
 
 describe('who may read', () => {
-  const key = async (scopes: string[]) => ({
-    [CONTEXT_HEADER]: await signCallerContext(
-      { requestId: randomUUID(), tenantId: tenant, principalId: randomUUID(), principalType: 'api_key', roles: [], scopes },
-      SECRET,
-      60,
-    ),
-  });
   const READS = ['/v1/inventory/levels', '/v1/inventory/ledger', '/v1/inventory/locations', '/v1/inventory/hot-skus', '/v1/inventory/settings'];
 
   it('lets every staff role and inventory:read keys read; not a customer (client) nor a key for something else', async () => {
     for (const path of READS) {
       for (const role of ['viewer', 'picker', 'staff', 'owner'] as const) expect([path, role, (await http().get(path).set(await as(role))).status]).toEqual([path, role, 200]);
-      expect([path, (await http().get(path).set(await key(['inventory:read']))).status]).toEqual([path, 200]);
+      expect([path, (await http().get(path).set(await asKey(['inventory:read']))).status]).toEqual([path, 200]);
       expectProblem(await http().get(path).set(await as('client')), 403);
-      expectProblem(await http().get(path).set(await key(['orders:read', 'billing:read'])), 403);
+      expectProblem(await http().get(path).set(await asKey(['orders:read', 'billing:read'])), 403);
     }
   });
 });
@@ -285,6 +286,51 @@ describe('staff controls', () => {
     expect((await http().get('/v1/inventory/hot-skus').set(await as('viewer'))).body.items.map((i: { sku: string }) => i.sku)).toEqual(['FLASH-2']);
     expectProblem(await http().delete('/v1/inventory/hot-skus').set(await as('manager')), 400);
     expectProblem(await http().delete('/v1/inventory/hot-skus').query({ sku: 'X' }).set(await as('staff')), 403);
+  });
+
+  const hotSkus = async (tenantId = tenant): Promise<{ sku: string; source: string; expiresAt: string | null }[]> => {
+    const res = await http().get('/v1/inventory/hot-skus').set(await as('viewer', tenantId));
+    expect(res.status).toBe(200);
+    return res.body.items;
+  };
+
+  it('unflags by path: 204, only for roles and keys that may write, only this tenant\'s flag, and a malformed SKU is 400', async () => {
+    for (const t of [tenant, other]) expect((await http().post('/v1/inventory/hot-skus').set(await as('owner', t)).send({ sku: 'PATH-1' })).status).toBe(204);
+    const mine = await hotSkus();
+    const theirs = await hotSkus(other);
+    expect(mine.map((i) => i.sku)).toContain('PATH-1');
+    expect(theirs.map((i) => i.sku)).toContain('PATH-1');
+
+    for (const role of ['staff', 'sales', 'project_manager', 'picker', 'viewer', 'client'] as const) {
+      const res = await http().delete('/v1/inventory/hot-skus/PATH-1').set(await as(role));
+      expect({ role, status: res.status }).toEqual({ role, status: 403 });
+      expectProblem(res, 403);
+    }
+    for (const scopes of [['inventory:read'], ['orders:write']]) {
+      expectProblem(await http().delete('/v1/inventory/hot-skus/PATH-1').set(await asKey(scopes)), 403);
+    }
+    for (const sku of ['P'.repeat(129), '%20PATH-1', 'PATH-1%20']) {
+      const res = await http().delete(`/v1/inventory/hot-skus/${sku}`).set(await as('manager'));
+      expect({ sku, status: res.status }).toEqual({ sku, status: 400 });
+      expectProblem(res, 400);
+    }
+    expect(await hotSkus()).toEqual(mine);
+
+    expect((await http().delete('/v1/inventory/hot-skus/PATH-1').set(await as('admin'))).status).toBe(204);
+    expect(await hotSkus()).toEqual(mine.filter((i) => i.sku !== 'PATH-1'));
+    // The other tenant's flag for the same SKU is its own.
+    expect(await hotSkus(other)).toEqual(theirs);
+    // Removing a flag that is not there leaves the same state.
+    expect((await http().delete('/v1/inventory/hot-skus/PATH-1').set(await asKey(['inventory:write']))).status).toBe(204);
+    expect(await hotSkus()).toEqual(mine.filter((i) => i.sku !== 'PATH-1'));
+  });
+
+  it('documents the SKU of DELETE /v1/inventory/hot-skus/{sku} as the query form does', async () => {
+    const doc = (await http().get('/openapi.json')).body;
+    const byPath = doc.paths['/v1/inventory/hot-skus/{sku}'].delete.parameters.find((p: { name: string }) => p.name === 'sku');
+    const byQuery = doc.paths['/v1/inventory/hot-skus'].delete.parameters.find((p: { name: string }) => p.name === 'sku');
+    expect(byPath).toMatchObject({ in: 'path', required: true, schema: { type: 'string', maxLength: 128 } });
+    expect(byQuery).toMatchObject({ in: 'query', required: true, schema: { type: 'string', maxLength: 128 } });
   });
 
   it('sets the reservation TTL and reorder policies', async () => {

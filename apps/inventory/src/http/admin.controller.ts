@@ -42,8 +42,8 @@ export class InventoryAdminController {
   @Scopes('inventory:write')
   @HttpCode(204)
   @ApiNoContentResponse()
-  async unflag(@Caller() caller: CallerContext, @Param('sku') sku: string): Promise<void> {
-    await this.inventory.hotQueue.unflag(tenantOf(caller), sku);
+  async unflag(@Caller() caller: CallerContext, @Param() p: HotSkuQueryDto): Promise<void> {
+    await this.inventory.hotQueue.unflag(tenantOf(caller), p.sku);
   }
 
   /** The same by query, for any SKU: one with a `/` cannot be named in the path. */
