@@ -284,8 +284,12 @@ describe('staff controls', () => {
     expect((await http().post('/v1/inventory/hot-skus').set(await as('manager')).send({ sku: 'BRK/RED' })).status).toBe(204);
     expect((await http().delete('/v1/inventory/hot-skus').query({ sku: 'BRK/RED' }).set(await as('manager'))).status).toBe(204);
     expect((await http().get('/v1/inventory/hot-skus').set(await as('viewer'))).body.items.map((i: { sku: string }) => i.sku)).toEqual(['FLASH-2']);
+    const flagged = (await http().get('/v1/inventory/hot-skus').set(await as('viewer'))).body.items;
     expectProblem(await http().delete('/v1/inventory/hot-skus').set(await as('manager')), 400);
-    expectProblem(await http().delete('/v1/inventory/hot-skus').query({ sku: 'X' }).set(await as('staff')), 403);
+    expectProblem(await http().delete('/v1/inventory/hot-skus').query({ sku: 'FLASH-2', extra: 'x' }).set(await as('manager')), 400);
+    expectProblem(await http().delete('/v1/inventory/hot-skus').query({ sku: 'FLASH-2'.padEnd(129, 'x') }).set(await as('manager')), 400);
+    expectProblem(await http().delete('/v1/inventory/hot-skus').query({ sku: 'FLASH-2' }).set(await as('staff')), 403);
+    expect((await http().get('/v1/inventory/hot-skus').set(await as('viewer'))).body.items).toEqual(flagged);
   });
 
   const hotSkus = async (tenantId = tenant): Promise<{ sku: string; source: string; expiresAt: string | null }[]> => {
@@ -293,6 +297,27 @@ describe('staff controls', () => {
     expect(res.status).toBe(200);
     return res.body.items;
   };
+
+  it('refuses a bad flag (400 problem+json) and leaves the flags as they were', async () => {
+    const before = await hotSkus();
+    expect(before.length).toBeGreaterThan(0);
+    const cases: [string, Record<string, unknown>][] = [
+      ['an unknown field', { sku: 'FLASH-9', priority: 'high' }],
+      ['ttlSeconds as a string', { sku: 'FLASH-9', ttlSeconds: '600' }],
+      ['a fractional ttlSeconds', { sku: 'FLASH-9', ttlSeconds: 1.5 }],
+      ['ttlSeconds past a week', { sku: 'FLASH-9', ttlSeconds: 604_801 }],
+      ['a SKU that is a number', { sku: 9 }],
+      ['a SKU over 128 characters', { sku: 'F'.repeat(129) }],
+      ['a SKU with surrounding spaces', { sku: ' FLASH-9 ' }],
+      ['a re-flag of a flagged SKU with an unknown field', { sku: 'FLASH-2', ttlSeconds: 60, extra: true }],
+    ];
+    for (const [what, body] of cases) {
+      const res = await http().post('/v1/inventory/hot-skus').set(await as('manager')).send(body);
+      expect({ what, status: res.status }).toEqual({ what, status: 400 });
+      expectProblem(res, 400);
+    }
+    expect(await hotSkus()).toEqual(before);
+  });
 
   it('unflags by path: 204, only for roles and keys that may write, only this tenant\'s flag, and a malformed SKU is 400', async () => {
     for (const t of [tenant, other]) expect((await http().post('/v1/inventory/hot-skus').set(await as('owner', t)).send({ sku: 'PATH-1' })).status).toBe(204);
@@ -361,5 +386,50 @@ describe('staff controls', () => {
     expect(policy.body).toMatchObject({ sku: 'SKU-1', locationId: main, onHand: 5, reorderPoint: 3, reorderQuantity: 20 });
     expectProblem(await http().put('/v1/inventory/reorder-policies').set(await as('manager')).send({ sku: 'SKU-1', locationId: main, reorderPoint: -1, reorderQuantity: 0 }), 400);
     expectProblem(await http().put('/v1/inventory/reorder-policies').set(await as('owner', other)).send({ sku: 'SKU-1', locationId: main, reorderPoint: 1, reorderQuantity: 1 }), 404);
+  });
+
+  it('refuses bad reorder policies and callers without rights (4xx problem+json), and the levels stay as they were', async () => {
+    const levels = async (tenantId = tenant) => {
+      const res = await http().get('/v1/inventory/levels').query({ sku: 'SKU-1' }).set(await as('viewer', tenantId));
+      expect(res.status).toBe(200);
+      return res.body.items as { locationId: string; reorderPoint: number; reorderQuantity: number }[];
+    };
+    const before = await levels();
+    expect(before.find((l) => l.locationId === main)).toMatchObject({ reorderPoint: 3, reorderQuantity: 20 });
+    const theirsBefore = await levels(other);
+    const valid = { sku: 'SKU-1', locationId: main, reorderPoint: 7, reorderQuantity: 40 };
+    const cases: [string, Record<string, unknown>][] = [
+      ['an unknown field', { ...valid, supplier: 'ACME' }],
+      ['reorderPoint as a string', { ...valid, reorderPoint: '7' }],
+      ['a fractional reorderQuantity', { ...valid, reorderQuantity: 2.5 }],
+      ['reorderQuantity past the maximum', { ...valid, reorderQuantity: 1_000_001 }],
+      ['a SKU that is a number', { ...valid, sku: 1 }],
+      ['a locationId that is not a UUID', { ...valid, locationId: 'main' }],
+      ['an unknown condition', { ...valid, condition: 'broken' }],
+      ['a missing reorderQuantity', { sku: 'SKU-1', locationId: main, reorderPoint: 7 }],
+      ['a missing locationId', { sku: 'SKU-1', reorderPoint: 7, reorderQuantity: 40 }],
+      ['a missing sku', { locationId: main, reorderPoint: 7, reorderQuantity: 40 }],
+      ['an empty body', {}],
+    ];
+    for (const [what, body] of cases) {
+      const res = await http().put('/v1/inventory/reorder-policies').set(await as('manager')).send(body);
+      expect({ what, status: res.status }).toEqual({ what, status: 400 });
+      expectProblem(res, 400);
+    }
+    for (const role of ['staff', 'sales', 'project_manager', 'picker', 'viewer', 'client'] as const) {
+      const res = await http().put('/v1/inventory/reorder-policies').set(await as(role)).send(valid);
+      expect({ role, status: res.status }).toEqual({ role, status: 403 });
+      expectProblem(res, 403);
+    }
+    for (const scopes of [['inventory:read'], ['orders:write', 'billing:write']]) {
+      expectProblem(await http().put('/v1/inventory/reorder-policies').set(await asKey(scopes)).send(valid), 403);
+    }
+    expect(await levels()).toEqual(before);
+    expect(await levels(other)).toEqual(theirsBefore);
+
+    // The same request from a caller that may write does change it.
+    const res = await http().put('/v1/inventory/reorder-policies').set(await asKey(['inventory:write'])).send(valid);
+    expect(res.status).toBe(200);
+    expect((await levels()).find((l) => l.locationId === main)).toMatchObject({ reorderPoint: 7, reorderQuantity: 40 });
   });
 });
