@@ -103,8 +103,9 @@ describe('HTTP edges, caller context and tenant isolation', () => {
   ];
 
   it.each(BODY_ROUTES)(
-    '%s %p refuses malformed JSON, unknown fields and wrong types with 400',
+    '%s %p refuses malformed JSON, unknown fields and wrong types with 400, and writes nothing',
     async (method, path) => {
+      const before = await h.rowCounts();
       // Internal routes take only the internal (tenant-less) context; a tenant user's is refused before validation.
       const headers = path().startsWith('/internal/')
         ? await h.internalHeaders()
@@ -123,6 +124,7 @@ describe('HTTP edges, caller context and tenant isolation', () => {
       expectProblem(wrongType, 400);
       const notAnObject = await h.http[method](path()).set(headers).send([1, 2]);
       expectProblem(notAnObject, 400);
+      expect(await h.rowCounts()).toEqual(before);
     },
   );
 

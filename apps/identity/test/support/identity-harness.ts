@@ -173,6 +173,18 @@ export class IdentityHarness {
     return { tenantId: t.tenantId, userId: t.userId, role: 'owner' };
   }
 
+  /**
+   * Rows in each of identity's tables, across every tenant (superuser): a refused request must leave them all as
+   * they were. Test files run their tests one at a time on their own database, so nothing else writes meanwhile.
+   */
+  async rowCounts(): Promise<Record<string, number>> {
+    const tables = ['tenants', 'users', 'refresh_tokens', 'vendors', 'stores', 'api_keys', 'outbox_events'];
+    const { rows } = await this.admin.query<Record<string, number>>(
+      `SELECT ${tables.map((t) => `(SELECT count(*)::int FROM identity.${t}) AS ${t}`).join(', ')}`,
+    );
+    return rows[0];
+  }
+
   async outboxTypes(tenantId: string): Promise<string[]> {
     const { rows } = await this.admin.query<{ type: string }>(
       'SELECT type FROM identity.outbox_events WHERE tenant_id = $1 ORDER BY seq',
