@@ -118,7 +118,8 @@ describe('signup, login, refresh', () => {
       expect(events.rows[0].n).toBe(0);
     });
 
-    it('refuses bad input with field errors', async () => {
+    it('refuses bad input with field errors and creates nothing', async () => {
+      const before = await h.rowCounts();
       const res = await h.http
         .post('/v1/tenants')
         .set(await h.anonymousHeaders())
@@ -134,6 +135,27 @@ describe('signup, login, refresh', () => {
       expect(fields).toEqual(
         expect.arrayContaining(['name', 'slug', 'type', 'defaultCurrency', 'owner.email', 'owner.password']),
       );
+      // A body valid but for one field: still refused whole, no tenant without its owner or the other way round.
+      const valid = {
+        name: 'Almost',
+        slug: 'almost-valid',
+        owner: { email: 'almost@example.com', password: 'a long password', name: 'A' },
+      };
+      for (const body of [
+        { ...valid, plan: 'enterprise' },
+        { ...valid, status: 'active' },
+        { ...valid, owner: { ...valid.owner, role: 'admin' } },
+        { ...valid, owner: { ...valid.owner, password: 'short' } },
+        { ...valid, type: 'kiosk' },
+      ]) {
+        expectProblem(await h.http.post('/v1/tenants').set(await h.anonymousHeaders()).send(body), 400);
+      }
+      expect(await h.rowCounts()).toEqual(before);
+      const { rows } = await h.admin.query(
+        `SELECT (SELECT count(*)::int FROM identity.tenants WHERE slug = 'almost-valid') AS tenants,
+                (SELECT count(*)::int FROM identity.users WHERE email = 'almost@example.com') AS users`,
+      );
+      expect(rows[0]).toEqual({ tenants: 0, users: 0 });
     });
   });
 
@@ -225,6 +247,43 @@ describe('signup, login, refresh', () => {
       );
     });
 
+    it("bad input (400) uses up neither the account's nor the address's failed-login allowance", async () => {
+      const victim = await h.signup();
+      const address = '192.0.2.240';
+      const BAD: object[] = [
+        { email: victim.email },
+        { email: victim.email, password: '' },
+        { email: victim.email, password: 42 },
+        { email: victim.email, password: ['x'] },
+        { email: victim.email, password: 'x'.repeat(257) },
+        { email: victim.email, password: victim.password, extra: true },
+        { email: victim.email.toUpperCase(), password: 'wrong guess', remember: true },
+        { password: victim.password },
+      ];
+      // More bad requests than either limit (3 per account, 6 per address), twice over.
+      for (let round = 0; round < 2; round++) {
+        for (const body of BAD) {
+          const res = await h.http
+            .post('/v1/auth/login')
+            .set(await h.anonymousHeaders())
+            .set('x-forwarded-for', address)
+            .send(body);
+          expectProblem(res, 400);
+        }
+        const malformed = await h.http
+          .post('/v1/auth/login')
+          .set(await h.anonymousHeaders())
+          .set('x-forwarded-for', address)
+          .set('content-type', 'application/json')
+          .send(`{"email": "${victim.email}", "password": `);
+        expectProblem(malformed, 400);
+      }
+      expect((await login(victim.email, victim.password, address)).status).toBe(200);
+      // The throttle is on for this account and address: its 3 wrong guesses are then followed by a 429.
+      for (let i = 0; i < 3; i++) expectProblem(await login(victim.email, 'wrong guess', address), 401);
+      expectProblem(await login(victim.email, victim.password, address), 429);
+    });
+
     it('refuses a suspended tenant at login and refresh', async () => {
       const s = await h.signup();
       const tokens = (await login(s.email, s.password, '198.51.100.20')).body;
@@ -303,8 +362,9 @@ describe('signup, login, refresh', () => {
     it('a deactivated user can neither log in nor refresh', async () => {
       const t = await h.signup();
       const staff = await h.addUser(t, 'staff');
-      const tokens = (await login(staff.email, staff.password, '198.51.100.40')).body;
-      expect(tokens.refreshToken).toBeDefined();
+      const loggedIn = await login(staff.email, staff.password, '198.51.100.40');
+      expect(loggedIn.status).toBe(200);
+      const tokens = loggedIn.body;
       const res = await h.http.post(`/v1/users/${staff.userId}/deactivate`).set(await h.userHeaders(h.ownerOf(t)));
       expect(res.status).toBe(200);
       expect(res.body.status).toBe('deactivated');
