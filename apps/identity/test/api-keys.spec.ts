@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { CONTEXT_HEADER, ROLES } from '@tessera/contracts';
 import { expectProblem, IdentityHarness, type SignedUp } from './support/identity-harness';
 
 describe('API keys', () => {
@@ -123,5 +124,57 @@ describe('API keys', () => {
     expectProblem(await h.http.delete(`/v1/api-keys/${theirs.body.id}`).set(owner), 404);
     expectProblem(await h.http.delete(`/v1/api-keys/${randomUUID()}`).set(owner), 404);
     expect((await verify(theirs.body.key)).status).toBe(200);
+  });
+
+  it('revoking: a malformed id is a 400 and roles below owner and admin get 403; the key still works', async () => {
+    const fresh = await h.signup();
+    const created = await h.http
+      .post('/v1/api-keys')
+      .set(await h.userHeaders(h.ownerOf(fresh)))
+      .send({ name: 'keep me', scopes: ['orders:read'] });
+    expect(created.status).toBe(201);
+    const { id, key } = created.body as { id: string; key: string };
+    for (const bad of ['not-a-uuid', '1', `${id}x`]) {
+      expectProblem(await h.http.delete(`/v1/api-keys/${bad}`).set(await h.userHeaders(h.ownerOf(fresh))), 400);
+    }
+    for (const role of ROLES.filter((r) => r !== 'owner' && r !== 'admin')) {
+      const user = await h.addUser(fresh, role);
+      const res = await h.http.delete(`/v1/api-keys/${id}`).set(await h.userHeaders(user));
+      expect([role, res.status]).toEqual([role, 403]);
+      expectProblem(res, 403);
+    }
+    const still = await verify(key);
+    expect(still.status).toBe(200);
+    expect(still.body).toMatchObject({ apiKeyId: id, tenantId: fresh.tenantId });
+    const { rows } = await h.admin.query('SELECT revoked_at FROM identity.api_keys WHERE id = $1', [id]);
+    expect(rows).toEqual([{ revoked_at: null }]);
+    expect(await h.outboxTypes(fresh.tenantId)).not.toContain('identity.api_key.revoked');
+  });
+
+  it('an API key cannot list users or API keys (403): no scope opens them, only an owner or admin', async () => {
+    const fresh = await h.signup();
+    const created = await h.http
+      .post('/v1/api-keys')
+      .set(await h.userHeaders(h.ownerOf(fresh)))
+      .send({ name: 'orders bot', scopes: ['orders:read'] });
+    expect(created.status).toBe(201);
+    // What the gateway forwards for that key once /internal/api-keys/verify has accepted it.
+    const verified = await verify(created.body.key);
+    expect(verified.status).toBe(200);
+    const asKey = {
+      [CONTEXT_HEADER]: await h.context({
+        tenantId: verified.body.tenantId,
+        principalId: verified.body.apiKeyId,
+        principalType: 'api_key',
+        scopes: verified.body.scopes,
+      }),
+    };
+    for (const route of ['/v1/users', '/v1/api-keys']) {
+      const res = await h.http.get(route).set(asKey);
+      expect([route, res.status]).toEqual([route, 403]);
+      expectProblem(res, 403);
+      // The tenant's owner reads the same route: the refusal is the key's, not the route's.
+      expect((await h.http.get(route).set(await h.userHeaders(h.ownerOf(fresh)))).status).toBe(200);
+    }
   });
 });

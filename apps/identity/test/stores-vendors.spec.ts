@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ROLES } from '@tessera/contracts';
 import { CredentialsCipher, parseEncryptionKeys } from '../src/crypto/credentials-cipher';
 import { credentialsAad, StoresService } from '../src/stores/stores.service';
 import { encryptionKey, expectProblem, IdentityHarness, type SignedUp } from './support/identity-harness';
@@ -178,6 +179,25 @@ describe('stores and vendors', () => {
       const foreign = await createStore(otherMall, { name: 'Sneaky', channel: 'storefront', vendorId: vendor.body.id });
       expectProblem(foreign, 400);
       expect(foreign.body.errors[0].field).toBe('vendorId');
+    });
+
+    it('only owners and admins create vendors: the other roles get 403 and no vendor is created', async () => {
+      const mall = await h.signup({ type: 'mall' });
+      for (const role of ROLES.filter((r) => r !== 'owner' && r !== 'admin')) {
+        const user = await h.addUser(mall, role);
+        const res = await h.http
+          .post('/v1/vendors')
+          .set(await h.userHeaders(user))
+          .send({ name: `By ${role}`, commissionRate: 500 });
+        expect([role, res.status]).toEqual([role, 403]);
+        expectProblem(res, 403);
+      }
+      const { rows } = await h.admin.query('SELECT count(*)::int AS n FROM identity.vendors WHERE tenant_id = $1', [mall.tenantId]);
+      expect(rows[0].n).toBe(0);
+      expect(await h.outboxTypes(mall.tenantId)).not.toContain('identity.vendor.created');
+      // The same body from an admin is created: the refusals were the roles', not the body's.
+      const admin = await h.addUser(mall, 'admin');
+      expect((await h.http.post('/v1/vendors').set(await h.userHeaders(admin)).send({ name: 'By admin', commissionRate: 500 })).status).toBe(201);
     });
 
     it('creating a vendor writes identity.vendor.created in the same transaction; a refused one writes nothing', async () => {

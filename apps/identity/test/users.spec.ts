@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Role } from '@tessera/contracts';
+import { ROLES, type Role } from '@tessera/contracts';
 import { expectProblem, IdentityHarness, type SignedUp } from './support/identity-harness';
+
+/** The roles that `@Roles('owner', 'admin')` on the user-management routes leaves out. */
+const BELOW_ADMIN = ROLES.filter((role) => role !== 'owner' && role !== 'admin');
 
 describe('users', () => {
   let h: IdentityHarness;
@@ -12,6 +15,13 @@ describe('users', () => {
   afterAll(async () => {
     await h.close();
   });
+
+  const login = async (user: { email: string; password: string }) =>
+    h.http
+      .post('/v1/auth/login')
+      .set(await h.anonymousHeaders())
+      .set('x-forwarded-for', '198.51.100.60')
+      .send({ email: user.email, password: user.password });
 
   it('POST /v1/users creates a user and emits identity.user.created', async () => {
     const res = await h.http
@@ -202,6 +212,64 @@ describe('users', () => {
     );
   });
 
+  it('roles below owner and admin cannot change a user (403): not another user, not an owner, not themselves', async () => {
+    const fresh = await h.signup();
+    const target = await h.addUser(fresh, 'staff');
+    const actors: { userId: string; role: Role; email: string; password: string }[] = [];
+    for (const role of BELOW_ADMIN) {
+      const actor = await h.addUser(fresh, role);
+      actors.push(actor);
+      const attempts: [string, object][] = [
+        [target.userId, { name: 'Hijacked', role: 'owner' }],
+        [fresh.userId, { role: 'viewer' }],
+        [actor.userId, { role: 'admin' }],
+      ];
+      for (const [id, body] of attempts) {
+        const res = await h.http.patch(`/v1/users/${id}`).set(await h.userHeaders(actor)).send(body);
+        expect([role, id, res.status]).toEqual([role, id, 403]);
+        expectProblem(res, 403);
+      }
+    }
+    const { rows } = await h.admin.query<{ id: string; name: string; role: string }>(
+      'SELECT id, name, role FROM identity.users WHERE tenant_id = $1',
+      [fresh.tenantId],
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.id, [r.name, r.role]]))).toEqual({
+      [fresh.userId]: ['Owner', 'owner'],
+      [target.userId]: ['A staff', 'staff'],
+      ...Object.fromEntries(actors.map((a) => [a.userId, [`A ${a.role}`, a.role]])),
+    });
+    expect(await h.outboxTypes(fresh.tenantId)).not.toContain('identity.user.updated');
+  });
+
+  it('deactivation: a malformed id is a 400 and roles below owner and admin get 403; the user stays active and can log in', async () => {
+    const fresh = await h.signup();
+    const target = await h.addUser(fresh, 'staff');
+    for (const id of ['not-a-uuid', '1', `${target.userId}x`]) {
+      expectProblem(await h.http.post(`/v1/users/${id}/deactivate`).set(await h.userHeaders(h.ownerOf(fresh))), 400);
+    }
+    const actors: { userId: string; role: Role; email: string; password: string }[] = [];
+    for (const role of BELOW_ADMIN) {
+      const actor = await h.addUser(fresh, role);
+      actors.push(actor);
+      for (const id of [target.userId, fresh.userId, actor.userId]) {
+        const res = await h.http.post(`/v1/users/${id}/deactivate`).set(await h.userHeaders(actor));
+        expect([role, id, res.status]).toEqual([role, id, 403]);
+        expectProblem(res, 403);
+      }
+    }
+    const { rows } = await h.admin.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::int AS n FROM identity.users WHERE tenant_id = $1 GROUP BY status',
+      [fresh.tenantId],
+    );
+    expect(rows).toEqual([{ status: 'active', n: 2 + BELOW_ADMIN.length }]);
+    expect(await h.outboxTypes(fresh.tenantId)).not.toContain('identity.user.deactivated');
+    for (const user of [target, { email: fresh.email, password: fresh.password }, actors[0]]) {
+      const res = await login(user);
+      expect([user.email, res.status]).toEqual([user.email, 200]);
+    }
+  });
+
   it("a demoted owner's token still naming the old role is refused (401 role_changed): it cannot promote itself back or demote the other", async () => {
     const fresh = await h.signup();
     const second = await h.addUser(fresh, 'owner');
@@ -288,6 +356,20 @@ describe('users', () => {
     for (const headers of [await h.userHeaders(h.ownerOf(fresh)), await h.anonymousHeaders()]) {
       expectProblem(await h.http.get(path(fresh.tenantId, staff.userId)).set(headers), 403);
     }
+  });
+
+  it("the internal user status: a malformed tenant id is a 400, a call without a caller context a 401", async () => {
+    const fresh = await h.signup();
+    const staff = await h.addUser(fresh, 'staff');
+    const internal = await h.internalHeaders();
+    for (const tenantId of ['not-a-uuid', '1', `${fresh.tenantId}x`]) {
+      expectProblem(await h.http.get(`/internal/tenants/${tenantId}/users/${staff.userId}/status`).set(internal), 400);
+    }
+    const path = `/internal/tenants/${fresh.tenantId}/users/${staff.userId}/status`;
+    const anonymous = await h.http.get(path);
+    expectProblem(anonymous, 401);
+    // The same call with the internal credential answers: the 401 was the missing context, not the ids.
+    expect((await h.http.get(path).set(internal)).body).toEqual({ status: 'active', role: 'staff' });
   });
 
   it("another tenant's user is 404, not 403", async () => {
