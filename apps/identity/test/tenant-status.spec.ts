@@ -147,9 +147,10 @@ describe('tenant status (operator route and internal read)', () => {
 
     it('a body that is not an object, or malformed JSON → 400', async () => {
       expectProblem(await put(t.tenantId, ['suspended']), 400);
+      // With the internal credential, as the operator's tool calls it: the refusal is the body's, not the caller's.
       const malformed = await h.http
         .put(path(t.tenantId))
-        .set(await h.anonymousHeaders())
+        .set(await h.internalHeaders())
         .set('content-type', 'application/json')
         .send('{"status": "suspended", ');
       expectProblem(malformed, 400);
