@@ -133,6 +133,24 @@ describe('bootstrapService', () => {
       expectProblem(await request(server).get('/widgets?limit=%00').set('x-tessera-context', ctx), 400);
     });
 
+    it('refuses a body with too many keys or items before validating it, and lists at most 100 field errors', async () => {
+      const ctx = await token();
+      // 80,000 keys, within the 1 MiB limit: such bodies kept the process busy for seconds in class-transformer.
+      const keys = Object.fromEntries(Array.from({ length: 80_000 }, (_, i) => [`k${i}`, 0]));
+      const wide = await request(server).post('/widgets').set('x-tessera-context', ctx).send({ ...validWidget, ...keys });
+      expectProblem(wide, 400);
+      expect(wide.body.errors).toEqual([{ field: '', pointer: '#/', detail: 'has 80003 keys; at most 1000 are accepted' }]);
+      const long = await request(server).post('/widgets').set('x-tessera-context', ctx).send({ ...validWidget, tags: Array(1001).fill('t') });
+      expectProblem(long, 400);
+      expect(long.body.errors[0]).toMatchObject({ field: 'tags', detail: expect.stringMatching(/has 1001 items/) });
+      // Within the limits, every unknown key is an error of its own: the problem names the first 100.
+      const unknown = Object.fromEntries(Array.from({ length: 900 }, (_, i) => [`u${i}`, 0]));
+      const many = await request(server).post('/widgets').set('x-tessera-context', ctx).send({ ...validWidget, ...unknown });
+      expectProblem(many, 400);
+      expect(many.body.errors).toHaveLength(100);
+      expect(many.body.errors[0]).toMatchObject({ field: 'u0', detail: 'property u0 should not exist' });
+    });
+
     it('answers an oversized body with 413 problem+json', async () => {
       const res = await request(server)
         .post('/widgets')

@@ -1,4 +1,4 @@
-import { jsonBodyFault, MAX_JSON_DEPTH } from './input-guard';
+import { jsonBodyFault, MAX_JSON_DEPTH, MAX_JSON_MEMBERS, MAX_JSON_TOTAL_MEMBERS } from './input-guard';
 
 const nested = (levels: number): unknown => {
   let value: unknown = 'leaf';
@@ -23,6 +23,24 @@ describe('jsonBodyFault', () => {
     let value: unknown = 1;
     for (let i = 0; i < 200_000; i++) value = [value];
     expect(jsonBodyFault(value)?.detail).toMatch(/deeper/);
+  });
+
+  it('accepts up to MAX_JSON_MEMBERS keys or items in one container and refuses one more, naming where', () => {
+    const keys = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+    expect(jsonBodyFault({ attributes: keys(MAX_JSON_MEMBERS), items: Array(MAX_JSON_MEMBERS).fill(1) })).toBeUndefined();
+    expect(jsonBodyFault({ attributes: keys(MAX_JSON_MEMBERS + 1) })).toEqual({
+      field: 'attributes',
+      pointer: '#/attributes',
+      detail: `has ${MAX_JSON_MEMBERS + 1} keys; at most ${MAX_JSON_MEMBERS} are accepted`,
+    });
+    expect(jsonBodyFault({ items: Array(MAX_JSON_MEMBERS + 1).fill({}) })?.detail).toMatch(/items; at most/);
+  });
+
+  it('refuses a body whose containers hold more than MAX_JSON_TOTAL_MEMBERS members in all', () => {
+    const rows = Math.ceil(MAX_JSON_TOTAL_MEMBERS / MAX_JSON_MEMBERS) + 1;
+    const body = { rows: Array.from({ length: rows }, () => Array(MAX_JSON_MEMBERS - 1).fill({})) };
+    expect(jsonBodyFault(body)).toEqual({ field: '', pointer: '#/', detail: `has more than ${MAX_JSON_TOTAL_MEMBERS} keys and items in all` });
+    expect(jsonBodyFault({ rows: body.rows.slice(0, rows - 2) })).toBeUndefined();
   });
 
   it('finds a NUL character in a string or a key, with a JSON Pointer that escapes ~ and /', () => {

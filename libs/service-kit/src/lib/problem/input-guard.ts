@@ -9,6 +9,15 @@ import type { FieldError } from './problem';
  */
 export const MAX_JSON_DEPTH = 32;
 
+/**
+ * The most members one object or array of a body may have, and the most a whole body may have. The largest request
+ * any Tessera API takes is a product with 100 variants; within the 1 MiB body limit, a body of 100,000 keys kept
+ * identity's event loop busy for seconds in class-transformer (whose work grows with the square of an object's
+ * keys) and the flattening of its errors, long enough for the gateway's lookups to time out for every tenant.
+ */
+export const MAX_JSON_MEMBERS = 1_000;
+export const MAX_JSON_TOTAL_MEMBERS = 10_000;
+
 const NUL = '\u0000';
 /** A UTF-16 surrogate without its pair: not a character, and PostgreSQL refuses its JSON escape (a 500 in jsonb). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -23,7 +32,8 @@ function stringFault(text: string): string | undefined {
 const escapePointer = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /**
- * The first fault of a parsed JSON body that no validator catches: nesting deeper than MAX_JSON_DEPTH, or a NUL
+ * The first fault of a parsed JSON body that no validator catches: nesting deeper than MAX_JSON_DEPTH, more members
+ * than MAX_JSON_MEMBERS in one object or array or than MAX_JSON_TOTAL_MEMBERS in all, or a NUL
  * character or an unpaired surrogate in a string or a key (PostgreSQL cannot store a NUL in text or jsonb, nor read
  * a lone surrogate's escape in json, so both surfaced as a 500; text columns silently replaced the surrogate).
  * Iterative, so the body's depth cannot exhaust the stack here either.
@@ -46,6 +56,7 @@ export function jsonBodyFault(body: unknown): FieldError | undefined {
     return { field: path.join('.'), pointer: `#/${path.map(escapePointer).join('/')}`, detail };
   };
   const stack: Entry[] = [{ value: body, key: '', parent: undefined, depth: 0 }];
+  let members = 0;
   while (stack.length > 0) {
     const entry = stack.pop() as Entry;
     const { value, depth } = entry;
@@ -56,6 +67,10 @@ export function jsonBodyFault(body: unknown): FieldError | undefined {
     }
     if (value === null || typeof value !== 'object') continue;
     if (depth >= MAX_JSON_DEPTH) return fault(entry, `nests deeper than ${MAX_JSON_DEPTH} levels`);
+    const size = Array.isArray(value) ? value.length : Object.keys(value).length;
+    if (size > MAX_JSON_MEMBERS) return fault(entry, `has ${size} ${Array.isArray(value) ? 'items' : 'keys'}; at most ${MAX_JSON_MEMBERS} are accepted`);
+    members += size;
+    if (members > MAX_JSON_TOTAL_MEMBERS) return fault({ value: body, key: '', parent: undefined, depth: 0 }, `has more than ${MAX_JSON_TOTAL_MEMBERS} keys and items in all`);
     // Numbers, booleans and nulls cannot be at fault: only faulty strings and containers are visited.
     const suspect = (child: unknown) => (typeof child === 'string' ? stringFault(child) !== undefined : child !== null && typeof child === 'object');
     if (Array.isArray(value)) {
@@ -75,8 +90,9 @@ export function jsonBodyFault(body: unknown): FieldError | undefined {
 
 /**
  * Refuses, as 400 problem+json, what would otherwise reach PostgreSQL or a recursive walker and come back as a
- * 500: a NUL character in the URL (`%00`, in a path parameter or the query) or in the JSON body, and a body nested
- * deeper than MAX_JSON_DEPTH. Mounted right after the JSON body parser.
+ * 500 or a stalled process: a NUL character in the URL (`%00`, in a path parameter or the query) or in the JSON
+ * body, a body nested deeper than MAX_JSON_DEPTH, and one with more members than the MAX_JSON_* limits. Mounted
+ * right after the JSON body parser.
  */
 export function inputGuardMiddleware(req: KitRequest, _res: KitResponse, next: NextFunction): void {
   if (/%00/i.test(req.originalUrl ?? req.url ?? '')) {

@@ -6,15 +6,19 @@ function pointerFor(path: string[]): string {
   return '#/' + path.map((part) => part.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 }
 
-/** Flattens class-validator's nested errors into one entry per failed constraint. */
-export function toFieldErrors(errors: ValidationError[], parent: string[] = []): FieldError[] {
-  const out: FieldError[] = [];
+/** The most field errors one problem lists: enough to fix any real request, small enough to send for any body. */
+export const MAX_FIELD_ERRORS = 100;
+
+/** Flattens class-validator's nested errors into one entry per failed constraint, the first MAX_FIELD_ERRORS of them. */
+export function toFieldErrors(errors: ValidationError[], parent: string[] = [], out: FieldError[] = []): FieldError[] {
   for (const error of errors) {
+    if (out.length >= MAX_FIELD_ERRORS) break;
     const path = error.property ? [...parent, error.property] : parent;
     for (const message of Object.values(error.constraints ?? {})) {
+      if (out.length >= MAX_FIELD_ERRORS) break;
       out.push({ field: path.join('.'), pointer: pointerFor(path), detail: message });
     }
-    if (error.children?.length) out.push(...toFieldErrors(error.children, path));
+    if (error.children?.length) toFieldErrors(error.children, path, out);
   }
   return out;
 }
