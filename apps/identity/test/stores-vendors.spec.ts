@@ -200,6 +200,26 @@ describe('stores and vendors', () => {
       expect((await h.http.post('/v1/vendors').set(await h.userHeaders(admin)).send({ name: 'By admin', commissionRate: 500 })).status).toBe(201);
     });
 
+    it('commission rates are read by managers and up and by vendors:read keys; other roles and keys get 403', async () => {
+      const mall = await h.signup({ type: 'mall' });
+      const owner = { ...mall, role: 'owner' as const };
+      expect((await h.http.post('/v1/vendors').set(await h.userHeaders(owner)).send({ name: 'Seller', commissionRate: 750 })).status).toBe(201);
+      for (const role of ROLES) {
+        const user = role === 'owner' ? owner : await h.addUser(mall, role);
+        const res = await h.http.get('/v1/vendors').set(await h.userHeaders(user));
+        const allowed = ['owner', 'admin', 'manager'].includes(role);
+        expect([role, res.status]).toEqual([role, allowed ? 200 : 403]);
+        if (allowed) expect(res.body.items).toEqual([expect.objectContaining({ name: 'Seller', commissionRate: 750 })]);
+        else expectProblem(res, 403);
+      }
+      const asKey = async (scopes: string[]) =>
+        h.http
+          .get('/v1/vendors')
+          .set('x-tessera-context', await h.context({ tenantId: mall.tenantId, principalId: randomUUID(), principalType: 'api_key', scopes }));
+      expectProblem(await asKey(['orders:read']), 403);
+      expect((await asKey(['vendors:read'])).body.items).toHaveLength(1);
+    });
+
     it('creating a vendor writes identity.vendor.created in the same transaction; a refused one writes nothing', async () => {
       const mall = await h.signup({ type: 'mall' });
       const headers = await h.userHeaders(h.ownerOf(mall));

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, PageQueryDto, Roles, type ReplyTarget } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, PageQueryDto, Roles, Scopes, type ReplyTarget } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
 import { tenantOf } from '../common/tenant-of';
 import { CreateVendorDto, VendorDto, VendorListDto } from './dto/vendor.dto';
@@ -27,7 +27,13 @@ export class VendorsController {
     return idempotentReply(res, await this.vendors.create(tenantOf(caller), dto, idempotencyKey));
   }
 
+  /**
+   * Commission rates are the mall's terms with its sellers: for the tenant's managers and up, and API keys scoped
+   * `vendors:read` (payouts, reporting); not for customers, floor staff or keys of other purposes.
+   */
   @Get()
+  @Roles('owner', 'admin', 'manager')
+  @Scopes('vendors:read')
   @ApiOkResponse({ type: VendorListDto })
   list(@Caller() caller: CallerContext, @Query() query: PageQueryDto): Promise<VendorListDto> {
     return this.vendors.list(tenantOf(caller), query);
