@@ -16,15 +16,21 @@ const CREDENTIAL_ROUTES: ReadonlyArray<{ method: string; path: string }> = [
 ];
 
 export function isPublicRoute(method: string, path: string): boolean {
-  const normalized = trimTrailingSlash(path);
+  const normalized = routeKey(path);
   return PUBLIC_ROUTES.some((route) => route.path === normalized && route.methods.includes(method));
 }
 
 export function isCredentialRoute(method: string, path: string): boolean {
-  const normalized = trimTrailingSlash(path);
+  const normalized = routeKey(path);
   return CREDENTIAL_ROUTES.some((route) => route.path === normalized && route.method === method);
 }
 
-function trimTrailingSlash(path: string): string {
-  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+/**
+ * The path as the services' routers match it: Express ignores case and a trailing slash, so `/v1/auth/LOGIN/` is the
+ * login route there and must be here too (else it would pass as an ordinary authenticated route, without the
+ * credential limit).
+ */
+function routeKey(path: string): string {
+  const lower = path.toLowerCase();
+  return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
 }
