@@ -1,8 +1,8 @@
-import { Body, Controller, Get, Module, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Module, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { Type } from 'class-transformer';
-import { IsInt, IsString, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsInt, IsOptional, IsString, Min, MinLength, ValidateNested } from 'class-validator';
 import { z } from 'zod';
 import {
   Caller,
@@ -48,6 +48,14 @@ class CreateWidgetDto {
   @ValidateNested()
   @Type(() => DimensionsDto)
   dimensions!: DimensionsDto;
+}
+
+/** A PATCH body: every field optional, so `{}` is valid and anything dropped before validation would pass too. */
+class PatchWidgetDto {
+  @ApiProperty({ required: false })
+  @IsOptional()
+  @IsString()
+  name?: string;
 }
 
 /** How many `/widgets/slow` requests have reached and left their handler (shutdown tests watch it). */
@@ -103,6 +111,11 @@ class WidgetsController {
   @Scopes('widgets:read')
   scoped() {
     return { ok: true };
+  }
+
+  @Patch(':id')
+  patch(@Param('id', ParseUUIDPipe) id: string, @Body() dto: PatchWidgetDto) {
+    return { id, changed: Object.entries(dto).filter(([, v]) => v !== undefined).map(([k]) => k) };
   }
 
   @Get(':id')

@@ -151,6 +151,18 @@ describe('bootstrapService', () => {
       expect(many.body.errors[0]).toMatchObject({ field: 'u0', detail: 'property u0 should not exist' });
     });
 
+    it('refuses an array body and prototype keys with 400 instead of validating what is left of them', async () => {
+      const ctx = await token();
+      const url = '/widgets/00000000-0000-4000-8000-000000000000';
+      const empty = await request(server).patch(url).set('x-tessera-context', ctx).send({});
+      expect([empty.status, empty.body]).toEqual([200, { id: '00000000-0000-4000-8000-000000000000', changed: [] }]);
+      for (const raw of ['[]', '[{"name":"brick","quantity":3}]', '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"polluted":1}}}']) {
+        const res = await request(server).patch(url).set('x-tessera-context', ctx).set('content-type', 'application/json').send(raw);
+        expect([raw, res.status]).toEqual([raw, 400]);
+        expectProblem(res, 400);
+      }
+    });
+
     it('answers an oversized body with 413 problem+json', async () => {
       const res = await request(server)
         .post('/widgets')

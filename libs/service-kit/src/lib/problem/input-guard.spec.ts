@@ -43,6 +43,13 @@ describe('jsonBodyFault', () => {
     expect(jsonBodyFault({ rows: body.rows.slice(0, rows - 2) })).toBeUndefined();
   });
 
+  it('refuses the keys Nest would strip silently: __proto__, prototype and constructor, at any depth', () => {
+    expect(jsonBodyFault(JSON.parse('{"__proto__":{"polluted":1}}'))).toMatchObject({ field: '', detail: expect.stringMatching(/__proto__/) });
+    expect(jsonBodyFault({ title: 'x', attributes: { constructor: { prototype: 1 } } })).toMatchObject({ field: 'attributes', detail: expect.stringMatching(/constructor/) });
+    expect(jsonBodyFault({ items: [{ prototype: 1 }] })).toMatchObject({ field: 'items.0', detail: expect.stringMatching(/prototype/) });
+    expect(jsonBodyFault({ attributes: { constructed: 1, proto: 2 } })).toBeUndefined();
+  });
+
   it('finds a NUL character in a string or a key, with a JSON Pointer that escapes ~ and /', () => {
     expect(jsonBodyFault({ lines: [{ sku: 'ok' }, { sku: 'A\u0000' }] })).toEqual({
       field: 'lines.1.sku',

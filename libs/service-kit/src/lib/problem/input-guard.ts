@@ -32,6 +32,12 @@ function stringFault(text: string): string | undefined {
 const escapePointer = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /**
+ * Keys Nest's validation pipe deletes from every object before validating, against prototype pollution: sent in a
+ * body, they were dropped without a word, so `{"__proto__": …}` passed as an empty (valid) PATCH. Refused instead.
+ */
+const RESERVED_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
+
+/**
  * The first fault of a parsed JSON body that no validator catches: nesting deeper than MAX_JSON_DEPTH, more members
  * than MAX_JSON_MEMBERS in one object or array or than MAX_JSON_TOTAL_MEMBERS in all, or a NUL
  * character or an unpaired surrogate in a string or a key (PostgreSQL cannot store a NUL in text or jsonb, nor read
@@ -81,6 +87,7 @@ export function jsonBodyFault(body: unknown): FieldError | undefined {
     for (const key of Object.keys(value)) {
       const keyFault = stringFault(key);
       if (keyFault) return fault(entry, `has a key that ${keyFault}`);
+      if (RESERVED_KEYS.has(key)) return fault(entry, `has the key ${key}, which no Tessera API accepts (__proto__, prototype and constructor are reserved)`);
       const child = (value as Record<string, unknown>)[key];
       if (suspect(child)) stack.push({ value: child, key, parent: entry, depth: depth + 1 });
     }
@@ -97,6 +104,11 @@ export function jsonBodyFault(body: unknown): FieldError | undefined {
 export function inputGuardMiddleware(req: KitRequest, _res: KitResponse, next: NextFunction): void {
   if (/%00/i.test(req.originalUrl ?? req.url ?? '')) {
     next(new BadRequestProblem('The URL contains a NUL character (%00)'));
+    return;
+  }
+  if (Array.isArray(req.body)) {
+    // Every Tessera API takes an object (or nothing); an array would reach the DTO checks as an empty object.
+    next(new ValidationProblem([{ field: '', pointer: '#', detail: 'the request body must be a JSON object, not an array' }]));
     return;
   }
   if (req.body !== null && typeof req.body === 'object') {
