@@ -337,6 +337,24 @@ describe('hot-SKU queue', () => {
     expect(await manual.hotQueue.hotSkus(tenant)).toEqual([]);
   });
 
+  it('a SKU stays hot while its queue holds requests, after its flag lapsed or was lifted: later requests wait behind', async () => {
+    const manual = new InventoryDomain(h.ds, { kickHotQueue: false });
+    await receive('Q-3', main, 2);
+    await manual.hotQueue.flag(tenant, 'Q-3');
+    expect((await manual.reservations.reserve(tenant, { reference: 'q3-first', lines: [{ sku: 'Q-3', quantity: 2 }] })).status).toBe('queued');
+    await manual.hotQueue.unflag(tenant, 'Q-3');
+    // The first request is still queued: the second must not take the stock ahead of it.
+    expect((await manual.reservations.reserve(tenant, { reference: 'q3-second', lines: [{ sku: 'Q-3', quantity: 2 }] })).status).toBe('queued');
+    expect(await manual.hotQueue.drain(tenant, 'Q-3')).toBe(2);
+    expect((await manual.reservations.get(tenant, 'q3-first'))?.status).toBe('active');
+    expect((await manual.reservations.get(tenant, 'q3-second'))?.status).toBe('rejected');
+    const outcomes = await h.admin(`SELECT idempotency_key, outcome FROM inventory.reservation_requests WHERE sku = 'Q-3' ORDER BY seq`);
+    expect(outcomes).toEqual([{ idempotency_key: 'q3-first', outcome: 'confirmed' }, { idempotency_key: 'q3-second', outcome: 'rejected' }]);
+    // The queue drained and its head is gone: the SKU is no longer hot, requests take the normal path again.
+    await receive('Q-3', main, 1);
+    expect((await manual.reservations.reserve(tenant, { reference: 'q3-third', lines: [{ sku: 'Q-3', quantity: 1 }] })).status).toBe('confirmed');
+  });
+
   it('a request served by the queue writes ledger rows naming who asked and the causing event, as an immediate one does', async () => {
     const manual = new InventoryDomain(h.ds, { kickHotQueue: false });
     await receive('Q-2', main, 5);

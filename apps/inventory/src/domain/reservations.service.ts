@@ -155,8 +155,12 @@ export class ReservationService {
       `SELECT set_config('lock_timeout', $4, true) AS lock_timeout,
               ${TTL_SETTINGS_SQL} AS ttl,
               (${SNAPSHOT_AVAILABLE_SQL}) AS available,
-              (SELECT array_agg(sku ORDER BY sku) FROM hot_skus
-                WHERE sku = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())) AS hot,
+              (SELECT array_agg(sku ORDER BY sku) FROM (
+                 SELECT sku FROM hot_skus WHERE sku = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())
+                 -- A SKU whose queue still holds requests stays hot after its flag lapsed or was lifted: later
+                 -- requests wait behind the earlier ones instead of taking the stock between the worker's batches.
+                 UNION SELECT sku FROM hot_queue_heads
+                  WHERE tenant_id = current_setting('app.tenant_id')::uuid AND sku = ANY($1::text[])) s) AS hot,
               (SELECT array_agg(reference) FROM reservations WHERE reference = ANY($3::text[])) AS existing,
               (SELECT json_object_agg(idempotency_key, id) FROM reservation_requests
                 WHERE idempotency_key = ANY($3::text[]) AND status IN ('queued', 'processing')) AS queued`,
