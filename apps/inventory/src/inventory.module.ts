@@ -1,4 +1,4 @@
-import { Inject, Injectable, Module, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, Module, type OnApplicationBootstrap, type BeforeApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { INVENTORY_CONFIG, type InventoryConfig } from './config';
 import { InventoryDomain } from './domain';
@@ -13,6 +13,7 @@ import { StockController } from './http/stock.controller';
 export class InventoryWorkers implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private sweeper: NodeJS.Timeout | null = null;
   private sweeping: Promise<unknown> = Promise.resolve();
+  private readonly log = new Logger('ExpirySweeper');
 
   constructor(
     private readonly inventory: InventoryDomain,
@@ -22,8 +23,14 @@ export class InventoryWorkers implements OnApplicationBootstrap, BeforeApplicati
   onApplicationBootstrap(): void {
     this.inventory.hotQueue.start();
     this.sweeper = setInterval(() => {
-      // One sweep at a time; a failed sweep is retried by the next tick.
-      this.sweeping = this.sweeping.then(() => this.inventory.reservations.expireDueAllTenants()).catch(() => undefined);
+      // One sweep at a time; a failed sweep (or tenant) is retried by the next tick.
+      this.sweeping = this.sweeping
+        .then(() =>
+          this.inventory.reservations.expireDueAllTenants(undefined, (tenantId, err) =>
+            this.log.warn(`expiry sweep failed for tenant ${tenantId}: ${err instanceof Error ? err.message : String(err)}`),
+          ),
+        )
+        .catch((err: unknown) => this.log.warn(`expiry sweep failed: ${err instanceof Error ? err.message : String(err)}`));
     }, this.config.INVENTORY_EXPIRY_SWEEP_MS);
     this.sweeper.unref();
   }

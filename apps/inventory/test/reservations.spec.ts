@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { InventoryDomain, InventoryError } from '../src/domain';
 import { ledgerMismatches, newTenant, raiseOnHand, startHarness, type Harness } from './harness';
 
@@ -227,6 +228,26 @@ describe('commit, release, expiry', () => {
     expect(await eventsFor('late-gone')).toEqual([
       'inventory.reservation.confirmed', 'inventory.reservation.expired', 'inventory.reservation.commit_refused',
     ]);
+  });
+
+  it('the sweep goes on past a tenant whose expiry fails, and reports it', async () => {
+    await receive('SW-1', main, 3);
+    await h.domain.reservations.reserve(tenant, { reference: 'sweep-on', lines: [{ sku: 'SW-1', quantity: 1 }], ttlSeconds: 1 });
+    await h.admin(`UPDATE inventory.reservations SET expires_at = now() - interval '1 second' WHERE reference = 'sweep-on'`);
+    const failing = randomUUID();
+    await h.admin(`INSERT INTO inventory.known_tenants (tenant_id) VALUES ('${failing}') ON CONFLICT DO NOTHING`);
+    const real = h.domain.reservations.expireDue.bind(h.domain.reservations);
+    const spy = jest.spyOn(h.domain.reservations, 'expireDue').mockImplementation((t, n) => (t === failing ? Promise.reject(new Error('tenant down')) : real(t, n)));
+    try {
+      const failed: string[] = [];
+      await h.domain.reservations.expireDueAllTenants(200, (t) => failed.push(t));
+      expect(failed).toEqual([failing]);
+      expect((await h.domain.reservations.get(tenant, 'sweep-on'))?.status).toBe('expired');
+      await expect(h.domain.reservations.expireDueAllTenants()).rejects.toThrow(/expiry failed for 1 tenant/);
+    } finally {
+      spy.mockRestore();
+      await h.admin(`DELETE FROM inventory.known_tenants WHERE tenant_id = '${failing}'`);
+    }
   });
 
   it('expires many at once without losing a unit (batches, SKIP LOCKED)', async () => {

@@ -371,10 +371,20 @@ export class ReservationService {
   }
 
   /** The sweeper over every tenant that has inventory (the `known_tenants` work index). */
-  async expireDueAllTenants(batchSize = 200): Promise<number> {
+  async expireDueAllTenants(batchSize = 200, onTenantError?: (tenantId: string, error: unknown) => void): Promise<number> {
     const tenants: { tenant_id: string }[] = await this.tenants.runWithoutTenant((m) => m.query(`SELECT tenant_id FROM known_tenants`));
     let total = 0;
-    for (const t of tenants) total += await this.expireDue(t.tenant_id, batchSize);
+    const failures: unknown[] = [];
+    // One tenant's failure must not leave the tenants after it unswept until it clears.
+    for (const t of tenants) {
+      try {
+        total += await this.expireDue(t.tenant_id, batchSize);
+      } catch (err) {
+        failures.push(err);
+        onTenantError?.(t.tenant_id, err);
+      }
+    }
+    if (failures.length > 0 && !onTenantError) throw new AggregateError(failures, `expiry failed for ${failures.length} tenant(s)`);
     return total;
   }
 }
