@@ -201,6 +201,18 @@ describe('gateway proxy', () => {
     expect((await http.get('/health/live')).body).toEqual({ status: 'ok' });
   });
 
+  it('probes the upstreams once for all the readiness calls of a second', async () => {
+    await new Promise((r) => setTimeout(r, 1_100));
+    const probes = () => identity.received('/health/live').length;
+    const before = probes();
+    const answers = await Promise.all(Array.from({ length: 10 }, () => http.get('/health/ready')));
+    expect(answers.map((a) => a.body.upstreams.identity)).toEqual(Array(10).fill({ status: 'up' }));
+    expect(probes()).toBe(before + 1);
+    await new Promise((r) => setTimeout(r, 1_100));
+    await http.get('/health/ready');
+    expect(probes()).toBe(before + 2);
+  });
+
   it('keeps platform metrics off the public port: /metrics there is a 404, with or without credentials', async () => {
     expectProblem(await http.get('/metrics'), 404);
     expectProblem(await http.get('/metrics').set('authorization', `Bearer ${token}`), 404);
