@@ -102,7 +102,7 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
         const o = await api('GET', `/v1/orders/${probe.id}`, { token });
         return o.body.status === 'awaiting_payment' ? true : undefined;
       }, 'the probe order to be reserved');
-      expect((await api('POST', `/v1/orders/${probe.id}/cancel`, { token, body: {} })).status).toBeLessThan(300);
+      expect((await api('POST', `/v1/orders/${probe.id}/cancel`, { token, body: {} })).status).toBe(200);
       await eventually(async () => {
         const levels = await api('GET', '/v1/inventory/levels', { token });
         return levels.body.items.every((l: any) => l.reserved === 0) ? true : undefined;
@@ -215,7 +215,7 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
 
       const payment = await paymentOf(res.body.id, 'pending');
       expect(payment).toMatchObject({ amount: 8 * 250 + 300, currency: 'EUR', method: 'bank_transfer' });
-      expect((await api('POST', `/v1/payments/${payment.id}/confirm`, { token })).status).toBeLessThan(300);
+      expect((await api('POST', `/v1/payments/${payment.id}/confirm`, { token })).status).toBe(200);
 
       const paid = await orderIn(res.body.id, ['paid']);
       expect(paid.history.map((h: any) => h.to)).toEqual(expect.arrayContaining(['pending', 'awaiting_payment', 'paid']));
@@ -258,7 +258,7 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
       await orderIn(res.body.id, ['awaiting_payment']);
       await paymentOf(res.body.id, 'pending');
       expect((await level(sku('brick-blue'))).reserved).toBe(2);
-      expect((await api('POST', `/v1/orders/${res.body.id}/cancel`, { token, body: {} })).status).toBeLessThan(300);
+      expect((await api('POST', `/v1/orders/${res.body.id}/cancel`, { token, body: {} })).status).toBe(200);
       await orderIn(res.body.id, ['cancelled']);
       await paymentOf(res.body.id, 'cancelled');
       await eventually(async () => ((await level(sku('brick-blue'))).reserved === 0 ? true : undefined), 'stock released');
@@ -312,7 +312,7 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
         expect(await paymentOf(cod.body.id, 'pending')).toMatchObject({ method: 'cod', dueAt: null });
         await orderIn(transfer.body.id, ['expired']);
         expect((await api('GET', `/v1/orders/${cod.body.id}`, { token })).body.status).toBe('awaiting_payment');
-        expect((await api('POST', `/v1/orders/${cod.body.id}/cancel`, { token, body: {} })).status).toBeLessThan(300);
+        expect((await api('POST', `/v1/orders/${cod.body.id}/cancel`, { token, body: {} })).status).toBe(200);
         await eventually(async () => ((await level(sku('brick-blue'))).reserved === 0 ? true : undefined), 'stock released');
       } finally {
         // Checked: a tenant left with a 2 s TTL would expire the orders of the tests after this one.
