@@ -198,6 +198,20 @@ describe('order saga handlers (through the inbox)', () => {
     expect((await eventsOf(id)).map((e) => e.type)).toEqual(['orders.order.placed', 'orders.order.awaiting_payment', 'orders.order.cancelled']);
   });
 
+  it('expires a pending order whose reservation expiry overtook the confirmation; the late confirmation changes nothing', async () => {
+    const id = await place();
+    const reservation = confirmed(id);
+    await h.saga.onReservationExpired(expired(id, reservation.data.reservationId));
+    expect((await order(id)).status).toBe('expired');
+    await h.saga.onReservationConfirmed(reservation);
+    const o = await order(id);
+    expect(o.status).toBe('expired');
+    expect(o.history.map((e: any) => [e.from, e.to])).toEqual([[null, 'pending'], ['pending', 'expired'], ['expired', null]]);
+    const events = await eventsOf(id);
+    expect(events.map((e) => e.type)).toEqual(['orders.order.placed', 'orders.order.expired']);
+    expect(events[1].data).toEqual({ orderId: id, reservationId: reservation.data.reservationId, paymentId: null });
+  });
+
   it('keeps a cancelled pending order cancelled when the reservation is confirmed afterwards (reordered)', async () => {
     const id = await place();
     expect((await h.http.post(`/v1/orders/${id}/cancel`).set(await h.headers(owner)).send({})).status).toBe(200);
