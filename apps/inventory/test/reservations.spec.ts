@@ -39,7 +39,7 @@ describe('reserve', () => {
     const first = await h.domain.reservations.get(tenant, 'order-1');
     expect(again).toMatchObject({ status: 'confirmed', reservationId: first?.id });
     const concurrent = await Promise.all(Array.from({ length: 10 }, () => h.domain.reservations.reserve(tenant, { reference: 'order-1b', lines: [{ sku: 'R-1', quantity: 1 }] })));
-    expect(new Set(concurrent.map((o) => (o.status === 'queued' ? o.requestId : o.reservationId))).size).toBe(1);
+    expect(new Set(concurrent.map((o) => (o.status === 'queued' ? o.requestId : o.status === 'withdrawn' ? o.reference : o.reservationId))).size).toBe(1);
     expect(await levelsOf('R-1')).toEqual([{ at: 'backup', onHand: 5, reserved: 2 }, { at: 'main', onHand: 3, reserved: 3 }]);
     expect(await eventsFor('order-1')).toEqual(['inventory.reservation.confirmed']);
   });
@@ -263,7 +263,8 @@ describe('commit, release, expiry', () => {
   it('another tenant cannot see, commit or release this tenant reservations', async () => {
     const other = newTenant();
     expect(await h.domain.reservations.get(other, 'order-e')).toBeNull();
-    await expect(h.domain.reservations.release(other, 'order-e')).rejects.toMatchObject({ kind: 'not_found' });
+    // For the other tenant there is no such reservation: its release only withdraws that tenant's own future one.
+    expect(await h.domain.reservations.release(other, 'order-e')).toBeNull();
     expect((await h.domain.reservations.get(tenant, 'order-e'))?.status).toBe('active');
   });
 });
@@ -356,6 +357,29 @@ describe('hot-SKU queue', () => {
     expect(await h.admin(`SELECT sku FROM inventory.hot_queue_heads WHERE sku = 'Q-1'`)).toEqual([]);
     await manual.hotQueue.unflag(tenant, 'Q-1');
     expect(await manual.hotQueue.hotSkus(tenant)).toEqual([]);
+  });
+
+  it('a release that comes before the reserve (its order ended first) makes the reserve hold nothing, queued or not', async () => {
+    await receive('W-1', main, 5);
+    expect(await h.domain.reservations.release(tenant, 'w-early')).toBeNull();
+    expect(await h.domain.reservations.release(tenant, 'w-early')).toBeNull();
+    const late = await h.domain.reservations.reserve(tenant, { reference: 'w-early', lines: [{ sku: 'W-1', quantity: 2 }] });
+    expect(late).toEqual({ status: 'withdrawn', reference: 'w-early' });
+    expect(await h.domain.reservations.get(tenant, 'w-early')).toBeNull();
+    expect(await eventsFor('w-early')).toEqual([]);
+    // A queued request withdrawn by its release, placed again once the SKU is no longer hot: still nothing.
+    const manual = new InventoryDomain(h.ds, { kickHotQueue: false });
+    await manual.hotQueue.flag(tenant, 'W-1');
+    expect((await manual.reservations.reserve(tenant, { reference: 'w-queued', lines: [{ sku: 'W-1', quantity: 2 }] })).status).toBe('queued');
+    expect(await manual.reservations.release(tenant, 'w-queued')).toBeNull();
+    expect(await manual.hotQueue.drain(tenant, 'W-1')).toBe(0);
+    await manual.hotQueue.unflag(tenant, 'W-1');
+    expect(await manual.reservations.reserve(tenant, { reference: 'w-queued', lines: [{ sku: 'W-1', quantity: 2 }] })).toEqual({ status: 'withdrawn', reference: 'w-queued' });
+    expect(await levelsOf('W-1')).toEqual([{ at: 'main', onHand: 5, reserved: 0 }]);
+    // A release after the reservation still releases it.
+    expect((await h.domain.reservations.reserve(tenant, { reference: 'w-normal', lines: [{ sku: 'W-1', quantity: 1 }] })).status).toBe('confirmed');
+    expect((await h.domain.reservations.release(tenant, 'w-normal'))?.status).toBe('released');
+    expect(await levelsOf('W-1')).toEqual([{ at: 'main', onHand: 5, reserved: 0 }]);
   });
 
   it('a SKU stays hot while its queue holds requests, after its flag lapsed or was lifted: later requests wait behind', async () => {

@@ -148,6 +148,7 @@ export class ReservationService {
       hot: string[] | null;
       existing: string[] | null;
       queued: Record<string, string> | null;
+      withdrawn: string[] | null;
       available: { sku: string; condition: string; available: number }[] | null;
     }>(
       m,
@@ -163,10 +164,13 @@ export class ReservationService {
                   WHERE tenant_id = current_setting('app.tenant_id')::uuid AND sku = ANY($1::text[])) s) AS hot,
               (SELECT array_agg(reference) FROM reservations WHERE reference = ANY($3::text[])) AS existing,
               (SELECT json_object_agg(idempotency_key, id) FROM reservation_requests
-                WHERE idempotency_key = ANY($3::text[]) AND status IN ('queued', 'processing')) AS queued`,
+                WHERE idempotency_key = ANY($3::text[]) AND status IN ('queued', 'processing')) AS queued,
+              (SELECT array_agg(idempotency_key) FROM reservation_requests
+                WHERE idempotency_key = ANY($3::text[]) AND outcome = 'withdrawn') AS withdrawn`,
       [lines.map((l) => l.sku), lines.map((l) => l.condition), reqs.map((r) => r.reference), this.detecting ? `${this.hotPath.lockTimeoutMs}ms` : '0'],
     );
     const existing = new Set(state.existing ?? []);
+    const withdrawn = new Set(state.withdrawn ?? []);
     const hot = state.hot ?? [];
     const ready = [...reqs];
     const results: (ReservationOutcome | undefined)[] = new Array(reqs.length);
@@ -176,6 +180,11 @@ export class ReservationService {
     for (const [at, req] of reqs.entries()) {
       if (existing.has(req.reference)) {
         results[at] = outcomeOf((await findReservation(m, req.reference)) as Reservation);
+        continue;
+      }
+      // Its order ended before this request was served or even arrived (see release): it holds nothing.
+      if (withdrawn.has(req.reference)) {
+        results[at] = { status: 'withdrawn', reference: req.reference };
         continue;
       }
       const queuedId = state.queued?.[req.reference];
@@ -300,7 +309,9 @@ export class ReservationService {
   /**
    * Releases an active reservation back to available. Idempotent once released (or expired). A request still waiting
    * in the hot-SKU queue is withdrawn instead (null): the worker locks the requests it serves, so a release either
-   * withdraws the request before it is served or finds the reservation it produced.
+   * withdraws the request before it is served or finds the reservation it produced. A release that finds neither
+   * (its order ended before inventory saw it placed: events of two orders' partitions, or a redelivery) leaves a
+   * withdrawn request under the reference (null), so that the placement, when it comes, reserves nothing.
    */
   async release(tenantId: string, reference: string, actor?: Actor): Promise<Reservation | null> {
     assertReference(reference);
@@ -315,7 +326,20 @@ export class ReservationService {
       ),
     );
     if (withdrawn.length > 0) return null;
-    return this.end(tenantId, reference, 'release', actor);
+    try {
+      return await this.end(tenantId, reference, 'release', actor);
+    } catch (err) {
+      if (!(err instanceof InventoryError && err.kind === 'not_found')) throw err;
+      await this.tenants.run(tenantId, (tx) =>
+        tx.manager.query(
+          `INSERT INTO reservation_requests (idempotency_key, sku, lines, is_hot, status, outcome)
+           SELECT $1, '', '[]'::jsonb, false, 'done', 'withdrawn' WHERE NOT EXISTS (SELECT 1 FROM reservations WHERE reference = $1)
+           ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`,
+          [reference],
+        ),
+      );
+      return null;
+    }
   }
 
   private async end(tenantId: string, reference: string, kind: EndKind, actor?: Actor): Promise<Reservation> {

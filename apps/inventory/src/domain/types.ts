@@ -70,7 +70,9 @@ export type ReservationOutcome =
   | { status: 'confirmed'; reservationId: string; reference: string; expiresAt: Date; allocations: Allocation[] }
   | { status: 'rejected'; reservationId: string; reference: string; shortfalls: Shortfall[] }
   /** The SKU is hot: the request waits in the queue; the outcome arrives as an event (and in the request row). */
-  | { status: 'queued'; requestId: string; reference: string };
+  | { status: 'queued'; requestId: string; reference: string }
+  /** Released before it was reserved (its order ended first): nothing is held, and nothing ever will be for it. */
+  | { status: 'withdrawn'; reference: string };
 
 export interface Reservation {
   id: string;
