@@ -3,6 +3,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { FakeIdentity } from './fake-identity';
 import { closedPort, json } from './fake-upstream';
+import { HealthRegistry } from '@tessera/service-kit';
 import { startMetricsServer } from '../src/metrics-server';
 import { startGateway, testConfig } from './gateway-harness';
 
@@ -199,6 +200,21 @@ describe('gateway proxy', () => {
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'ok', upstreams: { identity: { status: 'up' }, catalog: { status: 'down' } } });
     expect((await http.get('/health/live')).body).toEqual({ status: 'ok' });
+  });
+
+  it('answers /health/ready with 503 problem+json once it is shutting down, and /health/live still 200', async () => {
+    const draining = await startGateway(testConfig(identity.url));
+    try {
+      const drainingHttp = request(draining.getHttpServer());
+      expect((await drainingHttp.get('/health/ready')).status).toBe(200);
+      draining.get(HealthRegistry).markShuttingDown();
+      const ready = await drainingHttp.get('/health/ready');
+      expectProblem(ready, 503);
+      expect(ready.body.detail).toMatch(/shutting down/);
+      expect((await drainingHttp.get('/health/live')).status).toBe(200);
+    } finally {
+      await draining.close();
+    }
   });
 
   it('probes the upstreams once for all the readiness calls of a second', async () => {
