@@ -110,31 +110,44 @@ export class TransactionAbortedError extends Error {
 /**
  * COMMIT, sent right behind the statements still in flight. If one of them failed, PostgreSQL has answered the
  * COMMIT with a rollback (an aborted transaction cannot commit), and that statement's error is thrown. If an awaited
- * statement had already failed (its error caught), the COMMIT is not sent: TransactionAbortedError.
+ * statement had failed (its error caught by the work), PostgreSQL answers the COMMIT with a rollback and no error:
+ * TransactionAbortedError.
  */
 export async function commitTransaction(runner: QueryRunner): Promise<void> {
   const list = unsettled.get(runner);
   unsettled.delete(runner);
-  // The status of the connection's last answer ('E': in a failed transaction). Statements still in flight are
-  // checked below; every answered one is behind this status, and a failure in a transaction is not undone by
-  // later statements (short of a savepoint's rollback, which clears it).
-  if (((await runner.connect()) as PoolClient).getTransactionStatus?.() === 'E') {
-    // A statement sent without waiting may be the one that failed: its own error says more.
-    // (Not when it only says that the transaction was aborted already: 25P02.)
-    const failed = list ? (await Promise.allSettled(list)).find((r) => r.status === 'rejected') : undefined;
-    const reason = (failed as PromiseRejectedResult | undefined)?.reason as { code?: string } | undefined;
-    throw reason && reason.code !== '25P02' ? reason : new TransactionAbortedError();
-  }
-  if (!list) return runner.commitTransaction();
-  const commit = runner.commitTransaction();
+  const commit = commitChecked(runner);
   commit.catch(() => undefined);
-  for (const result of await Promise.allSettled(list)) {
-    if (result.status === 'rejected') {
+  for (const result of await Promise.allSettled(list ?? [])) {
+    // A statement sent without waiting is the one that failed: its own error says more than the rollback, unless it
+    // only says that the transaction was aborted already (25P02).
+    if (result.status === 'rejected' && (result.reason as { code?: string }).code !== '25P02') {
       await commit.catch(() => undefined);
       throw result.reason;
     }
   }
   await commit;
+}
+
+/**
+ * TypeORM's commit, but reading the COMMIT's answer, which TypeORM drops: the command tag is `ROLLBACK` when the
+ * transaction had failed. The runner's state and the commit events (the outbox relay listens for
+ * AfterTransactionCommit) are kept as TypeORM keeps them; nested transactions (savepoints) go through TypeORM.
+ */
+async function commitChecked(runner: QueryRunner): Promise<void> {
+  const state = runner as unknown as {
+    isTransactionActive: boolean;
+    transactionDepth: number;
+    broadcaster: { broadcast(event: 'BeforeTransactionCommit' | 'AfterTransactionCommit'): Promise<void> };
+  };
+  if (state.transactionDepth !== 1) return runner.commitTransaction();
+  const client = (await runner.connect()) as PoolClient;
+  await state.broadcaster.broadcast('BeforeTransactionCommit');
+  const answer = await client.query('COMMIT');
+  state.isTransactionActive = false;
+  state.transactionDepth = 0;
+  if (answer.command === 'ROLLBACK') throw new TransactionAbortedError();
+  await state.broadcaster.broadcast('AfterTransactionCommit');
 }
 
 /** Waits for what is in flight (errors ignored: the transaction is being abandoned), then rolls back if still open. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventEnvelope } from '@tessera/contracts';
+import { inTransaction } from '@tessera/persistence';
 import { createTestDatabase } from '@tessera/testing';
 import type { TestDatabase } from '@tessera/testing';
 import { runWithTraceparent } from '@tessera/service-kit';
@@ -163,6 +164,21 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
     expect(t.published.map((e) => e.id)).toEqual(written.map((e) => e.id));
     // Without a retention, published rows are deleted as they are published.
     await waitFor('deleted', async () => (await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.outbox_events`))[0].n === 0);
+  });
+
+  it('wakes on the commit of a service transaction too (persistence inTransaction, which reads the COMMIT itself)', async () => {
+    const t = new RecordingTransport();
+    const r = relay(t, { pollIntervalMs: 5000 });
+    r.start();
+    await waitFor('relay active', () => r.isActive);
+    await new Promise((res) => setTimeout(res, 100));
+    const started = Date.now();
+    const written = await inTransaction(ds, (manager) =>
+      writer.append({ manager, tenantId: TENANT }, { type: 'identity.user.created', subject: 'svc', data: {} }),
+    );
+    await waitFor('published', () => t.published.length === 1, 4500);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(t.published[0].id).toBe(written.id);
   });
 
   it('does not skip a row whose transaction took its seq early and committed late', async () => {
