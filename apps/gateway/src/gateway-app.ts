@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
-import { httpRequestDuration, metricsRegistry, requestIdFor, ServiceKitModule, createServiceLogger } from '@tessera/service-kit';
+import { httpRequestDuration, metricsRegistry, requestIdFor, ServiceKitModule, StartupQuietLogger, createServiceLogger } from '@tessera/service-kit';
 import type { ExpressRequest as Request, ExpressResponse as Response, NextFunction } from './http/express-types';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
@@ -40,7 +40,7 @@ export async function createGatewayApp(config: GatewayConfig, options: GatewayAp
     bufferLogs: true,
     bodyParser: false,
   });
-  app.useLogger(app.get(NestPinoLogger));
+  app.useLogger(new StartupQuietLogger(app.get(NestPinoLogger)));
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxyHops);
 

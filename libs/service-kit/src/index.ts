@@ -84,6 +84,7 @@ export { RepublishRequestDto, requestRepublish, republishToolMain, REPUBLISH_TIM
 
 // Logging, metrics, OpenAPI
 export { createServiceLogger, requestIdFor, type ServiceLoggerOptions } from './lib/logging/http-logger';
+export { StartupQuietLogger } from './lib/logging/startup-quiet-logger';
 export { metricsRegistry, httpRequestDuration } from './lib/metrics/metrics';
 export { problemSchema, OPENAPI_PATH, type OpenApiOptions } from './lib/openapi/openapi';
 

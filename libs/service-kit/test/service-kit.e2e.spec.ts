@@ -299,6 +299,12 @@ describe('bootstrapService', () => {
       expectProblem(await request(server).get('/widgets/scoped').set('x-tessera-context', other), 403);
     });
 
+    it("keeps Nest's start-up report (modules, routes) at debug, and says once at info that it listens", async () => {
+      const startup = logs.lines.filter((l) => ['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory'].includes(String(l['context'])));
+      expect(startup).toEqual([]);
+      expect(logs.lines.filter((l) => /fixture listening/.test(String(l['msg'])))).toHaveLength(1);
+    });
+
     it('logs request id, tenant and user, and echoes the request id', async () => {
       const res = await request(server)
         .get('/widgets')

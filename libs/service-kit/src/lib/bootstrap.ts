@@ -3,6 +3,7 @@ import { Module, type DynamicModule, type INestApplication, type Type } from '@n
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
+import { StartupQuietLogger } from './logging/startup-quiet-logger';
 import type { DestinationStream, Logger } from 'pino';
 import { createCallerContextMiddleware } from './caller/caller.middleware';
 import { traceContextMiddleware } from './tracing/trace-context';
@@ -69,7 +70,7 @@ export async function bootstrapService(options: BootstrapOptions): Promise<INest
     // The JSON parser is mounted below, after request logging and metrics, so that its 400/413 are counted.
     bodyParser: false,
   });
-  app.useLogger(app.get(NestPinoLogger));
+  app.useLogger(new StartupQuietLogger(app.get(NestPinoLogger)));
   app.disable('x-powered-by');
 
   const health = app.get(HealthRegistry);
