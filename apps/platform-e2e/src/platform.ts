@@ -8,25 +8,36 @@ const root = path.resolve(__dirname, '../../..');
 /** The services tools/launcher/services.js starts. */
 export const SERVICES = ['identity', 'catalog', 'inventory', 'orders', 'billing'];
 
+/** Whether `port` can be listened on now on every interface, as the services listen. */
 function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = net.createServer();
     srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    srv.listen(port, () => srv.close(() => resolve(true)));
   });
 }
 
+/** Ports this process has handed out: none twice, even before the launcher has bound the first. */
+const handedOut = new Set<number>();
+const SLICE = 1_500;
+
 /**
- * A port free now, picked below Linux's ephemeral range (32768–60999): a port the kernel hands out for `listen(0)`
- * comes from the range it also gives outgoing connections, so between this check and the launcher's listen (or a
- * restart on the same ports) a client socket of the test could take it.
+ * A port free now, for a platform's service. Picked below Linux's ephemeral range (32768–60999), from which the
+ * kernel also gives outgoing connections their ports, so no client socket of the tests can take it between this
+ * check and the launcher's listen (or a restart on the same ports). Each Jest worker draws from its own slice of
+ * 20000–32000, and within a worker a port is handed out once: parallel test files and one platform's several ports
+ * never collide.
  */
 async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
+  const worker = Math.max(1, Number(process.env['JEST_WORKER_ID'] ?? 1));
+  const low = 20_000 + ((worker - 1) % 8) * SLICE;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * SLICE);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
     if (await bindable(port)) return port;
   }
-  throw new Error('no free port found between 20000 and 32000');
+  throw new Error(`no free port found between ${low} and ${low + SLICE}`);
 }
 
 export interface Platform {
