@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, UseInterceptors } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { Caller, Roles, Scopes } from '@tessera/service-kit';
-import { InventoryRead } from './read-access';
+import { Caller, Roles } from '@tessera/service-kit';
+import { InventoryManage, InventoryRead } from './access';
 import { InventoryDomain } from '../domain';
 import { FlagHotSkuDto, HotSkuListDto, HotSkuQueryDto, InventorySettingsDto, ReorderPolicyDto, UpdateInventorySettingsDto } from './dto/admin.dto';
 import { StockLevelDto } from './dto/movement.dto';
@@ -29,8 +29,7 @@ export class InventoryAdminController {
    * flag (an upsert answered 204, like a PUT), so a repeated request leaves the same state and creates nothing.
    */
   @Post('hot-skus')
-  @Roles('owner', 'admin', 'manager')
-  @Scopes('inventory:write')
+  @InventoryManage()
   @HttpCode(204)
   @ApiNoContentResponse()
   async flag(@Caller() caller: CallerContext, @Body() dto: FlagHotSkuDto): Promise<void> {
@@ -38,8 +37,7 @@ export class InventoryAdminController {
   }
 
   @Delete('hot-skus/:sku')
-  @Roles('owner', 'admin', 'manager')
-  @Scopes('inventory:write')
+  @InventoryManage()
   @HttpCode(204)
   @ApiNoContentResponse()
   async unflag(@Caller() caller: CallerContext, @Param() p: HotSkuQueryDto): Promise<void> {
@@ -48,8 +46,7 @@ export class InventoryAdminController {
 
   /** The same by query, for any SKU: one with a `/` cannot be named in the path. */
   @Delete('hot-skus')
-  @Roles('owner', 'admin', 'manager')
-  @Scopes('inventory:write')
+  @InventoryManage()
   @HttpCode(204)
   @ApiNoContentResponse()
   async unflagByQuery(@Caller() caller: CallerContext, @Query() q: HotSkuQueryDto): Promise<void> {
@@ -71,8 +68,7 @@ export class InventoryAdminController {
   }
 
   @Put('reorder-policies')
-  @Roles('owner', 'admin', 'manager')
-  @Scopes('inventory:write')
+  @InventoryManage()
   @ApiOkResponse({ type: StockLevelDto })
   async reorderPolicy(@Caller() caller: CallerContext, @Body() dto: ReorderPolicyDto): Promise<StockLevelDto> {
     return StockLevelDto.of(await this.inventory.movements.setReorderPolicy(tenantOf(caller), dto));

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Post, Query, Res, UseInterceptors } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Roles, Scopes, type ReplyTarget } from '@tessera/service-kit';
-import { InventoryRead } from './read-access';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, type ReplyTarget } from '@tessera/service-kit';
+import { InventoryManage, InventoryRead } from './access';
 import { InventoryDomain } from '../domain';
 import { locationCursor } from './cursors';
 import { CreateLocationDto, LocationDto, LocationListDto, LocationsQueryDto } from './dto/location.dto';
@@ -16,8 +16,7 @@ export class LocationsController {
   constructor(private readonly inventory: InventoryDomain) {}
 
   @Post()
-  @Roles('owner', 'admin', 'manager')
-  @Scopes('inventory:write')
+  @InventoryManage()
   @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: LocationDto })
   @ApiNotFoundResponse({ description: "parentId is not one of this tenant's locations (problem+json)" })

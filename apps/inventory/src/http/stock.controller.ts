@@ -11,7 +11,7 @@ import {
   UnprocessableProblem,
   type ReplyTarget,
 } from '@tessera/service-kit';
-import { InventoryRead } from './read-access';
+import { InventoryRead } from './access';
 import { InventoryDomain, type AdjustReason, type Movement } from '../domain';
 import { levelCursor } from './cursors';
 import { LedgerEntryDto, LedgerPageDto, LedgerQueryDto } from './dto/ledger.dto';

@@ -7,3 +7,6 @@ const STAFF_ROLES: Role[] = ['owner', 'admin', 'manager', 'sales', 'project_mana
 
 /** Inventory's reads: a staff user, or an API key with `inventory:read` (a storefront showing availability). */
 export const InventoryRead = () => applyDecorators(Roles(...STAFF_ROLES), Scopes('inventory:read'));
+
+/** Inventory's configuration writes (locations, hot SKUs, reorder policies): managers and up, or `inventory:write` keys. */
+export const InventoryManage = () => applyDecorators(Roles('owner', 'admin', 'manager'), Scopes('inventory:write'));
