@@ -39,6 +39,7 @@ describe('reserve', () => {
     const first = await h.domain.reservations.get(tenant, 'order-1');
     expect(again).toMatchObject({ status: 'confirmed', reservationId: first?.id });
     const concurrent = await Promise.all(Array.from({ length: 10 }, () => h.domain.reservations.reserve(tenant, { reference: 'order-1b', lines: [{ sku: 'R-1', quantity: 1 }] })));
+    expect(concurrent.filter((o) => o.status === 'withdrawn')).toEqual([]);
     expect(new Set(concurrent.map((o) => (o.status === 'queued' ? o.requestId : o.status === 'withdrawn' ? o.reference : o.reservationId))).size).toBe(1);
     expect(await levelsOf('R-1')).toEqual([{ at: 'backup', onHand: 5, reserved: 2 }, { at: 'main', onHand: 3, reserved: 3 }]);
     expect(await eventsFor('order-1')).toEqual(['inventory.reservation.confirmed']);

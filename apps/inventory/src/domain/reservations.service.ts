@@ -147,8 +147,7 @@ export class ReservationService {
       ttl: TtlSettings;
       hot: string[] | null;
       existing: string[] | null;
-      queued: Record<string, string> | null;
-      withdrawn: string[] | null;
+      requests: { queued: Record<string, string> | null; withdrawn: string[] | null };
       available: { sku: string; condition: string; available: number }[] | null;
     }>(
       m,
@@ -161,16 +160,22 @@ export class ReservationService {
                  -- A SKU whose queue still holds requests stays hot after its flag lapsed or was lifted: later
                  -- requests wait behind the earlier ones instead of taking the stock between the worker's batches.
                  UNION SELECT sku FROM hot_queue_heads
-                  WHERE tenant_id = current_setting('app.tenant_id')::uuid AND sku = ANY($1::text[])) s) AS hot,
+                  WHERE tenant_id = $5 AND sku = ANY($1::text[])) s) AS hot,
               (SELECT array_agg(reference) FROM reservations WHERE reference = ANY($3::text[])) AS existing,
-              (SELECT json_object_agg(idempotency_key, id) FROM reservation_requests
-                WHERE idempotency_key = ANY($3::text[]) AND status IN ('queued', 'processing')) AS queued,
-              (SELECT array_agg(idempotency_key) FROM reservation_requests
-                WHERE idempotency_key = ANY($3::text[]) AND outcome = 'withdrawn') AS withdrawn`,
-      [lines.map((l) => l.sku), lines.map((l) => l.condition), reqs.map((r) => r.reference), this.detecting ? `${this.hotPath.lockTimeoutMs}ms` : '0'],
+              (SELECT json_build_object(
+                 'queued', json_object_agg(idempotency_key, id) FILTER (WHERE status IN ('queued', 'processing')),
+                 'withdrawn', json_agg(idempotency_key) FILTER (WHERE outcome = 'withdrawn'))
+                 FROM reservation_requests WHERE idempotency_key = ANY($3::text[])) AS requests`,
+      [
+        lines.map((l) => l.sku),
+        lines.map((l) => l.condition),
+        reqs.map((r) => r.reference),
+        this.detecting ? `${this.hotPath.lockTimeoutMs}ms` : '0',
+        tx.tenantId,
+      ],
     );
     const existing = new Set(state.existing ?? []);
-    const withdrawn = new Set(state.withdrawn ?? []);
+    const withdrawn = new Set(state.requests.withdrawn ?? []);
     const hot = state.hot ?? [];
     const ready = [...reqs];
     const results: (ReservationOutcome | undefined)[] = new Array(reqs.length);
@@ -187,7 +192,7 @@ export class ReservationService {
         results[at] = { status: 'withdrawn', reference: req.reference };
         continue;
       }
-      const queuedId = state.queued?.[req.reference];
+      const queuedId = state.requests.queued?.[req.reference];
       if (queuedId) {
         results[at] = { status: 'queued', requestId: queuedId, reference: req.reference };
         continue;
@@ -315,31 +320,26 @@ export class ReservationService {
    */
   async release(tenantId: string, reference: string, actor?: Actor): Promise<Reservation | null> {
     assertReference(reference);
-    // Wrapped in a SELECT: TypeORM answers a bare UPDATE ... RETURNING with [rows, count], not rows.
-    const withdrawn: unknown[] = await this.tenants.run(tenantId, (tx) =>
-      tx.manager.query(
+    return this.tenants.run(tenantId, async (tx) => {
+      // Wrapped in a SELECT: TypeORM answers a bare UPDATE ... RETURNING with [rows, count], not rows.
+      const withdrawn: unknown[] = await tx.manager.query(
         `WITH w AS (
            UPDATE reservation_requests SET status = 'done', outcome = 'withdrawn', updated_at = now()
            WHERE idempotency_key = $1 AND status = 'queued' RETURNING id
          ) SELECT id FROM w`,
         [reference],
-      ),
-    );
-    if (withdrawn.length > 0) return null;
-    try {
-      return await this.end(tenantId, reference, 'release', actor);
-    } catch (err) {
-      if (!(err instanceof InventoryError && err.kind === 'not_found')) throw err;
-      await this.tenants.run(tenantId, (tx) =>
-        tx.manager.query(
-          `INSERT INTO reservation_requests (idempotency_key, sku, lines, is_hot, status, outcome)
-           SELECT $1, '', '[]'::jsonb, false, 'done', 'withdrawn' WHERE NOT EXISTS (SELECT 1 FROM reservations WHERE reference = $1)
-           ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`,
-          [reference],
-        ),
+      );
+      if (withdrawn.length > 0) return null;
+      // A new statement, so a request the worker served meanwhile shows its reservation here.
+      const r = await findReservation(tx.manager, reference, true);
+      if (r) return this.endIn(tx, r, 'release', actor);
+      await tx.manager.query(
+        `INSERT INTO reservation_requests (idempotency_key, sku, lines, is_hot, status, outcome)
+         VALUES ($1, '', '[]'::jsonb, false, 'done', 'withdrawn') ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`,
+        [reference],
       );
       return null;
-    }
+    });
   }
 
   private async end(tenantId: string, reference: string, kind: EndKind, actor?: Actor): Promise<Reservation> {
@@ -347,24 +347,29 @@ export class ReservationService {
     return this.tenants.run(tenantId, async (tx) => {
       const r = await findReservation(tx.manager, reference, true);
       if (!r) throw notFound('reservation', reference);
-      const done = kind === 'commit' ? ['committed'] : ['released', 'expired'];
-      if (done.includes(r.status)) return r;
-      if (kind === 'commit' && r.status === 'expired') {
-        // Paid after the sweeper expired it: committed if the stock is still there, else refused for good.
-        if (r.commitRefusedAt) return r;
-        const events = new PendingEvents();
-        await commitExpired(tx.manager, events, r, actor);
-        await events.flush(this.outbox, tx);
-        return (await findReservation(tx.manager, reference)) as Reservation;
-      }
-      if (r.status !== 'active') {
-        throw new InventoryError('conflict', 'reservation_not_active', `reservation ${reference} is ${r.status}`, { reference, status: r.status });
-      }
-      const events = new PendingEvents();
-      await endReservations(tx.manager, events, [r], kind, actor);
-      await events.flush(this.outbox, tx);
-      return (await findReservation(tx.manager, reference)) as Reservation;
+      return this.endIn(tx, r, kind, actor);
     });
+  }
+
+  /** Ends `r`, locked in `tx`: idempotent once ended that way; see commit and release. */
+  private async endIn(tx: TenantTx, r: Reservation, kind: EndKind, actor?: Actor): Promise<Reservation> {
+    const done = kind === 'commit' ? ['committed'] : ['released', 'expired'];
+    if (done.includes(r.status)) return r;
+    if (kind === 'commit' && r.status === 'expired') {
+      // Paid after the sweeper expired it: committed if the stock is still there, else refused for good.
+      if (r.commitRefusedAt) return r;
+      const events = new PendingEvents();
+      await commitExpired(tx.manager, events, r, actor);
+      await events.flush(this.outbox, tx);
+      return (await findReservation(tx.manager, r.reference)) as Reservation;
+    }
+    if (r.status !== 'active') {
+      throw new InventoryError('conflict', 'reservation_not_active', `reservation ${r.reference} is ${r.status}`, { reference: r.reference, status: r.status });
+    }
+    const events = new PendingEvents();
+    await endReservations(tx.manager, events, [r], kind, actor);
+    await events.flush(this.outbox, tx);
+    return (await findReservation(tx.manager, r.reference)) as Reservation;
   }
 
   get(tenantId: string, reference: string): Promise<Reservation | null> {
