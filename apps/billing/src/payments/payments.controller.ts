@@ -1,14 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import type { CallerContext, Role } from '@tessera/contracts';
+import { STAFF_ROLES, type CallerContext, type Role } from '@tessera/contracts';
 import { Caller, NoBodyPipe, Roles, Scopes, UnauthorizedProblem } from '@tessera/service-kit';
 import { FailPaymentDto, ListPaymentsQueryDto, PaymentDetailDto, PaymentListDto } from './dto/payment.dto';
 import { PaymentsService } from './payments.service';
 
 /** Roles that may say whether money arrived. */
 const COLLECTING_ROLES: Role[] = ['owner', 'admin', 'manager', 'sales'];
-/** Every staff role may read payments; customers (`client`) may not. */
-const STAFF_ROLES: Role[] = ['owner', 'admin', 'manager', 'sales', 'project_manager', 'staff', 'picker', 'viewer'];
 /** API keys of internal ops services: `billing:read` to read, `billing:write` to confirm, fail or retry. */
 const READ_SCOPE = 'billing:read';
 const WRITE_SCOPE = 'billing:write';
@@ -24,7 +22,7 @@ export class PaymentsController {
   constructor(private readonly payments: PaymentsService) {}
 
   @Get()
-  @Roles(...STAFF_ROLES)
+  @Roles(...STAFF_ROLES) // every staff role reads payments; customers (`client`) do not
   @Scopes(READ_SCOPE)
   @ApiOkResponse({ type: PaymentListDto })
   list(@Caller() caller: CallerContext, @Query() query: ListPaymentsQueryDto): Promise<PaymentListDto> {

@@ -11,3 +11,6 @@ export const ROLES = [
   'client',
 ] as const;
 export type Role = (typeof ROLES)[number];
+
+/** Every role of the tenant's own people: all but `client` (a customer), for back-office reads. */
+export const STAFF_ROLES: readonly Role[] = ROLES.filter((role) => role !== 'client');
