@@ -147,7 +147,6 @@ export async function provisionService(adminUrl: string, opts: ProvisionOptions)
   }
 }
 
-/** The service's runtime URL: the admin URL with user `tessera_<schema>` and the runtime password. */
 /**
  * The password of a service's runtime role when it comes from DB_APP_PASSWORD: derived per role (HMAC-SHA256 of the
  * role name, keyed by it), so a service that leaks its connection string gives away its own role only, not the
@@ -158,6 +157,7 @@ export function runtimeRolePassword(appPassword: string, schema: string): string
   return createHmac('sha256', appPassword).update(runtimeRoleName(schema)).digest('base64url');
 }
 
+/** The service's runtime URL: the admin URL with user `tessera_<schema>` and the runtime password. */
 export function runtimeDatabaseUrl(adminUrl: string, schema: string, password: string): string {
   const url = new URL(adminUrl);
   url.username = encodeURIComponent(runtimeRoleName(schema));
