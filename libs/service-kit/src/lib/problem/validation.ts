@@ -7,20 +7,25 @@ function pointerFor(path: string[]): string {
 }
 
 /** The most field errors one problem lists: enough to fix any real request, small enough to send for any body. */
-export const MAX_FIELD_ERRORS = 100;
+const MAX_FIELD_ERRORS = 100;
 
 /** Flattens class-validator's nested errors into one entry per failed constraint, the first MAX_FIELD_ERRORS of them. */
-export function toFieldErrors(errors: ValidationError[], parent: string[] = [], out: FieldError[] = []): FieldError[] {
+export function toFieldErrors(errors: ValidationError[]): FieldError[] {
+  const out: FieldError[] = [];
+  collectFieldErrors(errors, [], out);
+  return out;
+}
+
+function collectFieldErrors(errors: ValidationError[], parent: string[], out: FieldError[]): void {
   for (const error of errors) {
-    if (out.length >= MAX_FIELD_ERRORS) break;
+    if (out.length >= MAX_FIELD_ERRORS) return;
     const path = error.property ? [...parent, error.property] : parent;
     for (const message of Object.values(error.constraints ?? {})) {
-      if (out.length >= MAX_FIELD_ERRORS) break;
+      if (out.length >= MAX_FIELD_ERRORS) return;
       out.push({ field: path.join('.'), pointer: pointerFor(path), detail: message });
     }
-    if (error.children?.length) toFieldErrors(error.children, path, out);
+    if (error.children?.length) collectFieldErrors(error.children, path, out);
   }
-  return out;
 }
 
 /** The global pipe: unknown fields are refused, payloads are turned into DTO instances, errors become problems. */
