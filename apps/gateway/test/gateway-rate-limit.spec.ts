@@ -59,8 +59,10 @@ describe('gateway rate limits', () => {
     const token = await identity.token({ tid: 'tenant-a' });
     for (const path of ['/v1/auth/LOGIN', '/v1/Auth/Login/', '/v1/TENANTS'])
       expect429(await http.post(path).set('authorization', `Bearer ${token}`).send({ email: 'a@b.c', password: 'x' }));
-    for (const path of ['/v1/auth//login', '/v1/auth/login/', '/v1/tenants//', '/v1/tenants/']) {
-      expect([path, (await http.post(path).send({ email: 'a@b.c', password: 'x' })).status]).toEqual([path, expect.any(Number)]);
+    // (`//` is refused as a path before the limit is looked at; a trailing slash is the limited route itself.)
+    const expected: Record<string, number> = { '/v1/auth//login': 400, '/v1/auth/login/': 429, '/v1/tenants//': 400, '/v1/tenants/': 429 };
+    for (const [path, status] of Object.entries(expected)) {
+      expect([path, (await http.post(path).send({ email: 'a@b.c', password: 'x' })).status]).toEqual([path, status]);
     }
     expect(identity.received('/v1/auth/login')).toHaveLength(1);
     expect(identity.requests.filter((r) => r.method === 'POST' && /^\/v1\/(auth|tenants)/.test(r.url))).toHaveLength(2);
