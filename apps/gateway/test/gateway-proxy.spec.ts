@@ -5,7 +5,7 @@ import { FakeIdentity } from './fake-identity';
 import { closedPort, json } from './fake-upstream';
 import { HealthRegistry } from '@tessera/service-kit';
 import { startMetricsServer } from '../src/metrics-server';
-import { startGateway, testConfig } from './gateway-harness';
+import { expectProblem as expectProblemAnswer, startGateway, testConfig } from './gateway-harness';
 
 /** Routing, failure handling and limits of the proxy, against real local upstreams. */
 describe('gateway proxy', () => {
@@ -41,10 +41,9 @@ describe('gateway proxy', () => {
 
   beforeEach(() => identity.requests.splice(0));
 
+  /** A problem that also carries the request id the gateway answered with. */
   const expectProblem = (res: request.Response, status: number) => {
-    expect(res.status).toBe(status);
-    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(res.body.status).toBe(status);
+    expectProblemAnswer(res, status);
     expect(res.body.requestId).toBe(res.headers['x-request-id']);
   };
 

@@ -5,16 +5,9 @@ import { TenantStatusLookup } from '../src/auth/tenant-status';
 import { GatewayError } from '../src/http/problem';
 import { FakeIdentity, TEST_SECRET } from './fake-identity';
 import { closedPort } from './fake-upstream';
-import { startGateway, testConfig } from './gateway-harness';
+import { expectProblem, sleep, startGateway, testConfig } from './gateway-harness';
 
 const TTL_MS = 300;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function expectProblem(res: request.Response, status: number): void {
-  expect(res.status).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.body.status).toBe(status);
-}
 
 /**
  * A suspension takes effect at the gateway within TENANT_STATUS_CACHE_TTL_MS, for access tokens issued before it

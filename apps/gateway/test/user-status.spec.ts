@@ -1,10 +1,9 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { FakeIdentity } from './fake-identity';
-import { startGateway, testConfig } from './gateway-harness';
+import { expectProblem, sleep, startGateway, testConfig } from './gateway-harness';
 
 const TTL_MS = 300;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A deactivation or a role change takes effect at the gateway within USER_STATUS_CACHE_TTL_MS for access tokens
@@ -39,8 +38,7 @@ describe('gateway: user status', () => {
     identity.userStates.set(u.key, { status: 'deactivated', role: 'manager' });
     await sleep(TTL_MS + 50);
     const refused = await call(u.token);
-    expect(refused.status).toBe(401);
-    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expectProblem(refused, 401);
     expect(refused.body.detail).toMatch(/deactivated/);
   });
 
