@@ -13,6 +13,16 @@ describe('API keys', () => {
     await h.close();
   });
 
+  /** A key created by the tenant's owner: its id and its secret, shown this once. */
+  const ownerCreatesKey = async (tenant: SignedUp, body: { name: string; scopes: string[] }): Promise<{ id: string; key: string }> => {
+    const created = await h.http
+      .post('/v1/api-keys')
+      .set(await h.userHeaders(h.ownerOf(tenant)))
+      .send(body);
+    expect(created.status).toBe(201);
+    return created.body as { id: string; key: string };
+  };
+
   const verify = async (key: unknown) =>
     h.http
       .post('/internal/api-keys/verify')
@@ -65,11 +75,7 @@ describe('API keys', () => {
   });
 
   it('verify refuses unknown, malformed and tampered keys with the same 401', async () => {
-    const created = await h.http
-      .post('/v1/api-keys')
-      .set(await h.userHeaders(h.ownerOf(t)))
-      .send({ name: 'k', scopes: [] });
-    const key: string = created.body.key;
+    const { key } = await ownerCreatesKey(t, { name: 'k', scopes: [] });
     const tampered = key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
     for (const candidate of [tampered, 'tsk_000000000000_' + 'a'.repeat(43), 'not-a-key']) {
       const res = await verify(candidate);
@@ -83,12 +89,9 @@ describe('API keys', () => {
 
   it('reports a suspended tenant so the gateway can refuse it', async () => {
     const s = await h.signup();
-    const created = await h.http
-      .post('/v1/api-keys')
-      .set(await h.userHeaders(h.ownerOf(s)))
-      .send({ name: 'k', scopes: ['a:b'] });
+    const created = await ownerCreatesKey(s, { name: 'k', scopes: ['a:b'] });
     await h.setTenantStatus(s.tenantId, 'suspended');
-    const res = await verify(created.body.key);
+    const res = await verify(created.key);
     expect(res.status).toBe(200);
     expect(res.body.tenantStatus).toBe('suspended');
   });
@@ -117,23 +120,15 @@ describe('API keys', () => {
     expect((await h.http.post('/v1/api-keys').set(owner).send({ name: 'k', scopes: [`a${'b'.repeat(199)}`] })).status).toBe(201);
 
     const other = await h.signup();
-    const theirs = await h.http
-      .post('/v1/api-keys')
-      .set(await h.userHeaders(h.ownerOf(other)))
-      .send({ name: 'theirs', scopes: [] });
-    expectProblem(await h.http.delete(`/v1/api-keys/${theirs.body.id}`).set(owner), 404);
+    const theirs = await ownerCreatesKey(other, { name: 'theirs', scopes: [] });
+    expectProblem(await h.http.delete(`/v1/api-keys/${theirs.id}`).set(owner), 404);
     expectProblem(await h.http.delete(`/v1/api-keys/${randomUUID()}`).set(owner), 404);
-    expect((await verify(theirs.body.key)).status).toBe(200);
+    expect((await verify(theirs.key)).status).toBe(200);
   });
 
   it('revoking: a malformed id is a 400 and roles below owner and admin get 403; the key still works', async () => {
     const fresh = await h.signup();
-    const created = await h.http
-      .post('/v1/api-keys')
-      .set(await h.userHeaders(h.ownerOf(fresh)))
-      .send({ name: 'keep me', scopes: ['orders:read'] });
-    expect(created.status).toBe(201);
-    const { id, key } = created.body as { id: string; key: string };
+    const { id, key } = await ownerCreatesKey(fresh, { name: 'keep me', scopes: ['orders:read'] });
     for (const bad of ['not-a-uuid', '1', `${id}x`]) {
       expectProblem(await h.http.delete(`/v1/api-keys/${bad}`).set(await h.userHeaders(h.ownerOf(fresh))), 400);
     }
@@ -153,13 +148,9 @@ describe('API keys', () => {
 
   it('an API key cannot list users or API keys (403): no scope opens them, only an owner or admin', async () => {
     const fresh = await h.signup();
-    const created = await h.http
-      .post('/v1/api-keys')
-      .set(await h.userHeaders(h.ownerOf(fresh)))
-      .send({ name: 'orders bot', scopes: ['orders:read'] });
-    expect(created.status).toBe(201);
+    const created = await ownerCreatesKey(fresh, { name: 'orders bot', scopes: ['orders:read'] });
     // What the gateway forwards for that key once /internal/api-keys/verify has accepted it.
-    const verified = await verify(created.body.key);
+    const verified = await verify(created.key);
     expect(verified.status).toBe(200);
     const asKey = {
       [CONTEXT_HEADER]: await h.context({
