@@ -77,6 +77,15 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
     return r;
   };
 
+  /** A started relay that holds the lock and polls only every 5 s: what reaches it sooner came from a commit's nudge. */
+  const idleRelay = async (transport: EventTransport): Promise<OutboxRelay> => {
+    const r = relay(transport, { pollIntervalMs: 5000 });
+    r.start();
+    await waitFor('relay active', () => r.isActive);
+    await new Promise((res) => setTimeout(res, 100));
+    return r;
+  };
+
   const append = (subject: string, seq: number) =>
     ds.transaction((manager) => writer.append({ manager, tenantId: TENANT }, { type: 'identity.user.created', subject, data: { seq } }));
 
@@ -152,10 +161,7 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
 
   it('publishes in seq order, marks rows, and wakes on commit without waiting for the poll', async () => {
     const t = new RecordingTransport();
-    const r = relay(t, { pollIntervalMs: 5000 });
-    r.start();
-    await waitFor('relay active', () => r.isActive);
-    await new Promise((res) => setTimeout(res, 100));
+    await idleRelay(t);
     const started = Date.now();
     const written = [await append('a', 1), await append('b', 1), await append('a', 2)];
     await waitFor('published', () => t.published.length === 3, 4500);
@@ -168,10 +174,7 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
 
   it('wakes on the commit of a service transaction too (persistence inTransaction, which reads the COMMIT itself)', async () => {
     const t = new RecordingTransport();
-    const r = relay(t, { pollIntervalMs: 5000 });
-    r.start();
-    await waitFor('relay active', () => r.isActive);
-    await new Promise((res) => setTimeout(res, 100));
+    await idleRelay(t);
     const started = Date.now();
     const written = await inTransaction(ds, (manager) =>
       writer.append({ manager, tenantId: TENANT }, { type: 'identity.user.created', subject: 'svc', data: {} }),
