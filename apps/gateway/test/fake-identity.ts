@@ -92,7 +92,7 @@ export class FakeIdentity extends FakeUpstream {
     if (Array.isArray(all.roles) && typeof all.tid === 'string') this.issuedRoles.set(`${all.tid}/${sub}`, String(all.roles[0]));
     return new SignJWT(all)
       .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? this.kid, typ: 'JWT' })
-      .setSubject(typeof claims.sub === 'string' ? claims.sub : 'user-1')
+      .setSubject(sub)
       .setIssuer(options.issuer ?? 'tessera-identity')
       .setAudience('tessera')
       .setIssuedAt()

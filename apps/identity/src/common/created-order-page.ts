@@ -7,7 +7,8 @@ const position = z.object({ createdAt: z.iso.datetime(), id: z.uuid() });
 /**
  * One page of a tenant's rows in creation order, keyset on (created_at, id): the lists of users, stores, vendors
  * and API keys. A row created meanwhile before the cursor is not shown, none is repeated or skipped; a cursor this
- * API did not return is a 400 (service-kit's decodeCursor).
+ * API did not return is a 400 (service-kit's decodeCursor). created_at is written from JS (millisecond precision),
+ * so the cursor's ISO string round-trips exactly.
  */
 export async function pageInCreationOrder<E extends ObjectLiteral & { createdAt: Date; id: string }, D>(
   manager: EntityManager,

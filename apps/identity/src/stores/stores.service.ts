@@ -27,7 +27,6 @@ export function credentialsAad(tenantId: string, storeId: string): string {
   return `identity.stores:${tenantId}:${storeId}`;
 }
 
-
 @Injectable()
 export class StoresService {
   constructor(

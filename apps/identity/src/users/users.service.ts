@@ -37,9 +37,6 @@ export function toUserDto(u: UserEntity): UserDto {
   };
 }
 
-// Keyset position of the last item of a page; created_at is written from JS (millisecond precision), so the
-// ISO string round-trips exactly.
-
 /** Tenant-scoped caller: a user of the tenant, acting through the gateway. */
 export interface Actor {
   tenantId: string;

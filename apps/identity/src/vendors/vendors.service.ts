@@ -13,7 +13,6 @@ export function toVendorDto(v: VendorEntity): VendorDto {
   return { id: v.id, name: v.name, commissionRate: v.commissionRate, createdAt: v.createdAt.toISOString() };
 }
 
-
 @Injectable()
 export class VendorsService {
   constructor(
