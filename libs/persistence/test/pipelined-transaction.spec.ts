@@ -80,6 +80,14 @@ describe('pipelined transactions', () => {
     expect(after[0].tenant).toBeNull();
   });
 
+  it('sends other settings with BEGIN for the transaction only, and refuses names or values it could not quote', async () => {
+    const seen = await inTransaction(ds, (m) => m.query(`SELECT current_setting('tessera.probe', true) AS v`), { settings: { 'tessera.probe': 'on' } });
+    expect(seen).toEqual([{ v: 'on' }]);
+    expect(await ds.query(`SELECT nullif(current_setting('tessera.probe', true), '') AS v`)).toEqual([{ v: null }]);
+    await expect(inTransaction(ds, async () => 1, { settings: { "tessera.x'; DROP TABLE widgets; --": 'on' } })).rejects.toThrow(/refused setting/);
+    await expect(inTransaction(ds, async () => 1, { settings: { 'tessera.x': "on'" } })).rejects.toThrow(/refused setting/);
+  });
+
   it('commits statements sent without waiting together with the COMMIT that follows them', async () => {
     await tenants.run(tenant, async (tx) => {
       await insertWithoutWaiting(tx.manager, tenant, 'sent-1');

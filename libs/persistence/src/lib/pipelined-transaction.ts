@@ -20,7 +20,15 @@ export interface BeginOptions {
   isolation?: IsolationLevel;
   /** Set as `app.tenant_id` for this transaction only (`set_config(..., true)`, i.e. SET LOCAL), for RLS. */
   tenantId?: string;
+  /**
+   * Other settings for this transaction only, sent with BEGIN like the tenant (e.g. the outbox relay's
+   * `tessera.outbox_relay`). Names and values are fixed identifiers of the code, checked, never request data.
+   */
+  settings?: Record<string, string>;
 }
+
+const SETTING_NAME = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/;
+const SETTING_VALUE = /^[A-Za-z0-9_.:-]*$/;
 
 /**
  * Statements sent on a transaction's connection without waiting for their answer, per query runner. Each round
@@ -72,6 +80,10 @@ export async function beginTransaction(runner: QueryRunner, opts: BeginOptions =
     // which takes one statement per message.
     if (!isUuid(opts.tenantId)) throw new InvalidTenantIdError(opts.tenantId);
     text += `; SELECT set_config('app.tenant_id', '${opts.tenantId}', true)`;
+  }
+  for (const [name, value] of Object.entries(opts.settings ?? {})) {
+    if (!SETTING_NAME.test(name) || !SETTING_VALUE.test(value)) throw new Error(`beginTransaction: refused setting ${JSON.stringify(name)}`);
+    text += `; SELECT set_config('${name}', '${value}', true)`;
   }
   const client = (await runner.connect()) as PoolClient;
   const sent = client.query(text);

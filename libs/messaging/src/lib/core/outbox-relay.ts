@@ -8,7 +8,7 @@ import { outboxMetrics } from './metrics';
 import type { OutboxMetrics } from './metrics';
 import { OUTBOX_RELAY_SETTING } from './messaging-tables.migration';
 import { OUTBOX_APPENDED } from './outbox-writer';
-import { PreparedQuery } from '@tessera/persistence';
+import { inTransaction, PreparedQuery } from '@tessera/persistence';
 import { quoteSchema } from './sql-names';
 import type { EventTransport } from './transport.port';
 
@@ -346,12 +346,12 @@ export class OutboxRelay {
     }
   }
 
-  /** Runs `work` in a transaction of the pool that sees every tenant's outbox rows, as the relay's session does. */
+  /**
+   * Runs `work` in a transaction of the pool that sees every tenant's outbox rows, as the relay's session does; the
+   * setting goes with BEGIN (persistence's inTransaction), not in a round trip of its own.
+   */
   private acrossTenants<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    return this.opts.dataSource.transaction(async (manager) => {
-      await manager.query(`SELECT set_config('${OUTBOX_RELAY_SETTING}', 'on', true)`);
-      return work(manager);
-    });
+    return inTransaction(this.opts.dataSource, work, { settings: { [OUTBOX_RELAY_SETTING]: 'on' } });
   }
 
   /** Deletes published rows past retention, in small batches so it never holds long locks. */
