@@ -236,4 +236,57 @@ describe('hot path: the same race through the reservation-request queue', () => 
       await contended.close();
     }
   });
+
+  it('queues a contended request whose lines share a SKU in two conditions, under its first SKU', async () => {
+    const contended = await startHarness({ poolSize: 4, hotPath: { detectContention: true, lockTimeoutMs: 1 } });
+    try {
+      const t = newTenant();
+      const loc = (await contended.domain.locations.create(t, { code: 'W', name: 'W' })).id;
+      await contended.knowSkus(t, 'PAIR-A', 'PAIR-B');
+      for (const [sku, condition] of [['PAIR-A', 'new'], ['PAIR-B', 'new'], ['PAIR-B', 'used']] as const) {
+        await contended.domain.movements.apply(t, { type: 'receive', sku, locationId: loc, quantity: 5, condition });
+      }
+      const holder = new Client({ connectionString: contended.db.url });
+      await holder.connect();
+      let outcome: ReservationOutcome;
+      try {
+        // Only PAIR-B's rows are held: the lock timeout comes from the request's second SKU.
+        await holder.query('BEGIN');
+        await holder.query(`SELECT 1 FROM inventory.stock_levels WHERE sku = 'PAIR-B' FOR UPDATE`);
+        outcome = await contended.domain.reservations.reserve(t, {
+          reference: 'pair-1',
+          lines: [
+            { sku: 'PAIR-B', quantity: 1, condition: 'used' },
+            { sku: 'PAIR-B', quantity: 1, condition: 'new' },
+            { sku: 'PAIR-A', quantity: 1 },
+          ],
+        });
+        await holder.query('COMMIT');
+      } finally {
+        await holder.end();
+      }
+      expect(outcome.status).toBe('queued');
+      const [queued] = await contended.admin(`SELECT sku FROM inventory.reservation_requests WHERE idempotency_key = 'pair-1'`);
+      expect(queued.sku).toBe('PAIR-A');
+      // Both SKUs are hot now; a later request for both waits in the same queue, not in PAIR-B's.
+      const later = await contended.domain.reservations.reserve(t, {
+        reference: 'pair-2',
+        lines: [{ sku: 'PAIR-B', quantity: 1 }, { sku: 'PAIR-A', quantity: 1 }],
+      });
+      expect(later.status).toBe('queued');
+      const [second] = await contended.admin(`SELECT sku FROM inventory.reservation_requests WHERE idempotency_key = 'pair-2'`);
+      expect(second.sku).toBe('PAIR-A');
+      await contended.domain.hotQueue.drainAll();
+      const rows = await contended.admin(
+        `SELECT reference, status FROM inventory.reservations WHERE reference LIKE 'pair-%' ORDER BY reference`,
+      );
+      expect(rows).toEqual([
+        { reference: 'pair-1', status: 'active' },
+        { reference: 'pair-2', status: 'active' },
+      ]);
+      expect(await ledgerMismatches(contended)).toEqual([]);
+    } finally {
+      await contended.close();
+    }
+  });
 });

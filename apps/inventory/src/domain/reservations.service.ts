@@ -155,7 +155,7 @@ export class ReservationService {
       `SELECT set_config('lock_timeout', $4, true) AS lock_timeout,
               ${TTL_SETTINGS_SQL} AS ttl,
               (${SNAPSHOT_AVAILABLE_SQL}) AS available,
-              (SELECT array_agg(sku ORDER BY sku) FROM (
+              (SELECT array_agg(sku) FROM (
                  SELECT sku FROM hot_skus WHERE sku = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())
                  -- A SKU whose queue still holds requests stays hot after its flag lapsed or was lifted: later
                  -- requests wait behind the earlier ones instead of taking the stock between the worker's batches.
@@ -176,7 +176,7 @@ export class ReservationService {
     );
     const existing = new Set(state.existing ?? []);
     const withdrawn = new Set(state.requests.withdrawn ?? []);
-    const hot = state.hot ?? [];
+    const hot = new Set(state.hot ?? []);
     const ready = [...reqs];
     const results: (ReservationOutcome | undefined)[] = new Array(reqs.length);
     const toLock: number[] = [];
@@ -199,8 +199,9 @@ export class ReservationService {
       }
       ready[at] = { ...req, ttlSeconds: ttlOf(req, state.ttl) };
       const shortfalls = snapshotShortfalls(req.lines, state.available);
-      // The first hot SKU (in SKU order) of the request's lines: a request is queued under one SKU only.
-      const hotSku = this.hotPath.enabled ? hot.find((sku) => req.lines.some((l) => l.sku === sku)) : undefined;
+      // The first hot SKU of the request's lines (they are in SKU order), as enqueueContended picks it: a request
+      // is queued under one SKU only, and requests for the same SKUs under the same one.
+      const hotSku = this.hotPath.enabled ? req.lines.find((l) => hot.has(l.sku))?.sku : undefined;
       if (shortfalls.length > 0) rejected.push({ at, shortfalls });
       else if (hotSku) toQueue.push({ at, sku: hotSku });
       else toLock.push(at);
@@ -224,7 +225,8 @@ export class ReservationService {
   private async enqueueContended(tx: TenantTx, req: PreparedReservation): Promise<{ result: ReservationOutcome; sku?: string }> {
     const existing = await findReservation(tx.manager, req.reference);
     if (existing) return { result: outcomeOf(existing) };
-    const skus = req.lines.map((l) => l.sku);
+    // One SKU can have a line per condition; ON CONFLICT DO UPDATE may touch each row once per statement.
+    const skus = [...new Set(req.lines.map((l) => l.sku))];
     await tx.manager.query(
       `INSERT INTO hot_skus (sku, source, expires_at)
        SELECT s, 'detected', now() + make_interval(secs => $2) FROM unnest($1::text[]) s
