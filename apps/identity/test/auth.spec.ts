@@ -213,6 +213,25 @@ describe('signup, login, refresh', () => {
       expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
     });
 
+    it('lets the owner in from an address they logged in from before while failures from elsewhere lock the account', async () => {
+      const victim = await h.signup();
+      const home = '192.0.2.77';
+      expect((await login(victim.email, victim.password, home)).status).toBe(200);
+      for (let i = 0; i < 3; i++) expectProblem(await login(victim.email, 'wrong guess', `198.51.100.${i + 60}`), 401);
+      expectProblem(await login(victim.email, victim.password, '198.51.100.70'), 429);
+      expect((await login(victim.email, victim.password, home)).status).toBe(200);
+      // Being known is no licence to guess: the address has a budget of its own while the account is locked.
+      for (let i = 0; i < 3; i++) expectProblem(await login(victim.email, 'wrong guess', `198.51.100.${i + 80}`), 401);
+      for (let i = 0; i < 3; i++) expectProblem(await login(victim.email, 'wrong guess', home), 401);
+      const blocked = await login(victim.email, victim.password, home);
+      expectProblem(blocked, 429);
+      expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+      // An address known to one account is not known to another.
+      const other = await h.signup();
+      for (let i = 0; i < 3; i++) expectProblem(await login(other.email, 'wrong guess', `198.51.100.${i + 90}`), 401);
+      expectProblem(await login(other.email, other.password, '192.0.2.78'), 429);
+    });
+
     it('holds the account limit for guesses sent all at once: only as many are checked as the limit allows', async () => {
       const victim = await h.signup();
       const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => login(victim.email, `guess ${i}`, `203.0.113.${i + 1}`)));

@@ -7,14 +7,26 @@ import { IDENTITY_CONFIG, type IdentityConfig } from '../config';
  * once either reaches its limit; a successful login clears the account's counter and does not count against the
  * address, so the limits bound failures.
  *
+ * An account's budget is shared by every address, so whoever knows its email could keep it locked by failing on
+ * purpose. An address the account logged in from in the last KNOWN_ADDRESS_DAYS is therefore held to a budget of
+ * its own for that account (the same limit) instead of the account's: the owner still gets in from where they
+ * usually do, a guesser there is stopped as anywhere else, and its failures still count against the account.
+ *
  * The counters live in this process's memory: identity runs as one process in the embedded setup, and a
  * restart only forgets recent failures. With several replicas each would count on its own (an attacker gets
  * N times the budget); switching to rate-limiter-flexible's RateLimiterPostgres would share them.
  */
+/** How long an address that logged in stays known to its account, and how many account-address pairs are kept. */
+export const KNOWN_ADDRESS_DAYS = 14;
+const KNOWN_ADDRESSES_KEPT = 100_000;
+
 @Injectable()
 export class LoginThrottle {
   private readonly perAccount: RateLimiterMemory;
   private readonly perAddress: RateLimiterMemory;
+  private readonly perKnownAddress: RateLimiterMemory;
+  /** account + address → when it stops being known (ms); in insertion order, so the oldest go first when full. */
+  private readonly known = new Map<string, number>();
 
   constructor(@Inject(IDENTITY_CONFIG) config: IdentityConfig) {
     const duration = config.LOGIN_THROTTLE_WINDOW_SECONDS;
@@ -28,6 +40,11 @@ export class LoginThrottle {
       points: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
       duration,
     });
+    this.perKnownAddress = new RateLimiterMemory({
+      keyPrefix: 'login_known_address',
+      points: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      duration,
+    });
   }
 
   /**
@@ -37,23 +54,57 @@ export class LoginThrottle {
    */
   async acquire(email: string, address: string): Promise<number> {
     const account = accountKey(email);
-    try {
-      await this.perAccount.consume(account);
-    } catch (refused) {
-      return waitOf(refused);
+    const pair = pairKey(account, address);
+    const charged: [RateLimiterMemory, string][] = [];
+    if (this.isKnown(pair)) {
+      try {
+        await this.perKnownAddress.consume(pair);
+      } catch (refused) {
+        return waitOf(refused);
+      }
+      // Still counted against the account, whose limit then holds for every other address.
+      await this.perAccount.penalty(account, 1);
+      charged.push([this.perKnownAddress, pair], [this.perAccount, account]);
+    } else {
+      try {
+        await this.perAccount.consume(account);
+      } catch (refused) {
+        return waitOf(refused);
+      }
+      charged.push([this.perAccount, account]);
     }
     try {
       await this.perAddress.consume(address);
     } catch (refused) {
-      await this.perAccount.reward(account, 1);
+      await Promise.all(charged.map(([limiter, key]) => limiter.reward(key, 1)));
       return waitOf(refused);
     }
     return 0;
   }
 
-  /** A successful login clears the account's failures and gives the address its attempt back. */
+  /**
+   * A successful login clears the account's failures and those of this address for it, gives the address its
+   * attempt back, and makes the address known to the account.
+   */
   async recordSuccess(email: string, address: string): Promise<void> {
-    await Promise.all([this.perAccount.delete(accountKey(email)), this.perAddress.reward(address, 1)]);
+    const account = accountKey(email);
+    const pair = pairKey(account, address);
+    this.remember(pair);
+    await Promise.all([this.perAccount.delete(account), this.perKnownAddress.delete(pair), this.perAddress.reward(address, 1)]);
+  }
+
+  private isKnown(pair: string): boolean {
+    const until = this.known.get(pair);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.known.delete(pair);
+    return false;
+  }
+
+  private remember(pair: string): void {
+    this.known.delete(pair); // re-inserted at the end: the most recently used pairs are evicted last
+    this.known.set(pair, Date.now() + KNOWN_ADDRESS_DAYS * 86_400_000);
+    if (this.known.size > KNOWN_ADDRESSES_KEPT) this.known.delete(this.known.keys().next().value as string);
   }
 }
 
@@ -66,4 +117,8 @@ function waitOf(refused: unknown): number {
 
 function accountKey(email: string): string {
   return email.trim().toLowerCase();
+}
+
+function pairKey(account: string, address: string): string {
+  return `${account}\u0000${address}`;
 }
