@@ -90,9 +90,15 @@ export class EventsServer extends Server implements CustomTransportStrategy {
    * rolls back and the transport redoes the events one by one (see `Subscription.handleBatch`).
    * Events of types this group has no handler for are acknowledged without a transaction and are not recorded in the
    * inbox: a topic's other types (e.g. `inventory.stock.changed` for orders) would otherwise cost a row each.
+   *
+   * The batch is handled tenant by tenant, in tenant id order, each tenant's events in their own order. Events of
+   * two tenants are of two aggregates, so no order between them is owed; handled interleaved, a batch could lock
+   * tenant A's rows and then B's while another partition's batch locked B's and then A's, a deadlock that
+   * PostgreSQL breaks by failing one batch.
    */
   async dispatchBatch(events: DeliveredEvent[]): Promise<void> {
-    const handled = events.filter((e) => this.handlerFor(e.event.type));
+    // Array.prototype.sort is stable: within a tenant the partition's order stays.
+    const handled = events.filter((e) => this.handlerFor(e.event.type)).sort((a, b) => byTenant(a.event, b.event));
     if (handled.length === 0) return;
     const inbox = this.options.inbox;
     if (!inbox) {
@@ -120,4 +126,10 @@ export class EventsServer extends Server implements CustomTransportStrategy {
   unwrap<T>(): T {
     return this.options.transport as unknown as T;
   }
+}
+
+function byTenant(a: EventEnvelope, b: EventEnvelope): number {
+  const x = a.tenantid ?? '';
+  const y = b.tenantid ?? '';
+  return x < y ? -1 : x > y ? 1 : 0;
 }

@@ -191,6 +191,28 @@ describe('MessagingModule + EventsServer (Nest)', () => {
     expect(claimed.map((r) => r.id).sort()).toEqual(renamed.map((e) => e.id).sort());
   });
 
+  it('handles a batch tenant by tenant, in tenant id order, keeping the order within each tenant', async () => {
+    const writer = app.get(OutboxWriter);
+    const [low, high] = ['0a000000-1111-4222-8333-944455556666', 'fa000000-1111-4222-8333-944455556666'];
+    // Interleaved, higher tenant first, all in one partition (one key) and one business transaction.
+    const sent = [
+      [high, 'h1'],
+      [low, 'l1'],
+      [high, 'h2'],
+      [low, 'l2'],
+    ] as const;
+    await ds.query(`TRUNCATE ${SCHEMA}.renames`);
+    await ds.transaction(async (manager) => {
+      for (const [tenantId, name] of sent) {
+        await writer.append({ manager, tenantId }, { type: 'identity.user.renamed', subject: 'shared-key', data: { name } });
+      }
+    });
+    await waitFor('four renames', async () => (await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.renames`))[0].n === 4);
+    const rows: { name: string; txid: string }[] = await ds.query(`SELECT name, txid FROM ${SCHEMA}.renames ORDER BY n`);
+    expect(rows.map((r) => r.name)).toEqual(['l1', 'l2', 'h1', 'h2']);
+    expect(new Set(rows.map((r) => r.txid)).size).toBe(1);
+  });
+
   it('reports readiness and exposes relay metrics; the relay is active', async () => {
     const health = await app.get(MessagingHealth).check();
     expect(health).toEqual({ transport: 'postgres', relay: 'active' });
