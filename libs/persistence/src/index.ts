@@ -43,7 +43,7 @@ export {
   type TenantIdsSource,
 } from './lib/tenant-listing';
 export { IdempotencyKeysPurger, type IdempotencyKeysPurgeOptions } from './lib/idempotency-keys-purge';
-export { provisionService, runtimeDatabaseUrl, runtimeRolePassword, type ProvisionOptions } from './lib/provision';
+export { provisionService, runtimeDatabaseUrl, runtimeRolePassword, schemaSetupLock, type ProvisionOptions } from './lib/provision';
 export { ownerRoleName, runtimeRoleName, assertSchemaName } from './lib/service-names';
 export {
   runMigrations,

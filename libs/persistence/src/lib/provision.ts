@@ -15,6 +15,14 @@ const DML = 'SELECT, INSERT, UPDATE, DELETE';
 // sessions otherwise fail with "tuple concurrently updated".
 const PROVISION_LOCK = `select pg_advisory_xact_lock(hashtext('tessera.persistence.provision'))`;
 
+/**
+ * `pg_advisory_xact_lock(...)` of the lock a shared schema's own setup (messaging's ensureMessagingSchema) holds
+ * while it changes the schema's tables and policies; provisioning takes it before granting on them.
+ */
+export function schemaSetupLock(schema: string): string {
+  return `pg_advisory_xact_lock(hashtextextended('tessera.${assertSchemaName(schema)}.schema', 0))`;
+}
+
 /** The advisory lock key a schema's migrations run under (see migrations.ts). */
 export function migrateLockKey(schema: string): string {
   return `tessera.persistence.migrate.${schema}`;
@@ -134,7 +142,7 @@ export async function provisionService(adminUrl: string, opts: ProvisionOptions)
     for (const extra of extras) {
       // The extra schema's own setup (messaging's ensureMessagingSchema) holds this lock while it changes the schema's
       // tables and policies: granting on them at the same moment failed with "tuple concurrently updated".
-      await c.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera.${extra}.schema`]);
+      await c.query(`select ${schemaSetupLock(extra)}`);
       const extraOwner = await schemaOwner(c, extra);
       if (extraOwner) await grantDml(c, extra, runtime, extraOwner);
     }

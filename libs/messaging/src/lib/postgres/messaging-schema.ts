@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { schemaSetupLock } from '@tessera/persistence';
 
 /** Schema of the postgres transport: a partitioned log with per-group offsets. Idempotent DDL. */
 export const MESSAGING_SCHEMA_SQL: string[] = [
@@ -110,7 +111,7 @@ export async function ensureMessagingSchema(adminUrl: string, opts: EnsureMessag
     await client.query('BEGIN');
     // Concurrent DDL (and services' provisioning, which grants on these tables under the same lock: persistence's
     // provisionService) would collide in the catalogs; serialize them.
-    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('tessera.messaging.schema', 0))`);
+    await client.query(`SELECT ${schemaSetupLock('messaging')}`);
     for (const sql of MESSAGING_SCHEMA_SQL) await client.query(sql);
     for (const role of opts.grantTo ?? []) {
       if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new Error(`invalid role name: ${role}`);
