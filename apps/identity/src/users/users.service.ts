@@ -201,7 +201,11 @@ export class UsersService {
     return user;
   }
 
-  /** Refuses to remove the tenant's last active owner. Owners are locked so two concurrent demotions cannot both pass. */
+  /**
+   * Refuses to remove the tenant's last active owner. Callers hold lockTenantUsers, which is what keeps two
+   * concurrent demotions from both passing; the row locks keep the owners as read until commit against writers
+   * that do not take it.
+   */
   private async assertAnotherOwner(tx: TenantTx, exceptId: string): Promise<void> {
     const owners = await tx.manager.find(UserEntity, {
       where: { role: 'owner', status: 'active' },
