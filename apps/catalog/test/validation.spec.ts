@@ -45,6 +45,7 @@ describe('bad input gets 400 problem+json naming the field, and changes nothing'
     ['an absurd weight', product({ variants: [variant({ weightGrams: 5_000_000 })] }), 'variants.0.weightGrams'],
     ['options that are not strings', product({ variants: [variant({ options: { size: 42 } })] }), 'variants.0.options'],
     ['a condition option other than new or used', product({ variants: [variant({ options: { condition: 'mint' } })] }), 'variants.0.options'],
+    ['a condition option spelt in another case', product({ variants: [variant({ options: { Condition: 'used' } })] }), 'variants.0.options'],
     ['too many options', product({ variants: [variant({ options: Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`o${i}`, 'x'])) })] }), 'variants.0.options'],
     ['nested attributes', product({ attributes: { dims: { w: 1 } } }), 'attributes'],
     ['attributes as a list', product({ attributes: ['a'] }), 'attributes'],
@@ -94,6 +95,9 @@ describe('bad input gets 400 problem+json naming the field, and changes nothing'
     ['a null title', () => ({ title: null }), 'title'],
     ['an unknown status', () => ({ status: 'deleted' }), 'status'],
     ['a null variant status', (p) => ({ variants: [{ id: p.variants[0].id, status: null }] }), 'variants.0.status'],
+    ['the same variant twice', (p) => ({ variants: [{ id: p.variants[0].id, priceAmount: 400 }, { id: p.variants[0].id, priceAmount: 450 }] }), 'variants.1.id'],
+    ['a null variant id', () => ({ variants: [{ id: null, priceAmount: 400 }] }), 'variants.0.id'],
+    ['more variants than a product may have', () => ({ variants: Array.from({ length: 100 }, (_, i) => ({ sku: `ADD-${i}`, priceAmount: 100, currency: 'EUR' })) }), 'variants'],
   ];
 
   it.each(patchCases)('PATCH /v1/products/{id} refuses %s', async (_what, body, field) => {
@@ -105,6 +109,24 @@ describe('bad input gets 400 problem+json naming the field, and changes nothing'
     const read = await h.get(caller, `/v1/products/${existing.id}`);
     expect(read.body).toMatchObject({ title: 'Existing', version: 1 });
     expect(read.body.variants[0]).toMatchObject({ priceAmount: 500, currency: 'EUR', sku: 'EXIST-1', version: 1 });
+  });
+
+  it("PATCH refuses another tenant's variant id with 400 and changes neither product", async () => {
+    const other = h.tenant('owner');
+    const theirs = await h.createProduct(other, { title: 'Theirs', variants: [{ sku: 'THEIRS-1', priceAmount: 700, currency: 'EUR' }] });
+    const before = await h.counts(caller.tenantId);
+    const res = await h.patch(caller, `/v1/products/${existing.id}`, { variants: [{ id: theirs.variants[0].id, priceAmount: 1 }] });
+    expectProblem(res, 400);
+    expect(errorFields(res)).toContain('variants.0.id');
+    expect(await h.counts(caller.tenantId)).toEqual(before);
+    expect((await h.get(other, `/v1/products/${theirs.id}`)).body.variants[0]).toMatchObject({ priceAmount: 700, version: 1 });
+  });
+
+  it('PATCH refuses the same new SKU twice with 409 and adds neither', async () => {
+    const before = await h.counts(caller.tenantId);
+    const twice = { sku: 'TWICE-1', priceAmount: 100, currency: 'EUR' };
+    expectProblem(await h.patch(caller, `/v1/products/${existing.id}`, { variants: [twice, twice] }), 409);
+    expect(await h.counts(caller.tenantId)).toEqual(before);
   });
 
   it('refuses ids that are not UUIDs with 400', async () => {

@@ -66,12 +66,18 @@ export class ProductsService {
     return this.refusingTakenSkus(tenantId, create, () => variants.map((v) => v.sku));
   }
 
+  // Reads of a product and its variants take one snapshot (REPEATABLE READ): under READ COMMITTED a change
+  // committed between the two statements showed new variants with the old product's status.
   async get(tenantId: string, id: string): Promise<ProductDto> {
-    return this.transactions.run(tenantId, async (tx) => {
-      const product = await tx.manager.findOneBy(ProductEntity, { id });
-      if (!product) throw notFound(id);
-      return toProductDto(product, await tx.manager.findBy(VariantEntity, { productId: id }));
-    });
+    return this.transactions.run(
+      tenantId,
+      async (tx) => {
+        const product = await tx.manager.findOneBy(ProductEntity, { id });
+        if (!product) throw notFound(id);
+        return toProductDto(product, await tx.manager.findBy(VariantEntity, { productId: id }));
+      },
+      { isolation: 'REPEATABLE READ' },
+    );
   }
 
   async list(tenantId: string, search: ProductSearch): Promise<ProductPageDto> {
@@ -86,7 +92,7 @@ export class ProductsService {
         .filter((p): p is ProductEntity => p !== undefined)
         .map((p) => toProductDto(p, variants.filter((v) => v.productId === p.id)));
       return { items, nextCursor: page.nextCursor };
-    });
+    }, { isolation: 'REPEATABLE READ' });
   }
 
   async update(tenantId: string, id: string, dto: UpdateProductDto): Promise<ProductDto> {

@@ -40,6 +40,8 @@ export function optionMapProblem(value: unknown): string | null {
     }
     // The one option with a meaning outside the catalog: which stock the variant's orders are reserved from.
     if (key === 'condition' && v !== 'new' && v !== 'used') return `"condition" must be "new" or "used"`;
+    // `Condition: "used"` would be kept as a mere label while the variant sold new stock.
+    if (key !== 'condition' && key.toLowerCase() === 'condition') return `"${key}" must be written "condition"`;
   }
   return null;
 }
