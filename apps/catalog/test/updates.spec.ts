@@ -23,6 +23,52 @@ describe('products: patch and archive, with their events', () => {
 
   const eventsAfterCreate = async (caller: Caller) => (await h.outbox(caller.tenantId)).slice(3);
 
+  describe('If-Match', () => {
+    it('tags every product response; a change made from a stale read gets 412 and changes nothing', async () => {
+      const { caller, product } = await seeded();
+      const path = `/v1/products/${product.id}`;
+      const read = await h.get(caller, path);
+      const tag = read.headers['etag'] as string;
+      expect(tag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+      expect((await h.get(caller, path)).headers['etag']).toBe(tag);
+
+      const first = await h.patch(caller, path, { attributes: { theme: 'space' } }, { 'if-match': tag });
+      expect(first.status).toBe(200);
+      const next = first.headers['etag'] as string;
+      expect(next).not.toBe(tag);
+      expect((await h.get(caller, path)).headers['etag']).toBe(next);
+
+      // A second editor still holding the first read.
+      const outbox = (await h.outbox(caller.tenantId)).length;
+      const stale = await h.patch(caller, path, { attributes: { theme: 'city' } }, { 'if-match': tag });
+      expectProblem(stale, 412);
+      expect(stale.body.reason).toBe('product_changed');
+      expectProblem(await h.post(caller, `${path}/archive`, {}, { 'if-match': tag }), 412);
+      expectProblem(await h.patch(caller, path, { title: 'x' }, { 'if-match': `W/${next}` }), 412);
+      const after = await h.get(caller, path);
+      expect(after.body).toMatchObject({ attributes: { theme: 'space' }, status: 'active', version: 2 });
+      expect((await h.outbox(caller.tenantId)).length).toBe(outbox);
+
+      // A list that holds the current tag, or *, lets the change through.
+      expect((await h.patch(caller, path, { title: 'Listed' }, { 'if-match': `${tag}, ${next}` })).status).toBe(200);
+      expect((await h.patch(caller, path, { title: 'Any' }, { 'if-match': '*' })).status).toBe(200);
+    });
+
+    it("a variant's change changes the product's tag though the product's version stays", async () => {
+      const { caller, product } = await seeded();
+      const path = `/v1/products/${product.id}`;
+      const tag = (await h.get(caller, path)).headers['etag'] as string;
+      const changed = await h.patch(caller, path, { variants: [{ id: product.variants[1].id, priceAmount: 360 }] });
+      expect(changed.status).toBe(200);
+      expect(changed.body.version).toBe(product.version);
+      expect(changed.headers['etag']).not.toBe(tag);
+      expectProblem(await h.patch(caller, path, { variants: [{ id: product.variants[1].id, priceAmount: 370 }] }, { 'if-match': tag }), 412);
+      const archived = await h.post(caller, `${path}/archive`, {}, { 'if-match': changed.headers['etag'] as string });
+      expect(archived.status).toBe(200);
+      expect(archived.body.status).toBe('archived');
+    });
+  });
+
   it('changes product fields, bumps the version and emits catalog.product.updated naming them', async () => {
     const { caller, product } = await seeded();
     const res = await h.patch(caller, `/v1/products/${product.id}`, {

@@ -41,6 +41,7 @@ export {
   ForbiddenProblem,
   NotFoundProblem,
   ConflictProblem,
+  PreconditionFailedProblem,
   UnprocessableProblem,
   ServiceUnavailableProblem,
   type DomainExceptionOptions,

@@ -1,9 +1,11 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiHeader,
   ApiNotFoundResponse,
+  ApiPreconditionFailedResponse,
   ApiOkResponse,
   ApiUnprocessableEntityResponse,
   ApiTags,
@@ -13,9 +15,26 @@ import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, NoBodyPipe,
 import { CATALOG_WRITE_ROLES, CATALOG_WRITE_SCOPE } from '../common/access';
 import { tenantOf } from '../common/tenant-of';
 import { CreateProductDto, ListProductsQueryDto, ProductDto, ProductPageDto, UpdateProductDto } from './dto/product.dto';
+import { productEtag } from './product-etag';
 import { ProductsService } from './products.service';
 
-/** Reads are open to every role of the tenant; writes need a catalog-editing role or the `catalog:write` scope. */
+const IF_MATCH = {
+  name: 'If-Match',
+  required: false,
+  description: "the product's ETag as last read: the change is made only if the product is still that version, else 412",
+};
+
+/** The product's ETag on the response, for a later If-Match. */
+function tagged(res: ReplyTarget, product: ProductDto): ProductDto {
+  res.setHeader('ETag', productEtag(product, product.variants));
+  return product;
+}
+
+/**
+ * Reads are open to every role of the tenant; writes need a catalog-editing role or the `catalog:write` scope.
+ * A product's responses carry an ETag; PATCH and archive take it back in If-Match so that two editors working from
+ * the same read cannot overwrite each other's change unnoticed (the second gets 412).
+ */
 @ApiTags('products')
 @Controller('v1/products')
 @ApiBadRequestResponse({ description: 'invalid input, with field errors' })
@@ -37,7 +56,7 @@ export class ProductsController {
     @IdempotencyKey() idempotencyKey: string | undefined,
     @Res({ passthrough: true }) res: ReplyTarget,
   ): Promise<ProductDto> {
-    return idempotentReply(res, await this.products.create(tenantOf(caller), dto, idempotencyKey));
+    return tagged(res, idempotentReply(res, await this.products.create(tenantOf(caller), dto, idempotencyKey)));
   }
 
   @Get()
@@ -49,8 +68,8 @@ export class ProductsController {
   @Get(':id')
   @ApiOkResponse({ type: ProductDto })
   @ApiNotFoundResponse()
-  get(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string): Promise<ProductDto> {
-    return this.products.get(tenantOf(caller), id);
+  async get(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string, @Res({ passthrough: true }) res: ReplyTarget): Promise<ProductDto> {
+    return tagged(res, await this.products.get(tenantOf(caller), id));
   }
 
   @Patch(':id')
@@ -62,12 +81,16 @@ export class ProductsController {
   @ApiUnprocessableEntityResponse({
     description: 'vendorId refused (`reason`: `not_a_mall`, or `unknown_vendor` when it is not a vendor of this tenant)',
   })
-  update(
+  @ApiHeader(IF_MATCH)
+  @ApiPreconditionFailedResponse({ description: 'If-Match names another version of the product (`reason`: `product_changed`)' })
+  async update(
     @Caller() caller: CallerContext,
     @Param('id', ParseUUIDPipe) id: string,
     @Body() dto: UpdateProductDto,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Res({ passthrough: true }) res: ReplyTarget,
   ): Promise<ProductDto> {
-    return this.products.update(tenantOf(caller), id, dto);
+    return tagged(res, await this.products.update(tenantOf(caller), id, dto, ifMatch));
   }
 
   @Post(':id/archive')
@@ -76,7 +99,15 @@ export class ProductsController {
   @Scopes(CATALOG_WRITE_SCOPE)
   @ApiOkResponse({ type: ProductDto })
   @ApiNotFoundResponse()
-  archive(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<ProductDto> {
-    return this.products.archive(tenantOf(caller), id);
+  @ApiHeader(IF_MATCH)
+  @ApiPreconditionFailedResponse({ description: 'If-Match names another version of the product (`reason`: `product_changed`)' })
+  async archive(
+    @Caller() caller: CallerContext,
+    @Param('id', ParseUUIDPipe) id: string,
+    @Body(NoBodyPipe) _body: unknown,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Res({ passthrough: true }) res: ReplyTarget,
+  ): Promise<ProductDto> {
+    return tagged(res, await this.products.archive(tenantOf(caller), id, ifMatch));
   }
 }

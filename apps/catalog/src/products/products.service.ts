@@ -4,11 +4,12 @@ import { Injectable } from '@nestjs/common';
 import type { ProductStatus } from '@tessera/contracts';
 import { OutboxWriter, type OutboxEventInput } from '@tessera/messaging';
 import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome, type TenantTx } from '@tessera/persistence';
-import { ConflictProblem, NotFoundProblem, ValidationProblem, type FieldError } from '@tessera/service-kit';
+import { ConflictProblem, NotFoundProblem, PreconditionFailedProblem, ValidationProblem, type FieldError } from '@tessera/service-kit';
 import { In } from 'typeorm';
 import { assertVendorOfMall } from '../identity/identity-read-model';
 import { effectiveStatus, productArchived, productCreated, productUpdated, variantCreated, variantUpdated } from './catalog-events';
 import { MAX_VARIANTS, type CreateProductDto, type ProductDto, type ProductPageDto, type UpdateProductDto } from './dto/product.dto';
+import { ifMatchAllows, productEtag } from './product-etag';
 import { ProductEntity, type ProductImage } from './product.entity';
 import { searchProductIds, type ProductSearch } from './product-search';
 import { toProductDto } from './product-view';
@@ -95,10 +96,11 @@ export class ProductsService {
     }, { isolation: 'REPEATABLE READ' });
   }
 
-  async update(tenantId: string, id: string, dto: UpdateProductDto): Promise<ProductDto> {
+  /** `ifMatch`: the request's If-Match header, when it has one; a product changed since that tag gets a 412. */
+  async update(tenantId: string, id: string, dto: UpdateProductDto, ifMatch?: string): Promise<ProductDto> {
     const addedSkus = (dto.variants ?? []).filter((v) => v.id === undefined).map((v) => v.sku as string);
     return this.write(tenantId, async (tx) => {
-      const { product, variants } = await this.lock(tx, id);
+      const { product, variants } = await this.lock(tx, id, ifMatch);
       const now = new Date();
       const previousStatus = product.status;
       const changed = this.applyProductFields(product, dto);
@@ -178,9 +180,9 @@ export class ProductsService {
   }
 
   /** Archiving is idempotent: an archived product is returned as it is, with no new events. */
-  async archive(tenantId: string, id: string): Promise<ProductDto> {
+  async archive(tenantId: string, id: string, ifMatch?: string): Promise<ProductDto> {
     return this.transactions.run(tenantId, async (tx) => {
-      const { product, variants } = await this.lock(tx, id);
+      const { product, variants } = await this.lock(tx, id, ifMatch);
       if (product.status === 'archived') return toProductDto(product, variants);
       const previous: ProductStatus = product.status;
       const now = new Date();
@@ -221,10 +223,16 @@ export class ProductsService {
   }
 
   /** The product row locked for this transaction (concurrent changes of one product apply one after the other). */
-  private async lock(tx: TenantTx, id: string): Promise<{ product: ProductEntity; variants: VariantEntity[] }> {
+  /** The product, locked, and its variants; with `ifMatch`, only while the product is still as that tag says. */
+  private async lock(tx: TenantTx, id: string, ifMatch?: string): Promise<{ product: ProductEntity; variants: VariantEntity[] }> {
     const product = await tx.manager.findOne(ProductEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
     if (!product) throw notFound(id);
     const variants = await tx.manager.find(VariantEntity, { where: { productId: id }, order: { position: 'ASC' } });
+    if (ifMatch !== undefined && !ifMatchAllows(ifMatch, productEtag(product, variants))) {
+      throw new PreconditionFailedProblem('The product has changed since the version named in If-Match; read it again and reapply the change', {
+        extensions: { reason: 'product_changed' },
+      });
+    }
     return { product, variants };
   }
 

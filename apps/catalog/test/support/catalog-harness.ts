@@ -150,8 +150,8 @@ export class CatalogHarness {
     return this.http.post(path).set({ ...(await this.headers(caller)), ...headers }).send(body as object);
   }
 
-  async patch(caller: Caller, path: string, body: unknown) {
-    return this.http.patch(path).set(await this.headers(caller)).send(body as object);
+  async patch(caller: Caller, path: string, body: unknown, headers: Record<string, string> = {}) {
+    return this.http.patch(path).set({ ...(await this.headers(caller)), ...headers }).send(body as object);
   }
 
   async get(caller: Caller, path: string) {

@@ -92,6 +92,12 @@ export class ConflictProblem extends DomainException {
   }
 }
 
+export class PreconditionFailedProblem extends DomainException {
+  constructor(detail?: string, options?: DomainExceptionOptions) {
+    super('precondition_failed', detail, options);
+  }
+}
+
 export class UnprocessableProblem extends DomainException {
   constructor(detail?: string, options?: DomainExceptionOptions) {
     super('unprocessable', detail, options);
