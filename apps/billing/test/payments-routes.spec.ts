@@ -202,6 +202,13 @@ describe('payments routes', () => {
       }
       expectProblem(await h.http.post(`/v1/payments/${p.id}/fail`).set(headers).set('content-type', 'application/json').send('{"reason":'), 400);
       expectProblem(await h.http.post('/v1/payments/123/fail').set(headers).send({}), 400);
+      // A form or text body was dropped unread, and the payment failed without its reason.
+      for (const [type, body] of [['application/x-www-form-urlencoded', 'reason=card declined'], ['text/plain', '{"reason":"card declined"}']]) {
+        const res = await h.http.post(`/v1/payments/${p.id}/fail`).set(headers).set('content-type', type).send(body);
+        expectProblem(res, 415);
+        const confirm = await h.http.post(`/v1/payments/${p.id}/confirm`).set(headers).set('content-type', type).send(body);
+        expectProblem(confirm, 415);
+      }
       expect(await h.paymentOf(tenant, p.orderId)).toMatchObject({ status: 'pending' });
       expect(await h.outboxTypes(tenant, p.orderId)).toEqual([BillingEventTypes.PaymentCreated]);
     });

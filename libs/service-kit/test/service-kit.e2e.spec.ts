@@ -96,7 +96,7 @@ describe('bootstrapService', () => {
         .set('x-tessera-context', ctx)
         .set('content-type', 'text/plain')
         .send(JSON.stringify(validWidget));
-      expectProblem(text, 400);
+      expectProblem(text, 415);
     });
 
     it('answers malformed JSON with 400 problem+json', async () => {
@@ -161,6 +161,31 @@ describe('bootstrapService', () => {
         expect([raw, res.status]).toEqual([raw, 400]);
         expectProblem(res, 400);
       }
+    });
+
+    it('refuses a body that is not JSON with 415 instead of going on as if there were none', async () => {
+      const ctx = await token();
+      const url = '/widgets/00000000-0000-4000-8000-000000000000';
+      const cases: [string | undefined, string][] = [
+        ['application/x-www-form-urlencoded', 'name=brick'],
+        ['text/plain', '{"name":"brick"}'],
+        [undefined, '{"name":"brick"}'],
+      ];
+      for (const [type, body] of cases) {
+        const req = request(server).patch(url).set('x-tessera-context', ctx);
+        if (type) req.set('content-type', type);
+        else req.unset('content-type');
+        const res = await req.send(Buffer.from(body));
+        expectProblem(res, 415);
+        expect([type, res.body.reason]).toEqual([type, 'body_not_json']);
+      }
+      // JSON with a charset, a +json type, and no body at all (whatever the type) go through.
+      const charset = await request(server).patch(url).set('x-tessera-context', ctx).set('content-type', 'application/json; charset=utf-8').send('{}');
+      expect(charset.status).toBe(200);
+      const merge = await request(server).patch(url).set('x-tessera-context', ctx).set('content-type', 'application/merge-patch+json').send('{}');
+      expect(merge.status).toBe(200);
+      const none = await request(server).patch(url).set('x-tessera-context', ctx).set('content-type', 'text/plain');
+      expect(none.status).toBe(200);
     });
 
     it('answers an oversized body with 413 problem+json', async () => {

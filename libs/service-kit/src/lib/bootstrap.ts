@@ -15,7 +15,7 @@ import type { KitRequest, KitResponse, NextFunction } from './http-types';
 import { createHttpLogger, createServiceLogger } from './logging/http-logger';
 import { enableDefaultMetrics, httpMetricsMiddleware } from './metrics/metrics';
 import { createOpenApiDocument, serveOpenApiDocument, type OpenApiOptions } from './openapi/openapi';
-import { inputGuardMiddleware } from './problem/input-guard';
+import { inputGuardMiddleware, jsonOnlyBodyMiddleware } from './problem/input-guard';
 import { ServiceKitModule } from './service-kit.module';
 import { shutdownService } from './shutdown/shutdown';
 
@@ -83,6 +83,7 @@ export async function bootstrapService(options: BootstrapOptions): Promise<INest
   });
   if (options.parseJsonBody ?? true) {
     app.useBodyParser('json', { limit: options.bodyLimit ?? '1mb', type: ['application/json', 'application/*+json'] });
+    app.use(jsonOnlyBodyMiddleware);
   }
   app.use(inputGuardMiddleware);
   app.use(traceContextMiddleware);

@@ -1,5 +1,5 @@
 import type { KitRequest, KitResponse, NextFunction } from '../http-types';
-import { BadRequestProblem, ValidationProblem } from './domain-exception';
+import { BadRequestProblem, DomainException, ValidationProblem } from './domain-exception';
 import type { FieldError } from './problem';
 
 /**
@@ -117,6 +117,30 @@ export function inputGuardMiddleware(req: KitRequest, _res: KitResponse, next: N
       next(new ValidationProblem([fault]));
       return;
     }
+  }
+  next();
+}
+
+/** The media types the JSON body parser reads (bootstrapService): application/json and application/<anything>+json. */
+const JSON_MEDIA_TYPE = /^application\/(?:[a-z0-9!#$&^_.-]+\+)?json$/;
+
+/**
+ * Refuses with 415 a request that carries a body the JSON parser did not read because of its Content-Type (a form,
+ * text/plain, or none at all): the body would be dropped without a word and the call go on as if it had none, e.g.
+ * failing a payment with `reason=...` sent as a form recorded no reason. A request with an empty body (no
+ * Content-Length, or 0, and not chunked) passes whatever its type. Mounted right after the JSON body parser.
+ */
+export function jsonOnlyBodyMiddleware(req: KitRequest, _res: KitResponse, next: NextFunction): void {
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  const mediaType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (hasBody && !JSON_MEDIA_TYPE.test(mediaType)) {
+    next(
+      new DomainException('unsupported_media_type', `Request bodies must be JSON (Content-Type: application/json), not ${mediaType || 'untyped'}`, {
+        extensions: { reason: 'body_not_json' },
+      }),
+    );
+    return;
   }
   next();
 }
