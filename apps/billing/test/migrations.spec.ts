@@ -39,6 +39,11 @@ describe('billing migrations', () => {
         .rowCount === 1;
     const outboxRls = async () => (await admin.query(OUTBOX_RLS_SQL, ['billing.outbox_events'])).rows[0];
     try {
+      const refundReasons = async () =>
+        (await admin.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'payments_refund_reason_check'`)).rows[0].def as string;
+      expect(await refundReasons()).toMatch(/payment_superseded/);
+      expect(await revert()).toBe('RefundSuperseded1797000000000');
+      expect(await refundReasons()).not.toMatch(/payment_superseded/);
       expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
       expect(await revert()).toBe('OutboxRls1796600000000');
       expect(await outboxRls()).toEqual(OUTBOX_RLS_OFF);
@@ -56,6 +61,7 @@ describe('billing migrations', () => {
       );
       expect(back.rows.map((r) => r.relname).sort()).toEqual([...TABLES].sort());
       expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
+      expect(await refundReasons()).toMatch(/payment_superseded/);
     } finally {
       await admin.end();
     }

@@ -110,7 +110,7 @@ describe('payments routes', () => {
       expect(outbox[1].data).toEqual({ paymentId: p.id, orderId: p.orderId, amount: 12_500, currency: 'JPY', refundRequired: false });
     });
 
-    it('is 409 for a payment that is not pending, and nothing changes', async () => {
+    it('is 409 for a payment already confirmed, and nothing changes', async () => {
       const p = await openPayment();
       const headers = await h.as(tenant, 'owner');
       expect((await h.http.post(`/v1/payments/${p.id}/confirm`).set(headers)).status).toBe(200);
@@ -118,13 +118,64 @@ describe('payments routes', () => {
       expectProblem(again, 409);
       expect(again.body).toMatchObject({ reason: 'payment_not_pending', status: 409 });
       expectProblem(await h.http.post(`/v1/payments/${p.id}/fail`).set(headers).send({}), 409);
-
-      const failed = await openPayment();
-      expect((await h.http.post(`/v1/payments/${failed.id}/fail`).set(headers).send({})).status).toBe(200);
-      expectProblem(await h.http.post(`/v1/payments/${failed.id}/confirm`).set(headers), 409);
-      expect(await h.paymentOf(tenant, failed.orderId)).toMatchObject({ status: 'failed' });
       expect(await h.outboxTypes(tenant, p.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentConfirmed]);
-      expect(await h.outboxTypes(tenant, failed.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentFailed]);
+    });
+
+    describe('money for a payment marked failed that arrives after all', () => {
+      const failIt = async (id: string) =>
+        expect((await h.http.post(`/v1/payments/${id}/fail`).set(await h.as(tenant, 'owner')).send({ reason: 'transfer never came' })).status).toBe(200);
+
+      it('pays the order while that payment is its newest attempt and the order still awaits payment', async () => {
+        const p = await openPayment();
+        await failIt(p.id);
+        const res = await h.http.post(`/v1/payments/${p.id}/confirm`).set(await h.as(tenant, 'owner'));
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject({ status: 'confirmed', refundRequired: false, refundReason: null });
+        expect(res.body.history.map((e: any) => [e.from, e.to])).toEqual([
+          [null, 'pending'],
+          ['pending', 'failed'],
+          ['failed', 'confirmed'],
+        ]);
+        const outbox = await h.outbox(tenant, p.orderId);
+        expect(outbox.map((r) => r.type)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentFailed, BillingEventTypes.PaymentConfirmed]);
+        expect(outbox[2].data).toMatchObject({ paymentId: p.id, refundRequired: false });
+      });
+
+      it('is recorded and flagged for refund when the order ended meanwhile', async () => {
+        const p = await openPayment();
+        await failIt(p.id);
+        await h.deliver(h.orderEvent(tenant, OrdersEventTypes.OrderExpired, { orderId: p.orderId }));
+        const res = await h.http.post(`/v1/payments/${p.id}/confirm`).set(await h.as(tenant, 'owner'));
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject({ status: 'confirmed', refundRequired: true, refundReason: 'order_expired' });
+        expect(await h.outboxTypes(tenant, p.orderId)).toEqual([
+          BillingEventTypes.PaymentCreated,
+          BillingEventTypes.PaymentFailed,
+          BillingEventTypes.PaymentConfirmed,
+          BillingEventTypes.PaymentRefundRequired,
+        ]);
+      });
+
+      it('is recorded and flagged for refund as payment_superseded when a later attempt replaced it, even after the order was paid', async () => {
+        const p = await openPayment();
+        const headers = await h.as(tenant, 'owner');
+        await failIt(p.id);
+        const retried = await h.http.post(`/v1/payments/${p.id}/retry`).set(headers);
+        expect(retried.status).toBe(201);
+        expect((await h.http.post(`/v1/payments/${retried.body.id}/confirm`).set(headers)).body).toMatchObject({ status: 'confirmed', refundRequired: false });
+        const late = await h.http.post(`/v1/payments/${p.id}/confirm`).set(headers);
+        expect(late.status).toBe(200);
+        expect(late.body).toMatchObject({ status: 'confirmed', refundRequired: true, refundReason: 'payment_superseded' });
+        const outbox = await h.outbox(tenant, p.orderId);
+        expect(outbox.slice(-2).map((r) => [r.type, r.data.paymentId])).toEqual([
+          [BillingEventTypes.PaymentConfirmed, p.id],
+          [BillingEventTypes.PaymentRefundRequired, p.id],
+        ]);
+        expect(outbox[outbox.length - 1].data).toMatchObject({ reason: 'payment_superseded', amount: 12_500 });
+        // Recorded once: a second confirmation of either attempt is a conflict.
+        expectProblem(await h.http.post(`/v1/payments/${p.id}/confirm`).set(headers), 409);
+        expectProblem(await h.http.post(`/v1/payments/${retried.body.id}/confirm`).set(headers), 409);
+      });
     });
 
     it('takes no body: any field in one is a 400 naming it, and the payment stays pending', async () => {

@@ -1,6 +1,7 @@
 import { messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
 import { BillingSchema1763900000000 } from './1763900000000-billing-schema';
 import { PaymentAttempts1796500000000 } from './1796500000000-payment-attempts';
+import { RefundSuperseded1797000000000 } from './1797000000000-refund-superseded';
 
 /** Every billing migration, in order. */
 export const BILLING_MIGRATIONS = [
@@ -10,4 +11,6 @@ export const BILLING_MIGRATIONS = [
   PaymentAttempts1796500000000,
   // The outbox under tenant isolation, the relay's session excepted.
   outboxRlsMigration('billing'),
+  // Late money for a failed payment that a later attempt replaced: confirmed and flagged for refund.
+  RefundSuperseded1797000000000,
 ];

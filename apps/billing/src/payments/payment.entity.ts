@@ -1,4 +1,4 @@
-import type { PaymentMethod, PaymentOrderEndReason, PaymentStatus } from '@tessera/contracts';
+import type { PaymentMethod, PaymentOrderEndReason, PaymentRefundReason, PaymentStatus } from '@tessera/contracts';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 // bigint comes back from pg as a string; amounts are minor units well within Number.MAX_SAFE_INTEGER.
@@ -42,7 +42,7 @@ export class PaymentEntity {
   refundRequired!: boolean;
 
   @Column({ name: 'refund_reason', type: 'text', nullable: true })
-  refundReason!: PaymentOrderEndReason | null;
+  refundReason!: PaymentRefundReason | null;
 
   @Column({ name: 'failure_reason', type: 'text', nullable: true })
   failureReason!: string | null;

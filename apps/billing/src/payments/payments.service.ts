@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { PaymentOrderEndReason } from '@tessera/contracts';
+import type { PaymentOrderEndReason, PaymentRefundReason } from '@tessera/contracts';
 import { TenantTransactions } from '@tessera/persistence';
 import { ConflictProblem, decodeCursor, encodeCursor, NotFoundProblem } from '@tessera/service-kit';
 import { z } from 'zod';
@@ -51,18 +51,28 @@ export class PaymentsService {
   /**
    * pending → confirmed. When the order is known to have ended, the money is still recorded (confirmed) and
    * flagged for refund at once; that also covers money arriving after the end cancelled the payment, which is
-   * never refused, because refusing it would lose track of money the customer did send.
+   * never refused, because refusing it would lose track of money the customer did send. So does money for a payment
+   * staff had marked failed: it pays the order when that payment is still the order's newest attempt and the order
+   * has not ended, and is flagged for refund otherwise (`payment_superseded` when a later attempt replaced it).
    */
   confirm(tenantId: string, id: string, actorId: string | null): Promise<PaymentDetailDto> {
     return this.transactions.run(tenantId, async (tx) => {
       const payment = await this.lock(tx, id);
       const from = payment.status;
-      let refundReason: PaymentOrderEndReason | null;
+      let refundReason: PaymentRefundReason | null;
       if (payment.status === 'pending') {
-        const orderStatus = await this.book.statusOf(tx, payment.orderId);
-        refundReason = isOrderEnded(orderStatus) ? endReasonOf(orderStatus) : null;
+        refundReason = await this.endOfOrder(tx, payment);
       } else if (payment.status === 'cancelled' && payment.cancelReason) {
         refundReason = payment.cancelReason;
+      } else if (payment.status === 'failed') {
+        // A retry of this payment locks it before opening the next attempt: a newer attempt is seen here or none is
+        // opened after this commits (the retry then finds this payment confirmed).
+        const newer = await tx.manager.findOne(PaymentEntity, {
+          where: { tenantId, orderId: payment.orderId },
+          order: { attempt: 'DESC' },
+          select: { id: true, attempt: true },
+        });
+        refundReason = newer && newer.attempt > payment.attempt ? 'payment_superseded' : await this.endOfOrder(tx, payment);
       } else {
         throw notPending(payment, 'confirmed');
       }
@@ -83,6 +93,12 @@ export class PaymentsService {
       await this.events.confirmed(tx, payment);
       return this.detail(tx, payment);
     });
+  }
+
+  /** Why money for this payment must go back because its order ended, or null while the order has not ended. */
+  private async endOfOrder(tx: BillingTx, payment: PaymentEntity): Promise<PaymentOrderEndReason | null> {
+    const orderStatus = await this.book.statusOf(tx, payment.orderId);
+    return isOrderEnded(orderStatus) ? endReasonOf(orderStatus) : null;
   }
 
   /** pending → failed (declined card, transfer that never came, refused delivery). */
@@ -177,7 +193,7 @@ function paymentNotFound(id: string): NotFoundProblem {
 }
 
 function notPending(payment: PaymentEntity, wanted: 'confirmed' | 'failed'): ConflictProblem {
-  return new ConflictProblem(`payment ${payment.id} is ${payment.status}: only a pending payment can be ${wanted}`, {
+  return new ConflictProblem(`payment ${payment.id} is ${payment.status} and cannot be ${wanted}`, {
     extensions: { reason: 'payment_not_pending', status: payment.status },
   });
 }

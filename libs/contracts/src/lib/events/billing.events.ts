@@ -21,6 +21,12 @@ export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
 export type PaymentOrderEndReason = 'order_cancelled' | 'order_expired';
 
 /**
+ * Why confirmed money must be paid back: the order ended, or the payment had failed and a later attempt replaced
+ * it (`payment_superseded`: the money of a failed attempt arrived after all).
+ */
+export type PaymentRefundReason = PaymentOrderEndReason | 'payment_superseded';
+
+/**
  * A payment was opened for an order whose stock is reserved: attempt 1 on `orders.order.awaiting_payment`, a later
  * attempt when staff retry a failed one (`retryOf`). The newest attempt is the order's payment.
  */
@@ -41,7 +47,8 @@ export interface PaymentCreatedV1 {
 
 /**
  * Staff confirmed the money arrived. `refundRequired` is true when the order had already ended (cancelled or
- * expired): the money is kept on record and must be refunded, and the order must not become `paid`.
+ * expired), or when the payment had failed and was replaced by a later attempt: the money is kept on record and
+ * must be refunded, and the order must not become `paid` by it.
  */
 export interface PaymentConfirmedV1 {
   paymentId: string;
@@ -64,11 +71,11 @@ export interface PaymentCancelledV1 {
   reason: PaymentOrderEndReason;
 }
 
-/** Money was confirmed for an order that ended: it must be paid back. Emitted once per payment. */
+/** Money was confirmed that must be paid back (see PaymentRefundReason). Emitted once per payment. */
 export interface PaymentRefundRequiredV1 {
   paymentId: string;
   orderId: string;
   amount: number;
   currency: string;
-  reason: PaymentOrderEndReason;
+  reason: PaymentRefundReason;
 }
