@@ -93,6 +93,39 @@ describe('search, filters and cursor pagination', () => {
     expect(await titles('q=brick%20-plate')).toEqual(['Red brick 2x4']);
   });
 
+  it('ranks an exact SKU first, then word and part-of-SKU matches, then merely similar SKUs, paging through each once', async () => {
+    const ranker = h.tenant('owner');
+    const make = async (title: string, sku: string, description?: string) =>
+      h.createProduct(ranker, { title, description, variants: [{ sku, priceAmount: 100, currency: 'EUR' }] });
+    // The exact match is the oldest: newest first alone would put it last.
+    await make('Exact', 'FAM-100-RED');
+    await make('Family 101', 'FAM-101-RED');
+    await make('Family 102', 'FAM-102-RED');
+    await make('Longer', 'XFAM-100-RED-2');
+    await make('Named in words', 'OTHER-9', 'Fits fam-100-red sets.');
+    const ranked = async (query: string, limit = 20): Promise<string[]> => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await h.get(ranker, `/v1/products?q=${encodeURIComponent(query)}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(res.status).toBe(200);
+        seen.push(...(res.body as Page).items.map((p) => p.title));
+        cursor = (res.body as Page).nextCursor;
+      } while (cursor && seen.length < 50);
+      return seen;
+    };
+    const expected = ['Exact', 'Named in words', 'Longer', 'Family 102', 'Family 101'];
+    expect(await ranked('FAM-100-RED')).toEqual(expected);
+    expect(await ranked('fam-100-red', 1)).toEqual(expected);
+    expect(await ranked('FAM-100-RED', 2)).toEqual(expected);
+  });
+
+  it('reads text in search syntax as words only, so an excluded word excludes its other forms too', async () => {
+    expect(await titles('q=plate%20-bricks')).toEqual([]);
+    expect(await titles('q=brick%20-stacks')).toEqual(['Red brick 2x4']);
+    expect(await titles('q=brick%20OR%20knight')).toEqual(['Blue plate 1x6', 'Castle minifigure', 'Red brick 2x4']);
+  });
+
   it('pages through every product exactly once, newest first, with a limit cap', async () => {
     const pager = h.tenant('viewer');
     for (let i = 0; i < 23; i++) {

@@ -299,6 +299,16 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
         const l = await level(sku('brick-blue'));
         return l.onHand === before.onHand - 1 && l.reserved === before.reserved ? l : undefined;
       }, 'stock to be committed');
+      // The first attempt's money arrives after all: recorded, flagged for refund, and the order stays paid.
+      const late = await api('POST', `/v1/payments/${first.id}/confirm`, { token });
+      expect(late.status).toBe(200);
+      expect(late.body).toMatchObject({ status: 'confirmed', refundRequired: true, refundReason: 'payment_superseded' });
+      await eventually(
+        async () => ((await api('GET', `/v1/orders/${res.body.id}`, { token })).body.history.some((h: { note?: string | null }) => h.note?.startsWith(`payment ${first.id} confirmed`)) ? true : undefined),
+        'orders to note the late confirmation',
+      );
+      const after = (await api('GET', `/v1/orders/${res.body.id}`, { token })).body;
+      expect(after).toMatchObject({ status: 'paid', paymentId: retry.body.id });
     });
 
     it('a cash-on-delivery order keeps its stock past the checkout TTL; a bank transfer placed with it expires', async () => {

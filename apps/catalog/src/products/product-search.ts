@@ -15,20 +15,29 @@ export interface ProductIdPage {
   nextCursor: string | null;
 }
 
-const cursorSchema = z.object({ seq: z.number().int().positive() });
+// A search's cursors also carry the tier of the last item (searchProductIds); a plain listing's need only `seq`.
+const cursorSchema = z.object({ seq: z.number().int().positive(), tier: z.number().int().min(0).max(2).optional() });
 
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, '\\$&');
 }
 
+/** Search text written in websearch syntax beyond plain words: a quoted phrase, `OR`, or a `-word` among words. */
+function hasSearchSyntax(q: string): boolean {
+  return /\s/.test(q) && /"|(^|\s)-\S|\sor\s/i.test(q);
+}
+
 /**
- * One page of product ids, newest first, keyset-paginated on `seq` (stable under inserts, no OFFSET scans).
- * `q` matches a product when either
- * - its search document (title and description in English, SKUs as-is) matches the words of `q` (websearch
- *   syntax: quotes, OR, -word), or
- * - one of its SKUs contains `q` (ILIKE) or is trigram-similar to it (pg_trgm `%`): partial and mistyped SKUs;
- *   both use the trigram GIN index on variants.sku.
- * RLS limits rows to the tenant; the explicit tenant filter lets the planner use the (tenant_id, seq) indexes.
+ * One page of product ids, keyset-paginated (stable under inserts, no OFFSET scans). Without `q`, newest first on
+ * `seq`. With `q`, ranked in three tiers, newest first within each:
+ * 0. a SKU equal to `q` (ignoring case): the product someone typed the SKU of;
+ * 1. the search document (title and description in English, SKUs as-is) matches the words of `q` (websearch
+ *    syntax: quotes, OR, -word), or a SKU contains `q` (ILIKE);
+ * 2. a SKU is only trigram-similar to `q` (pg_trgm `%`): mistyped SKUs, and SKUs of the same family.
+ * Text in websearch syntax is read as words only, in English: the unstemmed ('simple') reading and the SKU matches
+ * would let `plate -bricks` find a plate that "stacks on bricks" (the negation holds for `bricks` but not `brick`).
+ * The SKU matches use the trigram GIN index on variants.sku. RLS limits rows to the tenant; the explicit tenant
+ * filter lets the planner use the (tenant_id, seq) indexes.
  */
 export async function searchProductIds(tx: TenantTx, search: ProductSearch): Promise<ProductIdPage> {
   const params: unknown[] = [];
@@ -38,29 +47,41 @@ export async function searchProductIds(tx: TenantTx, search: ProductSearch): Pro
   };
   const where = [`p.tenant_id = ${param(tx.tenantId)}`];
   if (search.status) where.push(`p.status = ${param(search.status)}`);
+  const after = search.cursor ? decodeCursor(search.cursor, cursorSchema) : null;
   const q = search.q?.trim();
+  let from = 'catalog.products p';
+  let tier: string | null = null;
   if (q) {
     const text = param(q);
-    const contains = param(`%${escapeLike(q)}%`);
-    // A UNION of the two index paths (GIN on search_document, trigram GIN on sku) rather than an OR across
-    // tables, which the planner could only answer by filtering every product of the tenant.
-    where.push(`p.id IN (
-      SELECT s.id FROM catalog.products s
-      WHERE s.search_document @@ (websearch_to_tsquery('english', ${text}) || websearch_to_tsquery('simple', ${text}))
-      UNION
-      SELECT v.product_id FROM catalog.variants v
-      WHERE v.sku ILIKE ${contains} OR v.sku OPERATOR(public.%) ${text}
-    )`);
+    const hits = hasSearchSyntax(q)
+      ? [`SELECT s.id, 1 AS tier FROM catalog.products s WHERE s.search_document @@ websearch_to_tsquery('english', ${text})`]
+      : [
+          `SELECT v.product_id, 0 FROM catalog.variants v WHERE v.sku ILIKE ${param(escapeLike(q))}`,
+          `SELECT s.id, 1 FROM catalog.products s
+            WHERE s.search_document @@ (websearch_to_tsquery('english', ${text}) || websearch_to_tsquery('simple', ${text}))`,
+          `SELECT v.product_id, 1 FROM catalog.variants v WHERE v.sku ILIKE ${param(`%${escapeLike(q)}%`)}`,
+          `SELECT v.product_id, 2 FROM catalog.variants v WHERE v.sku OPERATOR(public.%) ${text}`,
+        ];
+    // Each branch on its own index (GIN on search_document, trigram GIN on sku); an OR across the tables could
+    // only be answered by filtering every product of the tenant.
+    from = `catalog.products p JOIN (SELECT id, min(tier) AS tier FROM (${hits.join(' UNION ALL ')}) h(id, tier) GROUP BY id) h ON h.id = p.id`;
+    tier = 'h.tier';
   }
-  if (search.cursor) where.push(`p.seq < ${param(decodeCursor(search.cursor, cursorSchema).seq)}`);
-  const rows: { id: string; seq: string }[] = await tx.manager.query(
-    `SELECT p.id, p.seq FROM catalog.products p WHERE ${where.join(' AND ')} ORDER BY p.seq DESC LIMIT ${param(search.limit + 1)}`,
+  if (after && tier) {
+    const [t, seq] = [param(after.tier ?? 0), param(after.seq)];
+    where.push(`(${tier} > ${t} OR (${tier} = ${t} AND p.seq < ${seq}))`);
+  } else if (after) {
+    where.push(`p.seq < ${param(after.seq)}`);
+  }
+  const rows: { id: string; seq: string; tier: number | null }[] = await tx.manager.query(
+    `SELECT p.id, p.seq, ${tier ?? 'NULL::int'} AS tier FROM ${from} WHERE ${where.join(' AND ')}
+      ORDER BY ${tier ? `${tier}, ` : ''}p.seq DESC LIMIT ${param(search.limit + 1)}`,
     params,
   );
   const page = rows.slice(0, search.limit);
   const last = page[page.length - 1];
   return {
     ids: page.map((r) => r.id),
-    nextCursor: rows.length > search.limit && last ? encodeCursor({ seq: Number(last.seq) }) : null,
+    nextCursor: rows.length > search.limit && last ? encodeCursor({ seq: Number(last.seq), ...(q ? { tier: Number(last.tier) } : {}) }) : null,
   };
 }
