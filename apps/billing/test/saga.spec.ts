@@ -180,6 +180,15 @@ describe('billing saga: orders events through the inbox', () => {
     }
   });
 
+  it('takes an event whose time PostgreSQL could not read as happening now, instead of failing it forever', async () => {
+    for (const time of ['1', '2026-13-45', 'yesterday', '']) {
+      const event = { ...h.awaitingPayment(tenant), time };
+      await h.deliver(event);
+      const orderId = (event.data as { orderId: string }).orderId;
+      expect([time, await h.paymentCount(tenant, orderId)]).toEqual([time, 1]);
+    }
+  });
+
   it('acknowledges malformed events without effects', async () => {
     const orderId = randomUUID();
     const bad = [

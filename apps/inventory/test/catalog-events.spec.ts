@@ -108,4 +108,11 @@ describe('catalog events → inventory (postgres transport)', () => {
     expect((await receive('CAT-OLD')).status).toBe(422);
     expect((await receive('CAT-NEW')).status).toBe(201);
   });
+
+  it('a variant event whose times PostgreSQL could not read is applied with the time it arrived, not retried forever', async () => {
+    const variant = { ...catalogVariant(tenant, 'CAT-TIME'), occurredAt: '1' };
+    await publisher.publish(topicOf('catalog'), [{ ...variantEvent(variant), time: 'yesterday' }]);
+    const res = await eventually(() => receive('CAT-TIME'), (r) => r.status !== 422);
+    expect(res.status).toBe(201);
+  });
 });

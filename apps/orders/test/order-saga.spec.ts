@@ -469,6 +469,17 @@ describe('order saga handlers (through the inbox)', () => {
       expect((await h.placeOrder(owner, orderBody([{ sku: 'V-9', quantity: 1 }]))).status).toBe(422);
     });
 
+    it('applies a variant event whose times PostgreSQL could not read, with the time it arrived, instead of failing it forever', async () => {
+      const v = await h.seedVariant(owner.tenantId, { sku: 'V-TIME', occurredAt: '1' });
+      await h.catalog.onVariantUpdated({
+        ...envelope('catalog', CatalogEventTypes.VariantUpdated, owner.tenantId, v.variantId, { ...v, priceAmount: 700, version: 2, occurredAt: '2026-13-45T00:00:00Z', changed: ['priceAmount'] }),
+        time: 'yesterday',
+      });
+      const res = await h.placeOrder(owner, orderBody([{ sku: 'V-TIME', quantity: 1 }]));
+      expect(res.status).toBe(202);
+      expect((await order(res.body.id)).totals.totalAmount).toBe(700);
+    });
+
     it("takes the catalog's republish (catalog:republish: the current state, version not bumped, changed: []): an equal or older version changes nothing, a missing row is created", async () => {
       const republished = <T extends { version: number }>(type: string, subject: string, data: T, partitionKey: string) =>
         envelope('catalog', type, owner.tenantId, subject, { ...data, changed: [] }, partitionKey);

@@ -1,6 +1,6 @@
 import { Controller, Logger } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { OrdersEventTypes, type EventEnvelope } from '@tessera/contracts';
+import { eventTimeOrNow, OrdersEventTypes, type EventEnvelope } from '@tessera/contracts';
 import { Inbox, type InboxOutcome } from '@tessera/messaging';
 import { isUuid } from '@tessera/persistence';
 import type { z } from 'zod';
@@ -62,11 +62,7 @@ export class OrderEventsController {
       this.log.error(`ignoring malformed ${event.type} ${String(event.id)}: ${why}`);
       return 'invalid';
     }
-    const cause: CauseEvent = { id: event.id, type: event.type, time: validTime(event.time) };
+    const cause: CauseEvent = { id: event.id, type: event.type, time: eventTimeOrNow(event.time) };
     return this.inbox.run(event, (tx) => effect(tx, parsed.data, cause));
   }
-}
-
-function validTime(time: string): string {
-  return Number.isNaN(Date.parse(time)) ? new Date().toISOString() : time;
 }

@@ -1,6 +1,6 @@
 import { Controller, Logger } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { CatalogEventTypes, variantEventProblem, type EventEnvelope, type VariantEventV1 } from '@tessera/contracts';
+import { CatalogEventTypes, eventTimeOrNow, variantEventProblem, type EventEnvelope, type VariantEventV1 } from '@tessera/contracts';
 import { Inbox } from '@tessera/messaging';
 import { InventoryDomain } from '../domain';
 
@@ -37,7 +37,7 @@ export class CatalogEventsController {
     const problem = variantEventProblem(e.data);
     if (problem) return this.log.error(`${e.type} ${e.id} skipped: ${problem}`);
     const v = e.data;
-    const occurredAt = typeof v.occurredAt === 'string' && !Number.isNaN(Date.parse(v.occurredAt)) ? v.occurredAt : e.time;
+    const occurredAt = eventTimeOrNow(v.occurredAt, e.time);
     await this.inbox.run(e, async (tx) => {
       await this.inventory.catalog.applyIn(tx.manager, {
         variantId: v.variantId,

@@ -2,6 +2,7 @@ import { Controller, Logger } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
 import {
   CatalogEventTypes,
+  eventTimeOrNow,
   productEventProblem,
   variantEventProblem,
   type EventEnvelope,
@@ -47,7 +48,7 @@ export class CatalogEventsController {
     // A malformed payload is a producer bug that no retry can fix: log it and let the partition move on.
     const problem = variantEventProblem(e.data);
     if (problem) return this.log.error(`${e.type} ${e.id} skipped: ${problem}`);
-    const occurredAt = Number.isNaN(Date.parse(e.data.occurredAt)) ? e.time : e.data.occurredAt;
+    const occurredAt = eventTimeOrNow(e.data.occurredAt, e.time);
     await this.inbox.run(e, (tx) => VariantReadModel.applyVariant(tx.manager, e.data, occurredAt));
   }
 

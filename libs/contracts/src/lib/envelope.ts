@@ -47,3 +47,19 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isUuid(value: unknown): value is string {
   return typeof value === 'string' && UUID.test(value);
 }
+
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
+
+/**
+ * Whether `value` is an ISO 8601 date-time with its offset, as events carry times (`time`, `occurredAt`), and a
+ * real one. A consumer that writes a time into PostgreSQL checks it first: `Date.parse` alone accepts `"1"`, which
+ * PostgreSQL refuses, and a handler that fails on every redelivery holds up its whole partition.
+ */
+export function isIsoDateTime(value: unknown): value is string {
+  return typeof value === 'string' && ISO_DATE_TIME.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+/** The first of `candidates` that is an ISO date-time (isIsoDateTime), else now. */
+export function eventTimeOrNow(...candidates: unknown[]): string {
+  return candidates.find(isIsoDateTime) ?? new Date().toISOString();
+}
