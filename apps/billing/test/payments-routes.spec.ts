@@ -67,9 +67,24 @@ describe('payments routes', () => {
       expect(none.body).toEqual({ items: [], nextCursor: null });
     });
 
+    it('finds the payments whose money must be paid back', async () => {
+      const shop = randomUUID();
+      const headers = await h.as(shop, 'owner');
+      const kept = await openPayment(shop);
+      expect((await h.http.post(`/v1/payments/${kept.id}/confirm`).set(headers)).status).toBe(200);
+      const late = await openPayment(shop);
+      await h.deliver(h.orderEvent(shop, OrdersEventTypes.OrderCancelled, { orderId: late.orderId, reason: 'customer' }));
+      expect((await h.http.post(`/v1/payments/${late.id}/confirm`).set(headers)).body).toMatchObject({ refundRequired: true });
+      const due = await h.http.get('/v1/payments?refundRequired=true').set(headers);
+      expect(due.status).toBe(200);
+      expect(due.body.items.map((p: any) => [p.id, p.refundReason])).toEqual([[late.id, 'order_cancelled']]);
+      const notDue = await h.http.get('/v1/payments?refundRequired=false&status=confirmed').set(headers);
+      expect(notDue.body.items.map((p: any) => p.id)).toEqual([kept.id]);
+    });
+
     it('refuses bad queries with 400 problem+json', async () => {
       const headers = await h.as(tenant, 'owner');
-      for (const query of ['limit=0', 'limit=101', 'limit=abc', 'status=paid', 'orderId=nope', 'cursor=%21%21', 'cursor=e30', 'color=red']) {
+      for (const query of ['limit=0', 'limit=101', 'limit=abc', 'status=paid', 'orderId=nope', 'cursor=%21%21', 'cursor=e30', 'color=red', 'refundRequired=yes', 'refundRequired=1']) {
         expectProblem(await h.http.get(`/v1/payments?${query}`).set(headers), 400);
       }
     });

@@ -31,6 +31,7 @@ export class PaymentsService {
       const qb = tx.manager.createQueryBuilder(PaymentEntity, 'p').where('p.tenantId = :tenantId', { tenantId });
       if (query.orderId) qb.andWhere('p.orderId = :orderId', { orderId: query.orderId });
       if (query.status) qb.andWhere('p.status = :status', { status: query.status });
+      if (query.refundRequired !== undefined) qb.andWhere('p.refundRequired = :refund', { refund: query.refundRequired });
       if (after) qb.andWhere('(p.createdAt, p.id) < (:t, :i)', { t: new Date(after.t), i: after.i });
       const rows = await qb.orderBy('p.createdAt', 'DESC').addOrderBy('p.id', 'DESC').limit(query.limit + 1).getMany();
       const page = rows.slice(0, query.limit);

@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PAYMENT_METHODS, PAYMENT_STATUSES, type PaymentMethod, type PaymentStatus } from '@tessera/contracts';
 import { PageQueryDto } from '@tessera/service-kit';
-import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 
 export class ListPaymentsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ format: 'uuid' })
@@ -13,6 +14,13 @@ export class ListPaymentsQueryDto extends PageQueryDto {
   @IsOptional()
   @IsIn(PAYMENT_STATUSES)
   status?: PaymentStatus;
+
+  @ApiPropertyOptional({ type: Boolean, description: 'true: only payments whose money must be paid back (late money, see refundReason)' })
+  @IsOptional()
+  // Spelt out: the implicit conversion of query strings would read "false" as true.
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean({ message: 'refundRequired must be true or false' })
+  refundRequired?: boolean;
 }
 
 export class FailPaymentDto {
