@@ -85,8 +85,8 @@ export class LocationService {
     return this.tenants.run(tenantId, async (tx) => {
       const rows: LocationRow[] = await tx.manager.query(
         `SELECT ${COLUMNS} FROM locations
-         WHERE $1::integer IS NULL OR (priority, code) > ($1::integer, $2::text)
-         ORDER BY priority, code LIMIT $3`,
+         WHERE $1::integer IS NULL OR (priority, code COLLATE "C") > ($1::integer, $2::text COLLATE "C")
+         ORDER BY priority, code COLLATE "C" LIMIT $3`,
         [after?.priority ?? null, after?.code ?? null, limit + 1],
       );
       const items = rows.slice(0, limit).map(toLocation);
@@ -110,7 +110,8 @@ function validLocation(input: CreateLocation): ValidLocation {
   if (typeof code !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(code)) {
     throw invalid('invalid_code', 'code must be 1 to 64 letters, digits, dots, dashes or underscores');
   }
-  if (typeof input.name !== 'string' || input.name.trim().length === 0 || input.name.length > 200) {
+  // Characters (code points), as the DTO and the table's CHECK count them, not UTF-16 units.
+  if (typeof input.name !== 'string' || input.name.trim().length === 0 || [...input.name].length > 200) {
     throw invalid('invalid_name', 'name must be 1 to 200 characters');
   }
   const type = input.type ?? 'warehouse';

@@ -1,3 +1,4 @@
+import { InventoryEventTypes, type StockLowV1 } from '@tessera/contracts';
 import type { OutboxWriter } from '@tessera/messaging';
 import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
@@ -22,9 +23,10 @@ export interface MovementResult {
 
 const REASONS: readonly AdjustReason[] = ['count', 'damage', 'loss', 'found'];
 
+/** A location id as PostgreSQL writes it (lower case), so that ids compare equal in code as they do in SQL. */
 function assertLocationId(id: unknown): string {
   if (!isUuid(id)) throw notFound('location', String(id));
-  return id;
+  return id.toLowerCase();
 }
 
 /**
@@ -74,6 +76,10 @@ export class MovementService {
     return this.tenants.run(tenantId, async (tx) => {
       await assertKnownSku(tx, sku, { locationId, condition });
       const [id] = await ensureRows(tx.manager, sku, condition, [locationId]);
+      const [before]: { reorder_point: number; available: number }[] = await tx.manager.query(
+        `SELECT reorder_point, available FROM stock_levels WHERE id = $1 FOR UPDATE`,
+        [id],
+      );
       const [row]: LevelRow[] = await tx.manager.query(
         // Wrapped in a SELECT: TypeORM answers a bare UPDATE ... RETURNING with [rows, count], not rows.
         `WITH u AS (
@@ -81,7 +87,24 @@ export class MovementService {
          ) SELECT * FROM u`,
         [id, input.reorderPoint, input.reorderQuantity],
       );
-      return toLevel(row);
+      const level = toLevel(row);
+      // A point raised to or above what is available is a crossing too: without this alert, nothing would say the
+      // stock is low until it had been restocked above the new point and fallen again.
+      if (before.available > before.reorder_point && level.available <= level.reorderPoint) {
+        const events = new PendingEvents();
+        const low: StockLowV1 = {
+          stockLevelId: level.id,
+          sku: level.sku,
+          locationId: level.locationId,
+          condition: level.condition,
+          available: level.available,
+          reorderPoint: level.reorderPoint,
+          reorderQuantity: level.reorderQuantity,
+        };
+        events.add(InventoryEventTypes.StockLow, level.id, low, level.sku);
+        await events.flush(this.outbox, tx);
+      }
+      return level;
     });
   }
 }
@@ -110,6 +133,11 @@ function planMovement(movement: Movement, actor?: Actor): PlannedMovement {
         throw invalid('invalid_quantity', `an adjustment is a non-zero integer from -${MAX_QUANTITY} to ${MAX_QUANTITY}`);
       }
       if (!REASONS.includes(movement.reason)) throw invalid('invalid_reason', `reason must be one of ${REASONS.join(', ')}`);
+      // The ledger's reason must tell the truth: damage and loss take stock away, found brings it; a count either.
+      if ((movement.reason === 'damage' || movement.reason === 'loss') && q > 0) {
+        throw invalid('reason_direction', `a ${movement.reason} adjustment lowers on hand: its quantity is negative`);
+      }
+      if (movement.reason === 'found' && q < 0) throw invalid('reason_direction', 'a found adjustment raises on hand: its quantity is positive');
       plan = [{ locationId: from, deltaOnHand: q, movement: 'adjust', reason: movement.reason }];
       break;
     }
@@ -133,7 +161,8 @@ function planMovement(movement: Movement, actor?: Actor): PlannedMovement {
 async function ensureRows(manager: EntityManager, sku: string, condition: StockCondition, locationIds: string[]): Promise<string[]> {
   try {
     await manager.query(
-      `INSERT INTO stock_levels (sku, location_id, condition) SELECT $1, l, $2 FROM unnest($3::uuid[]) l
+      // In id order: two transfers creating the same two rows in opposite order deadlocked on the unique key.
+      `INSERT INTO stock_levels (sku, location_id, condition) SELECT $1, l, $2 FROM unnest($3::uuid[]) l ORDER BY l
        ON CONFLICT (tenant_id, sku, location_id, condition) DO NOTHING`,
       [sku, condition, locationIds],
     );

@@ -94,11 +94,11 @@ export class StockBook {
     return this.rows.get(id);
   }
 
-  /** Rows of one SKU/condition in allocation order: location priority (lower first), then code. */
+  /** Rows of one SKU/condition in allocation order: location priority (lower first), then code (code units). */
   candidates(sku: string, condition: StockCondition): LockedStock[] {
     return [...this.rows.values()]
       .filter((r) => r.sku === sku && r.condition === condition)
-      .sort((a, b) => a.priority - b.priority || a.locationCode.localeCompare(b.locationCode) || a.id.localeCompare(b.id));
+      .sort((a, b) => a.priority - b.priority || byCodeUnits(a.locationCode, b.locationCode) || byCodeUnits(a.id, b.id));
   }
 
   apply(id: string, change: Change): LockedStock {
@@ -206,4 +206,9 @@ export class StockBook {
     for (const row of changed) this.initial.set(row.id, { ...row });
     return rows;
   }
+}
+
+/** Code-unit order, as `COLLATE "C"` sorts in SQL: the location list shows locations in the order they are used. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
