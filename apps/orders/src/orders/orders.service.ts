@@ -73,11 +73,17 @@ export class OrdersService {
   async get(caller: CallerContext, orderId: string): Promise<OrderDto> {
     const tenantId = tenantOf(caller);
     if (!isUuid(orderId)) throw new NotFoundProblem('No such order');
-    return this.transactions.run(tenantId, async (tx) => {
-      const order = await OrderStore.find(tx.manager, orderId);
-      if (!order) throw new NotFoundProblem('No such order');
-      return toOrderDto(order, await OrderStore.items(tx.manager, orderId), await OrderStore.history(tx.manager, orderId));
-    });
+    // One snapshot for the order, its items and its history (REPEATABLE READ): under READ COMMITTED a saga step
+    // committed between the reads showed a pending order whose history already said awaiting_payment.
+    return this.transactions.run(
+      tenantId,
+      async (tx) => {
+        const order = await OrderStore.find(tx.manager, orderId);
+        if (!order) throw new NotFoundProblem('No such order');
+        return toOrderDto(order, await OrderStore.items(tx.manager, orderId), await OrderStore.history(tx.manager, orderId));
+      },
+      { isolation: 'REPEATABLE READ' },
+    );
   }
 
   async list(caller: CallerContext, query: ListOrdersQueryDto): Promise<OrderListDto> {

@@ -8,6 +8,7 @@ import {
   IsEmail,
   IsIn,
   IsInt,
+  IsISO31661Alpha2,
   IsNotEmpty,
   IsObject,
   IsOptional,
@@ -20,6 +21,9 @@ import {
 } from 'class-validator';
 
 export const MAX_LINES = 100;
+
+/** Refuses a string of spaces where a value is required: it would be stored, and printed on a label, as given. */
+const NotBlank = () => Matches(/\S/, { message: ({ property }) => `${property} must not be blank` });
 export const MAX_QUANTITY = 10_000;
 
 export class OrderLineDto {
@@ -39,7 +43,7 @@ export class OrderLineDto {
 export class CustomerDto {
   @ApiProperty({ maxLength: 200 })
   @IsString()
-  @IsNotEmpty()
+  @NotBlank()
   @MaxLength(200)
   name!: string;
 
@@ -50,19 +54,20 @@ export class CustomerDto {
 }
 
 export class ShippingAddressDto {
-  @ApiProperty({ maxLength: 200 }) @IsString() @IsNotEmpty() @MaxLength(200) name!: string;
-  @ApiProperty({ maxLength: 200 }) @IsString() @IsNotEmpty() @MaxLength(200) line1!: string;
+  @ApiProperty({ maxLength: 200 }) @IsString() @NotBlank() @MaxLength(200) name!: string;
+  @ApiProperty({ maxLength: 200 }) @IsString() @NotBlank() @MaxLength(200) line1!: string;
   @ApiPropertyOptional({ maxLength: 200 }) @IsOptional() @IsString() @MaxLength(200) line2?: string;
-  @ApiProperty({ maxLength: 100 }) @IsString() @IsNotEmpty() @MaxLength(100) city!: string;
+  @ApiProperty({ maxLength: 100 }) @IsString() @NotBlank() @MaxLength(100) city!: string;
   @ApiPropertyOptional({ maxLength: 100, description: 'state, prefecture or province' })
   @IsOptional()
   @IsString()
   @MaxLength(100)
   region?: string;
-  @ApiProperty({ maxLength: 20 }) @IsString() @IsNotEmpty() @MaxLength(20) postalCode!: string;
-  @ApiProperty({ description: 'ISO 3166-1 alpha-2', example: 'JP' })
+  @ApiProperty({ maxLength: 20 }) @IsString() @NotBlank() @MaxLength(20) postalCode!: string;
+  @ApiProperty({ description: 'ISO 3166-1 alpha-2, upper case', example: 'JP' })
   @IsString()
-  @Matches(/^[A-Z]{2}$/, { message: 'country must be an ISO 3166-1 alpha-2 code' })
+  @Matches(/^[A-Z]{2}$/, { message: 'country must be an ISO 3166-1 alpha-2 code in upper case' })
+  @IsISO31661Alpha2({ message: 'country must be an assigned ISO 3166-1 alpha-2 code' })
   country!: string;
   @ApiPropertyOptional({ maxLength: 40 }) @IsOptional() @IsString() @MaxLength(40) phone?: string;
 }
@@ -72,6 +77,8 @@ export class PlaceOrderDto {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_LINES)
+  // Without it class-validator walked into a nested array, and [[{...}]] reached the SKU checks as a line.
+  @IsObject({ each: true, message: 'each item must be an object {sku, quantity}' })
   @ValidateNested({ each: true })
   @Type(() => OrderLineDto)
   items!: OrderLineDto[];
