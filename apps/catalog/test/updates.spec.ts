@@ -54,6 +54,13 @@ describe('products: patch and archive, with their events', () => {
       expect((await h.patch(caller, path, { title: 'Any' }, { 'if-match': '*' })).status).toBe(200);
     });
 
+    it('takes a variant id in upper case as that variant', async () => {
+      const { caller, product } = await seeded();
+      const res = await h.patch(caller, `/v1/products/${product.id}`, { variants: [{ id: product.variants[0].id.toUpperCase(), priceAmount: 310 }] });
+      expect(res.status).toBe(200);
+      expect(res.body.variants[0]).toMatchObject({ id: product.variants[0].id, priceAmount: 310 });
+    });
+
     it("a variant's change changes the product's tag though the product's version stays", async () => {
       const { caller, product } = await seeded();
       const path = `/v1/products/${product.id}`;

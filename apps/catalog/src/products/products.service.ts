@@ -121,9 +121,11 @@ export class ProductsService {
           return;
         }
         if (entry.sku !== undefined) errors.push(fieldError(`${path}.sku`, 'a SKU never changes: archive this variant and add a new one'));
-        if (seenIds.has(entry.id)) errors.push(fieldError(`${path}.id`, 'this variant appears twice in the request'));
-        seenIds.add(entry.id);
-        const existing = current.get(entry.id);
+        // Ids as PostgreSQL writes them: a variant id sent in upper case is the same variant.
+        const variantId = entry.id.toLowerCase();
+        if (seenIds.has(variantId)) errors.push(fieldError(`${path}.id`, 'this variant appears twice in the request'));
+        seenIds.add(variantId);
+        const existing = current.get(variantId);
         if (!existing) {
           errors.push(fieldError(`${path}.id`, 'is not a variant of this product'));
           return;
