@@ -62,7 +62,8 @@ export class CreateVariantDto {
  */
 export class PatchVariantDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'the variant to change; omit to add a variant' })
-  @IsOptional()
+  // Absent adds a variant; null is neither a variant nor a request to add one.
+  @ValidateIf((o: PatchVariantDto) => o.id !== undefined)
   @IsUUID()
   id?: string;
 
