@@ -510,3 +510,58 @@ describe('edge input found by review', () => {
     expectProblem(await http().post('/v1/inventory/locations').set(await as('owner', shop)).send({ code: 'BRICKS2', name: '🧱'.repeat(201) }), 400);
   });
 });
+
+describe('expectedOnHand: a movement made against what the caller saw', () => {
+  const shop = randomUUID();
+  let bin: string;
+  let shelf: string;
+  const move = async (body: Record<string, unknown>) => http().post('/v1/inventory/movements').set(await as('manager', shop)).send(body);
+  const state = async () => {
+    const levels = await http().get('/v1/inventory/levels').query({ sku: 'COUNT-1' }).set(await as('viewer', shop));
+    const ledger = await http().get('/v1/inventory/ledger').query({ sku: 'COUNT-1', limit: 100 }).set(await as('viewer', shop));
+    return { levels: levels.body.items, ledger: ledger.body.items.length };
+  };
+  beforeAll(async () => {
+    await announceSkus(app, shop, 'COUNT-1');
+    bin = (await http().post('/v1/inventory/locations').set(await as('owner', shop)).send({ code: 'bin-a', name: 'Bin A' })).body.id;
+    shelf = (await http().post('/v1/inventory/locations').set(await as('owner', shop)).send({ code: 'shelf-b', name: 'Shelf B' })).body.id;
+    expect((await move({ type: 'receive', sku: 'COUNT-1', locationId: bin, quantity: 10, expectedOnHand: 0 })).status).toBe(201);
+  });
+
+  it('applies a count when on hand is what the picker saw', async () => {
+    const res = await move({ type: 'adjust', reason: 'count', sku: 'COUNT-1', locationId: bin, quantity: -3, expectedOnHand: 10 });
+    expect(res.status).toBe(201);
+    expect(res.body.levels[0]).toMatchObject({ onHand: 7, available: 7 });
+  });
+
+  it('refuses (409 on_hand_changed) a movement when on hand changed since, and changes nothing', async () => {
+    const before = await state();
+    for (const body of [
+      { type: 'adjust', reason: 'count', sku: 'COUNT-1', locationId: bin, quantity: -3, expectedOnHand: 10 },
+      { type: 'receive', sku: 'COUNT-1', locationId: bin, quantity: 2, expectedOnHand: 8 },
+      // A transfer's expectation is about its source; the destination's on hand (0) does not satisfy it.
+      { type: 'transfer', sku: 'COUNT-1', locationId: bin, toLocationId: shelf, quantity: 1, expectedOnHand: 0 },
+    ]) {
+      const res = await move(body);
+      expectProblem(res, 409);
+      expect(res.body).toMatchObject({ reason: 'on_hand_changed', expectedOnHand: body.expectedOnHand, onHand: 7, locationId: bin, sku: 'COUNT-1' });
+    }
+    expect(await state()).toEqual(before);
+  });
+
+  it('checks a transfer against its source, on the same location id in any case', async () => {
+    const res = await move({ type: 'transfer', sku: 'COUNT-1', locationId: bin.toUpperCase(), toLocationId: shelf, quantity: 2, expectedOnHand: 7 });
+    expect(res.status).toBe(201);
+    expect(res.body.levels.map((l: { onHand: number }) => l.onHand)).toEqual([5, 2]);
+  });
+
+  it('refuses a bad expectedOnHand with 400 and changes nothing', async () => {
+    const before = await state();
+    for (const expectedOnHand of [-1, 1.5, '5', null, 2147483648, true]) {
+      const res = await move({ type: 'adjust', reason: 'count', sku: 'COUNT-1', locationId: bin, quantity: -1, expectedOnHand });
+      expect({ expectedOnHand, status: res.status }).toEqual({ expectedOnHand, status: 400 });
+      expectProblem(res, 400);
+    }
+    expect(await state()).toEqual(before);
+  });
+});

@@ -16,6 +16,10 @@ export class InventoryError extends Error {
 export const insufficientStock = (details: Record<string, unknown>): InventoryError =>
   new InventoryError('conflict', 'insufficient_stock', 'the movement would leave on hand below zero or below reserved', details);
 
+/** 409: the caller's `expectedOnHand` is not what is on hand now; the details carry both. */
+export const onHandChanged = (details: Record<string, unknown>): InventoryError =>
+  new InventoryError('conflict', 'on_hand_changed', 'on hand is no longer what the movement expected: read the level again', details);
+
 /** The column behind on hand (and a ledger row's before/after) is a PostgreSQL integer. */
 export const MAX_ON_HAND = 2_147_483_647;
 

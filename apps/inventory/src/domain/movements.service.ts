@@ -4,18 +4,32 @@ import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
 import type { EntityManager } from 'typeorm';
 import { assertKnownSku } from './catalog-read-model';
-import { invalid, notFound, pgCode } from './errors';
+import { invalid, MAX_ON_HAND, notFound, onHandChanged, pgCode } from './errors';
 import { PendingEvents } from './events';
 import { assertCondition, assertQuantity, assertSku, MAX_QUANTITY } from './lines';
 import { StockBook } from './stock-book';
 import { LEVEL_COLUMNS, toLevel, type LevelRow } from './stock-rows';
 import type { Actor, AdjustReason, StockCondition, StockLevel } from './types';
 
+/**
+ * `expectedOnHand`, optional on every type: what the caller last saw on hand at `locationId` (the source of a
+ * transfer). When on hand is no longer that, the movement is refused (409 on_hand_changed) rather than applied to
+ * stock the caller has not seen: a picker who counted 7 where the screen said 10 sends `adjust -3 count` with
+ * `expectedOnHand: 10`, and a reservation committed meanwhile makes it re-read instead of losing a unit.
+ */
+interface MovementBase {
+  sku: string;
+  locationId: string;
+  quantity: number;
+  condition?: StockCondition;
+  expectedOnHand?: number;
+}
+
 export type Movement =
-  | { type: 'receive'; sku: string; locationId: string; quantity: number; condition?: StockCondition }
+  | (MovementBase & { type: 'receive' })
   /** `quantity` is the signed change (non-zero); the reason says why. */
-  | { type: 'adjust'; sku: string; locationId: string; quantity: number; reason: AdjustReason; condition?: StockCondition }
-  | { type: 'transfer'; sku: string; locationId: string; toLocationId: string; quantity: number; condition?: StockCondition };
+  | (MovementBase & { type: 'adjust'; reason: AdjustReason })
+  | (MovementBase & { type: 'transfer'; toLocationId: string });
 
 export interface MovementResult {
   levels: StockLevel[];
@@ -50,11 +64,16 @@ export class MovementService {
     return this.write(tx, planMovement(movement, actor));
   }
 
-  private async write(tx: TenantTx, { type, sku, condition, plan, actor }: PlannedMovement): Promise<MovementResult> {
+  private async write(tx: TenantTx, { type, sku, condition, plan, actor, expectedOnHand }: PlannedMovement): Promise<MovementResult> {
     // A receive creates stock, so its SKU must be in the catalog; adjust and transfer also work on a row that exists.
     await assertKnownSku(tx, sku, type === 'receive' ? null : { locationId: plan[0].locationId, condition });
     const ids = await ensureRows(tx.manager, sku, condition, plan.map((p) => p.locationId));
     const book = await StockBook.lockByIds(tx.manager, ids);
+    // Checked under the row lock, so nothing can change on hand between this check and the write.
+    const source = book.get(ids[0]);
+    if (expectedOnHand !== undefined && source && source.onHand !== expectedOnHand) {
+      throw onHandChanged({ sku, locationId: plan[0].locationId, condition, expectedOnHand, onHand: source.onHand });
+    }
     plan.forEach((p, i) => book.apply(ids[i], { movement: p.movement, deltaOnHand: p.deltaOnHand, deltaReserved: 0, reason: p.reason, actor }));
     const events = new PendingEvents();
     await book.flush(tx.manager, events);
@@ -115,6 +134,7 @@ interface PlannedMovement {
   condition: StockCondition;
   plan: { locationId: string; deltaOnHand: number; movement: 'receive' | 'adjust' | 'transfer_out' | 'transfer_in'; reason?: AdjustReason }[];
   actor: Actor;
+  expectedOnHand?: number;
 }
 
 /** The movement checked and turned into the changes of its stock rows; an invalid one throws before any write. */
@@ -122,6 +142,10 @@ function planMovement(movement: Movement, actor?: Actor): PlannedMovement {
   const sku = assertSku(movement.sku);
   const condition = assertCondition(movement.condition);
   const from = assertLocationId(movement.locationId);
+  const expectedOnHand = movement.expectedOnHand;
+  if (expectedOnHand !== undefined && (typeof expectedOnHand !== 'number' || !Number.isInteger(expectedOnHand) || expectedOnHand < 0 || expectedOnHand > MAX_ON_HAND)) {
+    throw invalid('invalid_expected_on_hand', `expectedOnHand is an integer from 0 to ${MAX_ON_HAND}`);
+  }
   let plan: PlannedMovement['plan'];
   switch (movement.type) {
     case 'receive':
@@ -154,7 +178,14 @@ function planMovement(movement: Movement, actor?: Actor): PlannedMovement {
     default:
       throw invalid('invalid_type', 'type must be receive, adjust or transfer');
   }
-  return { type: movement.type, sku, condition, plan, actor: { actor: actor?.actor ?? null, correlationId: actor?.correlationId ?? null } };
+  return {
+    type: movement.type,
+    sku,
+    condition,
+    plan,
+    actor: { actor: actor?.actor ?? null, correlationId: actor?.correlationId ?? null },
+    expectedOnHand,
+  };
 }
 
 /** Creates missing stock rows (zero) and returns their ids in the order of `locationIds`. */

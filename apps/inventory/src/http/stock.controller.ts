@@ -70,7 +70,7 @@ export class StockController {
 function toMovement(dto: CreateMovementDto): Movement {
   if (dto.type !== 'transfer' && dto.toLocationId !== undefined) throw new UnprocessableProblem('toLocationId is only for transfers');
   if (dto.type !== 'adjust' && dto.reason !== undefined) throw new UnprocessableProblem('reason is only for adjustments');
-  const base = { sku: dto.sku, locationId: dto.locationId, quantity: dto.quantity, condition: dto.condition };
+  const base = { sku: dto.sku, locationId: dto.locationId, quantity: dto.quantity, condition: dto.condition, expectedOnHand: dto.expectedOnHand };
   switch (dto.type) {
     case 'transfer':
       return { ...base, type: 'transfer', toLocationId: dto.toLocationId as string };

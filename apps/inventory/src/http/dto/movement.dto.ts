@@ -43,6 +43,17 @@ export class CreateMovementDto {
   @IsOptional()
   @IsIn(CONDITIONS)
   condition?: StockCondition;
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 2147483647,
+    description: 'what the caller last saw on hand at locationId; if on hand is now different, 409 on_hand_changed and nothing changes',
+  })
+  @ValidateIf((o: CreateMovementDto) => o.expectedOnHand !== undefined)
+  @IsInt()
+  @Min(0)
+  @Max(2147483647)
+  expectedOnHand?: number;
 }
 
 export class StockLevelDto {
