@@ -38,6 +38,8 @@ export interface PartitionWorkerOptions {
 export class PartitionWorker {
   private stopped = false;
   private readonly wakeup = new Wakeable();
+  /** The sleep between retries: only stop() cuts it short, not a publish (each would force a retry). */
+  private readonly retryWait = new Wakeable();
   private readonly done: Promise<void>;
   /** Set when the committed offset moved under us: another member owns the partition now. */
   lost = false;
@@ -58,6 +60,7 @@ export class PartitionWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     this.wakeup.wake();
+    this.retryWait.wake();
     await this.done;
   }
 
@@ -105,7 +108,7 @@ export class PartitionWorker {
         }
       } catch (err) {
         this.o.onError(`partition ${this.o.topic}/${this.o.partition} (group ${this.o.groupId}) failed`, err);
-        await this.wakeup.sleep(backoff.nextDelayMs());
+        await this.retryWait.sleep(backoff.nextDelayMs());
       }
     }
     // Commit what was handled before leaving, so the next owner does not redo it.
@@ -141,7 +144,7 @@ export class PartitionWorker {
       } catch (err) {
         this.o.onError(`handler failed for ${row.envelope.type} ${row.envelope.id} at ${meta.topic}/${meta.partition}@${meta.offset}`, err);
         if (this.stopped) return false;
-        await this.wakeup.sleep(backoff.nextDelayMs());
+        await this.retryWait.sleep(backoff.nextDelayMs());
         if (this.stopped) return false;
       }
     }

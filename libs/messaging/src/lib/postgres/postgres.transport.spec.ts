@@ -129,3 +129,50 @@ describe('postgres transport: what a service role may write in the shared log', 
     }
   });
 });
+
+describe('postgres transport: a handler that keeps failing', () => {
+  it('keeps its retry backoff while new events arrive on its partition (each publish used to force a retry)', async () => {
+    const db: TestDatabase = await createTestDatabase('pgpoison');
+    await ensureMessagingSchema(db.url);
+    const topic = 'tessera.poison.events';
+    const transport = new PostgresTransport({ url: db.url, partitions: 1, backoff: { initialMs: 100, maxMs: 10_000 }, onError: () => undefined });
+    const attempts: number[] = [];
+    const envelope = (seq: number) => ({
+      specversion: '1.0' as const,
+      id: randomBytes(16).toString('hex').replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, '$1-$2-$3-$4-$5'),
+      source: 'test',
+      type: 'poison.thing.happened',
+      subject: 'k',
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json' as const,
+      tenantid: '00000000-0000-4000-8000-000000000001',
+      partitionkey: 'k',
+      data: { seq },
+    });
+    try {
+      await transport.subscribe({
+        groupId: 'poisoned',
+        topics: [topic],
+        handle: async (event) => {
+          if ((event.data as { seq: number }).seq !== 0) return;
+          attempts.push(Date.now());
+          throw new Error('always fails');
+        },
+      });
+      await transport.publish(topic, [envelope(0)]);
+      // By then the delay between attempts has grown past a second.
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(attempts.length).toBeGreaterThanOrEqual(3);
+      const start = Date.now();
+      for (let seq = 1; seq <= 50; seq++) {
+        await transport.publish(topic, [envelope(seq)]);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const during = attempts.filter((t) => t >= start).length;
+      expect(during).toBeLessThanOrEqual(3);
+    } finally {
+      await transport.close();
+      await db.drop();
+    }
+  });
+});
