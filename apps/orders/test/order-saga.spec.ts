@@ -409,6 +409,27 @@ describe('order saga handlers (through the inbox)', () => {
     expect((await order(expiring)).history).toHaveLength(3);
   });
 
+  it("does not hand an order locked for one tenant's event to another tenant's event naming it in the same batch", async () => {
+    const id = await place();
+    const foreign = paymentCreated(id);
+    foreign.tenantid = randomUUID();
+    const batch: EventEnvelope[] = [confirmed(id), foreign];
+    await h.app.get(Inbox).runBatch(
+      async () => {
+        await h.saga.onReservationConfirmed(batch[0] as any);
+        await h.saga.onPaymentCreated(batch[1] as any);
+      },
+      { events: batch },
+    );
+    const o = await order(id);
+    expect(o.status).toBe('awaiting_payment');
+    expect(o.paymentId ?? null).toBeNull();
+    expect(o.history.map((e: any) => [e.from, e.to])).toEqual([
+      [null, 'pending'],
+      ['pending', 'awaiting_payment'],
+    ]);
+  });
+
   it('a refused commit behind another order\'s event in one batch still expires its paid order', async () => {
     const [paid, other] = [await place(), await place()];
     const parkedBefore = await h.count('parked_events', owner.tenantId);

@@ -26,8 +26,9 @@ export function orderReferenceOf(event: EventEnvelope): string | undefined {
 interface Locked {
   /** Tenants whose orders named in the batch are locked (and, when found, below). */
   tenants: Set<string>;
-  /** Every order id a lock statement asked for, found or not. */
+  /** Every `tenant/order id` a lock statement asked for, found or not. */
   asked: Set<string>;
+  /** By `tenant/order id`: a batch mixes tenants, and an event may name an id that is another tenant's order. */
   orders: Map<string, OrderRow>;
 }
 
@@ -57,17 +58,20 @@ export class LockedOrders {
       }
       await this.lock(tx, locked, [...named]);
       locked.tenants.add(tx.tenantId);
-    } else if (!locked.asked.has(orderId)) {
+    } else if (!locked.asked.has(keyOf(tx.tenantId, orderId))) {
       // An id the batch's first lock did not name (an event type orderReferenceOf does not know): lock it now rather
       // than take it for an unknown order, which would park the event for good.
       await this.lock(tx, locked, [orderId]);
     }
     // Not found by a lock above means no such order for this tenant: an event can only follow its order's commit.
-    return locked.orders.get(orderId) ?? null;
+    return locked.orders.get(keyOf(tx.tenantId, orderId)) ?? null;
   }
 
   private async lock(tx: InboxTx, locked: Locked, ids: string[]): Promise<void> {
-    for (const id of ids) locked.asked.add(id);
-    for (const order of await OrderStore.lockMany(tx.manager, ids)) locked.orders.set(order.id, order);
+    for (const id of ids) locked.asked.add(keyOf(tx.tenantId, id));
+    for (const order of await OrderStore.lockMany(tx.manager, ids)) locked.orders.set(keyOf(order.tenantId, order.id), order);
   }
 }
+
+// Ids as PostgreSQL writes them (lower case), whatever case an event spelt them in.
+const keyOf = (tenantId: string, orderId: string): string => `${tenantId}/${orderId}`.toLowerCase();
