@@ -72,8 +72,9 @@ describe('npm start (tools/launcher)', () => {
     }
   });
 
-  it('stops everything on SIGTERM and keeps its data across a restart', async () => {
-    const platform = await startPlatform();
+  it('started with npm start, stops everything on SIGTERM to npm and keeps its data across a restart', async () => {
+    // What an init system or `docker stop` does: SIGTERM to the process it started, here npm.
+    const platform = await startPlatform({}, { viaNpm: true });
     try {
       const api = client(platform.baseUrl);
       const slug = `keep-${randomUUID().slice(0, 8)}`;
@@ -82,6 +83,13 @@ describe('npm start (tools/launcher)', () => {
       expect(platform.output()).toMatch(/API docs\s+http:\/\/localhost:\d+\/docs/);
 
       expect(await platform.stop()).toBe(0);
+      // The launcher, the services and PostgreSQL all went with npm (under sh -c they were left running).
+      await eventually(
+        async () => (platformProcesses(platform.dataDir).length === 0 ? true : undefined),
+        'every process of the platform to stop with npm',
+        5_000,
+      ).catch(() => undefined);
+      expect(platformProcesses(platform.dataDir).map((p) => p.cmd)).toEqual([]);
       expect(await portOpen(platform.pgPort)).toBe(false);
       expect(await portOpen(Number(new URL(platform.baseUrl).port))).toBe(false);
 
@@ -91,6 +99,14 @@ describe('npm start (tools/launcher)', () => {
       expect(await platform.stop()).toBe(0);
     } finally {
       await platform.stop();
+      // Whatever a failure left running must not outlive the test.
+      for (const p of platformProcesses(platform.dataDir)) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
       removeDataDir(platform);
     }
   });
@@ -178,6 +194,41 @@ describe('npm start (tools/launcher)', () => {
       );
     } finally {
       await platform.stop();
+      removeDataDir(platform);
+    }
+  });
+  it('a launcher that dies while a service shuts down leaves that shutdown to finish', async () => {
+    const platform = await startPlatform({ LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '3000' });
+    const socket = new net.Socket();
+    try {
+      // A request still arriving holds the orders service's drain open for its timeout.
+      const ordersPort = Number(new URL(platform.serviceUrl('orders')).port);
+      await new Promise<void>((resolve, reject) => socket.connect(ordersPort, '127.0.0.1', resolve).once('error', reject));
+      socket.on('error', () => undefined);
+      socket.write('POST /v1/orders HTTP/1.1\r\nHost: orders\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+      const from = platform.output().length;
+      const said = (msg: string) => (line: string) => line.includes('"service":"orders"') && line.includes(`"msg":"${msg}"`);
+      const seen = (match: (line: string) => boolean) => async () => (platform.output().slice(from).split('\n').some(match) ? true : undefined);
+      process.kill(platform.pid(), 'SIGTERM');
+      await eventually(seen(said('Shutting down on SIGTERM')), 'orders to begin its shutdown');
+      process.kill(platform.pid(), 'SIGKILL');
+      // Orders finishes what it began (drain timed out, relay flushed, pool closed) instead of dying of a second SIGTERM.
+      await eventually(seen(said('Shutdown complete')), 'orders to complete its shutdown', 20_000);
+      await eventually(
+        async () => (platformProcesses(platform.dataDir).length === 0 ? true : undefined),
+        'every process of the killed launcher to stop',
+        30_000,
+      );
+    } finally {
+      socket.destroy();
+      await platform.stop();
+      for (const p of platformProcesses(platform.dataDir)) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
       removeDataDir(platform);
     }
   });

@@ -70,6 +70,8 @@ export interface Platform {
 export interface PlatformOptions {
   /** Run the launcher in a process group of its own, as a shell runs a foreground job, so `interrupt()` works. */
   detached?: boolean;
+  /** Start it as the README says, `npm start` (npm then sh then the launcher), rather than the launcher itself. */
+  viaNpm?: boolean;
 }
 
 /**
@@ -94,7 +96,8 @@ export async function startPlatform(
   const launch = async (): Promise<number> => {
     const t0 = Date.now();
     const from = out.length; // a restart must see its own "ready", not the previous run's
-    child = spawn(process.execPath, ['tools/launcher/start.js'], {
+    const [command, args] = options.viaNpm ? ['npm', ['start']] : [process.execPath, ['tools/launcher/start.js']];
+    child = spawn(command, args, {
       cwd: root,
       env: {
         ...process.env,

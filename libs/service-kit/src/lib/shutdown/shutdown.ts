@@ -49,6 +49,9 @@ async function withTimeout(fn: () => Promise<void> | void, timeoutMs: number, wh
   }
 }
 
+/** Set on globalThis once a graceful shutdown has begun in this process. */
+export const SHUTDOWN_STARTED = Symbol.for('tessera.shutdown.started');
+
 /**
  * Graceful shutdown: report not ready, stop accepting connections, let in-flight requests finish (up to the
  * timeout), run the registered shutdown hooks in order, then close the Nest application. Calling it again returns
@@ -57,6 +60,9 @@ async function withTimeout(fn: () => Promise<void> | void, timeoutMs: number, wh
 export function shutdownService(app: INestApplication, options: ShutdownOptions): Promise<void> {
   const running = inProgress.get(app);
   if (running) return running;
+  // Read by tools/launcher/exit-with-launcher.js: a launcher that dies now must not send the SIGTERM that would cut
+  // this shutdown short (a second signal ends the process at once).
+  (globalThis as Record<symbol, unknown>)[SHUTDOWN_STARTED] = true;
   const done = runShutdown(app, options);
   inProgress.set(app, done);
   return done;
