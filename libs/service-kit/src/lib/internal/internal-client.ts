@@ -54,7 +54,7 @@ export async function callInternal(call: InternalCall): Promise<InternalAnswer> 
  */
 export function internalTokenSecret(env: NodeJS.ProcessEnv = process.env): string {
   if (env['INTERNAL_TOKEN_SECRET']) return env['INTERNAL_TOKEN_SECRET'];
-  const file = path.join(env['TESSERA_DATA_DIR'] ?? '.data', 'secrets.json');
+  const file = path.join(env['TESSERA_DATA_DIR'] || '.data', 'secrets.json');
   try {
     const secret = (JSON.parse(readFileSync(file, 'utf8')) as { INTERNAL_TOKEN_SECRET?: string }).INTERNAL_TOKEN_SECRET;
     if (secret) return secret;
