@@ -19,12 +19,18 @@ export interface KafkaSubscriptionOptions {
   restartDelayMs: number;
 }
 
+/** Attempts of a failing handler made in place, within one fetched batch, before its partition is paused. */
+const IN_PLACE_ATTEMPTS = 3;
+
 /**
  * One consumer group member for one subscription. Delivery is at least once and in order per partition:
  * an offset is resolved (and so committed) only after the handler resolved for that message; a handler that
- * throws is retried in place with backoff (heartbeating meanwhile) until it succeeds, the partition is
- * revoked or the subscription stops; the message is never skipped. kafkajs may still deliver a message twice
- * after a rebalance or a crash; the inbox absorbs that.
+ * throws is retried with backoff until it succeeds, the partition is revoked or the subscription stops; the message
+ * is never skipped. The first attempts are made in place (heartbeating meanwhile); after that the partition is
+ * paused for the backoff and the batch ends unresolved, so kafkajs fetches it again from the failing message on
+ * resume. Ending the batch matters: kafkajs fetches again from a broker only once every batch of its last fetch
+ * has ended, so a handler retried in place forever would stall every partition this member reads from that broker.
+ * kafkajs may still deliver a message twice after a rebalance or a crash; the inbox absorbs that.
  */
 export class KafkaSubscription implements ConsumerHandle {
   private consumer: Consumer | undefined;
@@ -32,6 +38,9 @@ export class KafkaSubscription implements ConsumerHandle {
   private readonly wake = new AbortController();
   private restartTimer: NodeJS.Timeout | undefined;
   private assigned: string[] = [];
+  /** The failing message of each partition (`topic/partition`) and how many attempts it has had, across pauses. */
+  private readonly failing = new Map<string, { offset: string; attempts: number }>();
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -86,6 +95,8 @@ export class KafkaSubscription implements ConsumerHandle {
     this.stopping = true;
     this.wake.abort();
     clearTimeout(this.restartTimer);
+    for (const timer of this.resumeTimers) clearTimeout(timer);
+    this.resumeTimers.clear();
     // kafkajs waits for the batch in progress, commits what was resolved, then leaves the group.
     await this.consumer?.disconnect();
     this.assigned = [];
@@ -184,15 +195,23 @@ export class KafkaSubscription implements ConsumerHandle {
     }
   }
 
-  /** Runs the handler until it succeeds; false when the partition was taken away or we are stopping. */
+  /**
+   * Runs the handler until it succeeds; false when the partition was taken away, we are stopping, or the partition
+   * was paused to retry later (the rest of the batch stays unresolved in every case).
+   */
   private async handleUntilDone(
     event: EventEnvelope,
     meta: { topic: string; partition: number; offset: string },
     p: EachBatchPayload,
   ): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
+    const key = `${meta.topic}/${meta.partition}`;
+    const known = this.failing.get(key);
+    // The backoff goes on growing across pauses while the same message keeps failing.
+    let attempt = known?.offset === meta.offset ? known.attempts : 0;
+    for (let inPlace = 1; ; attempt++, inPlace++) {
       try {
         await this.withHeartbeats(p, () => this.sub.handle(event, meta));
+        this.failing.delete(key);
         return true;
       } catch (e) {
         if (e instanceof GroupLeftError) throw e.cause;
@@ -208,7 +227,18 @@ export class KafkaSubscription implements ConsumerHandle {
           'event handler failed; retrying',
         );
       }
+      this.failing.set(key, { offset: meta.offset, attempts: attempt + 1 });
       const delay = Math.min(this.opts.retryBackoffMs.max, this.opts.retryBackoffMs.min * 2 ** attempt);
+      if (inPlace >= IN_PLACE_ATTEMPTS) {
+        if (this.stopping) return false;
+        const resume = p.pause();
+        const timer = setTimeout(() => {
+          this.resumeTimers.delete(timer);
+          resume();
+        }, delay);
+        this.resumeTimers.add(timer);
+        return false;
+      }
       await sleep(delay, this.wake.signal);
       if (!p.isRunning() || p.isStale() || this.stopping) return false;
       // Keeps the membership alive while a handler keeps failing; throws on rebalance, which ends the batch.

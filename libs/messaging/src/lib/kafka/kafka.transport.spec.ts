@@ -4,9 +4,11 @@ import pino from 'pino';
 import type { EventEnvelope } from '@tessera/contracts';
 import { startKafkaMock, type KafkaMockCluster } from '@tessera/testing';
 import { createEnvelope } from '../core/cloudevents';
+import { partitionFor } from '../postgres/partitioner';
 import { KafkaTransport } from './kafka.transport';
 
 const TOPIC = 'tessera.kafkatest.events';
+const STALL_TOPIC = 'tessera.kafkastall.events';
 const quiet = pino({ level: 'silent' });
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -37,7 +39,10 @@ describe('KafkaTransport on the librdkafka mock cluster', () => {
   beforeAll(async () => {
     cluster = await startKafkaMock({
       brokers: 3,
-      topics: [{ name: TOPIC, partitions: 4 }],
+      topics: [
+        { name: TOPIC, partitions: 4 },
+        { name: STALL_TOPIC, partitions: 6 },
+      ],
     });
     transport = new KafkaTransport({
       brokers: cluster.brokers,
@@ -214,5 +219,57 @@ describe('KafkaTransport on the librdkafka mock cluster', () => {
         () => false,
       ),
     );
+  });
+
+  it("keeps a handler that keeps failing from stalling other partitions of the same broker's fetch", async () => {
+    const admin = new Kafka({ brokers: cluster.brokers, clientId: 'kafka-spec-stall', logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    const metadata = await admin.fetchTopicMetadata({ topics: [STALL_TOPIC] });
+    await admin.disconnect();
+    const leaders = new Map(metadata.topics[0].partitions.map((p) => [p.partitionId, p.leader]));
+    // kafkajs fetches from a broker again only when every batch of its last fetch there has ended.
+    const neighbour = [...leaders].find(([p, leader]) => p !== 0 && leader === leaders.get(0))?.[0];
+    expect(neighbour).toBeDefined();
+    const keyOn = (partition: number): string => {
+      for (;;) {
+        const key = randomUUID();
+        if (partitionFor(key, 6) === partition) return key;
+      }
+    };
+    const poisoned = keyOn(0);
+    const healthy = keyOn(neighbour as number);
+    let poisonAttempts = 0;
+    const handled: number[] = [];
+    const stalling = new KafkaTransport({
+      brokers: cluster.brokers,
+      clientId: 'kafka-spec-stalling',
+      logger: quiet,
+      consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500, retryBackoffMs: { min: 100, max: 1_000 } },
+    });
+    await stalling.connect();
+    const handle = await stalling.subscribe({
+      groupId: `stall-${randomUUID()}`,
+      topics: [STALL_TOPIC],
+      handle: async (e) => {
+        if (e.subject === poisoned) {
+          poisonAttempts++;
+          throw new Error('always fails');
+        }
+        handled.push((e.data as { n: number }).n);
+      },
+    });
+    try {
+      await stalling.publish(STALL_TOPIC, [event(poisoned, 0)]);
+      await waitFor('the poisoned event to fail a few times', () => poisonAttempts >= 4);
+      await stalling.publish(STALL_TOPIC, [event(healthy, 1), event(healthy, 2)]);
+      await waitFor('the neighbouring partition to be handled', () => handled.length === 2, 15_000);
+      expect(handled).toEqual([1, 2]);
+      // The failing event is still retried (with its backoff), never skipped.
+      const attemptsBefore = poisonAttempts;
+      await waitFor('the failing event to be retried again', () => poisonAttempts > attemptsBefore, 10_000);
+    } finally {
+      await handle.stop();
+      await stalling.close();
+    }
   });
 });
