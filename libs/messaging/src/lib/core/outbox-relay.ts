@@ -165,15 +165,21 @@ export class OutboxRelay {
    * Publishes everything pending now (as the active relay), then resolves. Returns the number of
    * events published; 0 when another instance holds the lock.
    */
-  flush(): Promise<number> {
+  async flush(): Promise<number> {
+    return (await this.flushUntil(Infinity)).total;
+  }
+
+  /** flush(), starting no batch after `deadline` (a Date.now() time); `drained` when nothing was left pending. */
+  private flushUntil(deadline: number): Promise<{ total: number; drained: boolean }> {
     return this.exclusive(async () => {
       let total = 0;
-      if (!(await this.ensureSession())) return 0;
+      if (!(await this.ensureSession())) return { total, drained: true };
       try {
         for (;;) {
           const n = await this.publishBatch();
           total += n;
-          if (n < this.batchSize) return total;
+          if (n < this.batchSize) return { total, drained: true };
+          if (Date.now() >= deadline) return { total, drained: false };
         }
       } finally {
         // A relay that is not running (flush without start, or stopping) does not keep the lock.
@@ -182,39 +188,41 @@ export class OutboxRelay {
     });
   }
 
-  /** Stops polling, publishes what is pending (bounded by stopTimeoutMs), releases the lock. */
+  /**
+   * Stops polling, publishes what is pending and releases the lock, all within stopTimeoutMs: a publish still running
+   * at the deadline (a broker or database that does not answer) is abandoned and the session's connection closed,
+   * which releases the lock. Rows it had not marked stay in the outbox; the next relay publishes them (again, if the
+   * abandoned publish had got through: consumers' inboxes absorb that).
+   */
   async stop(): Promise<void> {
+    const timeout = this.opts.stopTimeoutMs ?? 10_000;
+    const deadline = Date.now() + timeout;
+    let complete = true;
     if (this.loop) {
       this.stopping = true;
       this.wakeup.wake();
       for (const t of this.timers) clearInterval(t);
       this.timers = [];
-      await this.loop;
+      const loopEnded = await settlesBefore(this.loop, deadline);
       this.loop = null;
       const subs = this.opts.dataSource.subscribers;
       const i = subs.indexOf(this.subscriber);
       if (i >= 0) subs.splice(i, 1);
-      await this.finalFlush();
+      let drained = false;
+      const flushed = this.flushUntil(deadline).then((r) => (drained = r.drained));
+      complete = loopEnded && (await settlesBefore(flushed, deadline, true));
+      if (!complete || !drained) {
+        this.log.warn(`final flush incomplete within ${timeout} ms; pending rows stay in the outbox for the next relay`);
+      }
     }
-    await this.exclusive(async () => this.dropSession(false));
+    if (!complete || !(await settlesBefore(this.exclusive(async () => this.dropSession(false)), deadline + 1_000))) {
+      // Whatever still holds the session is abandoned: closing its connection is what releases the lock.
+      const client = this.session;
+      this.session = null;
+      client?.release(true);
+    }
   }
 
-  private async finalFlush(): Promise<void> {
-    const timeout = this.opts.stopTimeoutMs ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.flush(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`outbox flush did not finish within ${timeout} ms`)), timeout);
-        }),
-      ]);
-    } catch (err) {
-      this.log.warn('final flush incomplete; pending rows stay in the outbox for the next relay', err);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.serial.then(fn, fn);
@@ -372,5 +380,22 @@ export class OutboxRelay {
       if (res[1] < 5000) return total;
       await delay(10);
     }
+  }
+}
+
+/**
+ * True when `work` settled (resolved, or rejected unless `failed` says a rejection counts as not done) before
+ * `deadline`; false when the deadline came first. A rejection arriving later is swallowed.
+ */
+async function settlesBefore(work: Promise<unknown>, deadline: number, failed = false): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = work.then(
+    () => true,
+    () => !failed,
+  );
+  try {
+    return await Promise.race([outcome, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))))]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -266,6 +266,34 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
     expect(n).toBe(0);
   });
 
+  it('stop() keeps to stopTimeoutMs when publishing is slow, releases the lock, and leaves the rest for the next relay', async () => {
+    for (let i = 0; i < 40; i++) await append(`slow-${i}`, i);
+    const slow = new RecordingTransport();
+    const publish = slow.publish.bind(slow);
+    slow.publish = async (topic, events) => {
+      await new Promise((r) => setTimeout(r, 1_000));
+      return publish(topic, events);
+    };
+    const warnings: string[] = [];
+    const r = relay(slow, { batchSize: 10, pollIntervalMs: 60_000, stopTimeoutMs: 300, logger: { warn: (m: string) => warnings.push(m) } });
+    r.start();
+    await waitFor('relay active', () => r.isActive);
+    const started = Date.now();
+    await r.stop();
+    // The deadline, plus a moment to close the abandoned session; before, it waited for every batch (4 s here).
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(warnings.some((w) => /final flush incomplete/.test(w))).toBe(true);
+    // The lock is free: the next relay takes over and publishes what is left, in order, nothing lost.
+    const next = new RecordingTransport();
+    const r2 = relay(next);
+    await r2.flush();
+    const all = [...slow.published, ...next.published].map((e) => e.subject);
+    expect(new Set(all)).toEqual(new Set(Array.from({ length: 40 }, (_, i) => `slow-${i}`)));
+    expect(next.published.map((e) => (e.data as { seq: number }).seq)).toEqual([...next.published.map((e) => (e.data as { seq: number }).seq)].sort((x, y) => x - y));
+    const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.outbox_events WHERE published_at IS NULL`);
+    expect(n).toBe(0);
+  });
+
   it('inbox: the effect and the event id commit together; a duplicate changes nothing; the tenant is set', async () => {
     await ds.query(`CREATE TABLE IF NOT EXISTS ${SCHEMA}.counter (n int NOT NULL, tenant text)`);
     const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g1' });
