@@ -41,6 +41,12 @@ export interface OutboxRelayOptions {
    * the published event lives on in the transport's log.
    */
   retentionMs?: number;
+  /**
+   * How long the ids of handled events stay in `processed_events` (default 30 days), pruned by the active relay with
+   * the outbox. An event redelivered after its id was pruned would be applied again, so this must stay above how long
+   * the transport can redeliver one: the postgres log keeps consumed events 7 days, Kafka a topic's retention.
+   */
+  inboxRetentionMs?: number;
   pruneIntervalMs?: number;
   statsIntervalMs?: number;
   /** Upper bound for the final flush in stop() (default 10 s). */
@@ -51,6 +57,9 @@ export interface OutboxRelayOptions {
   /** Test hook, called after the transport accepted a batch and before it is marked published. */
   afterPublish?: (eventIds: string[]) => Promise<void>;
 }
+
+/** 30 days: well above the postgres log's 7 days of consumed events and Kafka's default 7-day retention. */
+export const DEFAULT_INBOX_RETENTION_MS = 30 * 24 * 3_600_000;
 
 interface OutboxRow {
   id: string;
@@ -153,7 +162,14 @@ export class OutboxRelay {
     const statsEvery = this.opts.statsIntervalMs ?? 1000;
     const pruneEvery = this.opts.pruneIntervalMs ?? 60_000;
     this.timers.push(setInterval(() => void this.updateStats(), statsEvery).unref());
-    this.timers.push(setInterval(() => this.isActive && void this.prune().catch((e) => this.log.warn('prune failed', e)), pruneEvery).unref());
+    this.timers.push(
+      setInterval(() => {
+        if (!this.isActive) return;
+        void this.prune()
+          .then(() => this.pruneInbox())
+          .catch((e) => this.log.warn('prune failed', e));
+      }, pruneEvery).unref(),
+    );
   }
 
   /** Wake the loop now: something was just committed to the outbox. */
@@ -360,6 +376,23 @@ export class OutboxRelay {
    */
   private acrossTenants<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return inTransaction(this.opts.dataSource, work, { settings: { [OUTBOX_RELAY_SETTING]: 'on' } });
+  }
+
+  /** Deletes the inbox's records of events handled longer ago than inboxRetentionMs, in small batches. */
+  async pruneInbox(): Promise<number> {
+    const retentionMs = this.opts.inboxRetentionMs ?? DEFAULT_INBOX_RETENTION_MS;
+    const table = `${quoteSchema(this.opts.schema)}.processed_events`;
+    let total = 0;
+    for (;;) {
+      const res: [unknown[], number] = await this.opts.dataSource.query(
+        `DELETE FROM ${table} WHERE ctid IN (
+           SELECT ctid FROM ${table} WHERE processed_at < now() - make_interval(secs => $1::float8 / 1000) LIMIT 5000)`,
+        [retentionMs],
+      );
+      total += res[1];
+      if (res[1] < 5000) return total;
+      await delay(10);
+    }
   }
 
   /** Deletes published rows past retention, in small batches so it never holds long locks. */

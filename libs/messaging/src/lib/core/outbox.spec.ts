@@ -294,6 +294,22 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
     expect(n).toBe(0);
   });
 
+  it('prunes the inbox records of events handled longer ago than inboxRetentionMs, and keeps the rest', async () => {
+    const ids = Array.from({ length: 3 }, () => randomUUID());
+    await ds.query(
+      `INSERT INTO ${SCHEMA}.processed_events (consumer_group, event_id, tenant_id, processed_at)
+       VALUES ('g', $1, $4, now() - interval '31 days'), ('g', $2, $4, now() - interval '29 days'), ('g', $3, $4, now())`,
+      [...ids, TENANT],
+    );
+    const r = relay(new RecordingTransport());
+    expect(await r.pruneInbox()).toBe(1);
+    const left = await ds.query(`SELECT event_id FROM ${SCHEMA}.processed_events ORDER BY processed_at`);
+    expect(left.map((row: { event_id: string }) => row.event_id)).toEqual(ids.slice(1));
+    const shorter = relay(new RecordingTransport(), { inboxRetentionMs: 86_400_000 });
+    expect(await shorter.pruneInbox()).toBe(1);
+    expect(await r.pruneInbox()).toBe(0);
+  });
+
   it('inbox: the effect and the event id commit together; a duplicate changes nothing; the tenant is set', async () => {
     await ds.query(`CREATE TABLE IF NOT EXISTS ${SCHEMA}.counter (n int NOT NULL, tenant text)`);
     const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g1' });

@@ -16,7 +16,7 @@ import { OutboxWriter } from '../core/outbox-writer';
 import { ensureMessagingSchema } from '../postgres/messaging-schema';
 import { PostgresTransport } from '../postgres/postgres.transport';
 import { EventContext, EventsServer } from './events.server';
-import { MessagingHealth, MessagingLifecycle, MessagingModule, outboxRetentionMs, transportDatabaseUrl } from './messaging.module';
+import { inboxRetentionMs, MessagingHealth, MessagingLifecycle, MessagingModule, outboxRetentionMs, transportDatabaseUrl } from './messaging.module';
 
 const SCHEMA = 'nestsvc';
 const TENANT = '3a4b5c6d-1111-4222-8333-944455556666';
@@ -250,6 +250,17 @@ describe('OUTBOX_RETENTION_MS', () => {
     expect(outboxRetentionMs({ OUTBOX_RETENTION_MS: '86400000' })).toBe(86_400_000);
     for (const bad of ['-1', '1.5', 'a day', '1e400']) {
       expect(() => outboxRetentionMs({ OUTBOX_RETENTION_MS: bad })).toThrow(/OUTBOX_RETENTION_MS/);
+    }
+  });
+});
+
+describe('INBOX_RETENTION_MS', () => {
+  it('defaults to 30 days, takes whole milliseconds of at least a day and names itself when invalid', () => {
+    expect(inboxRetentionMs({})).toBe(30 * 86_400_000);
+    expect(inboxRetentionMs({ INBOX_RETENTION_MS: '' })).toBe(30 * 86_400_000);
+    expect(inboxRetentionMs({ INBOX_RETENTION_MS: '864000000' })).toBe(864_000_000);
+    for (const bad of ['-1', '0', '3600000', '1.5', 'a month', '1e400']) {
+      expect(() => inboxRetentionMs({ INBOX_RETENTION_MS: bad })).toThrow(/INBOX_RETENTION_MS/);
     }
   });
 });

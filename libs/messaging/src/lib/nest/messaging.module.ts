@@ -13,7 +13,7 @@ import type { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { Inbox } from '../core/inbox';
 import { consumerLagGauge } from '../core/metrics';
-import { OutboxRelay } from '../core/outbox-relay';
+import { DEFAULT_INBOX_RETENTION_MS, OutboxRelay } from '../core/outbox-relay';
 import type { OutboxRelayOptions } from '../core/outbox-relay';
 import { OutboxWriter } from '../core/outbox-writer';
 import type { EventTransport } from '../core/transport.port';
@@ -135,6 +135,21 @@ export function outboxRetentionMs(env: NodeJS.ProcessEnv): number {
   return ms;
 }
 
+/**
+ * INBOX_RETENTION_MS: how long handled events' ids stay in `processed_events` (default 30 days); at least a day, so a
+ * typo cannot turn every redelivery into a second application.
+ */
+export function inboxRetentionMs(env: NodeJS.ProcessEnv): number {
+  const raw = env['INBOX_RETENTION_MS'];
+  if (raw === undefined || raw === '') return DEFAULT_INBOX_RETENTION_MS;
+  const ms = Number(raw);
+  if (!Number.isSafeInteger(ms) || ms < DAY_MS) {
+    throw new Error(`INBOX_RETENTION_MS must be a whole number of milliseconds >= ${DAY_MS} (one day), got ${JSON.stringify(raw)}`);
+  }
+  return ms;
+}
+const DAY_MS = 86_400_000;
+
 const relayLog = new Logger('OutboxRelay');
 const nestRelayLogger = {
   warn: (message: string, err?: unknown) => relayLog.warn(err instanceof Error ? `${message}: ${err.message}` : message),
@@ -178,6 +193,7 @@ export class MessagingModule {
               registry: options.registry ?? metricsRegistry,
               logger: nestRelayLogger,
               retentionMs: outboxRetentionMs(process.env),
+              inboxRetentionMs: inboxRetentionMs(process.env),
               ...options.relay,
               dataSource,
               schema: options.schema,
