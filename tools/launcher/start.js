@@ -98,7 +98,11 @@ function startPostgres(options) {
     watch: (pid) => child.connected && child.send({ type: 'watch', pid }),
     /** Stops the server (fast shutdown) and waits for the helper to exit; kills both after the grace period. */
     stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        // The helper is gone (killed): a server it left behind still holds the port and the data folder.
+        await stopOrphanedServer(options.dataDir);
+        return exited;
+      }
       const timer = setTimeout(() => {
         log(`PostgreSQL did not stop within ${graceMs / 1000}s; killing it`);
         try {
@@ -123,6 +127,42 @@ function startPostgres(options) {
   });
   child.send({ type: 'start', options, graceMs });
   return { handle, ready };
+}
+
+/** Fast shutdown (SIGINT) of a postmaster whose helper died, by the pid in its postmaster.pid; waits up to graceMs. */
+async function stopOrphanedServer(pgDataDir) {
+  let pid;
+  try {
+    pid = Number(require('node:fs').readFileSync(path.join(pgDataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return; // no pid file, or no such process: nothing is running
+  }
+  log(`PostgreSQL's helper is gone; stopping the server (pid ${pid}) itself`);
+  const deadline = Date.now() + graceMs;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    // Reparented to an init that does not reap, a finished server stays a zombie.
+    if (isZombie(pid)) return;
+    if (Date.now() > deadline) {
+      process.kill(pid, 'SIGKILL');
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function isZombie(pid) {
+  try {
+    const stat = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false; // no /proc here, or the process just went: the next kill(0) tells
+  }
 }
 
 // Generous by default: a cold start compiles every service's TypeScript on a possibly busy machine.
@@ -248,6 +288,12 @@ async function main() {
       throw err;
     });
     postgres = await postgresStarting;
+    // The helper exits when the server does (tools/launcher/postgres.js watches it): the platform cannot go on.
+    postgres.child.once('exit', (code, signal) => {
+      if (stopping) return;
+      log(`PostgreSQL stopped unexpectedly (${signal ?? `code ${code}`}); shutting down`);
+      shutdown(1);
+    });
     if (stopping) return;
     env.DATABASE_URL = postgres.url;
     log(`embedded PostgreSQL on 127.0.0.1:${port} (data in ${path.relative(root, dataDir)}/postgres)`);

@@ -232,4 +232,39 @@ describe('npm start (tools/launcher)', () => {
       removeDataDir(platform);
     }
   });
+
+  it('stops everything when PostgreSQL or its helper dies under it, and leaves no server behind', async () => {
+    const platform = await startPlatform();
+    try {
+      const find = (pattern: RegExp) => platformProcesses(platform.dataDir).find((p) => pattern.test(p.cmd));
+      const gone = () =>
+        eventually(async () => (platformProcesses(platform.dataDir).length === 0 ? true : undefined), 'every process of the platform to stop', 30_000);
+
+      // The server killed: the launcher notices and stops the platform (exit 1).
+      let from = platform.output().length;
+      process.kill((find(/\/postgres -D /) as Proc).pid, 'SIGKILL');
+      expect((await platform.exited()).code).toBe(1);
+      expect(platform.output().slice(from)).toMatch(/PostgreSQL stopped unexpectedly/);
+      await gone();
+
+      // Its helper killed: the same, and the server it leaves behind is stopped too.
+      await platform.restart();
+      from = platform.output().length;
+      process.kill((find(/tools\/launcher\/postgres\.js/) as Proc).pid, 'SIGKILL');
+      expect((await platform.exited()).code).toBe(1);
+      expect(platform.output().slice(from)).toMatch(/PostgreSQL stopped unexpectedly/);
+      await gone();
+      expect(await portOpen(platform.pgPort)).toBe(false);
+    } finally {
+      await platform.stop();
+      for (const p of platformProcesses(platform.dataDir)) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      removeDataDir(platform);
+    }
+  });
 });
