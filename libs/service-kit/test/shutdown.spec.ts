@@ -2,7 +2,7 @@ import { get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { bootstrapService, HealthRegistry, shutdownService, ShutdownRegistry, signCallerContext } from '../src';
+import { bootstrapService, HealthRegistry, shutdownDeadline, shutdownService, ShutdownRegistry, signCallerContext } from '../src';
 import { FixtureModule, LogCapture, slowRequests, TEST_SECRET, testConfig } from './fixture.module';
 
 interface Reply {
@@ -113,6 +113,30 @@ describe('shutdownService', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(await outcome).toBe('cut');
     expect(hooksRun).toEqual(['flush relay', 'close database']);
+  });
+
+  it('keeps the whole shutdown within its timeout: requests get half, the hooks what is left', async () => {
+    const before = slowRequests.started;
+    const stuck = httpGet(port, '/widgets/slow?ms=5000', { 'x-tessera-context': context }).catch(() => undefined);
+    await slowRequestStarted(before);
+    let deadlineSeen: number | undefined;
+    let hookStarted = 0;
+    app.get(ShutdownRegistry).registerShutdownHook('slow hook', async () => {
+      hookStarted = Date.now();
+      deadlineSeen = shutdownDeadline();
+      await sleep(5_000);
+    });
+    const started = Date.now();
+    await shutdownService(app, { timeoutMs: 1_000 });
+    const took = Date.now() - started;
+    await stuck;
+    // The request was cut at half the budget, and the slow hook at the end of it (it used to get 1 s of its own).
+    expect(hookStarted - started).toBeGreaterThanOrEqual(450);
+    expect(hookStarted - started).toBeLessThan(900);
+    expect(took).toBeLessThan(1_600);
+    expect(deadlineSeen).toBeGreaterThanOrEqual(started + 1_000);
+    expect(deadlineSeen).toBeLessThan(started + 1_100);
+    expect(shutdownDeadline()).toBeUndefined();
   });
 
   it('reports not ready once shutting down', async () => {

@@ -205,14 +205,16 @@ export class OutboxRelay {
   }
 
   /**
-   * Stops polling, publishes what is pending and releases the lock, all within stopTimeoutMs: a publish still running
+   * Stops polling, publishes what is pending and releases the lock, all within stopTimeoutMs (or by
+   * `options.deadline`, a Date.now() time, when that comes first): a publish still running
    * at the deadline (a broker or database that does not answer) is abandoned and the session's connection closed,
    * which releases the lock. Rows it had not marked stay in the outbox; the next relay publishes them (again, if the
    * abandoned publish had got through: consumers' inboxes absorb that).
    */
-  async stop(): Promise<void> {
-    const timeout = this.opts.stopTimeoutMs ?? 10_000;
-    const deadline = Date.now() + timeout;
+  async stop(options: { deadline?: number } = {}): Promise<void> {
+    // Within stopTimeoutMs, and within the process's shutdown deadline when it has one (service-kit).
+    const deadline = Math.min(Date.now() + (this.opts.stopTimeoutMs ?? 10_000), options.deadline ?? Infinity);
+    const timeout = Math.max(0, deadline - Date.now());
     let complete = true;
     if (this.loop) {
       this.stopping = true;

@@ -294,6 +294,25 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
     expect(n).toBe(0);
   });
 
+  it("stop() also keeps to the deadline it is given (the process's shutdown deadline) when that comes first", async () => {
+    for (let i = 0; i < 20; i++) await append(`due-${i}`, i);
+    const slow = new RecordingTransport();
+    const publish = slow.publish.bind(slow);
+    slow.publish = async (topic, events) => {
+      await new Promise((r) => setTimeout(r, 1_000));
+      return publish(topic, events);
+    };
+    const r = relay(slow, { batchSize: 5, pollIntervalMs: 60_000, stopTimeoutMs: 10_000 });
+    r.start();
+    await waitFor('relay active', () => r.isActive);
+    const started = Date.now();
+    await r.stop({ deadline: started + 300 });
+    expect(Date.now() - started).toBeLessThan(1_500);
+    const next = new RecordingTransport();
+    await relay(next).flush();
+    expect(new Set([...slow.published, ...next.published].map((e) => e.subject)).size).toBe(20);
+  });
+
   it('prunes the inbox records of events handled longer ago than inboxRetentionMs, and keeps the rest', async () => {
     const ids = Array.from({ length: 3 }, () => randomUUID());
     await ds.query(

@@ -8,7 +8,7 @@ import type {
 } from '@nestjs/common';
 import { topicOf } from '@tessera/contracts';
 import type { BoundedContext } from '@tessera/contracts';
-import { metricsRegistry } from '@tessera/service-kit';
+import { metricsRegistry, shutdownDeadline } from '@tessera/service-kit';
 import type { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { Inbox } from '../core/inbox';
@@ -114,7 +114,7 @@ export class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplica
   async beforeApplicationShutdown(): Promise<void> {
     if (this.lagTimer) clearInterval(this.lagTimer);
     await this.server.close();
-    await this.relay.stop();
+    await this.relay.stop({ deadline: shutdownDeadline() });
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -5,9 +5,25 @@ import { HealthRegistry } from '../health/health.registry';
 import { ShutdownRegistry } from './shutdown.registry';
 
 export interface ShutdownOptions {
-  /** How long to wait for in-flight requests before cutting connections (and for each hook). */
+  /**
+   * How long the whole shutdown may take: in-flight requests get up to half of it before their connections are cut,
+   * the hooks and the closing of the app (consumers, outbox relay: see shutdownDeadline) what is left.
+   */
   timeoutMs: number;
   signal?: string;
+}
+
+/** Least time a hook is given when the requests took the budget. */
+const MIN_HOOK_MS = 250;
+let deadline: number | undefined;
+
+/**
+ * When the shutdown under way must be done (a Date.now() time), or undefined when none is. What runs while Nest
+ * closes the app (the outbox relay's final flush) keeps within it, so the process ends before whoever sent SIGTERM
+ * loses patience (`npm start` kills at SHUTDOWN_TIMEOUT_MS + 5 s, Kubernetes at its grace period).
+ */
+export function shutdownDeadline(): number | undefined {
+  return deadline;
 }
 
 const inProgress = new WeakMap<INestApplication, Promise<void>>();
@@ -72,19 +88,25 @@ async function runShutdown(app: INestApplication, { timeoutMs, signal }: Shutdow
   const logger = new Logger('Shutdown');
   logger.log(`Shutting down${signal ? ` on ${signal}` : ''}`);
   app.get(HealthRegistry).markShuttingDown();
+  deadline = Date.now() + timeoutMs;
 
-  const outcome = await drain(app.getHttpServer() as Server, timeoutMs);
-  if (outcome === 'timed-out') logger.warn(`In-flight requests still running after ${timeoutMs} ms were cut`);
+  const drainMs = Math.ceil(timeoutMs / 2);
+  const outcome = await drain(app.getHttpServer() as Server, drainMs);
+  if (outcome === 'timed-out') logger.warn(`In-flight requests still running after ${drainMs} ms were cut`);
 
   for (const hook of app.get(ShutdownRegistry).list()) {
     try {
-      await withTimeout(hook.fn, timeoutMs, `Shutdown hook "${hook.name}"`);
+      await withTimeout(hook.fn, Math.max(MIN_HOOK_MS, deadline - Date.now()), `Shutdown hook "${hook.name}"`);
       logger.log(`Shutdown hook "${hook.name}" done`);
     } catch (error) {
       // One failing hook must not keep the others (e.g. closing the database) from running.
       logger.error(`Shutdown hook "${hook.name}" failed`, error instanceof Error ? error.stack : String(error));
     }
   }
-  await app.close();
+  try {
+    await app.close();
+  } finally {
+    deadline = undefined;
+  }
   logger.log('Shutdown complete');
 }
