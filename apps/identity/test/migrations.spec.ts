@@ -75,6 +75,33 @@ describe('identity migrations', () => {
     }
   };
 
+  /** Who may call the owner-rights lookups, and what the runtime role sees of `tenants` with an empty tenant setting. */
+  const hardening = async (): Promise<{ publicCalls: boolean; runtimeCalls: boolean; emptyTenant: string }> => {
+    const c = new Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const { rows } = await c.query(
+        `SELECT bool_or(has_function_privilege('public', 'identity.' || f, 'EXECUTE')) AS "publicCalls",
+                bool_and(has_function_privilege('tessera_identity', 'identity.' || f, 'EXECUTE')) AS "runtimeCalls"
+           FROM unnest(ARRAY['find_login(text)', 'find_refresh_token(bytea)', 'find_api_key(text)']) f`,
+      );
+      await c.query('BEGIN');
+      await c.query('SET LOCAL ROLE tessera_identity');
+      // What a pooled connection holds after a tenant transaction ended: the setting, emptied.
+      await c.query(`SELECT set_config('app.tenant_id', '', true)`);
+      let emptyTenant: string;
+      try {
+        emptyTenant = `${(await c.query('SELECT count(*)::int AS n FROM identity.tenants')).rows[0].n} rows`;
+      } catch (e) {
+        emptyTenant = (e as Error).message;
+      }
+      await c.query('ROLLBACK');
+      return { ...rows[0], emptyTenant };
+    } finally {
+      await c.end();
+    }
+  };
+
   it('applies, reverts and re-applies cleanly', async () => {
     const opts = {
       adminUrl: db.url,
@@ -82,7 +109,10 @@ describe('identity migrations', () => {
       migrations: IDENTITY_MIGRATIONS,
       entities: IDENTITY_ENTITIES,
     };
-    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(6);
+    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(7);
+    expect(await hardening()).toEqual({ publicCalls: false, runtimeCalls: true, emptyTenant: '0 rows' });
+    expect(await revertLastMigration(opts)).toBe('IdentityHardening1797100000000');
+    expect(await hardening()).toEqual({ publicCalls: true, runtimeCalls: true, emptyTenant: 'invalid input syntax for type uuid: ""' });
     expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
     expect(await revertLastMigration(opts)).toBe('OutboxRls1796600000000');
     expect(await outboxRls()).toEqual(OUTBOX_RLS_OFF);
@@ -115,7 +145,9 @@ describe('identity migrations', () => {
       'IdempotencyKeysPurge1795400000000',
       'TenantIdsListing1796400000000',
       'OutboxRls1796600000000',
+      'IdentityHardening1797100000000',
     ]);
+    expect(await hardening()).toEqual({ publicCalls: false, runtimeCalls: true, emptyTenant: '0 rows' });
     expect(await tables()).toContain('users');
     expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });

@@ -1,6 +1,7 @@
 import { messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, tenantIdsListingMigration } from '@tessera/persistence';
 import { IdentitySchema1763800000000 } from './1763800000000-identity-schema';
+import { IdentityHardening1797100000000 } from './1797100000000-identity-hardening';
 
 /** Every identity migration, in order. */
 export const IDENTITY_MIGRATIONS = [
@@ -13,4 +14,6 @@ export const IDENTITY_MIGRATIONS = [
   tenantIdsListingMigration('identity', { table: 'tenants', column: 'id' }, 1796400000000),
   // The outbox under tenant isolation, the relay's session excepted.
   outboxRlsMigration('identity'),
+  // The tenants policy reads an empty tenant setting as none; the lookups are identity's runtime role's alone.
+  IdentityHardening1797100000000,
 ];
