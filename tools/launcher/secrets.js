@@ -18,10 +18,20 @@ function generate() {
 
 function loadOrCreateSecrets(dataDir) {
   const file = path.join(dataDir, 'secrets.json');
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8'));
+  if (fs.existsSync(file)) {
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (e) {
+      // Not regenerated: the database in this folder was set up with the passwords the file held.
+      throw new Error(`${file} is not valid JSON (${e.message}); restore it, or remove the whole data folder to start afresh`);
+    }
+  }
   fs.mkdirSync(dataDir, { recursive: true });
   const secrets = generate();
-  fs.writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  // Written aside, then renamed: a start interrupted here leaves no half-written file behind.
+  const partial = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(partial, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  fs.renameSync(partial, file);
   return secrets;
 }
 

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,7 +48,7 @@ function platformProcesses(dataDir: string): Proc[] {
 }
 
 describe('npm start (tools/launcher)', () => {
-  it('refuses to start naming a timeout or port that is not a whole number in range', () => {
+  it('refuses to start naming a timeout or port that is not a whole number in range, or a secrets file that is not JSON', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-e2e-'));
     try {
       for (const [name, value, range] of [
@@ -67,6 +67,17 @@ describe('npm start (tools/launcher)', () => {
         expect({ name, status: run.status }).toEqual({ name, status: 1 });
         expect(run.stdout).toContain(`start failed: ${name} must be a whole number from ${range}, got ${JSON.stringify(value)}`);
       }
+      // A secrets file cut short (a crash while it was written) is named, not replaced: the database was set up with it.
+      writeFileSync(path.join(dataDir, 'secrets.json'), '{"POSTGRES_PASS');
+      const run = spawnSync(process.execPath, ['tools/launcher/start.js'], {
+        cwd: path.resolve(__dirname, '../../..'),
+        env: { ...process.env, TESSERA_DATA_DIR: dataDir },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(run.status).toBe(1);
+      expect(run.stdout).toContain(`start failed: ${path.join(dataDir, 'secrets.json')} is not valid JSON`);
+      expect(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')).toBe('{"POSTGRES_PASS');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
