@@ -124,7 +124,8 @@ describe('shutdownService', () => {
     app.get(ShutdownRegistry).registerShutdownHook('slow hook', async () => {
       hookStarted = Date.now();
       deadlineSeen = shutdownDeadline();
-      await sleep(5_000);
+      // Unref'd: the hook is abandoned at the deadline, and its timer must not keep Jest waiting.
+      await new Promise((resolve) => setTimeout(resolve, 5_000).unref());
     });
     const started = Date.now();
     await shutdownService(app, { timeoutMs: 1_000 });
