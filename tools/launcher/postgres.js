@@ -12,8 +12,8 @@
 // If the launcher goes away without 'stop' (SIGKILL, a crash), the channel closes: the processes it had started stop
 // on their own (tools/launcher/exit-with-launcher.js), so this waits until the watched ones are gone, at most
 // `graceMs`, and then stops the server, so that nothing outlives the launcher and services still flush first.
-const fs = require('node:fs');
 const { startEmbeddedPostgres } = require('../../libs/testing/src/postgres/embedded-cluster');
+const { alive, postmasterPid } = require('./pids');
 
 if (!process.send) {
   process.stderr.write('tools/launcher/postgres.js is started by tools/launcher/start.js (it needs an IPC channel)\n');
@@ -26,21 +26,6 @@ let graceMs = 15_000;
 const watched = new Set();
 /** The postmaster's pid once started (first line of postmaster.pid), to notice the server dying under us. */
 let serverPid = null;
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // An orphan reparented to an init that does not reap still answers kill(0) as a zombie.
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
 
 async function waitForWatched() {
   const deadline = Date.now() + graceMs;
@@ -91,15 +76,6 @@ process.on('message', (msg) => {
   }
 });
 process.on('disconnect', () => stop({ afterWatched: true }));
-
-function postmasterPid(dataDir) {
-  try {
-    const pid = Number(fs.readFileSync(require('node:path').join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
-}
 
 /** A server that dies (killed, out of memory) ends this helper with code 1, which the launcher takes as fatal. */
 function watchServer() {

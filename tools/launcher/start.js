@@ -13,6 +13,7 @@ const { spawn } = require('node:child_process');
 const path = require('node:path');
 const services = require('./services');
 const { loadOrCreateSecrets } = require('./secrets');
+const { alive, postmasterPid } = require('./pids');
 
 const root = path.resolve(__dirname, '../..');
 // Empty counts as unset, as for every other variable: `TESSERA_DATA_DIR=` must not put data in the repository's root.
@@ -131,37 +132,17 @@ function startPostgres(options) {
 
 /** Fast shutdown (SIGINT) of a postmaster whose helper died, by the pid in its postmaster.pid; waits up to graceMs. */
 async function stopOrphanedServer(pgDataDir) {
-  let pid;
-  try {
-    pid = Number(require('node:fs').readFileSync(path.join(pgDataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    process.kill(pid, 'SIGINT');
-  } catch {
-    return; // no pid file, or no such process: nothing is running
-  }
+  const pid = postmasterPid(pgDataDir);
+  if (pid === null || !alive(pid)) return;
   log(`PostgreSQL's helper is gone; stopping the server (pid ${pid}) itself`);
+  process.kill(pid, 'SIGINT');
   const deadline = Date.now() + graceMs;
-  for (;;) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    // Reparented to an init that does not reap, a finished server stays a zombie.
-    if (isZombie(pid)) return;
+  while (alive(pid)) {
     if (Date.now() > deadline) {
       process.kill(pid, 'SIGKILL');
       return;
     }
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function isZombie(pid) {
-  try {
-    const stat = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return false; // no /proc here, or the process just went: the next kill(0) tells
   }
 }
 

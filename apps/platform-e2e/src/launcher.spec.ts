@@ -4,7 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { client, eventually, removeDataDir, SERVICES, startPlatform } from './platform';
+import { client, eventually, removeDataDir, SERVICES, startPlatform, type Platform } from './platform';
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -45,6 +45,24 @@ function platformProcesses(dataDir: string): Proc[] {
     }
   }
   return found;
+}
+
+/** Waits until no process of the platform is left (the launcher may be gone already). */
+function allStopped(platform: Platform, timeoutMs = 30_000): Promise<true> {
+  return eventually(async () => (platformProcesses(platform.dataDir).length === 0 ? true : undefined), 'every process of the platform to stop', timeoutMs);
+}
+
+/** Stops the platform and removes its data folder; whatever a failed test left running must not outlive it. */
+async function stopAndClean(platform: Platform): Promise<void> {
+  await platform.stop();
+  for (const p of platformProcesses(platform.dataDir)) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  removeDataDir(platform);
 }
 
 describe('npm start (tools/launcher)', () => {
@@ -95,11 +113,7 @@ describe('npm start (tools/launcher)', () => {
 
       expect(await platform.stop()).toBe(0);
       // The launcher, the services and PostgreSQL all went with npm (under sh -c they were left running).
-      await eventually(
-        async () => (platformProcesses(platform.dataDir).length === 0 ? true : undefined),
-        'every process of the platform to stop with npm',
-        5_000,
-      ).catch(() => undefined);
+      await allStopped(platform, 5_000).catch(() => undefined);
       expect(platformProcesses(platform.dataDir).map((p) => p.cmd)).toEqual([]);
       expect(await portOpen(platform.pgPort)).toBe(false);
       expect(await portOpen(Number(new URL(platform.baseUrl).port))).toBe(false);
@@ -109,16 +123,7 @@ describe('npm start (tools/launcher)', () => {
       expect(login.status).toBe(200);
       expect(await platform.stop()).toBe(0);
     } finally {
-      await platform.stop();
-      // Whatever a failure left running must not outlive the test.
-      for (const p of platformProcesses(platform.dataDir)) {
-        try {
-          process.kill(p.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      removeDataDir(platform);
+      await stopAndClean(platform);
     }
   });
 
@@ -198,11 +203,7 @@ describe('npm start (tools/launcher)', () => {
       await platform.restart();
       process.kill(platform.pid(), 'SIGKILL');
       expect((await platform.exited()).signal).toBe('SIGKILL');
-      await eventually(
-        async () => (platformProcesses(platform.dataDir).length === 0 ? true : undefined),
-        'every process of the killed launcher to stop',
-        30_000,
-      );
+      await allStopped(platform);
     } finally {
       await platform.stop();
       removeDataDir(platform);
@@ -225,22 +226,10 @@ describe('npm start (tools/launcher)', () => {
       process.kill(platform.pid(), 'SIGKILL');
       // Orders finishes what it began (drain timed out, relay flushed, pool closed) instead of dying of a second SIGTERM.
       await eventually(seen(said('Shutdown complete')), 'orders to complete its shutdown', 20_000);
-      await eventually(
-        async () => (platformProcesses(platform.dataDir).length === 0 ? true : undefined),
-        'every process of the killed launcher to stop',
-        30_000,
-      );
+      await allStopped(platform);
     } finally {
       socket.destroy();
-      await platform.stop();
-      for (const p of platformProcesses(platform.dataDir)) {
-        try {
-          process.kill(p.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      removeDataDir(platform);
+      await stopAndClean(platform);
     }
   });
 
@@ -248,15 +237,13 @@ describe('npm start (tools/launcher)', () => {
     const platform = await startPlatform();
     try {
       const find = (pattern: RegExp) => platformProcesses(platform.dataDir).find((p) => pattern.test(p.cmd));
-      const gone = () =>
-        eventually(async () => (platformProcesses(platform.dataDir).length === 0 ? true : undefined), 'every process of the platform to stop', 30_000);
 
       // The server killed: the launcher notices and stops the platform (exit 1).
       let from = platform.output().length;
       process.kill((find(/\/postgres -D /) as Proc).pid, 'SIGKILL');
       expect((await platform.exited()).code).toBe(1);
       expect(platform.output().slice(from)).toMatch(/PostgreSQL stopped unexpectedly/);
-      await gone();
+      await allStopped(platform);
 
       // Its helper killed: the same, and the server it leaves behind is stopped too.
       await platform.restart();
@@ -264,18 +251,10 @@ describe('npm start (tools/launcher)', () => {
       process.kill((find(/tools\/launcher\/postgres\.js/) as Proc).pid, 'SIGKILL');
       expect((await platform.exited()).code).toBe(1);
       expect(platform.output().slice(from)).toMatch(/PostgreSQL stopped unexpectedly/);
-      await gone();
+      await allStopped(platform);
       expect(await portOpen(platform.pgPort)).toBe(false);
     } finally {
-      await platform.stop();
-      for (const p of platformProcesses(platform.dataDir)) {
-        try {
-          process.kill(p.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      removeDataDir(platform);
+      await stopAndClean(platform);
     }
   });
 });
