@@ -216,24 +216,25 @@ export class OutboxRelay {
     const deadline = Math.min(Date.now() + (this.opts.stopTimeoutMs ?? 10_000), options.deadline ?? Infinity);
     const timeout = Math.max(0, deadline - Date.now());
     let complete = true;
+    // Settled either way: the loop and dropSession handle their own errors.
+    const settled = (): true => true;
     if (this.loop) {
       this.stopping = true;
       this.wakeup.wake();
       for (const t of this.timers) clearInterval(t);
       this.timers = [];
-      const loopEnded = await settlesBefore(this.loop, deadline);
+      const loopEnded = await resultBy(this.loop.then(settled, settled), deadline);
       this.loop = null;
       const subs = this.opts.dataSource.subscribers;
       const i = subs.indexOf(this.subscriber);
       if (i >= 0) subs.splice(i, 1);
-      let drained = false;
-      const flushed = this.flushUntil(deadline).then((r) => (drained = r.drained));
-      complete = loopEnded && (await settlesBefore(flushed, deadline, true));
-      if (!complete || !drained) {
+      const flushed = loopEnded ? await resultBy(this.flushUntil(deadline), deadline) : undefined;
+      complete = flushed !== undefined;
+      if (!flushed?.drained) {
         this.log.warn(`final flush incomplete within ${timeout} ms; pending rows stay in the outbox for the next relay`);
       }
     }
-    if (!complete || !(await settlesBefore(this.exclusive(async () => this.dropSession(false)), deadline + 1_000))) {
+    if (!complete || !(await resultBy(this.exclusive(async () => this.dropSession(false)).then(settled, settled), deadline + 1_000))) {
       // Whatever still holds the session is abandoned: closing its connection is what releases the lock.
       const client = this.session;
       this.session = null;
@@ -419,17 +420,16 @@ export class OutboxRelay {
 }
 
 /**
- * True when `work` settled (resolved, or rejected unless `failed` says a rejection counts as not done) before
- * `deadline`; false when the deadline came first. A rejection arriving later is swallowed.
+ * What `work` resolved to, if it did before `deadline` (a Date.now() time); undefined when it failed or the deadline
+ * came first. A failure arriving later is swallowed.
  */
-async function settlesBefore(work: Promise<unknown>, deadline: number, failed = false): Promise<boolean> {
+async function resultBy<T>(work: Promise<T>, deadline: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const outcome = work.then(
-    () => true,
-    () => !failed,
-  );
   try {
-    return await Promise.race([outcome, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))))]);
+    return await Promise.race([
+      work.catch(() => undefined),
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now())))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -22,11 +22,14 @@ class RecordingTransport implements EventTransport {
   readonly published: EventEnvelope[] = [];
   failuresLeft = 0;
   calls = 0;
+  /** @param delayMs how long each publish takes (a slow broker) */
+  constructor(private readonly delayMs = 0) {}
   async connect(): Promise<void> {
     return undefined;
   }
   async publish(_topic: string, events: EventEnvelope[]): Promise<void> {
     this.calls++;
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.failuresLeft > 0) {
       this.failuresLeft--;
       throw new Error('broker unavailable');
@@ -268,12 +271,7 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
 
   it('stop() keeps to stopTimeoutMs when publishing is slow, releases the lock, and leaves the rest for the next relay', async () => {
     for (let i = 0; i < 40; i++) await append(`slow-${i}`, i);
-    const slow = new RecordingTransport();
-    const publish = slow.publish.bind(slow);
-    slow.publish = async (topic, events) => {
-      await new Promise((r) => setTimeout(r, 1_000));
-      return publish(topic, events);
-    };
+    const slow = new RecordingTransport(1_000);
     const warnings: string[] = [];
     const r = relay(slow, { batchSize: 10, pollIntervalMs: 60_000, stopTimeoutMs: 300, logger: { warn: (m: string) => warnings.push(m) } });
     r.start();
@@ -296,12 +294,7 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
 
   it("stop() also keeps to the deadline it is given (the process's shutdown deadline) when that comes first", async () => {
     for (let i = 0; i < 20; i++) await append(`due-${i}`, i);
-    const slow = new RecordingTransport();
-    const publish = slow.publish.bind(slow);
-    slow.publish = async (topic, events) => {
-      await new Promise((r) => setTimeout(r, 1_000));
-      return publish(topic, events);
-    };
+    const slow = new RecordingTransport(1_000);
     const r = relay(slow, { batchSize: 5, pollIntervalMs: 60_000, stopTimeoutMs: 10_000 });
     r.start();
     await waitFor('relay active', () => r.isActive);

@@ -128,11 +128,7 @@ export class MessagingLifecycle implements OnApplicationBootstrap, BeforeApplica
  * they are published. Tests that read what a service emitted set it (see libs/testing/src/keep-published-outbox.js).
  */
 export function outboxRetentionMs(env: NodeJS.ProcessEnv): number {
-  const raw = env['OUTBOX_RETENTION_MS'];
-  if (raw === undefined || raw === '') return 0;
-  const ms = Number(raw);
-  if (!Number.isSafeInteger(ms) || ms < 0) throw new Error(`OUTBOX_RETENTION_MS must be a whole number of milliseconds >= 0, got ${JSON.stringify(raw)}`);
-  return ms;
+  return millisecondsFromEnv(env, 'OUTBOX_RETENTION_MS', 0, 0);
 }
 
 /**
@@ -140,15 +136,17 @@ export function outboxRetentionMs(env: NodeJS.ProcessEnv): number {
  * typo cannot turn every redelivery into a second application.
  */
 export function inboxRetentionMs(env: NodeJS.ProcessEnv): number {
-  const raw = env['INBOX_RETENTION_MS'];
-  if (raw === undefined || raw === '') return DEFAULT_INBOX_RETENTION_MS;
+  return millisecondsFromEnv(env, 'INBOX_RETENTION_MS', DEFAULT_INBOX_RETENTION_MS, 86_400_000, ' (one day)');
+}
+
+/** A whole number of milliseconds from `env[name]`, at least `min`; `fallback` when unset or empty. */
+function millisecondsFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, minNote = ''): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
   const ms = Number(raw);
-  if (!Number.isSafeInteger(ms) || ms < DAY_MS) {
-    throw new Error(`INBOX_RETENTION_MS must be a whole number of milliseconds >= ${DAY_MS} (one day), got ${JSON.stringify(raw)}`);
-  }
+  if (!Number.isSafeInteger(ms) || ms < min) throw new Error(`${name} must be a whole number of milliseconds >= ${min}${minNote}, got ${JSON.stringify(raw)}`);
   return ms;
 }
-const DAY_MS = 86_400_000;
 
 const relayLog = new Logger('OutboxRelay');
 const nestRelayLogger = {
