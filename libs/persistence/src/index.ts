@@ -13,7 +13,7 @@ export {
   type TenantTx,
   type IsolationLevel,
 } from './lib/tenant-transactions';
-export { enableTenantRls, disableTenantRls, TENANT_POLICY } from './lib/rls';
+export { enableTenantRls, disableTenantRls, CURRENT_TENANT, TENANT_POLICY } from './lib/rls';
 export {
   IdempotencyKeys,
   IDEMPOTENCY_KEYS_OPTIONS,
@@ -44,7 +44,7 @@ export {
 } from './lib/tenant-listing';
 export { IdempotencyKeysPurger, type IdempotencyKeysPurgeOptions } from './lib/idempotency-keys-purge';
 export { provisionService, runtimeDatabaseUrl, runtimeRolePassword, schemaSetupLock, type ProvisionOptions } from './lib/provision';
-export { ownerRoleName, runtimeRoleName, assertSchemaName } from './lib/service-names';
+export { ownerRoleName, runtimeRoleName, assertSchemaName, ident } from './lib/service-names';
 export {
   runMigrations,
   revertLastMigration,

@@ -5,7 +5,7 @@ export const TENANT_POLICY = 'tenant_isolation';
 
 // nullif: once a pooled session has run set_config('app.tenant_id', ..., true), the setting survives the
 // transaction as '' (not NULL), and ''::uuid would raise instead of matching nothing.
-const CURRENT_TENANT = `nullif(current_setting('app.tenant_id', true), '')::uuid`;
+export const CURRENT_TENANT = `nullif(current_setting('app.tenant_id', true), '')::uuid`;
 
 function tableRef(schema: string, table: string): string {
   return `${ident(assertSchemaName(schema))}.${ident(table)}`;
