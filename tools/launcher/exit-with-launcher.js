@@ -4,10 +4,10 @@
 // IPC channel; when it closes, the process sends itself SIGTERM and shuts down as gracefully as it would have on
 // the launcher's own SIGTERM.
 // A process already shutting down (the launcher's SIGTERM came first, then the launcher died) is left to finish:
-// a second SIGTERM would end it at once, before its relay flush and pool close (service-kit's SHUTDOWN_STARTED).
+// a second SIGTERM would end it at once, before its relay flush and pool close (service-kit's shutdown deadline).
 if (process.channel) {
   process.once('disconnect', () => {
-    if (!globalThis[Symbol.for('tessera.shutdown.started')]) process.kill(process.pid, 'SIGTERM');
+    if (globalThis[Symbol.for('tessera.shutdown.deadline')] === undefined) process.kill(process.pid, 'SIGTERM');
   });
   // The channel alone must not keep a process alive that would otherwise end (a migration run).
   process.channel.unref();

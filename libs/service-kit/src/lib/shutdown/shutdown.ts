@@ -15,7 +15,14 @@ export interface ShutdownOptions {
 
 /** Least time a hook is given when the requests took the budget. */
 const MIN_HOOK_MS = 250;
-let deadline: number | undefined;
+
+/**
+ * Where the process's shutdown deadline lives while a shutdown runs. On globalThis, under a registered symbol,
+ * because tools/launcher/exit-with-launcher.js (plain JS, preloaded) reads it too: a launcher that dies during a
+ * shutdown must not send the SIGTERM that would cut it short (a second signal ends the process at once).
+ */
+const SHUTDOWN_DEADLINE = Symbol.for('tessera.shutdown.deadline');
+const shared = globalThis as Record<symbol, number | undefined>;
 
 /**
  * When the shutdown under way must be done (a Date.now() time), or undefined when none is. What runs while Nest
@@ -23,7 +30,7 @@ let deadline: number | undefined;
  * loses patience (`npm start` kills at SHUTDOWN_TIMEOUT_MS + 5 s, Kubernetes at its grace period).
  */
 export function shutdownDeadline(): number | undefined {
-  return deadline;
+  return shared[SHUTDOWN_DEADLINE];
 }
 
 const inProgress = new WeakMap<INestApplication, Promise<void>>();
@@ -65,9 +72,6 @@ async function withTimeout(fn: () => Promise<void> | void, timeoutMs: number, wh
   }
 }
 
-/** Set on globalThis once a graceful shutdown has begun in this process. */
-export const SHUTDOWN_STARTED = Symbol.for('tessera.shutdown.started');
-
 /**
  * Graceful shutdown: report not ready, stop accepting connections, let in-flight requests finish (up to the
  * timeout), run the registered shutdown hooks in order, then close the Nest application. Calling it again returns
@@ -76,9 +80,6 @@ export const SHUTDOWN_STARTED = Symbol.for('tessera.shutdown.started');
 export function shutdownService(app: INestApplication, options: ShutdownOptions): Promise<void> {
   const running = inProgress.get(app);
   if (running) return running;
-  // Read by tools/launcher/exit-with-launcher.js: a launcher that dies now must not send the SIGTERM that would cut
-  // this shutdown short (a second signal ends the process at once).
-  (globalThis as Record<symbol, unknown>)[SHUTDOWN_STARTED] = true;
   const done = runShutdown(app, options);
   inProgress.set(app, done);
   return done;
@@ -88,7 +89,8 @@ async function runShutdown(app: INestApplication, { timeoutMs, signal }: Shutdow
   const logger = new Logger('Shutdown');
   logger.log(`Shutting down${signal ? ` on ${signal}` : ''}`);
   app.get(HealthRegistry).markShuttingDown();
-  deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeoutMs;
+  shared[SHUTDOWN_DEADLINE] = deadline;
 
   const drainMs = Math.ceil(timeoutMs / 2);
   const outcome = await drain(app.getHttpServer() as Server, drainMs);
@@ -106,7 +108,7 @@ async function runShutdown(app: INestApplication, { timeoutMs, signal }: Shutdow
   try {
     await app.close();
   } finally {
-    deadline = undefined;
+    delete shared[SHUTDOWN_DEADLINE];
   }
   logger.log('Shutdown complete');
 }
