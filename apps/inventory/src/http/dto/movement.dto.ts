@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PageQueryDto } from '@tessera/service-kit';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
-import type { AdjustReason, StockCondition, StockLevel } from '../../domain';
+import { MAX_ON_HAND, type AdjustReason, type StockCondition, type StockLevel } from '../../domain';
 
 const TYPES = ['receive', 'adjust', 'transfer'] as const;
 const REASONS: AdjustReason[] = ['count', 'damage', 'loss', 'found'];
@@ -46,13 +46,13 @@ export class CreateMovementDto {
 
   @ApiPropertyOptional({
     minimum: 0,
-    maximum: 2147483647,
+    maximum: MAX_ON_HAND,
     description: 'what the caller last saw on hand at locationId; if on hand is now different, 409 on_hand_changed and nothing changes',
   })
   @ValidateIf((o: CreateMovementDto) => o.expectedOnHand !== undefined)
   @IsInt()
   @Min(0)
-  @Max(2147483647)
+  @Max(MAX_ON_HAND)
   expectedOnHand?: number;
 }
 
