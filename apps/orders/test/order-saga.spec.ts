@@ -341,6 +341,23 @@ describe('order saga handlers (through the inbox)', () => {
     expect(processed.rowCount).toBe(1);
   });
 
+  /** Each saga handler by the event type it is wired to, as the consumer dispatches them. */
+  const dispatch: Record<string, (e: any) => Promise<void>> = {
+    [InventoryEventTypes.ReservationConfirmed]: (e) => h.saga.onReservationConfirmed(e),
+    [InventoryEventTypes.ReservationExpired]: (e) => h.saga.onReservationExpired(e),
+    [InventoryEventTypes.ReservationCommitRefused]: (e) => h.saga.onReservationCommitRefused(e),
+    [BillingEventTypes.PaymentCreated]: (e) => h.saga.onPaymentCreated(e),
+    [BillingEventTypes.PaymentConfirmed]: (e) => h.saga.onPaymentConfirmed(e),
+  };
+  /** The events handled in order in one inbox transaction, as the consumer handles a partition's batch. */
+  const inOneBatch = (batch: EventEnvelope[]) =>
+    h.app.get(Inbox).runBatch(
+      async () => {
+        for (const e of batch) await dispatch[e.type](e);
+      },
+      { events: batch },
+    );
+
   it('does not let an event of another tenant touch an order', async () => {
     const id = await place();
     const foreign = confirmed(id);
@@ -366,20 +383,9 @@ describe('order saga handlers (through the inbox)', () => {
       confirmed(ghost),
       foreign,
     ];
-    const dispatch: Record<string, (e: any) => Promise<void>> = {
-      [InventoryEventTypes.ReservationConfirmed]: (e) => h.saga.onReservationConfirmed(e),
-      [InventoryEventTypes.ReservationExpired]: (e) => h.saga.onReservationExpired(e),
-      [BillingEventTypes.PaymentCreated]: (e) => h.saga.onPaymentCreated(e),
-      [BillingEventTypes.PaymentConfirmed]: (e) => h.saga.onPaymentConfirmed(e),
-    };
     const lockMany = jest.spyOn(OrderStore, 'lockMany');
     try {
-      await h.app.get(Inbox).runBatch(
-        async () => {
-          for (const e of batch) await dispatch[e.type](e);
-        },
-        { events: batch },
-      );
+      await inOneBatch(batch);
       // One statement for the owner's orders, one for the foreign tenant's (which sees none of them).
       expect(lockMany).toHaveBeenCalledTimes(2);
     } finally {
@@ -414,13 +420,7 @@ describe('order saga handlers (through the inbox)', () => {
     const foreign = paymentCreated(id);
     foreign.tenantid = randomUUID();
     const batch: EventEnvelope[] = [confirmed(id), foreign];
-    await h.app.get(Inbox).runBatch(
-      async () => {
-        await h.saga.onReservationConfirmed(batch[0] as any);
-        await h.saga.onPaymentCreated(batch[1] as any);
-      },
-      { events: batch },
-    );
+    await inOneBatch(batch);
     const o = await order(id);
     expect(o.status).toBe('awaiting_payment');
     expect(o.paymentId ?? null).toBeNull();
@@ -441,13 +441,7 @@ describe('order saga handlers (through the inbox)', () => {
     const refused = commitRefused(paid, reservation.data.reservationId);
     // The batch's first event locks the orders its events name; the refusal must be among them.
     const batch: EventEnvelope[] = [confirmed(other), refused];
-    await h.app.get(Inbox).runBatch(
-      async () => {
-        await h.saga.onReservationConfirmed(batch[0] as any);
-        await h.saga.onReservationCommitRefused(batch[1] as any);
-      },
-      { events: batch },
-    );
+    await inOneBatch(batch);
     expect((await order(paid)).status).toBe('expired');
     expect((await order(other)).status).toBe('awaiting_payment');
     expect(await h.count('parked_events', owner.tenantId)).toBe(parkedBefore);
