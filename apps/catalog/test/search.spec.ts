@@ -159,4 +159,22 @@ describe('search, filters and cursor pagination', () => {
     expect(max.body.items).toHaveLength(23);
     expect(max.body.items[0].variants[0]).toMatchObject({ sku: 'PG-22', priceAmount: 1, currency: 'JPY' });
   });
+
+  it("names the page's last product in its cursor, not the sequence every tenant shares, and refuses another tenant's", async () => {
+    const mine = h.tenant('viewer');
+    const theirs = h.tenant('owner');
+    for (const i of [0, 1, 2]) await h.createProduct(h.as(mine, 'owner'), { title: `Mine ${i}`, variants: [{ sku: `MINE-${i}`, priceAmount: 1, currency: 'EUR' }] });
+    const first = (await h.get(mine, '/v1/products?limit=2')).body as Page;
+    expect(JSON.parse(Buffer.from(first.nextCursor as string, 'base64url').toString('utf8'))).toEqual({ id: first.items[1].id });
+    expect(((await h.get(mine, `/v1/products?limit=2&cursor=${first.nextCursor}`)).body as Page).items.map((p) => p.title)).toEqual(['Mine 0']);
+    const searched = (await h.get(mine, '/v1/products?q=mine&limit=1')).body as Page;
+    expect(JSON.parse(Buffer.from(searched.nextCursor as string, 'base64url').toString('utf8'))).toEqual({ id: searched.items[0].id, tier: 1 });
+
+    // Another tenant's cursor names a product the caller cannot see: a 400, not a page of the caller's own rows.
+    for (const path of ['/v1/products?limit=2', '/v1/products?q=mine&limit=1']) {
+      const res = await h.get(theirs, `${path}&cursor=${path.includes('q=') ? searched.nextCursor : first.nextCursor}`);
+      expect(res.status).toBe(400);
+      expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['cursor']);
+    }
+  });
 });

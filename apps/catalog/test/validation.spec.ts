@@ -142,6 +142,8 @@ describe('bad input gets 400 problem+json naming the field, and changes nothing'
     ['status=deleted', 'status'],
     ['cursor=%25%25', 'cursor'],
     [`cursor=${Buffer.from('{"seq":"x"}').toString('base64url')}`, 'cursor'],
+    [`cursor=${Buffer.from('{"seq":5}').toString('base64url')}`, 'cursor'],
+    [`cursor=${Buffer.from('{"id":"00000000-0000-4000-8000-000000000000"}').toString('base64url')}`, 'cursor'],
     [`q=${'a'.repeat(201)}`, 'q'],
     ['sort=title', 'sort'],
   ])('GET /v1/products?%s is a 400 naming %s', async (query, field) => {

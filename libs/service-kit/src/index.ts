@@ -100,5 +100,5 @@ export {
 export { idempotentReply, type ReplyTarget } from './lib/idempotency/idempotent-reply';
 
 // Lists
-export { encodeCursor, decodeCursor, type Page } from './lib/pagination/cursor';
+export { encodeCursor, decodeCursor, invalidCursor, type Page } from './lib/pagination/cursor';
 export { PageQueryDto, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './lib/pagination/page-query.dto';

@@ -1,6 +1,6 @@
 import type { ProductStatus } from '@tessera/contracts';
 import type { TenantTx } from '@tessera/persistence';
-import { decodeCursor, encodeCursor } from '@tessera/service-kit';
+import { decodeCursor, encodeCursor, invalidCursor } from '@tessera/service-kit';
 import { z } from 'zod';
 
 export interface ProductSearch {
@@ -15,8 +15,17 @@ export interface ProductIdPage {
   nextCursor: string | null;
 }
 
-// A search's cursors also carry the tier of the last item (searchProductIds); a plain listing's need only `seq`.
-const cursorSchema = z.object({ seq: z.number().int().positive(), tier: z.number().int().min(0).max(2).optional() });
+// A cursor names the last product of its page by id (and, in a search, its tier); its `seq` is looked up again. The
+// sequence is shared by every tenant, so a cursor carrying it would tell a tenant how many products all the others
+// have created in between.
+const cursorSchema = z.object({ id: z.string().uuid(), tier: z.number().int().min(0).max(2).optional() });
+
+/** The list position of the tenant's product `id`; a product of another tenant (hidden by RLS) is no position. */
+async function seqOf(tx: TenantTx, id: string): Promise<string> {
+  const rows: { seq: string }[] = await tx.manager.query(`SELECT seq FROM catalog.products WHERE tenant_id = $1 AND id = $2`, [tx.tenantId, id]);
+  if (rows.length === 0) throw invalidCursor();
+  return rows[0].seq;
+}
 
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, '\\$&');
@@ -47,7 +56,8 @@ export async function searchProductIds(tx: TenantTx, search: ProductSearch): Pro
   };
   const where = [`p.tenant_id = ${param(tx.tenantId)}`];
   if (search.status) where.push(`p.status = ${param(search.status)}`);
-  const after = search.cursor ? decodeCursor(search.cursor, cursorSchema) : null;
+  const cursor = search.cursor ? decodeCursor(search.cursor, cursorSchema) : null;
+  const after = cursor ? { tier: cursor.tier, seq: await seqOf(tx, cursor.id.toLowerCase()) } : null;
   const q = search.q?.trim();
   let from = 'catalog.products p';
   let tier: string | null = null;
@@ -82,6 +92,6 @@ export async function searchProductIds(tx: TenantTx, search: ProductSearch): Pro
   const last = page[page.length - 1];
   return {
     ids: page.map((r) => r.id),
-    nextCursor: rows.length > search.limit && last ? encodeCursor({ seq: Number(last.seq), ...(q ? { tier: Number(last.tier) } : {}) }) : null,
+    nextCursor: rows.length > search.limit && last ? encodeCursor({ id: last.id, ...(q ? { tier: Number(last.tier) } : {}) }) : null,
   };
 }

@@ -28,7 +28,8 @@ export function decodeCursor<T = unknown>(cursor: string, schema?: z.ZodType<T>)
   return parsed.data;
 }
 
-function invalidCursor(): BadRequestProblem {
+/** The 400 problem of a cursor this API did not hand out, also for one that decodes but names no position. */
+export function invalidCursor(): BadRequestProblem {
   return new BadRequestProblem('The cursor is invalid', {
     errors: [{ field: 'cursor', pointer: '#/cursor', detail: 'is not a cursor returned by this API' }],
   });
