@@ -3,7 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { CONTEXT_HEADER, type Role } from '@tessera/contracts';
 import { ensureMessagingSchema } from '@tessera/messaging';
 import { runMigrations, runtimeDatabaseUrl } from '@tessera/persistence';
-import { loadConfig, signCallerContext } from '@tessera/service-kit';
+import { encodeCursor, loadConfig, signCallerContext } from '@tessera/service-kit';
 import { createTestDatabase, type TestDatabase } from '@tessera/testing';
 import request from 'supertest';
 import { inventoryConfigSchema } from '../src/config';
@@ -25,7 +25,7 @@ beforeAll(async () => {
   const config = loadConfig(inventoryConfigSchema, { PORT: '0', LOG_LEVEL: 'silent', INTERNAL_TOKEN_SECRET: SECRET });
   app = await startInventory({ config, databaseUrl: runtimeDatabaseUrl(db.url, INVENTORY_SCHEMA, PASSWORD), handleSignals: false });
   // The SKUs these tests move, as the tenants' catalogs announced them (catalog.variant.created through the inbox).
-  await announceSkus(app, tenant, 'SKU-1', 'SKU-2');
+  await announceSkus(app, tenant, 'SKU-1', 'SKU-2', 'SKU-CURSOR');
   await announceSkus(app, other, 'SKU-1', 'SKU-2');
 });
 afterAll(async () => {
@@ -156,6 +156,18 @@ describe('movements, levels and ledger', () => {
     expect(page2.body.nextCursor).toBeNull();
   });
 
+  it("names a ledger page's last row in its cursor, not the sequence every tenant shares, and refuses another tenant's", async () => {
+    const location = await http().post('/v1/inventory/locations').set(await as('manager')).send({ code: 'CURSOR-WH', name: 'Cursor' });
+    for (const quantity of [1, 2]) {
+      expect((await http().post('/v1/inventory/movements').set(await as('staff')).send({ type: 'receive', sku: 'SKU-CURSOR', locationId: location.body.id, quantity })).status).toBe(201);
+    }
+    const page = await http().get('/v1/inventory/ledger').query({ sku: 'SKU-CURSOR', limit: 1 }).set(await as('viewer'));
+    expect(page.status).toBe(200);
+    expect(JSON.parse(Buffer.from(page.body.nextCursor, 'base64url').toString('utf8'))).toEqual({ id: page.body.items[0].id });
+    const res = await http().get('/v1/inventory/ledger').query({ cursor: page.body.nextCursor }).set(await as('viewer', randomUUID()));
+    expectProblem(res, 400);
+  });
+
   it('409 and nothing changes when on hand would go below zero', async () => {
     const res = await http().post('/v1/inventory/movements').set(await as('staff')).send({ type: 'adjust', sku: 'SKU-1', locationId: main, quantity: -6, reason: 'loss' });
     expectProblem(res, 409);
@@ -242,12 +254,10 @@ describe('movements, levels and ledger', () => {
 
   it('refuses bad queries', async () => {
     expectProblem(await http().get('/v1/inventory/levels').query({ locationId: 'nope' }).set(await as('viewer')), 400);
-    expectProblem(await http().get('/v1/inventory/ledger').query({ cursor: 'abc' }).set(await as('viewer')), 400);
-    // Past PostgreSQL's bigint (the ledger's seq): 400, not a failed cast.
-    for (const cursor of ['9999999999999999999', '9223372036854775808']) {
+    // Garbage, the old numeric cursors, an id that is no uuid, a row that does not exist: 400, not a failed cast.
+    for (const cursor of ['abc', '12345', '9223372036854775808', encodeCursor({ id: 'nope' }), encodeCursor({ id: randomUUID() }), encodeCursor({ seq: 5 })]) {
       expectProblem(await http().get('/v1/inventory/ledger').query({ cursor }).set(await as('viewer')), 400);
     }
-    expect((await http().get('/v1/inventory/ledger').query({ cursor: '999999999999999999' }).set(await as('viewer'))).status).toBe(200);
     expectProblem(await http().get('/v1/inventory/ledger').query({ limit: 0 }).set(await as('viewer')), 400);
     expectProblem(await http().get('/v1/inventory/ledger').query({ limit: 100000 }).set(await as('viewer')), 400);
   });

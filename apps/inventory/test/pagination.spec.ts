@@ -224,7 +224,7 @@ describe('bad cursors and limits', () => {
     ['not base64url', 'a+b/c='],
     ['JSON of the wrong shape', encodeCursor({ a: 1 })],
     ['too long', 'A'.repeat(5000)],
-    ['a ledger cursor', '12345'],
+    ['a ledger cursor', encodeCursor({ id: randomUUID() })],
     ['a NUL in the sku', encodeCursor({ sku: 'PG-A\u0000', locationId: randomUUID(), condition: 'new' })],
     ['a location id that is no uuid', encodeCursor({ sku: 'PG-A', locationId: 'nope', condition: 'new' })],
     ['an unknown condition', encodeCursor({ sku: 'PG-A', locationId: randomUUID(), condition: 'broken' })],

@@ -53,7 +53,7 @@ async function readLevelPage(tx: TenantTx, filter: LevelFilter, after: LevelPosi
   return { items, next: rows.length > limit && last ? { sku: last.sku, locationId: last.locationId, condition: last.condition } : null };
 }
 
-/** Read side: levels and the ledger (newest first, keyset cursor on the ledger's seq). */
+/** Read side: levels and the ledger (newest first, keyset on the ledger's seq, positioned by a row's id). */
 export class StockQueries {
   constructor(private readonly tenants: TenantTransactions) {}
 
@@ -86,15 +86,28 @@ export class StockQueries {
     });
   }
 
-  ledger(tenantId: string, filter: { sku?: string; cursor?: string; limit?: number } = {}): Promise<{ items: LedgerEntry[]; nextCursor: string | null }> {
+  /**
+   * One page of the ledger, newest first, after the row `after` (the id of the previous page's last row). Its `seq`
+   * is looked up rather than carried: the sequence is shared by every tenant, so a cursor holding it would tell a
+   * tenant how much stock the others move.
+   */
+  ledger(tenantId: string, filter: { sku?: string; after?: string; limit?: number } = {}): Promise<{ items: LedgerEntry[]; next: string | null }> {
     const limit = filter.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw invalid('invalid_limit', 'limit must be an integer from 1 to 500');
-    if (filter.cursor !== undefined && !/^[1-9][0-9]{0,17}$/.test(filter.cursor)) throw invalid('invalid_cursor', 'cursor is not valid');
+    const after = filter.after?.toLowerCase();
+    if (after !== undefined && !isUuid(after)) throw invalid('invalid_cursor', 'cursor is not valid');
     return this.tenants.run(tenantId, async (tx) => {
+      let afterSeq: string | null = null;
+      if (after !== undefined) {
+        // RLS hides another tenant's rows: their id is no position here.
+        const found: { seq: string }[] = await tx.manager.query(`SELECT seq FROM ledger WHERE id = $1`, [after]);
+        if (found.length === 0) throw invalid('invalid_cursor', 'cursor is not valid');
+        afterSeq = found[0].seq;
+      }
       const rows: LedgerRow[] = await tx.manager.query(
         `SELECT * FROM ledger WHERE ($1::text IS NULL OR sku = $1) AND ($2::bigint IS NULL OR seq < $2)
          ORDER BY seq DESC LIMIT $3`,
-        [filter.sku ?? null, filter.cursor ?? null, limit + 1],
+        [filter.sku ?? null, afterSeq, limit + 1],
       );
       const page = rows.slice(0, limit);
       return {
@@ -117,7 +130,7 @@ export class StockQueries {
           reference: r.reference,
           at: r.at,
         })),
-        nextCursor: rows.length > limit ? page[page.length - 1].seq : null,
+        next: rows.length > limit ? page[page.length - 1].id : null,
       };
     });
   }

@@ -28,3 +28,10 @@ export const locationCursor = {
   encode: (p: LocationPosition | null): string | null => (p === null ? null : encodeCursor({ priority: p.priority, code: p.code })),
   decode: (cursor: string | undefined): LocationPosition | undefined => (cursor === undefined ? undefined : decodeCursor(cursor, locationPosition)),
 };
+
+const ledgerPosition = z.object({ id: z.string().refine(isUuid) });
+
+export const ledgerCursor = {
+  encode: (id: string | null): string | null => (id === null ? null : encodeCursor({ id })),
+  decode: (cursor: string | undefined): string | undefined => (cursor === undefined ? undefined : decodeCursor(cursor, ledgerPosition).id),
+};

@@ -1,10 +1,14 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { ConflictProblem, NotFoundProblem, UnprocessableProblem, type DomainException } from '@tessera/service-kit';
+import { ConflictProblem, invalidCursor, NotFoundProblem, UnprocessableProblem, type DomainException } from '@tessera/service-kit';
 import { catchError, type Observable } from 'rxjs';
 import { InventoryError } from '../domain';
 
-/** Domain errors → problem+json: conflict 409 (nothing changed), not_found 404, invalid 422. */
+/**
+ * Domain errors → problem+json: conflict 409 (nothing changed), not_found 404, invalid 422; but a cursor naming no
+ * row of the tenant is a query parameter this API did not hand out, a 400 like any other bad cursor.
+ */
 export function toProblem(e: InventoryError): DomainException {
+  if (e.code === 'invalid_cursor') return invalidCursor();
   const options = { extensions: { reason: e.code, ...(e.details ?? {}) } };
   switch (e.kind) {
     case 'conflict':

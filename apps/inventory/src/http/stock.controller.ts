@@ -13,7 +13,7 @@ import {
 } from '@tessera/service-kit';
 import { InventoryRead } from './access';
 import { InventoryDomain, type AdjustReason, type Movement } from '../domain';
-import { levelCursor } from './cursors';
+import { ledgerCursor, levelCursor } from './cursors';
 import { LedgerEntryDto, LedgerPageDto, LedgerQueryDto } from './dto/ledger.dto';
 import { CreateMovementDto, LevelListDto, LevelsQueryDto, MovementResultDto, StockLevelDto } from './dto/movement.dto';
 import { InventoryErrorInterceptor } from './problems';
@@ -61,8 +61,8 @@ export class StockController {
   @Get('ledger')
   @ApiOkResponse({ type: LedgerPageDto })
   async ledger(@Caller() caller: CallerContext, @Query() q: LedgerQueryDto): Promise<LedgerPageDto> {
-    const page = await this.inventory.queries.ledger(tenantOf(caller), q);
-    return { items: page.items.map(LedgerEntryDto.of), nextCursor: page.nextCursor };
+    const page = await this.inventory.queries.ledger(tenantOf(caller), { sku: q.sku, limit: q.limit, after: ledgerCursor.decode(q.cursor) });
+    return { items: page.items.map(LedgerEntryDto.of), nextCursor: ledgerCursor.encode(page.next) };
   }
 }
 

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import type { LedgerEntry } from '../../domain';
 
 export class LedgerQueryDto {
@@ -12,7 +12,8 @@ export class LedgerQueryDto {
 
   @ApiPropertyOptional({ description: 'the nextCursor of the previous page' })
   @IsOptional()
-  @Matches(/^[1-9][0-9]{0,17}$/, { message: 'cursor must be a cursor returned by this API' })
+  @IsString()
+  @MaxLength(1024)
   cursor?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
