@@ -14,6 +14,7 @@ const path = require('node:path');
 const services = require('./services');
 const { loadOrCreateSecrets } = require('./secrets');
 const { alive, postmasterPid } = require('./pids');
+const { portProblems } = require('./ports');
 
 const root = path.resolve(__dirname, '../..');
 // Empty counts as unset, as for every other variable: `TESSERA_DATA_DIR=` must not put data in the repository's root.
@@ -256,13 +257,23 @@ async function main() {
   readyTimeoutMs = intFromEnv(process.env, 'STARTUP_TIMEOUT_MS', readyTimeoutMs);
   const gatewayPort = portFromEnv(process.env, 'PORT', services.gateway.defaultPort);
   for (const svc of services) svc.port = portFromEnv(process.env, `${svc.name.toUpperCase()}_PORT`, svc.defaultPort);
+  // 0: a free port of the system's choosing, which the gateway reports once it listens.
+  const metricsPort = intFromEnv(process.env, 'METRICS_PORT', 9464, { min: 0, max: 65535 });
+  const embeddedPgPort = process.env.DATABASE_URL ? undefined : portFromEnv(process.env, 'EMBEDDED_PG_PORT', 54329);
   const secrets = loadOrCreateSecrets(dataDir);
+  const problems = await portProblems([
+    { port: gatewayPort, variable: 'PORT', what: 'the gateway' },
+    ...services.map((svc) => ({ port: svc.port, variable: `${svc.name.toUpperCase()}_PORT`, what: svc.name })),
+    ...(metricsPort === 0 ? [] : [{ port: metricsPort, variable: 'METRICS_PORT', what: "the gateway's metrics" }]),
+    ...(embeddedPgPort === undefined ? [] : [{ port: embeddedPgPort, variable: 'EMBEDDED_PG_PORT', what: 'embedded PostgreSQL' }]),
+  ]);
+  if (problems.length > 0) throw new Error(problems.join('; '));
   const env = { ...process.env };
   for (const [k, v] of Object.entries(secrets)) if (k !== 'POSTGRES_PASSWORD' && !env[k]) env[k] = v;
   env.LOG_LEVEL ??= 'info';
 
-  if (!env.DATABASE_URL) {
-    const port = portFromEnv(env, 'EMBEDDED_PG_PORT', 54329);
+  if (embeddedPgPort !== undefined) {
+    const port = embeddedPgPort;
     const { handle, ready } = startPostgres({ dataDir: path.join(dataDir, 'postgres'), port, persistent: true, password: secrets.POSTGRES_PASSWORD });
     postgresStarting = ready.catch(async (err) => {
       await handle.stop();
@@ -299,15 +310,19 @@ async function main() {
   }
   await Promise.all(services.map((svc) => waitReady(svc.name, env[svc.urlEnv])));
 
-  runTs(services.gateway.main, { ...processEnv(env, null), PORT: String(gatewayPort) }, { name: services.gateway.name });
+  const gateway = runTs(services.gateway.main, { ...processEnv(env, null), PORT: String(gatewayPort) }, { name: services.gateway.name });
+  if (!gateway) return; // stopping
+  // The gateway reports the metrics port it listens on: with METRICS_PORT=0 only it knows which one that is.
+  const listening = new Promise((resolve) => gateway.on('message', (msg) => msg?.type === 'listening' && resolve(msg)));
   const base = `http://localhost:${gatewayPort}`;
   await waitReady('gateway', base);
+  const { metricsPort: actualMetricsPort } = await listening;
 
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   log(`API        ${base}/v1`);
   log(`API docs   ${base}/docs   (OpenAPI: ${base}/openapi.json)`);
   // The gateway's metrics are on a port of their own, not the public one (each service serves its own on its port).
-  log(`health     ${base}/health/ready   metrics (internal): http://localhost:${env.METRICS_PORT || 9464}/metrics`);
+  log(`health     ${base}/health/ready   metrics (internal): http://localhost:${actualMetricsPort}/metrics`);
   log('Ctrl-C stops everything');
 }
 

@@ -25,6 +25,8 @@ async function main(): Promise<void> {
     'gateway listening',
   );
   installSignalHandlers(app, config.shutdownTimeoutMs, logger);
+  // Started by `npm start` (tools/launcher), which prints the metrics URL: with METRICS_PORT=0 only this process knows it.
+  process.send?.({ type: 'listening', port: config.port, metricsPort: metrics.port });
 }
 
 main().catch((error: unknown) => {

@@ -101,10 +101,40 @@ describe('npm start (tools/launcher)', () => {
     }
   });
 
-  it('started with npm start, stops everything on SIGTERM to npm and keeps its data across a restart', async () => {
-    // What an init system or `docker stop` does: SIGTERM to the process it started, here npm.
-    const platform = await startPlatform({}, { viaNpm: true });
+  it('refuses to start, before PostgreSQL and any migration, naming each port that is taken or given twice', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-e2e-'));
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, resolve));
+    const takenPort = (taken.address() as net.AddressInfo).port;
     try {
+      const run = spawnSync(process.execPath, ['tools/launcher/start.js'], {
+        cwd: path.resolve(__dirname, '../../..'),
+        env: { ...process.env, TESSERA_DATA_DIR: dataDir, DATABASE_URL: '', PORT: String(takenPort), ORDERS_PORT: '3999', BILLING_PORT: '3999' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(run.status).toBe(1);
+      expect(run.stdout).toContain(`port ${takenPort} (the gateway) is in use: set PORT to a free port`);
+      expect(run.stdout).toContain('BILLING_PORT and ORDERS_PORT are both 3999 (billing, orders)');
+      // No PostgreSQL cluster was made or started.
+      expect(readdirSync(dataDir)).not.toContain('postgres');
+      expect(run.stdout).not.toContain('embedded PostgreSQL on');
+    } finally {
+      taken.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('started with npm start, stops everything on SIGTERM to npm and keeps its data across a restart', async () => {
+    // What an init system or `docker stop` does: SIGTERM to the process it started, here npm. METRICS_PORT=0 lets
+    // the gateway take any free port for its metrics, and the printed URL is the one it took.
+    const platform = await startPlatform({ METRICS_PORT: '0' }, { viaNpm: true });
+    try {
+      const metricsUrl = /metrics \(internal\): (http:\/\/localhost:(\d+)\/metrics)/.exec(platform.output());
+      expect(Number(metricsUrl?.[2])).toBeGreaterThan(0);
+      const metrics = await fetch(metricsUrl?.[1] as string);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toContain('# TYPE');
       const api = client(platform.baseUrl);
       const slug = `keep-${randomUUID().slice(0, 8)}`;
       const owner = { email: `o@${slug}.test`, password: 'persistent password', name: 'Kim' };

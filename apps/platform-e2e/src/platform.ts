@@ -101,10 +101,10 @@ export async function startPlatform(
       cwd: root,
       env: {
         ...process.env,
-        ...extraEnv,
+        ...servicePorts,
+        ...extraEnv, // may move a service's port or METRICS_PORT, not the gateway's or PostgreSQL's
         PORT: String(port),
         EMBEDDED_PG_PORT: String(pgPort),
-        ...servicePorts,
         TESSERA_DATA_DIR: dataDir,
         LOG_LEVEL: extraEnv.LOG_LEVEL ?? 'warn',
         // Never the developer's own database or brokers; a test asks for Kafka explicitly.
