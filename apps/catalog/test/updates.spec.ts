@@ -250,4 +250,55 @@ describe('products: patch and archive, with their events', () => {
     const read = await h.get(caller, `/v1/products/${product.id}`);
     expect(read.body.variants.map((v: { priceAmount: number }) => v.priceAmount)).toEqual([111, 222]);
   });
+
+  describe('reads from one snapshot', () => {
+    /**
+     * Holds catalog.variants locked while a read is under way, so that the read has taken its snapshot with the
+     * products statement and waits on its variants statement; commits `change` in the lock's transaction meanwhile,
+     * then lets the read finish. A read that took a new snapshot per statement would see the change half.
+     */
+    async function readAcross(read: () => Promise<{ status: number; body: unknown }>, change: (q: (sql: string, params: unknown[]) => Promise<unknown>) => Promise<void>) {
+      const locker = await h.admin.connect();
+      try {
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE catalog.variants IN ACCESS EXCLUSIVE MODE');
+        const reading = read();
+        const waiting = async () =>
+          (await h.admin.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%variants%'`)).rowCount;
+        const deadline = Date.now() + 10_000;
+        while (!(await waiting())) {
+          if (Date.now() > deadline) throw new Error('the read never waited on catalog.variants');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await change((sql, params) => locker.query(sql, params));
+        await locker.query('COMMIT');
+        return await reading;
+      } finally {
+        locker.release();
+      }
+    }
+
+    const renameAndReprice = (id: string) => async (q: (sql: string, params: unknown[]) => Promise<unknown>) => {
+      await q(`UPDATE catalog.products SET title = 'Renamed' WHERE id = $1`, [id]);
+      await q(`UPDATE catalog.variants SET price_amount = price_amount + 1 WHERE product_id = $1`, [id]);
+    };
+
+    it('GET /v1/products/{id} shows the product and its variants as they were together', async () => {
+      const { caller, product } = await seeded();
+      const res = await readAcross(() => h.get(caller, `/v1/products/${product.id}`), renameAndReprice(product.id));
+      expect(res.status).toBe(200);
+      const body = res.body as ProductBody & { title: string; variants: { priceAmount: number }[] };
+      expect([body.title, body.variants.map((v) => v.priceAmount).sort()]).toEqual(['Minifigure torso', [300, 350]]);
+      const after = (await h.get(caller, `/v1/products/${product.id}`)).body as typeof body;
+      expect([after.title, after.variants.map((v) => v.priceAmount).sort()]).toEqual(['Renamed', [301, 351]]);
+    });
+
+    it('GET /v1/products shows each product and its variants as they were together', async () => {
+      const { caller, product } = await seeded();
+      const res = await readAcross(() => h.get(caller, '/v1/products'), renameAndReprice(product.id));
+      expect(res.status).toBe(200);
+      const item = (res.body as { items: (ProductBody & { title: string; variants: { priceAmount: number }[] })[] }).items.find((p) => p.id === product.id);
+      expect([item?.title, item?.variants.map((v) => v.priceAmount).sort()]).toEqual(['Minifigure torso', [300, 350]]);
+    });
+  });
 });
