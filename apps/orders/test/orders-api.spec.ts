@@ -185,6 +185,40 @@ describe('orders HTTP API', () => {
       expect((await h.getOrder(owner, placed.body.id)).body.status).toBe('pending');
     });
 
+    it('shows an order, its items and its history as they were together, even when a change commits between the reads', async () => {
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      const id = placed.body.id as string;
+      // order_history is held locked while the GET runs, so the GET has read the order (and taken its snapshot)
+      // and waits on its history; a cancellation commits meanwhile.
+      const locker = await h.admin.connect();
+      let got: Awaited<ReturnType<typeof h.getOrder>> | undefined;
+      try {
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE orders.order_history IN ACCESS EXCLUSIVE MODE');
+        const reading = h.getOrder(owner, id);
+        const deadline = Date.now() + 10_000;
+        const waiting = async () =>
+          (await h.admin.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%order_history%'`)).rowCount;
+        while (!(await waiting())) {
+          if (Date.now() > deadline) throw new Error('the GET never waited on orders.order_history');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await locker.query(`UPDATE orders.orders SET status = 'cancelled' WHERE id = $1`, [id]);
+        await locker.query(
+          `INSERT INTO orders.order_history (tenant_id, order_id, from_status, to_status, cause_type, actor) VALUES ($1, $2, 'pending', 'cancelled', 'api', 'user:test')`,
+          [owner.tenantId, id],
+        );
+        await locker.query('COMMIT');
+        got = await reading;
+      } finally {
+        locker.release();
+      }
+      expect(got?.status).toBe(200);
+      expect([got?.body.status, got?.body.history.map((e: { to: string }) => e.to)]).toEqual(['pending', ['pending']]);
+      const after = await h.getOrder(owner, id);
+      expect([after.body.status, after.body.history.map((e: { to: string }) => e.to)]).toEqual(['cancelled', ['pending', 'cancelled']]);
+    });
+
     it('lists newest first with a cursor and a status filter', async () => {
       const t = h.staff('owner');
       await h.seedVariant(t.tenantId, { sku: 'L-1' });
