@@ -224,20 +224,31 @@ function rolePassword(appPassword, schema) {
   return crypto.createHmac('sha256', appPassword).update(`tessera_${schema}`).digest('base64url');
 }
 
+/**
+ * The key a service verifies caller contexts with, derived from the platform's INTERNAL_TOKEN_SECRET exactly as
+ * @tessera/service-kit's serviceContextKey does. The gateway holds the secret and signs for each service with that
+ * service's key, so a service whose environment leaks can forge calls to itself only, not to identity or the others.
+ */
+function serviceContextKey(secret, service) {
+  return crypto.createHmac('sha256', secret).update(`tessera.caller-context.${service}`).digest('base64url');
+}
+
 /** Secrets only some processes need; no other process receives them. */
 const IDENTITY_ONLY = ['JWT_SIGNING_KEYS', 'CREDENTIALS_ENCRYPTION_KEYS'];
 const LAUNCHER_ONLY = ['DATABASE_URL', 'DB_APP_PASSWORD', 'POSTGRES_PASSWORD'];
 
 /**
  * The environment of a service (`svc`) or of the gateway (null): never the admin URL or the password behind every
- * runtime role; a service's own runtime URL as <NAME>_DATABASE_URL (unless set explicitly); the signing and
- * encryption keys for identity only.
+ * runtime role; a service's own runtime URL as <NAME>_DATABASE_URL (unless set explicitly) and its own caller-context
+ * key as INTERNAL_TOKEN_SECRET (the platform's secret is the gateway's only); the signing and encryption keys for
+ * identity only.
  */
 function processEnv(env, svc) {
   const out = { ...env };
   for (const k of LAUNCHER_ONLY) delete out[k];
   if (svc?.name !== 'identity') for (const k of IDENTITY_ONLY) delete out[k];
   if (svc) {
+    out.INTERNAL_TOKEN_SECRET = serviceContextKey(env.INTERNAL_TOKEN_SECRET, svc.name);
     const urlEnv = `${svc.name.toUpperCase()}_DATABASE_URL`;
     if (!env[urlEnv]) {
       const url = new URL(env.DATABASE_URL);

@@ -1,13 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { signCallerContext } from '@tessera/service-kit';
 import type { Logger } from 'pino';
 import { AccessTokenVerifier } from './auth/access-token-verifier';
 import { ApiKeyVerifier } from './auth/api-key-verifier';
 import { Authenticator } from './auth/authenticator';
 import { TenantStatusLookup } from './auth/tenant-status';
 import { UserStatusLookup } from './auth/user-status';
-import type { CallerContextSigner } from './auth/caller-context-signer';
+import { serviceSigner, type CallerContextSigner, type ServiceContextSigner } from './auth/caller-context-signer';
 import type { GatewayConfig } from './config';
 import { CALLER_CONTEXT_SIGNER, GATEWAY_CONFIG, GATEWAY_LOGGER } from './gateway.tokens';
 import { OpenApiAggregator } from './openapi/openapi-aggregator';
@@ -32,14 +31,15 @@ export class AppModule {
         { provide: GATEWAY_LOGGER, useValue: logger },
         {
           provide: CALLER_CONTEXT_SIGNER,
-          useValue: ((context) =>
-            signCallerContext(context, config.internalTokenSecret, CALLER_CONTEXT_TTL_SECONDS)) satisfies CallerContextSigner,
+          useValue: serviceSigner(config.internalTokenSecret, CALLER_CONTEXT_TTL_SECONDS),
         },
         {
           provide: Authenticator,
           inject: [CALLER_CONTEXT_SIGNER],
-          useFactory: (sign: CallerContextSigner) =>
-            new Authenticator(
+          useFactory: (signFor: ServiceContextSigner) => {
+            // Everything the authenticator asks, it asks identity.
+            const sign: CallerContextSigner = (context) => signFor(context, 'identity');
+            return new Authenticator(
               new AccessTokenVerifier(
                 config.identityUrl,
                 { jwksCacheMaxAgeMs: config.jwksCacheMaxAgeMs, verifiedCache: config.accessTokenCache },
@@ -48,7 +48,8 @@ export class AppModule {
               new ApiKeyVerifier(config.identityUrl, sign, config.apiKeyCache),
               new TenantStatusLookup(config.identityUrl, sign, config.tenantStatusCache),
               new UserStatusLookup(config.identityUrl, sign, config.userStatusCache),
-            ),
+            );
+          },
         },
         { provide: RateLimits, useFactory: () => new RateLimits(config.rateLimits) },
         {
@@ -67,13 +68,13 @@ export class AppModule {
         {
           provide: GatewayPipeline,
           inject: [Authenticator, RateLimits, CALLER_CONTEXT_SIGNER, UpstreamProxy],
-          useFactory: (auth: Authenticator, limits: RateLimits, sign: CallerContextSigner, proxy: UpstreamProxy) =>
+          useFactory: (auth: Authenticator, limits: RateLimits, sign: ServiceContextSigner, proxy: UpstreamProxy) =>
             new GatewayPipeline(config.upstreams, auth, limits, sign, proxy),
         },
         {
           provide: OpenApiAggregator,
           inject: [CALLER_CONTEXT_SIGNER],
-          useFactory: (sign: CallerContextSigner) => new OpenApiAggregator(config.upstreams, sign, config.openApiRefreshMs),
+          useFactory: (sign: ServiceContextSigner) => new OpenApiAggregator(config.upstreams, sign, config.openApiRefreshMs),
         },
       ],
     };

@@ -2,7 +2,7 @@ import { signCallerContext } from '@tessera/service-kit';
 import { base64url } from 'jose';
 import { AccessTokenVerifier } from '../src/auth/access-token-verifier';
 import { GatewayError } from '../src/http/problem';
-import { FakeIdentity, TEST_SECRET } from './fake-identity';
+import { FakeIdentity, IDENTITY_KEY } from './fake-identity';
 
 const JWKS_PATH = '/.well-known/jwks.json';
 
@@ -29,7 +29,7 @@ describe('AccessTokenVerifier cache', () => {
     return new AccessTokenVerifier(
       identity.url,
       { jwksCacheMaxAgeMs: 1, verifiedCache: { ttlMs, maxEntries: 100 }, now: () => now },
-      (context) => signCallerContext(context, TEST_SECRET),
+      (context) => signCallerContext(context, IDENTITY_KEY),
     );
   }
 

@@ -1,13 +1,15 @@
-import { verifyCallerContext } from '@tessera/service-kit';
+import { serviceContextKey, verifyCallerContext } from '@tessera/service-kit';
 import { CONTEXT_HEADER } from '@tessera/contracts';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { FakeUpstream, json, type RecordedRequest } from './fake-upstream';
 
 export const TEST_SECRET = 'test-internal-token-secret-0123456789abcdef';
+/** The key identity verifies caller contexts with, derived from the gateway's TEST_SECRET. */
+export const IDENTITY_KEY = serviceContextKey(TEST_SECRET, 'identity');
 
 /** A context the gateway signed: the anonymous one of public routes, or (`internal`) its own for /internal routes. */
 async function hasGatewayContext(req: RecordedRequest, type: 'anonymous' | 'internal' = 'anonymous'): Promise<boolean> {
-  const context = await verifyCallerContext(String(req.headers[CONTEXT_HEADER] ?? ''), TEST_SECRET).catch(() => undefined);
+  const context = await verifyCallerContext(String(req.headers[CONTEXT_HEADER] ?? ''), IDENTITY_KEY).catch(() => undefined);
   return context?.principalType === type && !context.tenantId && !context.principalId;
 }
 

@@ -1,9 +1,9 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { CONTEXT_HEADER } from '@tessera/contracts';
-import { signCallerContext, verifyCallerContext } from '@tessera/service-kit';
+import { serviceContextKey, signCallerContext, verifyCallerContext } from '@tessera/service-kit';
 import { base64url, generateKeyPair, SignJWT } from 'jose';
 import request from 'supertest';
-import { FakeIdentity, TEST_SECRET } from './fake-identity';
+import { FakeIdentity, IDENTITY_KEY, TEST_SECRET } from './fake-identity';
 import { startGateway, testConfig } from './gateway-harness';
 
 /** Authentication at the gateway against a real local identity stand-in (JWKS and API key verify over HTTP). */
@@ -28,8 +28,27 @@ describe('gateway authentication', () => {
   beforeEach(() => identity.requests.splice(0));
 
   async function forwardedContext(headers: Record<string, unknown>) {
-    return verifyCallerContext(String(headers[CONTEXT_HEADER]), TEST_SECRET);
+    return verifyCallerContext(String(headers[CONTEXT_HEADER]), IDENTITY_KEY);
   }
+
+  it("signs what it forwards with the key of the service it goes to, which neither the secret nor another service's key verifies", async () => {
+    // The catalog upstream pointed at the identity stand-in, which echoes what it receives.
+    const config = testConfig(identity.url);
+    config.upstreams = config.upstreams.map((u) => (u.name === 'catalog' ? { ...u, url: identity.url } : u));
+    const gateway = await startGateway(config);
+    try {
+      const token = await identity.token({ sub: 'user-3', tid: 'tenant-3', roles: ['viewer'] });
+      const res = await request(gateway.getHttpServer()).get('/v1/products').set('authorization', `Bearer ${token}`);
+      expect(res.status).toBe(200);
+      const forwarded = String(res.body.headers[CONTEXT_HEADER]);
+      expect(await verifyCallerContext(forwarded, serviceContextKey(TEST_SECRET, 'catalog'))).toMatchObject({ tenantId: 'tenant-3', principalId: 'user-3' });
+      for (const key of [TEST_SECRET, IDENTITY_KEY, serviceContextKey(TEST_SECRET, 'orders')]) {
+        await expect(verifyCallerContext(forwarded, key)).rejects.toThrow();
+      }
+    } finally {
+      await gateway.close();
+    }
+  });
 
   it('forwards a valid JWT caller as a signed context with tenant, user and roles', async () => {
     const token = await identity.token({ sub: 'user-42', tid: 'tenant-7', roles: ['manager', 'not-a-role'] });
@@ -60,7 +79,7 @@ describe('gateway authentication', () => {
   it('replaces a client-supplied x-tessera-context, on authenticated and public routes', async () => {
     const forged = await signCallerContext(
       { requestId: 'r', tenantId: 'other-tenant', principalId: 'root', principalType: 'user', roles: ['owner'], scopes: [] },
-      TEST_SECRET,
+      IDENTITY_KEY,
     );
     const token = await identity.token({ sub: 'user-1', tid: 'tenant-1', roles: ['viewer'] });
     const res = await http.get('/v1/me').set('authorization', `Bearer ${token}`).set(CONTEXT_HEADER, forged);

@@ -3,7 +3,7 @@ import { signCallerContext } from '@tessera/service-kit';
 import request from 'supertest';
 import { TenantStatusLookup } from '../src/auth/tenant-status';
 import { GatewayError } from '../src/http/problem';
-import { FakeIdentity, TEST_SECRET } from './fake-identity';
+import { FakeIdentity, IDENTITY_KEY } from './fake-identity';
 import { closedPort } from './fake-upstream';
 import { expectProblem, sleep, startGateway, testConfig } from './gateway-harness';
 
@@ -149,7 +149,7 @@ describe('gateway: tenant status', () => {
   describe('TenantStatusLookup cache', () => {
     let now: number;
     const lookup = (ttlMs = 5_000) =>
-      new TenantStatusLookup(identity.url, (context) => signCallerContext(context, TEST_SECRET), {
+      new TenantStatusLookup(identity.url, (context) => signCallerContext(context, IDENTITY_KEY), {
         ttlMs,
         maxEntries: 100,
         now: () => now,
@@ -210,7 +210,7 @@ describe('gateway: tenant status', () => {
     it('answers 503 when identity cannot be reached', async () => {
       const unreachable = new TenantStatusLookup(
         `http://127.0.0.1:${await closedPort()}`,
-        (context) => signCallerContext(context, TEST_SECRET),
+        (context) => signCallerContext(context, IDENTITY_KEY),
         { ttlMs: 5_000, maxEntries: 10 },
       );
       expect((await refusal(unreachable.assertActive(newTenant(), 'r'))).problem.status).toBe(503);

@@ -1,14 +1,15 @@
 /**
  * The platform operator's tool for a tenant's status: calls identity's internal
  * `PUT /internal/tenants/{id}/status` directly (never through the gateway, which hides `/internal`), with the
- * internal credential: a tenant-less caller context signed with INTERNAL_TOKEN_SECRET (service-kit `callInternal`).
+ * internal credential: a tenant-less caller context signed with identity's own key, derived from the platform's
+ * INTERNAL_TOKEN_SECRET (service-kit `serviceKey`, `callInternal`).
  *
  *   npx nx run identity:tenant-status --args="<tenant id> <trial|active|suspended> <reason...>"
  *
- * Environment: IDENTITY_URL (default http://127.0.0.1:3101); INTERNAL_TOKEN_SECRET, else the embedded default's
+ * Environment: IDENTITY_URL (default http://127.0.0.1:3101); INTERNAL_TOKEN_SECRET (the platform's, as the gateway's), else the embedded default's
  * `$TESSERA_DATA_DIR/secrets.json` (default `.data`). Prints identity's answer; exits 1 unless it is a 2xx.
  */
-import { callInternal, internalTokenSecret, printAnswer, runOperatorTool, type InternalAnswer } from '@tessera/service-kit';
+import { callInternal, printAnswer, runOperatorTool, serviceKey, type InternalAnswer } from '@tessera/service-kit';
 
 export const DEFAULT_IDENTITY_URL = 'http://127.0.0.1:3101';
 
@@ -41,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   return printAnswer(
     await requestTenantStatus({
       identityUrl: process.env['IDENTITY_URL'] ?? DEFAULT_IDENTITY_URL,
-      internalTokenSecret: internalTokenSecret(process.env),
+      internalTokenSecret: serviceKey('identity', process.env),
       tenantId,
       status,
       reason,

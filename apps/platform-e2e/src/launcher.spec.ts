@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { client, eventually, removeDataDir, SERVICES, startPlatform, type Platform } from './platform';
 
 function portOpen(port: number): Promise<boolean> {
@@ -179,6 +179,13 @@ describe('npm start (tools/launcher)', () => {
         return new Map(vars.filter(Boolean).map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
       };
       const passwords = new Set<string>();
+      // The gateway alone holds the platform's INTERNAL_TOKEN_SECRET; each service holds its own key derived from it.
+      const platformSecret = platform.secrets().INTERNAL_TOKEN_SECRET;
+      // service-kit's serviceContextKey, which the services' tests and the gateway's use (this project may not import it).
+      const serviceContextKey = (secret: string, service: string) => createHmac('sha256', secret).update(`tessera.caller-context.${service}`).digest('base64url');
+      expect(environ('gateway').get('INTERNAL_TOKEN_SECRET')).toBe(platformSecret);
+      expect(SERVICES.map((name) => environ(name).get('INTERNAL_TOKEN_SECRET'))).toEqual(SERVICES.map((name) => serviceContextKey(platformSecret, name)));
+      expect(new Set([platformSecret, ...SERVICES.map((name) => environ(name).get('INTERNAL_TOKEN_SECRET'))]).size).toBe(SERVICES.length + 1);
       for (const name of [...SERVICES, 'gateway']) {
         const env = environ(name);
         for (const secret of ['DATABASE_URL', 'DB_APP_PASSWORD', 'POSTGRES_PASSWORD']) expect({ name, secret, set: env.has(secret) }).toEqual({ name, secret, set: false });

@@ -52,6 +52,7 @@ export { MaxCodePoints } from './lib/validation/max-code-points';
 
 // Caller context
 export {
+  serviceContextKey,
   signCallerContext,
   verifyCallerContext,
   CallerTokenError,
@@ -76,6 +77,7 @@ export { InternalCallerGuard, InternalRoutes } from './lib/internal/internal-cal
 export {
   callInternal,
   internalTokenSecret,
+  serviceKey,
   runOperatorTool,
   printAnswer,
   type InternalCall,

@@ -1,7 +1,7 @@
 import { CONTEXT_HEADER } from '@tessera/contracts';
 import { randomUUID } from 'node:crypto';
 import type { Upstream } from '../proxy/route-table';
-import { anonymousContext, type CallerContextSigner } from '../auth/caller-context-signer';
+import { anonymousContext, type ServiceContextSigner } from '../auth/caller-context-signer';
 import { mergeOpenApi, type OpenApiDocument, type ServiceDocument } from './merge-openapi';
 
 const FETCH_TIMEOUT_MS = 3_000;
@@ -23,7 +23,7 @@ export class OpenApiAggregator {
 
   constructor(
     private readonly upstreams: readonly Upstream[],
-    private readonly signContext: CallerContextSigner,
+    private readonly signContext: ServiceContextSigner,
     private readonly refreshMs: number,
     private readonly now: () => number = Date.now,
   ) {}
@@ -63,7 +63,7 @@ export class OpenApiAggregator {
     const base = { service: upstream.name, prefixes: upstream.prefixes };
     try {
       const response = await fetch(`${upstream.url}/openapi.json`, {
-        headers: { accept: 'application/json', [CONTEXT_HEADER]: await this.signContext(anonymousContext(randomUUID())) },
+        headers: { accept: 'application/json', [CONTEXT_HEADER]: await this.signContext(anonymousContext(randomUUID()), upstream.name) },
         signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
       });
       if (!response.ok) {

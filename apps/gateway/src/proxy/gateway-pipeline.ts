@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CONTEXT_HEADER, REQUEST_ID_HEADER, type CallerContext } from '@tessera/contracts';
 import { callerLogBindings, newTraceparent, TRACEPARENT_HEADER, validTraceparent } from '@tessera/service-kit';
 import type { Authenticator } from '../auth/authenticator';
-import type { CallerContextSigner } from '../auth/caller-context-signer';
+import type { ServiceContextSigner } from '../auth/caller-context-signer';
 import { isCredentialRoute } from '../auth/public-routes';
 import type { ExpressRequest as Request, ExpressResponse as Response, NextFunction } from '../http/express-types';
 import { GatewayError, sendProblem } from '../http/problem';
@@ -35,7 +35,7 @@ export class GatewayPipeline {
     private readonly upstreams: readonly Upstream[],
     private readonly authenticator: Authenticator,
     private readonly limits: RateLimits,
-    private readonly signContext: CallerContextSigner,
+    private readonly signContext: ServiceContextSigner,
     private readonly proxy: UpstreamProxy,
   ) {}
 
@@ -81,7 +81,7 @@ export class GatewayPipeline {
     req.log?.setBindings({ ...callerLogBindings(caller), upstream: upstream.name });
 
     for (const header of STRIPPED_HEADERS) delete req.headers[header];
-    req.headers[CONTEXT_HEADER] = await this.signContext(caller);
+    req.headers[CONTEXT_HEADER] = await this.signContext(caller, upstream.name);
     req.headers['x-forwarded-for'] = address;
     req.headers['x-forwarded-proto'] = req.protocol;
     if (req.headers.host) req.headers['x-forwarded-host'] = req.headers.host;

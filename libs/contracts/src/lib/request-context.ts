@@ -2,7 +2,7 @@ import type { Role } from './roles';
 
 /**
  * Who is calling, as established by the gateway. The gateway forwards it to services as a short-lived
- * token in the `x-tessera-context` header (HS256, signed with INTERNAL_TOKEN_SECRET, issuer
+ * token in the `x-tessera-context` header (HS256, signed with the receiving service's key, issuer
  * `tessera-gateway`, audience `tessera-services`, 60 s lifetime); services refuse calls without it.
  */
 export interface CallerContext {

@@ -1,6 +1,6 @@
 import type { CallerContext } from '@tessera/contracts';
 import { SignJWT } from 'jose';
-import { CallerTokenError, signCallerContext, verifyCallerContext } from './caller-token';
+import { CallerTokenError, serviceContextKey, signCallerContext, verifyCallerContext } from './caller-token';
 
 const SECRET = 'a-caller-context-secret-of-32-chars!';
 const caller: CallerContext = {
@@ -97,5 +97,17 @@ describe('caller-context tokens', () => {
 
   it('refuses a short secret', async () => {
     await expect(signCallerContext(caller, 'short')).rejects.toThrow(/at least 32/);
+  });
+
+  it("derives each service's key from the platform's secret: stable, long enough, and no key verifies another's tokens", async () => {
+    const keys = ['identity', 'catalog', 'orders'].map((service) => serviceContextKey(SECRET, service));
+    expect(new Set([SECRET, ...keys]).size).toBe(4);
+    expect(serviceContextKey(SECRET, 'catalog')).toBe(keys[1]);
+    expect(serviceContextKey('another-secret-of-at-least-32-characters', 'catalog')).not.toBe(keys[1]);
+    for (const k of keys) expect(k.length).toBeGreaterThanOrEqual(32);
+    const forCatalog = await signCallerContext(caller, keys[1]);
+    await expect(verifyCallerContext(forCatalog, keys[1])).resolves.toEqual(caller);
+    for (const other of [SECRET, keys[0], keys[2]]) expect((await rejection(verifyCallerContext(forCatalog, other))).reason).toBe('invalid');
+    expect(() => serviceContextKey('short', 'catalog')).toThrow(/at least 32/);
   });
 });

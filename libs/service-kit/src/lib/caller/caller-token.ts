@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { ROLES, type CallerContext } from '@tessera/contracts';
 import { createSigner, createVerifier, TokenError } from 'fast-jwt';
 import { z } from 'zod';
@@ -76,6 +77,17 @@ function verifierFor(secret: string): Verify {
 }
 
 /** Signs the context the gateway forwards in `x-tessera-context` (HS256, short-lived). */
+/**
+ * The key one service verifies caller contexts with, derived from the platform's INTERNAL_TOKEN_SECRET. Only the
+ * gateway (and the operator's tools) hold that secret; each service gets its own key, and the gateway signs what it
+ * forwards to a service with that service's key. A service whose key leaks can then forge calls to itself only,
+ * never to identity or to another service. tools/launcher/start.js derives the same keys.
+ */
+export function serviceContextKey(secret: string, service: string): string {
+  checkSecret(secret);
+  return createHmac('sha256', secret).update(`tessera.caller-context.${service}`).digest('base64url');
+}
+
 export async function signCallerContext(ctx: CallerContext, secret: string, ttlSeconds = 60): Promise<string> {
   const sign = signerFor(secret);
   return sign({

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CONTEXT_HEADER, REQUEST_ID_HEADER } from '@tessera/contracts';
-import { signCallerContext } from '../caller/caller-token';
+import { serviceContextKey, signCallerContext } from '../caller/caller-token';
 
 /** One call of a service's `/internal/...` route, as the platform operator's tools make it. */
 export interface InternalCall {
   /** The service's own URL (never the gateway's, which answers 404 to `/internal`). */
   baseUrl: string;
+  /** The called service's own key (serviceContextKey of the platform's secret, as `serviceKey` finds it). */
   internalTokenSecret: string;
   method: 'GET' | 'POST' | 'PUT';
   /** Starts with `/internal/`; path parameters already encoded. */
@@ -49,8 +50,8 @@ export async function callInternal(call: InternalCall): Promise<InternalAnswer> 
 }
 
 /**
- * INTERNAL_TOKEN_SECRET from the environment, else the one `npm start` generated into
- * `$TESSERA_DATA_DIR/secrets.json` (default `.data`).
+ * The platform's INTERNAL_TOKEN_SECRET (the gateway's, not a service's own key) from the environment, else the one
+ * `npm start` generated into `$TESSERA_DATA_DIR/secrets.json` (default `.data`).
  */
 export function internalTokenSecret(env: NodeJS.ProcessEnv = process.env): string {
   if (env['INTERNAL_TOKEN_SECRET']) return env['INTERNAL_TOKEN_SECRET'];
@@ -62,6 +63,11 @@ export function internalTokenSecret(env: NodeJS.ProcessEnv = process.env): strin
     // fall through
   }
   throw new Error(`INTERNAL_TOKEN_SECRET is not set and ${file} has none`);
+}
+
+/** The key an operator's tool signs its calls to `service` with: that service's own, from the platform's secret. */
+export function serviceKey(service: string, env: NodeJS.ProcessEnv = process.env): string {
+  return serviceContextKey(internalTokenSecret(env), service);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsUUID, ValidateIf } from 'class-validator';
-import { callInternal, internalTokenSecret, printAnswer, type InternalAnswer } from './internal-client';
+import { callInternal, printAnswer, serviceKey, type InternalAnswer } from './internal-client';
 
 /**
  * Body of a service's operator route `POST /internal/republish`: one tenant, or (no tenantId) every tenant. `null`
@@ -30,10 +30,10 @@ export function requestRepublish(req: { baseUrl: string; internalTokenSecret: st
 
 /**
  * The `main` of a service's republish tool (`nx run <service>:republish --args="[tenant id]"`, under
- * `runOperatorTool`): the service's URL from `urlVariable` (else `defaultUrl`), the secret as `internalTokenSecret`
- * finds it; prints the answer.
+ * `runOperatorTool`): the service's URL from `urlVariable` (else `defaultUrl`), signed with `service`'s own key
+ * (`serviceKey`); prints the answer.
  */
-export function republishToolMain(opts: { name: string; urlVariable: string; defaultUrl: string }): (argv: string[]) => Promise<number> {
+export function republishToolMain(opts: { name: string; service: string; urlVariable: string; defaultUrl: string }): (argv: string[]) => Promise<number> {
   return async (argv) => {
     if (argv.length > 1) {
       process.stderr.write(`usage: ${opts.name} [tenant id]   (no tenant id: every tenant)\n`);
@@ -42,7 +42,7 @@ export function republishToolMain(opts: { name: string; urlVariable: string; def
     return printAnswer(
       await requestRepublish({
         baseUrl: process.env[opts.urlVariable] ?? opts.defaultUrl,
-        internalTokenSecret: internalTokenSecret(process.env),
+        internalTokenSecret: serviceKey(opts.service, process.env),
         tenantId: argv[0],
       }),
     );
