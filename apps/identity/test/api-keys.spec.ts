@@ -126,6 +126,19 @@ describe('API keys', () => {
     expect((await verify(theirs.key)).status).toBe(200);
   });
 
+  it('revoking at once from several requests, with the id in upper case, writes one event naming the stored id', async () => {
+    const fresh = await h.signup();
+    const keys = await Promise.all([0, 1, 2, 3].map((i) => ownerCreatesKey(fresh, { name: `racing ${i}`, scopes: ['orders:read'] })));
+    const headers = await h.userHeaders(h.ownerOf(fresh));
+    await Promise.all(keys.flatMap(({ id }) => [0, 1, 2, 3, 4, 5].map((i) => h.http.delete(`/v1/api-keys/${i % 2 ? id.toUpperCase() : id}`).set(headers).expect(204))));
+    const { rows } = await h.admin.query<{ subject: string; partition_key: string; data: { apiKeyId: string } }>(
+      `SELECT envelope->>'subject' AS subject, partition_key, envelope->'data' AS data FROM identity.outbox_events WHERE tenant_id = $1 AND type = 'identity.api_key.revoked'`,
+      [fresh.tenantId],
+    );
+    expect(rows.map((r) => r.subject).sort()).toEqual(keys.map((k) => k.id).sort());
+    for (const r of rows) expect([r.partition_key, r.data.apiKeyId]).toEqual([r.subject, r.subject]);
+  });
+
   it('revoking: a malformed id is a 400 and roles below owner and admin get 403; the key still works', async () => {
     const fresh = await h.signup();
     const { id, key } = await ownerCreatesKey(fresh, { name: 'keep me', scopes: ['orders:read'] });

@@ -188,6 +188,15 @@ describe('signup, login, refresh', () => {
       expect(me.body.tenant).toMatchObject({ id: t.tenantId, slug: t.slug });
     });
 
+    it('logs in with an email exactly as registered, also one PostgreSQL lower-cases differently from JavaScript', async () => {
+      const email = `İrem-${Date.now()}@Example.com`;
+      const fresh = await h.signup({ email });
+      for (const [i, as] of [email, email.toLowerCase()].entries()) {
+        const res = await login(as, fresh.password, `198.51.100.${40 + i}`);
+        expect([as, res.status]).toEqual([as, 200]);
+      }
+    });
+
     it('publishes only public keys in the JWKS', async () => {
       const res = await h.http.get('/.well-known/jwks.json').set(await h.anonymousHeaders());
       expect(res.status).toBe(200);

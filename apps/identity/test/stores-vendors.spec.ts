@@ -83,6 +83,10 @@ describe('stores and vendors', () => {
     });
     expectProblem(unknown, 400);
     expect(unknown.body.errors[0].field).toBe('credentials.password');
+    // A key is the client's: its '/' and '~' are escaped in the pointer, and a '.' is no path step.
+    const odd = await createStore(t, { name: 'S', channel: 'brickowl', credentials: { apiKey: 'k', 'a/b~c': 'x', 'c.d': 'y' } });
+    expectProblem(odd, 400);
+    expect((odd.body.errors as { pointer: string }[]).map((e) => e.pointer).sort()).toEqual(['#/credentials/a~1b~0c', '#/credentials/c.d']);
     const none = await createStore(t, { name: 'S', channel: 'tiktok_shop' });
     expectProblem(none, 400);
     expect(none.body.errors[0].field).toBe('credentials');
@@ -173,6 +177,18 @@ describe('stores and vendors', () => {
         .send({ name: 'Vendor shop', channel: 'storefront', vendorId: vendor.body.id });
       expect(store.status).toBe(201);
       expect(store.body.vendorId).toBe(vendor.body.id);
+      // Named in upper case, the vendor is still answered and announced by its stored id.
+      const upper = await h.http
+        .post('/v1/stores')
+        .set(headers)
+        .send({ name: 'Vendor shop 2', channel: 'storefront', vendorId: vendor.body.id.toUpperCase() });
+      expect(upper.status).toBe(201);
+      expect(upper.body.vendorId).toBe(vendor.body.id);
+      const { rows } = await h.admin.query<{ data: { vendorId: string } }>(
+        `SELECT envelope->'data' AS data FROM identity.outbox_events WHERE type = 'identity.store.created' AND envelope->>'subject' = $1`,
+        [upper.body.id],
+      );
+      expect(rows.map((r) => r.data.vendorId)).toEqual([vendor.body.id]);
 
       // Another tenant cannot attach our vendor to its store.
       const otherMall = await h.signup({ type: 'mall' });

@@ -87,6 +87,16 @@ describe('tenant status (operator route and internal read)', () => {
     });
   });
 
+  it('answers and announces a tenant named in upper case by its stored id', async () => {
+    const t = await h.signup();
+    const res = await put(t.tenantId.toUpperCase(), { status: 'active', reason: 'upper' });
+    expect(res.body).toEqual({ tenantId: t.tenantId, status: 'active', previousStatus: 'trial', changed: true });
+    expect((await get(t.tenantId.toUpperCase())).body).toEqual({ tenantId: t.tenantId, status: 'active' });
+    const events = await statusEvents(t.tenantId);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ subject: t.tenantId, tenantid: t.tenantId, data: { tenantId: t.tenantId } });
+  });
+
   it('is idempotent: the same status again answers 200 changed:false and emits nothing, even concurrently', async () => {
     const t = await h.signup();
     const answers = await Promise.all(

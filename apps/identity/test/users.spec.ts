@@ -316,9 +316,13 @@ describe('users', () => {
       await h.http.post(`/v1/users/${fresh.userId}/deactivate`).set(await h.userHeaders(h.ownerOf(fresh))),
       409,
     );
-    const res = await h.http.post(`/v1/users/${fresh.userId}/deactivate`).set(await h.userHeaders(second));
+    // Their own id in upper case is still themselves.
+    for (const actor of [h.ownerOf(fresh), second]) {
+      expectProblem(await h.http.post(`/v1/users/${actor.userId.toUpperCase()}/deactivate`).set(await h.userHeaders(actor)), 409);
+    }
+    const res = await h.http.post(`/v1/users/${fresh.userId.toUpperCase()}/deactivate`).set(await h.userHeaders(second));
     expect(res.status).toBe(200);
-    expect(res.body.status).toBe('deactivated');
+    expect(res.body).toMatchObject({ id: fresh.userId, status: 'deactivated' });
     expect(await h.outboxTypes(fresh.tenantId)).toContain('identity.user.deactivated');
     // `second` is now the last active owner (the deactivated one does not count): it cannot step down.
     expectProblem(

@@ -47,8 +47,9 @@ export {
   type DomainExceptionOptions,
 } from './lib/problem/domain-exception';
 export { ProblemFilter, toProblem } from './lib/problem/problem.filter';
-export { createValidationPipe, NoBodyPipe, toFieldErrors } from './lib/problem/validation';
+export { createValidationPipe, jsonPointer, NoBodyPipe, toFieldErrors } from './lib/problem/validation';
 export { MaxCodePoints } from './lib/validation/max-code-points';
+export { IsUuid, UuidParamPipe } from './lib/validation/uuid';
 
 // Caller context
 export {

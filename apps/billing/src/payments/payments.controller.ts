@@ -1,7 +1,7 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { STAFF_ROLES, type CallerContext, type Role } from '@tessera/contracts';
-import { Caller, NoBodyPipe, Roles, Scopes, UnauthorizedProblem } from '@tessera/service-kit';
+import { Caller, NoBodyPipe, Roles, Scopes, UnauthorizedProblem, UuidParamPipe } from '@tessera/service-kit';
 import { FailPaymentDto, ListPaymentsQueryDto, PaymentDetailDto, PaymentListDto } from './dto/payment.dto';
 import { PaymentsService } from './payments.service';
 
@@ -33,7 +33,7 @@ export class PaymentsController {
   @Roles(...STAFF_ROLES)
   @Scopes(READ_SCOPE)
   @ApiOkResponse({ type: PaymentDetailDto })
-  get(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string): Promise<PaymentDetailDto> {
+  get(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string): Promise<PaymentDetailDto> {
     return this.payments.get(tenantOf(caller), id);
   }
 
@@ -43,7 +43,7 @@ export class PaymentsController {
   @Scopes(WRITE_SCOPE)
   @ApiOkResponse({ type: PaymentDetailDto })
   @ApiConflictResponse({ description: 'the payment is not pending (already confirmed, or failed)' })
-  confirm(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<PaymentDetailDto> {
+  confirm(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<PaymentDetailDto> {
     return this.payments.confirm(tenantOf(caller), id, caller.principalId ?? null);
   }
 
@@ -53,7 +53,7 @@ export class PaymentsController {
   @Scopes(WRITE_SCOPE)
   @ApiOkResponse({ type: PaymentDetailDto })
   @ApiConflictResponse({ description: 'the payment is not pending' })
-  fail(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string, @Body() dto: FailPaymentDto): Promise<PaymentDetailDto> {
+  fail(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string, @Body() dto: FailPaymentDto): Promise<PaymentDetailDto> {
     return this.payments.fail(tenantOf(caller), id, caller.principalId ?? null, dto.reason ?? null);
   }
 
@@ -63,7 +63,7 @@ export class PaymentsController {
   @Scopes(WRITE_SCOPE)
   @ApiCreatedResponse({ type: PaymentDetailDto, description: 'the new pending payment (the next attempt)' })
   @ApiConflictResponse({ description: 'the payment has not failed, was already tried again, or its order no longer awaits payment' })
-  retry(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<PaymentDetailDto> {
+  retry(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<PaymentDetailDto> {
     return this.payments.retry(tenantOf(caller), id, caller.principalId ?? null);
   }
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -11,7 +11,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, NoBodyPipe, Roles, Scopes, type ReplyTarget } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, NoBodyPipe, type ReplyTarget, Roles, Scopes, UuidParamPipe } from '@tessera/service-kit';
 import { CATALOG_WRITE_ROLES, CATALOG_WRITE_SCOPE } from '../common/access';
 import { tenantOf } from '../common/tenant-of';
 import { CreateProductDto, ListProductsQueryDto, ProductDto, ProductPageDto, UpdateProductDto } from './dto/product.dto';
@@ -68,7 +68,7 @@ export class ProductsController {
   @Get(':id')
   @ApiOkResponse({ type: ProductDto })
   @ApiNotFoundResponse()
-  async get(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string, @Res({ passthrough: true }) res: ReplyTarget): Promise<ProductDto> {
+  async get(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string, @Res({ passthrough: true }) res: ReplyTarget): Promise<ProductDto> {
     return tagged(res, await this.products.get(tenantOf(caller), id));
   }
 
@@ -85,7 +85,7 @@ export class ProductsController {
   @ApiPreconditionFailedResponse({ description: 'If-Match names another version of the product (`reason`: `product_changed`)' })
   async update(
     @Caller() caller: CallerContext,
-    @Param('id', ParseUUIDPipe) id: string,
+    @Param('id', UuidParamPipe) id: string,
     @Body() dto: UpdateProductDto,
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) res: ReplyTarget,
@@ -103,7 +103,7 @@ export class ProductsController {
   @ApiPreconditionFailedResponse({ description: 'If-Match names another version of the product (`reason`: `product_changed`)' })
   async archive(
     @Caller() caller: CallerContext,
-    @Param('id', ParseUUIDPipe) id: string,
+    @Param('id', UuidParamPipe) id: string,
     @Body(NoBodyPipe) _body: unknown,
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) res: ReplyTarget,

@@ -1,7 +1,7 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, InternalRoutes, PageQueryDto, Roles, type ReplyTarget } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, InternalRoutes, PageQueryDto, type ReplyTarget, Roles, UuidParamPipe } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
 import { tenantOf } from '../common/tenant-of';
 import {
@@ -44,7 +44,7 @@ export class ApiKeysController {
   @Delete(':id')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'revoked' })
-  async revoke(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string): Promise<void> {
+  async revoke(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string): Promise<void> {
     await this.apiKeys.revoke(tenantOf(caller), id);
   }
 }

@@ -95,11 +95,14 @@ export class ApiKeysService {
       const key = await tx.manager.findOneBy(ApiKeyEntity, { id });
       if (!key) throw new NotFoundProblem(`API key ${id} not found`);
       if (key.revokedAt) return; // revoking twice changes nothing and emits nothing
-      await tx.manager.update(ApiKeyEntity, { id, revokedAt: IsNull() }, { revokedAt: new Date() });
+      // Only the request whose update took the row emits: concurrent revocations all read it unrevoked, and the
+      // others' updates, waiting on its row lock, find revokedAt set and change nothing.
+      const { affected } = await tx.manager.update(ApiKeyEntity, { id: key.id, revokedAt: IsNull() }, { revokedAt: new Date() });
+      if (affected !== 1) return;
       await this.outbox.append<ApiKeyRevokedV1>(tx, {
         type: IdentityEventTypes.ApiKeyRevoked,
-        subject: id,
-        data: { apiKeyId: id, tenantId },
+        subject: key.id,
+        data: { apiKeyId: key.id, tenantId },
       });
     });
   }

@@ -51,8 +51,9 @@ export class AuthService {
     if (retryAfter > 0) throw new TooManyAttemptsProblem(retryAfter);
 
     // identity.find_login is a SECURITY DEFINER lookup by exact email (see the migration for why it is safe):
-    // the tenant is what we are looking for, so no tenant can be set yet.
-    const rows: LoginRow[] = await this.dataSource.query('SELECT * FROM identity.find_login($1)', [email]);
+    // the tenant is what we are looking for, so no tenant can be set yet. Emails are stored lower-cased by
+    // JavaScript's rules, which differ from PostgreSQL's lower() for some letters ('İ'); lower-case the same way here.
+    const rows: LoginRow[] = await this.dataSource.query('SELECT * FROM identity.find_login($1)', [email.toLowerCase()]);
     const row = rows[0];
     // An unknown email still pays for one argon2 verification so response time does not reveal it.
     let passwordOk = false;

@@ -1,7 +1,7 @@
-import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, PageQueryDto, Roles, type ReplyTarget } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, PageQueryDto, type ReplyTarget, Roles, UuidParamPipe } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
 import { tenantOf } from '../common/tenant-of';
 import { CreateStoreDto, StoreDto, StoreListDto } from './dto/store.dto';
@@ -35,7 +35,7 @@ export class StoresController {
 
   @Get(':id')
   @ApiOkResponse({ type: StoreDto })
-  get(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string): Promise<StoreDto> {
+  get(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string): Promise<StoreDto> {
     return this.stores.get(tenantOf(caller), id);
   }
 }

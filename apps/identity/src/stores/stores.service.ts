@@ -4,7 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { IdentityEventTypes, type StoreCreatedV1 } from '@tessera/contracts';
 import { OutboxWriter } from '@tessera/messaging';
 import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome } from '@tessera/persistence';
-import { NotFoundProblem, ValidationProblem } from '@tessera/service-kit';
+import { jsonPointer, NotFoundProblem, ValidationProblem } from '@tessera/service-kit';
 import { CredentialsCipher } from '../crypto/credentials-cipher';
 import { VendorEntity } from '../vendors/vendor.entity';
 import { validateChannelCredentials } from './channel-credentials';
@@ -43,7 +43,8 @@ export class StoresService {
       throw new ValidationProblem(
         errors.map((e) => ({
           field: e.field,
-          pointer: '#/' + e.field.split('.').join('/'),
+          // 'credentials.<key>': the key is the client's and may hold '.', '/' or '~'.
+          pointer: jsonPointer(e.field === 'credentials' ? ['credentials'] : ['credentials', e.field.slice('credentials.'.length)]),
           detail: `${e.field} ${e.message}`,
         })),
         `credentials are not valid for channel ${dto.channel}`,

@@ -1,5 +1,5 @@
-import { Body, Controller, Get, Param, ParseUUIDPipe, Put } from '@nestjs/common';
-import { InternalRoutes } from '@tessera/service-kit';
+import { Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { InternalRoutes, UuidParamPipe } from '@tessera/service-kit';
 import { ChangeTenantStatusDto, type TenantStatusChangeDto, type TenantStatusDto } from './dto/tenant-status.dto';
 import { TenantStatusService } from './tenant-status.service';
 
@@ -13,13 +13,13 @@ export class InternalTenantsController {
   constructor(private readonly status: TenantStatusService) {}
 
   @Get(':id/status')
-  get(@Param('id', ParseUUIDPipe) id: string): Promise<TenantStatusDto> {
+  get(@Param('id', UuidParamPipe) id: string): Promise<TenantStatusDto> {
     return this.status.statusOf(id);
   }
 
   /** Operator: `{status, reason}`; 200 whether or not it changed anything (see `changed`). */
   @Put(':id/status')
-  put(@Param('id', ParseUUIDPipe) id: string, @Body() dto: ChangeTenantStatusDto): Promise<TenantStatusChangeDto> {
+  put(@Param('id', UuidParamPipe) id: string, @Body() dto: ChangeTenantStatusDto): Promise<TenantStatusChangeDto> {
     return this.status.change(id, dto.status, dto.reason);
   }
 }

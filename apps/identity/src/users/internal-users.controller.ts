@@ -1,5 +1,5 @@
-import { Controller, Get, Param, ParseUUIDPipe } from '@nestjs/common';
-import { InternalRoutes } from '@tessera/service-kit';
+import { Controller, Get, Param } from '@nestjs/common';
+import { InternalRoutes, UuidParamPipe } from '@tessera/service-kit';
 import { UsersService, type UserStatusDto } from './users.service';
 
 /**
@@ -14,8 +14,8 @@ export class InternalUsersController {
 
   @Get(':userId/status')
   statusOf(
-    @Param('tenantId', ParseUUIDPipe) tenantId: string,
-    @Param('userId', ParseUUIDPipe) userId: string,
+    @Param('tenantId', UuidParamPipe) tenantId: string,
+    @Param('userId', UuidParamPipe) userId: string,
   ): Promise<UserStatusDto> {
     return this.users.statusOf(tenantId, userId);
   }

@@ -1,7 +1,7 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, NoBodyPipe, PageQueryDto, Roles, type ReplyTarget } from '@tessera/service-kit';
+import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, NoBodyPipe, PageQueryDto, type ReplyTarget, Roles, UuidParamPipe } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
 import { TenantDto } from '../tenants/dto/create-tenant.dto';
 import { CreateUserDto, UpdateUserDto, UserDto, UserPageDto } from './dto/user.dto';
@@ -49,7 +49,7 @@ export class UsersController {
   @ApiOkResponse({ type: UserDto })
   update(
     @Caller() caller: CallerContext,
-    @Param('id', ParseUUIDPipe) id: string,
+    @Param('id', UuidParamPipe) id: string,
     @Body() dto: UpdateUserDto,
   ): Promise<UserDto> {
     return this.users.update(actorOf(caller), id, dto);
@@ -59,7 +59,7 @@ export class UsersController {
   @Roles('owner', 'admin')
   @HttpCode(200)
   @ApiOkResponse({ type: UserDto })
-  deactivate(@Caller() caller: CallerContext, @Param('id', ParseUUIDPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<UserDto> {
+  deactivate(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<UserDto> {
     return this.users.deactivate(actorOf(caller), id);
   }
 }

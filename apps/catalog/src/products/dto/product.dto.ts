@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { ProductStatus } from '@tessera/contracts';
-import { MaxCodePoints, PageQueryDto } from '@tessera/service-kit';
+import { IsUuid, MaxCodePoints, PageQueryDto } from '@tessera/service-kit';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -10,7 +10,6 @@ import {
   IsOptional,
   IsString,
   IsUrl,
-  IsUUID,
   Matches,
   MaxLength,
   ValidateIf,
@@ -57,7 +56,7 @@ export class CreateProductDto {
 
   @ApiPropertyOptional({ format: 'uuid', description: 'mall tenants: the vendor selling the product' })
   @IsOptional()
-  @IsUUID()
+  @IsUuid()
   vendorId?: string | null;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, example: { brand: 'Acme', pieces: 120 } })
@@ -104,7 +103,7 @@ export class UpdateProductDto {
 
   @ApiPropertyOptional({ type: String, format: 'uuid', nullable: true })
   @IsOptional()
-  @IsUUID()
+  @IsUuid()
   vendorId?: string | null;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'replaces all attributes' })

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsNotEmpty, IsObject, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { IsUuid } from '@tessera/service-kit';
+import { IsIn, IsNotEmpty, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
 import { CHANNELS, type Channel } from '../channel-credentials';
 
 export class CreateStoreDto {
@@ -26,7 +27,7 @@ export class CreateStoreDto {
 
   @ApiPropertyOptional({ format: 'uuid', description: 'mall tenants: the vendor selling through this store' })
   @IsOptional()
-  @IsUUID()
+  @IsUuid()
   vendorId?: string;
 }
 

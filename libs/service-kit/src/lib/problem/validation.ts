@@ -2,7 +2,8 @@ import { ValidationPipe, type PipeTransform, type ValidationError } from '@nestj
 import { ValidationProblem } from './domain-exception';
 import type { FieldError } from './problem';
 
-function pointerFor(path: string[]): string {
+/** The RFC 6901 JSON pointer (as a URI fragment) of a field's path: `~` and `/` in a key escaped. */
+export function jsonPointer(path: string[]): string {
   return '#/' + path.map((part) => part.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 }
 
@@ -22,7 +23,7 @@ function collectFieldErrors(errors: ValidationError[], parent: string[], out: Fi
     const path = error.property ? [...parent, error.property] : parent;
     for (const message of Object.values(error.constraints ?? {})) {
       if (out.length >= MAX_FIELD_ERRORS) return;
-      out.push({ field: path.join('.'), pointer: pointerFor(path), detail: message });
+      out.push({ field: path.join('.'), pointer: jsonPointer(path), detail: message });
     }
     if (error.children?.length) collectFieldErrors(error.children, path, out);
   }
@@ -50,7 +51,7 @@ export class NoBodyPipe implements PipeTransform {
     if (typeof value === 'object' && !Array.isArray(value)) {
       const fields = Object.keys(value);
       if (fields.length === 0) return undefined;
-      throw new ValidationProblem(fields.map((f) => ({ field: f, pointer: pointerFor([f]), detail: `property ${f} should not exist` })));
+      throw new ValidationProblem(fields.map((f) => ({ field: f, pointer: jsonPointer([f]), detail: `property ${f} should not exist` })));
     }
     throw new ValidationProblem([{ field: '', pointer: '#', detail: 'this action takes no request body' }]);
   }
