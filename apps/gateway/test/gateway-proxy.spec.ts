@@ -14,12 +14,18 @@ describe('gateway proxy', () => {
   let http: ReturnType<typeof request>;
   let token: string;
   let downPort: number;
+  let hanging = 0;
 
   beforeAll(async () => {
     identity = await new FakeIdentity().init();
     identity.route('GET', '/v1/users/slow', (_req, res) => {
       const timer = setTimeout(() => json(res, 200, { late: true }), 3_000);
       res.on('close', () => clearTimeout(timer));
+    });
+    // A service that never answers, counting the requests it holds open.
+    identity.route('GET', '/v1/users/hang', (_req, res) => {
+      hanging += 1;
+      res.on('close', () => (hanging -= 1));
     });
     // A service that accepts the request and then drops the connection without a word (a crash mid-request).
     identity.route('GET', '/v1/users/crash', (_req, res) => {
@@ -142,6 +148,26 @@ describe('gateway proxy', () => {
     expect(server.headersTimeout).toBeGreaterThan(65_000);
     const res = await http.get('/health/live').set('connection', 'keep-alive');
     expect(res.headers['keep-alive']).toBe('timeout=65');
+  });
+
+  it("abandons the upstream call when the client hangs up, so hang-ups cannot use up the service's connections", async () => {
+    const port = (app.getHttpServer().address() as { port: number }).port;
+    const clients = Array.from({ length: 20 }, () => {
+      const req = httpRequest({ port, path: '/v1/users/hang', headers: { authorization: `Bearer ${token}` } });
+      req.on('error', () => undefined);
+      req.end();
+      return req;
+    });
+    const deadline = Date.now() + 5_000;
+    while (hanging < clients.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(hanging).toBe(clients.length);
+    for (const req of clients) req.destroy();
+    // Well before the 300 ms timeout would have fired (which a hang-up used to cancel, leaving the call open for good).
+    const closedBy = Date.now() + 200;
+    while (hanging > 0 && Date.now() < closedBy) await new Promise((r) => setTimeout(r, 5));
+    expect(hanging).toBe(0);
+    // The service still answers through the gateway.
+    expect((await http.get('/v1/users/me/echo').set('authorization', `Bearer ${token}`)).status).toBe(200);
   });
 
   it('answers 504 problem+json when the service is too slow', async () => {

@@ -97,7 +97,16 @@ export class UpstreamProxy {
     this.exchanges.set(req, exchange);
     const stopTimer = upstreamRequestDuration.startTimer({ upstream: upstream.name, method: req.method ?? 'GET' });
     res.once('finish', () => stopTimer({ status: String(res.statusCode) }));
-    res.once('close', () => clearTimeout(exchange.timer));
+    res.once('close', () => {
+      clearTimeout(exchange.timer);
+      // The client left before its answer was complete: abandon the upstream call. Left running, it would hold one
+      // of the upstream's pooled sockets until the service answered, however long that took, and enough hang-ups
+      // would leave none for anyone else.
+      if (!res.writableFinished && !exchange.settled) {
+        exchange.settled = true;
+        exchange.proxyReq?.destroy();
+      }
+    });
     handler(req, res).catch((error: Error) => this.onError(error, req, res));
   }
 
