@@ -1,5 +1,5 @@
 import { serviceContextKey, verifyCallerContext } from '@tessera/service-kit';
-import { CONTEXT_HEADER } from '@tessera/contracts';
+import { CONTEXT_HEADER, INVALID_API_KEY_REASON } from '@tessera/contracts';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { FakeUpstream, json, type RecordedRequest } from './fake-upstream';
 
@@ -35,6 +35,8 @@ export class FakeIdentity extends FakeUpstream {
   readonly tenantStatuses = new Map<string, TenantStatus | 'missing'>();
   /** While set, the tenant status route answers this (e.g. 500) instead. */
   tenantStatusFailure: number | undefined;
+  /** How many more API key checks to refuse as identity's guard refuses an expired gateway context (401). */
+  expiredContextRefusals = 0;
   /**
    * Users' current status and role for GET /internal/tenants/{t}/users/{u}/status, by `${tenant}/${user}`; a user
    * not listed answers active with the first role of the last token issued for it (see token()).
@@ -55,8 +57,12 @@ export class FakeIdentity extends FakeUpstream {
     });
     this.route('POST', '/internal/api-keys/verify', async (req, res) => {
       if (!(await hasGatewayContext(req, 'internal'))) return json(res, 401, { title: 'no gateway context' });
+      if (this.expiredContextRefusals > 0) {
+        this.expiredContextRefusals -= 1;
+        return json(res, 401, { title: 'Unauthorized', detail: 'The caller context has expired' });
+      }
       const record = this.apiKeys.get((JSON.parse(req.body) as { key: string }).key);
-      if (!record) return json(res, 401, { title: 'unknown key' });
+      if (!record) return json(res, 401, { title: 'Unauthorized', detail: 'API key is not valid', reason: INVALID_API_KEY_REASON });
       json(res, 200, record);
     });
     this.routeMatching('GET', /^\/internal\/tenants\/([^/]+)\/status$/, async (req, res, match) => {

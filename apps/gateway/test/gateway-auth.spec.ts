@@ -187,6 +187,21 @@ describe('gateway authentication', () => {
     });
   });
 
+  it("answers 503, and caches nothing, when identity refuses the gateway's own credential rather than the key", async () => {
+    identity.apiKeys.set('tsk_live_refused_once', { apiKeyId: 'key-3', tenantId: 'tenant-9', scopes: [], tenantStatus: 'active' });
+    identity.expiredContextRefusals = 1;
+    const refused = await http.get('/v1/stores').set('x-api-key', 'tsk_live_refused_once');
+    expect(refused.status).toBe(503);
+    expect((await http.get('/v1/stores').set('x-api-key', 'tsk_live_refused_once')).status).toBe(200);
+    // A gateway whose secret identity does not share: its API key callers are not told their keys are invalid.
+    const misconfigured = await startGateway(testConfig(identity.url, { internalTokenSecret: 'another-secret-of-at-least-32-characters' }));
+    try {
+      expect((await request(misconfigured.getHttpServer()).get('/v1/stores').set('x-api-key', 'tsk_live_good')).status).toBe(503);
+    } finally {
+      await misconfigured.close();
+    }
+  });
+
   it('accepts an API key in X-Api-Key and as a Bearer token, verifying it once per cache window', async () => {
     const viaHeader = await http.get('/v1/stores').set('x-api-key', 'tsk_live_good');
     expect(viaHeader.status).toBe(200);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CONTEXT_HEADER, ROLES } from '@tessera/contracts';
+import { CONTEXT_HEADER, INVALID_API_KEY_REASON, ROLES } from '@tessera/contracts';
 import { expectProblem, IdentityHarness, type SignedUp } from './support/identity-harness';
 
 describe('API keys', () => {
@@ -80,11 +80,13 @@ describe('API keys', () => {
     for (const candidate of [tampered, 'tsk_000000000000_' + 'a'.repeat(43), 'not-a-key']) {
       const res = await verify(candidate);
       expectProblem(res, 401);
-      expect(res.body.detail).toBe('API key is not valid');
+      expect(res.body).toMatchObject({ detail: 'API key is not valid', reason: INVALID_API_KEY_REASON });
     }
     expectProblem(await verify(12), 400);
-    // Only the gateway may call it: no caller context, no answer.
-    expectProblem(await h.http.post('/internal/api-keys/verify').send({ key }), 401);
+    // Only the gateway may call it: no caller context, no answer; and that refusal does not say the key is invalid.
+    const noContext = await h.http.post('/internal/api-keys/verify').send({ key });
+    expectProblem(noContext, 401);
+    expect(noContext.body.reason).toBeUndefined();
   });
 
   it('reports a suspended tenant so the gateway can refuse it', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CONTEXT_HEADER, REQUEST_ID_HEADER } from '@tessera/contracts';
+import { CONTEXT_HEADER, INVALID_API_KEY_REASON, REQUEST_ID_HEADER } from '@tessera/contracts';
 import { z } from 'zod';
 import { GatewayError } from '../http/problem';
 import { unauthorized } from './access-token-verifier';
@@ -68,10 +68,17 @@ export class ApiKeyVerifier {
     } catch {
       throw unavailable();
     }
-    // Identity refuses unknown, revoked and malformed keys (the latter may fail its input validation).
-    if ([400, 401, 403, 404, 422].includes(response.status)) {
+    // Identity refuses unknown, revoked and malformed keys: a 401 with INVALID_API_KEY_REASON, or a 400/422 when the
+    // key fails its input validation. Any other refusal (its guard refusing the gateway's own context: a wrong key,
+    // clock skew) says nothing about the key: 503, and nothing cached.
+    if (response.status === 400 || response.status === 422) {
       await response.body?.cancel();
       return { valid: false };
+    }
+    if (response.status === 401) {
+      const problem = (await response.json().catch(() => undefined)) as { reason?: unknown } | undefined;
+      if (problem?.reason === INVALID_API_KEY_REASON) return { valid: false };
+      throw unavailable();
     }
     if (!response.ok) {
       await response.body?.cancel();

@@ -1,7 +1,7 @@
 import { pageInCreationOrder } from '../common/created-order-page';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { IdentityEventTypes, type ApiKeyCreatedV1, type ApiKeyRevokedV1 } from '@tessera/contracts';
+import { IdentityEventTypes, INVALID_API_KEY_REASON, type ApiKeyCreatedV1, type ApiKeyRevokedV1 } from '@tessera/contracts';
 import { OutboxWriter } from '@tessera/messaging';
 import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome } from '@tessera/persistence';
 import { NotFoundProblem, UnauthorizedProblem } from '@tessera/service-kit';
@@ -110,12 +110,16 @@ export class ApiKeysService {
   /** Resolves a presented key for the gateway; every failure is the same 401. */
   async verify(key: string): Promise<VerifiedApiKeyDto> {
     const match = KEY_FORMAT.exec(key);
-    if (!match) throw new UnauthorizedProblem('API key is not valid');
+    if (!match) throw invalidKey();
     // SECURITY DEFINER lookup by the non-secret prefix; the tenant is what we are resolving (see the migration).
     const rows: KeyLookupRow[] = await this.dataSource.query('SELECT * FROM identity.find_api_key($1)', [match[1]]);
     const row = rows[0];
-    if (!row || !digestsEqual(row.key_hash, sha256(key)) || row.revoked_at)
-      throw new UnauthorizedProblem('API key is not valid');
+    if (!row || !digestsEqual(row.key_hash, sha256(key)) || row.revoked_at) throw invalidKey();
     return { apiKeyId: row.api_key_id, tenantId: row.tenant_id, scopes: row.scopes, tenantStatus: row.tenant_status };
   }
+}
+
+/** The 401 of a key that is not valid, told apart by its reason from a 401 refusing the caller (the gateway). */
+function invalidKey(): UnauthorizedProblem {
+  return new UnauthorizedProblem('API key is not valid', { extensions: { reason: INVALID_API_KEY_REASON } });
 }

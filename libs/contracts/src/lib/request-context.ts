@@ -24,3 +24,9 @@ export interface CallerContext {
 
 export const CONTEXT_HEADER = 'x-tessera-context';
 export const REQUEST_ID_HEADER = 'x-request-id';
+
+/**
+ * The `reason` of identity's 401 to `POST /internal/api-keys/verify` when the key itself is unknown, revoked or
+ * malformed. Any other 401 or 403 there refuses the gateway's own credential, which says nothing about the key.
+ */
+export const INVALID_API_KEY_REASON = 'invalid_api_key';
