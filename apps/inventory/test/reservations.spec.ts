@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { InventoryDomain, InventoryError } from '../src/domain';
 import { ledgerMismatches, newTenant, raiseOnHand, startHarness, type Harness } from './harness';
 
@@ -416,5 +417,67 @@ describe('hot-SKU queue', () => {
       ['q-who', 'event:orders', 'evt-placed-1'],
     ]);
     await manual.hotQueue.unflag(tenant, 'Q-2');
+  });
+});
+
+describe('a release racing the reservation of its order', () => {
+  /**
+   * Holds `lockSql`'s rows in a transaction of its own, runs `reserve` until it waits on them, runs `release` meanwhile
+   * (which must wait for the reservation, or find nothing yet), then lets both finish.
+   */
+  async function race(lockSql: string, params: unknown[], reserve: () => Promise<unknown>, release: () => Promise<unknown>): Promise<void> {
+    const locker = new Client({ connectionString: h.db.url });
+    await locker.connect();
+    const lockWaits = async () =>
+      Number((await h.admin(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0].n);
+    const until = async (done: () => Promise<boolean>) => {
+      const deadline = Date.now() + 2_000;
+      while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
+    try {
+      await locker.query('BEGIN');
+      await locker.query(lockSql, params);
+      const reserving = reserve();
+      await until(async () => (await lockWaits()) >= 1);
+      let released = false;
+      const releasing = release().finally(() => (released = true));
+      // The release either waits for the reservation (a second lock wait) or has finished without it.
+      await until(async () => released || (await lockWaits()) >= 2);
+      await locker.query('COMMIT');
+      await Promise.all([reserving, releasing]);
+    } finally {
+      await locker.end();
+    }
+  }
+
+  it('the normal path: the order ends holding nothing', async () => {
+    await receive('RACE-1', main, 5);
+    await race(
+      `SELECT id FROM inventory.stock_levels WHERE tenant_id = $1 AND sku = 'RACE-1' FOR UPDATE`,
+      [tenant],
+      () => h.domain.reservations.reserve(tenant, { reference: 'race-1', lines: [{ sku: 'RACE-1', quantity: 3 }], cashOnDelivery: true }),
+      () => h.domain.reservations.release(tenant, 'race-1'),
+    );
+    expect((await h.domain.reservations.get(tenant, 'race-1'))?.status).not.toBe('active');
+    expect(await levelsOf('RACE-1')).toEqual([{ at: 'main', onHand: 5, reserved: 0 }]);
+    expect(await ledgerMismatches(h)).toEqual([]);
+  });
+
+  it('the hot-SKU queue: the request is withdrawn, not served', async () => {
+    const manual = new InventoryDomain(h.ds, { kickHotQueue: false });
+    await receive('RACE-H', main, 5);
+    await manual.hotQueue.flag(tenant, 'RACE-H');
+    // An earlier request makes the queue's head exist, so the locker can hold it while the next one is queued.
+    expect((await manual.reservations.reserve(tenant, { reference: 'race-h0', lines: [{ sku: 'RACE-H', quantity: 1 }] })).status).toBe('queued');
+    await race(
+      `SELECT sku FROM inventory.hot_queue_heads WHERE tenant_id = $1 AND sku = 'RACE-H' FOR UPDATE`,
+      [tenant],
+      () => manual.reservations.reserve(tenant, { reference: 'race-h1', lines: [{ sku: 'RACE-H', quantity: 3 }], cashOnDelivery: true }),
+      () => manual.reservations.release(tenant, 'race-h1'),
+    );
+    expect(await manual.hotQueue.drain(tenant, 'RACE-H')).toBe(1);
+    expect(await manual.reservations.get(tenant, 'race-h1')).toBeNull();
+    expect(await levelsOf('RACE-H')).toEqual([{ at: 'main', onHand: 5, reserved: 1 }]);
+    await manual.hotQueue.unflag(tenant, 'RACE-H');
   });
 });

@@ -142,6 +142,7 @@ export class ReservationService {
    */
   private async reserveInTx(tx: TenantTx, reqs: PreparedReservation[]): Promise<{ results: ReservationOutcome[]; enqueued: string[] }> {
     const m = tx.manager;
+    await lockReferences(tx, reqs.map((r) => r.reference));
     const lines = reqs.flatMap((r) => r.lines);
     const [state] = await preparedRows<{
       ttl: TtlSettings;
@@ -223,8 +224,11 @@ export class ReservationService {
 
   /** After a lock timeout: mark the contended SKUs hot for a while and queue the request behind them. */
   private async enqueueContended(tx: TenantTx, req: PreparedReservation): Promise<{ result: ReservationOutcome; sku?: string }> {
+    await lockReferences(tx, [req.reference]);
     const existing = await findReservation(tx.manager, req.reference);
     if (existing) return { result: outcomeOf(existing) };
+    const [marker]: { outcome: string | null }[] = await tx.manager.query(`SELECT outcome FROM reservation_requests WHERE idempotency_key = $1`, [req.reference]);
+    if (marker?.outcome === 'withdrawn') return { result: { status: 'withdrawn', reference: req.reference } };
     // One SKU can have a line per condition; ON CONFLICT DO UPDATE may touch each row once per statement.
     const skus = [...new Set(req.lines.map((l) => l.sku))];
     await tx.manager.query(
@@ -323,6 +327,7 @@ export class ReservationService {
   async release(tenantId: string, reference: string, actor?: Actor): Promise<Reservation | null> {
     assertReference(reference);
     return this.tenants.run(tenantId, async (tx) => {
+      await lockReferences(tx, [reference]);
       // Wrapped in a SELECT: TypeORM answers a bare UPDATE ... RETURNING with [rows, count], not rows.
       const withdrawn: unknown[] = await tx.manager.query(
         `WITH w AS (
@@ -418,4 +423,20 @@ export class ReservationService {
     if (failures.length > 0 && !onTenantError) throw new AggregateError(failures, `expiry failed for ${failures.length} tenant(s)`);
     return total;
   }
+}
+
+/**
+ * Puts the reservation and the release of the same references (orders) one after the other, until this transaction
+ * ends. A release that ran while a reservation of its order was being decided found nothing yet, left its withdrawn
+ * marker after the reservation had read its state, and the reservation then held stock for an order that had ended
+ * until it expired (14 days for cash on delivery). Taken before any read, in one order (by key), so that batches
+ * sharing references cannot deadlock; the statement after it reads what the other transaction committed.
+ */
+async function lockReferences(tx: TenantTx, references: string[]): Promise<void> {
+  await tx.manager.query(
+    `SELECT count(pg_advisory_xact_lock(k)) FROM (
+       SELECT DISTINCT hashtextextended('tessera.inventory.reference:' || $1 || ':' || r, 0) AS k FROM unnest($2::text[]) r ORDER BY 1
+     ) s`,
+    [tx.tenantId, references],
+  );
 }
