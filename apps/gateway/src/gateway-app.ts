@@ -11,9 +11,11 @@ import { collectDefaultMetrics } from 'prom-client';
 import { AppModule } from './app.module';
 import type { GatewayConfig } from './config';
 import { serveGatewayReadiness } from './health/readiness';
+import { capUnreadBodies } from './http/unread-body';
 import { setupGatewayDocs } from './openapi/docs';
 import { OpenApiAggregator } from './openapi/openapi-aggregator';
 import { GatewayPipeline, type GatewayRequest } from './proxy/gateway-pipeline';
+import { REFUSED_BODY_DISCARD_FACTOR } from './proxy/upstream-proxy';
 
 export interface GatewayAppOptions {
   /** Where JSON log lines go (default stdout). */
@@ -45,6 +47,8 @@ export async function createGatewayApp(config: GatewayConfig, options: GatewayAp
   app.set('trust proxy', config.trustProxyHops);
 
   app.use(createRequestLogger(logger));
+  // A refused or unrouted request's body is read within a cap, never for as long as the client cares to send.
+  app.use(capUnreadBodies(config.bodyLimitBytes * REFUSED_BODY_DISCARD_FACTOR));
   app.use(requestMetrics);
   app.use(app.get(GatewayPipeline).handle);
   serveGatewayReadiness(app, config.upstreams);

@@ -69,6 +69,24 @@ describe('gateway body limit on large uploads', () => {
     expect(identity.received('/v1/users')).toHaveLength(0);
   });
 
+  it('reads the body of a request it refuses before the proxy (no credentials) only up to 16 times the limit', async () => {
+    const server = app.getHttpServer() as import('node:http').Server;
+    const read: number[] = [];
+    const onConnection = (socket: import('node:net').Socket) => socket.once('close', () => read.push(socket.bytesRead));
+    server.on('connection', onConnection);
+    try {
+      const [refused] = await uploads(port, '', 64 * 1024 * 1024, 1);
+      expect(refused.status === 401 || refused.error !== undefined).toBe(true);
+      const deadline = Date.now() + 5_000;
+      while (read.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // 16 × 256 KiB read and discarded, plus what was in flight when the connection was cut: far from 64 MiB.
+      expect(read).toHaveLength(1);
+      expect(read[0]).toBeLessThan(8 * 1024 * 1024);
+    } finally {
+      server.off('connection', onConnection);
+    }
+  });
+
   it('cuts the connection of an upload far beyond the limit, and keeps serving', async () => {
     // 16 times the limit is what it reads and discards at most; the client may or may not see the 413 first.
     const [far] = await uploads(port, token, 40 * LIMIT, 1);
