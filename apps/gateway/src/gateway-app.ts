@@ -11,6 +11,7 @@ import { collectDefaultMetrics } from 'prom-client';
 import { AppModule } from './app.module';
 import type { GatewayConfig } from './config';
 import { serveGatewayReadiness } from './health/readiness';
+import { answerClientErrorsWithProblems } from './http/client-errors';
 import { capUnreadBodies } from './http/unread-body';
 import { setupGatewayDocs } from './openapi/docs';
 import { OpenApiAggregator } from './openapi/openapi-aggregator';
@@ -57,6 +58,7 @@ export async function createGatewayApp(config: GatewayConfig, options: GatewayAp
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   // A request's headers may arrive on a connection that was idle up to keepAliveTimeout: allow a little more.
   server.headersTimeout = Math.max(server.headersTimeout, config.keepAliveTimeoutMs + 1_000);
+  answerClientErrorsWithProblems(server);
   return app;
 }
 

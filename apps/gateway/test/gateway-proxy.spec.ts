@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { FakeIdentity } from './fake-identity';
@@ -168,6 +169,32 @@ describe('gateway proxy', () => {
     expect(hanging).toBe(0);
     // The service still answers through the gateway.
     expect((await http.get('/v1/users/me/echo').set('authorization', `Bearer ${token}`)).status).toBe(200);
+  });
+
+  it('answers requests Node itself refuses (huge headers, a bad length, an unknown Expect) with problem+json too', async () => {
+    const port = (app.getHttpServer().address() as { port: number }).port;
+    const raw = (request: string) =>
+      new Promise<string>((resolve) => {
+        let answer = '';
+        const socket = connect(port, '127.0.0.1', () => socket.write(request));
+        socket.on('data', (d) => (answer += d.toString()));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(answer));
+        setTimeout(() => socket.destroy(), 2_000);
+      });
+    const cases: [string, number][] = [
+      [`GET /v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+      ['POST /v1/users HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n', 400],
+      [`GET /v1/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nExpect: foo\r\nConnection: close\r\n\r\n`, 417],
+    ];
+    for (const [request, status] of cases) {
+      const answer = await raw(request);
+      const [head, body] = answer.split('\r\n\r\n');
+      expect(head.split('\r\n')[0]).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+      expect(head.toLowerCase()).toContain('content-type: application/problem+json');
+      expect(JSON.parse(body.includes('{') ? body.slice(body.indexOf('{'), body.lastIndexOf('}') + 1) : '{}')).toMatchObject({ status });
+    }
+    expect(identity.requests).toHaveLength(0);
   });
 
   it('answers 504 problem+json when the service is too slow', async () => {

@@ -24,9 +24,8 @@ export class GatewayError extends Error {
   }
 }
 
-/** Writes the same RFC 9457 document as service-kit's ProblemFilter; a no-op once the response has started. */
-export function sendProblem(res: ServerResponse, problem: GatewayProblem, instance?: string, requestId?: string): void {
-  if (res.headersSent || res.writableEnded) return;
+/** The same RFC 9457 document as service-kit's ProblemFilter writes. */
+export function problemBody(problem: GatewayProblem, instance?: string, requestId?: string): string {
   const code = codeForStatus(problem.status);
   const details: ProblemDetails = {
     type: problemType(code),
@@ -39,7 +38,13 @@ export function sendProblem(res: ServerResponse, problem: GatewayProblem, instan
     ...(problem.errorId ? { errorId: problem.errorId } : {}),
     ...(problem.reason ? { reason: problem.reason } : {}),
   };
-  const body = JSON.stringify(details);
+  return JSON.stringify(details);
+}
+
+/** Writes problemBody as the response; a no-op once the response has started. */
+export function sendProblem(res: ServerResponse, problem: GatewayProblem, instance?: string, requestId?: string): void {
+  if (res.headersSent || res.writableEnded) return;
+  const body = problemBody(problem, instance, requestId);
   for (const [name, value] of Object.entries(problem.headers ?? {})) res.setHeader(name, value);
   res.statusCode = problem.status;
   res.setHeader('content-type', `${PROBLEM_CONTENT_TYPE}; charset=utf-8`);
