@@ -69,7 +69,7 @@ describe('gateway proxy', () => {
   });
 
   it('refuses dot segments, encoded slashes and doubled slashes that could climb out of a routed prefix or past its rules', async () => {
-    for (const path of ['/v1/users/%2e%2e/%2e%2e/internal/api-keys/verify', '/v1/users%2f..%2finternal', '/v1/users//', '//v1/users', '/v1//users/x']) {
+    for (const path of ['/v1/users/%2e%2e/%2e%2e/internal/api-keys/verify', '/v1/users%2f..%2finternal', '/v1/users//', '//v1/users', '/v1//users/x', '/v1/users/http:/x', '/v1/users/a/HTTPS:/b']) {
       const res = await http.get(path).set('authorization', `Bearer ${token}`);
       expectProblem(res, 400);
     }

@@ -124,5 +124,8 @@ function checkPath(url: string): void {
   if (segments.slice(1, -1).some((segment) => segment === '')) {
     throw new GatewayError({ status: 400, detail: 'Empty path segments (//) are not allowed in paths' });
   }
+  // http-proxy joins the target and the path with a rule that turns the first `http:/` or `https:/` in the path into
+  // `http://`: the service would receive a `//` this check never saw.
+  if (/https?:\//i.test(rawPath)) throw new GatewayError({ status: 400, detail: 'A URL scheme (http:/) is not allowed inside paths' });
   if (segments[1]?.toLowerCase() === 'internal') throw new GatewayError({ status: 404, title: 'Not Found' });
 }
