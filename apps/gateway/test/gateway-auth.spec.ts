@@ -102,6 +102,14 @@ describe('gateway authentication', () => {
     expect((await forwardedContext(res.body.headers)).principalType).toBe('anonymous');
   });
 
+  it('forwards refresh and logout without credentials, as a client whose access token expired must reach them', async () => {
+    for (const path of ['/v1/auth/refresh', '/v1/auth/logout']) {
+      const res = await http.post(path).send({ refreshToken: 'r' });
+      expect([path, res.status]).toEqual([path, 200]);
+      expect((await forwardedContext(res.body.headers)).principalType).toBe('anonymous');
+    }
+  });
+
   it('serves the JWKS without credentials', async () => {
     const res = await http.get('/.well-known/jwks.json');
     expect(res.status).toBe(200);

@@ -402,4 +402,37 @@ describe('signup, login, refresh', () => {
       expectProblem(await h.http.get('/v1/me').set(await h.userHeaders(staff)), 401);
     });
   });
+
+  describe('POST /v1/auth/logout', () => {
+    const call = async (path: string, body: unknown) => h.http.post(path).set(await h.anonymousHeaders()).send(body as object);
+
+    it('ends the session: the token and every token rotated from the same login are refused, other sessions live on', async () => {
+      const t = await h.signup();
+      const first = (await login(t.email, t.password, '198.51.100.50')).body;
+      const other = (await login(t.email, t.password, '198.51.100.50')).body;
+      const second = (await call('/v1/auth/refresh', { refreshToken: first.refreshToken })).body;
+      const out = await call('/v1/auth/logout', { refreshToken: second.refreshToken });
+      expect(out.status).toBe(204);
+      expectProblem(await call('/v1/auth/refresh', { refreshToken: second.refreshToken }), 401);
+      // Logging out again, or with a token nobody issued, answers the same and changes nothing.
+      expect((await call('/v1/auth/logout', { refreshToken: second.refreshToken })).status).toBe(204);
+      expect((await call('/v1/auth/logout', { refreshToken: 'no-such-token' })).status).toBe(204);
+      expect((await call('/v1/auth/refresh', { refreshToken: other.refreshToken })).status).toBe(200);
+      const { rows } = await h.admin.query(
+        'SELECT count(*) FILTER (WHERE revoked_at IS NULL AND rotated_at IS NULL)::int AS live FROM identity.refresh_tokens WHERE user_id = $1',
+        [t.userId],
+      );
+      // The other session's token, rotated once: its current one.
+      expect(rows[0]).toEqual({ live: 1 });
+    });
+
+    it('refuses a body without a refresh token string with 400 and revokes nothing', async () => {
+      const t = await h.signup();
+      const pair = (await login(t.email, t.password, '198.51.100.51')).body;
+      for (const body of [{}, { refreshToken: 12 }, { refreshToken: '' }, { refreshToken: 'x'.repeat(201) }, { refreshToken: pair.refreshToken, all: true }]) {
+        expectProblem(await call('/v1/auth/logout', body), 400);
+      }
+      expect((await call('/v1/auth/refresh', { refreshToken: pair.refreshToken })).status).toBe(200);
+    });
+  });
 });

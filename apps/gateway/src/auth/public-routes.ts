@@ -6,6 +6,7 @@ const PUBLIC_ROUTES: ReadonlyArray<{ methods: readonly string[]; path: string }>
   { methods: ['POST'], path: '/v1/tenants' },
   { methods: ['POST'], path: '/v1/auth/login' },
   { methods: ['POST'], path: '/v1/auth/refresh' },
+  { methods: ['POST'], path: '/v1/auth/logout' },
   { methods: ['GET', 'HEAD'], path: '/.well-known/jwks.json' },
 ];
 

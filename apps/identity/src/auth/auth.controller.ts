@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Header, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiOkResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiNoContentResponse, ApiOkResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { Public } from '@tessera/service-kit';
 import { clientAddress } from '../common/client-address';
 import { AccessTokenIssuer } from './access-token.issuer';
@@ -43,6 +43,15 @@ export class AuthController {
   })
   refresh(@Body() dto: RefreshDto): Promise<TokenPairDto> {
     return this.auth.refresh(dto.refreshToken);
+  }
+
+  /** Logs the session out: the refresh token and every token rotated from the same login stop working. */
+  @Post('v1/auth/logout')
+  @Public()
+  @HttpCode(204)
+  @ApiNoContentResponse({ description: 'the session is over; also for a token that was unknown, expired or revoked already' })
+  async logout(@Body() dto: RefreshDto): Promise<void> {
+    await this.auth.logout(dto.refreshToken);
   }
 
   /**

@@ -107,6 +107,24 @@ export class AuthService {
     throw new UnauthorizedProblem(BAD_REFRESH);
   }
 
+  /**
+   * Ends the session a refresh token belongs to: every token of its family (the login and each rotation since) is
+   * revoked. An unknown, expired or already revoked token changes nothing and is answered the same, so a caller
+   * learns nothing from it. Access tokens already issued stay valid until they expire (15 minutes by default).
+   */
+  async logout(refreshToken: string): Promise<void> {
+    const found: { token_id: string; tenant_id: string }[] = await this.dataSource.query(
+      'SELECT * FROM identity.find_refresh_token($1)',
+      [sha256(refreshToken)],
+    );
+    if (found.length === 0) return;
+    const { token_id: tokenId, tenant_id: tenantId } = found[0];
+    await this.transactions.run(tenantId, async (tx) => {
+      const token = await tx.manager.findOneBy(RefreshTokenEntity, { id: tokenId });
+      if (token) await this.revokeFamily(tx, token.familyId);
+    });
+  }
+
   private async revokeFamily(tx: TenantTx, familyId: string): Promise<void> {
     await tx.manager.update(RefreshTokenEntity, { familyId, revokedAt: IsNull() }, { revokedAt: new Date() });
   }
