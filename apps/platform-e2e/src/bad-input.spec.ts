@@ -87,7 +87,7 @@ describe('bad input on every route (walks /openapi.json)', () => {
   it('refuses anonymous callers with 401 and a read-only API key with 4xx on every route not open to them', async () => {
     const readOnly = (await api('POST', '/v1/api-keys', { token, body: { name: 'reader', scopes: ['orders:read'] } })).body.key;
     expect(readOnly).toEqual(expect.any(String));
-    const open = new Set(['POST /v1/tenants', 'POST /v1/auth/login', 'POST /v1/auth/refresh', 'GET /.well-known/jwks.json']);
+    const open = new Set(['POST /v1/tenants', 'POST /v1/auth/login', 'POST /v1/auth/refresh', 'POST /v1/auth/logout', 'GET /.well-known/jwks.json']);
     const wrong: string[] = [];
     for (const [path, ops] of Object.entries(spec.paths)) {
       for (const method of Object.keys(ops).map((m) => m.toUpperCase())) {
