@@ -8,7 +8,7 @@ import { discardUnreadBody } from '../http/unread-body';
 import type { Upstream } from './route-table';
 
 export interface UpstreamProxyOptions {
-  /** Time to wait for response headers, from when the whole request is with the service, before answering 504. */
+  /** Time to wait for response headers before answering 504, for upstreams that set none. */
   timeoutMs: number;
   /** Largest request body forwarded; larger ones get 413. */
   bodyLimitBytes: number;
@@ -33,8 +33,6 @@ interface Exchange {
   settled: boolean;
   timer?: NodeJS.Timeout;
   proxyReq?: ClientRequest;
-  /** The service's response has begun (it may answer before it has read the whole body). */
-  answered?: boolean;
 }
 
 // Errors meaning nothing listens at the upstream address: the service is down or not started yet.
@@ -121,14 +119,10 @@ export class UpstreamProxy {
         if (!exchange) return;
         exchange.proxyReq = proxyReq;
         if (exchange.settled) proxyReq.destroy();
-        // The wait for the service starts once the whole request is with it: a client's slow upload is not the
-        // service's delay (Node's requestTimeout bounds the upload).
-        else proxyReq.once('finish', () => this.startTimer(req, exchange));
       });
       proxyServer.on('proxyRes', (proxyRes, req) => {
         const exchange = this.exchanges.get(req);
         if (!exchange) return;
-        exchange.answered = true;
         clearTimeout(exchange.timer);
         if (exchange.settled) proxyRes.destroy();
       });
@@ -136,8 +130,10 @@ export class UpstreamProxy {
     };
   }
 
-  private startTimer(req: IncomingMessage, exchange: Exchange): void {
-    if (exchange.settled || exchange.answered) return;
+  /** Runs right before http-proxy pipes the body, in the same tick, so no chunk escapes the counter. */
+  private onStart(req: IncomingMessage): void {
+    const exchange = this.exchanges.get(req);
+    if (!exchange) return;
     exchange.timer = setTimeout(() => {
       this.settle(req, exchange, {
         status: 504,
@@ -145,12 +141,6 @@ export class UpstreamProxy {
         detail: `Service ${exchange.upstream} did not answer within ${exchange.timeoutMs} ms`,
       });
     }, exchange.timeoutMs);
-  }
-
-  /** Runs right before http-proxy pipes the body, in the same tick, so no chunk escapes the counter. */
-  private onStart(req: IncomingMessage): void {
-    const exchange = this.exchanges.get(req);
-    if (!exchange) return;
     if (req.headers['content-length'] !== undefined) return;
     let received = 0;
     req.on('data', (chunk: Buffer) => {
