@@ -15,17 +15,26 @@ const LINGER_MS = 10_000;
  */
 export function discardUnreadBody(req: IncomingMessage, capBytes: number): void {
   const marked = req as IncomingMessage & { [DISCARDING]?: true };
-  if (req.complete || marked[DISCARDING]) return;
-  marked[DISCARDING] = true;
   const socket = req.socket;
+  // Nothing more will arrive on a connection that is gone (the client hung up while the gateway decided).
+  if (req.complete || marked[DISCARDING] || socket.destroyed) return;
+  marked[DISCARDING] = true;
   const start = socket.bytesRead;
   const deadline = Date.now() + LINGER_MS;
   const check = setInterval(() => {
     // Complete: the body ended within the limits (a request Node dumps may not emit 'end').
-    if (req.complete) stop();
-    else if (socket.bytesRead - start > capBytes || Date.now() > deadline) socket.destroy();
+    if (req.complete || socket.destroyed) return stop();
+    if (socket.bytesRead - start > capBytes || Date.now() > deadline) {
+      socket.destroy();
+      stop();
+    }
   }, CHECK_EVERY_MS);
-  const stop = () => clearInterval(check);
+  function stop(): void {
+    clearInterval(check);
+    req.off('end', stop);
+    req.off('close', stop);
+    socket.off('close', stop);
+  }
   req.once('end', stop);
   req.once('close', stop);
   socket.once('close', stop);
