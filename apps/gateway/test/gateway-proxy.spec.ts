@@ -195,6 +195,20 @@ describe('gateway proxy', () => {
       expect(JSON.parse(body.includes('{') ? body.slice(body.indexOf('{'), body.lastIndexOf('}') + 1) : '{}')).toMatchObject({ status });
     }
     expect(identity.requests).toHaveLength(0);
+    // A client that keeps its side open after the answer does not keep the connection: it is closed, not half closed.
+    const server = app.getHttpServer() as import('node:http').Server;
+    const lingering = connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => lingering.write('GET /v1/users HTTP/1.1\r\nContent-Length: x\r\n\r\n'));
+    lingering.on('error', () => undefined);
+    lingering.resume();
+    try {
+      const open = () => new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
+      await new Promise((r) => setTimeout(r, 100));
+      const deadline = Date.now() + 2_000;
+      while ((await open()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(await open()).toBe(0);
+    } finally {
+      lingering.destroy();
+    }
   });
 
   it('answers 504 problem+json when the service is too slow', async () => {

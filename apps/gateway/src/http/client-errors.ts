@@ -18,10 +18,13 @@ export function answerClientErrorsWithProblems(server: Server): void {
     const detail =
       status === 431 ? 'The request headers are too large' : status === 408 ? 'The request took too long to arrive' : 'The request is not valid HTTP';
     const body = problemBody({ status, detail });
-    socket.end(
+    // Written, then destroyed as Node's own handler does: ended only, the connection would stay half open for as long
+    // as the client kept it, out of reach of the server's timeouts.
+    socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\n` +
         `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
+    socket.destroy();
   });
   server.on('checkExpectation', (req, res) => {
     res.setHeader('connection', 'close');
