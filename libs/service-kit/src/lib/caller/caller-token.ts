@@ -76,7 +76,6 @@ function verifierFor(secret: string): Verify {
   return verify;
 }
 
-/** Signs the context the gateway forwards in `x-tessera-context` (HS256, short-lived). */
 /**
  * The key one service verifies caller contexts with, derived from the platform's INTERNAL_TOKEN_SECRET. Only the
  * gateway (and the operator's tools) hold that secret; each service gets its own key, and the gateway signs what it
@@ -88,6 +87,7 @@ export function serviceContextKey(secret: string, service: string): string {
   return createHmac('sha256', secret).update(`tessera.caller-context.${service}`).digest('base64url');
 }
 
+/** Signs the context the gateway forwards in `x-tessera-context` (HS256, short-lived), with the service's key. */
 export async function signCallerContext(ctx: CallerContext, secret: string, ttlSeconds = 60): Promise<string> {
   const sign = signerFor(secret);
   return sign({
