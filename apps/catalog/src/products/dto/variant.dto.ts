@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { VariantFulfillment, VariantSellStatus } from '@tessera/contracts';
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { IsUuid } from '@tessera/service-kit';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { CURRENCY_CODES, MAX_AMOUNT } from '../money';
 import type { VariantStatus } from '../variant.entity';
 import { IsOptionMap } from './json-maps.validators';
@@ -64,7 +65,7 @@ export class PatchVariantDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'the variant to change; omit to add a variant' })
   // Absent adds a variant; null is neither a variant nor a request to add one.
   @ValidateIf((o: PatchVariantDto) => o.id !== undefined)
-  @IsUUID()
+  @IsUuid()
   id?: string;
 
   @ApiPropertyOptional({ description: 'only when adding a variant' })

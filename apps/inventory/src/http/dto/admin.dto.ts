@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { IsUuid } from '@tessera/service-kit';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import type { StockCondition } from '../../domain';
 import { SKU_PATTERN } from './movement.dto';
 
@@ -64,7 +65,7 @@ export class ReorderPolicyDto {
   sku!: string;
 
   @ApiProperty({ format: 'uuid' })
-  @IsUUID()
+  @IsUuid()
   locationId!: string;
 
   @ApiPropertyOptional({ enum: ['new', 'used'], default: 'new' })

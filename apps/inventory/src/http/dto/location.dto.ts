@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { PageQueryDto } from '@tessera/service-kit';
+import { IsUuid, PageQueryDto } from '@tessera/service-kit';
 import { MaxCodePoints } from '@tessera/service-kit';
-import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import type { Location, LocationType } from '../../domain';
 
 const TYPES: LocationType[] = ['warehouse', 'bin'];
@@ -23,7 +23,7 @@ export class CreateLocationDto {
     description: "required for a bin: the warehouse it belongs to; a warehouse may sit in another warehouse; never in a bin (422 invalid_parent); another tenant's or a missing location → 404",
   })
   @IsOptional()
-  @IsUUID()
+  @IsUuid()
   parentId?: string;
 
   @ApiPropertyOptional({ enum: TYPES, default: 'warehouse' })

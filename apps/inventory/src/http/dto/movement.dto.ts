@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { PageQueryDto } from '@tessera/service-kit';
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { IsUuid, PageQueryDto } from '@tessera/service-kit';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import { MAX_ON_HAND, type AdjustReason, type StockCondition, type StockLevel } from '../../domain';
 
 const TYPES = ['receive', 'adjust', 'transfer'] as const;
@@ -20,12 +20,12 @@ export class CreateMovementDto {
   sku!: string;
 
   @ApiProperty({ format: 'uuid', description: 'the location moved at (the source of a transfer)' })
-  @IsUUID()
+  @IsUuid()
   locationId!: string;
 
   @ApiPropertyOptional({ format: 'uuid', description: 'transfer only: the destination' })
   @ValidateIf((o: CreateMovementDto) => o.type === 'transfer' || o.toLocationId !== undefined)
-  @IsUUID()
+  @IsUuid()
   toLocationId?: string;
 
   @ApiProperty({ description: 'receive and transfer: units (1 to 1,000,000); adjust: the signed change, never 0' })
@@ -87,7 +87,7 @@ export class LevelsQueryDto extends PageQueryDto {
 
   @ApiPropertyOptional({ format: 'uuid' })
   @IsOptional()
-  @IsUUID()
+  @IsUuid()
   locationId?: string;
 }
 

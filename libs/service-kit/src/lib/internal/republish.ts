@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsUUID, ValidateIf } from 'class-validator';
+import { IsUuid } from '../validation/uuid';
+import { ValidateIf } from 'class-validator';
 import { callInternal, printAnswer, serviceKey, type InternalAnswer } from './internal-client';
 
 /**
@@ -9,7 +10,7 @@ import { callInternal, printAnswer, serviceKey, type InternalAnswer } from './in
 export class RepublishRequestDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'only this tenant; absent: every tenant' })
   @ValidateIf((_, value) => value !== undefined)
-  @IsUUID()
+  @IsUuid()
   tenantId?: string;
 }
 
