@@ -185,6 +185,17 @@ describe('orders HTTP API', () => {
       expect((await h.getOrder(owner, placed.body.id)).body.status).toBe('pending');
     });
 
+    it('cancels an order named in upper case, and announces it by its stored id', async () => {
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      const id = placed.body.id as string;
+      const res = await h.http.post(`/v1/orders/${id.toUpperCase()}/cancel`).set(await h.headers(owner)).send({});
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ id, status: 'cancelled' });
+      expect((await h.getOrder(owner, id.toUpperCase())).body.id).toBe(id);
+      const cancelled = (await h.outbox(owner.tenantId)).filter((e) => e.type === 'orders.order.cancelled' && e.subject.toLowerCase() === id);
+      expect(cancelled.map((e) => [e.subject, e.data.orderId])).toEqual([[id, id]]);
+    });
+
     it('shows an order, its items and its history as they were together, even when a change commits between the reads', async () => {
       const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
       const id = placed.body.id as string;

@@ -70,9 +70,10 @@ export class OrdersService {
     });
   }
 
-  async get(caller: CallerContext, orderId: string): Promise<OrderDto> {
+  async get(caller: CallerContext, id: string): Promise<OrderDto> {
     const tenantId = tenantOf(caller);
-    if (!isUuid(orderId)) throw new NotFoundProblem('No such order');
+    if (!isUuid(id)) throw new NotFoundProblem('No such order');
+    const orderId = id.toLowerCase();
     // One snapshot for the order, its items and its history (REPEATABLE READ): under READ COMMITTED a saga step
     // committed between the reads showed a pending order whose history already said awaiting_payment.
     return this.transactions.run(
@@ -100,9 +101,12 @@ export class OrdersService {
     });
   }
 
-  async cancel(caller: CallerContext, orderId: string, reason: string | undefined): Promise<OrderDto> {
+  async cancel(caller: CallerContext, id: string, reason: string | undefined): Promise<OrderDto> {
     const tenantId = tenantOf(caller);
-    if (!isUuid(orderId)) throw new NotFoundProblem('No such order');
+    if (!isUuid(id)) throw new NotFoundProblem('No such order');
+    // As stored: the id goes into the event's subject and partition key, where an upper-case copy would be another
+    // order's key (on Kafka, possibly another partition than the order's other events).
+    const orderId = id.toLowerCase();
     const cause: Cause = { type: 'api', actor: actorOf(caller) };
     return this.transactions.run(tenantId, async (tx) => {
       const order = await OrderStore.find(tx.manager, orderId, true);
