@@ -16,7 +16,6 @@ import { capUnreadBodies } from './http/unread-body';
 import { setupGatewayDocs } from './openapi/docs';
 import { OpenApiAggregator } from './openapi/openapi-aggregator';
 import { GatewayPipeline, type GatewayRequest } from './proxy/gateway-pipeline';
-import { REFUSED_BODY_DISCARD_FACTOR } from './proxy/upstream-proxy';
 
 export interface GatewayAppOptions {
   /** Where JSON log lines go (default stdout). */
@@ -49,7 +48,7 @@ export async function createGatewayApp(config: GatewayConfig, options: GatewayAp
 
   app.use(createRequestLogger(logger));
   // A refused or unrouted request's body is read within a cap, never for as long as the client cares to send.
-  app.use(capUnreadBodies(config.bodyLimitBytes * REFUSED_BODY_DISCARD_FACTOR));
+  app.use(capUnreadBodies(config.bodyLimitBytes));
   app.use(requestMetrics);
   app.use(app.get(GatewayPipeline).handle);
   serveGatewayReadiness(app, config.upstreams);

@@ -3,6 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 const DISCARDING = Symbol('tessera.gateway.discarding');
 /** How often the bytes read are checked against the cap: Node's parser may consume the socket natively, without events. */
 const CHECK_EVERY_MS = 5;
+/** A refused upload is read and discarded up to this many times the body limit, then the connection is cut. */
+const DISCARD_FACTOR = 16;
 /** However slowly it comes, a body the gateway has refused gets this long to arrive. */
 const LINGER_MS = 10_000;
 
@@ -42,10 +44,11 @@ export function discardUnreadBody(req: IncomingMessage, capBytes: number): void 
 }
 
 /**
- * Express middleware: whatever answered the request (a refusal before the proxy, the gateway's own routes, a 404),
- * a body still arriving when the answer is done is discarded within `capBytes`.
+ * Express middleware: whatever answered the request (the proxy's 413, a refusal before the proxy, the gateway's own
+ * routes, a 404), a body still arriving when the answer is done is discarded within 16 times `bodyLimitBytes`.
  */
-export function capUnreadBodies(capBytes: number) {
+export function capUnreadBodies(bodyLimitBytes: number) {
+  const capBytes = bodyLimitBytes * DISCARD_FACTOR;
   return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     res.once('finish', () => discardUnreadBody(req, capBytes));
     next();

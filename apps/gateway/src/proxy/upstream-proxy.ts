@@ -4,7 +4,6 @@ import { createProxyMiddleware, debugProxyErrorsPlugin, type Plugin, type Reques
 import { metricsRegistry } from '@tessera/service-kit';
 import { Histogram } from 'prom-client';
 import { sendProblem, type GatewayProblem } from '../http/problem';
-import { discardUnreadBody } from '../http/unread-body';
 import type { Upstream } from './route-table';
 
 export interface UpstreamProxyOptions {
@@ -38,8 +37,6 @@ interface Exchange {
 // Errors meaning nothing listens at the upstream address: the service is down or not started yet.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-/** A refused upload is read and discarded up to this many times the body limit, then the connection is cut. */
-export const REFUSED_BODY_DISCARD_FACTOR = 16;
 
 /**
  * Streams requests to upstream services with http-proxy-middleware (bodies are piped, never parsed).
@@ -183,7 +180,6 @@ export class UpstreamProxy {
 
   private fail(req: IncomingMessage, res: ServerResponse, upstream: string, problem: GatewayProblem, error?: Error): void {
     sendProblem(res, problem, pathOf(req), headerValue(req.headers['x-request-id']));
-    if (problem.status === 413) discardUnreadBody(req, this.options.bodyLimitBytes * REFUSED_BODY_DISCARD_FACTOR);
     this.options.onFailure?.(req, upstream, problem, error);
   }
 
