@@ -71,13 +71,9 @@ export class AuthService {
   }
 
   async refresh(refreshToken: string): Promise<TokenPairDto> {
-    const hash = sha256(refreshToken);
-    const found: { token_id: string; tenant_id: string }[] = await this.dataSource.query(
-      'SELECT * FROM identity.find_refresh_token($1)',
-      [hash],
-    );
-    if (found.length === 0) throw new UnauthorizedProblem(BAD_REFRESH);
-    const { token_id: tokenId, tenant_id: tenantId } = found[0];
+    const found = await this.findRefreshToken(refreshToken);
+    if (!found) throw new UnauthorizedProblem(BAD_REFRESH);
+    const { tokenId, tenantId } = found;
 
     // Refusals that revoke must commit, so the transaction returns an outcome and the exception is thrown after it.
     const outcome = await this.transactions.run(tenantId, async (tx): Promise<RefreshOutcome> => {
@@ -113,16 +109,22 @@ export class AuthService {
    * learns nothing from it. Access tokens already issued stay valid until they expire (15 minutes by default).
    */
   async logout(refreshToken: string): Promise<void> {
-    const found: { token_id: string; tenant_id: string }[] = await this.dataSource.query(
-      'SELECT * FROM identity.find_refresh_token($1)',
-      [sha256(refreshToken)],
-    );
-    if (found.length === 0) return;
-    const { token_id: tokenId, tenant_id: tenantId } = found[0];
+    const found = await this.findRefreshToken(refreshToken);
+    if (!found) return;
+    const { tokenId, tenantId } = found;
     await this.transactions.run(tenantId, async (tx) => {
       const token = await tx.manager.findOneBy(RefreshTokenEntity, { id: tokenId });
       if (token) await this.revokeFamily(tx, token.familyId);
     });
+  }
+
+  /** A presented refresh token's row and tenant, by its digest (identity.find_refresh_token: no tenant is set yet). */
+  private async findRefreshToken(refreshToken: string): Promise<{ tokenId: string; tenantId: string } | undefined> {
+    const rows: { token_id: string; tenant_id: string }[] = await this.dataSource.query(
+      'SELECT * FROM identity.find_refresh_token($1)',
+      [sha256(refreshToken)],
+    );
+    return rows[0] && { tokenId: rows[0].token_id, tenantId: rows[0].tenant_id };
   }
 
   private async revokeFamily(tx: TenantTx, familyId: string): Promise<void> {
