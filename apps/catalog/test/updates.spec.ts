@@ -1,3 +1,4 @@
+import { untilLockWaiters } from '@tessera/testing';
 import { CatalogHarness, expectProblem, type Caller, type ProductBody } from './support/catalog-harness';
 
 describe('products: patch and archive, with their events', () => {
@@ -263,12 +264,8 @@ describe('products: patch and archive, with their events', () => {
         await locker.query('BEGIN');
         await locker.query('LOCK TABLE catalog.variants IN ACCESS EXCLUSIVE MODE');
         const reading = read();
-        const waiting = async () =>
-          (await h.admin.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%variants%'`)).rowCount;
-        const deadline = Date.now() + 10_000;
-        while (!(await waiting())) {
-          if (Date.now() > deadline) throw new Error('the read never waited on catalog.variants');
-          await new Promise((r) => setTimeout(r, 20));
+        if (!(await untilLockWaiters((sql, params) => h.admin.query(sql, params).then((r) => r.rows), 1, '%variants%'))) {
+          throw new Error('the read never waited on catalog.variants');
         }
         await change((sql, params) => locker.query(sql, params));
         await locker.query('COMMIT');

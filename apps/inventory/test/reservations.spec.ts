@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { lockWaiters, untilLockWaiters } from '@tessera/testing';
 import { Client } from 'pg';
 import { InventoryDomain, InventoryError } from '../src/domain';
 import { ledgerMismatches, newTenant, raiseOnHand, startHarness, type Harness } from './harness';
@@ -428,21 +429,17 @@ describe('a release racing the reservation of its order', () => {
   async function race(lockSql: string, params: unknown[], reserve: () => Promise<unknown>, release: () => Promise<unknown>): Promise<void> {
     const locker = new Client({ connectionString: h.db.url });
     await locker.connect();
-    const lockWaits = async () =>
-      Number((await h.admin(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))[0].n);
-    const until = async (done: () => Promise<boolean>) => {
-      const deadline = Date.now() + 2_000;
-      while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    };
+    const admin = (sql: string, args: unknown[]) => h.admin<{ n: number }>(sql, args);
     try {
       await locker.query('BEGIN');
       await locker.query(lockSql, params);
       const reserving = reserve();
-      await until(async () => (await lockWaits()) >= 1);
+      await untilLockWaiters(admin, 1, undefined, 2_000);
       let released = false;
       const releasing = release().finally(() => (released = true));
       // The release either waits for the reservation (a second lock wait) or has finished without it.
-      await until(async () => released || (await lockWaits()) >= 2);
+      const deadline = Date.now() + 2_000;
+      while (!released && (await lockWaiters(admin)) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       await locker.query('COMMIT');
       await Promise.all([reserving, releasing]);
     } finally {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CatalogEventTypes } from '@tessera/contracts';
+import { untilLockWaiters } from '@tessera/testing';
 import { envelope, expectProblem, orderBody, OrdersHarness, type Staff } from './support/orders-harness';
 
 describe('orders HTTP API', () => {
@@ -207,12 +208,8 @@ describe('orders HTTP API', () => {
         await locker.query('BEGIN');
         await locker.query('LOCK TABLE orders.order_history IN ACCESS EXCLUSIVE MODE');
         const reading = h.getOrder(owner, id);
-        const deadline = Date.now() + 10_000;
-        const waiting = async () =>
-          (await h.admin.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%order_history%'`)).rowCount;
-        while (!(await waiting())) {
-          if (Date.now() > deadline) throw new Error('the GET never waited on orders.order_history');
-          await new Promise((r) => setTimeout(r, 20));
+        if (!(await untilLockWaiters((sql, params) => h.admin.query(sql, params).then((r) => r.rows), 1, '%order_history%'))) {
+          throw new Error('the GET never waited on orders.order_history');
         }
         await locker.query(`UPDATE orders.orders SET status = 'cancelled' WHERE id = $1`, [id]);
         await locker.query(
