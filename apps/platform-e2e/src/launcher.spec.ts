@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -270,8 +270,9 @@ describe('npm start (tools/launcher)', () => {
     }
   });
 
-  it('stops everything when PostgreSQL or its helper dies under it, and leaves no server behind', async () => {
+  it('stops everything when PostgreSQL or its helper dies under it, leaves no server behind, and starts again', async () => {
     const platform = await startPlatform();
+    let zombieParent: ChildProcess | undefined;
     try {
       const find = (pattern: RegExp) => platformProcesses(platform.dataDir).find((p) => pattern.test(p.cmd));
 
@@ -290,7 +291,24 @@ describe('npm start (tools/launcher)', () => {
       expect(platform.output().slice(from)).toMatch(/PostgreSQL stopped unexpectedly/);
       await allStopped(platform);
       expect(await portOpen(platform.pgPort)).toBe(false);
+
+      // A killed server that nobody has reaped yet is a zombie, and PostgreSQL takes the zombie's pid in
+      // postmaster.pid for a running server. This machine's init reaps orphans only every second or two, so the
+      // zombie here is made to last: `sleep 0` backgrounded by a shell that then becomes `sleep 30`, which never
+      // waits for it. It belongs to the server's user (PostgreSQL ignores a pid it may not signal). The next start
+      // goes on all the same.
+      const serverUid = process.getuid?.() === 0 ? Number(spawnSync('id', ['-u', 'postgres']).stdout.toString()) : undefined;
+      zombieParent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'], uid: serverUid });
+      const zombie = Number(await new Promise<string>((resolve) => zombieParent?.stdout?.once('data', (d) => resolve(String(d)))));
+      await eventually(async () => (readFileSync(`/proc/${zombie}/stat`, 'latin1').includes(') Z ') ? true : undefined), 'the zombie');
+      writeFileSync(path.join(platform.dataDir, 'postgres', 'postmaster.pid'), `${zombie}\n`);
+      from = platform.output().length;
+      await platform.restart();
+      expect(platform.output().slice(from)).toMatch(new RegExp(`removing the stale postmaster\\.pid of a server that is gone \\(pid ${zombie}\\)`));
+      expect((await fetch(`${platform.baseUrl}/health/ready`)).status).toBe(200);
+      expect(await platform.stop()).toBe(0);
     } finally {
+      zombieParent?.kill('SIGKILL');
       await stopAndClean(platform);
     }
   });

