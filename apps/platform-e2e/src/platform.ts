@@ -76,7 +76,7 @@ export interface PlatformOptions {
 
 /**
  * Runs `npm start`'s launcher as a child process on scratch ports and a scratch data folder, and waits until it
- * reports ready. Resolves with the time it took in ms on `ready`.
+ * has printed its whole ready banner. Resolves with the time that took in ms.
  */
 export async function startPlatform(
   extraEnv: Record<string, string> = {},
@@ -124,7 +124,8 @@ export async function startPlatform(
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`platform not ready in 150s:\n${out.slice(-4000)}`)), 150_000);
       const onData = () => {
-        if (/\[tessera\] ready in/.test(out.slice(from))) {
+        // The banner's last line: "ready in" comes first, and the URLs after it may arrive in a later chunk.
+        if (/\[tessera\] Ctrl-C stops everything/.test(out.slice(from))) {
           clearTimeout(timer);
           resolve();
         }
