@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { discardUnreadBody } from './unread-body';
 
-const timeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A server that answers at once without reading the body, handing each request to the test. */
@@ -22,8 +21,18 @@ describe('discardUnreadBody', () => {
   let port: number;
   let next: () => Promise<IncomingMessage>;
   let client: Socket | undefined;
-  beforeEach(async () => ({ server, port, next } = await answeringServer()));
+  // The watch is an interval; counting the process's timers instead races Node's own, which come and go with the
+  // socket. The spies call through.
+  let intervals: jest.SpyInstance;
+  let cleared: jest.SpyInstance;
+  const watch = (): NodeJS.Timeout => intervals.mock.results[0]?.value;
+  beforeEach(async () => {
+    ({ server, port, next } = await answeringServer());
+    intervals = jest.spyOn(global, 'setInterval');
+    cleared = jest.spyOn(global, 'clearInterval');
+  });
   afterEach(async () => {
+    jest.restoreAllMocks();
     client?.destroy();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -40,33 +49,30 @@ describe('discardUnreadBody', () => {
     const answered = next();
     const socket = sendHead(20, 'x'.repeat(5));
     const req = await answered;
-    const baseline = { timeouts: timeouts(), closeListeners: req.socket.listenerCount('close') };
+    const closeListeners = req.socket.listenerCount('close');
     discardUnreadBody(req, 1_000);
-    expect(timeouts()).toBe(baseline.timeouts + 1);
+    expect(intervals).toHaveBeenCalledTimes(1);
     socket.write('x'.repeat(15));
     const deadline = Date.now() + 2_000;
     while (!req.complete && Date.now() < deadline) await sleep(5);
-    const settled = Date.now() + 1_000;
-    while (timeouts() > baseline.timeouts && Date.now() < settled) await sleep(5);
+    while (!cleared.mock.calls.some(([t]) => t === watch()) && Date.now() < deadline) await sleep(5);
     expect(req.complete).toBe(true);
     expect(req.socket.destroyed).toBe(false);
-    expect({ timeouts: timeouts(), closeListeners: req.socket.listenerCount('close') }).toEqual(baseline);
+    expect(cleared).toHaveBeenCalledWith(watch());
+    expect(req.socket.listenerCount('close')).toBe(closeListeners);
   });
 
   it('cuts the connection past the cap, and stops watching', async () => {
     const answered = next();
     const socket = sendHead(1_000_000, 'x'.repeat(5));
     const req = await answered;
-    const baseline = timeouts();
     discardUnreadBody(req, 1_000);
+    expect(intervals).toHaveBeenCalledTimes(1);
     socket.write('x'.repeat(50_000));
     const deadline = Date.now() + 2_000;
     while (!req.socket.destroyed && Date.now() < deadline) await sleep(5);
     expect(req.socket.destroyed).toBe(true);
-    // Node's own socket teardown may hold a timer for a moment: wait for the count, do not race it.
-    const settled = Date.now() + 1_000;
-    while (timeouts() > baseline && Date.now() < settled) await sleep(5);
-    expect(timeouts()).toBe(baseline);
+    expect(cleared).toHaveBeenCalledWith(watch());
   });
 
   it('does nothing for a connection the client has already closed', async () => {
@@ -76,8 +82,7 @@ describe('discardUnreadBody', () => {
     socket.destroy();
     const deadline = Date.now() + 2_000;
     while (!req.socket.destroyed && Date.now() < deadline) await sleep(5);
-    const baseline = timeouts();
     discardUnreadBody(req, 1_000);
-    expect(timeouts()).toBe(baseline);
+    expect(intervals).not.toHaveBeenCalled();
   });
 });
