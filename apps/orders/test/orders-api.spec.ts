@@ -261,6 +261,29 @@ describe('orders HTTP API', () => {
     });
   });
 
+  it("hands out list cursors that work whatever the database's DateStyle and TimeZone", async () => {
+    // created_at::text follows the session's DateStyle ("07/12/2026 17:01:46.142175 UTC" under SQL, DMY), which the
+    // cursor check then refused: every second page was a 400.
+    const other = await OrdersHarness.start({ databaseSettings: { DateStyle: 'SQL, DMY', TimeZone: 'Asia/Tokyo' } });
+    try {
+      const t = other.staff('owner');
+      await other.seedVariant(t.tenantId, { sku: 'D-1' });
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await other.placeOrder(t, orderBody([{ sku: 'D-1', quantity: 1 }]))).body.id);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await other.http.get(`/v1/orders?limit=1${cursor ? `&cursor=${cursor}` : ''}`).set(await other.headers(t));
+        expect(page.status).toBe(200);
+        seen.push(...page.body.items.map((o) => o.id));
+        cursor = page.body.nextCursor;
+      } while (cursor && seen.length < 5);
+      expect(seen).toEqual([...ids].reverse());
+    } finally {
+      await other.close();
+    }
+  });
+
   describe('cancel', () => {
     it('cancels a pending order, records who did it, emits orders.order.cancelled; a second cancel is 409', async () => {
       const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));

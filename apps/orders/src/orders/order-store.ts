@@ -129,10 +129,11 @@ export const OrderStore = {
       params.push(opts.after.createdAt, opts.after.id);
       where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
     }
-    // created_at also comes back as PostgreSQL text for cursors: microseconds survive, unlike in a JS Date.
+    // created_at also comes back as text for cursors: microseconds survive, unlike in a JS Date. Formatted here in
+    // UTC rather than cast (::text follows the session's DateStyle and TimeZone); read back with ::timestamptz.
     const rows = await preparedRows(
       manager,
-      `SELECT ${ORDER_COLUMNS}, created_at::text AS "createdAtText" FROM orders WHERE ${where.join(' AND ')}
+      `SELECT ${ORDER_COLUMNS}, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' AS "createdAtText" FROM orders WHERE ${where.join(' AND ')}
        ORDER BY created_at DESC, id DESC LIMIT $2`,
       params,
     );

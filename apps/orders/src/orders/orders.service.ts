@@ -22,8 +22,8 @@ import { OrderStore, type Cause, type OrderItemRow } from './order-store';
 import { transition } from './order-transitions';
 import { toOrderDto, toSummary } from './order-view';
 
-// createdAt is PostgreSQL's text form of a timestamptz; anything else, a month 13 or an offset of +99 included,
-// would fail the cast with a 500.
+// createdAt is a timestamptz as OrderStore.page writes it (ISO, UTC) or, in cursors handed out before, in the server's
+// ISO DateStyle; anything else, a month 13 or an offset of +99 included, would fail the cast with a 500.
 const PG_TIMESTAMPTZ = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?[+-](\d{2})(?::(\d{2}))?(?::(\d{2}))?$/;
 function isPgTimestamptz(text: string): boolean {
   const m = PG_TIMESTAMPTZ.exec(text);

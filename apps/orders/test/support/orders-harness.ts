@@ -27,6 +27,8 @@ const APP_PASSWORD = 'orders-tests-runtime-password';
 export interface HarnessOptions {
   consumeEvents?: boolean;
   transport?: (runtimeUrl: string) => EventTransport;
+  /** Session defaults set on the test database before the service connects (ALTER DATABASE … SET), e.g. DateStyle. */
+  databaseSettings?: Record<string, string>;
 }
 
 export interface Staff {
@@ -50,6 +52,13 @@ export class OrdersHarness {
     await ensureMessagingSchema(db.url);
     await runMigrations({ adminUrl: db.url, schema: ORDERS_SCHEMA, migrations: ORDERS_MIGRATIONS, password: APP_PASSWORD, extraSchemas: ['messaging'] });
     const runtimeUrl = runtimeDatabaseUrl(db.url, ORDERS_SCHEMA, APP_PASSWORD);
+    if (options.databaseSettings) {
+      const setup = new Pool({ connectionString: db.url, max: 1 });
+      for (const [name, value] of Object.entries(options.databaseSettings)) {
+        await setup.query(`ALTER DATABASE "${db.name}" SET ${name} = '${value.replace(/'/g, "''")}'`);
+      }
+      await setup.end();
+    }
     const config = loadConfig(ordersConfigSchema, { PORT: '0', LOG_LEVEL: 'silent', INTERNAL_TOKEN_SECRET: INTERNAL_SECRET });
     const app = await startOrders({
       config,
