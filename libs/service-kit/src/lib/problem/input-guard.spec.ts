@@ -1,4 +1,6 @@
-import { jsonBodyFault, MAX_JSON_DEPTH, MAX_JSON_MEMBERS, MAX_JSON_TOTAL_MEMBERS } from './input-guard';
+import type { KitRequest, KitResponse } from '../http-types';
+import { ValidationProblem } from './domain-exception';
+import { inputGuardMiddleware, jsonBodyFault, MAX_JSON_DEPTH, MAX_JSON_MEMBERS, MAX_JSON_TOTAL_MEMBERS } from './input-guard';
 
 const nested = (levels: number): unknown => {
   let value: unknown = 'leaf';
@@ -43,11 +45,14 @@ describe('jsonBodyFault', () => {
     expect(jsonBodyFault({ rows: body.rows.slice(0, rows - 2) })).toBeUndefined();
   });
 
-  it('refuses the keys Nest would strip silently: __proto__, prototype and constructor, at any depth', () => {
-    expect(jsonBodyFault(JSON.parse('{"__proto__":{"polluted":1}}'))).toMatchObject({ field: '', detail: expect.stringMatching(/__proto__/) });
-    expect(jsonBodyFault({ title: 'x', attributes: { constructor: { prototype: 1 } } })).toMatchObject({ field: 'attributes', detail: expect.stringMatching(/constructor/) });
-    expect(jsonBodyFault({ items: [{ prototype: 1 }] })).toMatchObject({ field: 'items.0', detail: expect.stringMatching(/prototype/) });
-    expect(jsonBodyFault({ attributes: { constructed: 1, proto: 2 } })).toBeUndefined();
+  it('refuses the keys Nest or class-transformer would drop silently (__proto__, prototype, toString, …), at any depth, naming them', () => {
+    expect(jsonBodyFault(JSON.parse('{"__proto__":{"polluted":1}}'))).toMatchObject({ field: '__proto__', pointer: '#/__proto__', detail: expect.stringMatching(/^__proto__ is not accepted/) });
+    expect(jsonBodyFault({ title: 'x', attributes: { constructor: { prototype: 1 } } })).toMatchObject({ field: 'attributes.constructor', detail: expect.stringMatching(/^constructor/) });
+    expect(jsonBodyFault({ items: [{ prototype: 1 }] })).toMatchObject({ field: 'items.0.prototype' });
+    for (const key of ['toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupSetter__']) {
+      expect(jsonBodyFault({ customer: { name: 'x', [key]: 1 } })).toMatchObject({ field: `customer.${key}` });
+    }
+    expect(jsonBodyFault({ attributes: { constructed: 1, proto: 2, ToString: 3, string: 4 } })).toBeUndefined();
   });
 
   it('finds a NUL character in a string or a key, with a JSON Pointer that escapes ~ and /', () => {
@@ -69,5 +74,31 @@ describe('jsonBodyFault', () => {
     expect(jsonBodyFault({ name: '\udc00 first' })?.field).toBe('name');
     expect(jsonBodyFault({ attributes: { ['k\ud800']: 'v' } })).toMatchObject({ field: 'attributes', detail: expect.stringMatching(/key/) });
     expect(jsonBodyFault({ title: 'Lamp \ud83d\udca1 ❤️ 日本' })).toBeUndefined();
+  });
+});
+
+describe('inputGuardMiddleware', () => {
+  /** What the middleware passed to next() for a request with this query (as Express 5's parser leaves it) and body. */
+  const guard = (query: Record<string, unknown>, body?: unknown): unknown => {
+    let passed: unknown = 'not called';
+    const req = { url: '/v1/x', originalUrl: '/v1/x', headers: {}, query, body } as unknown as KitRequest;
+    inputGuardMiddleware(req, {} as KitResponse, (e?: unknown) => (passed = e));
+    return passed;
+  };
+
+  it('refuses a query parameter named like a property of every object, which class-transformer or Nest would drop', () => {
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+      // Express 5's query parser (node:querystring) builds an object without a prototype, so each is an own key.
+      const query = Object.assign(Object.create(null), { status: 'paid', [name]: '1' });
+      const refused = guard(query);
+      expect(refused).toBeInstanceOf(ValidationProblem);
+      expect((refused as ValidationProblem).errors).toMatchObject([{ field: name, pointer: `#/${name}` }]);
+    }
+    expect(guard({ status: 'paid', string: 'x', ToString: 'y' })).toBeUndefined();
+  });
+
+  it('refuses such a key in the body, naming where it is', () => {
+    const refused = guard({}, { reason: 'declined', isPrototypeOf: true });
+    expect((refused as ValidationProblem).errors).toMatchObject([{ field: 'isPrototypeOf', pointer: '#/isPrototypeOf' }]);
   });
 });

@@ -32,10 +32,14 @@ function stringFault(text: string): string | undefined {
 const escapePointer = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /**
- * Keys Nest's validation pipe deletes from every object before validating, against prototype pollution: sent in a
- * body, they were dropped without a word, so `{"__proto__": …}` passed as an empty (valid) PATCH. Refused instead.
+ * Keys that no DTO can declare and that were dropped without a word: Nest's validation pipe deletes `__proto__`,
+ * `prototype` and `constructor` from every object (against prototype pollution), so `{"__proto__": …}` passed as
+ * an empty (valid) PATCH; class-transformer skips any key the object it builds already has as a method, i.e. every
+ * name on Object.prototype (`toString`, `hasOwnProperty`, `valueOf`, …), so such a field got past the refusal of
+ * unknown fields. Refused instead, in bodies and query strings.
  */
-const RESERVED_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
+const RESERVED_KEYS = new Set(['prototype', ...Object.getOwnPropertyNames(Object.prototype)]);
+const reservedKeyDetail = (key: string) => `${key} is not accepted here: no Tessera API has a field named like a property of every JavaScript object`;
 
 /**
  * The first fault of a parsed JSON body that no validator catches: nesting deeper than MAX_JSON_DEPTH, more members
@@ -87,7 +91,7 @@ export function jsonBodyFault(body: unknown): FieldError | undefined {
     for (const key of Object.keys(value)) {
       const keyFault = stringFault(key);
       if (keyFault) return fault(entry, `has a key that ${keyFault}`);
-      if (RESERVED_KEYS.has(key)) return fault(entry, `has the key ${key}, which no Tessera API accepts (__proto__, prototype and constructor are reserved)`);
+      if (RESERVED_KEYS.has(key)) return fault({ value: undefined, key, parent: entry, depth: depth + 1 }, reservedKeyDetail(key));
       const child = (value as Record<string, unknown>)[key];
       if (suspect(child)) stack.push({ value: child, key, parent: entry, depth: depth + 1 });
     }
@@ -97,7 +101,8 @@ export function jsonBodyFault(body: unknown): FieldError | undefined {
 
 /**
  * Refuses, as 400 problem+json, what would otherwise reach PostgreSQL or a recursive walker and come back as a
- * 500 or a stalled process: a NUL character in the URL (`%00`, in a path parameter or the query) or in the JSON
+ * 500 or a stalled process, or be dropped without a word: a query parameter or body key named like a property of
+ * Object.prototype, a NUL character in the URL (`%00`, in a path parameter or the query) or in the JSON
  * body, a body nested deeper than MAX_JSON_DEPTH, and one with more members than the MAX_JSON_* limits. Mounted
  * right after the JSON body parser.
  */
@@ -105,6 +110,14 @@ export function inputGuardMiddleware(req: KitRequest, _res: KitResponse, next: N
   if (/%00/i.test(req.originalUrl ?? req.url ?? '')) {
     next(new BadRequestProblem('The URL contains a NUL character (%00)'));
     return;
+  }
+  const query: unknown = (req as KitRequest & { query?: unknown }).query;
+  if (query !== null && typeof query === 'object') {
+    const key = Object.keys(query).find((k) => RESERVED_KEYS.has(k));
+    if (key !== undefined) {
+      next(new ValidationProblem([{ field: key, pointer: `#/${escapePointer(key)}`, detail: reservedKeyDetail(key) }]));
+      return;
+    }
   }
   if (Array.isArray(req.body)) {
     // Every Tessera API takes an object (or nothing); an array would reach the DTO checks as an empty object.
