@@ -177,3 +177,44 @@ describe('catalog events → catalog_variants', () => {
     expect((await receive(tenant, 'REP-OLD')).levels[0]).toMatchObject({ sku: 'REP-OLD', onHand: 5 });
   });
 });
+
+describe('the condition a variant sells', () => {
+  it("puts a movement or reorder policy without a condition in the variant's condition, the one orders reserve", async () => {
+    const used = catalogVariant(tenant, 'USED-1', { condition: 'used' });
+    await h.catalog.onVariantCreated(variantEvent(used));
+    expect(await variantRows(used.variantId)).toEqual([expect.objectContaining({ sku: 'USED-1' })]);
+    expect((await h.domain.catalog.variantsOf(tenant, 'USED-1'))[0]).toMatchObject({ condition: 'used' });
+
+    // Received without a condition: used stock, not new stock no order could take.
+    expect((await receive(tenant, 'USED-1')).levels[0]).toMatchObject({ condition: 'used', onHand: 5 });
+    await h.domain.movements.apply(tenant, { type: 'transfer', sku: 'USED-1', locationId: main, toLocationId: backup, quantity: 2 });
+    await h.domain.movements.apply(tenant, { type: 'adjust', sku: 'USED-1', locationId: main, quantity: -1, reason: 'damage' });
+    expect(await h.domain.movements.setReorderPolicy(tenant, { sku: 'USED-1', locationId: main, reorderPoint: 1, reorderQuantity: 4 })).toMatchObject({ condition: 'used' });
+    const rows = await h.admin(`SELECT location_id, condition, on_hand FROM inventory.stock_levels WHERE sku = 'USED-1' ORDER BY location_id = $1 DESC`, [main]);
+    expect(rows).toEqual([
+      { location_id: main, condition: 'used', on_hand: 2 },
+      { location_id: backup, condition: 'used', on_hand: 2 },
+    ]);
+    // As orders asks (the variant's condition): all four are there.
+    const reserved = await h.domain.reservations.reserve(tenant, { reference: 'used-order', lines: [{ sku: 'USED-1', quantity: 4, condition: 'used' }] });
+    expect(reserved.status).toBe('confirmed');
+
+    // Asked for on purpose, the other condition is still stock on the shelf (a return waiting to be regraded).
+    expect((await h.domain.movements.apply(tenant, { type: 'receive', sku: 'USED-1', locationId: main, quantity: 1, condition: 'new' })).levels[0]).toMatchObject({ condition: 'new', onHand: 1 });
+    expect(await ledgerMismatches(h)).toEqual([]);
+  });
+
+  it('follows the variant when the catalog changes its condition, and counts a variant from before conditions were kept as new', async () => {
+    const v = catalogVariant(tenant, 'COND-1');
+    await h.catalog.onVariantCreated(variantEvent(v));
+    expect((await receive(tenant, 'COND-1')).levels[0]).toMatchObject({ condition: 'new' });
+    await h.catalog.onVariantUpdated(variantEvent({ ...v, version: 2, condition: 'used' }));
+    expect((await receive(tenant, 'COND-1')).levels[0]).toMatchObject({ condition: 'used' });
+
+    // A row written before the column existed has no condition: new, as before.
+    const old = catalogVariant(tenant, 'OLD-COND-1', { condition: 'used' });
+    await h.catalog.onVariantCreated(variantEvent(old));
+    await h.admin(`UPDATE inventory.catalog_variants SET condition = NULL WHERE variant_id = $1`, [old.variantId]);
+    expect((await receive(tenant, 'OLD-COND-1')).levels[0]).toMatchObject({ condition: 'new' });
+  });
+});

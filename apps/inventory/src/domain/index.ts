@@ -1,7 +1,7 @@
 export * from './errors';
 export * from './types';
 export { DEFAULT_PAGE, MAX_PAGE, type KeysetPage } from './keyset-page';
-export { CatalogReadModel, assertKnownSku, type CatalogVariant } from './catalog-read-model';
+export { CatalogReadModel, resolveStockCondition, type CatalogVariant } from './catalog-read-model';
 export { InventoryDomain, type InventoryDomainOptions } from './inventory-domain';
 export {
   LocationService,

@@ -3,7 +3,7 @@ import type { OutboxWriter } from '@tessera/messaging';
 import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
 import type { EntityManager } from 'typeorm';
-import { assertKnownSku } from './catalog-read-model';
+import { resolveStockCondition } from './catalog-read-model';
 import { invalid, MAX_ON_HAND, notFound, onHandChanged, pgCode } from './errors';
 import { PendingEvents } from './events';
 import { assertCondition, assertQuantity, assertSku, MAX_QUANTITY } from './lines';
@@ -46,7 +46,8 @@ function assertLocationId(id: unknown): string {
 /**
  * Staff movements. Each locks its stock rows in the canonical order, writes ledger rows and events, and refuses
  * (InventoryError conflict → 409, nothing written) to leave on hand below zero or below reserved. A SKU the
- * tenant's catalog does not have is refused first (422 unknown_sku, see `assertKnownSku`).
+ * tenant's catalog does not have is refused first (422 unknown_sku), and a movement without a condition is in the one
+ * the SKU's variant sells (see `resolveStockCondition`).
  */
 export class MovementService {
   constructor(
@@ -64,9 +65,9 @@ export class MovementService {
     return this.write(tx, planMovement(movement, actor));
   }
 
-  private async write(tx: TenantTx, { type, sku, condition, plan, actor, expectedOnHand }: PlannedMovement): Promise<MovementResult> {
+  private async write(tx: TenantTx, { type, sku, condition: requested, plan, actor, expectedOnHand }: PlannedMovement): Promise<MovementResult> {
     // A receive creates stock, so its SKU must be in the catalog; adjust and transfer also work on a row that exists.
-    await assertKnownSku(tx, sku, type === 'receive' ? null : { locationId: plan[0].locationId, condition });
+    const condition = await resolveStockCondition(tx, sku, requested, type === 'receive' ? null : plan[0].locationId);
     const ids = await ensureRows(tx.manager, sku, condition, plan.map((p) => p.locationId));
     const book = await StockBook.lockByIds(tx.manager, ids);
     // Checked under the row lock, so nothing can change on hand between this check and the write.
@@ -87,13 +88,13 @@ export class MovementService {
     input: { sku: string; locationId: string; condition?: StockCondition; reorderPoint: number; reorderQuantity: number },
   ): Promise<StockLevel> {
     const sku = assertSku(input.sku);
-    const condition = assertCondition(input.condition);
+    const requested = input.condition == null ? undefined : assertCondition(input.condition);
     const locationId = assertLocationId(input.locationId);
     for (const [k, v] of [['reorderPoint', input.reorderPoint], ['reorderQuantity', input.reorderQuantity]] as const) {
       if (!Number.isInteger(v) || v < 0 || v > MAX_QUANTITY) throw invalid(`invalid_${k}`, `${k} must be an integer from 0 to ${MAX_QUANTITY}`);
     }
     return this.tenants.run(tenantId, async (tx) => {
-      await assertKnownSku(tx, sku, { locationId, condition });
+      const condition = await resolveStockCondition(tx, sku, requested, locationId);
       const [id] = await ensureRows(tx.manager, sku, condition, [locationId]);
       const [before]: { reorder_point: number; available: number }[] = await tx.manager.query(
         `SELECT reorder_point, available FROM stock_levels WHERE id = $1 FOR UPDATE`,
@@ -131,7 +132,8 @@ export class MovementService {
 interface PlannedMovement {
   type: Movement['type'];
   sku: string;
-  condition: StockCondition;
+  /** As asked; none means the condition the SKU's variant sells. */
+  condition: StockCondition | undefined;
   plan: { locationId: string; deltaOnHand: number; movement: 'receive' | 'adjust' | 'transfer_out' | 'transfer_in'; reason?: AdjustReason }[];
   actor: Actor;
   expectedOnHand?: number;
@@ -140,7 +142,7 @@ interface PlannedMovement {
 /** The movement checked and turned into the changes of its stock rows; an invalid one throws before any write. */
 function planMovement(movement: Movement, actor?: Actor): PlannedMovement {
   const sku = assertSku(movement.sku);
-  const condition = assertCondition(movement.condition);
+  const condition = movement.condition == null ? undefined : assertCondition(movement.condition);
   const from = assertLocationId(movement.locationId);
   const expectedOnHand = movement.expectedOnHand;
   if (expectedOnHand !== undefined && (typeof expectedOnHand !== 'number' || !Number.isInteger(expectedOnHand) || expectedOnHand < 0 || expectedOnHand > MAX_ON_HAND)) {

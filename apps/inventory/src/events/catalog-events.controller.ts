@@ -44,6 +44,8 @@ export class CatalogEventsController {
         productId: v.productId,
         sku: v.sku,
         status: v.status,
+        // The contract's default: a variant without a condition option sells new stock.
+        condition: v.condition ?? 'new',
         version: v.version,
         occurredAt,
       });

@@ -5,6 +5,7 @@ import { ReservationCommitRefused1796000000000 } from './1796000000000-reservati
 import { CatalogVariants1796100000000 } from './1796100000000-catalog-variants';
 import { RequestActor1796200000000 } from './1796200000000-request-actor';
 import { CashOnDeliveryTtl1796400000000 } from './1796400000000-cash-on-delivery-ttl';
+import { CatalogVariantCondition1796500000000 } from './1796500000000-catalog-variant-condition';
 
 export const INVENTORY_SCHEMA = 'inventory';
 
@@ -24,4 +25,6 @@ export const inventoryMigrations: MigrationClass[] = [
   CashOnDeliveryTtl1796400000000,
   // The outbox under tenant isolation, the relay's session excepted.
   outboxRlsMigration(INVENTORY_SCHEMA),
+  // The condition each variant sells: a movement without a condition is in it.
+  CatalogVariantCondition1796500000000,
 ];

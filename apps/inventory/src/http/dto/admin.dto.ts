@@ -68,7 +68,7 @@ export class ReorderPolicyDto {
   @IsUuid()
   locationId!: string;
 
-  @ApiPropertyOptional({ enum: ['new', 'used'], default: 'new' })
+  @ApiPropertyOptional({ enum: ['new', 'used'], description: "default: the condition the SKU's variant sells, the one orders reserve" })
   @IsOptional()
   @IsIn(['new', 'used'])
   condition?: StockCondition;

@@ -39,7 +39,7 @@ export class CreateMovementDto {
   @IsIn(REASONS)
   reason?: AdjustReason;
 
-  @ApiPropertyOptional({ enum: CONDITIONS, default: 'new' })
+  @ApiPropertyOptional({ enum: CONDITIONS, description: "default: the condition the SKU's variant sells, the one orders reserve" })
   @IsOptional()
   @IsIn(CONDITIONS)
   condition?: StockCondition;
