@@ -143,7 +143,55 @@ describe('movements', () => {
     const events = await h.admin(
       `SELECT type, envelope->'data' AS data FROM inventory.outbox_events WHERE envelope->'data'->>'sku' = 'MV-3' ORDER BY seq`,
     );
-    expect(events.map((e) => e.type)).toEqual(['inventory.stock.changed', 'inventory.stock.changed', 'inventory.stock.low', 'inventory.stock.changed']);
-    expect(events[2].data).toMatchObject({ available: 2, reorderPoint: 2, reorderQuantity: 10 });
+    // The policy finds the empty row low at once; the receive re-arms it, and the dip to the point alerts again.
+    expect(events.map((e) => e.type)).toEqual([
+      'inventory.stock.low',
+      'inventory.stock.changed',
+      'inventory.stock.changed',
+      'inventory.stock.low',
+      'inventory.stock.changed',
+    ]);
+    expect(events[0].data).toMatchObject({ available: 0, reorderPoint: 2, reorderQuantity: 10 });
+    expect(events[3].data).toMatchObject({ available: 2, reorderPoint: 2, reorderQuantity: 10 });
+  });
+
+  describe('inventory.stock.low once per dip', () => {
+    const lowEvents = async (sku: string) =>
+      h.admin(`SELECT envelope->'data' AS data FROM inventory.outbox_events WHERE type = 'inventory.stock.low' AND envelope->'data'->>'sku' = $1 ORDER BY seq`, [sku]);
+
+    it('is not sent again when reservations come and go, only after a restock lifts available above the point', async () => {
+      await h.knowSkus(tenant, 'LOW-1');
+      await h.domain.movements.apply(tenant, { type: 'receive', sku: 'LOW-1', locationId: main, quantity: 6 });
+      await h.domain.movements.setReorderPolicy(tenant, { sku: 'LOW-1', locationId: main, reorderPoint: 5, reorderQuantity: 50 });
+      expect(await lowEvents('LOW-1')).toEqual([]);
+      // Three abandoned checkouts: each takes available to 5 and gives it back. One alert, not three.
+      for (let i = 0; i < 3; i++) {
+        expect((await h.domain.reservations.reserve(tenant, { reference: `low-1-${i}`, lines: [{ sku: 'LOW-1', quantity: 1 }] })).status).toBe('confirmed');
+        expect((await h.domain.reservations.release(tenant, `low-1-${i}`))?.status).toBe('released');
+      }
+      expect(await lowEvents('LOW-1')).toEqual([{ data: expect.objectContaining({ available: 5, reorderPoint: 5, reorderQuantity: 50 }) }]);
+      // Still at the point after a restock that does not lift it above: no second alert either.
+      await h.domain.movements.apply(tenant, { type: 'adjust', sku: 'LOW-1', locationId: main, quantity: -3, reason: 'damage' });
+      await h.domain.movements.apply(tenant, { type: 'receive', sku: 'LOW-1', locationId: main, quantity: 1 });
+      expect(await lowEvents('LOW-1')).toHaveLength(1);
+      // Restocked above the point, the next dip alerts again.
+      await h.domain.movements.apply(tenant, { type: 'receive', sku: 'LOW-1', locationId: main, quantity: 20 });
+      await h.domain.movements.apply(tenant, { type: 'adjust', sku: 'LOW-1', locationId: main, quantity: -20, reason: 'count' });
+      expect(await lowEvents('LOW-1')).toEqual([expect.anything(), { data: expect.objectContaining({ available: 4 }) }]);
+      // Changing the policy of a row already alerted does not repeat it; one that lifts the point above re-arms it.
+      await h.domain.movements.setReorderPolicy(tenant, { sku: 'LOW-1', locationId: main, reorderPoint: 5, reorderQuantity: 60 });
+      expect(await lowEvents('LOW-1')).toHaveLength(2);
+      await h.domain.movements.setReorderPolicy(tenant, { sku: 'LOW-1', locationId: main, reorderPoint: 1, reorderQuantity: 60 });
+      await h.domain.movements.setReorderPolicy(tenant, { sku: 'LOW-1', locationId: main, reorderPoint: 4, reorderQuantity: 60 });
+      expect(await lowEvents('LOW-1')).toEqual([expect.anything(), expect.anything(), { data: expect.objectContaining({ available: 4, reorderPoint: 4 }) }]);
+    });
+
+    it('is never sent for a row without a reorder policy, even when it runs out', async () => {
+      await h.knowSkus(tenant, 'LOW-2');
+      await h.domain.movements.apply(tenant, { type: 'receive', sku: 'LOW-2', locationId: main, quantity: 5 });
+      await h.domain.movements.apply(tenant, { type: 'transfer', sku: 'LOW-2', locationId: main, toLocationId: backup, quantity: 5 });
+      await h.domain.movements.apply(tenant, { type: 'adjust', sku: 'LOW-2', locationId: backup, quantity: -5, reason: 'loss' });
+      expect(await lowEvents('LOW-2')).toEqual([]);
+    });
   });
 });

@@ -96,21 +96,24 @@ export class MovementService {
     return this.tenants.run(tenantId, async (tx) => {
       const condition = await resolveStockCondition(tx, sku, requested, locationId);
       const [id] = await ensureRows(tx.manager, sku, condition, [locationId]);
-      const [before]: { reorder_point: number; available: number }[] = await tx.manager.query(
-        `SELECT reorder_point, available FROM stock_levels WHERE id = $1 FOR UPDATE`,
-        [id],
-      );
-      const [row]: LevelRow[] = await tx.manager.query(
-        // Wrapped in a SELECT: TypeORM answers a bare UPDATE ... RETURNING with [rows, count], not rows.
-        `WITH u AS (
-           UPDATE stock_levels SET reorder_point = $2, reorder_quantity = $3, updated_at = now() WHERE id = $1 RETURNING ${LEVEL_COLUMNS}
+      const { reorderPoint, reorderQuantity } = input;
+      const hasPolicy = reorderPoint > 0 || reorderQuantity > 0;
+      const [row]: (LevelRow & { alert: boolean })[] = await tx.manager.query(
+        // Wrapped in a SELECT: TypeORM answers a bare UPDATE ... RETURNING with [rows, count], not rows. The old row
+        // (FOR UPDATE) says whether this policy is the one that finds the stock low: a row already at or below the
+        // new point is alerted now, unless an alert went out already; one above it is re-armed.
+        `WITH old AS (
+           SELECT id, low_alerted FROM stock_levels WHERE id = $1 FOR UPDATE
+         ), u AS (
+           UPDATE stock_levels s SET reorder_point = $2, reorder_quantity = $3, updated_at = now(),
+             low_alerted = CASE WHEN s.available > $2 THEN false WHEN $4 THEN true ELSE s.low_alerted END
+           FROM old WHERE s.id = old.id
+           RETURNING ${LEVEL_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}, $4 AND s.available <= $2 AND NOT old.low_alerted AS alert
          ) SELECT * FROM u`,
-        [id, input.reorderPoint, input.reorderQuantity],
+        [id, reorderPoint, reorderQuantity, hasPolicy],
       );
       const level = toLevel(row);
-      // A point raised to or above what is available is a crossing too: without this alert, nothing would say the
-      // stock is low until it had been restocked above the new point and fallen again.
-      if (before.available > before.reorder_point && level.available <= level.reorderPoint) {
+      if (row.alert) {
         const events = new PendingEvents();
         const low: StockLowV1 = {
           stockLevelId: level.id,

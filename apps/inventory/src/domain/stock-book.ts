@@ -11,6 +11,7 @@ import type { QueryResultRow } from 'pg';
 interface LockedRow extends LevelRow {
   priority: number;
   code: string;
+  low_alerted: boolean;
 }
 
 /** The bind parameters of one statement built in parts: each part adds its values and gets their placeholders. */
@@ -46,13 +47,30 @@ export interface Change {
  */
 const LOCK_SQL = (where: string) => `
   SELECT s.id, s.sku, s.location_id, s.condition, s.on_hand, s.reserved, s.available,
-         s.reorder_point, s.reorder_quantity, l.priority, l.code
+         s.reorder_point, s.reorder_quantity, s.low_alerted, l.priority, l.code
   FROM stock_levels s JOIN locations l ON l.id = s.location_id AND l.tenant_id = s.tenant_id
   WHERE ${where}
   ORDER BY s.sku, s.condition, s.location_id
   FOR UPDATE OF s`;
 
-const toLocked = (r: LockedRow): LockedStock => ({ ...toLevel(r), priority: r.priority, locationCode: r.code });
+const toLocked = (r: LockedRow): LockedStock => ({ ...toLevel(r), priority: r.priority, locationCode: r.code, lowAlerted: r.low_alerted });
+
+/**
+ * Whether a row whose available went from `before` to `row`'s needs `inventory.stock.low`, updating its
+ * `lowAlerted`: once when available is at or below the reorder point of a policy (a point or a quantity set), and
+ * not again until a restock (on hand up) brings it back above the point. A release or an expiry that lifts it
+ * above does not re-arm it: the same stock coming and going would otherwise ask for a reorder each time.
+ */
+export function stockLowDue(before: { onHand: number }, row: LockedStock): boolean {
+  const hasPolicy = row.reorderPoint > 0 || row.reorderQuantity > 0;
+  if (row.available > row.reorderPoint) {
+    if (row.onHand > before.onHand) row.lowAlerted = false;
+    return false;
+  }
+  if (!hasPolicy || row.lowAlerted) return false;
+  row.lowAlerted = true;
+  return true;
+}
 
 /**
  * The stock rows one transaction holds locked, changed in memory and written back once: one UPDATE for all rows,
@@ -152,14 +170,18 @@ export class StockBook {
     const p = withWrites?.params ?? new SqlParams();
     const select = withWrites?.select ?? 'SELECT 1';
     const changed = [...this.lastMovement.keys()].map((id) => this.rows.get(id) as LockedStock);
+    // Decided before the write, which stores each row's lowAlerted.
+    const lowRows = new Set(changed.filter((row) => stockLowDue(this.initial.get(row.id) as LockedStock, row)).map((row) => row.id));
     if (this.ledger.length > 0) {
       const ids = p.add(changed.map((r) => r.id));
       const onHand = p.add(changed.map((r) => r.onHand));
       const reserved = p.add(changed.map((r) => r.reserved));
+      const alerted = p.add(changed.map((r) => r.lowAlerted));
       const ledger = p.add(JSON.stringify(this.ledger));
       ctes.push(`stock_update AS (
-         UPDATE stock_levels s SET on_hand = v.on_hand, reserved = v.reserved, updated_at = now()
-         FROM unnest(${ids}::uuid[], ${onHand}::int[], ${reserved}::int[]) AS v(id, on_hand, reserved) WHERE s.id = v.id
+         UPDATE stock_levels s SET on_hand = v.on_hand, reserved = v.reserved, low_alerted = v.low_alerted, updated_at = now()
+         FROM unnest(${ids}::uuid[], ${onHand}::int[], ${reserved}::int[], ${alerted}::bool[]) AS v(id, on_hand, reserved, low_alerted)
+         WHERE s.id = v.id
        ), ledger_insert AS (
          INSERT INTO ledger (stock_level_id, sku, location_id, condition, movement, reason, delta_on_hand, delta_reserved,
                              on_hand_before, on_hand_after, reserved_before, reserved_after, actor, correlation_id, reference)
@@ -188,7 +210,7 @@ export class StockBook {
         correlationId: this.correlation.get(row.id) ?? null,
       };
       events.add(InventoryEventTypes.StockChanged, row.id, changedEvent, row.sku);
-      if (before.available > row.reorderPoint && row.available <= row.reorderPoint) {
+      if (lowRows.has(row.id)) {
         const low: StockLowV1 = {
           stockLevelId: row.id,
           sku: row.sku,

@@ -26,6 +26,8 @@ export interface StockLevel {
 export interface LockedStock extends StockLevel {
   priority: number;
   locationCode: string;
+  /** `inventory.stock.low` went out since the row was last restocked above its reorder point. */
+  lowAlerted: boolean;
 }
 
 export interface ReserveLine {

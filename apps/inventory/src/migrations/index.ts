@@ -6,6 +6,7 @@ import { CatalogVariants1796100000000 } from './1796100000000-catalog-variants';
 import { RequestActor1796200000000 } from './1796200000000-request-actor';
 import { CashOnDeliveryTtl1796400000000 } from './1796400000000-cash-on-delivery-ttl';
 import { CatalogVariantCondition1796500000000 } from './1796500000000-catalog-variant-condition';
+import { StockLowAlerted1796600000000 } from './1796600000000-stock-low-alerted';
 
 export const INVENTORY_SCHEMA = 'inventory';
 
@@ -27,4 +28,6 @@ export const inventoryMigrations: MigrationClass[] = [
   outboxRlsMigration(INVENTORY_SCHEMA),
   // The condition each variant sells: a movement without a condition is in it.
   CatalogVariantCondition1796500000000,
+  // inventory.stock.low once per dip to the reorder point, not again until a restock.
+  StockLowAlerted1796600000000,
 ];
