@@ -48,6 +48,8 @@ const codTtlColumn = async () =>
         WHERE table_schema = 'inventory' AND table_name = 'tenant_settings' AND column_name = 'cod_reservation_ttl_seconds'`,
     )
   ).rowCount === 1;
+const hasColumn = async (table: string, column: string) =>
+  (await admin.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = 'inventory' AND table_name = $1 AND column_name = $2`, [table, column])).rowCount === 1;
 const PURGE_POLICIES = ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'];
 
 describe('inventory migrations', () => {
@@ -56,7 +58,7 @@ describe('inventory migrations', () => {
     expect(await runMigrations(opts)).toEqual([
       'MessagingTables1700000000000', 'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000',
       'ReservationCommitRefused1796000000000', 'CatalogVariants1796100000000', 'RequestActor1796200000000', 'CashOnDeliveryTtl1796400000000',
-      'OutboxRls1796600000000',
+      'OutboxRls1796600000000', 'CatalogVariantCondition1796700000000', 'StockLowAlerted1796800000000',
     ]);
     expect(await tables()).toEqual([
       'catalog_variants', 'hot_queue_heads', 'hot_skus', 'idempotency_keys', 'known_tenants', 'ledger', 'locations', 'outbox_events', 'processed_events',
@@ -74,6 +76,12 @@ describe('inventory migrations', () => {
     expect(await refusedColumn()).toBe(true);
     expect(await catalogTable()).toEqual({ enabled: true, forced: true, owner: 'tessera_inventory_owner', policies: ['tenant_isolation'] });
     expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
+    expect(await hasColumn('stock_levels', 'low_alerted')).toBe(true);
+    expect(await revertLastMigration(opts)).toBe('StockLowAlerted1796800000000');
+    expect(await hasColumn('stock_levels', 'low_alerted')).toBe(false);
+    expect(await hasColumn('catalog_variants', 'condition')).toBe(true);
+    expect(await revertLastMigration(opts)).toBe('CatalogVariantCondition1796700000000');
+    expect(await hasColumn('catalog_variants', 'condition')).toBe(false);
     expect(await revertLastMigration(opts)).toBe('OutboxRls1796600000000');
     expect(await outboxRls()).toEqual(OUTBOX_RLS_OFF);
     expect(await codTtlColumn()).toBe(true);
@@ -94,6 +102,7 @@ describe('inventory migrations', () => {
     expect(await runMigrations(opts)).toEqual([
       'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'ReservationCommitRefused1796000000000',
       'CatalogVariants1796100000000', 'RequestActor1796200000000', 'CashOnDeliveryTtl1796400000000', 'OutboxRls1796600000000',
+      'CatalogVariantCondition1796700000000', 'StockLowAlerted1796800000000',
     ]);
     expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
     expect(await tables()).toHaveLength(14);

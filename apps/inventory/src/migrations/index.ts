@@ -5,8 +5,8 @@ import { ReservationCommitRefused1796000000000 } from './1796000000000-reservati
 import { CatalogVariants1796100000000 } from './1796100000000-catalog-variants';
 import { RequestActor1796200000000 } from './1796200000000-request-actor';
 import { CashOnDeliveryTtl1796400000000 } from './1796400000000-cash-on-delivery-ttl';
-import { CatalogVariantCondition1796500000000 } from './1796500000000-catalog-variant-condition';
-import { StockLowAlerted1796600000000 } from './1796600000000-stock-low-alerted';
+import { CatalogVariantCondition1796700000000 } from './1796700000000-catalog-variant-condition';
+import { StockLowAlerted1796800000000 } from './1796800000000-stock-low-alerted';
 
 export const INVENTORY_SCHEMA = 'inventory';
 
@@ -27,7 +27,7 @@ export const inventoryMigrations: MigrationClass[] = [
   // The outbox under tenant isolation, the relay's session excepted.
   outboxRlsMigration(INVENTORY_SCHEMA),
   // The condition each variant sells: a movement without a condition is in it.
-  CatalogVariantCondition1796500000000,
+  CatalogVariantCondition1796700000000,
   // inventory.stock.low once per dip to the reorder point, not again until a restock.
-  StockLowAlerted1796600000000,
+  StockLowAlerted1796800000000,
 ];

@@ -6,8 +6,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * low SKU asked purchasing to reorder again. Rows that are low under a policy now count as alerted: the old rule
  * alerted them when they crossed.
  */
-export class StockLowAlerted1796600000000 implements MigrationInterface {
-  name = 'StockLowAlerted1796600000000';
+export class StockLowAlerted1796800000000 implements MigrationInterface {
+  name = 'StockLowAlerted1796800000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE inventory.stock_levels ADD COLUMN low_alerted boolean NOT NULL DEFAULT false`);

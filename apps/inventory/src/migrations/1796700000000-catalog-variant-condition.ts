@@ -5,8 +5,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * without a condition lands in the variant's: orders reserve in that condition, and stock received as new for a used
  * part's SKU could not be sold. NULL for rows written before this column, until the variant's next event.
  */
-export class CatalogVariantCondition1796500000000 implements MigrationInterface {
-  name = 'CatalogVariantCondition1796500000000';
+export class CatalogVariantCondition1796700000000 implements MigrationInterface {
+  name = 'CatalogVariantCondition1796700000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE inventory.catalog_variants ADD COLUMN condition text CHECK (condition IN ('new', 'used'))`);
