@@ -93,6 +93,13 @@ describe('search, filters and cursor pagination', () => {
     expect(await titles('q=brick%20-plate')).toEqual(['Red brick 2x4']);
   });
 
+  it('reads a single token with a leading minus as a word or a part of a SKU, not as "every product without it"', async () => {
+    expect(await titles('q=-zzz')).toEqual([]);
+    expect(await titles('q=-0042')).toEqual(['Castle minifigure']);
+    expect(await titles('q=-RED-USED')).toEqual(['Red brick 2x4']);
+    expect(await titles('q=-shield')).toEqual(['Castle minifigure']);
+  });
+
   it('ranks an exact SKU first, then word and part-of-SKU matches, then merely similar SKUs, paging through each once', async () => {
     const ranker = h.tenant('owner');
     const make = async (title: string, sku: string, description?: string) =>

@@ -41,7 +41,8 @@ function hasSearchSyntax(q: string): boolean {
  * `seq`. With `q`, ranked in three tiers, newest first within each:
  * 0. a SKU equal to `q` (ignoring case): the product someone typed the SKU of;
  * 1. the search document (title and description in English, SKUs as-is) matches the words of `q` (websearch
- *    syntax: quotes, OR, -word), or a SKU contains `q` (ILIKE);
+ *    syntax: quotes, OR, -word among words; a single `-token` is a word or a part of a SKU), or a SKU contains `q`
+ *    (ILIKE);
  * 2. a SKU is only trigram-similar to `q` (pg_trgm `%`): mistyped SKUs, and SKUs of the same family.
  * Text in websearch syntax is read as words only, in English: the unstemmed ('simple') reading and the SKU matches
  * would let `plate -bricks` find a plate that "stacks on bricks" (the negation holds for `bricks` but not `brick`).
@@ -67,8 +68,10 @@ export async function searchProductIds(tx: TenantTx, search: ProductSearch): Pro
       ? [`SELECT s.id, 1 AS tier FROM catalog.products s WHERE s.search_document @@ websearch_to_tsquery('english', ${text})`]
       : [
           `SELECT v.product_id, 0 FROM catalog.variants v WHERE v.sku ILIKE ${param(escapeLike(q))}`,
+          // Plain words: a leading `-` here is part of a SKU (`-RED`), which websearch_to_tsquery would read as
+          // a negation and match every product without the word.
           `SELECT s.id, 1 FROM catalog.products s
-            WHERE s.search_document @@ (websearch_to_tsquery('english', ${text}) || websearch_to_tsquery('simple', ${text}))`,
+            WHERE s.search_document @@ (plainto_tsquery('english', ${text}) || plainto_tsquery('simple', ${text}))`,
           `SELECT v.product_id, 1 FROM catalog.variants v WHERE v.sku ILIKE ${param(`%${escapeLike(q)}%`)}`,
           `SELECT v.product_id, 2 FROM catalog.variants v WHERE v.sku OPERATOR(public.%) ${text}`,
         ];
