@@ -169,8 +169,9 @@ describe('products: create, read, roles, SKU conflicts, tenancy', () => {
         { sku: 'TWICE-1', priceAmount: 200, currency: 'EUR' },
       ],
     });
-    expectProblem(twice, 409);
-    expect(twice.body.sku).toBe('TWICE-1');
+    // A mistake in the request itself: a field error naming the repeat, not "already used by another variant".
+    expectProblem(twice, 400);
+    expect(twice.body.errors).toEqual([{ field: 'variants.1.sku', pointer: '#/variants/1/sku', detail: expect.stringContaining('variants.0') }]);
     expect(await h.counts(caller.tenantId)).toEqual(before);
 
     // SKUs are unique per tenant, not globally.

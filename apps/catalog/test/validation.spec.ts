@@ -122,10 +122,12 @@ describe('bad input gets 400 problem+json naming the field, and changes nothing'
     expect((await h.get(other, `/v1/products/${theirs.id}`)).body.variants[0]).toMatchObject({ priceAmount: 700, version: 1 });
   });
 
-  it('PATCH refuses the same new SKU twice with 409 and adds neither', async () => {
+  it('PATCH refuses the same new SKU twice with 400 naming the repeat, and adds neither', async () => {
     const before = await h.counts(caller.tenantId);
     const twice = { sku: 'TWICE-1', priceAmount: 100, currency: 'EUR' };
-    expectProblem(await h.patch(caller, `/v1/products/${existing.id}`, { variants: [twice, twice] }), 409);
+    const res = await h.patch(caller, `/v1/products/${existing.id}`, { variants: [twice, { id: existing.variants[0].id, priceAmount: 5 }, twice] });
+    expectProblem(res, 400);
+    expect(errorFields(res)).toEqual(['variants.2.sku']);
     expect(await h.counts(caller.tenantId)).toEqual(before);
   });
 

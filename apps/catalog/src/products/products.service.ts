@@ -13,7 +13,7 @@ import { ifMatchAllows, productEtag } from './product-etag';
 import { ProductEntity, type ProductImage } from './product.entity';
 import { searchProductIds, type ProductSearch } from './product-search';
 import { toProductDto } from './product-view';
-import { assertSkusFree, isSkuConflict } from './sku-conflicts';
+import { assertSkusFree, duplicateSkuErrors, isSkuConflict } from './sku-conflicts';
 import { VariantEntity } from './variant.entity';
 import { compareAtProblem, fieldError, newVariant, patchVariant } from './variant-patch';
 
@@ -52,6 +52,7 @@ export class ProductsService {
     };
     const variants = dto.variants.map((v, i) => newVariant(v, { tenantId, productId: product.id }, i, now));
     const errors = variants.map((v, i) => compareAtProblem(v, `variants.${i}`)).filter((e): e is FieldError => e !== null);
+    errors.push(...duplicateSkuErrors(variants.map((v, i) => ({ sku: v.sku, path: `variants.${i}` }))));
     if (errors.length) throw new ValidationProblem(errors);
 
     const request = { key: idempotencyKey, operation: 'POST /v1/products', body: dto };
@@ -110,6 +111,7 @@ export class ProductsService {
       const variantChanges = new Map<string, string[]>();
       const current = new Map(variants.map((v) => [v.id, v]));
       const added: VariantEntity[] = [];
+      const addedPaths: string[] = [];
       let position = variants.reduce((max, v) => Math.max(max, v.position), -1) + 1;
       (dto.variants ?? []).forEach((entry, i) => {
         const path = `variants.${i}`;
@@ -118,6 +120,7 @@ export class ProductsService {
           const problem = compareAtProblem(variant, path);
           if (problem) errors.push(problem);
           added.push(variant);
+          addedPaths.push(path);
           return;
         }
         if (entry.sku !== undefined) errors.push(fieldError(`${path}.sku`, 'a SKU never changes: archive this variant and add a new one'));
@@ -138,6 +141,7 @@ export class ProductsService {
           variantChanges.set(next.id, fields);
         }
       });
+      errors.push(...duplicateSkuErrors(added.map((v, i) => ({ sku: v.sku, path: addedPaths[i] }))));
       if (variants.length + added.length > MAX_VARIANTS) {
         errors.push(fieldError('variants', `a product has at most ${MAX_VARIANTS} variants`));
       }

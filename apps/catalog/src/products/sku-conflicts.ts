@@ -1,8 +1,9 @@
 import type { TenantTx } from '@tessera/persistence';
-import { ConflictProblem } from '@tessera/service-kit';
+import { ConflictProblem, type FieldError } from '@tessera/service-kit';
 import { In } from 'typeorm';
 import { pgError } from '../common/db-errors';
 import { VariantEntity } from './variant.entity';
+import { fieldError } from './variant-patch';
 
 const SKU_CONSTRAINT = 'variants_tenant_sku_key';
 
@@ -10,6 +11,21 @@ export function skuTaken(sku: string): ConflictProblem {
   return new ConflictProblem(`SKU "${sku}" is already used by another variant of this tenant`, {
     extensions: { reason: 'sku_taken', sku },
   });
+}
+
+/**
+ * The SKUs a request gives twice (each entry's `path` names it, e.g. `variants.3`): a mistake in the request
+ * itself, answered as a field error rather than as a SKU some other variant holds.
+ */
+export function duplicateSkuErrors(entries: { sku: string; path: string }[]): FieldError[] {
+  const first = new Map<string, string>();
+  const errors: FieldError[] = [];
+  for (const { sku, path } of entries) {
+    const earlier = first.get(sku);
+    if (earlier === undefined) first.set(sku, path);
+    else errors.push(fieldError(`${path}.sku`, `repeats the SKU of ${earlier}: a SKU is unique per tenant`));
+  }
+  return errors;
 }
 
 /** 409 naming the first SKU that appears twice in the request or already exists in the tenant. */
