@@ -42,7 +42,7 @@ export class PaymentsController {
   @Roles(...COLLECTING_ROLES)
   @Scopes(WRITE_SCOPE)
   @ApiOkResponse({ type: PaymentDetailDto })
-  @ApiConflictResponse({ description: 'the payment is not pending (already confirmed, or failed)' })
+  @ApiConflictResponse({ description: 'payment_not_pending: the payment is already confirmed (money for a failed or cancelled payment is taken, and paid or flagged for refund)' })
   confirm(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<PaymentDetailDto> {
     return this.payments.confirm(tenantOf(caller), id, caller.principalId ?? null);
   }
