@@ -44,6 +44,18 @@ describe('CloudEvents envelope', () => {
     expect(decodeBinary({ key: Buffer.from(msg.key), value: msg.value, headers })).toEqual(e);
   });
 
+  it('refuses a message whose id or tenantid is not a UUID, and lower-cases both', () => {
+    const e = createEnvelope({ source: 'orders', type: 'orders.order.placed', subject: 'o-1', tenantId: '0B8E3C1A-7F2D-4E5B-9C6A-1D2E3F4A5B6C', data: {} });
+    const msg = encodeBinary({ ...e, id: e.id.toUpperCase() });
+    const decoded = decodeBinary({ key: msg.key, value: msg.value, headers: msg.headers });
+    expect([decoded.id, decoded.tenantid]).toEqual([e.id.toLowerCase(), '0b8e3c1a-7f2d-4e5b-9c6a-1d2e3f4a5b6c']);
+    for (const [header, value] of [['ce_id', 'evt-42'], ['ce_tenantid', 'acme']]) {
+      expect(() => decodeBinary({ key: msg.key, value: msg.value, headers: { ...msg.headers, [header]: value } })).toThrow(
+        new InvalidEventError(`CloudEvent header ${header} is not a UUID`),
+      );
+    }
+  });
+
   it('refuses a message without the required attributes', () => {
     expect(() => decodeBinary({ key: 'k', value: Buffer.from('{}'), headers: { ce_specversion: '1.0' } })).toThrow(InvalidEventError);
     expect(() => decodeBinary({ key: 'k', value: Buffer.from('{}'), headers: {} })).toThrow(/ce_specversion/);

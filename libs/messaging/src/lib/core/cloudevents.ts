@@ -72,7 +72,14 @@ export class InvalidEventError extends Error {
   override readonly name = 'InvalidEventError';
 }
 
-/** Inverse of {@link encodeBinary}; throws {@link InvalidEventError} when a required attribute is missing. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Inverse of {@link encodeBinary}; throws {@link InvalidEventError} when a required attribute is missing, or when
+ * `id` or `tenantid` is not a UUID: the inbox and every tenant table key on them as uuid, so such an event could
+ * never be recorded, and it would stop its partition on every redelivery. Both come back in lower case, as
+ * PostgreSQL writes a uuid, so that an id compares equal to its stored copy.
+ */
 export function decodeBinary(msg: IncomingBinaryMessage): EventEnvelope {
   const h = msg.headers ?? {};
   const attr = (name: string): string | undefined => headerText(h[`ce_${name}`]);
@@ -81,19 +88,24 @@ export function decodeBinary(msg: IncomingBinaryMessage): EventEnvelope {
     if (!v) throw new InvalidEventError(`CloudEvent header ce_${name} is missing`);
     return v;
   };
+  const uuid = (name: string): string => {
+    const v = required(name);
+    if (!UUID.test(v)) throw new InvalidEventError(`CloudEvent header ce_${name} is not a UUID`);
+    return v.toLowerCase();
+  };
   const specversion = required('specversion');
   if (specversion !== '1.0') throw new InvalidEventError(`unsupported CloudEvents specversion ${specversion}`);
   const key = msg.key == null ? undefined : typeof msg.key === 'string' ? msg.key : msg.key.toString('utf8');
   const subject = required('subject');
   const envelope: EventEnvelope = {
     specversion: '1.0',
-    id: required('id'),
+    id: uuid('id'),
     source: required('source'),
     type: required('type'),
     subject,
     time: attr('time') ?? new Date().toISOString(),
     datacontenttype: 'application/json',
-    tenantid: required('tenantid'),
+    tenantid: uuid('tenantid'),
     partitionkey: attr('partitionkey') ?? key ?? subject,
     data: msg.value == null || msg.value.length === 0 ? null : JSON.parse(msg.value.toString('utf8')),
   };

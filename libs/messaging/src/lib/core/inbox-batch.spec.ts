@@ -124,6 +124,18 @@ describe('Inbox batches: one transaction per partition batch', () => {
       expect(n).toBe(3);
     });
 
+    it('applies an event whose id is in upper case once, and knows it again in lower case', async () => {
+      const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g' });
+      const upper = { ...event(7), id: randomUUID().toUpperCase() };
+      // The claim map keyed the id as sent and the claimed rows as PostgreSQL returns them (lower case), so the
+      // event counted as a duplicate: its effect was skipped and its claim committed, lost for good.
+      const first = await runBatch(inbox, () => inbox.run(upper, async (tx) => void (await recordEffect(tx))), [upper]);
+      expect(first).toBe('applied');
+      const again = { ...upper, id: upper.id.toLowerCase() };
+      expect(await runBatch(inbox, () => inbox.run(again, async (tx) => void (await recordEffect(tx))), [again])).toBe('duplicate');
+      expect((await effects()).map((r) => r.seq)).toEqual([7]);
+    });
+
     it('sets the tenant per event: two tenants in one batch each see and write only their own rows', async () => {
       const inbox = new Inbox({ dataSource: ds, schema: SCHEMA, groupId: 'g' });
       const batch = [event(1, TENANT_A), event(2, TENANT_B), event(3, TENANT_A), event(4, TENANT_B), event(5, TENANT_B)];

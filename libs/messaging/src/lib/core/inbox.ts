@@ -298,12 +298,14 @@ export class Inbox {
           event.tenantid,
         ]);
         batch.tenant = event.tenantid;
-        for (const e of events) batch.claims.set(e.id, false);
+        // Keyed as PostgreSQL returns a uuid (lower case): an id sent in upper case was otherwise never found
+        // among the claimed rows, so its event was taken for a duplicate and skipped, while its claim committed.
+        for (const e of events) batch.claims.set(e.id.toLowerCase(), false);
         for (const r of rows) batch.claims.set(r.event_id, true);
       })();
     }
     await batch.claiming;
-    return batch.claims.get(event.id);
+    return batch.claims.get(event.id.toLowerCase());
   }
 
   private async apply<T>(
