@@ -53,6 +53,14 @@ export const MESSAGING_SCHEMA_SQL: string[] = [
      heartbeat_at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (group_id, member_id)
    )`,
+  // The topics each member reads: members of one group may read different ones (a rolling deploy that adds a
+  // topic), and each topic's partitions are split over its own readers. NULL for members of an older version.
+  `DO $$ BEGIN
+     IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                     WHERE table_schema = 'messaging' AND table_name = 'group_members' AND column_name = 'topics') THEN
+       ALTER TABLE messaging.group_members ADD COLUMN topics text[];
+     END IF;
+   END $$`,
   // Every service's runtime role reads and writes this schema, so its writes are confined by role: a service's role
   // `tessera_<context>` publishes (and prunes) only on its own topic `tessera.<context>.events` and moves only its
   // own consumer group `<context>`'s offsets and members; reads stay open (a service consumes other contexts' topics,

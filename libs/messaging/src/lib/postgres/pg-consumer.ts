@@ -25,14 +25,23 @@ export interface PgConsumerOptions {
 
 const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
+/** A stable number of the topic's name (FNV-1a), the same in every member. */
+function topicOffset(topic: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < topic.length; i++) h = Math.imul(h ^ topic.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 /**
  * One member of a consumer group on the postgres log.
  *
  * Ownership of a partition is a session advisory lock held on this member's dedicated connection:
  * if the process dies or the connection is cut, PostgreSQL releases the locks and another member takes
- * the partitions over. Members register in `messaging.group_members` (with their backend pid and a
- * heartbeat) and deterministically split the sorted partition list between the live members, so two
- * members each get half. A partition changes hands only after its worker finished its in-flight handler.
+ * the partitions over. Members register in `messaging.group_members` (with their backend pid, the topics they
+ * read and a heartbeat) and deterministically split each topic's partitions between the live members that read
+ * it, so two members of one version each get half, and a topic only some members read (during a rolling deploy
+ * that adds it) is split among those. A partition changes hands only after its worker finished its in-flight
+ * handler.
  */
 export class PgConsumer implements ConsumerHandle {
   readonly memberId = randomUUID();
@@ -142,16 +151,17 @@ export class PgConsumer implements ConsumerHandle {
   }
 
   private async rebalance(): Promise<void> {
-    const { groupId, topics } = this.o.subscription;
+    const { groupId } = this.o.subscription;
+    const topics = [...new Set(this.o.subscription.topics)].sort();
     const session = await this.openSession();
     await session.query(
-      `INSERT INTO messaging.group_members (group_id, member_id, backend_pid) VALUES ($1, $2, pg_backend_pid())
-       ON CONFLICT (group_id, member_id) DO UPDATE SET backend_pid = EXCLUDED.backend_pid, heartbeat_at = now()`,
-      [groupId, this.memberId],
+      `INSERT INTO messaging.group_members (group_id, member_id, backend_pid, topics) VALUES ($1, $2, pg_backend_pid(), $3)
+       ON CONFLICT (group_id, member_id) DO UPDATE SET backend_pid = EXCLUDED.backend_pid, topics = EXCLUDED.topics, heartbeat_at = now()`,
+      [groupId, this.memberId, topics],
     );
     // A member is alive while its session is (its pid is still a backend) and it heartbeats.
-    const { rows: members } = await session.query<{ member_id: string }>(
-      `SELECT member_id FROM messaging.group_members m
+    const { rows: members } = await session.query<{ member_id: string; topics: string[] | null }>(
+      `SELECT member_id, topics FROM messaging.group_members m
         WHERE group_id = $1
           AND heartbeat_at > now() - make_interval(secs => $2::float8 / 1000)
           AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.backend_pid)
@@ -164,16 +174,21 @@ export class PgConsumer implements ConsumerHandle {
           OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = m.backend_pid))`,
       [groupId, this.o.sessionTimeoutMs * 3],
     );
-    const ids = members.map((m) => m.member_id);
-    const me = ids.indexOf(this.memberId);
     const all: { topic: string; partition: number }[] = [];
-    for (const topic of [...topics].sort()) {
+    const mine = new Set<string>();
+    for (const topic of topics) {
+      // Every member computes the same split from the same rows: the topic's readers in member id order (a member
+      // of an older version, which records no topics, counts as reading all of them), starting at an offset of
+      // the topic's own so that topics with fewer partitions than readers do not all land on the first reader.
+      const readers = members.filter((m) => m.topics === null || m.topics.includes(topic)).map((m) => m.member_id);
+      const me = readers.indexOf(this.memberId);
+      const first = topicOffset(topic);
       const n = await this.o.partitionsOf(topic);
-      for (let p = 0; p < n; p++) all.push({ topic, partition: p });
+      for (let p = 0; p < n; p++) {
+        all.push({ topic, partition: p });
+        if (me >= 0 && (p + first) % readers.length === me) mine.add(key(topic, p));
+      }
     }
-    const mine = new Set(
-      me < 0 ? [] : all.filter((_, i) => i % ids.length === me).map((tp) => key(tp.topic, tp.partition)),
-    );
 
     for (const [k, w] of [...this.workers]) {
       if (!mine.has(k) || w.worker.lost) await this.release(k);

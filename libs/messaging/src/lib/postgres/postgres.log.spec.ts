@@ -120,6 +120,27 @@ describe('postgres transport: log, offsets and group membership', () => {
     await waitFor('lag back to 0', async () => (await c.lag()) === 0);
   });
 
+  it('members of one group that read different topics (a rolling deploy adding one) leave no partition unowned', async () => {
+    const [shared, added] = [`t.zeta.${randomUUID()}`, `t.alpha.${randomUUID()}`];
+    const groupId = `g-${randomUUID()}`;
+    const handled = new Set<string>();
+    const handle = async (e: EventEnvelope) => void handled.add(e.id);
+    // The old version reads one topic, the new one both. Each member used to split its own topic list over every
+    // member of the group, so the new member took only half of `added`'s partitions and nobody the rest.
+    const before = await open().subscribe({ groupId, topics: [shared], handle });
+    const after = await open().subscribe({ groupId, topics: [added, shared], handle });
+    const owned = (h: ConsumerHandle): string[] => (h.assignment ? h.assignment() : []);
+    await waitFor('every partition owned once', () => owned(before).length + owned(after).length === 8);
+    expect(owned(before).every((k) => k.startsWith(shared))).toBe(true);
+    expect(owned(after).filter((k) => k.startsWith(added))).toHaveLength(4);
+    expect(new Set([...owned(before), ...owned(after)]).size).toBe(8);
+
+    const publisher = open();
+    const events = [shared, added].flatMap((topic) => Array.from({ length: 20 }, (_, i) => ({ topic, e: event(`key-${i}`, i) })));
+    for (const { topic, e } of events) await publisher.publish(topic, [e]);
+    await waitFor('every event handled', () => handled.size === events.length);
+  });
+
   it('a failing handler is retried without moving past its message', async () => {
     const topic = `t.${randomUUID()}`;
     const seen: number[] = [];
