@@ -129,8 +129,13 @@ describe('Inbox batches: one transaction per partition batch', () => {
       const upper = { ...event(7), id: randomUUID().toUpperCase() };
       // The claim map keyed the id as sent and the claimed rows as PostgreSQL returns them (lower case), so the
       // event counted as a duplicate: its effect was skipped and its claim committed, lost for good.
-      const first = await runBatch(inbox, () => inbox.run(upper, async (tx) => void (await recordEffect(tx))), [upper]);
-      expect(first).toBe('applied');
+      // Twice in its batch (a redelivery within one read): applied once.
+      const first = await runBatch(
+        inbox,
+        async () => [await inbox.run(upper, async (tx) => void (await recordEffect(tx))), await inbox.run(upper, async (tx) => void (await recordEffect(tx)))],
+        [upper, upper],
+      );
+      expect(first).toEqual(['applied', 'duplicate']);
       const again = { ...upper, id: upper.id.toLowerCase() };
       expect(await runBatch(inbox, () => inbox.run(again, async (tx) => void (await recordEffect(tx))), [again])).toBe('duplicate');
       expect((await effects()).map((r) => r.seq)).toEqual([7]);

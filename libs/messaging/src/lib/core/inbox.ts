@@ -267,7 +267,7 @@ export class Inbox {
         return await this.apply(manager, event, effect, batch.events.length > 0 ? batch.events : [event]);
       }
       if (!due) return 'duplicate';
-      batch.claims.set(event.id, false);
+      batch.claims.set(event.id.toLowerCase(), false);
       if (batch.tenant !== event.tenantid) {
         // Not waited for: the effect's first statement follows it on the wire.
         const client = await connectionOf(manager);
