@@ -235,10 +235,16 @@ export class OutboxRelay {
       }
     }
     if (!complete || !(await resultBy(this.exclusive(async () => this.dropSession(false)).then(settled, settled), deadline + 1_000))) {
-      // Whatever still holds the session is abandoned: closing its connection is what releases the lock.
+      // Whatever still holds the session is abandoned: closing its connection is what releases the lock. The server
+      // releases it as the session ends, a moment after the close: wait for that (briefly), so that when stop()
+      // resolves another relay finds the lock free.
       const client = this.session;
       this.session = null;
-      client?.release(true);
+      if (client) {
+        const ended = new Promise<true>((resolve) => client.once('end', () => resolve(true)));
+        client.release(true);
+        await resultBy(ended, Date.now() + 1_000);
+      }
     }
   }
 

@@ -301,6 +301,11 @@ describe('outbox, relay and inbox on PostgreSQL', () => {
     const started = Date.now();
     await r.stop({ deadline: started + 300 });
     expect(Date.now() - started).toBeLessThan(1_500);
+    // The abandoned session has ended by the time stop() resolves: its lock is free for the next relay at once.
+    const [{ held }] = await ds.query(
+      `SELECT count(*)::int AS held FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
+    expect(held).toBe(0);
     const next = new RecordingTransport();
     await relay(next).flush();
     expect(new Set([...slow.published, ...next.published].map((e) => e.subject)).size).toBe(20);
