@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EventEnvelope } from '@tessera/contracts';
+import { isUuid, type EventEnvelope } from '@tessera/contracts';
 
 export interface CreateEnvelopeInput<T> {
   source: string;
@@ -72,8 +72,6 @@ export class InvalidEventError extends Error {
   override readonly name = 'InvalidEventError';
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Inverse of {@link encodeBinary}; throws {@link InvalidEventError} when a required attribute is missing, or when
  * `id` or `tenantid` is not a UUID: the inbox and every tenant table key on them as uuid, so such an event could
@@ -90,7 +88,7 @@ export function decodeBinary(msg: IncomingBinaryMessage): EventEnvelope {
   };
   const uuid = (name: string): string => {
     const v = required(name);
-    if (!UUID.test(v)) throw new InvalidEventError(`CloudEvent header ce_${name} is not a UUID`);
+    if (!isUuid(v)) throw new InvalidEventError(`CloudEvent header ce_${name} is not a UUID`);
     return v.toLowerCase();
   };
   const specversion = required('specversion');

@@ -6,6 +6,7 @@ import type { BackoffOptions } from '../core/backoff';
 import type { ConsumerHandle, Subscription } from '../core/transport.port';
 import { LogReader } from './log-reader';
 import { PartitionWorker } from './partition-worker';
+import { partitionFor } from './partitioner';
 
 export interface PgConsumerOptions {
   url: string;
@@ -24,13 +25,6 @@ export interface PgConsumerOptions {
 }
 
 const key = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-
-/** A stable number of the topic's name (FNV-1a), the same in every member. */
-function topicOffset(topic: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < topic.length; i++) h = Math.imul(h ^ topic.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
 
 /**
  * One member of a consumer group on the postgres log.
@@ -182,7 +176,7 @@ export class PgConsumer implements ConsumerHandle {
       // the topic's own so that topics with fewer partitions than readers do not all land on the first reader.
       const readers = members.filter((m) => m.topics === null || m.topics.includes(topic)).map((m) => m.member_id);
       const me = readers.indexOf(this.memberId);
-      const first = topicOffset(topic);
+      const first = partitionFor(topic, Math.max(readers.length, 1));
       const n = await this.o.partitionsOf(topic);
       for (let p = 0; p < n; p++) {
         all.push({ topic, partition: p });
