@@ -111,7 +111,7 @@ export class ProductsService {
       const variantChanges = new Map<string, string[]>();
       const current = new Map(variants.map((v) => [v.id, v]));
       const added: VariantEntity[] = [];
-      const addedPaths: string[] = [];
+      const addedSkus: { sku: string; path: string }[] = [];
       let position = variants.reduce((max, v) => Math.max(max, v.position), -1) + 1;
       (dto.variants ?? []).forEach((entry, i) => {
         const path = `variants.${i}`;
@@ -120,7 +120,7 @@ export class ProductsService {
           const problem = compareAtProblem(variant, path);
           if (problem) errors.push(problem);
           added.push(variant);
-          addedPaths.push(path);
+          addedSkus.push({ sku: variant.sku, path });
           return;
         }
         if (entry.sku !== undefined) errors.push(fieldError(`${path}.sku`, 'a SKU never changes: archive this variant and add a new one'));
@@ -141,7 +141,7 @@ export class ProductsService {
           variantChanges.set(next.id, fields);
         }
       });
-      errors.push(...duplicateSkuErrors(added.map((v, i) => ({ sku: v.sku, path: addedPaths[i] }))));
+      errors.push(...duplicateSkuErrors(addedSkus));
       if (variants.length + added.length > MAX_VARIANTS) {
         errors.push(fieldError('variants', `a product has at most ${MAX_VARIANTS} variants`));
       }

@@ -28,13 +28,8 @@ export function duplicateSkuErrors(entries: { sku: string; path: string }[]): Fi
   return errors;
 }
 
-/** 409 naming the first SKU that appears twice in the request or already exists in the tenant. */
+/** 409 naming the first SKU that already exists in the tenant (one repeated in the request is refused before, 400). */
 export async function assertSkusFree(tx: TenantTx, skus: string[]): Promise<void> {
-  const seen = new Set<string>();
-  for (const sku of skus) {
-    if (seen.has(sku)) throw skuTaken(sku);
-    seen.add(sku);
-  }
   if (skus.length === 0) return;
   const existing = await tx.manager.find(VariantEntity, { where: { sku: In(skus) }, select: { sku: true } });
   const taken = new Set(existing.map((v) => v.sku));
