@@ -1,4 +1,4 @@
-import { InventoryEventTypes, type StockLowV1 } from '@tessera/contracts';
+import { InventoryEventTypes } from '@tessera/contracts';
 import type { OutboxWriter } from '@tessera/messaging';
 import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
@@ -7,7 +7,7 @@ import { resolveStockCondition } from './catalog-read-model';
 import { invalid, MAX_ON_HAND, notFound, onHandChanged, pgCode } from './errors';
 import { PendingEvents } from './events';
 import { assertCondition, assertQuantity, assertSku, MAX_QUANTITY } from './lines';
-import { StockBook } from './stock-book';
+import { StockBook, stockLowOf } from './stock-book';
 import { LEVEL_COLUMNS, toLevel, type LevelRow } from './stock-rows';
 import type { Actor, AdjustReason, StockCondition, StockLevel } from './types';
 
@@ -103,28 +103,19 @@ export class MovementService {
         // (FOR UPDATE) says whether this policy is the one that finds the stock low: a row already at or below the
         // new point is alerted now, unless an alert went out already; one above it is re-armed.
         `WITH old AS (
-           SELECT id, low_alerted FROM stock_levels WHERE id = $1 FOR UPDATE
+           SELECT id AS old_id, low_alerted AS was_alerted FROM stock_levels WHERE id = $1 FOR UPDATE
          ), u AS (
-           UPDATE stock_levels s SET reorder_point = $2, reorder_quantity = $3, updated_at = now(),
-             low_alerted = CASE WHEN s.available > $2 THEN false WHEN $4 THEN true ELSE s.low_alerted END
-           FROM old WHERE s.id = old.id
-           RETURNING ${LEVEL_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}, $4 AND s.available <= $2 AND NOT old.low_alerted AS alert
+           UPDATE stock_levels SET reorder_point = $2, reorder_quantity = $3, updated_at = now(),
+             low_alerted = CASE WHEN available > $2 THEN false WHEN $4 THEN true ELSE low_alerted END
+           FROM old WHERE id = old_id
+           RETURNING ${LEVEL_COLUMNS}, $4 AND available <= $2 AND NOT was_alerted AS alert
          ) SELECT * FROM u`,
         [id, reorderPoint, reorderQuantity, hasPolicy],
       );
       const level = toLevel(row);
       if (row.alert) {
         const events = new PendingEvents();
-        const low: StockLowV1 = {
-          stockLevelId: level.id,
-          sku: level.sku,
-          locationId: level.locationId,
-          condition: level.condition,
-          available: level.available,
-          reorderPoint: level.reorderPoint,
-          reorderQuantity: level.reorderQuantity,
-        };
-        events.add(InventoryEventTypes.StockLow, level.id, low, level.sku);
+        events.add(InventoryEventTypes.StockLow, level.id, stockLowOf(level), level.sku);
         await events.flush(this.outbox, tx);
       }
       return level;

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { insufficientStock, MAX_ON_HAND, stockLimitExceeded } from './errors';
 import type { PendingEvents } from './events';
 import { toLevel, type LedgerRowValues, type LevelRow } from './stock-rows';
-import type { Actor, AdjustReason, LockedStock, StockCondition, StockMovementType } from './types';
+import type { Actor, AdjustReason, LockedStock, StockCondition, StockLevel, StockMovementType } from './types';
 import { preparedRows } from '@tessera/persistence';
 import type { QueryResultRow } from 'pg';
 
@@ -54,6 +54,12 @@ const LOCK_SQL = (where: string) => `
   FOR UPDATE OF s`;
 
 const toLocked = (r: LockedRow): LockedStock => ({ ...toLevel(r), priority: r.priority, locationCode: r.code, lowAlerted: r.low_alerted });
+
+/** The `inventory.stock.low` payload of a stock level. */
+export function stockLowOf(level: StockLevel): StockLowV1 {
+  const { id, sku, locationId, condition, available, reorderPoint, reorderQuantity } = level;
+  return { stockLevelId: id, sku, locationId, condition, available, reorderPoint, reorderQuantity };
+}
 
 /**
  * Whether a row whose available went from `before` to `row`'s needs `inventory.stock.low`, updating its
@@ -210,18 +216,7 @@ export class StockBook {
         correlationId: this.correlation.get(row.id) ?? null,
       };
       events.add(InventoryEventTypes.StockChanged, row.id, changedEvent, row.sku);
-      if (lowRows.has(row.id)) {
-        const low: StockLowV1 = {
-          stockLevelId: row.id,
-          sku: row.sku,
-          locationId: row.locationId,
-          condition: row.condition,
-          available: row.available,
-          reorderPoint: row.reorderPoint,
-          reorderQuantity: row.reorderQuantity,
-        };
-        events.add(InventoryEventTypes.StockLow, row.id, low, row.sku);
-      }
+      if (lowRows.has(row.id)) events.add(InventoryEventTypes.StockLow, row.id, stockLowOf(row), row.sku);
     }
     this.ledger.length = 0;
     this.lastMovement.clear();
