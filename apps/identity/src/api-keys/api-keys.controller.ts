@@ -11,6 +11,7 @@ import {
   VerifiedApiKeyDto,
   VerifyApiKeyDto,
 } from './dto/api-key.dto';
+import { actorOf } from '../users/users.service';
 import { ApiKeysService } from './api-keys.service';
 
 @ApiTags('api-keys')
@@ -32,7 +33,7 @@ export class ApiKeysController {
     @IdempotencyKey() idempotencyKey: string | undefined,
     @Res({ passthrough: true }) res: ReplyTarget,
   ): Promise<CreatedApiKeyDto> {
-    return idempotentReply(res, await this.apiKeys.create(tenantOf(caller), caller.principalId, dto, idempotencyKey));
+    return idempotentReply(res, await this.apiKeys.create(actorOf(caller), dto, idempotencyKey));
   }
 
   @Get()
@@ -45,7 +46,7 @@ export class ApiKeysController {
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'revoked' })
   async revoke(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string): Promise<void> {
-    await this.apiKeys.revoke(tenantOf(caller), id);
+    await this.apiKeys.revoke(actorOf(caller), id);
   }
 }
 

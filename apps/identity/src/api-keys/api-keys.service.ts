@@ -8,6 +8,8 @@ import { NotFoundProblem, UnauthorizedProblem } from '@tessera/service-kit';
 import { DataSource, IsNull } from 'typeorm';
 import { digestsEqual, randomSecret, sha256 } from '../crypto/secrets';
 import type { ApiKeyDto, ApiKeyListDto, CreateApiKeyDto, CreatedApiKeyDto, VerifiedApiKeyDto } from './dto/api-key.dto';
+import { lockUsersForCaller } from '../users/caller-under-lock';
+import type { Actor } from '../users/users.service';
 import { ApiKeyEntity } from './api-key.entity';
 
 /** `tsk_<12 hex: lookup prefix>_<43 base64url: 256-bit secret>` */
@@ -47,12 +49,8 @@ export class ApiKeysService {
    * replay store never holds a usable API key, so a replay answers `{id, key: null, keyRedacted: true}`. A client
    * that lost the first response learns which key was created (revoke it, create another), and no second key exists.
    */
-  async create(
-    tenantId: string,
-    createdBy: string | undefined,
-    dto: CreateApiKeyDto,
-    idempotencyKey?: string,
-  ): Promise<IdempotencyOutcome<CreatedApiKeyDto>> {
+  async create(actor: Actor, dto: CreateApiKeyDto, idempotencyKey?: string): Promise<IdempotencyOutcome<CreatedApiKeyDto>> {
+    const { tenantId } = actor;
     const prefix = randomBytes(6).toString('hex');
     const key = `tsk_${prefix}_${randomSecret(32)}`;
     const entity: ApiKeyEntity = {
@@ -62,7 +60,7 @@ export class ApiKeysService {
       scopes: [...new Set(dto.scopes)],
       prefix,
       keyHash: sha256(key),
-      createdBy: createdBy ?? null,
+      createdBy: actor.userId,
       createdAt: new Date(),
       revokedAt: null,
     };
@@ -72,6 +70,8 @@ export class ApiKeysService {
       tenantId,
       request,
       async (tx) => {
+        // A key outlives its creator's role: the creator must still be an active owner or admin as this commits.
+        await lockUsersForCaller(tx, actor, 'shared');
         await tx.manager.insert(ApiKeyEntity, entity);
         await this.outbox.append<ApiKeyCreatedV1>(tx, {
           type: IdentityEventTypes.ApiKeyCreated,
@@ -90,8 +90,10 @@ export class ApiKeysService {
     });
   }
 
-  async revoke(tenantId: string, id: string): Promise<void> {
+  async revoke(actor: Actor, id: string): Promise<void> {
+    const { tenantId } = actor;
     await this.transactions.run(tenantId, async (tx) => {
+      await lockUsersForCaller(tx, actor, 'shared');
       const key = await tx.manager.findOneBy(ApiKeyEntity, { id });
       if (!key) throw new NotFoundProblem(`API key ${id} not found`);
       if (key.revokedAt) return; // revoking twice changes nothing and emits nothing

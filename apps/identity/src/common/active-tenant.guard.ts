@@ -3,6 +3,7 @@ import type { CallerContext } from '@tessera/contracts';
 import { TenantTransactions } from '@tessera/persistence';
 import { ForbiddenProblem, UnauthorizedProblem } from '@tessera/service-kit';
 import { TenantEntity } from '../tenants/tenant.entity';
+import { refuseStaleUser } from '../users/caller-under-lock';
 import { UserEntity } from '../users/user.entity';
 
 /**
@@ -11,7 +12,8 @@ import { UserEntity } from '../users/user.entity';
  * state, refusing a suspended tenant (403), a user deactivated since the token was issued (401), and a user whose
  * role changed since (401 `role_changed`: refresh the token). Identity's routes decide who may manage users, keys
  * and owners from the caller's role, so a demoted owner or admin must not keep acting on the old one (an owner
- * demoted by another could otherwise promote itself back and demote the other).
+ * demoted by another could otherwise promote itself back and demote the other). Writes that depend on the role
+ * check again inside their own transaction (lockUsersForCaller): this read comes before it.
  */
 @Injectable()
 export class ActiveTenantGuard implements CanActivate {
@@ -35,10 +37,7 @@ export class ActiveTenantGuard implements CanActivate {
     if (!state.tenant) throw new UnauthorizedProblem('unknown tenant');
     if (state.tenant.status === 'suspended')
       throw new ForbiddenProblem('this tenant is suspended', { extensions: { reason: 'tenant_suspended' } });
-    if (principalType === 'user' && (!state.user || state.user.status !== 'active'))
-      throw new UnauthorizedProblem('this user is deactivated');
-    if (principalType === 'user' && state.user && !caller.roles.includes(state.user.role))
-      throw new UnauthorizedProblem('your role changed since this token was issued: refresh it', { extensions: { reason: 'role_changed' } });
+    if (principalType === 'user') refuseStaleUser(state.user, caller.roles);
     return true;
   }
 }

@@ -24,6 +24,7 @@ import { RefreshTokenEntity } from '../auth/refresh-token.entity';
 import { TenantEntity } from '../tenants/tenant.entity';
 import type { TenantDto } from '../tenants/dto/create-tenant.dto';
 import type { CreateUserDto, UpdateUserDto, UserDto } from './dto/user.dto';
+import { lockUsersForCaller } from './caller-under-lock';
 import { UserEntity, type UserStatus } from './user.entity';
 
 export function toUserDto(u: UserEntity): UserDto {
@@ -106,6 +107,7 @@ export class UsersService {
     const request = { key: idempotencyKey, operation: 'POST /v1/users', body: dto };
     try {
       return await this.idempotency.perform(actor.tenantId, request, async (tx) => {
+        await lockUsersForCaller(tx, actor, 'shared');
         await tx.manager.insert(UserEntity, user);
         await this.outbox.append<UserCreatedV1>(tx, {
           type: IdentityEventTypes.UserCreated,
@@ -135,7 +137,7 @@ export class UsersService {
 
   async update(actor: Actor, id: string, dto: UpdateUserDto): Promise<UserDto> {
     const updated = await this.transactions.run(actor.tenantId, async (tx) => {
-      await lockTenantUsers(tx);
+      await lockUsersForCaller(tx, actor, 'exclusive');
       const user = await this.findOrFail(tx, id, true);
       if (!isOwner(actor) && (user.role === 'owner' || dto.role === 'owner')) {
         throw new ForbiddenProblem('only an owner can change an owner or grant the owner role');
@@ -166,7 +168,7 @@ export class UsersService {
   async deactivate(actor: Actor, id: string): Promise<UserDto> {
     if (id === actor.userId) throw new ConflictProblem('you cannot deactivate yourself');
     const user = await this.transactions.run(actor.tenantId, async (tx) => {
-      await lockTenantUsers(tx);
+      await lockUsersForCaller(tx, actor, 'exclusive');
       const target = await this.findOrFail(tx, id, true);
       if (target.role === 'owner' && !isOwner(actor))
         throw new ForbiddenProblem('only an owner can deactivate an owner');
@@ -202,9 +204,9 @@ export class UsersService {
   }
 
   /**
-   * Refuses to remove the tenant's last active owner. Callers hold lockTenantUsers, which is what keeps two
-   * concurrent demotions from both passing; the row locks keep the owners as read until commit against writers
-   * that do not take it.
+   * Refuses to remove the tenant's last active owner. Callers hold the users lock exclusively (lockUsersForCaller),
+   * which is what keeps two concurrent demotions from both passing; the row locks keep the owners as read until
+   * commit against writers that do not take it.
    */
   private async assertAnotherOwner(tx: TenantTx, exceptId: string): Promise<void> {
     const owners = await tx.manager.find(UserEntity, {
@@ -214,13 +216,4 @@ export class UsersService {
     if (!owners.some((o) => o.id !== exceptId))
       throw new ConflictProblem('a tenant must keep at least one active owner');
   }
-}
-
-/**
- * Role changes and deactivations of one tenant run one at a time: each locks its target and then every active owner
- * (assertAnotherOwner), so two owners demoting or deactivating each other at once locked in crossed orders and one
- * died in a deadlock (a 500) instead of getting the 409 that keeps the last owner.
- */
-async function lockTenantUsers(tx: TenantTx): Promise<void> {
-  await tx.manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`tessera.identity.users:${tx.tenantId}`]);
 }
