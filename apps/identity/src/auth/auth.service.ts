@@ -77,10 +77,7 @@ export class AuthService {
 
     // Refusals that revoke must commit, so the transaction returns an outcome and the exception is thrown after it.
     const outcome = await this.transactions.run(tenantId, async (tx): Promise<RefreshOutcome> => {
-      const token = await tx.manager.findOne(RefreshTokenEntity, {
-        where: { id: tokenId },
-        lock: { mode: 'pessimistic_write' },
-      });
+      const token = await this.lockFamilyOf(tx, tokenId);
       if (!token || token.revokedAt) return { refused: 'unauthorized' };
       if (token.rotatedAt) {
         // A rotated token came back: it was copied. Whoever holds the family's live token loses it too.
@@ -113,7 +110,7 @@ export class AuthService {
     if (!found) return;
     const { tokenId, tenantId } = found;
     await this.transactions.run(tenantId, async (tx) => {
-      const token = await tx.manager.findOneBy(RefreshTokenEntity, { id: tokenId });
+      const token = await this.lockFamilyOf(tx, tokenId);
       if (token) await this.revokeFamily(tx, token.familyId);
     });
   }
@@ -125,6 +122,20 @@ export class AuthService {
       [sha256(refreshToken)],
     );
     return rows[0] && { tokenId: rows[0].token_id, tenantId: rows[0].tenant_id };
+  }
+
+  /**
+   * Serializes the refreshes and logouts of one session (token family), then reads the token again. A revocation is
+   * one UPDATE of the family, which sees only tokens committed when it starts: without this, a rotated token replayed
+   * (or a logout sent) while the live token was being refreshed left the token that refresh issued alive, and whoever
+   * held it kept the session.
+   */
+  private async lockFamilyOf(tx: TenantTx, tokenId: string): Promise<RefreshTokenEntity | null> {
+    const seen = await tx.manager.findOne(RefreshTokenEntity, { where: { id: tokenId }, select: { id: true, familyId: true } });
+    if (!seen) return null;
+    await tx.manager.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`tessera.identity.refresh-family:${seen.familyId}`]);
+    // Read committed: this statement sees whatever the family's previous holder of the lock committed.
+    return tx.manager.findOneBy(RefreshTokenEntity, { id: tokenId });
   }
 
   private async revokeFamily(tx: TenantTx, familyId: string): Promise<void> {

@@ -1,0 +1,89 @@
+import { Client } from 'pg';
+import { expectProblem, IdentityHarness, type SignedUp } from './support/identity-harness';
+
+/**
+ * A session's refreshes and its revocations (a rotated token replayed, a logout) meeting at the same moment. The
+ * refresh of the live token is held after it has read its token (a superuser lock on `tenants`, which it reads
+ * next); the revocation is sent meanwhile. Whatever the order, no token of the family may stay usable.
+ */
+describe('refresh token families under concurrent revocation', () => {
+  let h: IdentityHarness;
+  let t: SignedUp;
+  let locker: Client;
+  beforeAll(async () => {
+    h = await IdentityHarness.start();
+    t = await h.signup();
+    locker = new Client({ connectionString: h.db.url });
+    await locker.connect();
+  });
+  afterAll(async () => {
+    await locker.end();
+    await h.close();
+  });
+
+  const call = async (path: string, body: object) =>
+    h.http.post(path).set(await h.anonymousHeaders()).set('x-forwarded-for', '203.0.113.77').send(body);
+
+  async function untilWaiting(): Promise<void> {
+    for (let i = 0; i < 400; i++) {
+      const { rows } = await h.admin.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      if (rows[0].n >= 1) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('the refresh never waited on the lock');
+  }
+
+  /** Refreshes `live` while `tenants` is locked, runs `revoke` meanwhile, and returns both answers. */
+  async function refreshDuring(live: string, revoke: () => Promise<{ status: number }>) {
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE identity.tenants IN ACCESS EXCLUSIVE MODE');
+    let refreshed: Promise<{ status: number; body: { refreshToken?: string } }>;
+    let revoked: Promise<{ status: number }>;
+    try {
+      refreshed = call('/v1/auth/refresh', { refreshToken: live }).then((r) => r);
+      await untilWaiting();
+      revoked = revoke();
+      // Let the revocation reach the database before the refresh goes on.
+      await new Promise((r) => setTimeout(r, 150));
+    } finally {
+      await locker.query('COMMIT');
+    }
+    return { refreshed: await refreshed, revoked: await revoked };
+  }
+
+  const loginPair = async () => (await call('/v1/auth/login', { email: t.email, password: t.password })).body as { refreshToken: string };
+
+  it('a rotated token replayed while the live one is refreshed revokes the token that refresh issues', async () => {
+    const first = await loginPair();
+    const second = (await call('/v1/auth/refresh', { refreshToken: first.refreshToken })).body as { refreshToken: string };
+    const { refreshed, revoked } = await refreshDuring(second.refreshToken, () =>
+      call('/v1/auth/refresh', { refreshToken: first.refreshToken }).then((r) => r),
+    );
+    expect(revoked.status).toBe(401);
+    // The refresh either lost to the revocation or issued a token the revocation then took.
+    if (refreshed.status === 200) expectProblem(await call('/v1/auth/refresh', { refreshToken: refreshed.body.refreshToken! }), 401);
+    else expectProblem(refreshed as never, 401);
+    const { rows } = await h.admin.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM identity.refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL AND rotated_at IS NULL`,
+      [t.userId],
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('a logout sent while the session refreshes ends the session', async () => {
+    const first = await loginPair();
+    const { refreshed, revoked } = await refreshDuring(first.refreshToken, () =>
+      call('/v1/auth/logout', { refreshToken: first.refreshToken }).then((r) => r),
+    );
+    expect(revoked.status).toBe(204);
+    if (refreshed.status === 200) expectProblem(await call('/v1/auth/refresh', { refreshToken: refreshed.body.refreshToken! }), 401);
+    else expectProblem(refreshed as never, 401);
+    const { rows } = await h.admin.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM identity.refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL AND rotated_at IS NULL`,
+      [t.userId],
+    );
+    expect(rows[0].n).toBe(0);
+  });
+});
