@@ -63,7 +63,7 @@ describe('refresh token families under concurrent revocation', () => {
     );
     expect(revoked.status).toBe(401);
     // The refresh either lost to the revocation or issued a token the revocation then took.
-    if (refreshed.status === 200) expectProblem(await call('/v1/auth/refresh', { refreshToken: refreshed.body.refreshToken! }), 401);
+    if (refreshed.status === 200) expectProblem(await call('/v1/auth/refresh', { refreshToken: String(refreshed.body.refreshToken) }), 401);
     else expectProblem(refreshed as never, 401);
     const { rows } = await h.admin.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM identity.refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL AND rotated_at IS NULL`,
@@ -78,7 +78,7 @@ describe('refresh token families under concurrent revocation', () => {
       call('/v1/auth/logout', { refreshToken: first.refreshToken }).then((r) => r),
     );
     expect(revoked.status).toBe(204);
-    if (refreshed.status === 200) expectProblem(await call('/v1/auth/refresh', { refreshToken: refreshed.body.refreshToken! }), 401);
+    if (refreshed.status === 200) expectProblem(await call('/v1/auth/refresh', { refreshToken: String(refreshed.body.refreshToken) }), 401);
     else expectProblem(refreshed as never, 401);
     const { rows } = await h.admin.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM identity.refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL AND rotated_at IS NULL`,
