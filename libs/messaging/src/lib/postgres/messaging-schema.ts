@@ -73,6 +73,10 @@ export const MESSAGING_SCHEMA_SQL: string[] = [
      AS $f$ SELECT coalesce(p_topic = 'tessera.' || messaging.role_context() || '.events', true) $f$`,
   `CREATE OR REPLACE FUNCTION messaging.may_consume(p_group text) RETURNS boolean LANGUAGE sql STABLE
      AS $f$ SELECT coalesce(p_group = messaging.role_context(), true) $f$`,
+  // Any role may register a topic (a consumer that starts before the publisher does, and insert-if-absent never
+  // changes an existing row), but only its publisher's role may change or delete it: transports cache the
+  // partition count, so a row changed under them would break per-key order.
+  ...confined('topics', 'messaging.may_publish(topic)', { anyInserts: true }),
   ...confined('partition_heads', 'messaging.may_publish(topic)'),
   ...confined('events', 'messaging.may_publish(topic)'),
   ...confined('consumer_offsets', 'messaging.may_consume(group_id)'),
@@ -80,14 +84,14 @@ export const MESSAGING_SCHEMA_SQL: string[] = [
 ];
 
 /**
- * RLS on a log table: reads open to every role, writes only where `check` holds. Idempotent, and a no-op when in
- * place: this runs on every migration of a service, and ALTER TABLE or CREATE POLICY would lock the log (and so
- * every running service's publishes) each time.
+ * RLS on a log table: reads open to every role, writes only where `check` holds (inserts of any row with
+ * `anyInserts`). Idempotent, and a no-op when in place: this runs on every migration of a service, and ALTER TABLE
+ * or CREATE POLICY would lock the log (and so every running service's publishes) each time.
  */
-function confined(table: string, check: string): string[] {
+function confined(table: string, check: string, opts: { anyInserts?: boolean } = {}): string[] {
   const policies: [string, string][] = [
     ['reads', 'FOR SELECT USING (true)'],
-    ['own_inserts', `FOR INSERT WITH CHECK (${check})`],
+    opts.anyInserts ? ['inserts', 'FOR INSERT WITH CHECK (true)'] : ['own_inserts', `FOR INSERT WITH CHECK (${check})`],
     ['own_updates', `FOR UPDATE USING (${check}) WITH CHECK (${check})`],
     ['own_deletes', `FOR DELETE USING (${check})`],
   ];

@@ -128,6 +128,73 @@ describe('postgres transport: what a service role may write in the shared log', 
       await admin(db.url.replace(/\/[^/]*$/, '/postgres'), `DROP ROLE IF EXISTS ${role}`);
     }
   });
+
+  it("registers any topic it reads but changes or deletes only its own topic's row", async () => {
+    const db: TestDatabase = await createTestDatabase('pgtopicrows');
+    const randomContext = () => `ctx${Array.from(randomBytes(6), (b) => String.fromCharCode(97 + (b % 26))).join('')}`;
+    const [owner, reader, unused] = [randomContext(), randomContext(), randomContext()];
+    const urls = new Map<string, string>();
+    for (const context of [owner, reader]) {
+      const password = randomBytes(12).toString('hex');
+      await admin(db.url, `CREATE ROLE tessera_${context} LOGIN PASSWORD '${password}' NOSUPERUSER NOBYPASSRLS`);
+      const url = new URL(db.url);
+      url.username = `tessera_${context}`;
+      url.password = password;
+      urls.set(context, url.toString());
+    }
+    await ensureMessagingSchema(db.url, { grantTo: [`tessera_${owner}`, `tessera_${reader}`] });
+    await ensureMessagingSchema(db.url, { grantTo: [`tessera_${owner}`, `tessera_${reader}`] }); // again: the topics policies too are created once
+    const ownTopic = `tessera.${owner}.events`;
+    // A topic nobody publishes yet: its first reader registers it.
+    const unpublished = `tessera.${unused}.events`;
+    const publisher = new PostgresTransport({ url: urls.get(owner) as string, partitions: 3, onError: () => undefined });
+    const consumer = new PostgresTransport({ url: urls.get(reader) as string, partitions: 5, pollIntervalMs: 100, onError: () => undefined });
+    const later = new PostgresTransport({ url: urls.get(reader) as string, partitions: 5, onError: () => undefined });
+    const client = new Client({ connectionString: urls.get(reader) });
+    await client.connect();
+    const received: string[] = [];
+    try {
+      expect(await publisher.partitionsOf(ownTopic)).toBe(3);
+      await consumer.subscribe({ groupId: reader, topics: [ownTopic, unpublished], handle: async (e) => void received.push(e.subject) });
+      expect(await consumer.partitionsOf(ownTopic)).toBe(3);
+      expect(await consumer.partitionsOf(unpublished)).toBe(5);
+
+      const updated = await client.query(`UPDATE messaging.topics SET partitions = 1 WHERE topic = $1`, [ownTopic]);
+      expect(updated.rowCount).toBe(0);
+      const deleted = await client.query(`DELETE FROM messaging.topics WHERE topic = $1`, [ownTopic]);
+      expect(deleted.rowCount).toBe(0);
+      await expect(
+        client.query(`INSERT INTO messaging.topics (topic, partitions) VALUES ($1, 1) ON CONFLICT (topic) DO UPDATE SET partitions = 1`, [ownTopic]),
+      ).rejects.toThrow(/row-level security/);
+      // Nor the row it registered itself: that topic is not its to publish on either.
+      expect((await client.query(`DELETE FROM messaging.topics WHERE topic = $1`, [unpublished])).rowCount).toBe(0);
+      // Transports that start afterwards still see the owner's partition count.
+      expect(await later.partitionsOf(ownTopic)).toBe(3);
+
+      await publisher.publish(ownTopic, [
+        {
+          specversion: '1.0' as const,
+          id: randomBytes(16).toString('hex').replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, '$1-$2-$3-$4-$5'),
+          source: 'test',
+          type: `${owner}.thing.happened`,
+          subject: 'delivered',
+          time: new Date().toISOString(),
+          datacontenttype: 'application/json' as const,
+          tenantid: '00000000-0000-4000-8000-000000000001',
+          partitionkey: 'k',
+          data: {},
+        },
+      ]);
+      const deadline = Date.now() + 10_000;
+      while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(received).toEqual(['delivered']);
+    } finally {
+      await client.end();
+      await Promise.all([publisher.close(), consumer.close(), later.close()]);
+      await db.drop();
+      for (const context of [owner, reader]) await admin(db.url.replace(/\/[^/]*$/, '/postgres'), `DROP ROLE IF EXISTS tessera_${context}`);
+    }
+  });
 });
 
 describe('postgres transport: a handler that keeps failing', () => {
