@@ -90,4 +90,33 @@ describe('billing migrations', () => {
       await runtime.end();
     }
   });
+
+  it('a revert that the data forbids is refused with its own message, whichever tenants the rows belong to', async () => {
+    const revert = () => revertLastMigration({ adminUrl: db.url, schema: BILLING_SCHEMA, migrations: BILLING_MIGRATIONS });
+    const admin = new Client({ connectionString: db.url });
+    await admin.connect();
+    const forced = async () =>
+      (await admin.query(`SELECT relforcerowsecurity AS f FROM pg_class WHERE oid = 'billing.payments'::regclass`)).rows[0].f as boolean;
+    const [tenant, order, failed, retry] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    try {
+      await admin.query('DELETE FROM billing.payments');
+      await admin.query(
+        `INSERT INTO billing.payments (id, tenant_id, order_id, amount, currency, method, status, attempt, retry_of, refund_required, refund_reason)
+         VALUES ($1, $2, $3, 100, 'JPY', 'card', 'failed', 1, NULL, false, NULL),
+                ($4, $2, $3, 100, 'JPY', 'card', 'confirmed', 2, $1, true, 'payment_superseded')`,
+        [failed, tenant, order, retry],
+      );
+      await expect(revert()).rejects.toThrow(/1 payments are flagged payment_superseded/);
+      expect(await forced()).toBe(true);
+      await admin.query(`UPDATE billing.payments SET refund_required = false, refund_reason = NULL WHERE id = $1`, [retry]);
+      expect(await revert()).toBe('RefundSuperseded1797000000000');
+      expect(await revert()).toBe('OutboxRls1796600000000');
+      await expect(revert()).rejects.toThrow(/1 retried payments exist/);
+      expect(await forced()).toBe(true);
+      await admin.query('DELETE FROM billing.payments');
+      await migrate();
+    } finally {
+      await admin.end();
+    }
+  });
 });

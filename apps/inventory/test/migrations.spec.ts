@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { revertLastMigration, runMigrations } from '@tessera/persistence';
 import { ensureMessagingSchema } from '@tessera/messaging';
 import { createTestDatabase, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
@@ -108,5 +109,27 @@ describe('inventory migrations', () => {
     expect(await tables()).toHaveLength(14);
     expect(await catalogTable()).toEqual({ enabled: true, forced: true, owner: 'tessera_inventory_owner', policies: ['tenant_isolation'] });
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
+  });
+
+  it('StockLowAlerted backfills every tenant\'s rows although the owner it runs as is under forced RLS', async () => {
+    const opts = { adminUrl: db.url, schema: INVENTORY_SCHEMA, migrations: inventoryMigrations, password: PASSWORD, extraSchemas: ['messaging'] };
+    expect(await revertLastMigration(opts)).toBe('StockLowAlerted1796800000000');
+    const tenants = [randomUUID(), randomUUID()];
+    for (const tenant of tenants) {
+      const location = randomUUID();
+      await admin.query(`INSERT INTO inventory.locations (id, tenant_id, code, name) VALUES ($1, $2, 'WH', 'Warehouse')`, [location, tenant]);
+      await admin.query(
+        `INSERT INTO inventory.stock_levels (tenant_id, sku, location_id, on_hand, reorder_point, reorder_quantity)
+         VALUES ($1, 'LOW', $2, 3, 5, 10), ($1, 'LOW-NO-POLICY', $2, 0, 0, 0), ($1, 'PLENTY', $2, 50, 5, 10)`,
+        [tenant, location],
+      );
+    }
+    expect(await runMigrations(opts)).toEqual(['StockLowAlerted1796800000000']);
+    const { rows } = await admin.query(`SELECT tenant_id, sku, low_alerted FROM inventory.stock_levels ORDER BY sku, tenant_id`);
+    expect(rows.map((r) => [r.sku, r.low_alerted])).toEqual([
+      ['LOW', true], ['LOW', true], ['LOW-NO-POLICY', false], ['LOW-NO-POLICY', false], ['PLENTY', false], ['PLENTY', false],
+    ]);
+    const forced = await admin.query(`SELECT relforcerowsecurity AS forced FROM pg_class WHERE oid = 'inventory.stock_levels'::regclass`);
+    expect(forced.rows[0].forced).toBe(true);
   });
 });

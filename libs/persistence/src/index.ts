@@ -13,7 +13,7 @@ export {
   type TenantTx,
   type IsolationLevel,
 } from './lib/tenant-transactions';
-export { enableTenantRls, disableTenantRls, CURRENT_TENANT, TENANT_POLICY } from './lib/rls';
+export { acrossTenants, enableTenantRls, disableTenantRls, CURRENT_TENANT, TENANT_POLICY } from './lib/rls';
 export {
   IdempotencyKeys,
   IDEMPOTENCY_KEYS_OPTIONS,

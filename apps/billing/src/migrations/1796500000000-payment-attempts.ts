@@ -1,3 +1,4 @@
+import { acrossTenants } from '@tessera/persistence';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 const S = 'billing';
@@ -24,7 +25,9 @@ export class PaymentAttempts1796500000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    const [{ retries }] = await q.query(`SELECT count(*)::int AS retries FROM ${S}.payments WHERE attempt > 1`);
+    const [{ retries }] = await acrossTenants(q, S, ['payments'], () =>
+      q.query(`SELECT count(*)::int AS retries FROM ${S}.payments WHERE attempt > 1`),
+    );
     if (retries > 0) throw new Error(`${retries} retried payments exist: one payment per order cannot hold them`);
     await q.query(`DROP INDEX ${S}.payments_one_open_per_order`);
     await q.query(`

@@ -1,3 +1,4 @@
+import { acrossTenants } from '@tessera/persistence';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 const S = 'billing';
@@ -25,7 +26,9 @@ export class RefundSuperseded1797000000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    const [{ superseded }] = await q.query(`SELECT count(*)::int AS superseded FROM ${S}.payments WHERE refund_reason = 'payment_superseded'`);
+    const [{ superseded }] = await acrossTenants(q, S, ['payments'], () =>
+      q.query(`SELECT count(*)::int AS superseded FROM ${S}.payments WHERE refund_reason = 'payment_superseded'`),
+    );
     if (superseded > 0) throw new Error(`${superseded} payments are flagged payment_superseded, which the old schema cannot hold`);
     await q.query(`DROP INDEX ${S}.payments_refund_due_idx`);
     await q.query(`DROP INDEX ${S}.payments_one_open_per_order`);

@@ -1,3 +1,4 @@
+import { acrossTenants } from '@tessera/persistence';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
@@ -11,9 +12,11 @@ export class StockLowAlerted1796800000000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE inventory.stock_levels ADD COLUMN low_alerted boolean NOT NULL DEFAULT false`);
-    await q.query(
-      `UPDATE inventory.stock_levels SET low_alerted = true
-       WHERE available <= reorder_point AND (reorder_point > 0 OR reorder_quantity > 0)`,
+    await acrossTenants(q, 'inventory', ['stock_levels'], () =>
+      q.query(
+        `UPDATE inventory.stock_levels SET low_alerted = true
+         WHERE available <= reorder_point AND (reorder_point > 0 OR reorder_quantity > 0)`,
+      ),
     );
   }
 

@@ -34,3 +34,18 @@ export async function disableTenantRls(queryRunner: QueryRunner, schema: string,
   await queryRunner.query(`ALTER TABLE ${t} NO FORCE ROW LEVEL SECURITY`);
   await queryRunner.query(`ALTER TABLE ${t} DISABLE ROW LEVEL SECURITY`);
 }
+
+/**
+ * Runs `work` (a data migration: a backfill, or a count that guards a revert) over every tenant's rows of `tables`.
+ * Migrations run as the schema's owner with no tenant set, and forced RLS filters the owner too: without this an
+ * UPDATE changes no row and a count is 0, silently. FORCE is lifted for the migration's transaction only and put
+ * back after `work`; should `work` throw, the migration's rollback puts it back.
+ */
+export async function acrossTenants<T>(queryRunner: QueryRunner, schema: string, tables: string[], work: () => Promise<T>): Promise<T> {
+  if (!queryRunner.isTransactionActive) throw new Error('acrossTenants: run it inside the migration transaction');
+  const refs = tables.map((table) => tableRef(schema, table));
+  for (const t of refs) await queryRunner.query(`ALTER TABLE ${t} NO FORCE ROW LEVEL SECURITY`);
+  const result = await work();
+  for (const t of refs) await queryRunner.query(`ALTER TABLE ${t} FORCE ROW LEVEL SECURITY`);
+  return result;
+}
