@@ -50,6 +50,7 @@ export { ProblemFilter, toProblem } from './lib/problem/problem.filter';
 export { createValidationPipe, jsonPointer, NoBodyPipe, toFieldErrors } from './lib/problem/validation';
 export { MaxCodePoints } from './lib/validation/max-code-points';
 export { IsUuid, UuidParamPipe } from './lib/validation/uuid';
+export { NotBlank } from './lib/validation/not-blank';
 
 // Caller context
 export {

@@ -12,6 +12,7 @@ import { AccessTokenIssuer } from './access-token.issuer';
 import type { TokenPairDto } from './dto/auth.dto';
 import { LoginThrottle } from './login-throttle';
 import { RefreshTokenEntity } from './refresh-token.entity';
+import { canonicalEmail } from '../common/email';
 
 /** One message for unknown email, wrong password and deactivated user, so none can be told apart. */
 const BAD_CREDENTIALS = 'invalid email or password';
@@ -53,7 +54,7 @@ export class AuthService {
     // identity.find_login is a SECURITY DEFINER lookup by exact email (see the migration for why it is safe):
     // the tenant is what we are looking for, so no tenant can be set yet. Emails are stored lower-cased by
     // JavaScript's rules, which differ from PostgreSQL's lower() for some letters ('İ'); lower-case the same way here.
-    const rows: LoginRow[] = await this.dataSource.query('SELECT * FROM identity.find_login($1)', [email.toLowerCase()]);
+    const rows: LoginRow[] = await this.dataSource.query('SELECT * FROM identity.find_login($1)', [canonicalEmail(email)]);
     const row = rows[0];
     // An unknown email still pays for one argon2 verification so response time does not reveal it.
     let passwordOk = false;

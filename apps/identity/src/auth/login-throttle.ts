@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { IDENTITY_CONFIG, type IdentityConfig } from '../config';
+import { canonicalEmail } from '../common/email';
 
 /**
  * Counts login attempts per account (email) and per client address over a window, and blocks further attempts
@@ -116,7 +117,7 @@ function waitOf(refused: unknown): number {
 }
 
 function accountKey(email: string): string {
-  return email.trim().toLowerCase();
+  return canonicalEmail(email);
 }
 
 function pairKey(account: string, address: string): string {

@@ -12,6 +12,7 @@ import { toUserDto } from '../users/users.service';
 import type { UserDto } from '../users/dto/user.dto';
 import type { CreateTenantDto, TenantDto } from './dto/create-tenant.dto';
 import { TenantEntity } from './tenant.entity';
+import { canonicalEmail } from '../common/email';
 
 export const DEFAULT_PLAN = 'free';
 
@@ -55,7 +56,7 @@ export class TenantsService {
     const owner: UserEntity = {
       id: randomUUID(),
       tenantId,
-      email: dto.owner.email.toLowerCase(),
+      email: canonicalEmail(dto.owner.email),
       name: dto.owner.name,
       role: 'owner',
       passwordHash: await hashPassword(dto.owner.password),

@@ -26,6 +26,7 @@ import type { TenantDto } from '../tenants/dto/create-tenant.dto';
 import type { CreateUserDto, UpdateUserDto, UserDto } from './dto/user.dto';
 import { lockUsersForCaller } from './caller-under-lock';
 import { UserEntity, type UserStatus } from './user.entity';
+import { canonicalEmail } from '../common/email';
 
 export function toUserDto(u: UserEntity): UserDto {
   return {
@@ -96,7 +97,7 @@ export class UsersService {
     const user: UserEntity = {
       id: randomUUID(),
       tenantId: actor.tenantId,
-      email: dto.email.toLowerCase(),
+      email: canonicalEmail(dto.email),
       name: dto.name,
       role: dto.role,
       passwordHash: await hashPassword(dto.password),

@@ -1,12 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsUuid } from '@tessera/service-kit';
-import { IsIn, IsNotEmpty, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsUuid, NotBlank } from '@tessera/service-kit';
+import { IsIn, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
 import { CHANNELS, type Channel } from '../channel-credentials';
 
 export class CreateStoreDto {
   @ApiProperty({ maxLength: 200 })
   @IsString()
-  @IsNotEmpty()
+  @NotBlank()
   @MaxLength(200)
   name!: string;
 

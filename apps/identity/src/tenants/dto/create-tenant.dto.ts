@@ -1,10 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { NotBlank } from '@tessera/service-kit';
 import { Type } from 'class-transformer';
 import {
   IsEmail,
   IsIn,
   IsISO4217CurrencyCode,
-  IsNotEmpty,
   IsObject,
   IsOptional,
   IsString,
@@ -32,7 +32,7 @@ export class OwnerDto {
 
   @ApiProperty({ example: 'Ada Lovelace', maxLength: 200 })
   @IsString()
-  @IsNotEmpty()
+  @NotBlank()
   @MaxLength(200)
   name!: string;
 }
@@ -40,7 +40,7 @@ export class OwnerDto {
 export class CreateTenantDto {
   @ApiProperty({ example: 'Brick Haven', maxLength: 200 })
   @IsString()
-  @IsNotEmpty()
+  @NotBlank()
   @MaxLength(200)
   name!: string;
 

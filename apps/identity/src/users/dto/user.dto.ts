@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ROLES, type Role } from '@tessera/contracts';
-import { IsEmail, IsIn, IsNotEmpty, IsString, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import { NotBlank } from '@tessera/service-kit';
+import { IsEmail, IsIn, IsString, MaxLength, MinLength, ValidateIf } from 'class-validator';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../../tenants/dto/create-tenant.dto';
 import { USER_STATUSES } from '../user.entity';
 
@@ -12,7 +13,7 @@ export class CreateUserDto {
 
   @ApiProperty({ maxLength: 200 })
   @IsString()
-  @IsNotEmpty()
+  @NotBlank()
   @MaxLength(200)
   name!: string;
 
@@ -32,7 +33,7 @@ export class UpdateUserDto {
   @ApiPropertyOptional({ maxLength: 200 })
   @ValidateIf((o: UpdateUserDto) => o.name !== undefined)
   @IsString()
-  @IsNotEmpty()
+  @NotBlank()
   @MaxLength(200)
   name?: string;
 

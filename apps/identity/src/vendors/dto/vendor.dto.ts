@@ -1,10 +1,11 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsInt, IsNotEmpty, IsString, Max, MaxLength, Min } from 'class-validator';
+import { NotBlank } from '@tessera/service-kit';
+import { IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
 
 export class CreateVendorDto {
   @ApiProperty({ maxLength: 200 })
   @IsString()
-  @IsNotEmpty()
+  @NotBlank()
   @MaxLength(200)
   name!: string;
 
