@@ -58,6 +58,7 @@ export class AppModule {
             new UpstreamProxy(config.upstreams, {
               timeoutMs: config.upstreamTimeoutMs,
               bodyLimitBytes: config.bodyLimitBytes,
+              keepAliveTimeoutMs: config.keepAliveTimeoutMs,
               onFailure: (req, upstream, problem, error) =>
                 ((req as IncomingMessage & { log?: Logger }).log ?? logger).warn(
                   { status: problem.status, err: error },

@@ -6,6 +6,8 @@ export interface RecordedRequest {
   url: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The gateway's end of the connection: one port per upstream connection it opened. */
+  remotePort?: number;
 }
 
 export type Route = (req: RecordedRequest, res: ServerResponse) => void | Promise<void>;
@@ -67,6 +69,7 @@ export class FakeUpstream {
       url: req.url ?? '/',
       headers: req.headers,
       body: Buffer.concat(chunks).toString('utf8'),
+      remotePort: req.socket.remotePort,
     };
     this.requests.push(recorded);
     const path = recorded.url.split('?')[0];

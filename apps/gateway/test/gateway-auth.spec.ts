@@ -260,6 +260,40 @@ describe('gateway authentication', () => {
     }
   });
 
+  it('never logs a Proxy-Authorization value, on requests forwarded or refused', async () => {
+    const lines: string[] = [];
+    const logged = await startGateway(testConfig(identity.url, { logLevel: 'info' }), {
+      logDestination: { write: (line: string) => void lines.push(line) },
+    });
+    const secret = 'Basic cHJveHktdXNlcjpwcm94eS1zZWNyZXQ=';
+    try {
+      const token = await identity.token({ sub: 'user-proxy-auth' });
+      const server = logged.getHttpServer();
+      const forwarded = await request(server).get('/v1/me').set('authorization', `Bearer ${token}`).set('proxy-authorization', secret).set('x-request-id', 'pa-forwarded');
+      expect(forwarded.status).toBe(200);
+      const refused = await request(server).get('/v1/users').set('proxy-authorization', secret).set('x-request-id', 'pa-refused');
+      expect(refused.status).toBe(401);
+      const entries = lines.map((line) => JSON.parse(line));
+      expect(entries.filter((e) => e.res && ['pa-forwarded', 'pa-refused'].includes(e.requestId))).toHaveLength(2);
+      expect(lines.join('\n')).not.toContain('cHJveHktdXNlcjpwcm94eS1zZWNyZXQ');
+    } finally {
+      await logged.close();
+    }
+  });
+
+  it('replaces a request id that does not start with a letter or digit, in the answer and upstream', async () => {
+    const token = await identity.token({ sub: 'user-rid-start' });
+    for (const odd of ['--help', '-.-', '...', ':x']) {
+      const res = await http.get('/v1/me').set('authorization', `Bearer ${token}`).set('x-request-id', odd);
+      expect(res.status).toBe(200);
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(res.body.headers['x-request-id']).toBe(res.headers['x-request-id']);
+      expect((await forwardedContext(res.body.headers)).requestId).toBe(res.headers['x-request-id']);
+    }
+    const kept = await http.get('/v1/me').set('authorization', `Bearer ${token}`).set('x-request-id', '0ab.c:d-e_f');
+    expect(kept.headers['x-request-id']).toBe('0ab.c:d-e_f');
+  });
+
   it('keeps a sane client request id and replaces an odd one', async () => {
     const odd = await http.get('/health/live').set('x-request-id', 'bad id with spaces');
     expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);

@@ -143,12 +143,73 @@ describe('gateway proxy', () => {
     expect(res.body.method).toBe('POST');
   });
 
+  it('forwards no hop-by-hop header (RFC 9110 7.6.1), nor any the client names in Connection, and keeps the others', async () => {
+    const body = JSON.stringify({ email: 'hop@example.com' });
+    const res = await http
+      .post('/v1/users')
+      .set('authorization', `Bearer ${token}`)
+      .set('connection', 'keep-alive, X-Hop-Secret, x-hop-other')
+      .set('keep-alive', 'timeout=30')
+      .set('te', 'trailers')
+      .set('upgrade', 'websocket')
+      .set('proxy-connection', 'keep-alive')
+      .set('proxy-authorization', 'Basic cHJveHk6c2VjcmV0')
+      .set('x-hop-secret', 'for-the-gateway-only')
+      .set('x-hop-other', 'also')
+      .set('x-request-id', 'hop-req-1')
+      .set('content-type', 'application/json')
+      .send(body);
+    expect(res.status).toBe(200);
+    const [received] = identity.received('/v1/users');
+    for (const name of ['keep-alive', 'te', 'upgrade', 'proxy-connection', 'proxy-authorization', 'x-hop-secret', 'x-hop-other']) {
+      expect(received.headers[name]).toBeUndefined();
+    }
+    // The gateway's own hop: its pooled agent asks to keep the connection, whatever the client said.
+    expect(received.headers.connection).toBe('keep-alive');
+    expect(received.headers).toMatchObject({ 'x-request-id': 'hop-req-1', 'content-type': 'application/json' });
+    expect(received.body).toBe(body);
+  });
+
+  it('never lets Connection strip what frames the body or the headers the gateway sets', async () => {
+    const body = JSON.stringify({ email: 'framed@example.com' });
+    const res = await http
+      .post('/v1/users')
+      .set('authorization', `Bearer ${token}`)
+      .set('connection', 'content-length, host, x-request-id, x-tessera-context, x-forwarded-for, traceparent')
+      .set('x-request-id', 'hop-req-2')
+      .set('content-type', 'application/json')
+      .send(body);
+    expect(res.status).toBe(200);
+    const [received] = identity.received('/v1/users');
+    expect(received.body).toBe(body);
+    expect(received.headers['content-length']).toBe(String(Buffer.byteLength(body)));
+    expect(received.headers['x-request-id']).toBe('hop-req-2');
+    expect(received.headers.host).toBeDefined();
+    expect(received.headers['x-tessera-context']).toBeDefined();
+    expect(received.headers['x-forwarded-for']).toBeDefined();
+    expect(received.headers.traceparent).toMatch(/^00-/);
+  });
+
+  it("keeps the pooled upstream connection when clients send Connection: close, and still closes the client's", async () => {
+    for (let i = 0; i < 5; i++) {
+      const res = await http.get('/v1/users/me/echo').set('authorization', `Bearer ${token}`).set('connection', 'close');
+      expect(res.status).toBe(200);
+      expect(res.headers.connection).toBe('close');
+    }
+    const ports = new Set(identity.received('/v1/users/me/echo').map((r) => r.remotePort));
+    expect(ports.size).toBe(1);
+  });
+
   it('keeps an idle client connection open for HTTP_KEEP_ALIVE_TIMEOUT_MS (65 s by default), not Node\'s 5 s', async () => {
     const server = app.getHttpServer();
     expect(server.keepAliveTimeout).toBe(65_000);
     expect(server.headersTimeout).toBeGreaterThan(65_000);
     const res = await http.get('/health/live').set('connection', 'keep-alive');
     expect(res.headers['keep-alive']).toBe('timeout=65');
+    // Proxied answers too: the service's own Connection and Keep-Alive (its 5 s) describe its connection, not this one.
+    const proxied = await http.get('/v1/users/me/echo').set('authorization', `Bearer ${token}`).set('connection', 'keep-alive');
+    expect(proxied.status).toBe(200);
+    expect(proxied.headers).toMatchObject({ connection: 'keep-alive', 'keep-alive': 'timeout=65' });
   });
 
   it("abandons the upstream call when the client hangs up, so hang-ups cannot use up the service's connections", async () => {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { CONTEXT_HEADER, REQUEST_ID_HEADER, type CallerContext } from '@tessera/contracts';
-import { callerLogBindings, newTraceparent, TRACEPARENT_HEADER, validTraceparent } from '@tessera/service-kit';
+import { callerLogBindings, newTraceparent, requestIdFor, TRACEPARENT_HEADER, validTraceparent } from '@tessera/service-kit';
 import type { Authenticator } from '../auth/authenticator';
 import type { ServiceContextSigner } from '../auth/caller-context-signer';
 import { isCredentialRoute } from '../auth/public-routes';
 import type { ExpressRequest as Request, ExpressResponse as Response, NextFunction } from '../http/express-types';
 import { GatewayError, sendProblem } from '../http/problem';
-import { resolveRequestId } from '../http/request-id';
 import type { RateLimit, RateLimits } from '../rate-limit/rate-limiter';
+import { stripHopByHop } from './hop-by-hop';
 import { findUpstream, type Upstream } from './route-table';
 import type { UpstreamProxy } from './upstream-proxy';
 
@@ -23,7 +23,7 @@ export type GatewayRequest = Request & { gateway?: GatewayRequestInfo };
 // Health answers orchestrators and load balancers: never rate-limited, never proxied. (Metrics have a port of their own.)
 const OPERATIONAL = /^\/health(\/|$)/;
 // Client credentials and forged contexts stop here; services trust only the context the gateway signs.
-const STRIPPED_HEADERS = [CONTEXT_HEADER, 'authorization', 'x-api-key', 'forwarded', 'x-forwarded-host', 'x-real-ip'];
+const STRIPPED_HEADERS = [CONTEXT_HEADER, 'authorization', 'proxy-authorization', 'x-api-key', 'forwarded', 'x-forwarded-host', 'x-real-ip'];
 
 /**
  * The gateway's request pipeline, run before Nest's routes: request id → address limits → route lookup →
@@ -41,8 +41,8 @@ export class GatewayPipeline {
 
   /** Express middleware; never rejects. */
   readonly handle = (req: GatewayRequest, res: Response, next: NextFunction): void => {
-    // The request logger (pino-http) has already settled the id when it runs first; both apply the same rule.
-    const requestId = typeof req.id === 'string' ? req.id : resolveRequestId(req.headers[REQUEST_ID_HEADER]);
+    // The request logger (pino-http) has settled the id already, with this same requestIdFor, when it runs first.
+    const requestId = typeof req.id === 'string' ? req.id : requestIdFor(req, res);
     req.headers[REQUEST_ID_HEADER] = requestId;
     req.gateway = { requestId };
     res.setHeader(REQUEST_ID_HEADER, requestId);
@@ -80,7 +80,11 @@ export class GatewayPipeline {
     req.gateway = { requestId: caller.requestId, upstream: upstream.name, caller };
     req.log?.setBindings({ ...callerLogBindings(caller), upstream: upstream.name });
 
+    // Before the gateway's own headers are set, so that a `Connection` naming one of them cannot remove it. Left in,
+    // a client's `Connection: close` would also close the pooled upstream connection after every request.
+    stripHopByHop(req.headers);
     for (const header of STRIPPED_HEADERS) delete req.headers[header];
+    req.headers[REQUEST_ID_HEADER] = caller.requestId;
     req.headers[CONTEXT_HEADER] = await this.signContext(caller, upstream.name);
     req.headers['x-forwarded-for'] = address;
     req.headers['x-forwarded-proto'] = req.protocol;

@@ -4,6 +4,7 @@ import { createProxyMiddleware, debugProxyErrorsPlugin, type Plugin, type Reques
 import { metricsRegistry } from '@tessera/service-kit';
 import { Histogram } from 'prom-client';
 import { sendProblem, type GatewayProblem } from '../http/problem';
+import { stripHopByHop } from './hop-by-hop';
 import type { Upstream } from './route-table';
 
 export interface UpstreamProxyOptions {
@@ -11,6 +12,8 @@ export interface UpstreamProxyOptions {
   timeoutMs: number;
   /** Largest request body forwarded; larger ones get 413. */
   bodyLimitBytes: number;
+  /** The gateway's own idle timeout for client connections, advertised in `Keep-Alive` on proxied answers. */
+  keepAliveTimeoutMs?: number;
   /** Told about each failed forward (after the problem is written). */
   onFailure?: (req: IncomingMessage, upstream: string, problem: GatewayProblem, error?: Error) => void;
 }
@@ -117,7 +120,8 @@ export class UpstreamProxy {
         exchange.proxyReq = proxyReq;
         if (exchange.settled) proxyReq.destroy();
       });
-      proxyServer.on('proxyRes', (proxyRes, req) => {
+      proxyServer.on('proxyRes', (proxyRes, req, res) => {
+        this.connectionHeaders(proxyRes, res);
         const exchange = this.exchanges.get(req);
         if (!exchange) return;
         clearTimeout(exchange.timer);
@@ -125,6 +129,22 @@ export class UpstreamProxy {
       });
       proxyServer.on('error', (error, req, res) => this.onError(error, req, res));
     };
+  }
+
+  /**
+   * The upstream's `Connection` and `Keep-Alive` describe its connection to the gateway, not the client's. Without a
+   * `Connection` here, http-proxy would copy the client's, which the pipeline has stripped, and answer `keep-alive`
+   * to a client that asked to close; an explicit one also stops Node adding its own, hence our `Keep-Alive` too.
+   */
+  private connectionHeaders(proxyRes: IncomingMessage, res: ServerResponse): void {
+    stripHopByHop(proxyRes.headers);
+    if (!res.shouldKeepAlive) {
+      proxyRes.headers.connection = 'close';
+      return;
+    }
+    proxyRes.headers.connection = 'keep-alive';
+    const seconds = Math.floor((this.options.keepAliveTimeoutMs ?? 0) / 1000);
+    if (seconds > 0) proxyRes.headers['keep-alive'] = `timeout=${seconds}`;
   }
 
   /** Runs right before http-proxy pipes the body, in the same tick, so no chunk escapes the counter. */

@@ -5,8 +5,9 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 import { pinoHttp, type HttpLogger } from 'pino-http';
 import type { LogLevel } from '../config/base-config';
 
-// A forwarded request id is echoed in logs and headers, so only short, plain values are taken over.
-const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+// A forwarded request id is echoed in logs and headers, so only short, plain values are taken over; the first
+// character is a letter or digit so that an id cannot pass for an option (`--help`) or a path (`..`) where it is used.
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const QUIET_PATHS = new Set(['/health/live', '/health/ready', '/metrics']);
 
 export interface ServiceLoggerOptions {
@@ -27,6 +28,7 @@ export function createServiceLogger(options: ServiceLoggerOptions): Logger {
       redact: {
         paths: [
           'req.headers.authorization',
+          'req.headers["proxy-authorization"]',
           'req.headers.cookie',
           `req.headers["${CONTEXT_HEADER}"]`,
           'req.headers["x-api-key"]',
@@ -39,7 +41,10 @@ export function createServiceLogger(options: ServiceLoggerOptions): Logger {
   );
 }
 
-/** Takes the caller's `x-request-id` when it is sane, otherwise makes one, and echoes it in the response. */
+/**
+ * Takes the caller's `x-request-id` when it is sane, otherwise makes one, and echoes it in the response. The one
+ * request id rule: services' request logs, the gateway's and its pipeline all use it.
+ */
 export function requestIdFor(req: IncomingMessage, res: ServerResponse): string {
   const given = req.headers[REQUEST_ID_HEADER];
   const id = typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
