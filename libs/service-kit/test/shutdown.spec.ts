@@ -1,4 +1,4 @@
-import { get, type IncomingMessage } from 'node:http';
+import { Agent, get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
@@ -98,6 +98,33 @@ describe('shutdownService', () => {
     // The hooks ran only once the in-flight request was done.
     expect(finishedWhenHooksStarted).toBe(finishedBefore + 1);
     expect(app.getHttpServer().listening).toBe(false);
+  });
+
+  it('answers a request sent on a keep-alive connection that was idle when shutdown began, closing it after', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const onAgent = (path: string) =>
+      new Promise<{ status: number; connection?: string; socket: unknown }>((resolve, reject) => {
+        const req = get({ host: '127.0.0.1', port, path, agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, socket: req.socket }));
+        });
+        req.on('error', reject);
+      });
+    try {
+      const first = await onAgent('/health/live');
+      expect(first).toMatchObject({ status: 200, connection: 'keep-alive' });
+      // The pooled connection is idle now, as a gateway's is between two requests.
+      const shutdown = shutdownService(app, { timeoutMs: 5_000 });
+      await sleep(20);
+      const second = await onAgent('/health/live');
+      expect(second).toMatchObject({ status: 200, connection: 'close' });
+      // The same connection, not a new one (the server no longer accepts any).
+      expect(second.socket).toBe(first.socket);
+      await expect(httpGet(port, '/health/live')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      await shutdown;
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('cuts requests still running after the timeout', async () => {

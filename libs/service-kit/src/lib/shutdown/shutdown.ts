@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { HealthRegistry } from '../health/health.registry';
@@ -35,24 +36,48 @@ export function shutdownDeadline(): number | undefined {
 
 const inProgress = new WeakMap<INestApplication, Promise<void>>();
 const IDLE_SWEEP_MS = 50;
+// net.Server's close: stops listening, unlike http.Server's close() it leaves idle keep-alive connections open.
+const netClose = NetServer.prototype.close;
+/** How long keep-alive connections idle at shutdown stay open for a request already on its way (at most). */
+const IDLE_LINGER_MS = 1_000;
 
-/** Resolves when `server` has closed, or after `timeoutMs` (then the remaining connections are cut). */
+/**
+ * Resolves when `server` has closed, or after `timeoutMs` (then the remaining connections are cut).
+ *
+ * A client may be sending on a keep-alive connection that is idle at this moment (the gateway's pooled ones to a
+ * service, under load, are idle for microseconds at a time). http.Server's close() destroys idle connections at
+ * once, and such a request is lost as a reset the client cannot tell from a failure. So: stop accepting connections
+ * (net.Server's close, which leaves open ones alone), answer whatever arrives on the open ones for a short while,
+ * each answer with `Connection: close` so the client does not send on it again, then close those still idle.
+ */
 function drain(server: Server, timeoutMs: number): Promise<'drained' | 'timed-out'> {
   return new Promise((resolve) => {
     if (!server.listening) {
       resolve('drained');
       return;
     }
-    // Keep-alive sockets turn idle once their in-flight request is answered; closing them lets close() finish.
-    const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
-    const deadline = setTimeout(() => {
+    // Prepended: a handler that answers synchronously must not have sent its headers before this runs.
+    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+      if (!res.headersSent) res.setHeader('connection', 'close');
+    });
+    let sweep: NodeJS.Timeout | undefined;
+    const linger = setTimeout(() => {
+      server.closeIdleConnections();
+      // Keep-alive sockets turn idle once their in-flight request is answered; closing them lets close() finish.
+      sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    }, Math.min(IDLE_LINGER_MS, Math.floor(timeoutMs / 2)));
+    const stop = () => {
+      clearTimeout(linger);
       clearInterval(sweep);
+      clearTimeout(deadline);
+    };
+    const deadline = setTimeout(() => {
+      stop();
       server.closeAllConnections();
       resolve('timed-out');
     }, timeoutMs);
-    server.close(() => {
-      clearInterval(sweep);
-      clearTimeout(deadline);
+    netClose.call(server, () => {
+      stop();
       resolve('drained');
     });
   });
