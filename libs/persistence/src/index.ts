@@ -64,6 +64,7 @@ export {
   inTransaction,
   sendWithoutWaiting,
   TransactionAbortedError,
+  TransactionEndedError,
   type BeginOptions,
 } from './lib/pipelined-transaction';
 export { PersistenceModule, PERSISTENCE_OPTIONS, type PersistenceModuleOptions } from './lib/nest/persistence.module';

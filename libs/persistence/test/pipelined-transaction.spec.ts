@@ -13,6 +13,7 @@ import {
   sendWithoutWaiting,
   TenantTransactions,
   TransactionAbortedError,
+  TransactionEndedError,
 } from '../src';
 import { newTenant, uniqueSchema } from './fixtures/helpers';
 import { Widget } from './fixtures/widget.entity';
@@ -156,6 +157,45 @@ describe('pipelined transactions', () => {
       ).rejects.toThrow('undo the inner part');
     });
     expect(await names('nest-')).toEqual(['nest-outer']);
+  });
+
+  it('refuses statements a branch sends after the work settled, instead of running them outside the transaction', async () => {
+    // After the current turn of the event loop: while the COMMIT or ROLLBACK is on its way, before the runner is released.
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+    const lateStatements = (manager: EntityManager) =>
+      Promise.allSettled([
+        manager.query(`SELECT set_config('app.tenant_id', $1, false)`, [newTenant()]),
+        INSERT.rows(manager, [tenant, 'late']),
+      ]);
+    const refused = (outcomes: PromiseSettledResult<unknown>[]) => {
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        const reason = (outcome as PromiseRejectedResult).reason;
+        // Sealed, or (should the turn come after the release) refused by TypeORM: never sent either way.
+        expect(reason instanceof TransactionEndedError || (reason as Error).name === 'QueryRunnerProviderAlreadyReleasedError').toBe(true);
+      }
+    };
+    // The work fails while another branch still runs: its statements would follow the ROLLBACK.
+    let afterRollback: Promise<PromiseSettledResult<unknown>[]> = Promise.resolve([]);
+    await expect(
+      tenants.run(tenant, async (tx) => {
+        afterRollback = nextTurn().then(() => lateStatements(tx.manager));
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    refused(await afterRollback);
+    // The work returns without waiting for a branch: its statements would follow the COMMIT.
+    let afterCommit: Promise<PromiseSettledResult<unknown>[]> = Promise.resolve([]);
+    await tenants.run(tenant, async (tx) => {
+      afterCommit = nextTurn().then(() => lateStatements(tx.manager));
+    });
+    refused(await afterCommit);
+    expect(await names('late')).toEqual([]);
+    // No pooled session was left with a session-wide tenant.
+    for (let i = 0; i < 3; i++) {
+      const [row] = await ds.query(`SELECT nullif(current_setting('app.tenant_id', true), '') AS tenant`);
+      expect(row.tenant).toBeNull();
+    }
   });
 
   it('refuses a tenant id that is not a UUID before touching the database, and returns connections to the pool', async () => {

@@ -167,12 +167,44 @@ export async function rollbackTransaction(runner: QueryRunner): Promise<void> {
   const list = unsettled.get(runner);
   unsettled.delete(runner);
   if (list) await Promise.allSettled(list);
-  if (runner.isTransactionActive) await runner.rollbackTransaction();
+  if (!runner.isTransactionActive) return;
+  const state = runner as unknown as { isTransactionActive: boolean; transactionDepth: number };
+  if (state.transactionDepth !== 1) return runner.rollbackTransaction();
+  // On the connection itself: the runner may be sealed (TransactionEndedError), and TypeORM would send it through it.
+  const client = (await runner.connect()) as PoolClient;
+  await client.query('ROLLBACK');
+  state.isTransactionActive = false;
+  state.transactionDepth = 0;
+}
+
+/**
+ * A statement sent on a transaction's runner after the work the transaction ran had settled: a branch the work
+ * started and did not wait for. It would have gone out after COMMIT or ROLLBACK, in autocommit and with no tenant
+ * set, so it is refused instead.
+ */
+export class TransactionEndedError extends Error {
+  constructor() {
+    super('a statement was sent after the work of its transaction had ended (something it started was not awaited)');
+    this.name = 'TransactionEndedError';
+  }
+}
+
+const sealed = new WeakSet<QueryRunner>();
+
+/** From now on `runner` refuses statements (TypeORM's and connectionOf's); COMMIT and ROLLBACK go to the connection. */
+function seal(runner: QueryRunner): void {
+  sealed.add(runner);
+  (runner as { query: QueryRunner['query'] }).query = () => Promise.reject(new TransactionEndedError());
+}
+
+/** Throws TransactionEndedError when the transaction `runner` belongs to has ended its work. */
+export function assertNotSealed(runner: QueryRunner): void {
+  if (sealed.has(runner)) throw new TransactionEndedError();
 }
 
 /**
  * `fn` in a transaction of its own, opened with `beginTransaction` and committed with `commitTransaction`; rolled
- * back if anything throws. When a statement fails because an earlier pipelined one already aborted the transaction,
+ * back if anything throws. Once `fn` has settled the runner is sealed (TransactionEndedError). When a statement fails because an earlier pipelined one already aborted the transaction,
  * the earlier (real) error is the one thrown.
  */
 export async function inTransaction<T>(dataSource: DataSource, fn: (manager: EntityManager) => Promise<T>, opts: BeginOptions = {}): Promise<T> {
@@ -183,8 +215,10 @@ export async function inTransaction<T>(dataSource: DataSource, fn: (manager: Ent
     try {
       result = await fn(runner.manager);
     } catch (err) {
+      seal(runner);
       throw (await pendingFailure(runner))?.error ?? err;
     }
+    seal(runner);
     await commitTransaction(runner);
     return result;
   } catch (err) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import type { EntityManager } from 'typeorm';
-import { sendWithoutWaiting } from './pipelined-transaction';
+import { assertNotSealed, sendWithoutWaiting } from './pipelined-transaction';
 
 /** A node-postgres client or pool. */
 export interface Queryable {
@@ -40,6 +40,7 @@ export class PreparedQuery<R extends QueryResultRow = QueryResultRow> {
 export async function connectionOf(manager: EntityManager): Promise<PoolClient> {
   const runner = manager.queryRunner;
   if (!runner || !runner.isTransactionActive) throw new Error('PreparedQuery: the entity manager is not in a transaction');
+  assertNotSealed(runner);
   return (await runner.connect()) as PoolClient;
 }
 
