@@ -15,6 +15,7 @@ const services = require('./services');
 const { loadOrCreateSecrets } = require('./secrets');
 const { alive, postmasterPid } = require('./pids');
 const { portProblems } = require('./ports');
+const { MAX_TIMER_MS, checkDatabaseUrl, intFromEnv, kafkaBrokersFromEnv, msFromEnv, portFromEnv, serviceUrlFromEnv } = require('./env');
 
 const root = path.resolve(__dirname, '../..');
 // Empty counts as unset, as for every other variable: `TESSERA_DATA_DIR=` must not put data in the repository's root.
@@ -39,22 +40,6 @@ for (const stream of [process.stdout, process.stderr]) {
  * launcher waits a little longer than that before it kills one, so a service that uses its whole timeout still
  * gets to flush and close.
  */
-/**
- * A whole number from the environment, or `fallback` when unset; as in the services' configuration an empty
- * variable counts as unset, and anything else out of [min, max] stops the start naming the variable.
- */
-function intFromEnv(env, name, fallback, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}) {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new Error(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
-
-const shutdownTimeoutMs = (env) => intFromEnv(env, 'SHUTDOWN_TIMEOUT_MS', 10_000);
-const portFromEnv = (env, name, fallback) => intFromEnv(env, name, fallback, { min: 1, max: 65535 });
 const SHUTDOWN_MARGIN_MS = 5_000;
 let graceMs = 10_000 + SHUTDOWN_MARGIN_MS;
 
@@ -264,12 +249,17 @@ let postgresStarting;
 
 async function main() {
   const started = Date.now();
-  graceMs = shutdownTimeoutMs(process.env) + SHUTDOWN_MARGIN_MS;
-  readyTimeoutMs = intFromEnv(process.env, 'STARTUP_TIMEOUT_MS', readyTimeoutMs);
+  // The margin must not push the kill timer past the longest one Node keeps.
+  graceMs = Math.min(msFromEnv(process.env, 'SHUTDOWN_TIMEOUT_MS', 10_000) + SHUTDOWN_MARGIN_MS, MAX_TIMER_MS);
+  readyTimeoutMs = msFromEnv(process.env, 'STARTUP_TIMEOUT_MS', readyTimeoutMs);
   const gatewayPort = portFromEnv(process.env, 'PORT', services.gateway.defaultPort);
   for (const svc of services) svc.port = portFromEnv(process.env, `${svc.name.toUpperCase()}_PORT`, svc.defaultPort);
   // 0: a free port of the system's choosing, which the gateway reports once it listens.
   const metricsPort = intFromEnv(process.env, 'METRICS_PORT', 9464, { min: 0, max: 65535 });
+  // Where the launcher polls each service and the gateway finds it, normalised as the gateway does.
+  const serviceUrls = new Map(services.map((svc) => [svc.name, serviceUrlFromEnv(process.env, svc.urlEnv, `http://127.0.0.1:${svc.port}`)]));
+  checkDatabaseUrl(process.env);
+  const kafkaBrokers = kafkaBrokersFromEnv(process.env);
   const embeddedPgPort = process.env.DATABASE_URL ? undefined : portFromEnv(process.env, 'EMBEDDED_PG_PORT', 54329);
   const secrets = loadOrCreateSecrets(dataDir);
   const problems = await portProblems([
@@ -303,7 +293,7 @@ async function main() {
   } else {
     log('using external PostgreSQL from DATABASE_URL');
   }
-  log(env.KAFKA_BROKERS ? `event transport: kafka (${env.KAFKA_BROKERS})` : 'event transport: postgres log');
+  log(kafkaBrokers ? `event transport: kafka (${kafkaBrokers.join(',')})` : 'event transport: postgres log');
 
   // The first service's migrations also create the shared `messaging` schema of the postgres transport;
   // the others only touch their own schema, so they run side by side.
@@ -315,11 +305,11 @@ async function main() {
   await Promise.all(rest.map(migrate));
   if (stopping) return;
   log(`migrations done (${((Date.now() - started) / 1000).toFixed(1)}s)`);
-  for (const svc of services) env[svc.urlEnv] ??= `http://127.0.0.1:${svc.port}`;
+  for (const svc of services) env[svc.urlEnv] = serviceUrls.get(svc.name);
   for (const svc of services) {
     runTs(svc.main, { ...processEnv(env, svc), PORT: String(svc.port), SERVICE_NAME: svc.name }, { name: svc.name });
   }
-  await Promise.all(services.map((svc) => waitReady(svc.name, env[svc.urlEnv])));
+  await Promise.all(services.map((svc) => waitReady(svc.name, serviceUrls.get(svc.name))));
 
   const gateway = runTs(services.gateway.main, { ...processEnv(env, null), PORT: String(gatewayPort) }, { name: services.gateway.name });
   if (!gateway) return; // stopping

@@ -47,6 +47,26 @@ describe('loadGatewayConfig', () => {
     expect(config.keepAliveTimeoutMs).toBe(75_000);
   });
 
+  it('refuses a millisecond variable beyond 2147483647 (Node would fire its timer after 1 ms), naming it', () => {
+    const names = [
+      'SHUTDOWN_TIMEOUT_MS',
+      'UPSTREAM_TIMEOUT_MS',
+      'HTTP_KEEP_ALIVE_TIMEOUT_MS',
+      'API_KEY_CACHE_TTL_MS',
+      'JWKS_CACHE_MAX_AGE_MS',
+      'ACCESS_TOKEN_CACHE_TTL_MS',
+      'OPENAPI_REFRESH_MS',
+    ];
+    const longest = loadGatewayConfig({ INTERNAL_TOKEN_SECRET: secret, ...Object.fromEntries(names.map((n) => [n, '2147483647'])) });
+    expect(longest.upstreamTimeoutMs).toBe(2_147_483_647);
+    expect(longest.shutdownTimeoutMs).toBe(2_147_483_647);
+    for (const name of names) {
+      const attempt = () => loadGatewayConfig({ INTERNAL_TOKEN_SECRET: secret, [name]: '3000000000' });
+      expect(attempt).toThrow(ConfigurationError);
+      expect(attempt).toThrow(new RegExp(`${name}: .*2147483647`));
+    }
+  });
+
   it('fails naming each bad variable', () => {
     const attempt = () => loadGatewayConfig({ INTERNAL_TOKEN_SECRET: 'short', IDENTITY_URL: 'ftp://x', BODY_LIMIT_BYTES: '-1' });
     expect(attempt).toThrow(ConfigurationError);

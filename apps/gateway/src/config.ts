@@ -1,8 +1,10 @@
-import { baseConfigSchema, loadConfig, type LogLevel } from '@tessera/service-kit';
+import { baseConfigSchema, loadConfig, millisecondsSchema, type LogLevel } from '@tessera/service-kit';
 import { z } from 'zod';
 import { UPSTREAMS, type Upstream, type UpstreamDefinition } from './proxy/route-table';
 
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** A duration that sets a timer: capped at Node's longest (millisecondsSchema). */
+const ms = (fallback: number) => millisecondsSchema.default(fallback);
 
 /**
  * Environment of the gateway (docs/architecture.md, "Configuration"): the service-kit base (PORT defaults to 3000,
@@ -16,13 +18,13 @@ export const gatewayEnvSchema = baseConfigSchema.extend({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Express `trust proxy` hop count: 0 means the client address is the socket's peer. */
   TRUST_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
-  UPSTREAM_TIMEOUT_MS: int(10_000),
+  UPSTREAM_TIMEOUT_MS: ms(10_000),
   /**
    * How long an idle client connection stays open. Longer than the idle timeout of the load balancer or client pool
    * in front (60 s on most), so that side closes first: a server that closes first races the client's next request
    * on that socket, which then fails with a reset. Node's own default is 5 s.
    */
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(65_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: ms(65_000),
   BODY_LIMIT_BYTES: int(1_048_576),
   /** Every request from one client address (per gateway instance: the store is in memory). */
   RATE_LIMIT_ADDRESS_POINTS: int(600),
@@ -33,25 +35,25 @@ export const gatewayEnvSchema = baseConfigSchema.extend({
   /** Authenticated requests of one tenant. */
   RATE_LIMIT_TENANT_POINTS: int(1200),
   RATE_LIMIT_TENANT_WINDOW_S: int(60),
-  API_KEY_CACHE_TTL_MS: int(30_000),
+  API_KEY_CACHE_TTL_MS: ms(30_000),
   API_KEY_CACHE_MAX_ENTRIES: int(10_000),
   /**
    * How long a tenant's status (from identity) is reused: a suspension refuses the tenant's calls, and a
    * reactivation accepts them again, within this long. At most a minute, so it stays a short bound.
    */
-  TENANT_STATUS_CACHE_TTL_MS: z.coerce.number().int().positive().max(60_000).default(5_000),
+  TENANT_STATUS_CACHE_TTL_MS: millisecondsSchema.max(60_000).default(5_000),
   TENANT_STATUS_CACHE_MAX_ENTRIES: int(10_000),
   /**
    * How long a user's status and role (from identity) are reused: a deactivated user's access token, or one whose
    * role changed, is refused within this long rather than when it expires (15 minutes). At most a minute.
    */
-  USER_STATUS_CACHE_TTL_MS: z.coerce.number().int().positive().max(60_000).default(5_000),
+  USER_STATUS_CACHE_TTL_MS: millisecondsSchema.max(60_000).default(5_000),
   USER_STATUS_CACHE_MAX_ENTRIES: int(50_000),
-  JWKS_CACHE_MAX_AGE_MS: int(600_000),
+  JWKS_CACHE_MAX_AGE_MS: ms(600_000),
   /** Verified access tokens are reused until their expiry, for at most this long. */
-  ACCESS_TOKEN_CACHE_TTL_MS: int(60_000),
+  ACCESS_TOKEN_CACHE_TTL_MS: ms(60_000),
   ACCESS_TOKEN_CACHE_MAX_ENTRIES: int(10_000),
-  OPENAPI_REFRESH_MS: int(60_000),
+  OPENAPI_REFRESH_MS: ms(60_000),
   ...Object.fromEntries(UPSTREAMS.map((u) => [u.urlEnv, z.url({ protocol: /^https?$/ }).default(u.defaultUrl)])),
 });
 

@@ -1,4 +1,4 @@
-import { baseConfigSchema, portSchema } from '@tessera/service-kit';
+import { baseConfigSchema, millisecondsSchema, portSchema } from '@tessera/service-kit';
 import { z } from 'zod';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -12,12 +12,12 @@ const flag = (fallback: boolean) =>
 export const inventoryConfigSchema = baseConfigSchema.extend({
   PORT: portSchema.default(3103),
   /** How often the sweeper expires due reservations. */
-  INVENTORY_EXPIRY_SWEEP_MS: positiveInt(5000),
+  INVENTORY_EXPIRY_SWEEP_MS: millisecondsSchema.default(5000),
   /** Hot-SKU path: requests for hot SKUs go through the queue. */
   INVENTORY_HOT_PATH: flag(true),
   /** Detect hot SKUs from lock waits longer than INVENTORY_HOT_LOCK_TIMEOUT_MS. */
   INVENTORY_HOT_DETECT: flag(true),
-  INVENTORY_HOT_LOCK_TIMEOUT_MS: positiveInt(200),
+  INVENTORY_HOT_LOCK_TIMEOUT_MS: millisecondsSchema.default(200),
   INVENTORY_HOT_BATCH_SIZE: positiveInt(100),
 });
 

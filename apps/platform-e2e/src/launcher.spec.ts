@@ -70,8 +70,11 @@ describe('npm start (tools/launcher)', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-e2e-'));
     try {
       for (const [name, value, range] of [
-        ['SHUTDOWN_TIMEOUT_MS', 'soon', `1 to ${Number.MAX_SAFE_INTEGER}`],
-        ['STARTUP_TIMEOUT_MS', '2m', `1 to ${Number.MAX_SAFE_INTEGER}`],
+        ['SHUTDOWN_TIMEOUT_MS', 'soon', '1 to 2147483647'],
+        ['STARTUP_TIMEOUT_MS', '2m', '1 to 2147483647'],
+        // Beyond Node's largest timer a timeout fires after 1 ms instead.
+        ['SHUTDOWN_TIMEOUT_MS', '3000000000', '1 to 2147483647'],
+        ['STARTUP_TIMEOUT_MS', '2147483648', '1 to 2147483647'],
         ['PORT', '70000', '1 to 65535'],
         ['CATALOG_PORT', '0', '1 to 65535'],
         ['EMBEDDED_PG_PORT', 'x', '1 to 65535'],
@@ -98,6 +101,59 @@ describe('npm start (tools/launcher)', () => {
       expect(readFileSync(path.join(dataDir, 'secrets.json'), 'utf8')).toBe('{"POSTGRES_PASS');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start, before anything else, naming a service URL, DATABASE_URL or KAFKA_BROKERS it could not use', () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-e2e-'));
+    // Scratch ports and a short startup timeout: a launcher that let a bad value through must not hold default ports
+    // or wait two minutes for a service it cannot reach.
+    const scratch = { PORT: '29901', IDENTITY_PORT: '29902', CATALOG_PORT: '29903', INVENTORY_PORT: '29904', ORDERS_PORT: '29905', BILLING_PORT: '29906', METRICS_PORT: '29907', EMBEDDED_PG_PORT: '29908', STARTUP_TIMEOUT_MS: '15000' };
+    const start = (env: Record<string, string>) =>
+      spawnSync(process.execPath, ['tools/launcher/start.js'], {
+        cwd: path.resolve(__dirname, '../../..'),
+        env: { ...process.env, DATABASE_URL: '', KAFKA_BROKERS: '', ...scratch, ...env, TESSERA_DATA_DIR: dataDir },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    try {
+      for (const [env, message] of [
+        [{ IDENTITY_URL: 'not a url' }, 'IDENTITY_URL must be an http:// or https:// URL, got "not a url"'],
+        [{ ORDERS_URL: 'ftp://127.0.0.1:3104' }, 'ORDERS_URL must be an http:// or https:// URL, got "ftp://127.0.0.1:3104"'],
+        [{ DATABASE_URL: 'not-a-url' }, 'DATABASE_URL is not a URL (postgres://user:password@host:port/database)'],
+        [{ DATABASE_URL: 'mysql://u:secret@db/x' }, 'DATABASE_URL must be a postgres:// or postgresql:// URL, not mysql://'],
+        [{ KAFKA_BROKERS: ',' }, 'KAFKA_BROKERS lists no broker (","): give host:port[,host:port...], or leave it unset for the postgres log'],
+        [{ KAFKA_BROKERS: ' , ' }, 'KAFKA_BROKERS lists no broker (" , ")'],
+      ] as const) {
+        const run = start(env);
+        expect({ env, status: run.status }).toEqual({ env, status: 1 });
+        expect(run.stdout).toContain(`start failed: ${message}`);
+        // The password in DATABASE_URL is never printed.
+        expect(run.stdout).not.toContain('secret');
+        expect(run.stdout).not.toContain('embedded PostgreSQL on');
+        expect(run.stdout).not.toContain('migrations');
+        expect(readdirSync(dataDir)).not.toContain('postgres');
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes a service URL with a trailing slash as the gateway does, without it', async () => {
+    // A port of our own for identity, so its URL can name it (startPlatform picks the others).
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const identityPort = (probe.address() as net.AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    // A short startup timeout: a launcher that polled `//health/ready` would wait all of it.
+    const platform = await startPlatform({ IDENTITY_PORT: String(identityPort), IDENTITY_URL: `http://127.0.0.1:${identityPort}//`, STARTUP_TIMEOUT_MS: '60000' });
+    try {
+      const api = client(platform.baseUrl);
+      const slug = `slash-${randomUUID().slice(0, 8)}`;
+      const owner = { email: `o@${slug}.test`, password: 'trailing slash pw', name: 'Sol' };
+      expect((await api('POST', '/v1/tenants', { body: { name: 'Slash', slug, owner } })).status).toBe(201);
+    } finally {
+      await stopAndClean(platform);
     }
   });
 

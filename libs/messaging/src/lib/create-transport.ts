@@ -13,15 +13,31 @@ export interface CreateTransportOptions {
 type KafkaTransportCtor = new (opts: { brokers: string[]; clientId: string }) => EventTransport;
 
 /**
- * `kafka` when KAFKA_BROKERS is set, otherwise `postgres`. kafkajs is loaded only when Kafka is used,
- * so the embedded default never pays for it.
+ * The brokers in KAFKA_BROKERS: comma-separated, trimmed, empties dropped. Unset or empty (as for every variable)
+ * means the postgres log; a value that lists no broker (`,`) is refused rather than taken for either. The one rule
+ * for every reader: the services' transport, the migrations (whether to create the log's schema) and, restated in
+ * plain JS, tools/launcher/env.js.
  */
-export function createTransport(env: NodeJS.ProcessEnv, opts: CreateTransportOptions): EventTransport {
-  const brokers = (env['KAFKA_BROKERS'] ?? '')
+export function parseKafkaBrokers(env: NodeJS.ProcessEnv): string[] | undefined {
+  const raw = env['KAFKA_BROKERS'];
+  if (raw === undefined || raw === '') return undefined;
+  const brokers = raw
     .split(',')
     .map((b) => b.trim())
     .filter(Boolean);
-  if (brokers.length > 0) {
+  if (brokers.length === 0) {
+    throw new Error(`KAFKA_BROKERS lists no broker (${JSON.stringify(raw)}): give host:port[,host:port...], or leave it unset for the postgres log`);
+  }
+  return brokers;
+}
+
+/**
+ * `kafka` when KAFKA_BROKERS lists brokers, `postgres` when it is unset (parseKafkaBrokers). kafkajs is loaded only
+ * when Kafka is used, so the embedded default never pays for it.
+ */
+export function createTransport(env: NodeJS.ProcessEnv, opts: CreateTransportOptions): EventTransport {
+  const brokers = parseKafkaBrokers(env);
+  if (brokers) {
     const { KafkaTransport } = require('./kafka/kafka.transport') as { KafkaTransport: KafkaTransportCtor };
     return new KafkaTransport({ brokers, clientId: opts.clientId });
   }

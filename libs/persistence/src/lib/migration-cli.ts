@@ -8,12 +8,55 @@ export interface MigrationCliConfig {
   entities?: EntityDefinition[];
   /** Shared schemas (e.g. `messaging`) the runtime role gets DML on; see provisionService. */
   extraSchemas?: string[];
+  /**
+   * On `run`, before provisioning: what the admin sets up first (extensions, the shared `messaging` schema). Its
+   * failures are reported like the migrations', a connection error naming DATABASE_URL.
+   */
+  beforeRun?: (adminUrl: string, env: NodeJS.ProcessEnv) => Promise<void>;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
   if (!value) throw new Error(`${name} is not set`);
   return value;
+}
+
+/**
+ * DATABASE_URL, checked before anything connects: pg reads a string that is no URL as something else, so
+ * `not-a-url` would fail as `getaddrinfo ENOTFOUND base`, naming no variable. Never echoes the URL (its password).
+ */
+function checkAdminUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error('DATABASE_URL is not a URL (postgres://user:password@host:port/database)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new Error(`DATABASE_URL must be a postgres:// or postgresql:// URL, not ${url.protocol}//`);
+  }
+  return url;
+}
+
+/**
+ * Node's codes for a server that cannot be reached (a missing Unix socket is ENOENT from `connect`), and
+ * PostgreSQL's for one that will not let us in: connection exception, bad credentials, no such database, starting up.
+ */
+const CONNECTION_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+const CONNECTION_SQLSTATE = /^(08...|28...|3D000|57P03)$/;
+
+function isConnectionError(e: unknown): boolean {
+  const { code, syscall } = (e ?? {}) as { code?: unknown; syscall?: unknown };
+  if (syscall === 'connect' || syscall === 'getaddrinfo') return true;
+  return typeof code === 'string' && (CONNECTION_CODES.has(code) || CONNECTION_SQLSTATE.test(code));
+}
+
+/** An error's message; pg's refused connection to `localhost` is an AggregateError with an empty one. */
+function messageOf(e: unknown): string {
+  const err = e as { message?: unknown; errors?: unknown[] } | null;
+  if (typeof err?.message === 'string' && err.message) return err.message;
+  if (Array.isArray(err?.errors) && err.errors.length > 0) return err.errors.map(messageOf).join('; ');
+  return String(e);
 }
 
 /**
@@ -28,11 +71,14 @@ export async function migrationCli(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const out = (line: string) => process.stdout.write(`[migrate ${config.schema}] ${line}\n`);
+  let admin: URL | undefined;
   try {
     const command = args[0];
     const adminUrl = required(env, 'DATABASE_URL');
+    admin = checkAdminUrl(adminUrl);
     if (command === 'run') {
       const password = runtimeRolePassword(required(env, 'DB_APP_PASSWORD'), config.schema);
+      await config.beforeRun?.(adminUrl, env);
       const applied = await runMigrations({ ...config, adminUrl, password });
       out(applied.length ? `applied ${applied.join(', ')}` : 'up to date');
     } else if (command === 'revert') {
@@ -43,7 +89,10 @@ export async function migrationCli(
     }
     return 0;
   } catch (e) {
-    process.stderr.write(`[migrate ${config.schema}] failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    // Which variable to fix: the server's address only, never the URL with its password.
+    const where = admin && (admin.host || admin.searchParams.get('host') || 'localhost');
+    const prefix = admin && isConnectionError(e) ? `cannot connect to the PostgreSQL of DATABASE_URL (${where}): ` : '';
+    process.stderr.write(`[migrate ${config.schema}] failed: ${prefix}${messageOf(e)}\n`);
     process.exitCode = 1;
     return 1;
   }

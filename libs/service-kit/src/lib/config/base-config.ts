@@ -6,8 +6,15 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 /** A TCP port from the environment; services give their own default: `portSchema.default(3101)`. */
 export const portSchema = z.coerce.number().int().min(0).max(65535);
 
-/** A number of milliseconds from the environment. */
-export const millisecondsSchema = z.coerce.number().int().positive();
+/** Node's longest timer: a longer delay fires after 1 ms instead (TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A number of milliseconds from the environment; at most MAX_TIMER_MS, since timers are set from them. */
+export const millisecondsSchema = z.coerce
+  .number()
+  .int()
+  .positive()
+  .max(MAX_TIMER_MS, { error: `at most ${MAX_TIMER_MS} ms (Node's longest timer)` });
 
 /**
  * What every HTTP process reads. Services extend it:
