@@ -1,23 +1,15 @@
-import { kafkaOptionsFromEnv, kafkaTopicSettingsFromEnv } from './kafka.config';
+import { kafkaConsumerTimingsFromEnv, kafkaTopicSettingsFromEnv } from './kafka.config';
 
-describe('kafkaOptionsFromEnv', () => {
-  it('reads brokers, consumer timings and topic settings', () => {
-    const opts = kafkaOptionsFromEnv(
-      {
-        KAFKA_BROKERS: ' a:9092, b:9092 ,',
-        KAFKA_SESSION_TIMEOUT_MS: '6000',
-        KAFKA_HEARTBEAT_INTERVAL_MS: '500',
-        KAFKA_TOPIC_PARTITIONS: '12',
-        KAFKA_TOPIC_REPLICATION_FACTOR: '2',
-      },
-      'svc',
-    );
-    expect(opts).toEqual({
-      brokers: ['a:9092', 'b:9092'],
-      clientId: 'svc',
-      consumer: { sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 },
-      topics: { numPartitions: 12, replicationFactor: 2 },
-    });
+describe('Kafka settings from the environment', () => {
+  it('reads consumer timings and topic settings', () => {
+    const env = {
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      KAFKA_HEARTBEAT_INTERVAL_MS: '500',
+      KAFKA_TOPIC_PARTITIONS: '12',
+      KAFKA_TOPIC_REPLICATION_FACTOR: '2',
+    };
+    expect(kafkaConsumerTimingsFromEnv(env)).toEqual({ sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 });
+    expect(kafkaTopicSettingsFromEnv(env)).toEqual({ numPartitions: 12, replicationFactor: 2 });
   });
 
   it('leaves unset or empty topic settings to the transport defaults', () => {
@@ -26,12 +18,13 @@ describe('kafkaOptionsFromEnv', () => {
   });
 
   it('names the bad variable', () => {
-    expect(() => kafkaOptionsFromEnv({}, 'svc')).toThrow('KAFKA_BROKERS');
-    expect(() => kafkaOptionsFromEnv({ KAFKA_BROKERS: 'a:1', KAFKA_SESSION_TIMEOUT_MS: 'soon' }, 'svc')).toThrow(
-      'KAFKA_SESSION_TIMEOUT_MS',
+    expect(() => kafkaConsumerTimingsFromEnv({ KAFKA_SESSION_TIMEOUT_MS: 'soon' })).toThrow('KAFKA_SESSION_TIMEOUT_MS');
+    // Longer than Node's longest timer, which would fire at once.
+    expect(() => kafkaConsumerTimingsFromEnv({ KAFKA_HEARTBEAT_INTERVAL_MS: '3000000000' })).toThrow(
+      "KAFKA_HEARTBEAT_INTERVAL_MS must be a positive integer (milliseconds, at most 2147483647), got '3000000000'",
     );
     for (const bad of ['0', '-3', '2.5', 'many']) {
-      expect(() => kafkaOptionsFromEnv({ KAFKA_BROKERS: 'a:1', KAFKA_TOPIC_PARTITIONS: bad }, 'svc')).toThrow(
+      expect(() => kafkaTopicSettingsFromEnv({ KAFKA_TOPIC_PARTITIONS: bad })).toThrow(
         `KAFKA_TOPIC_PARTITIONS must be a positive integer (partitions, at most 2147483647), got '${bad}'`,
       );
     }

@@ -12,8 +12,9 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, unit: string, max = N
 /** Consumer group timings set in the environment (`KAFKA_SESSION_TIMEOUT_MS`, `KAFKA_HEARTBEAT_INTERVAL_MS`). */
 export function kafkaConsumerTimingsFromEnv(env: NodeJS.ProcessEnv): NonNullable<KafkaTransportOptions['consumer']> {
   const consumer: NonNullable<KafkaTransportOptions['consumer']> = {};
-  const session = positiveInt(env, 'KAFKA_SESSION_TIMEOUT_MS', 'milliseconds');
-  const heartbeat = positiveInt(env, 'KAFKA_HEARTBEAT_INTERVAL_MS', 'milliseconds');
+  // Timers: Node fires a longer delay after 1 ms instead.
+  const session = positiveInt(env, 'KAFKA_SESSION_TIMEOUT_MS', 'milliseconds', 2_147_483_647);
+  const heartbeat = positiveInt(env, 'KAFKA_HEARTBEAT_INTERVAL_MS', 'milliseconds', 2_147_483_647);
   if (session !== undefined) consumer.sessionTimeoutMs = session;
   if (heartbeat !== undefined) consumer.heartbeatIntervalMs = heartbeat;
   return consumer;
@@ -30,18 +31,4 @@ export function kafkaTopicSettingsFromEnv(env: NodeJS.ProcessEnv): KafkaTopicSet
   if (partitions !== undefined) topics.numPartitions = partitions;
   if (replicationFactor !== undefined) topics.replicationFactor = replicationFactor;
   return topics;
-}
-
-/**
- * Kafka transport options from the environment: `KAFKA_BROKERS` (comma-separated, required), the optional
- * consumer group timings `KAFKA_SESSION_TIMEOUT_MS` and `KAFKA_HEARTBEAT_INTERVAL_MS`, and how missing topics are
- * created (`KAFKA_TOPIC_PARTITIONS`, `KAFKA_TOPIC_REPLICATION_FACTOR`). Throws naming the bad variable.
- */
-export function kafkaOptionsFromEnv(env: NodeJS.ProcessEnv, clientId: string): KafkaTransportOptions {
-  const brokers = (env['KAFKA_BROKERS'] ?? '')
-    .split(',')
-    .map((b) => b.trim())
-    .filter(Boolean);
-  if (brokers.length === 0) throw new Error('KAFKA_BROKERS must list at least one broker (host:port,...)');
-  return { brokers, clientId, consumer: kafkaConsumerTimingsFromEnv(env), topics: kafkaTopicSettingsFromEnv(env) };
 }
