@@ -226,7 +226,7 @@ describe('hot path: the same race through the reservation-request queue', () => 
         await new Promise((r) => setTimeout(r, 20));
       }
       expect(count(outcomes, 'queued')).toBeGreaterThan(0);
-      expect((await contended.domain.hotQueue.hotSkus(t)).map((s) => [s.sku, s.source])).toEqual([['DETECT-1', 'detected']]);
+      expect((await contended.domain.hotQueue.hotSkus(t, { limit: 100 })).items.map((s) => [s.sku, s.source])).toEqual([['DETECT-1', 'detected']]);
       const [{ active, rejected }] = await contended.admin(
         `SELECT count(*) FILTER (WHERE status = 'active')::int AS active, count(*) FILTER (WHERE status = 'rejected')::int AS rejected FROM inventory.reservations`,
       );

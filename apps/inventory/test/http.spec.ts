@@ -303,6 +303,32 @@ describe('staff controls', () => {
     expect((await http().get('/v1/inventory/hot-skus').set(await as('viewer'))).body.items).toEqual(flagged);
   });
 
+  it('lists hot SKUs a page at a time, every one once, and refuses a cursor or limit it did not give', async () => {
+    const pager = randomUUID();
+    const skus = Array.from({ length: 7 }, (_, i) => `PAGE-${String(i).padStart(2, '0')}`);
+    for (const sku of skus) expect((await http().post('/v1/inventory/hot-skus').set(await as('manager', pager)).send({ sku })).status).toBe(204);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await http()
+        .get('/v1/inventory/hot-skus')
+        .query({ limit: 3, ...(cursor ? { cursor } : {}) })
+        .set(await as('viewer', pager));
+      expect(res.status).toBe(200);
+      expect(res.body.items.length).toBeLessThanOrEqual(3);
+      seen.push(...res.body.items.map((i: { sku: string }) => i.sku));
+      cursor = res.body.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual(skus);
+    expect(pages).toBe(3);
+    expect((await http().get('/v1/inventory/hot-skus').set(await as('viewer', pager))).body).toMatchObject({ nextCursor: null });
+    expectProblem(await http().get('/v1/inventory/hot-skus').query({ cursor: 'not-a-cursor' }).set(await as('viewer', pager)), 400);
+    expectProblem(await http().get('/v1/inventory/hot-skus').query({ limit: 101 }).set(await as('viewer', pager)), 400);
+    expectProblem(await http().get('/v1/inventory/hot-skus').query({ limit: 0 }).set(await as('viewer', pager)), 400);
+  });
+
   const hotSkus = async (tenantId = tenant): Promise<{ sku: string; source: string; expiresAt: string | null }[]> => {
     const res = await http().get('/v1/inventory/hot-skus').set(await as('viewer', tenantId));
     expect(res.status).toBe(200);

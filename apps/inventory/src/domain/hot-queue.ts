@@ -66,11 +66,22 @@ export class HotQueue {
     await this.tenants.run(tenantId, (tx) => tx.manager.query(`DELETE FROM hot_skus WHERE sku = $1`, [sku]));
   }
 
-  async hotSkus(tenantId: string): Promise<{ sku: string; source: 'staff' | 'detected'; expiresAt: Date | null }[]> {
+  /** Hot SKUs in SKU order, a keyset page of `limit` after the SKU `after`; `next` is the last one when more follow. */
+  async hotSkus(
+    tenantId: string,
+    page: { after?: string; limit: number },
+  ): Promise<{ items: { sku: string; source: 'staff' | 'detected'; expiresAt: Date | null }[]; next: string | null }> {
     const rows: { sku: string; source: 'staff' | 'detected'; expires_at: Date | null }[] = await this.tenants.run(tenantId, (tx) =>
-      tx.manager.query(`SELECT sku, source, expires_at FROM hot_skus WHERE expires_at IS NULL OR expires_at > now() ORDER BY sku`),
+      tx.manager.query(
+        `SELECT sku, source, expires_at FROM hot_skus
+          WHERE (expires_at IS NULL OR expires_at > now()) AND ($1::text IS NULL OR sku > $1)
+          ORDER BY sku LIMIT $2`,
+        [page.after ?? null, page.limit + 1],
+      ),
     );
-    return rows.map((r) => ({ sku: r.sku, source: r.source, expiresAt: r.expires_at }));
+    const more = rows.length > page.limit;
+    const items = rows.slice(0, page.limit).map((r) => ({ sku: r.sku, source: r.source, expiresAt: r.expires_at }));
+    return { items, next: more ? items[items.length - 1].sku : null };
   }
 
   /**

@@ -1,11 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, UseInterceptors } from '@nestjs/common';
-import { ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { Caller, Roles } from '@tessera/service-kit';
+import { Caller, PageQueryDto, Roles } from '@tessera/service-kit';
 import { InventoryManage, InventoryRead } from './access';
 import { InventoryDomain } from '../domain';
 import { FlagHotSkuDto, HotSkuListDto, HotSkuQueryDto, InventorySettingsDto, ReorderPolicyDto, UpdateInventorySettingsDto } from './dto/admin.dto';
 import { StockLevelDto } from './dto/movement.dto';
+import { hotSkuCursor } from './cursors';
 import { InventoryErrorInterceptor } from './problems';
 import { tenantOf } from './tenant-of';
 
@@ -16,12 +17,17 @@ import { tenantOf } from './tenant-of';
 export class InventoryAdminController {
   constructor(private readonly inventory: InventoryDomain) {}
 
+  /** Keyset pages in SKU order: `limit` 1 to 100 (default 20), `cursor` = the previous `nextCursor`. */
   @InventoryRead()
   @Get('hot-skus')
   @ApiOkResponse({ type: HotSkuListDto })
-  async hotSkus(@Caller() caller: CallerContext): Promise<HotSkuListDto> {
-    const items = await this.inventory.hotQueue.hotSkus(tenantOf(caller));
-    return { items: items.map((h) => ({ ...h, expiresAt: h.expiresAt?.toISOString() ?? null })) };
+  @ApiBadRequestResponse({ description: 'a cursor this API did not return, or a limit outside 1 to 100 (problem+json)' })
+  async hotSkus(@Caller() caller: CallerContext, @Query() q: PageQueryDto): Promise<HotSkuListDto> {
+    const page = await this.inventory.hotQueue.hotSkus(tenantOf(caller), { after: hotSkuCursor.decode(q.cursor), limit: q.limit });
+    return {
+      items: page.items.map((h) => ({ ...h, expiresAt: h.expiresAt?.toISOString() ?? null })),
+      nextCursor: hotSkuCursor.encode(page.next),
+    };
   }
 
   /**

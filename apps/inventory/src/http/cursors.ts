@@ -35,3 +35,10 @@ export const ledgerCursor = {
   encode: (id: string | null): string | null => (id === null ? null : encodeCursor({ id })),
   decode: (cursor: string | undefined): string | undefined => (cursor === undefined ? undefined : decodeCursor(cursor, ledgerPosition).id),
 };
+
+const hotSkuPosition = z.object({ sku: text(128) });
+
+export const hotSkuCursor = {
+  encode: (sku: string | null): string | null => (sku === null ? null : encodeCursor({ sku })),
+  decode: (cursor: string | undefined): string | undefined => (cursor === undefined ? undefined : decodeCursor(cursor, hotSkuPosition).sku),
+};

@@ -30,6 +30,7 @@ export class HotSkuDto {
 
 export class HotSkuListDto {
   @ApiProperty({ type: [HotSkuDto] }) items!: HotSkuDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'the next page\'s cursor; null on the last page' }) nextCursor!: string | null;
 }
 
 export class InventorySettingsDto {
