@@ -59,6 +59,17 @@ describe('CloudEvents envelope', () => {
   it('refuses a message without the required attributes', () => {
     expect(() => decodeBinary({ key: 'k', value: Buffer.from('{}'), headers: { ce_specversion: '1.0' } })).toThrow(InvalidEventError);
     expect(() => decodeBinary({ key: 'k', value: Buffer.from('{}'), headers: {} })).toThrow(/ce_specversion/);
+    // Each of DESIGN.md's required attributes, taken away from an otherwise valid event (no stand-in from the key or the clock).
+    const e = createEnvelope({ source: 'orders', type: 'orders.order.placed', subject: 'o-1', tenantId: '0b8e3c1a-7f2d-4e5b-9c6a-1d2e3f4a5b6c', data: {} });
+    const msg = encodeBinary(e);
+    for (const name of ['id', 'source', 'type', 'specversion', 'time', 'subject', 'tenantid', 'partitionkey']) {
+      const headers: Record<string, string> = { ...msg.headers };
+      delete headers[`ce_${name}`];
+      expect(() => decodeBinary({ key: msg.key, value: msg.value, headers })).toThrow(new InvalidEventError(`CloudEvent header ce_${name} is missing`));
+    }
+    for (const time of ['yesterday', '2026-13-45T99:00:00Z', '2026-12-07']) {
+      expect(() => decodeBinary({ key: msg.key, value: msg.value, headers: { ...msg.headers, ce_time: time } })).toThrow(/ce_time is not an RFC 3339 time/);
+    }
   });
 
   it('partitions like Kafka: stable per key and spread over partitions', () => {

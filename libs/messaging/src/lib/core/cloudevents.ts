@@ -72,8 +72,16 @@ export class InvalidEventError extends Error {
   override readonly name = 'InvalidEventError';
 }
 
+/** An RFC 3339 time as sent, refused when it is not one (DESIGN: `time` is required). */
+function timestamp(value: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i.test(value) || Number.isNaN(Date.parse(value)))
+    throw new InvalidEventError(`CloudEvent header ce_time is not an RFC 3339 time: ${JSON.stringify(value.slice(0, 64))}`);
+  return value;
+}
+
 /**
- * Inverse of {@link encodeBinary}; throws {@link InvalidEventError} when a required attribute is missing, or when
+ * Inverse of {@link encodeBinary}; throws {@link InvalidEventError} when a required attribute (DESIGN.md's: id,
+ * source, type, specversion, time, subject, tenantid, partitionkey) is missing or `time` is no time, or when
  * `id` or `tenantid` is not a UUID: the inbox and every tenant table key on them as uuid, so such an event could
  * never be recorded, and it would stop its partition on every redelivery. Both come back in lower case, as
  * PostgreSQL writes a uuid, so that an id compares equal to its stored copy.
@@ -93,7 +101,6 @@ export function decodeBinary(msg: IncomingBinaryMessage): EventEnvelope {
   };
   const specversion = required('specversion');
   if (specversion !== '1.0') throw new InvalidEventError(`unsupported CloudEvents specversion ${specversion}`);
-  const key = msg.key == null ? undefined : typeof msg.key === 'string' ? msg.key : msg.key.toString('utf8');
   const subject = required('subject');
   const envelope: EventEnvelope = {
     specversion: '1.0',
@@ -101,10 +108,10 @@ export function decodeBinary(msg: IncomingBinaryMessage): EventEnvelope {
     source: required('source'),
     type: required('type'),
     subject,
-    time: attr('time') ?? new Date().toISOString(),
+    time: timestamp(required('time')),
     datacontenttype: 'application/json',
     tenantid: uuid('tenantid'),
-    partitionkey: attr('partitionkey') ?? key ?? subject,
+    partitionkey: required('partitionkey'),
     data: msg.value == null || msg.value.length === 0 ? null : JSON.parse(msg.value.toString('utf8')),
   };
   const traceparent = headerText(h['traceparent']);
