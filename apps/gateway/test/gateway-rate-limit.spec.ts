@@ -48,6 +48,18 @@ describe('gateway rate limits', () => {
     expect((await http.get('/health/live')).status).toBe(200);
   });
 
+  it('counts an IPv6 client by its /64 and an IPv4-mapped one as its IPv4 address', async () => {
+    // Behind one trusted proxy, so the test can name the client in X-Forwarded-For.
+    app = await startGateway({ ...testConfig(identity.url, { rateLimits: limits(3, 100, 100) }), trustProxyHops: 1 });
+    const http = request(app.getHttpServer());
+    for (const client of ['2001:db8:0:9::1', '2001:db8:0:9::2', '2001:db8:0:9:abcd::3'])
+      expect((await http.get('/openapi.json').set('x-forwarded-for', client)).status).toBe(200);
+    expect429(await http.get('/openapi.json').set('x-forwarded-for', '2001:db8:0:9:ffff:ffff:ffff:ffff'));
+    expect((await http.get('/openapi.json').set('x-forwarded-for', '2001:db8:0:a::1')).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await http.get('/openapi.json').set('x-forwarded-for', '198.51.100.9')).status).toBe(200);
+    expect429(await http.get('/openapi.json').set('x-forwarded-for', '::ffff:198.51.100.9'));
+  });
+
   it('limits signup and login more strictly per address', async () => {
     app = await startGateway(testConfig(identity.url, { rateLimits: limits(100, 2, 100) }));
     const http = request(app.getHttpServer());

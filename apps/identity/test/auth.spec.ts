@@ -264,6 +264,13 @@ describe('signup, login, refresh', () => {
       expect((await login(t.email, t.password, '192.0.2.201')).status).toBe(200);
     });
 
+    it('throttles an IPv6 client by its /64, whichever address in it each guess comes from', async () => {
+      for (let i = 0; i < 6; i++) expectProblem(await login(`ghost6-${i}@example.com`, 'wrong guess', `2001:db8:0:7::${(i + 1).toString(16)}`), 401);
+      expectProblem(await login(t.email, t.password, '2001:db8:0:7:ffff:ffff:ffff:ffff'), 429);
+      // The next /64 is another client.
+      expect((await login(t.email, t.password, '2001:db8:0:8::1')).status).toBe(200);
+    });
+
     it('refuses bad input', async () => {
       const res = await h.http
         .post('/v1/auth/login')

@@ -106,3 +106,4 @@ export { idempotentReply, type ReplyTarget } from './lib/idempotency/idempotent-
 // Lists
 export { encodeCursor, decodeCursor, invalidCursor, type Page } from './lib/pagination/cursor';
 export { PageQueryDto, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './lib/pagination/page-query.dto';
+export { addressBucket } from './lib/http/address-bucket';

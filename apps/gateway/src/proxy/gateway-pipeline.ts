@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CONTEXT_HEADER, REQUEST_ID_HEADER, type CallerContext } from '@tessera/contracts';
-import { callerLogBindings, newTraceparent, requestIdFor, TRACEPARENT_HEADER, validTraceparent } from '@tessera/service-kit';
+import { addressBucket, callerLogBindings, newTraceparent, requestIdFor, TRACEPARENT_HEADER, validTraceparent } from '@tessera/service-kit';
 import type { Authenticator } from '../auth/authenticator';
 import type { ServiceContextSigner } from '../auth/caller-context-signer';
 import { isCredentialRoute } from '../auth/public-routes';
@@ -62,11 +62,13 @@ export class GatewayPipeline {
     const path = req.path;
     if (OPERATIONAL.test(path)) return next();
     const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    await this.limit(res, this.limits.address, address);
+    // Limits count an IPv6 client by its /64: it may send from any address in it.
+    const bucket = addressBucket(address);
+    await this.limit(res, this.limits.address, bucket);
     // Before any decision made from the path: what is classified here must be what the service receives.
     checkPath(req.originalUrl);
     const method = req.method ?? 'GET';
-    if (isCredentialRoute(method, path)) await this.limit(res, this.limits.credentials, address);
+    if (isCredentialRoute(method, path)) await this.limit(res, this.limits.credentials, bucket);
 
     const upstream = findUpstream(this.upstreams, path);
     if (!upstream) return next();

@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { addressBucket } from '@tessera/service-kit';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { IDENTITY_CONFIG, type IdentityConfig } from '../config';
 import { canonicalEmail } from '../common/email';
 
 /**
- * Counts login attempts per account (email) and per client address over a window, and blocks further attempts
+ * Counts login attempts per account (email) and per client address (an IPv6 client by its /64) over a window, and blocks further attempts
  * once either reaches its limit; a successful login clears the account's counter and does not count against the
  * address, so the limits bound failures.
  *
@@ -53,7 +54,8 @@ export class LoginThrottle {
    * the seconds to wait (0: go ahead). Taking it first is what makes the limit hold for attempts sent at once: a
    * check that only read the counters let twenty simultaneous guesses all see zero failures during their hashing.
    */
-  async acquire(email: string, address: string): Promise<number> {
+  async acquire(email: string, clientAddress: string): Promise<number> {
+    const address = addressBucket(clientAddress);
     const account = accountKey(email);
     const pair = pairKey(account, address);
     const charged: [RateLimiterMemory, string][] = [];
@@ -87,7 +89,8 @@ export class LoginThrottle {
    * A successful login clears the account's failures and those of this address for it, gives the address its
    * attempt back, and makes the address known to the account.
    */
-  async recordSuccess(email: string, address: string): Promise<void> {
+  async recordSuccess(email: string, clientAddress: string): Promise<void> {
+    const address = addressBucket(clientAddress);
     const account = accountKey(email);
     const pair = pairKey(account, address);
     this.remember(pair);
