@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CatalogEventTypes } from '@tessera/contracts';
+import { CatalogEventTypes, InventoryEventTypes, type ReservationConfirmedV1, type ReservationRejectedV1 } from '@tessera/contracts';
 import { untilLockWaiters } from '@tessera/testing';
 import { envelope, expectProblem, orderBody, OrdersHarness, type Staff } from './support/orders-harness';
 
@@ -175,15 +175,30 @@ describe('orders HTTP API', () => {
   });
 
   describe('reading', () => {
-    it('answers 404 for another tenant\'s order, an unknown id and a malformed id', async () => {
+    it('answers 404 for another tenant\'s order and an unknown id', async () => {
       const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
       const stranger = h.staff('owner');
       expectProblem(await h.getOrder(stranger, placed.body.id), 404);
       expectProblem(await h.getOrder(owner, randomUUID()), 404);
-      expectProblem(await h.getOrder(owner, 'not-a-uuid'), 404);
       const cancel = await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(stranger)).send({});
       expectProblem(cancel, 404);
       expect((await h.getOrder(owner, placed.body.id)).body.status).toBe('pending');
+    });
+
+    it('refuses a malformed id with 400 problem+json naming the parameter, on a read and on a cancel, and changes nothing', async () => {
+      const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
+      const outboxBefore = await h.outbox(owner.tenantId);
+      for (const id of ['not-a-uuid', '12345', `${placed.body.id}x`]) {
+        const read = await h.getOrder(owner, id);
+        const cancel = await h.http.post(`/v1/orders/${id}/cancel`).set(await h.headers(owner)).send({ reason: 'typo' });
+        for (const res of [read, cancel]) {
+          expectProblem(res, 400);
+          expect([id, res.body.detail]).toEqual([id, expect.stringMatching(/\bparameter id\b.*UUID/)]);
+        }
+      }
+      const got = await h.getOrder(owner, placed.body.id);
+      expect([got.body.status, got.body.history.length]).toEqual(['pending', 1]);
+      expect(await h.outbox(owner.tenantId)).toEqual(outboxBefore);
     });
 
     it('cancels an order named in upper case, and announces it by its stored id', async () => {
@@ -339,11 +354,11 @@ describe('orders HTTP API', () => {
       expect(res.body.cancelReason).toBe('y'.repeat(500));
     });
 
-    it('answers 404 problem+json for a malformed id and for another tenant\'s order, and changes nothing', async () => {
+    it('answers 400 problem+json for a malformed id, 404 for another tenant\'s order, and changes nothing', async () => {
       const placed = await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }]));
       const before = await snapshot(placed.body.id);
       for (const id of ['not-a-uuid', '12345', `${placed.body.id}x`]) {
-        expectProblem(await h.http.post(`/v1/orders/${id}/cancel`).set(await h.headers(owner)).send({ reason: 'typo' }), 404);
+        expectProblem(await h.http.post(`/v1/orders/${id}/cancel`).set(await h.headers(owner)).send({ reason: 'typo' }), 400);
       }
       const stranger = h.staff('owner');
       expectProblem(await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(stranger)).send({ reason: 'not mine' }), 404);
@@ -356,6 +371,133 @@ describe('orders HTTP API', () => {
     const res = await h.http.get('/openapi.json');
     expect(res.status).toBe(200);
     expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/v1/orders', '/v1/orders/{id}', '/v1/orders/{id}/cancel']));
+  });
+
+  describe('its OpenAPI document', () => {
+    interface Schema {
+      $ref?: string;
+      allOf?: Schema[];
+      type?: string;
+      format?: string;
+      nullable?: boolean;
+      properties?: Record<string, Schema>;
+      required?: string[];
+      items?: Schema;
+    }
+    interface Operation {
+      parameters?: { name: string; in: string; required?: boolean; schema: Schema }[];
+      requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
+      responses: Record<string, { content: Record<string, { schema: Schema }> }>;
+    }
+    let doc: { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, Schema> } };
+
+    beforeAll(async () => {
+      const res = await h.http.get('/openapi.json');
+      expect(res.status).toBe(200);
+      doc = res.body;
+    });
+
+    /** A schema with its $ref (or a lone allOf member, which a described $ref becomes) followed. */
+    const deref = (s: Schema): Schema => {
+      if (s.$ref) return deref(doc.components.schemas[s.$ref.replace('#/components/schemas/', '')]);
+      return s.allOf?.length === 1 ? { ...s, ...deref(s.allOf[0]), allOf: undefined } : s;
+    };
+    const ok = (path: string, method: string): Schema => deref(doc.paths[path][method].responses['200'].content['application/json'].schema);
+    const missing = (what: string): never => {
+      throw new Error(`not documented: ${what}`);
+    };
+    /** A documented property's schema (or an array's items), failing the test where there is none. */
+    const prop = (s: Schema, name: string): Schema => deref(deref(s).properties?.[name] ?? missing(`property ${name}`));
+    const itemsOf = (s: Schema): Schema => deref(deref(s).items ?? missing('items'));
+    const fields = (s: Schema) => ({ properties: Object.keys(deref(s).properties ?? {}).sort(), required: [...(deref(s).required ?? [])].sort() });
+
+    /** Where `value` says something its schema does not: an undocumented field, a missing required one, a wrong type. */
+    function mismatches(schema: Schema, value: unknown, at = '$'): string[] {
+      const s = deref(schema);
+      if (value === null) return s.nullable ? [] : [`${at} is null`];
+      if (s.type === 'array') return Array.isArray(value) ? value.flatMap((v, i) => mismatches(itemsOf(s), v, `${at}[${i}]`)) : [`${at} is not an array`];
+      if (s.type === 'object' || s.properties) {
+        if (typeof value !== 'object' || Array.isArray(value)) return [`${at} is not an object`];
+        const props = s.properties ?? {};
+        const record = value as Record<string, unknown>;
+        return [
+          ...(Object.keys(props).length === 0 ? [`${at} is documented without properties`] : []),
+          ...Object.keys(record).filter((k) => !(k in props)).map((k) => `${at}.${k} is not documented`),
+          ...(s.required ?? []).filter((k) => !(k in record)).map((k) => `${at}.${k} is required but absent`),
+          ...Object.entries(record).flatMap(([k, v]) => (k in props ? mismatches(props[k], v, `${at}.${k}`) : [])),
+        ];
+      }
+      const type = s.type === 'integer' ? (Number.isInteger(value) ? 'integer' : typeof value) : typeof value;
+      return s.type && type !== s.type ? [`${at} is ${type}, documented as ${s.type}`] : [];
+    }
+
+    it('documents the customer, shipping address, reservation and rejection reasons of an order with their fields', () => {
+      const order = ok('/v1/orders/{id}', 'get');
+      const summary = itemsOf(prop(ok('/v1/orders', 'get'), 'items'));
+      for (const customer of [prop(order, 'customer'), prop(summary, 'customer')]) {
+        expect(fields(customer)).toEqual({ properties: ['email', 'name'], required: ['email', 'name'] });
+      }
+      expect(fields(prop(order, 'shippingAddress'))).toEqual({
+        properties: ['city', 'country', 'line1', 'line2', 'name', 'phone', 'postalCode', 'region'],
+        required: ['city', 'country', 'line1', 'name', 'postalCode'],
+      });
+      const reservation = prop(order, 'reservation');
+      expect(fields(reservation)).toEqual({ properties: ['expiresAt', 'id'], required: ['expiresAt', 'id'] });
+      expect(prop(reservation, 'id')).toMatchObject({ type: 'string', format: 'uuid' });
+      expect(prop(reservation, 'expiresAt')).toMatchObject({ type: 'string', format: 'date-time', nullable: true });
+      const reasons = prop(order, 'rejectionReasons');
+      expect(reasons.type).toBe('array');
+      expect(fields(itemsOf(reasons))).toEqual({ properties: ['available', 'line', 'reason', 'requested', 'sku'], required: ['reason', 'sku'] });
+      for (const n of ['line', 'requested', 'available']) expect(prop(itemsOf(reasons), n)).toMatchObject({ type: 'integer' });
+      for (const name of ['customer', 'shippingAddress', 'reservation', 'rejectionReasons']) {
+        expect([name, order.required?.includes(name) ?? false]).toEqual([name, name === 'customer']);
+      }
+    });
+
+    it('documents every field a real order answers with, and each it must have', async () => {
+      const address = { name: 'Aiko', line1: '1-2-3 Shibuya', line2: 'Apt 4', city: 'Tokyo', region: 'Tokyo', postalCode: '150-0002', country: 'JP', phone: '+81 3 0000 0000' };
+      const awaiting = (await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }], { shippingAddress: address }))).body.id;
+      const reservationId = randomUUID();
+      const confirmed: ReservationConfirmedV1 = {
+        reservationId,
+        reference: awaiting,
+        lines: [{ sku: 'RED-1', quantity: 1, condition: 'new' }],
+        allocations: [],
+        expiresAt: new Date(Date.now() + 60_000).toISOString(),
+      };
+      await h.saga.onReservationConfirmed(envelope('inventory', InventoryEventTypes.ReservationConfirmed, owner.tenantId, reservationId, confirmed, awaiting));
+
+      const rejected: string[] = [];
+      for (const shortfalls of [[{ sku: 'BLUE-2', condition: 'used' as const, requested: 2, available: 0 }], []]) {
+        const id = (await h.placeOrder(owner, orderBody([{ sku: 'RED-1', quantity: 1 }, { sku: 'BLUE-2', quantity: 2 }]))).body.id;
+        const data: ReservationRejectedV1 = { reservationId: randomUUID(), reference: id, lines: [], shortfalls };
+        await h.saga.onReservationRejected(envelope('inventory', InventoryEventTypes.ReservationRejected, owner.tenantId, data.reservationId, data, id));
+        rejected.push(id);
+      }
+
+      const orders = await Promise.all([awaiting, ...rejected].map(async (id) => (await h.getOrder(owner, id)).body));
+      expect(orders.map((o) => o.status)).toEqual(['awaiting_payment', 'rejected', 'rejected']);
+      expect(orders[0]).toMatchObject({ shippingAddress: address, reservation: { id: reservationId } });
+      expect(orders[1].rejectionReasons).toEqual([expect.objectContaining({ sku: 'BLUE-2', line: 1, requested: 2, available: 0 })]);
+      expect(orders[2].rejectionReasons).toEqual([{ sku: '*', reason: expect.any(String) }]);
+      expect(orders.flatMap((o, i) => mismatches(ok('/v1/orders/{id}', 'get'), o, `order ${i}`))).toEqual([]);
+      const list = (await h.http.get('/v1/orders').set(await h.headers(owner))).body;
+      expect(mismatches(ok('/v1/orders', 'get'), list)).toEqual([]);
+    });
+
+    it('documents the cancel body as optional and every order id path parameter as a UUID', () => {
+      const cancelBody = doc.paths['/v1/orders/{id}/cancel'].post.requestBody;
+      expect(cancelBody?.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/CancelOrderDto' });
+      expect(cancelBody?.required).toBe(false);
+      const withId = Object.entries(doc.paths).filter(([path]) => path.includes('{id}'));
+      expect(withId.map(([path]) => path).sort()).toEqual(['/v1/orders/{id}', '/v1/orders/{id}/cancel']);
+      for (const [path, operations] of withId) {
+        for (const [method, op] of Object.entries(operations)) {
+          const id = op.parameters?.find((p) => p.name === 'id');
+          expect([method, path, id]).toEqual([method, path, expect.objectContaining({ in: 'path', required: true, schema: { type: 'string', format: 'uuid' } })]);
+        }
+      }
+    });
   });
 
   describe('access', () => {

@@ -1,6 +1,7 @@
-import type { OrderStatus, PaymentMethod } from '@tessera/contracts';
+import type { OrderRejectionReasonV1, OrderStatus, PaymentMethod } from '@tessera/contracts';
 import type { EntityManager } from 'typeorm';
 import { preparedRows, preparedSend } from '@tessera/persistence';
+import type { ShippingAddressDto } from './dto/place-order.dto';
 
 /** What caused a transition or a history note: an API call by an actor, or a consumed event. */
 export type Cause = { type: 'api'; actor: string } | { type: 'event'; eventId: string; eventType: string };
@@ -14,11 +15,12 @@ export interface OrderRow {
   totalAmount: number;
   paymentMethod: PaymentMethod;
   customer: { name: string; email: string };
-  shippingAddress: Record<string, unknown> | null;
+  /** As placed: ShippingAddressDto's fields (the validation pipe refuses any other). */
+  shippingAddress: ShippingAddressDto | null;
   reservationId: string | null;
   reservationExpiresAt: Date | null;
   paymentId: string | null;
-  rejectionReasons: unknown[] | null;
+  rejectionReasons: OrderRejectionReasonV1[] | null;
   cancelReason: string | null;
   placedBy: string;
   createdAt: Date;

@@ -1,7 +1,16 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
-import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, Roles, Scopes, type ReplyTarget } from '@tessera/service-kit';
+import {
+  ApiIdempotencyKey,
+  Caller,
+  IdempotencyKey,
+  idempotentReply,
+  Roles,
+  Scopes,
+  UuidParamPipe,
+  type ReplyTarget,
+} from '@tessera/service-kit';
 import { CancelOrderDto, PlaceOrderDto } from './dto/place-order.dto';
 import { ListOrdersQueryDto, OrderDto, OrderListDto, PlacedOrderDto } from './dto/order-view.dto';
 import { OrdersService } from './orders.service';
@@ -9,6 +18,9 @@ import { OrdersService } from './orders.service';
 /** Staff who take and manage orders; read access adds viewers and pickers. */
 const WRITERS = ['owner', 'admin', 'manager', 'staff', 'sales'] as const;
 const READERS = [...WRITERS, 'viewer', 'picker'] as const;
+
+/** The order's id in the path, documented as what UuidParamPipe accepts. */
+const ApiOrderId = () => ApiParam({ name: 'id', type: String, format: 'uuid', description: 'the order' });
 
 @ApiTags('orders')
 @Controller('v1/orders')
@@ -41,8 +53,9 @@ export class OrdersController {
   @Get(':id')
   @Roles(...READERS)
   @Scopes('orders:read')
+  @ApiOrderId()
   @ApiOkResponse({ type: OrderDto })
-  get(@Caller() caller: CallerContext, @Param('id') id: string): Promise<OrderDto> {
+  get(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string): Promise<OrderDto> {
     return this.orders.get(caller, id);
   }
 
@@ -50,8 +63,11 @@ export class OrdersController {
   @HttpCode(200)
   @Roles(...WRITERS)
   @Scopes('orders:write')
+  @ApiOrderId()
+  // Every field is optional and no body at all cancels with the default reason: the body is not required.
+  @ApiBody({ type: CancelOrderDto, required: false })
   @ApiOkResponse({ type: OrderDto })
-  cancel(@Caller() caller: CallerContext, @Param('id') id: string, @Body() dto: CancelOrderDto): Promise<OrderDto> {
+  cancel(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string, @Body() dto: CancelOrderDto): Promise<OrderDto> {
     return this.orders.cancel(caller, id, dto?.reason);
   }
 }

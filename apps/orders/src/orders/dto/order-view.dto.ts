@@ -3,6 +3,7 @@ import { PAYMENT_METHODS, type OrderStatus, type PaymentMethod } from '@tessera/
 import { IsIn, IsOptional } from 'class-validator';
 import { PageQueryDto } from '@tessera/service-kit';
 import { ORDER_STATUSES } from '../order-status';
+import { CustomerDto, ShippingAddressDto } from './place-order.dto';
 
 export class PlacedOrderDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
@@ -41,12 +42,35 @@ export class HistoryEntryDto {
   @ApiPropertyOptional() note?: string;
 }
 
+/** The reservation inventory holds for the order (set when inventory confirmed it). */
+export class OrderReservationDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'when the stock is released unless the order is paid; null when inventory sent no readable time',
+  })
+  expiresAt!: string | null;
+}
+
+/** Why inventory could not reserve the order, as the saga stores it (OrderRejectionReasonV1 of orders.order.rejected). */
+export class RejectionReasonDto {
+  @ApiProperty({ description: "the SKU short of stock, or '*' when inventory named none", example: 'BLUE-2' }) sku!: string;
+  @ApiProperty({ example: 'insufficient stock: 4 requested, 1 available' }) reason!: string;
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, description: 'the line of the order (items[].line), when the SKU is on one' })
+  line?: number;
+  @ApiPropertyOptional({ type: 'integer', description: 'units the line asked for' }) requested?: number;
+  @ApiPropertyOptional({ type: 'integer', description: 'units inventory had for it' }) available?: number;
+}
+
 export class OrderSummaryDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ enum: ORDER_STATUSES }) status!: OrderStatus;
   @ApiProperty({ type: OrderTotalsDto }) totals!: OrderTotalsDto;
   @ApiProperty({ enum: PAYMENT_METHODS }) paymentMethod!: PaymentMethod;
-  @ApiProperty() customer!: { name: string; email: string };
+  // The request's DTOs: the order keeps the customer and address as they were placed (validated, unknown fields refused).
+  @ApiProperty({ type: CustomerDto }) customer!: CustomerDto;
   @ApiPropertyOptional({ format: 'uuid' }) paymentId?: string;
   @ApiProperty() createdAt!: string;
   @ApiProperty() updatedAt!: string;
@@ -54,9 +78,9 @@ export class OrderSummaryDto {
 
 export class OrderDto extends OrderSummaryDto {
   @ApiProperty({ type: [OrderItemDto] }) items!: OrderItemDto[];
-  @ApiPropertyOptional() shippingAddress?: Record<string, unknown>;
-  @ApiPropertyOptional() reservation?: { id: string; expiresAt: string | null };
-  @ApiPropertyOptional() rejectionReasons?: unknown[];
+  @ApiPropertyOptional({ type: ShippingAddressDto }) shippingAddress?: ShippingAddressDto;
+  @ApiPropertyOptional({ type: OrderReservationDto }) reservation?: OrderReservationDto;
+  @ApiPropertyOptional({ type: [RejectionReasonDto], description: 'when the order was rejected' }) rejectionReasons?: RejectionReasonDto[];
   @ApiPropertyOptional() cancelReason?: string;
   @ApiProperty({ type: [HistoryEntryDto] }) history!: HistoryEntryDto[];
 }

@@ -1,6 +1,6 @@
-import { BadRequestException } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { IsOptional, validate } from 'class-validator';
+import { BadRequestProblem } from '../problem/domain-exception';
 import { IsUuid, UuidParamPipe } from './uuid';
 
 class WithUuid {
@@ -17,7 +17,13 @@ describe('UUIDs in lower case', () => {
     const meta = { type: 'param' as const, data: 'id' };
     await expect(pipe.transform(UPPER, meta)).resolves.toBe(UPPER.toLowerCase());
     await expect(pipe.transform(UPPER.toLowerCase(), meta)).resolves.toBe(UPPER.toLowerCase());
-    for (const bad of ['nope', `${UPPER}x`, '']) await expect(pipe.transform(bad, meta)).rejects.toBeInstanceOf(BadRequestException);
+    for (const bad of ['nope', `${UPPER}x`, '']) {
+      const refused = pipe.transform(bad, meta);
+      await expect(refused).rejects.toBeInstanceOf(BadRequestProblem);
+      // The problem names the parameter (Nest's own detail does not).
+      await expect(refused).rejects.toMatchObject({ message: 'path parameter id must be a UUID' });
+    }
+    await expect(pipe.transform('nope', { type: 'param', data: 'locationId' })).rejects.toMatchObject({ message: 'path parameter locationId must be a UUID' });
   });
 
   it('IsUuid validates a DTO field and hands it on in lower case; other types are still refused', async () => {
