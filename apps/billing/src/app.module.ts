@@ -19,7 +19,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        PersistenceModule.forRoot({ schema: BILLING_SCHEMA, entities: BILLING_ENTITIES, url: options.databaseUrl }),
+        // purgeIdempotencyKeys: expired Idempotency-Keys of the retry route go in the background (migration 1797300000000).
+        PersistenceModule.forRoot({ schema: BILLING_SCHEMA, entities: BILLING_ENTITIES, url: options.databaseUrl, purgeIdempotencyKeys: true }),
         MessagingModule.forRoot({
           context: 'billing',
           schema: BILLING_SCHEMA,

@@ -7,10 +7,26 @@ import { BILLING_ENTITIES, BILLING_SCHEMA } from '../src/entities';
 import { BILLING_MIGRATIONS } from '../src/migrations';
 
 const APP_PASSWORD = 'billing-tests-runtime-password';
-const TABLES = ['payments', 'payment_status_changes', 'order_statuses'];
+const TABLES = ['payments', 'payment_status_changes', 'order_statuses', 'idempotency_keys'];
+/** Every billing migration, in the order they apply (and the reverse of the order they revert in). */
+const ALL = [
+  'MessagingTables1763700000000',
+  'BillingSchema1763900000000',
+  'PaymentAttempts1796500000000',
+  'OutboxRls1796600000000',
+  'RefundSuperseded1797000000000',
+  'IdempotencyKeysTable1797200000000',
+  'IdempotencyKeysPurge1797300000000',
+];
+
+/** The purge of expired Idempotency-Keys: its function and the policies on the table (null once the table is gone). */
+const PURGE_SQL = `SELECT to_regprocedure('billing.purge_expired_idempotency_keys(integer)') IS NOT NULL AS fn,
+                          (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = to_regclass('billing.idempotency_keys')) AS policies`;
+const PURGE_ON = { fn: true, policies: ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'] };
 
 describe('billing migrations', () => {
   let db: TestDatabase;
+  let applied: string[];
   const migrate = () =>
     runMigrations({
       adminUrl: db.url,
@@ -24,10 +40,14 @@ describe('billing migrations', () => {
   beforeAll(async () => {
     db = await createTestDatabase('billing_mig');
     await ensureMessagingSchema(db.url);
-    await migrate();
+    applied = await migrate();
   });
   afterAll(async () => {
     await db?.drop();
+  });
+
+  it('applies every migration in order', () => {
+    expect(applied).toEqual(ALL);
   });
 
   it('revert and re-apply cleanly', async () => {
@@ -38,7 +58,14 @@ describe('billing migrations', () => {
       (await admin.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = 'billing' AND table_name = 'payments' AND column_name = 'attempt'`))
         .rowCount === 1;
     const outboxRls = async () => (await admin.query(OUTBOX_RLS_SQL, ['billing.outbox_events'])).rows[0];
+    const purge = async () => (await admin.query(PURGE_SQL)).rows[0];
+    const idempotencyTable = async () => (await admin.query(`SELECT to_regclass('billing.idempotency_keys') IS NOT NULL AS t`)).rows[0].t as boolean;
     try {
+      expect(await purge()).toEqual(PURGE_ON);
+      expect(await revert()).toBe('IdempotencyKeysPurge1797300000000');
+      expect(await purge()).toEqual({ fn: false, policies: ['tenant_isolation'] });
+      expect(await revert()).toBe('IdempotencyKeysTable1797200000000');
+      expect(await idempotencyTable()).toBe(false);
       const refundReasons = async () =>
         (await admin.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'payments_refund_reason_check'`)).rows[0].def as string;
       expect(await refundReasons()).toMatch(/payment_superseded/);
@@ -62,6 +89,7 @@ describe('billing migrations', () => {
       expect(back.rows.map((r) => r.relname).sort()).toEqual([...TABLES].sort());
       expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
       expect(await refundReasons()).toMatch(/payment_superseded/);
+      expect(await purge()).toEqual(PURGE_ON);
     } finally {
       await admin.end();
     }
@@ -106,6 +134,9 @@ describe('billing migrations', () => {
                 ($4, $2, $3, 100, 'JPY', 'card', 'confirmed', 2, $1, true, 'payment_superseded')`,
         [failed, tenant, order, retry],
       );
+      // The Idempotency-Key migrations on top hold no rule about payments: they revert first.
+      expect(await revert()).toBe('IdempotencyKeysPurge1797300000000');
+      expect(await revert()).toBe('IdempotencyKeysTable1797200000000');
       await expect(revert()).rejects.toThrow(/1 payments are flagged payment_superseded/);
       expect(await forced()).toBe(true);
       await admin.query(`UPDATE billing.payments SET refund_required = false, refund_reason = NULL WHERE id = $1`, [retry]);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BillingEventTypes, CONTEXT_HEADER, OrdersEventTypes } from '@tessera/contracts';
+import { IdempotencyKeysPurger } from '@tessera/persistence';
 import { BillingHarness, expectProblem } from './support/billing-harness';
 
 describe('payments routes', () => {
@@ -247,6 +248,17 @@ describe('payments routes', () => {
     );
   });
 
+  it('documents the body of fail as optional and the Idempotency-Key of retry', async () => {
+    const { paths } = (await h.http.get('/openapi.json').set(await h.as(tenant, 'viewer'))).body;
+    // Every field of FailPaymentDto is optional and an empty body gets 200 (see the filter test above).
+    const failBody = paths['/v1/payments/{id}/fail'].post.requestBody;
+    expect(failBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/FailPaymentDto' });
+    expect(failBody.required).not.toBe(true);
+    const retry = paths['/v1/payments/{id}/retry'].post;
+    expect(retry.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: false })]));
+    expect(Object.keys(retry.responses)).toEqual(expect.arrayContaining(['201', '409', '422']));
+  });
+
   describe('POST /v1/payments/{id}/fail', () => {
     it('fails a pending payment with a reason and emits billing.payment.failed', async () => {
       const p = await openPayment();
@@ -355,6 +367,107 @@ describe('payments routes', () => {
       ]);
       const outbox = await h.outbox(tenant, p.orderId);
       expect(outbox[outbox.length - 1]).toMatchObject({ type: BillingEventTypes.PaymentCancelled, data: { paymentId: retried.id } });
+    });
+
+    describe('with an Idempotency-Key', () => {
+      const retry = async (id: string, key?: string, body?: object) => {
+        const req = h.http.post(`/v1/payments/${id}/retry`).set(await h.as(tenant, 'owner'));
+        if (key !== undefined) req.set('Idempotency-Key', key);
+        return body === undefined ? req : req.send(body);
+      };
+      const keysOf = async (key: string): Promise<number> =>
+        (await h.admin.query('SELECT 1 FROM billing.idempotency_keys WHERE tenant_id = $1 AND key = $2', [tenant, key])).rowCount ?? 0;
+
+      it('replays the first 201 for the same key, opening one attempt and emitting one event; a refusal is not stored', async () => {
+        const p = await openPayment();
+        // A 409 is not kept for replays: the key stays free for the retry that can succeed.
+        const early = await retry(p.id, 'retry-replay');
+        expectProblem(early, 409);
+        expect(early.body).toMatchObject({ reason: 'payment_not_failed' });
+        await fail(p.id);
+        const first = await retry(p.id, 'retry-replay');
+        expect(first.status).toBe(201);
+        expect(first.headers['idempotent-replayed']).toBeUndefined();
+        // `{}` is the same (empty) body as none at all.
+        const again = await retry(p.id, 'retry-replay', {});
+        expect(again.status).toBe(201);
+        expect(again.headers['idempotent-replayed']).toBe('true');
+        expect(again.body).toEqual(first.body);
+        expect((await h.paymentsOf(tenant, p.orderId)).map((r) => [r.id, r.attempt, r.status])).toEqual([
+          [p.id, 1, 'failed'],
+          [first.body.id, 2, 'pending'],
+        ]);
+        expect(await h.outboxTypes(tenant, p.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentFailed, BillingEventTypes.PaymentCreated]);
+      });
+
+      it('two retries with the same key at once open one attempt: the other is told the first is running, or replays it', async () => {
+        const p = await openPayment();
+        await fail(p.id);
+        const [a, b] = await Promise.all([retry(p.id, 'retry-race'), retry(p.id, 'retry-race')]);
+        const [created, other] = a.headers['idempotent-replayed'] || a.status !== 201 ? [b, a] : [a, b];
+        expect(created.status).toBe(201);
+        if (other.status === 201) {
+          expect(other.headers['idempotent-replayed']).toBe('true');
+          expect(other.body).toEqual(created.body);
+        } else {
+          expectProblem(other, 409);
+          expect(other.body).toMatchObject({ reason: 'idempotency_key_in_progress' });
+        }
+        expect(await h.paymentCount(tenant, p.orderId)).toBe(2);
+      });
+
+      it('is 422 for the same key on another request (another payment), 400 for a body; nothing changes', async () => {
+        const [p, q] = [await openPayment(), await openPayment()];
+        await fail(p.id);
+        await fail(q.id);
+        expect((await retry(p.id, 'retry-reused')).status).toBe(201);
+        // The payment id is what this request says: the same key for another payment is another request.
+        const reused = await retry(q.id, 'retry-reused');
+        expectProblem(reused, 422);
+        expect(reused.body).toMatchObject({ reason: 'idempotency_key_reused' });
+        // The route takes no body: a field in one is refused (400) before the key is looked at, as on every route.
+        const withBody = await retry(p.id, 'retry-reused', { method: 'card' });
+        expectProblem(withBody, 400);
+        expect(await h.paymentCount(tenant, p.orderId)).toBe(2);
+        expect(await h.paymentCount(tenant, q.orderId)).toBe(1);
+        expect(await h.outboxTypes(tenant, q.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentFailed]);
+        // q itself can still be retried, with a key of its own.
+        expect((await retry(q.id, 'retry-reused-q')).status).toBe(201);
+      });
+
+      it('refuses a malformed key with 400 and opens nothing', async () => {
+        const p = await openPayment();
+        await fail(p.id);
+        for (const key of ['k'.repeat(256), 'has space', 'tab\tkey']) expectProblem(await retry(p.id, key), 400);
+        expect(await h.paymentCount(tenant, p.orderId)).toBe(1);
+      });
+
+      it('without a key a retry runs as before and stores nothing: a second one is 409 payment_superseded', async () => {
+        const p = await openPayment();
+        await fail(p.id);
+        const before = (await h.admin.query('SELECT 1 FROM billing.idempotency_keys WHERE tenant_id = $1', [tenant])).rowCount;
+        const first = await retry(p.id);
+        expect(first.status).toBe(201);
+        expect(first.headers['idempotent-replayed']).toBeUndefined();
+        const second = await retry(p.id);
+        expectProblem(second, 409);
+        expect(second.body).toMatchObject({ reason: 'payment_superseded', paymentId: first.body.id });
+        expect(await h.paymentCount(tenant, p.orderId)).toBe(2);
+        expect((await h.admin.query('SELECT 1 FROM billing.idempotency_keys WHERE tenant_id = $1', [tenant])).rowCount).toBe(before);
+      });
+
+      it('purges expired keys in the background (the run its timer makes), keeping live ones', async () => {
+        const [p, q] = [await openPayment(), await openPayment()];
+        await fail(p.id);
+        await fail(q.id);
+        expect((await retry(p.id, 'retry-purge-expired')).status).toBe(201);
+        expect((await retry(q.id, 'retry-purge-live')).status).toBe(201);
+        await h.admin.query(`UPDATE billing.idempotency_keys SET expires_at = now() - interval '1 second' WHERE tenant_id = $1 AND key = 'retry-purge-expired'`, [
+          tenant,
+        ]);
+        expect(await h.app.get(IdempotencyKeysPurger).purge()).toBeGreaterThanOrEqual(1);
+        expect([await keysOf('retry-purge-expired'), await keysOf('retry-purge-live')]).toEqual([0, 1]);
+      });
     });
 
     it('refuses a body, a malformed id, another tenant\'s payment and roles that do not collect money, and opens nothing', async () => {

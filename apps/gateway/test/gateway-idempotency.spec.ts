@@ -10,6 +10,8 @@ const CREATE_ROUTES: Record<string, string[]> = {
   catalog: ['/v1/products'],
   inventory: ['/v1/inventory/locations', '/v1/inventory/movements'],
   orders: ['/v1/orders'],
+  // The retry opens a new payment; any payment id will do for the fake upstream.
+  billing: ['/v1/payments/00000000-0000-4000-8000-000000000001/retry'],
 };
 
 /** Answers as a service replaying a stored response would, echoing the key it received. */
@@ -31,7 +33,7 @@ describe('gateway and Idempotency-Key', () => {
   beforeAll(async () => {
     identity = await new FakeIdentity().init();
     replayingUpstream(identity, CREATE_ROUTES.identity);
-    for (const name of ['catalog', 'inventory', 'orders']) {
+    for (const name of Object.keys(CREATE_ROUTES).filter((n) => n !== 'identity')) {
       const upstream = await new FakeUpstream().start();
       replayingUpstream(upstream, CREATE_ROUTES[name]);
       others.set(name, upstream);

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { client, removeDataDir, signUp, startPlatform, type ApiResponse, type Platform } from './platform';
+import { client, eventually, removeDataDir, signUp, startPlatform, type ApiResponse, type Platform } from './platform';
 import { receiveStock } from './stock';
 
 /**
  * Every operation whose OpenAPI entry documents `Idempotency-Key`, called through the gateway by a client that
  * retries at once: the same request 12 times concurrently with one key. Exactly one resource comes of it; every
  * answer is that resource (first or replayed) or 409 while the first is still running; the same key with another
- * body is refused. The walk fails when a documented operation has no request here, so a new one gets covered.
+ * body (or for another resource) is refused. The walk fails when a documented operation has no request here, so a
+ * new one gets covered.
  */
 describe('Idempotency-Key under concurrent retries (walks /openapi.json)', () => {
   let platform: Platform & { startupMs: number };
@@ -32,10 +33,36 @@ describe('Idempotency-Key under concurrent retries (walks /openapi.json)', () =>
     }
   });
 
-  /** A valid request per operation, another body for the same key, and how to count what it created. */
-  const requests = (): Record<string, { body: unknown; other: unknown; count: () => Promise<number> }> => {
+  /** A failed payment to try again: an order placed, its payment opened by the saga, then failed by staff. */
+  const failedPayment = async (): Promise<{ id: string; orderId: string }> => {
+    const order = await api('POST', '/v1/orders', {
+      token,
+      body: { items: [{ sku: 'IDEM-1', quantity: 1 }], customer: { name: 'P', email: 'p@idem.test' }, paymentMethod: 'card' },
+    });
+    expect(order.status).toBe(202);
+    const payment = await eventually(async () => {
+      const res = await api('GET', `/v1/payments?orderId=${order.body.id}`, { token });
+      return res.body.items?.[0] as { id: string } | undefined;
+    }, 'the order\'s payment');
+    expect((await api('POST', `/v1/payments/${payment.id}/fail`, { token, body: { reason: 'card declined' } })).status).toBe(200);
+    return { id: payment.id, orderId: order.body.id };
+  };
+
+  /**
+   * A valid request per operation, a different request for the same key, and how to count what it created. Most
+   * differ by body; an operation on a resource in its path (`path`) differs by that resource (`otherPath`).
+   */
+  interface Case {
+    body?: unknown;
+    other?: unknown;
+    path?: string;
+    otherPath?: string;
+    count: () => Promise<number>;
+  }
+  const requests = async (): Promise<Record<string, Case>> => {
     const items = (path: string) => async () => ((await api('GET', path, { token })).body.items as unknown[]).length;
     const onHand = async () => (await api('GET', '/v1/inventory/levels?sku=IDEM-1', { token })).body.items[0].onHand as number;
+    const [retried, another] = [await failedPayment(), await failedPayment()];
     return {
       'POST /v1/products': {
         body: { title: 'Plate', variants: [{ sku: 'IDEM-2', priceAmount: 50, currency: 'EUR' }] },
@@ -61,6 +88,11 @@ describe('Idempotency-Key under concurrent retries (walks /openapi.json)', () =>
       'POST /v1/stores': { body: { name: 'Shop', channel: 'storefront' }, other: { name: 'Shop 2', channel: 'storefront' }, count: items('/v1/stores') },
       'POST /v1/vendors': { body: { name: 'Maker', commissionRate: 1000 }, other: { name: 'Maker', commissionRate: 1500 }, count: items('/v1/vendors') },
       'POST /v1/api-keys': { body: { name: 'ops', scopes: ['orders:read'] }, other: { name: 'ops', scopes: ['orders:write'] }, count: items('/v1/api-keys') },
+      'POST /v1/payments/{id}/retry': {
+        path: `/v1/payments/${retried.id}/retry`,
+        otherPath: `/v1/payments/${another.id}/retry`,
+        count: items(`/v1/payments?orderId=${retried.orderId}`),
+      },
     };
   };
 
@@ -73,13 +105,13 @@ describe('Idempotency-Key under concurrent retries (walks /openapi.json)', () =>
         .filter(([, op]) => op.parameters?.some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key'))
         .map(([method]) => `${method.toUpperCase()} ${path}`),
     );
-    const table = requests();
+    const table = await requests();
     expect(documented.length).toBeGreaterThanOrEqual(6);
     expect(documented.filter((op) => !table[op])).toEqual([]);
 
     for (const op of documented) {
-      const [method, path] = op.split(' ');
-      const { body, other, count } = table[op];
+      const [method, documentedPath] = op.split(' ');
+      const { body, other, count, path = documentedPath, otherPath = path } = table[op];
       const key = `retry-${randomUUID()}`;
       const before = await count();
       const answers: ApiResponse[] = await Promise.all(
@@ -98,7 +130,7 @@ describe('Idempotency-Key under concurrent retries (walks /openapi.json)', () =>
       // A later retry replays; the same key with another body is refused and changes nothing.
       const retry = await api(method, path, { token, body, headers: { 'idempotency-key': key } });
       expect(retry.headers.get('idempotent-replayed')).toBe('true');
-      const reused = await api(method, path, { token, body: other, headers: { 'idempotency-key': key } });
+      const reused = await api(method, otherPath, { token, body: other, headers: { 'idempotency-key': key } });
       expect({ op, status: reused.status }).toEqual({ op, status: 422 });
       expect(reused.headers.get('content-type')).toMatch(/application\/problem\+json/);
       expect((await count()) - before).toBe(created);

@@ -1,7 +1,18 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { STAFF_ROLES, type CallerContext, type Role } from '@tessera/contracts';
-import { Caller, NoBodyPipe, Roles, Scopes, UnauthorizedProblem, UuidParamPipe } from '@tessera/service-kit';
+import {
+  ApiIdempotencyKey,
+  Caller,
+  IdempotencyKey,
+  idempotentReply,
+  NoBodyPipe,
+  type ReplyTarget,
+  Roles,
+  Scopes,
+  UnauthorizedProblem,
+  UuidParamPipe,
+} from '@tessera/service-kit';
 import { FailPaymentDto, ListPaymentsQueryDto, PaymentDetailDto, PaymentListDto } from './dto/payment.dto';
 import { PaymentsService } from './payments.service';
 
@@ -51,19 +62,32 @@ export class PaymentsController {
   @HttpCode(200)
   @Roles(...COLLECTING_ROLES)
   @Scopes(WRITE_SCOPE)
+  // Every field is optional and no body at all is accepted: not `requestBody.required`, which @Body() alone implies.
+  @ApiBody({ type: FailPaymentDto, required: false })
   @ApiOkResponse({ type: PaymentDetailDto })
   @ApiConflictResponse({ description: 'the payment is not pending' })
   fail(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string, @Body() dto: FailPaymentDto): Promise<PaymentDetailDto> {
     return this.payments.fail(tenantOf(caller), id, caller.principalId ?? null, dto.reason ?? null);
   }
 
+  /** Creates a payment, so it honours Idempotency-Key (DESIGN "API conventions"): a repeat replays the first 201. */
   @Post(':id/retry')
   @HttpCode(201)
   @Roles(...COLLECTING_ROLES)
   @Scopes(WRITE_SCOPE)
-  @ApiCreatedResponse({ type: PaymentDetailDto, description: 'the new pending payment (the next attempt)' })
-  @ApiConflictResponse({ description: 'the payment has not failed, was already tried again, or its order no longer awaits payment' })
-  retry(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<PaymentDetailDto> {
-    return this.payments.retry(tenantOf(caller), id, caller.principalId ?? null);
+  @ApiIdempotencyKey()
+  @ApiCreatedResponse({ type: PaymentDetailDto, description: 'the new pending payment (the next attempt); with a used Idempotency-Key, the first response replayed' })
+  @ApiConflictResponse({
+    description: 'the payment has not failed, was already tried again, or its order no longer awaits payment; or a request with this Idempotency-Key is still running',
+  })
+  @ApiUnprocessableEntityResponse({ description: 'the Idempotency-Key was used for another request (another payment): `reason` idempotency_key_reused' })
+  async retry(
+    @Caller() caller: CallerContext,
+    @Param('id', UuidParamPipe) id: string,
+    @Body(NoBodyPipe) _body: unknown,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: ReplyTarget,
+  ): Promise<PaymentDetailDto> {
+    return idempotentReply(res, await this.payments.retry(tenantOf(caller), id, caller.principalId ?? null, idempotencyKey));
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { PaymentOrderEndReason, PaymentRefundReason } from '@tessera/contracts';
-import { TenantTransactions } from '@tessera/persistence';
+import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome } from '@tessera/persistence';
 import { ConflictProblem, decodeCursor, encodeCursor, NotFoundProblem } from '@tessera/service-kit';
 import { z } from 'zod';
 import type { BillingTx } from '../billing-tx';
@@ -22,6 +22,7 @@ export class PaymentsService {
     private readonly transactions: TenantTransactions,
     private readonly book: OrderStatusBook,
     private readonly events: PaymentEvents,
+    private readonly idempotency: IdempotencyKeys,
   ) {}
 
   /** Newest first, keyset-paginated on (created_at, id). */
@@ -123,57 +124,68 @@ export class PaymentsService {
    * concurrently waits for this transaction and then cancels the new payment, or committed first and refuses it.
    * Locks in the saga's order, the book's row before the payment (an order's end records the book, then locks the
    * newest payment): the other order deadlocked with it.
+   *
+   * `Idempotency-Key` (validated by the controller): the new attempt, its event and the stored 201 commit together,
+   * so a client resending a retry whose answer it lost gets that 201 again instead of `payment_superseded` from its
+   * own first attempt. A refusal (409, 404) is not stored and frees the key.
    */
-  retry(tenantId: string, id: string, actorId: string | null): Promise<PaymentDetailDto> {
-    return this.transactions.run(tenantId, async (tx) => {
-      // The book's row of the payment's order, found through the payment in the same statement.
-      const [book]: { status: string }[] = await tx.manager.query(
-        `SELECT o.status FROM billing.order_statuses o
-           JOIN billing.payments p ON p.tenant_id = o.tenant_id AND p.order_id = o.order_id
-          WHERE p.id = $1 FOR SHARE OF o`,
-        [id],
-      );
-      const failed = await this.lock(tx, id);
-      if (failed.status !== 'failed') {
-        throw new ConflictProblem(`payment ${id} is ${failed.status}: only a failed payment can be tried again`, {
-          extensions: { reason: 'payment_not_failed', status: failed.status },
-        });
-      }
-      const newer = await tx.manager.findOne(PaymentEntity, {
-        where: { tenantId, orderId: failed.orderId },
-        order: { attempt: 'DESC' },
-        select: { id: true, attempt: true },
+  retry(tenantId: string, id: string, actorId: string | null, idempotencyKey?: string): Promise<IdempotencyOutcome<PaymentDetailDto>> {
+    // The route takes no body (NoBodyPipe): the payment it names is the whole request, so the key's fingerprint
+    // covers the id (lower-cased by UuidParamPipe), and the same key sent for another payment is a 422.
+    const request = { key: idempotencyKey, operation: 'POST /v1/payments/{id}/retry', body: { id } };
+    return this.idempotency.perform(tenantId, request, async (tx) => ({ status: 201, body: await this.openNextAttempt(tx, id, actorId) }));
+  }
+
+  /** The work of `retry`, in the transaction that also stores its response under the Idempotency-Key. */
+  private async openNextAttempt(tx: BillingTx, id: string, actorId: string | null): Promise<PaymentDetailDto> {
+    const { tenantId } = tx;
+    // The book's row of the payment's order, found through the payment in the same statement.
+    const [book]: { status: string }[] = await tx.manager.query(
+      `SELECT o.status FROM billing.order_statuses o
+         JOIN billing.payments p ON p.tenant_id = o.tenant_id AND p.order_id = o.order_id
+        WHERE p.id = $1 FOR SHARE OF o`,
+      [id],
+    );
+    const failed = await this.lock(tx, id);
+    if (failed.status !== 'failed') {
+      throw new ConflictProblem(`payment ${id} is ${failed.status}: only a failed payment can be tried again`, {
+        extensions: { reason: 'payment_not_failed', status: failed.status },
       });
-      if (newer && newer.attempt > failed.attempt) {
-        throw new ConflictProblem(`payment ${id} was already tried again as payment ${newer.id}`, {
-          extensions: { reason: 'payment_superseded', paymentId: newer.id },
-        });
-      }
-      if (book?.status !== 'awaiting_payment') {
-        throw new ConflictProblem(`order ${failed.orderId} is ${book?.status ?? 'unknown'}: there is nothing left to collect`, {
-          extensions: { reason: 'order_not_awaiting_payment', orderStatus: book?.status ?? null },
-        });
-      }
-      const now = new Date();
-      const payment: PaymentEntity = {
-        ...failed,
-        id: randomUUID(),
-        attempt: failed.attempt + 1,
-        retryOf: failed.id,
-        status: 'pending',
-        refundRequired: false,
-        refundReason: null,
-        failureReason: null,
-        cancelReason: null,
-        createdAt: now,
-        updatedAt: now,
-        confirmedAt: null,
-      };
-      await tx.manager.insert(PaymentEntity, payment);
-      await recordPaymentChange(tx, payment, { from: null, actorId, reason: `retry of payment ${failed.id}` });
-      await this.events.created(tx, payment);
-      return this.detail(tx, payment);
+    }
+    const newer = await tx.manager.findOne(PaymentEntity, {
+      where: { tenantId, orderId: failed.orderId },
+      order: { attempt: 'DESC' },
+      select: { id: true, attempt: true },
     });
+    if (newer && newer.attempt > failed.attempt) {
+      throw new ConflictProblem(`payment ${id} was already tried again as payment ${newer.id}`, {
+        extensions: { reason: 'payment_superseded', paymentId: newer.id },
+      });
+    }
+    if (book?.status !== 'awaiting_payment') {
+      throw new ConflictProblem(`order ${failed.orderId} is ${book?.status ?? 'unknown'}: there is nothing left to collect`, {
+        extensions: { reason: 'order_not_awaiting_payment', orderStatus: book?.status ?? null },
+      });
+    }
+    const now = new Date();
+    const payment: PaymentEntity = {
+      ...failed,
+      id: randomUUID(),
+      attempt: failed.attempt + 1,
+      retryOf: failed.id,
+      status: 'pending',
+      refundRequired: false,
+      refundReason: null,
+      failureReason: null,
+      cancelReason: null,
+      createdAt: now,
+      updatedAt: now,
+      confirmedAt: null,
+    };
+    await tx.manager.insert(PaymentEntity, payment);
+    await recordPaymentChange(tx, payment, { from: null, actorId, reason: `retry of payment ${failed.id}` });
+    await this.events.created(tx, payment);
+    return this.detail(tx, payment);
   }
 
   /** Locks the payment row: a concurrent confirm, fail or saga step on it waits for this transaction. */
