@@ -311,14 +311,15 @@ describe('staff controls', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const res = await http()
+      const query: Record<string, string | number> = cursor ? { limit: 3, cursor } : { limit: 3 };
+      const res: request.Response = await http()
         .get('/v1/inventory/hot-skus')
-        .query({ limit: 3, ...(cursor ? { cursor } : {}) })
+        .query(query)
         .set(await as('viewer', pager));
       expect(res.status).toBe(200);
       expect(res.body.items.length).toBeLessThanOrEqual(3);
       seen.push(...res.body.items.map((i: { sku: string }) => i.sku));
-      cursor = res.body.nextCursor;
+      cursor = res.body.nextCursor as string | null;
       pages++;
     } while (cursor);
     expect(seen).toEqual(skus);
