@@ -198,6 +198,31 @@ describe('pipelined transactions', () => {
     }
   });
 
+  it('rolls back everything when the work returns while a branch it did not await is inside a nested transaction', async () => {
+    let inner: Promise<unknown> = Promise.resolve();
+    let entered!: () => void;
+    const nested = new Promise<void>((resolve) => (entered = resolve));
+    const outcome = tenants.run(tenant, async (tx) => {
+      await INSERT.rows(tx.manager, [tenant, 'nested-outer']);
+      inner = tx.manager.transaction(async (m) => {
+        entered();
+        await m.query(`INSERT INTO widgets (tenant_id, name) VALUES ($1, 'nested-inner')`, [tenant]);
+        await new Promise((r) => setTimeout(r, 100));
+      });
+      inner.catch(() => undefined);
+      await nested; // the savepoint is open: return now, without waiting for it
+    });
+    await expect(outcome).rejects.toBeInstanceOf(TransactionEndedError);
+    await inner.catch(() => undefined);
+    expect(await names('nested-')).toEqual([]);
+    // Every pooled connection is out of any transaction and has no tenant left (the pool has two).
+    for (let i = 0; i < 4; i++) {
+      // In autocommit a statement's transaction starts with it; in a leaked transaction now() is that one's start.
+      const rows = await ds.query(`SELECT nullif(current_setting('app.tenant_id', true), '') AS tenant, now() = statement_timestamp() AS fresh`);
+      expect(rows[0]).toEqual({ tenant: null, fresh: true });
+    }
+  });
+
   it('refuses a tenant id that is not a UUID before touching the database, and returns connections to the pool', async () => {
     await expect(tenants.run("x'; DROP TABLE widgets; --", async () => 1)).rejects.toBeInstanceOf(InvalidTenantIdError);
     await expect(inTransaction(ds, async () => 1, { tenantId: 'not-a-uuid' })).rejects.toBeInstanceOf(InvalidTenantIdError);

@@ -39,6 +39,31 @@ const SETTING_VALUE = /^[A-Za-z0-9_.:-]*$/;
  */
 const unsettled = new WeakMap<QueryRunner, Promise<unknown>[]>();
 
+/**
+ * A statement sent on a transaction's runner after the work the transaction ran had settled: a branch the work
+ * started and did not wait for. It would have gone out after COMMIT or ROLLBACK, in autocommit and with no tenant
+ * set, so it is refused instead.
+ */
+export class TransactionEndedError extends Error {
+  constructor() {
+    super('a statement was sent after the work of its transaction had ended (something it started was not awaited)');
+    this.name = 'TransactionEndedError';
+  }
+}
+
+const sealed = new WeakSet<QueryRunner>();
+
+/** From now on `runner` refuses statements (TypeORM's and connectionOf's); COMMIT and ROLLBACK go to the connection. */
+function seal(runner: QueryRunner): void {
+  sealed.add(runner);
+  (runner as { query: QueryRunner['query'] }).query = () => Promise.reject(new TransactionEndedError());
+}
+
+/** Throws TransactionEndedError when the transaction `runner` belongs to has ended its work. */
+export function assertNotSealed(runner: QueryRunner): void {
+  if (sealed.has(runner)) throw new TransactionEndedError();
+}
+
 function isPipelined(client: PoolClient): boolean {
   return (client as PoolClient & { pipeline?: boolean }).pipeline === true;
 }
@@ -126,6 +151,8 @@ export class TransactionAbortedError extends Error {
  * TransactionAbortedError.
  */
 export async function commitTransaction(runner: QueryRunner): Promise<void> {
+  // The work settled while a branch it did not await is inside a nested transaction: nothing of it may commit.
+  if (sealed.has(runner) && (runner as unknown as { transactionDepth: number }).transactionDepth !== 1) throw new TransactionEndedError();
   const list = unsettled.get(runner);
   unsettled.delete(runner);
   const commit = commitChecked(runner);
@@ -169,37 +196,13 @@ export async function rollbackTransaction(runner: QueryRunner): Promise<void> {
   if (list) await Promise.allSettled(list);
   if (!runner.isTransactionActive) return;
   const state = runner as unknown as { isTransactionActive: boolean; transactionDepth: number };
-  if (state.transactionDepth !== 1) return runner.rollbackTransaction();
-  // On the connection itself: the runner may be sealed (TransactionEndedError), and TypeORM would send it through it.
+  if (state.transactionDepth !== 1 && !sealed.has(runner)) return runner.rollbackTransaction();
+  // On the connection itself, the whole transaction: a sealed runner refuses TypeORM's statements, and a savepoint a
+  // branch left open (depth 2) must not survive it, or the connection would go back to the pool inside it.
   const client = (await runner.connect()) as PoolClient;
   await client.query('ROLLBACK');
   state.isTransactionActive = false;
   state.transactionDepth = 0;
-}
-
-/**
- * A statement sent on a transaction's runner after the work the transaction ran had settled: a branch the work
- * started and did not wait for. It would have gone out after COMMIT or ROLLBACK, in autocommit and with no tenant
- * set, so it is refused instead.
- */
-export class TransactionEndedError extends Error {
-  constructor() {
-    super('a statement was sent after the work of its transaction had ended (something it started was not awaited)');
-    this.name = 'TransactionEndedError';
-  }
-}
-
-const sealed = new WeakSet<QueryRunner>();
-
-/** From now on `runner` refuses statements (TypeORM's and connectionOf's); COMMIT and ROLLBACK go to the connection. */
-function seal(runner: QueryRunner): void {
-  sealed.add(runner);
-  (runner as { query: QueryRunner['query'] }).query = () => Promise.reject(new TransactionEndedError());
-}
-
-/** Throws TransactionEndedError when the transaction `runner` belongs to has ended its work. */
-export function assertNotSealed(runner: QueryRunner): void {
-  if (sealed.has(runner)) throw new TransactionEndedError();
 }
 
 /**
