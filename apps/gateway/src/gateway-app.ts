@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
-import { httpRequestDuration, metricsRegistry, requestIdFor, ServiceKitModule, StartupQuietLogger, createServiceLogger } from '@tessera/service-kit';
+import { httpRequestDuration, metricsRegistry, requestIdFor, ServiceKitModule, StartupQuietLogger, createServiceLogger, trackResponses } from '@tessera/service-kit';
 import type { ExpressRequest as Request, ExpressResponse as Response, NextFunction } from './http/express-types';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { DestinationStream, Logger } from 'pino';
@@ -58,6 +58,8 @@ export async function createGatewayApp(config: GatewayConfig, options: GatewayAp
   // A request's headers may arrive on a connection that was idle up to keepAliveTimeout: allow a little more.
   server.headersTimeout = Math.max(server.headersTimeout, config.keepAliveTimeoutMs + 1_000);
   answerClientErrorsWithProblems(server);
+  // So that a shutdown answers the requests already running with `Connection: close` too.
+  trackResponses(server);
   return app;
 }
 

@@ -1,10 +1,10 @@
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { FakeIdentity } from './fake-identity';
 import { closedPort, json } from './fake-upstream';
-import { HealthRegistry } from '@tessera/service-kit';
+import { HealthRegistry, shutdownService } from '@tessera/service-kit';
 import { startMetricsServer } from '../src/metrics-server';
 import { expectProblem as expectProblemAnswer, startGateway, testConfig } from './gateway-harness';
 
@@ -210,6 +210,55 @@ describe('gateway proxy', () => {
     const proxied = await http.get('/v1/users/me/echo').set('authorization', `Bearer ${token}`).set('connection', 'keep-alive');
     expect(proxied.status).toBe(200);
     expect(proxied.headers).toMatchObject({ connection: 'keep-alive', 'keep-alive': 'timeout=65' });
+  });
+
+  it('keeps an HTTP/1.0 client\'s keep-alive connection on proxied answers, as on its own', async () => {
+    const port = (app.getHttpServer().address() as { port: number }).port;
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    const ask = async () => {
+      received = '';
+      socket.write(`GET /v1/users/me/echo HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+      for (let i = 0; i < 200 && !/\r\n\r\n[\s\S]*\}$/.test(received); i++) await new Promise((r) => setTimeout(r, 10));
+      return received;
+    };
+    try {
+      const first = await ask();
+      expect(first).toMatch(/^HTTP\/1\.1 200/);
+      expect(first).toMatch(/\r\nconnection: keep-alive\r\n/i);
+      expect(first).toMatch(/\r\nkeep-alive: timeout=65\r\n/i);
+      // The same connection answers again.
+      expect(await ask()).toMatch(/^HTTP\/1\.1 200/);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('answers proxied requests with Connection: close once the gateway is shutting down', async () => {
+    const gateway = await startGateway(testConfig(identity.url));
+    const port = (gateway.getHttpServer().address() as { port: number }).port;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const echo = () =>
+      new Promise<{ status: number; connection?: string }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/v1/users/me/echo', agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      expect(await echo()).toEqual({ status: 200, connection: 'keep-alive' });
+      const shutdown = shutdownService(gateway, { timeoutMs: 5_000 });
+      // On the connection that was open, within the drain's first second: answered, and told to close.
+      expect(await echo()).toEqual({ status: 200, connection: 'close' });
+      await shutdown;
+    } finally {
+      agent.destroy();
+      await gateway.close().catch(() => undefined);
+    }
   });
 
   it("abandons the upstream call when the client hangs up, so hang-ups cannot use up the service's connections", async () => {

@@ -127,6 +127,27 @@ describe('shutdownService', () => {
     }
   });
 
+  it('answers a request that was already running when shutdown began with Connection: close', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const before = slowRequests.started;
+      const answered = new Promise<{ status: number; connection?: string }>((resolve, reject) => {
+        const req = get({ host: '127.0.0.1', port, path: '/widgets/slow?ms=300', agent, headers: { 'x-tessera-context': context } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        });
+        req.on('error', reject);
+      });
+      await slowRequestStarted(before);
+      const shutdown = shutdownService(app, { timeoutMs: 5_000 });
+      // Answered keep-alive, the client could send its next request on the connection just as the drain closes it.
+      expect(await answered).toEqual({ status: 200, connection: 'close' });
+      await shutdown;
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('cuts requests still running after the timeout', async () => {
     const before = slowRequests.started;
     const stuck = httpGet(port, '/widgets/slow?ms=5000', { 'x-tessera-context': context });

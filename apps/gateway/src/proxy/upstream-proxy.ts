@@ -121,7 +121,7 @@ export class UpstreamProxy {
         if (exchange.settled) proxyReq.destroy();
       });
       proxyServer.on('proxyRes', (proxyRes, req, res) => {
-        this.connectionHeaders(proxyRes, res);
+        this.connectionHeaders(proxyRes, req, res);
         const exchange = this.exchanges.get(req);
         if (!exchange) return;
         clearTimeout(exchange.timer);
@@ -136,15 +136,15 @@ export class UpstreamProxy {
    * `Connection` here, http-proxy would copy the client's, which the pipeline has stripped, and answer `keep-alive`
    * to a client that asked to close; an explicit one also stops Node adding its own, hence our `Keep-Alive` too.
    */
-  private connectionHeaders(proxyRes: IncomingMessage, res: ServerResponse): void {
+  private connectionHeaders(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void {
     stripHopByHop(proxyRes.headers);
-    if (!res.shouldKeepAlive) {
-      proxyRes.headers.connection = 'close';
-      return;
-    }
-    proxyRes.headers.connection = 'keep-alive';
+    const connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
+    proxyRes.headers.connection = connection;
+    // http-proxy answers an HTTP/1.0 client with the request's own `Connection` (or `close`) after this event, and
+    // the pipeline has stripped that header: give it the same answer to copy.
+    if (req.httpVersion === '1.0') req.headers.connection = connection;
     const seconds = Math.floor((this.options.keepAliveTimeoutMs ?? 0) / 1000);
-    if (seconds > 0) proxyRes.headers['keep-alive'] = `timeout=${seconds}`;
+    if (connection === 'keep-alive' && seconds > 0) proxyRes.headers['keep-alive'] = `timeout=${seconds}`;
   }
 
   /** Runs right before http-proxy pipes the body, in the same tick, so no chunk escapes the counter. */

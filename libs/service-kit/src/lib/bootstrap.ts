@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -17,7 +18,7 @@ import { enableDefaultMetrics, httpMetricsMiddleware } from './metrics/metrics';
 import { createOpenApiDocument, serveOpenApiDocument, type OpenApiOptions } from './openapi/openapi';
 import { inputGuardMiddleware, jsonOnlyBodyMiddleware } from './problem/input-guard';
 import { ServiceKitModule } from './service-kit.module';
-import { shutdownService } from './shutdown/shutdown';
+import { shutdownService, trackResponses } from './shutdown/shutdown';
 
 export interface BootstrapOptions {
   /** Service name, in every log line and as the `service` metric label. */
@@ -93,6 +94,7 @@ export async function bootstrapService(options: BootstrapOptions): Promise<INest
   // Registered before init, so the route comes ahead of Nest's not-found handler.
   if (options.openapi) serveOpenApiDocument(app, createOpenApiDocument(app, options.openapi));
 
+  trackResponses(app.getHttpServer() as Server);
   if (options.host) await app.listen(options.port, options.host);
   else await app.listen(options.port);
   const address = app.getHttpServer().address() as AddressInfo;

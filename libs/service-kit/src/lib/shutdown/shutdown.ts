@@ -41,6 +41,29 @@ const netClose = NetServer.prototype.close;
 /** How long keep-alive connections idle at shutdown stay open for a request already on its way (at most). */
 const IDLE_LINGER_MS = 1_000;
 
+/** Per server, the responses not yet done: those a shutdown must still tell to close their connection. */
+const openResponses = new WeakMap<Server, Set<ServerResponse>>();
+
+/**
+ * Keeps count of `server`'s unfinished responses, so that a shutdown can have each one close its connection when
+ * answered. Without it a request already running when the shutdown began is answered `keep-alive`, and the client
+ * may send its next request on that connection just as the drain closes it. Bootstrap calls it before listening.
+ */
+export function trackResponses(server: Server): void {
+  if (openResponses.has(server)) return;
+  const open = new Set<ServerResponse>();
+  openResponses.set(server, open);
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    open.add(res);
+    res.once('close', () => open.delete(res));
+  });
+}
+
+/** Answered with `Connection: close` and the connection closed after it (Node reads this when it writes the head). */
+function closeWhenAnswered(res: ServerResponse): void {
+  if (!res.headersSent) res.shouldKeepAlive = false;
+}
+
 /**
  * Resolves when `server` has closed, or after `timeoutMs` (then the remaining connections are cut).
  *
@@ -56,10 +79,9 @@ function drain(server: Server, timeoutMs: number): Promise<'drained' | 'timed-ou
       resolve('drained');
       return;
     }
+    for (const res of openResponses.get(server) ?? []) closeWhenAnswered(res);
     // Prepended: a handler that answers synchronously must not have sent its headers before this runs.
-    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
-      if (!res.headersSent) res.setHeader('connection', 'close');
-    });
+    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => closeWhenAnswered(res));
     let sweep: NodeJS.Timeout | undefined;
     const linger = setTimeout(() => {
       server.closeIdleConnections();
