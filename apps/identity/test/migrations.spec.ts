@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { revertLastMigration, runMigrations } from '@tessera/persistence';
 import { createTestDatabase, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
 import { Client } from 'pg';
@@ -109,8 +110,9 @@ describe('identity migrations', () => {
       migrations: IDENTITY_MIGRATIONS,
       entities: IDENTITY_ENTITIES,
     };
-    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(7);
+    expect(await runMigrations({ ...opts, password: PASSWORD })).toHaveLength(8);
     expect(await hardening()).toEqual({ publicCalls: false, runtimeCalls: true, emptyTenant: '0 rows' });
+    expect(await revertLastMigration(opts)).toBe('EmailNfc1797400000000');
     expect(await revertLastMigration(opts)).toBe('IdentityHardening1797100000000');
     expect(await hardening()).toEqual({ publicCalls: true, runtimeCalls: true, emptyTenant: 'invalid input syntax for type uuid: ""' });
     expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
@@ -146,11 +148,45 @@ describe('identity migrations', () => {
       'TenantIdsListing1796400000000',
       'OutboxRls1796600000000',
       'IdentityHardening1797100000000',
+      'EmailNfc1797400000000',
     ]);
     expect(await hardening()).toEqual({ publicCalls: false, runtimeCalls: true, emptyTenant: '0 rows' });
     expect(await tables()).toContain('users');
     expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
     expect(await listing()).toEqual({ fn: true, policies: ['definer_lookup', 'tenant_ids_listing', 'tenant_isolation'] });
+  });
+
+  it('EmailNfc rewrites addresses stored in another Unicode form, in every tenant, unless the NFC one is taken', async () => {
+    const opts = { adminUrl: db.url, schema: IDENTITY_SCHEMA, migrations: IDENTITY_MIGRATIONS, entities: IDENTITY_ENTITIES };
+    expect(await revertLastMigration(opts)).toBe('EmailNfc1797400000000');
+    const c = new Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      const nfd = (local: string) => `${local}@example.com`.normalize('NFD');
+      const rows: [string, string][] = [
+        [randomUUID(), nfd('rené')], // another tenant each
+        [randomUUID(), nfd('zoë')],
+        [randomUUID(), nfd('josé')], // its NFC form is taken by the next row: left as it is
+        [randomUUID(), 'josé@example.com'.normalize('NFC')],
+      ];
+      for (const [tenant, email] of rows) {
+        await c.query(`INSERT INTO identity.tenants (id, slug, name, type, default_currency, plan, status) VALUES ($1, $2, 'T', 'single_brand', 'EUR', 'free', 'active')`, [tenant, `t-${tenant.slice(0, 8)}`]);
+        await c.query(`INSERT INTO identity.users (id, tenant_id, email, name, role, password_hash, status) VALUES ($1, $2, $3, 'U', 'owner', 'x', 'active')`, [randomUUID(), tenant, email]);
+      }
+      expect(await runMigrations({ ...opts, password: PASSWORD })).toEqual(['EmailNfc1797400000000']);
+      const { rows: after } = await c.query<{ email: string; nfc: boolean }>(`SELECT email, email IS NFC NORMALIZED AS nfc FROM identity.users`);
+      const seen = after.map((r): [string, boolean] => [r.email.normalize('NFC'), r.nfc]).sort((a, b) => (a[0] === b[0] ? Number(a[1]) - Number(b[1]) : a[0] < b[0] ? -1 : 1));
+      expect(seen).toEqual([
+        ['josé@example.com', false],
+        ['josé@example.com', true],
+        ['rené@example.com', true],
+        ['zoë@example.com', true],
+      ]);
+      const forced = await c.query(`SELECT relforcerowsecurity AS f FROM pg_class WHERE oid = 'identity.users'::regclass`);
+      expect(forced.rows[0].f).toBe(true);
+    } finally {
+      await c.end();
+    }
   });
 });

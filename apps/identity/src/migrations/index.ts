@@ -2,6 +2,7 @@ import { messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging
 import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, tenantIdsListingMigration } from '@tessera/persistence';
 import { IdentitySchema1763800000000 } from './1763800000000-identity-schema';
 import { IdentityHardening1797100000000 } from './1797100000000-identity-hardening';
+import { EmailNfc1797400000000 } from './1797400000000-email-nfc';
 
 /** Every identity migration, in order. */
 export const IDENTITY_MIGRATIONS = [
@@ -16,4 +17,6 @@ export const IDENTITY_MIGRATIONS = [
   outboxRlsMigration('identity'),
   // The tenants policy reads an empty tenant setting as none; the lookups are identity's runtime role's alone.
   IdentityHardening1797100000000,
+  // Email addresses stored before they were kept in Unicode NFC, rewritten in it.
+  EmailNfc1797400000000,
 ];
