@@ -87,3 +87,60 @@ describe('refresh token families under concurrent revocation', () => {
     expect(rows[0].n).toBe(0);
   });
 });
+
+describe('deactivation and refresh at the same moment', () => {
+  let h: IdentityHarness;
+  let t: SignedUp;
+  let locker: Client;
+  beforeAll(async () => {
+    h = await IdentityHarness.start();
+    t = await h.signup();
+    locker = new Client({ connectionString: h.db.url });
+    await locker.connect();
+  });
+  afterAll(async () => {
+    await locker.end();
+    await h.close();
+  });
+
+  const call = async (path: string, body: object) =>
+    h.http.post(path).set(await h.anonymousHeaders()).set('x-forwarded-for', '203.0.113.78').send(body);
+  const lockWaiters = async () =>
+    (
+      await h.admin.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      )
+    ).rows[0].n;
+  const until = async (n: number) => {
+    for (let i = 0; i < 400 && (await lockWaiters()) < n; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await lockWaiters()).toBeGreaterThanOrEqual(n);
+  };
+
+  it('a refresh that took the token before the user row was locked for deactivation finishes: no deadlock, no 500', async () => {
+    const user = await h.addUser(t, 'staff');
+    const pair = (await call('/v1/auth/login', { email: user.email, password: user.password })).body as { refreshToken: string };
+    // The refresh waits on its token's row, and the deactivation, which has locked the user, queues behind it there;
+    // then the refresh takes the token and inserts the next one, which references the user.
+    await locker.query('BEGIN');
+    await locker.query(`SELECT 1 FROM identity.refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL FOR UPDATE`, [user.userId]);
+    let refreshed: Promise<{ status: number }>;
+    let deactivated: Promise<{ status: number }>;
+    try {
+      refreshed = call('/v1/auth/refresh', { refreshToken: pair.refreshToken }).then((r) => r);
+      await until(1);
+      deactivated = h.http
+        .post(`/v1/users/${user.userId}/deactivate`)
+        .set(await h.userHeaders(h.ownerOf(t)))
+        .send()
+        .then((r) => r);
+      await until(2);
+    } finally {
+      await locker.query('COMMIT');
+    }
+    expect((await deactivated).status).toBe(200);
+    expect([200, 401]).toContain((await refreshed).status);
+    // Whatever the refresh issued, the deactivated user cannot refresh again.
+    const { rows } = await h.admin.query<{ status: string }>('SELECT status FROM identity.users WHERE id = $1', [user.userId]);
+    expect(rows[0].status).toBe('deactivated');
+  });
+});

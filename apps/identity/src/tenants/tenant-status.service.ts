@@ -42,7 +42,8 @@ export class TenantStatusService {
       const tenant = await tx.manager.findOne(TenantEntity, {
         where: { id: tenantId },
         select: { id: true, status: true },
-        lock: { mode: 'pessimistic_write' },
+        // NO KEY UPDATE: queues other status changes without holding up the inserts that reference the tenant.
+        lock: { mode: 'for_no_key_update' },
       });
       if (!tenant) throw new NotFoundProblem(`tenant ${tenantId} not found`);
       const from = tenant.status;

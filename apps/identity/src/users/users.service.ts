@@ -195,10 +195,12 @@ export class UsersService {
   }
 
   private async findOrFail(tx: TenantTx, id: string, lock = false): Promise<UserEntity> {
-    // RLS hides other tenants' users, so another tenant's id is simply not found (404, not 403).
+    // RLS hides other tenants' users, so another tenant's id is simply not found (404, not 403). The lock is NO KEY
+    // UPDATE (no user's id changes): a refresh token inserted meanwhile takes KEY SHARE on its user through the foreign
+    // key, and under FOR UPDATE a refresh holding its token's row deadlocked with a deactivation revoking it.
     const user = await tx.manager.findOne(UserEntity, {
       where: { id },
-      ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+      ...(lock ? { lock: { mode: 'for_no_key_update' as const } } : {}),
     });
     if (!user) throw new NotFoundProblem(`user ${id} not found`);
     return user;
@@ -212,7 +214,7 @@ export class UsersService {
   private async assertAnotherOwner(tx: TenantTx, exceptId: string): Promise<void> {
     const owners = await tx.manager.find(UserEntity, {
       where: { role: 'owner', status: 'active' },
-      lock: { mode: 'pessimistic_write' },
+      lock: { mode: 'for_no_key_update' }, // as in findOrFail
     });
     if (!owners.some((o) => o.id !== exceptId))
       throw new ConflictProblem('a tenant must keep at least one active owner');
