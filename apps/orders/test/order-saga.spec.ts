@@ -358,6 +358,55 @@ describe('order saga handlers (through the inbox)', () => {
       { events: batch },
     );
 
+  it('locks the orders of a batch of several tenants in one order, so two batches naming the same orders cannot deadlock', async () => {
+    // Two tenants, an order each; tenant `first` sorts before `second`.
+    const [first, second] = [h.staff('owner'), h.staff('owner')].sort((x, y) => (x.tenantId < y.tenantId ? -1 : 1));
+    const ids: string[] = [];
+    for (const who of [first, second]) {
+      await h.seedVariant(who.tenantId, { sku: 'A-1', priceAmount: 1000 });
+      await h.seedVariant(who.tenantId, { sku: 'B-2', priceAmount: 250 });
+      const res = await h.placeOrder(who, orderBody([{ sku: 'A-1', quantity: 2 }, { sku: 'B-2', quantity: 4 }]));
+      expect(res.status).toBe(202);
+      ids.push(res.body.id);
+    }
+    const [a, b] = ids;
+    const inTenant = (e: EventEnvelope, tenantId: string) => ({ ...e, tenantid: tenantId });
+    // The inventory events of both orders in one transaction, the second tenant's first; their billing events in
+    // another, the first tenant's first (a consumer transaction joins partitions' batches in any order).
+    const inventoryBatch = [inTenant(confirmed(b), second.tenantId), inTenant(confirmed(a), first.tenantId)];
+    const billingBatch = [inTenant(paymentCreated(a), first.tenantId), inTenant(paymentCreated(b), second.tenantId)];
+    // A deadlock does not show in the outcome (the inbox redoes a failed batch event by event): it shows here.
+    const failures: string[] = [];
+    const original = OrderStore.lockMany.bind(OrderStore);
+    const lockMany = jest.spyOn(OrderStore, 'lockMany').mockImplementation(async (...args) => {
+      try {
+        return await original(...args);
+      } catch (e) {
+        failures.push((e as { code?: string }).code ?? String(e));
+        throw e;
+      }
+    });
+    // Both orders held by someone else, so that both transactions have taken their first lock before either goes on.
+    const holder = await h.admin.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM orders.orders WHERE id = ANY($1::uuid[]) FOR UPDATE', [ids]);
+      const batches = [inOneBatch(inventoryBatch), inOneBatch(billingBatch)];
+      for (let i = 0; i < 400; i++) {
+        const { rows } = await h.admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+        if (rows[0].n >= 2) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await holder.query('COMMIT');
+      await Promise.all(batches);
+    } finally {
+      holder.release();
+      lockMany.mockRestore();
+    }
+    expect(failures).toEqual([]);
+    for (const [who, id] of [[first, a], [second, b]] as const) expect((await h.getOrder(who, id)).body.status).toBe('awaiting_payment');
+  });
+
   it('does not let an event of another tenant touch an order', async () => {
     const id = await place();
     const foreign = confirmed(id);
