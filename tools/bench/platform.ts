@@ -12,15 +12,23 @@ import { descendantCpu, processCpu } from './proc-cpu';
 const root = path.resolve(__dirname, '../..');
 const SERVICES = ['identity', 'catalog', 'inventory', 'orders', 'billing'];
 
+/** Ports this process handed out: the kernel may give a just-closed ephemeral port again at once. */
+const handedOut = new Set<number>();
+
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.on('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const chosen = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(chosen));
+      });
     });
-  });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 export interface BenchPlatform {
