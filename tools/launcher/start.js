@@ -307,11 +307,16 @@ async function main() {
   log(`migrations done (${((Date.now() - started) / 1000).toFixed(1)}s)`);
   for (const svc of services) env[svc.urlEnv] = serviceUrls.get(svc.name);
   for (const svc of services) {
-    runTs(svc.main, { ...processEnv(env, svc), PORT: String(svc.port), SERVICE_NAME: svc.name }, { name: svc.name });
+    // A service the gateway reaches on this machine listens on the loopback only: its port is internal (/metrics and
+    // /openapi.json need no credentials), and a laptop's network should not see it.
+    const local = ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(serviceUrls.get(svc.name)).hostname);
+    runTs(svc.main, { ...processEnv(env, svc), PORT: String(svc.port), SERVICE_NAME: svc.name, ...(local ? { HOST: '127.0.0.1' } : {}) }, { name: svc.name });
   }
   await Promise.all(services.map((svc) => waitReady(svc.name, serviceUrls.get(svc.name))));
 
-  const gateway = runTs(services.gateway.main, { ...processEnv(env, null), PORT: String(gatewayPort) }, { name: services.gateway.name });
+  // The gateway's public port listens where HOST says (every interface by default); its metrics on the loopback.
+  const gatewayEnv = { ...processEnv(env, null), PORT: String(gatewayPort), METRICS_HOST: env.METRICS_HOST || '127.0.0.1' };
+  const gateway = runTs(services.gateway.main, gatewayEnv, { name: services.gateway.name });
   if (!gateway) return; // stopping
   // The gateway reports the metrics port it listens on: with METRICS_PORT=0 only it knows which one that is.
   const listening = new Promise((resolve) => gateway.on('message', (msg) => msg?.type === 'listening' && resolve(msg)));
@@ -323,7 +328,7 @@ async function main() {
   log(`API        ${base}/v1`);
   log(`API docs   ${base}/docs   (OpenAPI: ${base}/openapi.json)`);
   // The gateway's metrics are on a port of their own, not the public one (each service serves its own on its port).
-  log(`health     ${base}/health/ready   metrics (internal): http://localhost:${actualMetricsPort}/metrics`);
+  log(`health     ${base}/health/ready   metrics (internal): http://${gatewayEnv.METRICS_HOST.includes(':') ? `[${gatewayEnv.METRICS_HOST}]` : gatewayEnv.METRICS_HOST}:${actualMetricsPort}/metrics`);
   log('Ctrl-C stops everything');
 }
 

@@ -16,6 +16,8 @@ export const gatewayEnvSchema = baseConfigSchema.extend({
    * for the public (services serve theirs on their own, internal, ports). 0: any free port.
    */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /** The address the metrics port listens on; unset, every interface. `npm start` gives 127.0.0.1. */
+  METRICS_HOST: z.string().trim().min(1).optional(),
   /** Express `trust proxy` hop count: 0 means the client address is the socket's peer. */
   TRUST_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
   UPSTREAM_TIMEOUT_MS: ms(10_000),
@@ -59,8 +61,11 @@ export const gatewayEnvSchema = baseConfigSchema.extend({
 
 export interface GatewayConfig {
   port: number;
+  /** The public port's address (HOST); unset, every interface. */
+  host?: string;
   /** Where `/metrics` is served (not on `port`). */
   metricsPort: number;
+  metricsHost?: string;
   logLevel: LogLevel;
   shutdownTimeoutMs: number;
   internalTokenSecret: string;
@@ -102,7 +107,9 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   }));
   return {
     port: e.PORT,
+    host: e.HOST,
     metricsPort: e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     internalTokenSecret: e.INTERNAL_TOKEN_SECRET,

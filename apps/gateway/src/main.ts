@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 async function main(): Promise<void> {
   const config = loadGatewayConfig();
   const app = await createGatewayApp(config);
-  const metrics = await startMetricsServer(config.metricsPort);
+  const metrics = await startMetricsServer(config.metricsPort, config.metricsHost);
   app.get(ShutdownRegistry).registerShutdownHook('metrics server', () =>
     new Promise<void>((resolve) => {
       metrics.server.close(() => resolve());
@@ -18,7 +18,8 @@ async function main(): Promise<void> {
       metrics.server.closeAllConnections();
     }),
   );
-  await app.listen(config.port);
+  if (config.host) await app.listen(config.port, config.host);
+  else await app.listen(config.port);
   const logger = app.get<Logger>(GATEWAY_LOGGER);
   logger.info(
     { port: config.port, metricsPort: metrics.port, upstreams: config.upstreams.map(({ name, url }) => ({ name, url })) },

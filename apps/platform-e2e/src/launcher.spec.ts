@@ -6,6 +6,26 @@ import path from 'node:path';
 import { createHmac, randomUUID } from 'node:crypto';
 import { client, eventually, removeDataDir, SERVICES, startPlatform, type Platform } from './platform';
 
+/** Listening TCP sockets by port: the local addresses they are bound to (Linux's /proc/net/tcp and tcp6). */
+function listeningAddresses(): Map<number, string[]> {
+  const byPort = new Map<number, string[]>();
+  for (const [file, v6] of [['/proc/net/tcp', false], ['/proc/net/tcp6', true]] as const) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state !== '0A' || !local) continue; // 0A: LISTEN
+      const [hex, portHex] = local.split(':');
+      let address: string;
+      if (!v6) address = (hex.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)).join('.');
+      else if (/^0+$/.test(hex)) address = '::';
+      else if (hex === '00000000000000000000000001000000') address = '::1';
+      else address = hex;
+      const port = parseInt(portHex, 16);
+      byPort.set(port, [...(byPort.get(port) ?? []), address]);
+    }
+  }
+  return byPort;
+}
+
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
@@ -186,11 +206,17 @@ describe('npm start (tools/launcher)', () => {
     // the gateway take any free port for its metrics, and the printed URL is the one it took.
     const platform = await startPlatform({ METRICS_PORT: '0' }, { viaNpm: true });
     try {
-      const metricsUrl = /metrics \(internal\): (http:\/\/localhost:(\d+)\/metrics)/.exec(platform.output());
+      const metricsUrl = /metrics \(internal\): (http:\/\/127\.0\.0\.1:(\d+)\/metrics)/.exec(platform.output());
       expect(Number(metricsUrl?.[2])).toBeGreaterThan(0);
       const metrics = await fetch(metricsUrl?.[1] as string);
       expect(metrics.status).toBe(200);
       expect(await metrics.text()).toContain('# TYPE');
+      // The internal ports (each service's, the gateway's metrics) listen on the loopback only; the public one on
+      // every interface.
+      const listening = listeningAddresses();
+      for (const name of SERVICES) expect([name, listening.get(Number(new URL(platform.serviceUrl(name)).port))]).toEqual([name, ['127.0.0.1']]);
+      expect(listening.get(Number(metricsUrl?.[2]))).toEqual(['127.0.0.1']);
+      expect(listening.get(Number(new URL(platform.baseUrl).port))).toEqual(['::']);
       const api = client(platform.baseUrl);
       const slug = `keep-${randomUUID().slice(0, 8)}`;
       const owner = { email: `o@${slug}.test`, password: 'persistent password', name: 'Kim' };

@@ -95,7 +95,8 @@ export async function bootstrapService(options: BootstrapOptions): Promise<INest
   if (options.openapi) serveOpenApiDocument(app, createOpenApiDocument(app, options.openapi));
 
   trackResponses(app.getHttpServer() as Server);
-  if (options.host) await app.listen(options.port, options.host);
+  const host = options.host ?? config.HOST;
+  if (host) await app.listen(options.port, host);
   else await app.listen(options.port);
   const address = app.getHttpServer().address() as AddressInfo;
   logger.info({ port: address.port, config: redactConfig(config, baseConfigSchema) }, `${options.name} listening`);

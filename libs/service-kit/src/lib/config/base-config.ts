@@ -22,6 +22,8 @@ export const millisecondsSchema = z.coerce
  */
 export const baseConfigSchema = z.object({
   PORT: portSchema.default(3000),
+  /** The address the HTTP port listens on; unset, every interface (a container's). `npm start` gives services 127.0.0.1. */
+  HOST: z.string().trim().min(1).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** Gateway → service caller-context tokens (HS256). */
   INTERNAL_TOKEN_SECRET: secret(z.string().min(32)),
