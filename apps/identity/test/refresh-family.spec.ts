@@ -2,9 +2,9 @@ import { Client } from 'pg';
 import { expectProblem, IdentityHarness, type SignedUp } from './support/identity-harness';
 
 /**
- * A session's refreshes and its revocations (a rotated token replayed, a logout) meeting at the same moment. The
- * refresh of the live token is held after it has read its token (a superuser lock on `tenants`, which it reads
- * next); the revocation is sent meanwhile. Whatever the order, no token of the family may stay usable.
+ * A session's refreshes meeting its revocations (a rotated token replayed, a logout, the user's deactivation),
+ * interleaved by a superuser lock that holds one side where the test wants it. Whatever the order, no token of the
+ * family may stay usable, and neither side fails.
  */
 describe('refresh token families under concurrent revocation', () => {
   let h: IdentityHarness;
@@ -24,17 +24,6 @@ describe('refresh token families under concurrent revocation', () => {
   const call = async (path: string, body: object) =>
     h.http.post(path).set(await h.anonymousHeaders()).set('x-forwarded-for', '203.0.113.77').send(body);
 
-  async function untilWaiting(): Promise<void> {
-    for (let i = 0; i < 400; i++) {
-      const { rows } = await h.admin.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      );
-      if (rows[0].n >= 1) return;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error('the refresh never waited on the lock');
-  }
-
   /** Refreshes `live` while `tenants` is locked, runs `revoke` meanwhile, and returns both answers. */
   async function refreshDuring(live: string, revoke: () => Promise<{ status: number }>) {
     await locker.query('BEGIN');
@@ -43,7 +32,7 @@ describe('refresh token families under concurrent revocation', () => {
     let revoked: Promise<{ status: number }>;
     try {
       refreshed = call('/v1/auth/refresh', { refreshToken: live }).then((r) => r);
-      await untilWaiting();
+      await h.untilLockWaiters(1);
       revoked = revoke();
       // Let the revocation reach the database before the refresh goes on.
       await new Promise((r) => setTimeout(r, 150));
@@ -51,6 +40,17 @@ describe('refresh token families under concurrent revocation', () => {
       await locker.query('COMMIT');
     }
     return { refreshed: await refreshed, revoked: await revoked };
+  }
+
+  /** The refresh either lost to the revocation (401) or issued a token the revocation then took: none is live. */
+  async function expectSessionEnded(refreshed: { status: number; body: { refreshToken?: string } }): Promise<void> {
+    if (refreshed.status === 200) expectProblem(await call('/v1/auth/refresh', { refreshToken: String(refreshed.body.refreshToken) }), 401);
+    else expectProblem(refreshed as never, 401);
+    const { rows } = await h.admin.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM identity.refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL AND rotated_at IS NULL`,
+      [t.userId],
+    );
+    expect(rows[0].n).toBe(0);
   }
 
   const loginPair = async () => (await call('/v1/auth/login', { email: t.email, password: t.password })).body as { refreshToken: string };
@@ -62,14 +62,7 @@ describe('refresh token families under concurrent revocation', () => {
       call('/v1/auth/refresh', { refreshToken: first.refreshToken }).then((r) => r),
     );
     expect(revoked.status).toBe(401);
-    // The refresh either lost to the revocation or issued a token the revocation then took.
-    if (refreshed.status === 200) expectProblem(await call('/v1/auth/refresh', { refreshToken: String(refreshed.body.refreshToken) }), 401);
-    else expectProblem(refreshed as never, 401);
-    const { rows } = await h.admin.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM identity.refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL AND rotated_at IS NULL`,
-      [t.userId],
-    );
-    expect(rows[0].n).toBe(0);
+    await expectSessionEnded(refreshed);
   });
 
   it('a logout sent while the session refreshes ends the session', async () => {
@@ -78,43 +71,8 @@ describe('refresh token families under concurrent revocation', () => {
       call('/v1/auth/logout', { refreshToken: first.refreshToken }).then((r) => r),
     );
     expect(revoked.status).toBe(204);
-    if (refreshed.status === 200) expectProblem(await call('/v1/auth/refresh', { refreshToken: String(refreshed.body.refreshToken) }), 401);
-    else expectProblem(refreshed as never, 401);
-    const { rows } = await h.admin.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM identity.refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL AND rotated_at IS NULL`,
-      [t.userId],
-    );
-    expect(rows[0].n).toBe(0);
+    await expectSessionEnded(refreshed);
   });
-});
-
-describe('deactivation and refresh at the same moment', () => {
-  let h: IdentityHarness;
-  let t: SignedUp;
-  let locker: Client;
-  beforeAll(async () => {
-    h = await IdentityHarness.start();
-    t = await h.signup();
-    locker = new Client({ connectionString: h.db.url });
-    await locker.connect();
-  });
-  afterAll(async () => {
-    await locker.end();
-    await h.close();
-  });
-
-  const call = async (path: string, body: object) =>
-    h.http.post(path).set(await h.anonymousHeaders()).set('x-forwarded-for', '203.0.113.78').send(body);
-  const lockWaiters = async () =>
-    (
-      await h.admin.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      )
-    ).rows[0].n;
-  const until = async (n: number) => {
-    for (let i = 0; i < 400 && (await lockWaiters()) < n; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await lockWaiters()).toBeGreaterThanOrEqual(n);
-  };
 
   it('a refresh that took the token before the user row was locked for deactivation finishes: no deadlock, no 500', async () => {
     const user = await h.addUser(t, 'staff');
@@ -127,13 +85,13 @@ describe('deactivation and refresh at the same moment', () => {
     let deactivated: Promise<{ status: number }>;
     try {
       refreshed = call('/v1/auth/refresh', { refreshToken: pair.refreshToken }).then((r) => r);
-      await until(1);
+      await h.untilLockWaiters(1);
       deactivated = h.http
         .post(`/v1/users/${user.userId}/deactivate`)
         .set(await h.userHeaders(h.ownerOf(t)))
         .send()
         .then((r) => r);
-      await until(2);
+      await h.untilLockWaiters(2);
     } finally {
       await locker.query('COMMIT');
     }

@@ -20,28 +20,13 @@ describe('writes decided on the caller as of their own transaction', () => {
     await h.close();
   });
 
-  /** Backends of the runtime role waiting on a lock (heavyweight or advisory). */
-  async function waiters(): Promise<number> {
-    const { rows } = await h.admin.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-    );
-    return rows[0].n;
-  }
-  async function untilWaiters(n: number): Promise<void> {
-    for (let i = 0; i < 400; i++) {
-      if ((await waiters()) >= n) return;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error(`expected ${n} backends waiting on a lock`);
-  }
-
   /** Runs `stalled` while the idempotency claims wait on a table lock, `meanwhile` in between; returns the stalled answer. */
   async function stallClaims<T>(stalled: () => Promise<T>, meanwhile: () => Promise<void>): Promise<T> {
     await locker.query('BEGIN');
     await locker.query('LOCK TABLE identity.idempotency_keys IN ACCESS EXCLUSIVE MODE');
     const answer = stalled();
     try {
-      await untilWaiters(1);
+      await h.untilLockWaiters(1);
       await meanwhile();
     } finally {
       await locker.query('COMMIT');
@@ -102,9 +87,9 @@ describe('writes decided on the caller as of their own transaction', () => {
     let promote: Promise<{ status: number; body: { reason?: string } }>;
     try {
       demote = h.http.patch(`/v1/users/${b.userId}`).set(await h.userHeaders(a)).send({ role: 'viewer' }).then((r) => r);
-      await untilWaiters(1);
+      await h.untilLockWaiters(1);
       promote = h.http.patch(`/v1/users/${b.userId}`).set(await h.userHeaders(b)).send({ role: 'owner' }).then((r) => r);
-      await untilWaiters(2);
+      await h.untilLockWaiters(2);
     } finally {
       await locker.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]);
     }

@@ -12,6 +12,7 @@ import {
   type EventEnvelope,
 } from '@tessera/contracts';
 import { Inbox } from '@tessera/messaging';
+import { untilLockWaiters } from '@tessera/testing';
 import { OrderStore } from '../src/orders/order-store';
 import { envelope, orderBody, OrdersHarness, type Staff } from './support/orders-harness';
 
@@ -392,11 +393,7 @@ describe('order saga handlers (through the inbox)', () => {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM orders.orders WHERE id = ANY($1::uuid[]) FOR UPDATE', [ids]);
       const batches = [inOneBatch(inventoryBatch), inOneBatch(billingBatch)];
-      for (let i = 0; i < 400; i++) {
-        const { rows } = await h.admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
-        if (rows[0].n >= 2) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      expect(await untilLockWaiters((sql, params) => h.admin.query(sql, params).then((r) => r.rows), 2)).toBe(true);
       await holder.query('COMMIT');
       await Promise.all(batches);
     } finally {

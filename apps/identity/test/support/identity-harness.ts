@@ -4,7 +4,7 @@ import { CONTEXT_HEADER, type CallerContext, type Role } from '@tessera/contract
 import { ensureMessagingSchema } from '@tessera/messaging';
 import { runMigrations, runtimeDatabaseUrl } from '@tessera/persistence';
 import { loadConfig, signCallerContext } from '@tessera/service-kit';
-import { createTestDatabase, type TestDatabase } from '@tessera/testing';
+import { createTestDatabase, untilLockWaiters, type TestDatabase } from '@tessera/testing';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
 import { Pool } from 'pg';
 import request from 'supertest';
@@ -171,6 +171,13 @@ export class IdentityHarness {
 
   ownerOf(t: SignedUp): { tenantId: string; userId: string; role: Role } {
     return { tenantId: t.tenantId, userId: t.userId, role: 'owner' };
+  }
+
+  /** Waits until `count` backends wait on a lock (one a test holds as superuser); throws if they never do. */
+  async untilLockWaiters(count: number): Promise<void> {
+    if (!(await untilLockWaiters((sql, params) => this.admin.query(sql, params).then((r) => r.rows), count))) {
+      throw new Error(`${count} backends never waited on a lock`);
+    }
   }
 
   /**
