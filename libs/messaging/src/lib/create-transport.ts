@@ -1,4 +1,5 @@
 import type { EventTransport } from './core/transport.port';
+import { ensureMessagingSchema } from './postgres/messaging-schema';
 import { PostgresTransport } from './postgres/postgres.transport';
 import type { PostgresTransportOptions } from './postgres/postgres.transport';
 
@@ -29,6 +30,15 @@ export function parseKafkaBrokers(env: NodeJS.ProcessEnv): string[] | undefined 
     throw new Error(`KAFKA_BROKERS lists no broker (${JSON.stringify(raw)}): give host:port[,host:port...], or leave it unset for the postgres log`);
   }
   return brokers;
+}
+
+/**
+ * A service migration's `beforeRun` (migrationCli): with the postgres transport (KAFKA_BROKERS unset), creates the
+ * shared `messaging` schema the relay publishes into (idempotent), so that migrating grants the runtime role its DML
+ * there. A KAFKA_BROKERS listing no broker is refused here as the services refuse it, not taken for Kafka.
+ */
+export async function ensureMessagingSchemaUnlessKafka(adminUrl: string, env: NodeJS.ProcessEnv): Promise<void> {
+  if (!parseKafkaBrokers(env)) await ensureMessagingSchema(adminUrl);
 }
 
 /**
