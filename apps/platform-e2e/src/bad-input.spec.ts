@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { client, eventually, removeDataDir, signUp, startPlatform, type Platform } from './platform';
 import { receiveStock } from './stock';
+import { ContractChecker, type OpenApiDocument } from './contract';
 
 /**
  * Every operation of the merged OpenAPI document, called through the gateway with bad input: malformed and
@@ -14,6 +15,7 @@ describe('bad input on every route (walks /openapi.json)', () => {
   let api: ReturnType<typeof client>;
   let token: string;
   let spec: OpenApi;
+  let checker: ContractChecker;
   const ids: Record<string, string> = {};
   let locationId = '';
   const slug = `fuzz-${randomUUID().slice(0, 8)}`;
@@ -21,8 +23,15 @@ describe('bad input on every route (walks /openapi.json)', () => {
 
   beforeAll(async () => {
     platform = await startPlatform({ RATE_LIMIT_ADDRESS_POINTS: '1000000', RATE_LIMIT_TENANT_POINTS: '1000000' });
-    api = client(platform.baseUrl);
-    spec = (await api<OpenApi>('GET', '/openapi.json')).body;
+    const raw = client(platform.baseUrl);
+    spec = (await raw<OpenApi>('GET', '/openapi.json')).body;
+    // Every answer to a documented path is also checked against the document (status, media type, body).
+    checker = new ContractChecker(spec as OpenApiDocument);
+    api = async (method, url, opts) => {
+      const res = await raw(method, url, opts);
+      if (url.startsWith('/v1/')) checker.check(method, url, res);
+      return res;
+    };
     // A `mall` tenant with one of everything, so that path parameters can name real resources.
     ({ token } = await signUp(api, { slug, type: 'mall', defaultCurrency: 'EUR', password }));
     const as = (method: string, url: string, body?: unknown) => api(method, url, { token, body });
@@ -251,6 +260,10 @@ describe('bad input on every route (walks /openapi.json)', () => {
     expect(failures).toEqual([]);
     // Every operation was actually exercised.
     for (const { path, method } of operations) expect(calls.get(`${method} ${path}`) ?? 0).toBeGreaterThan(0);
+  });
+
+  it('gave, to all of the above, only answers the OpenAPI document describes', () => {
+    expect(checker.violations).toEqual([]);
   });
 });
 

@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Module, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiProperty } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Min, MinLength, ValidateNested } from 'class-validator';
 import { z } from 'zod';
 import {
   Caller,
@@ -56,6 +56,11 @@ class PatchWidgetDto {
   @IsOptional()
   @IsString()
   name?: string;
+
+  @ApiProperty({ required: false, nullable: true, enum: ['red', 'blue'] })
+  @IsOptional()
+  @IsIn(['red', 'blue'])
+  color?: 'red' | 'blue' | null;
 }
 
 /** How many `/widgets/slow` requests have reached and left their handler (shutdown tests watch it). */
@@ -67,6 +72,7 @@ const positionSchema = z.object({ after: z.number().int() });
 class WidgetsController {
   @Post()
   @Roles('owner', 'admin')
+  @ApiConflictResponse({ description: 'a widget of that name exists' })
   create(@Body() dto: CreateWidgetDto, @Caller() caller: CallerContext) {
     return {
       widget: dto,

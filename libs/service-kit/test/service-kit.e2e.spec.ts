@@ -399,5 +399,18 @@ describe('bootstrapService', () => {
       expect(res.body.components.schemas.CreateWidgetDto.properties).toHaveProperty('quantity');
       expect(res.body.paths['/health/live']).toBeUndefined();
     });
+
+    it('documents the problem+json body of error responses declared with a description only', async () => {
+      const res = await request(server).get('/openapi.json');
+      expect(res.body.paths['/widgets'].post.responses['409']).toEqual({
+        description: 'a widget of that name exists',
+        content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+      });
+    });
+
+    it('lists null in a nullable enum, as OpenAPI 3.0.3 requires for the null to be valid', async () => {
+      const res = await request(server).get('/openapi.json');
+      expect(res.body.components.schemas.PatchWidgetDto.properties.color).toMatchObject({ nullable: true, enum: ['red', 'blue', null] });
+    });
   });
 });

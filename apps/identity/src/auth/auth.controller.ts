@@ -5,7 +5,7 @@ import { Public } from '@tessera/service-kit';
 import { clientAddress } from '../common/client-address';
 import { AccessTokenIssuer } from './access-token.issuer';
 import { AuthService, TooManyAttemptsProblem } from './auth.service';
-import { LoginDto, RefreshDto, TokenPairDto } from './dto/auth.dto';
+import { JwksDto, LoginDto, RefreshDto, TokenPairDto } from './dto/auth.dto';
 
 @ApiTags('auth')
 @Controller()
@@ -61,6 +61,7 @@ export class AuthController {
   @Get('.well-known/jwks.json')
   @Public()
   @Header('Cache-Control', 'public, max-age=300')
+  @ApiOkResponse({ type: JwksDto })
   jwks(): ReturnType<AccessTokenIssuer['jwks']> {
     return this.issuer.jwks();
   }

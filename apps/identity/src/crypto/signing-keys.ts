@@ -8,9 +8,6 @@ export interface SigningKey {
   publicJwk: JWK;
 }
 
-// Members of an EC private JWK that must never be published.
-const PRIVATE_MEMBERS = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']);
-
 /**
  * Loads `JWT_SIGNING_KEYS` (a JSON array of private EC P-256 JWKs, each with `kid`). The first key signs;
  * every key is published in the JWKS so tokens signed before a rotation still verify until they expire.
@@ -32,11 +29,9 @@ export async function loadSigningKeys(json: string): Promise<SigningKey[]> {
       throw new Error(`JWT signing key "${raw.kid}" must be a private EC P-256 JWK (ES256)`);
     }
     const privateKey = (await importJWK(raw, SIGNING_ALG)) as CryptoKey;
-    const publicJwk: JWK = { use: 'sig', alg: SIGNING_ALG };
-    for (const [name, value] of Object.entries(raw)) {
-      if (!PRIVATE_MEMBERS.has(name) && name !== 'key_ops' && name !== 'ext')
-        (publicJwk as Record<string, unknown>)[name] = value;
-    }
+    // Published member by member: what a verifier needs and nothing else the configured JWK may carry (its private
+    // part, or a `use` or `alg` that would contradict how the key is used).
+    const publicJwk: JWK = { kty: 'EC', crv: 'P-256', x: raw.x, y: raw.y, kid: raw.kid, use: 'sig', alg: SIGNING_ALG };
     keys.push({ kid: raw.kid, privateKey, publicJwk });
   }
   if (new Set(keys.map((k) => k.kid)).size !== keys.length) throw new Error('JWT signing key ids must be unique');

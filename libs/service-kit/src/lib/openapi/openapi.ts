@@ -43,7 +43,13 @@ export const problemSchema: SchemaObject = {
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
-/** Adds the Problem schema and, to every operation without one, a `default` problem+json response. */
+const problemContent = () => ({ [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } });
+
+/**
+ * Adds the Problem schema; to every operation without one, a `default` problem+json response; and to every error
+ * response a controller declared with only a description (`@ApiConflictResponse({ description })`), the problem+json
+ * body it is really answered with, so that a generated client reads it.
+ */
 function withProblemResponses(document: OpenAPIObject): OpenAPIObject {
   document.components = document.components ?? {};
   document.components.schemas = { ...(document.components.schemas ?? {}), Problem: problemSchema };
@@ -52,13 +58,31 @@ function withProblemResponses(document: OpenAPIObject): OpenAPIObject {
       const operation = pathItem[method];
       if (!operation) continue;
       operation.responses = operation.responses ?? {};
-      operation.responses['default'] = operation.responses['default'] ?? {
-        description: 'Problem (RFC 9457)',
-        content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } },
-      };
+      for (const [status, response] of Object.entries(operation.responses)) {
+        if (Number(status) >= 400 && response && 'description' in response && !response.content) response.content = problemContent();
+      }
+      operation.responses['default'] = operation.responses['default'] ?? { description: 'Problem (RFC 9457)', content: problemContent() };
     }
   }
   return document;
+}
+
+/**
+ * OpenAPI 3.0.3 says `nullable` does not widen `enum`: a nullable enum must list `null` itself, or validators (and
+ * generated clients) refuse the null the service sends. @nestjs/swagger writes `nullable: true` beside the enum
+ * only, so the null is added here, in every schema of the document.
+ */
+function withNullInNullableEnums(node: unknown): void {
+  if (Array.isArray(node)) {
+    node.forEach(withNullInNullableEnums);
+    return;
+  }
+  if (!node || typeof node !== 'object') return;
+  const schema = node as Record<string, unknown>;
+  if (schema['nullable'] === true && Array.isArray(schema['enum']) && !schema['enum'].includes(null)) {
+    schema['enum'] = [...schema['enum'], null];
+  }
+  for (const [key, value] of Object.entries(schema)) if (key !== 'enum' && key !== 'example') withNullInNullableEnums(value);
 }
 
 /** The service's OpenAPI 3 document, generated from its controllers and DTOs. */
@@ -73,7 +97,10 @@ export function createOpenApiDocument(app: INestApplication, options: OpenApiOpt
     )
     .addSecurityRequirements(CALLER_CONTEXT_SCHEME)
     .build();
-  return withProblemResponses(SwaggerModule.createDocument(app, config));
+  const document = withProblemResponses(SwaggerModule.createDocument(app, config));
+  withNullInNullableEnums(document.components?.schemas);
+  withNullInNullableEnums(document.paths);
+  return document;
 }
 
 /** Serves the document at `/openapi.json` (public: the gateway merges it). Call before the app is initialised. */

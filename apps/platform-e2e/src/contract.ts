@@ -1,0 +1,133 @@
+import Ajv, { type AnySchema, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { ApiResponse, client } from './platform';
+
+/** The parts of an OpenAPI 3.0 document the checker reads. */
+export interface OpenApiDocument {
+  paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>>;
+  components?: { schemas?: Record<string, unknown> };
+}
+
+/** Each component schema is registered under its own id; references are rewritten to it. */
+const COMPONENT_PREFIX = '#/components/schemas/';
+const componentId = (name: string) => `openapi-component-${name}`;
+/** RFC 9457 lets a problem carry extension members, so the problem schema stays open; every other object is closed. */
+const OPEN_SCHEMAS = new Set(['Problem']);
+const METHODS = new Set(['get', 'put', 'post', 'patch', 'delete']);
+
+/**
+ * Checks answers of the gateway against the merged OpenAPI document: the status must be documented (a 2xx
+ * explicitly, an error at least under `default`), the media type must be the documented one, and the body must
+ * validate against the documented schema, with objects closed (a field the document does not name is a
+ * violation: a consumer generating a client from the document would never see it).
+ */
+export class ContractChecker {
+  private readonly ajv = new Ajv({ allErrors: true });
+  private readonly validators = new Map<string, ValidateFunction>();
+  private readonly routes: { method: string; template: string; pattern: RegExp; params: number }[] = [];
+  /** `METHOD /template` of every operation answered with a checked 2xx. */
+  readonly covered = new Set<string>();
+  readonly violations: string[] = [];
+
+  constructor(private readonly doc: OpenApiDocument) {
+    addFormats(this.ajv);
+    // Annotations of OpenAPI's schema dialect that JSON Schema does not know; `nullable` Ajv reads itself.
+    this.ajv.addVocabulary(['example', 'xml', 'externalDocs']);
+    for (const [name, schema] of Object.entries(doc.components?.schemas ?? {})) {
+      this.ajv.addSchema((OPEN_SCHEMAS.has(name) ? rebase(schema) : closed(rebase(schema))) as AnySchema, componentId(name));
+    }
+    for (const [template, operations] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(operations).filter((m) => METHODS.has(m))) {
+        const params = (template.match(/\{[^}]+\}/g) ?? []).length;
+        const pattern = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`);
+        this.routes.push({ method: method.toUpperCase(), template, pattern, params });
+      }
+    }
+  }
+
+  /** Every operation of the document, as `METHOD /template`. */
+  operations(): string[] {
+    return this.routes.map((r) => `${r.method} ${r.template}`);
+  }
+
+  /** Checks one answer; returns its violations (also kept in `violations`). */
+  check(method: string, url: string, res: ApiResponse): string[] {
+    const found: string[] = [];
+    const path = url.split('?')[0];
+    const label = `${method} ${url} → ${res.status}`;
+    // A literal segment wins over a parameter: /v1/inventory/hot-skus before /v1/inventory/hot-skus/{sku}.
+    const route = this.routes
+      .filter((r) => r.method === method && r.pattern.test(path))
+      .sort((a, b) => a.params - b.params)[0];
+    if (!route) {
+      found.push(`${label}: no such operation in the document`);
+    } else {
+      const responses = this.doc.paths[route.template][route.method.toLowerCase()].responses ?? {};
+      const key = String(res.status) in responses ? String(res.status) : 'default';
+      const documented = responses[key];
+      if (res.status >= 500) found.push(`${label}: a server error`);
+      if (res.status < 400 && key === 'default') found.push(`${label}: status ${res.status} is not documented`);
+      else if (!documented) found.push(`${label}: status ${res.status} is not documented and there is no default`);
+      else found.push(...this.checkBody(label, route, key, documented.content, res));
+      if (res.status >= 200 && res.status < 300 && found.length === 0) this.covered.add(`${route.method} ${route.template}`);
+    }
+    this.violations.push(...found);
+    return found;
+  }
+
+  private checkBody(
+    label: string,
+    route: { method: string; template: string },
+    key: string,
+    content: Record<string, { schema?: unknown }> | undefined,
+    res: ApiResponse,
+  ): string[] {
+    const mediaType = (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    const hasBody = res.body !== undefined && res.body !== '';
+    if (!content || Object.keys(content).length === 0) {
+      return hasBody ? [`${label}: the document promises no body, the answer has one (${mediaType})`] : [];
+    }
+    const media = content[mediaType];
+    if (!media) return [`${label}: media type ${mediaType || '(none)'} is not one of ${Object.keys(content).join(', ')}`];
+    if (!media.schema) return [];
+    const id = `${route.method} ${route.template} ${key} ${mediaType}`;
+    let validate = this.validators.get(id);
+    if (!validate) {
+      validate = this.ajv.compile(closed(rebase(media.schema)) as AnySchema);
+      this.validators.set(id, validate);
+    }
+    if (validate(res.body)) return [];
+    return (validate.errors ?? []).map((e) => {
+      const extra = e.keyword === 'additionalProperties' ? ` '${String(e.params['additionalProperty'])}'` : '';
+      return `${label}: body${e.instancePath} ${e.message}${extra}`;
+    });
+  }
+}
+
+/** The gateway client, every answer checked against the document as it arrives. */
+export function checkedClient(call: ReturnType<typeof client>, checker: ContractChecker): ReturnType<typeof client> {
+  return async (method, url, opts) => {
+    const res = await call(method, url, opts);
+    checker.check(method, url, res);
+    return res;
+  };
+}
+
+/** `#/components/schemas/X` references point to X's own registered schema. */
+function rebase(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(rebase);
+  if (!schema || typeof schema !== 'object') return schema;
+  return Object.fromEntries(
+    Object.entries(schema).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' && v.startsWith(COMPONENT_PREFIX) ? componentId(v.slice(COMPONENT_PREFIX.length)) : k === 'example' ? v : rebase(v)]),
+  );
+}
+
+/** Objects that list their properties and say nothing of others accept no others. */
+function closed(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(closed);
+  if (!schema || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) out[k] = k === 'example' || k === 'enum' ? v : closed(v);
+  if (out['properties'] && !('additionalProperties' in out)) out['additionalProperties'] = false;
+  return out;
+}
