@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { client, eventually, removeDataDir, signUp, startPlatform, type Platform } from './platform';
 import { receiveStock } from './stock';
-import { ContractChecker, type OpenApiDocument } from './contract';
+import { documentedClient, type ContractChecker } from './contract';
 
 /**
  * Every operation of the merged OpenAPI document, called through the gateway with bad input: malformed and
@@ -23,15 +23,9 @@ describe('bad input on every route (walks /openapi.json)', () => {
 
   beforeAll(async () => {
     platform = await startPlatform({ RATE_LIMIT_ADDRESS_POINTS: '1000000', RATE_LIMIT_TENANT_POINTS: '1000000' });
-    const raw = client(platform.baseUrl);
-    spec = (await raw<OpenApi>('GET', '/openapi.json')).body;
-    // Every answer to a documented path is also checked against the document (status, media type, body).
-    checker = new ContractChecker(spec as OpenApiDocument);
-    api = async (method, url, opts) => {
-      const res = await raw(method, url, opts);
-      if (url.startsWith('/v1/')) checker.check(method, url, res);
-      return res;
-    };
+    // Every answer to an API path is also checked against the document (status, media type, body).
+    ({ api, checker } = await documentedClient(platform.baseUrl));
+    spec = (await api<OpenApi>('GET', '/openapi.json')).body;
     // A `mall` tenant with one of everything, so that path parameters can name real resources.
     ({ token } = await signUp(api, { slug, type: 'mall', defaultCurrency: 'EUR', password }));
     const as = (method: string, url: string, body?: unknown) => api(method, url, { token, body });

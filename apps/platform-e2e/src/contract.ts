@@ -1,6 +1,6 @@
 import Ajv, { type AnySchema, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { ApiResponse, client } from './platform';
+import { client, type ApiResponse } from './platform';
 
 /** The parts of an OpenAPI 3.0 document the checker reads. */
 export interface OpenApiDocument {
@@ -14,6 +14,7 @@ const componentId = (name: string) => `openapi-component-${name}`;
 /** RFC 9457 lets a problem carry extension members, so the problem schema stays open; every other object is closed. */
 const OPEN_SCHEMAS = new Set(['Problem']);
 const METHODS = new Set(['get', 'put', 'post', 'patch', 'delete']);
+const UNKNOWN_PATH_CONTENT = { 'application/problem+json': { schema: { $ref: `${COMPONENT_PREFIX}Problem` } } };
 
 /**
  * Checks answers of the gateway against the merged OpenAPI document: the status must be documented (a 2xx
@@ -60,7 +61,9 @@ export class ContractChecker {
       .filter((r) => r.method === method && r.pattern.test(path))
       .sort((a, b) => a.params - b.params)[0];
     if (!route) {
-      found.push(`${label}: no such operation in the document`);
+      // A path the document does not have: only a 404 problem is the right answer.
+      if (res.status !== 404) found.push(`${label}: no such operation in the document`);
+      else found.push(...this.checkBody(label, { method, template: '(unknown)' }, '404', UNKNOWN_PATH_CONTENT, res));
     } else {
       const responses = this.doc.paths[route.template][route.method.toLowerCase()].responses ?? {};
       const key = String(res.status) in responses ? String(res.status) : 'default';
@@ -104,13 +107,25 @@ export class ContractChecker {
   }
 }
 
-/** The gateway client, every answer checked against the document as it arrives. */
+/** The public API's paths; the gateway's own pages (/docs, /openapi.json, /health) are not in the document. */
+const API_PATH = /^\/(v1|\.well-known)\//;
+
+/** The gateway client, every answer to an API path checked against the document as it arrives. */
 export function checkedClient(call: ReturnType<typeof client>, checker: ContractChecker): ReturnType<typeof client> {
   return async (method, url, opts) => {
     const res = await call(method, url, opts);
-    checker.check(method, url, res);
+    if (API_PATH.test(url)) checker.check(method, url, res);
     return res;
   };
+}
+
+/** A client of the gateway at `baseUrl` whose answers are checked against the document it serves. */
+export async function documentedClient(baseUrl: string): Promise<{ api: ReturnType<typeof client>; checker: ContractChecker }> {
+  const call = client(baseUrl);
+  const doc = await call<OpenApiDocument>('GET', '/openapi.json');
+  if (doc.status !== 200) throw new Error(`GET /openapi.json: HTTP ${doc.status}`);
+  const checker = new ContractChecker(doc.body);
+  return { api: checkedClient(call, checker), checker };
 }
 
 /** `#/components/schemas/X` references point to X's own registered schema. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { client, eventually, removeDataDir, signUp, startPlatform, type ApiResponse, type Platform } from './platform';
+import { documentedClient, type ContractChecker } from './contract';
+import { type client, eventually, removeDataDir, signUp, startPlatform, type ApiResponse, type Platform } from './platform';
 import { receiveStock } from './stock';
 
 /**
@@ -12,6 +13,7 @@ import { receiveStock } from './stock';
 describe('Idempotency-Key under concurrent retries (walks /openapi.json)', () => {
   let platform: Platform & { startupMs: number };
   let api: ReturnType<typeof client>;
+  let checker: ContractChecker;
   let token: string;
   let locationId: string;
   const slug = `idem-${randomUUID().slice(0, 8)}`;
@@ -19,7 +21,7 @@ describe('Idempotency-Key under concurrent retries (walks /openapi.json)', () =>
 
   beforeAll(async () => {
     platform = await startPlatform({ RATE_LIMIT_ADDRESS_POINTS: '1000000', RATE_LIMIT_TENANT_POINTS: '1000000' });
-    api = client(platform.baseUrl);
+    ({ api, checker } = await documentedClient(platform.baseUrl));
     ({ token } = await signUp(api, { slug, type: 'mall', defaultCurrency: 'EUR', password }));
     await api('POST', '/v1/products', { token, body: { title: 'Brick', status: 'active', variants: [{ sku: 'IDEM-1', priceAmount: 100, currency: 'EUR' }] } });
     locationId = (await api('POST', '/v1/inventory/locations', { token, body: { code: 'MAIN', name: 'Main' } })).body.id;
@@ -135,5 +137,9 @@ describe('Idempotency-Key under concurrent retries (walks /openapi.json)', () =>
       expect(reused.headers.get('content-type')).toMatch(/application\/problem\+json/);
       expect((await count()) - before).toBe(created);
     }
+  });
+
+  it('answered only as the OpenAPI document describes', () => {
+    expect(checker.violations).toEqual([]);
   });
 });

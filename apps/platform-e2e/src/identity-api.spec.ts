@@ -4,7 +4,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { SignJWT, importJWK, type JWK } from 'jose';
-import { client, eventually, signUp, startPlatform, removeDataDir, type Platform } from './platform';
+import { documentedClient, type ContractChecker } from './contract';
+import { type client, eventually, signUp, startPlatform, removeDataDir, type Platform } from './platform';
 
 /**
  * The public API of the platform foundation, driven through the gateway of a platform started by the launcher,
@@ -13,6 +14,7 @@ import { client, eventually, signUp, startPlatform, removeDataDir, type Platform
 describe('identity through the gateway (npm start)', () => {
   let platform: Platform & { startupMs: number };
   let api: ReturnType<typeof client>;
+  let checker: ContractChecker;
   const slugA = `acme-${randomUUID().slice(0, 8)}`;
   const slugB = `brick-${randomUUID().slice(0, 8)}`;
   const ownerA = { email: `owner@${slugA}.test`, password: 'correct horse battery', name: 'Ada Owner' };
@@ -23,7 +25,7 @@ describe('identity through the gateway (npm start)', () => {
 
   beforeAll(async () => {
     platform = await startPlatform({ API_KEY_CACHE_TTL_MS: '500', RATE_LIMIT_AUTH_POINTS: '1000' });
-    api = client(platform.baseUrl);
+    ({ api, checker } = await documentedClient(platform.baseUrl));
   });
 
   afterAll(async () => {
@@ -383,4 +385,8 @@ describe('identity through the gateway (npm start)', () => {
     // Other tenants never noticed.
     expect((await api('GET', '/v1/me', { token: tokensB.accessToken })).status).toBe(200);
   }, 90_000);
+
+  it('answered only as the OpenAPI document describes', () => {
+    expect(checker.violations).toEqual([]);
+  });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { checkedClient, ContractChecker, type OpenApiDocument } from './contract';
+import { documentedClient, type ContractChecker } from './contract';
 import { client, eventually, type ApiResponse, removeDataDir, startPlatform, type Platform } from './platform';
 import { receiveStock } from './stock';
 
@@ -26,11 +26,7 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
 
   beforeAll(async () => {
     platform = await startPlatform({ RATE_LIMIT_ADDRESS_POINTS: '1000000', RATE_LIMIT_TENANT_POINTS: '1000000' });
-    const raw = client(platform.baseUrl);
-    const doc = await raw<OpenApiDocument>('GET', '/openapi.json');
-    expect(doc.status).toBe(200);
-    checker = new ContractChecker(doc.body);
-    api = checkedClient(raw, checker);
+    ({ api, checker } = await documentedClient(platform.baseUrl));
   });
 
   afterAll(async () => {
@@ -182,7 +178,7 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
     expect(checker.violations).toEqual([]);
   });
 
-  it('would see an undocumented field, a missing one, an undocumented status and a wrong media type', () => {
+  it('would see an undocumented field, a missing one, an undocumented status, a wrong media type and an unknown path', () => {
     const headers = (type: string) => new Headers({ 'content-type': type });
     const found = (res: ApiResponse) => checker.check('GET', '/v1/inventory/settings', res);
     const settings = { reservationTtlSeconds: 900, cashOnDeliveryTtlSeconds: 86400 };
@@ -196,6 +192,11 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
     ]);
     expect(found({ status: 200, headers: headers('text/plain'), body: 'ok' })).toHaveLength(1);
     expect(found({ status: 404, headers: headers('application/problem+json'), body: { type: 'x', title: 'Not Found' } })).not.toEqual([]);
+    const notFound = { type: 'https://tessera.dev/problems/not-found', title: 'Not Found', status: 404, code: 'not_found' };
+    expect(checker.check('GET', '/v1/nothing-here', { status: 404, headers: headers('application/problem+json'), body: notFound })).toEqual([]);
+    expect(checker.check('GET', '/v1/nothing-here', { status: 200, headers: headers('application/json'), body: {} })).toEqual([
+      'GET /v1/nothing-here → 200: no such operation in the document',
+    ]);
     checker.violations.length = 0;
   });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { deadlocks, SAGA_GROUPS, unpublished, type EventLog, type EventLogFactory } from './event-log';
-import { client, eventually, removeDataDir, startPlatform, type Platform } from './platform';
+import { documentedClient, type ContractChecker } from './contract';
+import { eventually, removeDataDir, startPlatform, type client, type Platform } from './platform';
 import { receiveStock } from './stock';
 
 type Api = ReturnType<typeof client>;
@@ -36,6 +37,7 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
     let platform: Platform;
     let eventLog: EventLog;
     let api: Api;
+    let checker: ContractChecker;
     let token: string;
     let locationA: string;
     let locationB: string;
@@ -53,7 +55,7 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
         // One login serves the whole file, which on a slow Kafka run can outlast the default 15 minutes.
         ACCESS_TOKEN_TTL_SECONDS: '3600',
       });
-      api = client(platform.baseUrl);
+      ({ api, checker } = await documentedClient(platform.baseUrl));
       eventLog = options.eventLog(platform);
       const slug = `o2c-${randomUUID().slice(0, 8)}`;
       const owner = { email: `owner@${slug}.test`, password: 'order to cash pw', name: 'Olga' };
@@ -538,6 +540,10 @@ export function describeOrderToCash(transport: string, extraEnv: () => Promise<R
     }, 420_000);
 
     if (carried) it(`carried the saga's events on the ${transport} transport`, carried);
+
+    it('answered only as the OpenAPI document describes', () => {
+      expect(checker.violations).toEqual([]);
+    });
   });
 }
 
