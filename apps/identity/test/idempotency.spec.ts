@@ -130,6 +130,73 @@ describe('Idempotency-Key on identity create routes', () => {
     expect(corrected.headers['idempotent-replayed']).toBeUndefined();
   });
 
+  describe('POST /v1/tenants (signup: no tenant yet, the key names the one it creates)', () => {
+    const signupBody = (n: string) => ({ name: `Shop ${n}`, slug: `shop-${n}`, owner: { email: `owner-${n}@example.com`, password: 'a long enough password', name: 'Owner' } });
+    const signup = async (body: object, key?: string) =>
+      h.http
+        .post('/v1/tenants')
+        .set({ ...(await h.anonymousHeaders()), ...(key ? { 'Idempotency-Key': key } : {}) })
+        .send(body);
+    const tenantRows = async (slug: string): Promise<number> =>
+      (await h.admin.query('SELECT count(*)::int AS n FROM identity.tenants WHERE slug = $1', [slug])).rows[0].n;
+    const createdEvents = async (tenantId: string): Promise<number> =>
+      (await h.admin.query(`SELECT count(*)::int AS n FROM identity.outbox_events WHERE tenant_id = $1 AND type = 'identity.tenant.created'`, [tenantId])).rows[0].n;
+
+    it('replays the first 201 for a resent signup instead of 409 slug_taken, creating one tenant', async () => {
+      const n = unique();
+      const first = await signup(signupBody(n), `signup-${n}`);
+      expect(first.status).toBe(201);
+      const again = await signup(signupBody(n), `signup-${n}`);
+      expect([again.status, again.headers['idempotent-replayed']]).toEqual([201, 'true']);
+      expect(again.body).toEqual(first.body);
+      expect(await tenantRows(`shop-${n}`)).toBe(1);
+      expect(await createdEvents(first.body.tenant.id)).toBe(1);
+      // Without the key, a resend is what it always was: the slug is taken.
+      expect((await signup(signupBody(n))).body.reason).toBe('slug_taken');
+    });
+
+    it('answers 422 for the key with another body (another password too), and creates nothing', async () => {
+      const n = unique();
+      expect((await signup(signupBody(n), `signup-${n}`)).status).toBe(201);
+      const other = unique();
+      const res = await signup(signupBody(other), `signup-${n}`);
+      expectProblem(res, 422);
+      expect(res.body.reason).toBe('idempotency_key_reused');
+      const samePeopleOtherPassword = signupBody(n);
+      samePeopleOtherPassword.owner.password = 'another long password';
+      expectProblem(await signup(samePeopleOtherPassword, `signup-${n}`), 422);
+      expect(await tenantRows(`shop-${other}`)).toBe(0);
+    });
+
+    it('frees the key of a signup that failed (slug taken), so the corrected one can use it', async () => {
+      const taken = unique();
+      expect((await signup(signupBody(taken))).status).toBe(201);
+      const n = unique();
+      expectProblem(await signup({ ...signupBody(n), slug: `shop-${taken}` }, `signup-${n}`), 409);
+      const corrected = await signup(signupBody(n), `signup-${n}`);
+      expect([corrected.status, corrected.headers['idempotent-replayed']]).toEqual([201, undefined]);
+    });
+
+    it('answers two signups sent at once with the same key with one tenant: one 201, the other 201 replayed or 409', async () => {
+      const n = unique();
+      const [a, b] = await Promise.all([signup(signupBody(n), `signup-${n}`), signup(signupBody(n), `signup-${n}`)]);
+      const statuses = [a.status, b.status].sort();
+      expect([[201, 201], [201, 409]]).toContainEqual(statuses);
+      expect(await tenantRows(`shop-${n}`)).toBe(1);
+    });
+
+    it('leads a key to a tenant id no one can compute without identity\'s secret', async () => {
+      const n = unique();
+      const res = await signup(signupBody(n), `signup-${n}`);
+      const unkeyed = createHash('sha256').update(`signup-${n}`).digest('hex');
+      expect(res.body.tenant.id.replace(/-/g, '')).not.toBe(unkeyed.slice(0, 32));
+      expect(res.body.tenant.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      // The key is kept in the tenant it created, where a resend finds it.
+      const { rows } = await h.admin.query('SELECT tenant_id FROM identity.idempotency_keys WHERE key = $1', [`signup-${n}`]);
+      expect(rows).toEqual([{ tenant_id: res.body.tenant.id }]);
+    });
+  });
+
   it('purges expired keys in the background (the run its timer makes), keeping live ones', async () => {
     const route = ROUTES[0];
     const t = await tenantFor(route, 'purge');

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
 import { documentedClient, type ContractChecker } from './contract';
 import { type client, eventually, removeDataDir, signUp, startPlatform, type ApiResponse, type Platform } from './platform';
 import { receiveStock } from './stock';
@@ -65,7 +66,20 @@ describe('Idempotency-Key under concurrent retries (walks /openapi.json)', () =>
     const items = (path: string) => async () => ((await api('GET', path, { token })).body.items as unknown[]).length;
     const onHand = async () => (await api('GET', '/v1/inventory/levels?sku=IDEM-1', { token })).body.items[0].onHand as number;
     const [retried, another] = [await failedPayment(), await failedPayment()];
+    // A signup creates a tenant no caller of this one can list: counted in the database.
+    const signupSlug = `idem-new-${randomUUID().slice(0, 8)}`;
+    const tenantsNamed = async () => {
+      const db = new Client({ connectionString: platform.adminUrl() });
+      await db.connect();
+      try {
+        return (await db.query('SELECT count(*)::int AS n FROM identity.tenants WHERE slug = $1', [signupSlug])).rows[0].n as number;
+      } finally {
+        await db.end();
+      }
+    };
+    const signup = (password: string) => ({ name: 'New', slug: signupSlug, owner: { email: `owner@${signupSlug}.test`, password, name: 'O' } });
     return {
+      'POST /v1/tenants': { body: signup('a long enough password'), other: signup('another long password'), count: tenantsNamed },
       'POST /v1/products': {
         body: { title: 'Plate', variants: [{ sku: 'IDEM-2', priceAmount: 50, currency: 'EUR' }] },
         other: { title: 'Plate', variants: [{ sku: 'IDEM-3', priceAmount: 50, currency: 'EUR' }] },
@@ -123,7 +137,7 @@ describe('Idempotency-Key under concurrent retries (walks /openapi.json)', () =>
       expect({ op, statuses: answers.filter((a) => a.status !== 409 && !ok.includes(a)).map((a) => a.status) }).toEqual({ op, statuses: [] });
       expect(ok.length).toBeGreaterThan(0);
       // Every successful answer is the same resource; a replay says so.
-      const ids = new Set(ok.map((a) => a.body.id ?? JSON.stringify(a.body.levels?.map((l: { onHand: number }) => l.onHand))));
+      const ids = new Set(ok.map((a) => a.body.id ?? a.body.tenant?.id ?? JSON.stringify(a.body.levels?.map((l: { onHand: number }) => l.onHand))));
       expect({ op, ids: ids.size }).toEqual({ op, ids: 1 });
       expect(ok.filter((a) => a.headers.get('idempotent-replayed') !== 'true').length).toBe(1);
       // Exactly one resource (or one movement's quantity) was created.

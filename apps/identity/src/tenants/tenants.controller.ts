@@ -1,6 +1,6 @@
-import { Body, Controller, Post } from '@nestjs/common';
+import { Body, Controller, Post, Res } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { Public } from '@tessera/service-kit';
+import { ApiIdempotencyKey, IdempotencyKey, idempotentReply, Public, type ReplyTarget } from '@tessera/service-kit';
 import { UserDto } from '../users/dto/user.dto';
 import { CreateTenantDto, TenantDto } from './dto/create-tenant.dto';
 import { TenantsService } from './tenants.service';
@@ -16,14 +16,19 @@ export class TenantsController {
   constructor(private readonly tenants: TenantsService) {}
 
   /**
-   * Self-service signup: creates the tenant and its owner. No Idempotency-Key: keys are scoped to a tenant and there
-   * is none yet; a retry cannot create a second tenant anyway (unique slug → 409 `slug_taken`).
+   * Self-service signup: creates the tenant and its owner. With an Idempotency-Key, a resent signup (say, after a
+   * lost response) gets the first 201 again instead of 409 `slug_taken` for its own tenant.
    */
   @Post()
   @Public()
+  @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: SignupResultDto })
   @ApiConflictResponse({ description: 'slug or email taken' })
-  signup(@Body() dto: CreateTenantDto): Promise<SignupResultDto> {
-    return this.tenants.signup(dto);
+  async signup(
+    @Body() dto: CreateTenantDto,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: ReplyTarget,
+  ): Promise<SignupResultDto> {
+    return idempotentReply(res, await this.tenants.signup(dto, idempotencyKey));
   }
 }

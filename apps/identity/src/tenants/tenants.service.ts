@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { IdentityEventTypes, type UserCreatedV1 } from '@tessera/contracts';
 import { OutboxWriter } from '@tessera/messaging';
-import { TenantTransactions } from '@tessera/persistence';
+import { IdempotencyKeys, type IdempotencyOutcome } from '@tessera/persistence';
 import { ConflictProblem } from '@tessera/service-kit';
 import { uniqueViolation } from '../common/db-errors';
 import { tenantCreated } from '../common/identity-events';
@@ -15,6 +15,11 @@ import { TenantEntity } from './tenant.entity';
 import { canonicalEmail } from '../common/email';
 
 export const DEFAULT_PLAN = 'free';
+
+export interface SignupResult {
+  tenant: TenantDto;
+  user: UserDto;
+}
 
 export function toTenantDto(t: TenantEntity): TenantDto {
   return {
@@ -31,16 +36,21 @@ export function toTenantDto(t: TenantEntity): TenantDto {
 @Injectable()
 export class TenantsService {
   constructor(
-    private readonly transactions: TenantTransactions,
+    private readonly idempotency: IdempotencyKeys,
     private readonly outbox: OutboxWriter,
   ) {}
 
   /**
    * Self-service signup: the tenant, its owner and both events in one transaction. The ids are chosen here so
    * the transaction can be scoped to the new tenant from the start and RLS applies to every insert.
+   *
+   * Idempotency-Key: keys are scoped to a tenant, and a signup has none yet, so the key names it: the tenant id is a
+   * keyed hash of the key (the same keyed hash the store fingerprints bodies with, so no one without identity's
+   * secret can tell which id a key leads to). A resent signup thus claims the key in the tenant its first attempt
+   * created and gets the first 201 back; the same key with another body gets 422.
    */
-  async signup(dto: CreateTenantDto): Promise<{ tenant: TenantDto; user: UserDto }> {
-    const tenantId = randomUUID();
+  async signup(dto: CreateTenantDto, idempotencyKey?: string): Promise<IdempotencyOutcome<SignupResult>> {
+    const tenantId = idempotencyKey === undefined ? randomUUID() : this.tenantIdFor(idempotencyKey);
     const now = new Date();
     const tenant: TenantEntity = {
       id: tenantId,
@@ -64,8 +74,9 @@ export class TenantsService {
       createdAt: now,
       updatedAt: now,
     };
+    const request = { key: idempotencyKey, operation: 'POST /v1/tenants', body: dto };
     try {
-      await this.transactions.run(tenantId, async (tx) => {
+      return await this.idempotency.perform(tenantId, request, async (tx) => {
         // settings start as the column default ('{}'); a jsonb of unknown shape does not fit insert()'s typing.
         const { settings: _settings, ...row } = tenant;
         await tx.manager.insert(TenantEntity, row);
@@ -76,6 +87,7 @@ export class TenantsService {
           subject: owner.id,
           data: { userId: owner.id, tenantId, email: owner.email, name: owner.name, role: owner.role },
         });
+        return { status: 201, body: { tenant: toTenantDto(tenant), user: toUserDto(owner) } };
       });
     } catch (e) {
       const constraint = uniqueViolation(e);
@@ -85,6 +97,14 @@ export class TenantsService {
         throw new ConflictProblem('a user with this email already exists', { extensions: { reason: 'email_taken' } });
       throw e;
     }
-    return { tenant: toTenantDto(tenant), user: toUserDto(owner) };
+  }
+
+  /** A UUID (version 4 layout) from the keyed hash of a signup's Idempotency-Key. */
+  private tenantIdFor(idempotencyKey: string): string {
+    const hex = this.idempotency.fingerprint('signup tenant id', idempotencyKey).slice(0, 32).split('');
+    hex[12] = '4';
+    hex[16] = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+    const h = hex.join('');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   }
 }
