@@ -3,8 +3,9 @@ import addFormats from 'ajv-formats';
 import { client, type ApiResponse } from './platform';
 
 /** The parts of an OpenAPI 3.0 document the checker reads. */
+type Content = Record<string, { schema?: unknown }>;
 export interface OpenApiDocument {
-  paths: Record<string, Record<string, { responses?: Record<string, { content?: Record<string, { schema?: unknown }> }> }>>;
+  paths: Record<string, Record<string, { requestBody?: { content?: Content }; responses?: Record<string, { content?: Content }> }>>;
   components?: { schemas?: Record<string, unknown> };
 }
 
@@ -20,7 +21,8 @@ const UNKNOWN_PATH_CONTENT = { 'application/problem+json': { schema: { $ref: `${
  * Checks answers of the gateway against the merged OpenAPI document: the status must be documented (a 2xx
  * explicitly, an error at least under `default`), the media type must be the documented one, and the body must
  * validate against the documented schema, with objects closed (a field the document does not name is a
- * violation: a consumer generating a client from the document would never see it).
+ * violation: a consumer generating a client from the document would never see it). A request body the service
+ * accepted (2xx) must validate against the documented request schema too: else a generated client could not send it.
  */
 export class ContractChecker {
   private readonly ajv = new Ajv({ allErrors: true });
@@ -52,7 +54,7 @@ export class ContractChecker {
   }
 
   /** Checks one answer; returns its violations (also kept in `violations`). */
-  check(method: string, url: string, res: ApiResponse): string[] {
+  check(method: string, url: string, res: ApiResponse, requestBody?: unknown): string[] {
     const found: string[] = [];
     const path = url.split('?')[0];
     const label = `${method} ${url} → ${res.status}`;
@@ -72,6 +74,13 @@ export class ContractChecker {
       if (res.status < 400 && key === 'default') found.push(`${label}: status ${res.status} is not documented`);
       else if (!documented) found.push(`${label}: status ${res.status} is not documented and there is no default`);
       else found.push(...this.checkBody(label, route, key, documented.content, res));
+      const accepted = res.status >= 200 && res.status < 300;
+      const requestContent = this.doc.paths[route.template][route.method.toLowerCase()].requestBody?.content;
+      if (accepted && requestBody !== undefined) {
+        const schema = requestContent?.['application/json']?.schema;
+        if (!schema) found.push(`${label}: accepted a request body the document does not describe`);
+        else found.push(...this.validate(`${route.method} ${route.template} request`, schema, requestBody).map((e) => `${label}: request ${e}`));
+      }
       if (res.status >= 200 && res.status < 300 && found.length === 0) this.covered.add(`${route.method} ${route.template}`);
     }
     this.violations.push(...found);
@@ -93,16 +102,20 @@ export class ContractChecker {
     const media = content[mediaType];
     if (!media) return [`${label}: media type ${mediaType || '(none)'} is not one of ${Object.keys(content).join(', ')}`];
     if (!media.schema) return [];
-    const id = `${route.method} ${route.template} ${key} ${mediaType}`;
+    return this.validate(`${route.method} ${route.template} ${key} ${mediaType}`, media.schema, res.body).map((e) => `${label}: ${e}`);
+  }
+
+  /** Validates `value` against `schema` (compiled once per `id`), objects closed; the errors as `body/… message`. */
+  private validate(id: string, schema: unknown, value: unknown): string[] {
     let validate = this.validators.get(id);
     if (!validate) {
-      validate = this.ajv.compile(closed(rebase(media.schema)) as AnySchema);
+      validate = this.ajv.compile(closed(rebase(schema)) as AnySchema);
       this.validators.set(id, validate);
     }
-    if (validate(res.body)) return [];
+    if (validate(value)) return [];
     return (validate.errors ?? []).map((e) => {
       const extra = e.keyword === 'additionalProperties' ? ` '${String(e.params['additionalProperty'])}'` : '';
-      return `${label}: body${e.instancePath} ${e.message}${extra}`;
+      return `body${e.instancePath} ${e.message}${extra}`;
     });
   }
 }
@@ -114,7 +127,7 @@ const API_PATH = /^\/(v1|\.well-known)\//;
 export function checkedClient(call: ReturnType<typeof client>, checker: ContractChecker): ReturnType<typeof client> {
   return async (method, url, opts) => {
     const res = await call(method, url, opts);
-    if (API_PATH.test(url)) checker.check(method, url, res);
+    if (API_PATH.test(url)) checker.check(method, url, res, opts?.rawBody === undefined ? opts?.body : undefined);
     return res;
   };
 }
@@ -145,4 +158,33 @@ function closed(schema: unknown): unknown {
   for (const [k, v] of Object.entries(schema)) out[k] = k === 'example' || k === 'enum' ? v : closed(v);
   if (out['properties'] && !('additionalProperties' in out)) out['additionalProperties'] = false;
   return out;
+}
+
+const KEYWORDS_OF: Record<string, string[]> = {
+  string: ['maxLength', 'minLength', 'pattern', 'format'],
+  number: ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'],
+};
+
+/**
+ * Schemas whose `type` is `object` beside keywords only a string or a number has: what @nestjs/swagger writes for a
+ * property declared `string | null` or `number | null` without an explicit type (reflection sees Object). Their
+ * values are strings or numbers, so a generated client would send the wrong thing.
+ */
+export function typeContradictions(doc: OpenApiDocument): string[] {
+  const found: string[] = [];
+  const walk = (node: unknown, at: string): void => {
+    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${at}/${i}`));
+    if (!node || typeof node !== 'object') return;
+    const schema = node as Record<string, unknown>;
+    if (schema['type'] === 'object') {
+      for (const [kind, keywords] of Object.entries(KEYWORDS_OF)) {
+        const hit = keywords.filter((k) => k in schema);
+        if (hit.length > 0) found.push(`${at}: type object with ${kind} keywords (${hit.join(', ')})`);
+      }
+    }
+    for (const [key, value] of Object.entries(schema)) if (key !== 'example' && key !== 'enum') walk(value, `${at}/${key}`);
+  };
+  walk(doc.components?.schemas, '#/components/schemas');
+  walk(doc.paths, '#/paths');
+  return found;
 }

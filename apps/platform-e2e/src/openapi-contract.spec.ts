@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { documentedClient, type ContractChecker } from './contract';
+import { documentedClient, typeContradictions, type ContractChecker, type OpenApiDocument } from './contract';
 import { client, eventually, type ApiResponse, removeDataDir, startPlatform, type Platform } from './platform';
 import { receiveStock } from './stock';
 
@@ -83,6 +83,8 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
       description: 'The classic',
       status: 'active',
       vendorId: vendor.body.id,
+      attributes: { theme: 'classic' },
+      images: [{ url: 'https://cdn.example.test/2x4.png', alt: 'A red brick' }],
       variants: [
         { sku: 'CT-RED', priceAmount: 120, currency: 'EUR', options: { color: 'red' } },
         { sku: 'CT-BLUE', priceAmount: 130, compareAtAmount: 150, currency: 'EUR', options: { color: 'blue' }, weightGrams: 3 },
@@ -113,6 +115,7 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
     await answers(as('POST', '/v1/inventory/movements', { type: 'transfer', sku: 'CT-RED', locationId: main.body.id, toLocationId: bin.body.id, quantity: 3 }), 201);
     await answers(as('POST', '/v1/inventory/movements', { type: 'adjust', sku: 'CT-RED', locationId: bin.body.id, quantity: -99, reason: 'loss' }), 409);
     await answers(as('POST', '/v1/inventory/movements', { type: 'receive', sku: 'NOPE', locationId: main.body.id, quantity: 1 }), 422);
+    await answers(as('POST', '/v1/inventory/movements', { type: 'receive', sku: 'CT-RED', locationId: randomUUID(), quantity: 1 }), 404);
     await answers(as('GET', '/v1/inventory/levels?sku=CT-RED'), 200);
     await answers(as('GET', `/v1/inventory/levels?locationId=${bin.body.id}`), 200);
     await answers(as('GET', '/v1/inventory/ledger?sku=CT-RED&limit=2'), 200);
@@ -198,6 +201,11 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
       'GET /v1/nothing-here → 200: no such operation in the document',
     ]);
     checker.violations.length = 0;
+  });
+
+  it('types every property as what it holds (no `string | null` reflected as an object)', async () => {
+    const doc = await api<OpenApiDocument>('GET', '/openapi.json');
+    expect(typeContradictions(doc.body)).toEqual([]);
   });
 
   it('the tour answered every operation of the document with a 2xx', () => {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBody, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiConflictResponse, ApiOkResponse, ApiParam, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import {
   ApiIdempotencyKey,
@@ -33,6 +33,12 @@ export class OrdersController {
   @Scopes('orders:write')
   @ApiIdempotencyKey()
   @ApiAcceptedResponse({ type: PlacedOrderDto, description: 'accepted: stock reservation follows asynchronously' })
+  @ApiConflictResponse({ description: "the Idempotency-Key's first request is still running" })
+  @ApiUnprocessableEntityResponse({
+    description:
+      '`invalid_lines` (`lines`: each unknown or unsellable SKU with its index), `mixed_currencies`, `total_too_large`, ' +
+      'or the Idempotency-Key reused with another body',
+  })
   async place(
     @Caller() caller: CallerContext,
     @Body() dto: PlaceOrderDto,

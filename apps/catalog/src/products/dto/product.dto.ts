@@ -29,7 +29,7 @@ export class ProductImageDto {
   @IsUrl({ protocols: ['https', 'http'], require_protocol: true, require_tld: false })
   url!: string;
 
-  @ApiPropertyOptional({ maxLength: 300 })
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: 300 })
   @IsOptional()
   @IsString()
   @MaxLength(300)
@@ -43,7 +43,7 @@ export class CreateProductDto {
   @MaxCodePoints(300)
   title!: string;
 
-  @ApiPropertyOptional({ maxLength: 20000 })
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: 20000 })
   @IsOptional()
   @IsString()
   @MaxCodePoints(20000)
@@ -54,7 +54,7 @@ export class CreateProductDto {
   @IsIn(['draft', 'active'])
   status?: 'draft' | 'active';
 
-  @ApiPropertyOptional({ format: 'uuid', description: 'mall tenants: the vendor selling the product' })
+  @ApiPropertyOptional({ type: String, nullable: true, format: 'uuid', description: 'mall tenants: the vendor selling the product' })
   @IsOptional()
   @IsUuid()
   vendorId?: string | null;
