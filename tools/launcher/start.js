@@ -15,7 +15,7 @@ const services = require('./services');
 const { loadOrCreateSecrets } = require('./secrets');
 const { alive, postmasterPid } = require('./pids');
 const { portProblems } = require('./ports');
-const { MAX_TIMER_MS, checkDatabaseUrl, intFromEnv, kafkaBrokersFromEnv, msFromEnv, portFromEnv, serviceUrlFromEnv } = require('./env');
+const { MAX_TIMER_MS, checkDatabaseUrl, checkServiceSettings, intFromEnv, kafkaBrokersFromEnv, msFromEnv, portFromEnv, serviceUrlFromEnv } = require('./env');
 
 const root = path.resolve(__dirname, '../..');
 // Empty counts as unset, as for every other variable: `TESSERA_DATA_DIR=` must not put data in the repository's root.
@@ -259,6 +259,7 @@ async function main() {
   // Where the launcher polls each service and the gateway finds it, normalised as the gateway does.
   const serviceUrls = new Map(services.map((svc) => [svc.name, serviceUrlFromEnv(process.env, svc.urlEnv, `http://127.0.0.1:${svc.port}`)]));
   checkDatabaseUrl(process.env);
+  checkServiceSettings(process.env);
   const kafkaBrokers = kafkaBrokersFromEnv(process.env);
   const embeddedPgPort = process.env.DATABASE_URL ? undefined : portFromEnv(process.env, 'EMBEDDED_PG_PORT', 54329);
   const secrets = loadOrCreateSecrets(dataDir);

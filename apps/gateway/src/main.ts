@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { installSignalHandlers, ShutdownRegistry } from '@tessera/service-kit';
+import { installSignalHandlers, runMain, ShutdownRegistry } from '@tessera/service-kit';
 import { loadGatewayConfig } from './config';
 import { createGatewayApp } from './gateway-app';
 import { GATEWAY_LOGGER } from './gateway.tokens';
@@ -30,7 +30,4 @@ async function main(): Promise<void> {
   process.send?.({ type: 'listening', port: config.port, metricsPort: metrics.port });
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+runMain('gateway', main);

@@ -124,7 +124,7 @@ describe('npm start (tools/launcher)', () => {
     }
   });
 
-  it('refuses to start, before anything else, naming a service URL, DATABASE_URL or KAFKA_BROKERS it could not use', () => {
+  it('refuses to start, before anything else, naming a service URL, DATABASE_URL, KAFKA_BROKERS or a setting every service reads that it could not use', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'tessera-e2e-'));
     // Scratch ports and a short startup timeout: a launcher that let a bad value through must not hold default ports
     // or wait two minutes for a service it cannot reach.
@@ -144,6 +144,11 @@ describe('npm start (tools/launcher)', () => {
         [{ DATABASE_URL: 'mysql://u:secret@db/x' }, 'DATABASE_URL must be a postgres:// or postgresql:// URL, not mysql://'],
         [{ KAFKA_BROKERS: ',' }, 'KAFKA_BROKERS lists no broker (","): give host:port[,host:port...], or leave it unset for the postgres log'],
         [{ KAFKA_BROKERS: ' , ' }, 'KAFKA_BROKERS lists no broker (" , ")'],
+        // Read by every service: refused here, before PostgreSQL, not by each service half a minute later.
+        [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"'],
+        [{ DATABASE_POOL_SIZE: '2' }, 'DATABASE_POOL_SIZE must be a whole number from 3 to 1000, got "2"'],
+        [{ INBOX_RETENTION_MS: '1000' }, 'INBOX_RETENTION_MS must be a whole number from 86400000 to 9007199254740991, got "1000"'],
+        [{ INTERNAL_TOKEN_SECRET: 'short' }, 'INTERNAL_TOKEN_SECRET must be at least 32 characters, got 5'],
       ] as const) {
         const run = start(env);
         expect({ env, status: run.status }).toEqual({ env, status: 1 });

@@ -12,6 +12,7 @@ export { secret, redactConfig, REDACTED } from './lib/config/secrets';
 
 // Booting and shutting down
 export { bootstrapService, installSignalHandlers, type BootstrapOptions } from './lib/bootstrap';
+export { runMain } from './lib/run-main';
 export { ServiceKitModule, type ServiceKitModuleOptions } from './lib/service-kit.module';
 export { shutdownDeadline, shutdownService, trackResponses, type ShutdownOptions } from './lib/shutdown/shutdown';
 export { ShutdownRegistry, type ShutdownHook } from './lib/shutdown/shutdown.registry';
