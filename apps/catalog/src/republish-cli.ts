@@ -6,12 +6,12 @@
  *   npx nx run catalog:republish                      # every tenant
  *   npx nx run catalog:republish --args="<tenant id>"  # one tenant
  *
- * Environment: CATALOG_URL (default http://127.0.0.1:3102); INTERNAL_TOKEN_SECRET (the platform's, as
+ * Environment: CATALOG_URL (default http://127.0.0.1:$CATALOG_PORT, port 3102 when unset); INTERNAL_TOKEN_SECRET (the platform's, as
  * the gateway's), else the embedded default's
  * `$TESSERA_DATA_DIR/secrets.json` (default `.data`). Exits 1 unless the catalog answers 2xx.
  */
 import { republishToolMain, runOperatorTool } from '@tessera/service-kit';
 
 if (require.main === module) {
-  runOperatorTool('catalog:republish', republishToolMain({ name: 'catalog:republish', service: 'catalog', urlVariable: 'CATALOG_URL', defaultUrl: 'http://127.0.0.1:3102' }));
+  runOperatorTool('catalog:republish', republishToolMain({ name: 'catalog:republish', service: 'catalog', defaultPort: 3102 }));
 }

@@ -6,15 +6,17 @@
  *
  *   npx nx run identity:tenant-status --args="<tenant id> <trial|active|suspended> <reason...>"
  *
- * Environment: IDENTITY_URL (default http://127.0.0.1:3101); INTERNAL_TOKEN_SECRET (the platform's, as the gateway's), else the embedded default's
+ * Environment: IDENTITY_URL (default http://127.0.0.1:$IDENTITY_PORT, port 3101 when unset); INTERNAL_TOKEN_SECRET (the platform's, as the gateway's), else the embedded default's
  * `$TESSERA_DATA_DIR/secrets.json` (default `.data`). Prints identity's answer; exits 1 unless it is a 2xx.
  */
-import { callInternal, printAnswer, runOperatorTool, serviceKey, type InternalAnswer } from '@tessera/service-kit';
+import { callInternal, printAnswer, runOperatorTool, serviceKey, serviceUrl, type InternalAnswer } from '@tessera/service-kit';
 
-export const DEFAULT_IDENTITY_URL = 'http://127.0.0.1:3101';
+export const IDENTITY_DEFAULT_PORT = 3101;
 
 export interface TenantStatusRequest {
   identityUrl: string;
+  /** The variable identityUrl came from, named should identity be unreachable. */
+  urlVariable?: string;
   internalTokenSecret: string;
   tenantId: string;
   status: string;
@@ -25,6 +27,7 @@ export interface TenantStatusRequest {
 export function requestTenantStatus(req: TenantStatusRequest): Promise<InternalAnswer> {
   return callInternal({
     baseUrl: req.identityUrl,
+    urlVariable: req.urlVariable,
     internalTokenSecret: req.internalTokenSecret,
     method: 'PUT',
     path: `/internal/tenants/${encodeURIComponent(req.tenantId)}/status`,
@@ -39,9 +42,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('usage: tenant-status <tenant id> <trial|active|suspended> <reason...>\n');
     return 2;
   }
+  const { url, variable } = serviceUrl('identity', IDENTITY_DEFAULT_PORT);
   return printAnswer(
     await requestTenantStatus({
-      identityUrl: process.env['IDENTITY_URL'] ?? DEFAULT_IDENTITY_URL,
+      identityUrl: url,
+      urlVariable: variable,
       internalTokenSecret: serviceKey('identity', process.env),
       tenantId,
       status,

@@ -79,6 +79,7 @@ export { callerLogBindings } from './lib/caller/caller.middleware';
 export { InternalCallerGuard, InternalRoutes } from './lib/internal/internal-caller.guard';
 export {
   callInternal,
+  serviceUrl,
   internalTokenSecret,
   serviceKey,
   runOperatorTool,

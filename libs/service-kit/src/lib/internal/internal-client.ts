@@ -16,12 +16,25 @@ export interface InternalCall {
   body?: unknown;
   /** Default 10 s; long operator jobs (a republish) pass more. */
   timeoutMs?: number;
+  /** The variable `baseUrl` came from, named when the service cannot be reached. */
+  urlVariable?: string;
 }
 
 export interface InternalAnswer {
   status: number;
   /** The parsed JSON answer (problem+json on refusal), else its text. */
   body: unknown;
+}
+
+/**
+ * A service's own URL for the operator's tools: `<SERVICE>_URL`, else the loopback at `<SERVICE>_PORT` (where
+ * `npm start` lets it listen), else at `defaultPort`. Also returns the variable to name when it cannot be reached.
+ */
+export function serviceUrl(service: string, defaultPort: number, env: NodeJS.ProcessEnv = process.env): { url: string; variable: string } {
+  const name = service.toUpperCase();
+  const url = env[`${name}_URL`];
+  if (url) return { url, variable: `${name}_URL` };
+  return { url: `http://127.0.0.1:${env[`${name}_PORT`] || defaultPort}`, variable: `${name}_URL (or ${name}_PORT)` };
 }
 
 /** Sends `call` with the internal credential: a caller context that names no tenant and no principal. */
@@ -33,11 +46,18 @@ export async function callInternal(call: InternalCall): Promise<InternalAnswer> 
   );
   const headers: Record<string, string> = { [CONTEXT_HEADER]: context, [REQUEST_ID_HEADER]: requestId };
   if (call.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${call.baseUrl.replace(/\/+$/, '')}${call.path}`, {
+  const base = call.baseUrl.replace(/\/+$/, '');
+  const response = await fetch(`${base}${call.path}`, {
     method: call.method,
     headers,
     body: call.body === undefined ? undefined : JSON.stringify(call.body),
     signal: AbortSignal.timeout(call.timeoutMs ?? 10_000),
+  }).catch((error: unknown) => {
+    // fetch says only "fetch failed": name the address tried and why it failed.
+    // Read by shape: fetch's errors may come from another realm (a test runner's), where instanceof fails.
+    const cause = ((error as { cause?: unknown } | null)?.cause ?? error) as { code?: unknown; message?: unknown } | null;
+    const why = String(cause?.code ?? cause?.message ?? cause);
+    throw new Error(`cannot reach ${base} (${why})${call.urlVariable ? `: is the service running there? ${call.urlVariable} sets its URL` : ''}`);
   });
   const text = await response.text();
   let body: unknown = text;

@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsUuid } from '../validation/uuid';
 import { ValidateIf } from 'class-validator';
-import { callInternal, printAnswer, serviceKey, type InternalAnswer } from './internal-client';
+import { callInternal, printAnswer, serviceKey, serviceUrl, type InternalAnswer } from './internal-client';
 
 /**
  * Body of a service's operator route `POST /internal/republish`: one tenant, or (no tenantId) every tenant. `null`
@@ -18,9 +18,10 @@ export class RepublishRequestDto {
 export const REPUBLISH_TIMEOUT_MS = 3_600_000;
 
 /** Calls a service's `POST /internal/republish` with the internal credential. */
-export function requestRepublish(req: { baseUrl: string; internalTokenSecret: string; tenantId?: string; timeoutMs?: number }): Promise<InternalAnswer> {
+export function requestRepublish(req: { baseUrl: string; internalTokenSecret: string; tenantId?: string; timeoutMs?: number; urlVariable?: string }): Promise<InternalAnswer> {
   return callInternal({
     baseUrl: req.baseUrl,
+    urlVariable: req.urlVariable,
     internalTokenSecret: req.internalTokenSecret,
     method: 'POST',
     path: '/internal/republish',
@@ -31,21 +32,18 @@ export function requestRepublish(req: { baseUrl: string; internalTokenSecret: st
 
 /**
  * The `main` of a service's republish tool (`nx run <service>:republish --args="[tenant id]"`, under
- * `runOperatorTool`): the service's URL from `urlVariable` (else `defaultUrl`), signed with `service`'s own key
- * (`serviceKey`); prints the answer.
+ * `runOperatorTool`): the service's URL from `<SERVICE>_URL`, else the loopback at `<SERVICE>_PORT` or `defaultPort`
+ * (serviceUrl), signed with `service`'s own key (`serviceKey`); prints the answer.
  */
-export function republishToolMain(opts: { name: string; service: string; urlVariable: string; defaultUrl: string }): (argv: string[]) => Promise<number> {
+export function republishToolMain(opts: { name: string; service: string; defaultPort: number }): (argv: string[]) => Promise<number> {
   return async (argv) => {
     if (argv.length > 1) {
       process.stderr.write(`usage: ${opts.name} [tenant id]   (no tenant id: every tenant)\n`);
       return 2;
     }
+    const { url, variable } = serviceUrl(opts.service, opts.defaultPort);
     return printAnswer(
-      await requestRepublish({
-        baseUrl: process.env[opts.urlVariable] ?? opts.defaultUrl,
-        internalTokenSecret: serviceKey(opts.service, process.env),
-        tenantId: argv[0],
-      }),
+      await requestRepublish({ baseUrl: url, urlVariable: variable, internalTokenSecret: serviceKey(opts.service, process.env), tenantId: argv[0] }),
     );
   };
 }
