@@ -83,5 +83,15 @@ describe('gateway OpenAPI and docs', () => {
     const init = await http.get('/docs/swagger-ui-init.js');
     expect(init.status).toBe(200);
     expect(init.text).toContain('/v1/products');
+    // Every asset the page links resolves (they are relative to /docs).
+    const links = [...res.text.matchAll(/(?:href|src)="\.\/([^"]+)"/g)].map((m) => `/${m[1]}`);
+    expect(links.length).toBeGreaterThanOrEqual(3);
+    for (const link of links) expect({ link, status: (await http.get(link)).status }).toEqual({ link, status: 200 });
+  });
+
+  it('sends /docs/ to /docs, where the relative links of the page resolve', async () => {
+    const res = await http.get('/docs/?x=1');
+    expect(res.status).toBe(301);
+    expect(res.headers['location']).toBe('/docs');
   });
 });

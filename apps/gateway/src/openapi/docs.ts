@@ -7,6 +7,10 @@ import type { OpenApiAggregator } from './openapi-aggregator';
  * the aggregator, which caches it, so the page always shows the services that currently answer.
  */
 export function setupGatewayDocs(app: INestApplication, aggregator: OpenApiAggregator): void {
+  // The page links its assets relative to /docs (`./docs/swagger-ui.css`): under /docs/ they would miss.
+  app.use((req: { path: string }, res: { redirect(status: number, url: string): void }, next: () => void) =>
+    req.path === '/docs/' ? res.redirect(301, '/docs') : next(),
+  );
   const placeholder: OpenAPIObject = { openapi: '3.0.3', info: { title: 'Tessera API', version: '1' }, paths: {} };
   SwaggerModule.setup('docs', app, placeholder, {
     jsonDocumentUrl: 'openapi.json',
