@@ -396,6 +396,8 @@ describe('bootstrapService', () => {
         $ref: '#/components/schemas/Problem',
       });
       expect(res.body.components.schemas.Problem.required).toEqual(['type', 'title', 'status', 'code']);
+      // The extension member most problems carry, documented for clients that branch on it.
+      expect(res.body.components.schemas.Problem.properties.reason).toMatchObject({ type: 'string' });
       expect(res.body.components.schemas.CreateWidgetDto.properties).toHaveProperty('quantity');
       expect(res.body.paths['/health/live']).toBeUndefined();
     });

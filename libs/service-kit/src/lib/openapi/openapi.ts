@@ -23,6 +23,11 @@ export const problemSchema: SchemaObject = {
     detail: { type: 'string' },
     instance: { type: 'string', example: '/v1/users/0b7e9c1e-6d0a-4a35-9d41-2d0f3c3c1f00' },
     code: { type: 'string', example: 'not_found' },
+    reason: {
+      type: 'string',
+      example: 'slug_taken',
+      description: 'Where one status has several causes, which one: e.g. slug_taken, unknown_sku, invalid_transition, idempotency_key_reused',
+    },
     requestId: { type: 'string' },
     errorId: { type: 'string', format: 'uuid', description: 'On 500: the id under which the error was logged' },
     errors: {
