@@ -1,5 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { IdempotencyKeysPurger } from '@tessera/persistence';
+import { parseEncryptionKeys } from '../src/crypto/credentials-cipher';
+import { idempotencyFingerprintSecret } from '../src/crypto/fingerprint-secret';
 import { expectProblem, IdentityHarness, type SignedUp } from './support/identity-harness';
 
 /** A create route: its table, and a fresh valid body per call (`n` varies what must be unique). */
@@ -155,17 +157,16 @@ describe('Idempotency-Key on identity create routes', () => {
       expect((await signup(signupBody(n))).body.reason).toBe('slug_taken');
     });
 
-    it('answers 422 for the key with another body (another password too), and creates nothing', async () => {
+    it('answers 422 for the key and slug with another body (another password too), and creates nothing', async () => {
       const n = unique();
       expect((await signup(signupBody(n), `signup-${n}`)).status).toBe(201);
-      const other = unique();
-      const res = await signup(signupBody(other), `signup-${n}`);
-      expectProblem(res, 422);
-      expect(res.body.reason).toBe('idempotency_key_reused');
+      const renamed = await signup({ ...signupBody(n), name: 'Another name' }, `signup-${n}`);
+      expectProblem(renamed, 422);
+      expect(renamed.body.reason).toBe('idempotency_key_reused');
       const samePeopleOtherPassword = signupBody(n);
       samePeopleOtherPassword.owner.password = 'another long password';
       expectProblem(await signup(samePeopleOtherPassword, `signup-${n}`), 422);
-      expect(await tenantRows(`shop-${other}`)).toBe(0);
+      expect(await tenantRows(`shop-${n}`)).toBe(1);
     });
 
     it('frees the key of a signup that failed (slug taken), so the corrected one can use it', async () => {
@@ -185,12 +186,36 @@ describe('Idempotency-Key on identity create routes', () => {
       expect(await tenantRows(`shop-${n}`)).toBe(1);
     });
 
-    it('leads a key to a tenant id no one can compute without identity\'s secret', async () => {
+    it('scopes the key to the slug: another signup with the same key and its own slug is its own request', async () => {
+      const [n, m] = [unique(), unique()];
+      const mine = await signup(signupBody(n), `shared-${n}`);
+      const theirs = await signup(signupBody(m), `shared-${n}`);
+      expect([mine.status, theirs.status, theirs.headers['idempotent-replayed']]).toEqual([201, 201, undefined]);
+      expect(theirs.body.tenant.id).not.toBe(mine.body.tenant.id);
+    });
+
+    it('answers a resend after the key expired with 409 slug_taken, as without a key, changing nothing', async () => {
+      const n = unique();
+      const first = await signup(signupBody(n), `late-${n}`);
+      await h.admin.query(`UPDATE identity.idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = $1`, [`late-${n}`]);
+      const late = await signup(signupBody(n), `late-${n}`);
+      expectProblem(late, 409);
+      expect(late.body.reason).toBe('slug_taken');
+      expect(await tenantRows(`shop-${n}`)).toBe(1);
+      expect(await createdEvents(first.body.tenant.id)).toBe(1);
+    });
+
+    it("leads key and slug to a tenant id keyed with identity's secret, which no one without it can compute", async () => {
       const n = unique();
       const res = await signup(signupBody(n), `signup-${n}`);
-      const unkeyed = createHash('sha256').update(`signup-${n}`).digest('hex');
-      expect(res.body.tenant.id.replace(/-/g, '')).not.toBe(unkeyed.slice(0, 32));
-      expect(res.body.tenant.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const asUuid = (hex: string) => {
+        const h = hex.slice(0, 12) + '4' + hex.slice(13, 16) + ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16) + hex.slice(17, 32);
+        return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+      };
+      const message = `signup tenant id\n${JSON.stringify({ key: `signup-${n}`, slug: `shop-${n}` })}`;
+      const secret = idempotencyFingerprintSecret(parseEncryptionKeys(h.config.CREDENTIALS_ENCRYPTION_KEYS));
+      expect(res.body.tenant.id).toBe(asUuid(createHmac('sha256', secret).update(message).digest('hex')));
+      expect(res.body.tenant.id).not.toBe(asUuid(createHash('sha256').update(message).digest('hex')));
       // The key is kept in the tenant it created, where a resend finds it.
       const { rows } = await h.admin.query('SELECT tenant_id FROM identity.idempotency_keys WHERE key = $1', [`signup-${n}`]);
       expect(rows).toEqual([{ tenant_id: res.body.tenant.id }]);

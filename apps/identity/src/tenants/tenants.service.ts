@@ -44,13 +44,15 @@ export class TenantsService {
    * Self-service signup: the tenant, its owner and both events in one transaction. The ids are chosen here so
    * the transaction can be scoped to the new tenant from the start and RLS applies to every insert.
    *
-   * Idempotency-Key: keys are scoped to a tenant, and a signup has none yet, so the key names it: the tenant id is a
-   * keyed hash of the key (the same keyed hash the store fingerprints bodies with, so no one without identity's
-   * secret can tell which id a key leads to). A resent signup thus claims the key in the tenant its first attempt
-   * created and gets the first 201 back; the same key with another body gets 422.
+   * Idempotency-Key: keys are scoped to a tenant, and a signup has none yet, so the key is scoped to the tenant it
+   * names by its slug: the tenant id is a keyed hash of key and slug (the keyed hash the store fingerprints bodies
+   * with, so no one without identity's secret can tell which id they lead to). A resent signup thus claims the key in
+   * the tenant its first attempt created and gets the first 201 back; the same key and slug with another body
+   * (another password, say) gets 422; another client's signup with the same key but its own slug is another scope.
+   * Once the key has expired (24 h) a resend finds its tenant's id taken: the slug is, as without a key, 409.
    */
   async signup(dto: CreateTenantDto, idempotencyKey?: string): Promise<IdempotencyOutcome<SignupResult>> {
-    const tenantId = idempotencyKey === undefined ? randomUUID() : this.tenantIdFor(idempotencyKey);
+    const tenantId = idempotencyKey === undefined ? randomUUID() : this.tenantIdFor(idempotencyKey, dto.slug);
     const now = new Date();
     const tenant: TenantEntity = {
       id: tenantId,
@@ -91,7 +93,7 @@ export class TenantsService {
       });
     } catch (e) {
       const constraint = uniqueViolation(e);
-      if (constraint === 'tenants_slug_key')
+      if (constraint === 'tenants_slug_key' || constraint === 'tenants_pkey')
         throw new ConflictProblem(`slug "${dto.slug}" is taken`, { extensions: { reason: 'slug_taken' } });
       if (constraint === 'users_email_key')
         throw new ConflictProblem('a user with this email already exists', { extensions: { reason: 'email_taken' } });
@@ -99,9 +101,9 @@ export class TenantsService {
     }
   }
 
-  /** A UUID (version 4 layout) from the keyed hash of a signup's Idempotency-Key. */
-  private tenantIdFor(idempotencyKey: string): string {
-    const hex = this.idempotency.fingerprint('signup tenant id', idempotencyKey).slice(0, 32).split('');
+  /** A UUID (version 4 layout) from the keyed hash of a signup's Idempotency-Key and slug. */
+  private tenantIdFor(idempotencyKey: string, slug: string): string {
+    const hex = this.idempotency.fingerprint('signup tenant id', { key: idempotencyKey, slug }).slice(0, 32).split('');
     hex[12] = '4';
     hex[16] = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
     const h = hex.join('');
