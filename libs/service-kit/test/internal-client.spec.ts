@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 import { callInternal, serviceUrl } from '../src';
 
@@ -23,5 +24,18 @@ describe("the operator tools' internal client", () => {
     await expect(callInternal({ ...call, urlVariable: 'IDENTITY_URL' })).rejects.toThrow(
       `cannot reach http://127.0.0.1:${port} (ECONNREFUSED): is the service running there? IDENTITY_URL sets its URL`,
     );
+  });
+
+  it('says a service that took the call but did not answer in time may still be working, not that it cannot be reached', async () => {
+    const server = http.createServer(() => undefined).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const call = { baseUrl: `http://127.0.0.1:${port}`, internalTokenSecret: 'x'.repeat(32), method: 'POST' as const, path: '/internal/republish', timeoutMs: 200 };
+      await expect(callInternal(call)).rejects.toThrow(`http://127.0.0.1:${port} did not answer within 200 ms; the work may still be running there`);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -47,15 +47,21 @@ export async function callInternal(call: InternalCall): Promise<InternalAnswer> 
   const headers: Record<string, string> = { [CONTEXT_HEADER]: context, [REQUEST_ID_HEADER]: requestId };
   if (call.body !== undefined) headers['content-type'] = 'application/json';
   const base = call.baseUrl.replace(/\/+$/, '');
+  const timeoutMs = call.timeoutMs ?? 10_000;
   const response = await fetch(`${base}${call.path}`, {
     method: call.method,
     headers,
     body: call.body === undefined ? undefined : JSON.stringify(call.body),
-    signal: AbortSignal.timeout(call.timeoutMs ?? 10_000),
+    signal: AbortSignal.timeout(timeoutMs),
   }).catch((error: unknown) => {
-    // fetch says only "fetch failed": name the address tried and why it failed.
     // Read by shape: fetch's errors may come from another realm (a test runner's), where instanceof fails.
-    const cause = ((error as { cause?: unknown } | null)?.cause ?? error) as { code?: unknown; message?: unknown } | null;
+    const failure = error as { name?: unknown; cause?: unknown } | null;
+    if (failure?.name === 'TimeoutError') {
+      // Reached, perhaps still working: not a reason to look for the service elsewhere, nor to run the job again blindly.
+      throw new Error(`${base} did not answer within ${timeoutMs} ms; the work may still be running there`);
+    }
+    // fetch says only "fetch failed": name the address tried and why it failed.
+    const cause = (failure?.cause ?? error) as { code?: unknown; message?: unknown } | null;
     const why = String(cause?.code ?? cause?.message ?? cause);
     throw new Error(`cannot reach ${base} (${why})${call.urlVariable ? `: is the service running there? ${call.urlVariable} sets its URL` : ''}`);
   });
