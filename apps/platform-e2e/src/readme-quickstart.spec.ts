@@ -34,7 +34,8 @@ describe("the README's quickstart", () => {
       timeout: 120_000,
     });
     expect(stderr).toBe('');
-    // The order's summary, then the stock: 100 received, 3 committed when the payment was confirmed.
+    // The commit in the ledger, the order's summary, then the stock: 100 received, 3 committed once it was paid.
+    expect(stdout).toMatch(/\{\s*"type": "commit",\s*"delta": -3\s*\}/);
     expect(stdout).toContain('"status": "paid"');
     expect(stdout).toMatch(/"history": \[\s*"pending",\s*"awaiting_payment",[\s\S]*"paid"\s*\]/);
     expect(stdout).toMatch(/\{\s*"onHand": 97,\s*"reserved": 0,\s*"available": 97\s*\}\s*$/);
