@@ -78,8 +78,10 @@ export class ContractChecker {
       const requestContent = this.doc.paths[route.template][route.method.toLowerCase()].requestBody?.content;
       if (accepted && requestBody !== undefined) {
         const schema = requestContent?.['application/json']?.schema;
-        if (!schema) found.push(`${label}: accepted a request body the document does not describe`);
-        else found.push(...this.validate(`${route.method} ${route.template} request`, schema, requestBody).map((e) => `${label}: request ${e}`));
+        // An action without a body (NoBodyPipe) takes `{}` or `null` as none; anything more it must refuse.
+        const none = requestBody === null || (typeof requestBody === 'object' && !Array.isArray(requestBody) && Object.keys(requestBody).length === 0);
+        if (!schema && !none) found.push(`${label}: accepted a request body the document does not describe`);
+        else if (schema) found.push(...this.validate(`${route.method} ${route.template} request`, schema, requestBody).map((e) => `${label}: request ${e}`));
       }
       if (res.status >= 200 && res.status < 300 && found.length === 0) this.covered.add(`${route.method} ${route.template}`);
     }
