@@ -132,7 +132,7 @@ describe('payments routes', () => {
       expect((await h.http.post(`/v1/payments/${p.id}/confirm`).set(headers)).status).toBe(200);
       const again = await h.http.post(`/v1/payments/${p.id}/confirm`).set(headers);
       expectProblem(again, 409);
-      expect(again.body).toMatchObject({ reason: 'payment_not_pending', status: 409 });
+      expect(again.body).toMatchObject({ reason: 'payment_not_pending', status: 409, paymentStatus: 'confirmed' });
       expectProblem(await h.http.post(`/v1/payments/${p.id}/fail`).set(headers).send({}), 409);
       expect(await h.outboxTypes(tenant, p.orderId)).toEqual([BillingEventTypes.PaymentCreated, BillingEventTypes.PaymentConfirmed]);
     });
@@ -322,7 +322,7 @@ describe('payments routes', () => {
       const pending = await openPayment();
       const notFailed = await h.http.post(`/v1/payments/${pending.id}/retry`).set(headers);
       expectProblem(notFailed, 409);
-      expect(notFailed.body).toMatchObject({ reason: 'payment_not_failed' });
+      expect(notFailed.body).toMatchObject({ reason: 'payment_not_failed', paymentStatus: expect.any(String) });
 
       const twice = await openPayment();
       await fail(twice.id);

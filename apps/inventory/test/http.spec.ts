@@ -67,7 +67,10 @@ describe('locations', () => {
     backup = (await http().post('/v1/inventory/locations').set(await as('admin')).send({ code: 'BACKUP', name: 'Backup', priority: 2 })).body.id;
     const bin = await http().post('/v1/inventory/locations').set(await as('owner')).send({ code: 'MAIN-A1', name: 'A1', parentId: main, type: 'bin', pickSequence: 4 });
     expect(bin.status).toBe(201);
-    expectProblem(await http().post('/v1/inventory/locations').set(await as('owner')).send({ code: 'MAIN', name: 'again' }), 409);
+    const taken = await http().post('/v1/inventory/locations').set(await as('owner')).send({ code: 'MAIN', name: 'again' });
+    expectProblem(taken, 409);
+    // The location's code is its own member: `code` is the problem's code.
+    expect(taken.body).toMatchObject({ code: 'conflict', reason: 'location_code_taken', locationCode: 'MAIN' });
     const list = await http().get('/v1/inventory/locations').set(await as('viewer'));
     expect(list.status).toBe(200);
     expect(list.body.items.map((l: { code: string }) => l.code)).toEqual(['MAIN', 'BACKUP', 'MAIN-A1']);

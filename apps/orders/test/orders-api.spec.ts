@@ -313,6 +313,8 @@ describe('orders HTTP API', () => {
       const again = await h.http.post(`/v1/orders/${placed.body.id}/cancel`).set(await h.headers(owner)).send({});
       expectProblem(again, 409);
       expect(again.body.status).toBe(409);
+      // The order's status is its own member: `status` is the problem's HTTP status.
+      expect(again.body).toMatchObject({ reason: 'invalid_transition', orderStatus: 'cancelled' });
       expect((await h.outbox(owner.tenantId)).filter((e) => e.subject === placed.body.id)).toHaveLength(2);
     });
 

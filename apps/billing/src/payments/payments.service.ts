@@ -149,7 +149,7 @@ export class PaymentsService {
     const failed = await this.lock(tx, id);
     if (failed.status !== 'failed') {
       throw new ConflictProblem(`payment ${id} is ${failed.status}: only a failed payment can be tried again`, {
-        extensions: { reason: 'payment_not_failed', status: failed.status },
+        extensions: { reason: 'payment_not_failed', paymentStatus: failed.status },
       });
     }
     const newer = await tx.manager.findOne(PaymentEntity, {
@@ -207,6 +207,6 @@ function paymentNotFound(id: string): NotFoundProblem {
 
 function notPending(payment: PaymentEntity, wanted: 'confirmed' | 'failed'): ConflictProblem {
   return new ConflictProblem(`payment ${payment.id} is ${payment.status} and cannot be ${wanted}`, {
-    extensions: { reason: 'payment_not_pending', status: payment.status },
+    extensions: { reason: 'payment_not_pending', paymentStatus: payment.status },
   });
 }

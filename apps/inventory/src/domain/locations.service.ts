@@ -159,7 +159,7 @@ async function insertLocation(tx: TenantTx, l: ValidLocation): Promise<Location>
     return toLocation(row);
   } catch (e) {
     // The failed statement aborts the transaction; the caller's rollback follows this error.
-    if (pgCode(e) === '23505') throw new InventoryError('conflict', 'location_code_taken', `location code ${l.code} already exists`, { code: l.code });
+    if (pgCode(e) === '23505') throw new InventoryError('conflict', 'location_code_taken', `location code ${l.code} already exists`, { locationCode: l.code });
     // The composite (tenant_id, parent_id) key: another tenant's location is as unknown as a missing one.
     if (pgCode(e) === '23503') throw notFound('location', String(l.parentId));
     throw e;

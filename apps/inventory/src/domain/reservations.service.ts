@@ -371,7 +371,7 @@ export class ReservationService {
       return (await findReservation(tx.manager, r.reference)) as Reservation;
     }
     if (r.status !== 'active') {
-      throw new InventoryError('conflict', 'reservation_not_active', `reservation ${r.reference} is ${r.status}`, { reference: r.reference, status: r.status });
+      throw new InventoryError('conflict', 'reservation_not_active', `reservation ${r.reference} is ${r.status}`, { reference: r.reference, reservationStatus: r.status });
     }
     const events = new PendingEvents();
     await endReservations(tx.manager, events, [r], kind, actor);

@@ -114,7 +114,7 @@ export class OrdersService {
       const previousStatus = order.status;
       if (!CANCELLABLE.includes(previousStatus)) {
         throw new ConflictProblem(`An order in status ${previousStatus} cannot be cancelled`, {
-          extensions: { reason: 'invalid_transition', status: previousStatus },
+          extensions: { reason: 'invalid_transition', orderStatus: previousStatus },
         });
       }
       const cancelReason = reason?.trim() || 'cancelled by staff';

@@ -12,10 +12,16 @@ export interface DomainExceptionOptions {
   /** Overrides the standard title of the code. */
   title?: string;
   errors?: FieldError[];
-  /** Extra problem members, e.g. `{ reason: 'slug_taken' }`; they must not hold secrets. */
+  /**
+   * Extra problem members, e.g. `{ reason: 'slug_taken' }`; they must not hold secrets, nor use a name RFC 9457 or
+   * this kit gives the problem itself (RESERVED_MEMBERS), which would silently lose to it.
+   */
   extensions?: Record<string, unknown>;
   cause?: unknown;
 }
+
+/** The members of every problem body: an extension of one of these names would be overwritten by it. */
+export const RESERVED_MEMBERS = ['type', 'title', 'status', 'detail', 'instance', 'code', 'errors', 'requestId', 'errorId'] as const;
 
 /**
  * An expected failure of the domain, answered as problem+json with the status of its code. Throw it (or one of
@@ -36,6 +42,9 @@ export class DomainException extends HttpException {
     this.problemTitle = options.title ?? problemTitle(code);
     this.errors = options.errors;
     this.extensions = options.extensions ?? {};
+    const clash = RESERVED_MEMBERS.filter((m) => m in this.extensions);
+    // A programming error, caught by any test that reaches the throw: the member would never reach the client.
+    if (clash.length > 0) throw new Error(`problem extensions must not be named ${clash.join(', ')} (reserved problem members)`);
   }
 
   get detail(): string {
