@@ -115,6 +115,13 @@ describe('Idempotency-Key at the HTTP edge', () => {
   it('documents the header in OpenAPI', async () => {
     const doc = await request(app.getHttpServer()).get('/openapi.json');
     const parameters: { name: string; in: string }[] = doc.body.paths['/notes'].post.parameters;
-    expect(parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header' })]));
+    expect(parameters).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'Idempotency-Key', in: 'header', schema: expect.objectContaining({ maxLength: 255, pattern: '^[\\x21-\\x7e]{1,255}$' }) }),
+      ]),
+    );
+    // The key's own refusals are documented on every route that takes it, as problem+json.
+    const problem = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
+    expect(doc.body.paths['/notes'].post.responses).toMatchObject({ '409': { content: problem }, '422': { content: problem } });
   });
 });

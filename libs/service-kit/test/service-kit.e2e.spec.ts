@@ -410,6 +410,14 @@ describe('bootstrapService', () => {
       });
     });
 
+    it('documents a resource named by id in the path as a UUID that may be 404', async () => {
+      const res = await request(server).get('/openapi.json');
+      const get = res.body.paths['/widgets/{id}'].get;
+      expect(get.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path', schema: expect.objectContaining({ format: 'uuid' }) })]);
+      expect(get.responses['404'].content['application/problem+json']).toBeDefined();
+      expect(res.body.paths['/widgets'].get.responses['404']).toBeUndefined();
+    });
+
     it('lists null in a nullable enum, as OpenAPI 3.0.3 requires for the null to be valid', async () => {
       const res = await request(server).get('/openapi.json');
       expect(res.body.components.schemas.PatchWidgetDto.properties.color).toMatchObject({ nullable: true, enum: ['red', 'blue', null] });

@@ -30,6 +30,7 @@ export const ApiIdempotencyKey = (): MethodDecorator =>
   ApiHeader({
     name: 'Idempotency-Key',
     required: false,
+    schema: { type: 'string', minLength: 1, maxLength: 255, pattern: KEY.source },
     description:
       'Up to 255 visible ASCII characters, per tenant, kept 24 h: the same key and body replay the first response ' +
       '(header `idempotent-replayed: true`); another body → 422; while the first request runs → 409.',

@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { DocumentBuilder, SwaggerModule, type OpenAPIObject, type SchemaObject } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject, type OperationObject, type ParameterObject, type SchemaObject } from '@nestjs/swagger';
 import { CONTEXT_HEADER } from '@tessera/contracts';
 import { PROBLEM_CONTENT_TYPE } from '../problem/problem';
 
@@ -58,11 +58,14 @@ const problemContent = () => ({ [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/com
 function withProblemResponses(document: OpenAPIObject): OpenAPIObject {
   document.components = document.components ?? {};
   document.components.schemas = { ...(document.components.schemas ?? {}), Problem: problemSchema };
-  for (const pathItem of Object.values(document.paths)) {
+  for (const [path, pathItem] of Object.entries(document.paths)) {
     for (const method of HTTP_METHODS) {
       const operation = pathItem[method];
       if (!operation) continue;
       operation.responses = operation.responses ?? {};
+      for (const [status, description] of implicitErrors(path, operation)) {
+        operation.responses[status] = operation.responses[status] ?? { description };
+      }
       for (const [status, response] of Object.entries(operation.responses)) {
         if (Number(status) >= 400 && response && 'description' in response && !response.content) response.content = problemContent();
       }
@@ -70,6 +73,33 @@ function withProblemResponses(document: OpenAPIObject): OpenAPIObject {
     }
   }
   return document;
+}
+
+/**
+ * The error answers every operation of a kind gives, whether or not its controller declared them: 404 where the
+ * path names a resource by id (also for another tenant's, which is never revealed), and the 409 and 422 of an
+ * `Idempotency-Key`. A controller's own declaration of the status, with its more specific description, wins.
+ */
+function implicitErrors(path: string, operation: OperationObject): [string, string][] {
+  const out: [string, string][] = [];
+  const params = (operation.parameters ?? []) as ParameterObject[];
+  if (path.includes('{id}')) out.push(['404', 'no such resource in the caller\'s tenant']);
+  if (params.some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key')) {
+    out.push(['409', 'the first request with this Idempotency-Key is still running'], ['422', 'the Idempotency-Key was used with another request']);
+  }
+  return out;
+}
+
+/** DESIGN "API conventions": ids are UUIDs, so a path parameter named `id` is documented as one. */
+function withUuidIds(document: OpenAPIObject): void {
+  for (const pathItem of Object.values(document.paths)) {
+    for (const method of HTTP_METHODS) {
+      for (const param of (pathItem[method]?.parameters ?? []) as ParameterObject[]) {
+        const schema = param.schema as SchemaObject | undefined;
+        if (param.in === 'path' && param.name === 'id' && schema && !schema.format) schema.format = 'uuid';
+      }
+    }
+  }
 }
 
 /**
@@ -105,6 +135,7 @@ export function createOpenApiDocument(app: INestApplication, options: OpenApiOpt
   const document = withProblemResponses(SwaggerModule.createDocument(app, config));
   withNullInNullableEnums(document.components?.schemas);
   withNullInNullableEnums(document.paths);
+  withUuidIds(document);
   return document;
 }
 
