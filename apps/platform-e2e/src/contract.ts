@@ -190,3 +190,32 @@ export function typeContradictions(doc: OpenApiDocument): string[] {
   walk(doc.paths, '#/paths');
   return found;
 }
+
+/** Property names that always hold a whole number (money in minor units, counts), and those that hold a time. */
+const WHOLE = /(Amount|Quantity|Seconds|Rate)$|^(amount|quantity|onHand|reserved|available|delta|before|after|version|attempt|line|limit|priority|expiresIn)$/;
+const TIME = /At$|^at$/;
+
+/**
+ * Properties whose names say what they hold but whose type is looser: whole numbers typed `number` (a generated
+ * client makes money a double) and times without `format: date-time` (it makes them plain strings).
+ */
+export function looseTypes(doc: OpenApiDocument): string[] {
+  const found: string[] = [];
+  const walk = (node: unknown, at: string): void => {
+    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${at}/${i}`));
+    if (!node || typeof node !== 'object') return;
+    const schema = node as Record<string, unknown>;
+    const properties = schema['properties'] as Record<string, Record<string, unknown>> | undefined;
+    for (const [name, prop] of Object.entries(properties ?? {})) {
+      if (WHOLE.test(name) && prop['type'] === 'number') found.push(`${at}/properties/${name}: number, not integer`);
+      if (TIME.test(name) && prop['type'] === 'string' && prop['format'] !== 'date-time') found.push(`${at}/properties/${name}: no format date-time`);
+    }
+    for (const param of (schema['parameters'] as { name: string; schema?: Record<string, unknown> }[] | undefined) ?? []) {
+      if (WHOLE.test(param.name) && param.schema?.['type'] === 'number') found.push(`${at}/parameters/${param.name}: number, not integer`);
+    }
+    for (const [key, value] of Object.entries(schema)) if (key !== 'example' && key !== 'enum') walk(value, `${at}/${key}`);
+  };
+  walk(doc.components?.schemas, '#/components/schemas');
+  walk(doc.paths, '#/paths');
+  return found;
+}

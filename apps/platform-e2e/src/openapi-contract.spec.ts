@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { documentedClient, typeContradictions, type ContractChecker, type OpenApiDocument } from './contract';
+import { documentedClient, looseTypes, typeContradictions, type ContractChecker, type OpenApiDocument } from './contract';
 import { client, eventually, type ApiResponse, removeDataDir, startPlatform, type Platform } from './platform';
 import { receiveStock } from './stock';
 
@@ -206,6 +206,11 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
   it('types every property as what it holds (no `string | null` reflected as an object)', async () => {
     const doc = await api<OpenApiDocument>('GET', '/openapi.json');
     expect(typeContradictions(doc.body)).toEqual([]);
+  });
+
+  it('types whole numbers (money, quantities, counts) as integers and times as date-time', async () => {
+    const doc = await api<OpenApiDocument>('GET', '/openapi.json');
+    expect(looseTypes(doc.body)).toEqual([]);
   });
 
   it('the tour answered every operation of the document with a 2xx', () => {

@@ -39,26 +39,26 @@ export class PaymentHistoryEntryDto {
   @ApiProperty({ nullable: true, type: String, description: 'staff user or API key that acted' }) actorId!: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'type of the event that caused the change' }) causeEventType!: string | null;
   @ApiProperty({ nullable: true, type: String }) causeEventId!: string | null;
-  @ApiProperty() at!: string;
+  @ApiProperty({ format: 'date-time' }) at!: string;
 }
 
 export class PaymentDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ format: 'uuid' }) orderId!: string;
-  @ApiProperty({ minimum: 1, description: "1 for the order's first payment, then one more per retry of a failed one" }) attempt!: number;
+  @ApiProperty({ type: 'integer', minimum: 1, description: "1 for the order's first payment, then one more per retry of a failed one" }) attempt!: number;
   @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'the failed payment this one tries again' }) retryOf!: string | null;
-  @ApiProperty({ description: 'minor units' }) amount!: number;
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'minor units' }) amount!: number;
   @ApiProperty({ example: 'JPY' }) currency!: string;
   @ApiProperty({ enum: PAYMENT_METHODS }) method!: PaymentMethod;
   @ApiProperty({ enum: PAYMENT_STATUSES }) status!: PaymentStatus;
-  @ApiProperty({ nullable: true, type: String, description: 'null for cash on delivery (due at delivery)' }) dueAt!: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time', description: 'null for cash on delivery (due at delivery)' }) dueAt!: string | null;
   @ApiProperty({ description: 'money was confirmed for an order that ended: it must be refunded' }) refundRequired!: boolean;
   @ApiProperty({ nullable: true, type: String }) refundReason!: string | null;
   @ApiProperty({ nullable: true, type: String }) failureReason!: string | null;
   @ApiProperty({ nullable: true, type: String }) cancelReason!: string | null;
-  @ApiProperty() createdAt!: string;
-  @ApiProperty() updatedAt!: string;
-  @ApiProperty({ nullable: true, type: String }) confirmedAt!: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) confirmedAt!: string | null;
 }
 
 export class PaymentDetailDto extends PaymentDto {

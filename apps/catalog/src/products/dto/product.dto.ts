@@ -155,9 +155,9 @@ export class ProductDto {
   @ApiProperty({ type: 'object', additionalProperties: true }) attributes!: Record<string, string | number | boolean>;
   @ApiProperty({ type: [ProductImageView] }) images!: ProductImageView[];
   @ApiProperty({ type: [VariantDto] }) variants!: VariantDto[];
-  @ApiProperty() version!: number;
-  @ApiProperty() createdAt!: string;
-  @ApiProperty() updatedAt!: string;
+  @ApiProperty({ type: 'integer' }) version!: number;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
 
 export class ProductPageDto {

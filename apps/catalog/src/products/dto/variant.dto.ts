@@ -22,7 +22,7 @@ export class CreateVariantDto {
   @Matches(SKU_PATTERN, { message: SKU_MESSAGE })
   sku!: string;
 
-  @ApiProperty({ description: 'integer minor units of currency (cents for EUR)', minimum: 1, maximum: MAX_AMOUNT })
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'integer minor units of currency (cents for EUR)', minimum: 1, maximum: MAX_AMOUNT })
   @IsInt()
   @Min(1)
   @Max(MAX_AMOUNT)
@@ -32,7 +32,7 @@ export class CreateVariantDto {
   @IsIn(CURRENCY_CODES, { message: CURRENCY_MESSAGE })
   currency!: string;
 
-  @ApiPropertyOptional({ type: Number, nullable: true, description: 'the "was" price, greater than priceAmount', minimum: 1 })
+  @ApiPropertyOptional({ type: 'integer', format: 'int64', nullable: true, description: 'the "was" price, greater than priceAmount', minimum: 1 })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -49,7 +49,7 @@ export class CreateVariantDto {
   @IsIn(FULFILLMENTS)
   fulfillment?: VariantFulfillment;
 
-  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 0, maximum: MAX_WEIGHT_GRAMS })
+  @ApiPropertyOptional({ type: 'integer', nullable: true, minimum: 0, maximum: MAX_WEIGHT_GRAMS })
   @IsOptional()
   @IsInt()
   @Min(0)
@@ -74,7 +74,7 @@ export class PatchVariantDto {
   @Matches(SKU_PATTERN, { message: SKU_MESSAGE })
   sku?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_AMOUNT })
+  @ApiPropertyOptional({ type: 'integer', format: 'int64', minimum: 1, maximum: MAX_AMOUNT })
   @ValidateIf((o: PatchVariantDto) => o.id === undefined || o.priceAmount !== undefined)
   @IsInt()
   @Min(1)
@@ -86,7 +86,7 @@ export class PatchVariantDto {
   @IsIn(CURRENCY_CODES, { message: CURRENCY_MESSAGE })
   currency?: string;
 
-  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 1 })
+  @ApiPropertyOptional({ type: 'integer', format: 'int64', nullable: true, minimum: 1 })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -103,7 +103,7 @@ export class PatchVariantDto {
   @IsIn(FULFILLMENTS)
   fulfillment?: VariantFulfillment;
 
-  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 0, maximum: MAX_WEIGHT_GRAMS })
+  @ApiPropertyOptional({ type: 'integer', nullable: true, minimum: 0, maximum: MAX_WEIGHT_GRAMS })
   @IsOptional()
   @IsInt()
   @Min(0)
@@ -120,16 +120,16 @@ export class VariantDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ format: 'uuid' }) productId!: string;
   @ApiProperty() sku!: string;
-  @ApiProperty({ description: 'integer minor units' }) priceAmount!: number;
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'integer minor units' }) priceAmount!: number;
   @ApiProperty() currency!: string;
-  @ApiProperty({ type: Number, nullable: true }) compareAtAmount!: number | null;
+  @ApiProperty({ type: 'integer', format: 'int64', nullable: true }) compareAtAmount!: number | null;
   @ApiProperty({ enum: FULFILLMENTS }) fulfillment!: VariantFulfillment;
-  @ApiProperty({ type: Number, nullable: true }) weightGrams!: number | null;
+  @ApiProperty({ type: 'integer', nullable: true }) weightGrams!: number | null;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) options!: Record<string, string>;
   @ApiProperty({ enum: VARIANT_STATUSES, description: "the variant's own status" }) status!: VariantStatus;
   @ApiProperty({ enum: ['active', 'draft', 'archived'], description: 'sellable only when active (product status included)' })
   effectiveStatus!: VariantSellStatus;
-  @ApiProperty() version!: number;
-  @ApiProperty() createdAt!: string;
-  @ApiProperty() updatedAt!: string;
+  @ApiProperty({ type: 'integer' }) version!: number;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }

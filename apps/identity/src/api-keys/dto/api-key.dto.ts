@@ -43,8 +43,8 @@ export class ApiKeyDto {
   @ApiProperty() name!: string;
   @ApiProperty({ type: [String] }) scopes!: string[];
   @ApiProperty({ description: 'non-secret start of the key, to recognise it' }) prefix!: string;
-  @ApiProperty() createdAt!: string;
-  @ApiProperty({ type: String, nullable: true }) revokedAt!: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) revokedAt!: string | null;
 }
 
 export class ApiKeyListDto {

@@ -27,7 +27,7 @@ export class TokenPairDto {
   @ApiProperty({ description: 'ES256 JWT, 15 minutes' }) accessToken!: string;
   @ApiProperty({ description: 'opaque, single use' }) refreshToken!: string;
   @ApiProperty({ example: 'Bearer' }) tokenType!: 'Bearer';
-  @ApiProperty({ description: 'access token lifetime in seconds', example: 900 }) expiresIn!: number;
+  @ApiProperty({ type: 'integer', description: 'access token lifetime in seconds', example: 900 }) expiresIn!: number;
 }
 
 /** A public signing key of the JWKS (RFC 7517): an EC P-256 key for ES256 access tokens. */

@@ -38,7 +38,7 @@ export class StoreDto {
   @ApiProperty({ type: String, format: 'uuid', nullable: true }) vendorId!: string | null;
   @ApiProperty({ type: [String], description: 'names of the credential fields that are set' })
   credentialsSet!: string[];
-  @ApiProperty() createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
 }
 
 export class StoreListDto {

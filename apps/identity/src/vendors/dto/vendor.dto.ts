@@ -9,7 +9,7 @@ export class CreateVendorDto {
   @MaxLength(200)
   name!: string;
 
-  @ApiProperty({ description: 'basis points kept by the mall (1000 = 10%)', minimum: 0, maximum: 10000 })
+  @ApiProperty({ type: 'integer', description: 'basis points kept by the mall (1000 = 10%)', minimum: 0, maximum: 10000 })
   @IsInt()
   @Min(0)
   @Max(10000)
@@ -19,8 +19,8 @@ export class CreateVendorDto {
 export class VendorDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() name!: string;
-  @ApiProperty() commissionRate!: number;
-  @ApiProperty() createdAt!: string;
+  @ApiProperty({ type: 'integer', description: 'basis points kept by the mall (1000 = 10%)' }) commissionRate!: number;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
 }
 
 export class VendorListDto {

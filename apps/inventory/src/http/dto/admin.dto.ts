@@ -14,7 +14,7 @@ export class HotSkuQueryDto {
 }
 
 export class FlagHotSkuDto extends HotSkuQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 604800, description: 'the flag lapses after this; without it the flag stays until removed' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 604800, description: 'the flag lapses after this; without it the flag stays until removed' })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -25,7 +25,7 @@ export class FlagHotSkuDto extends HotSkuQueryDto {
 export class HotSkuDto {
   @ApiProperty() sku!: string;
   @ApiProperty({ enum: ['staff', 'detected'] }) source!: 'staff' | 'detected';
-  @ApiProperty({ type: String, nullable: true }) expiresAt!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) expiresAt!: string | null;
 }
 
 export class HotSkuListDto {
@@ -34,23 +34,23 @@ export class HotSkuListDto {
 }
 
 export class InventorySettingsDto {
-  @ApiProperty({ description: 'how long a checkout reservation holds stock (default 900 s)' })
+  @ApiProperty({ type: 'integer', description: 'how long a checkout reservation holds stock (default 900 s)' })
   reservationTtlSeconds!: number;
 
-  @ApiProperty({ description: 'how long a cash-on-delivery order holds stock (default 1,209,600 s: 14 days)' })
+  @ApiProperty({ type: 'integer', description: 'how long a cash-on-delivery order holds stock (default 1,209,600 s: 14 days)' })
   cashOnDeliveryTtlSeconds!: number;
 }
 
 /** Changes the settings it names and leaves the others as they are; it must name at least one. */
 export class UpdateInventorySettingsDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 604800, description: 'checkout reservation time to live' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 604800, description: 'checkout reservation time to live' })
   @ValidateIf((_, v) => v !== undefined) // null is a wrong type, not an omission
   @IsInt()
   @Min(1)
   @Max(604800)
   reservationTtlSeconds?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 7776000, description: 'cash-on-delivery reservation time to live' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 7776000, description: 'cash-on-delivery reservation time to live' })
   @ValidateIf((_, v) => v !== undefined) // null is a wrong type, not an omission
   @IsInt()
   @Min(1)
@@ -74,13 +74,13 @@ export class ReorderPolicyDto {
   @IsIn(['new', 'used'])
   condition?: StockCondition;
 
-  @ApiProperty({ minimum: 0, maximum: 1000000, description: 'inventory.stock.low is published when available falls to this' })
+  @ApiProperty({ type: 'integer', minimum: 0, maximum: 1000000, description: 'inventory.stock.low is published when available falls to this' })
   @IsInt()
   @Min(0)
   @Max(1000000)
   reorderPoint!: number;
 
-  @ApiProperty({ minimum: 0, maximum: 1000000 })
+  @ApiProperty({ type: 'integer', minimum: 0, maximum: 1000000 })
   @IsInt()
   @Min(0)
   @Max(1000000)

@@ -16,7 +16,7 @@ export class LedgerQueryDto {
   @MaxLength(1024)
   cursor?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 500, default: 50 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -32,16 +32,16 @@ export class LedgerEntryDto {
   @ApiProperty() condition!: string;
   @ApiProperty({ description: 'receive, adjust, transfer_out, transfer_in, reserve, release, expire, commit' }) type!: string;
   @ApiProperty({ type: String, nullable: true }) reason!: string | null;
-  @ApiProperty({ description: 'change of on hand' }) delta!: number;
-  @ApiProperty() deltaReserved!: number;
-  @ApiProperty({ description: 'on hand before' }) before!: number;
-  @ApiProperty({ description: 'on hand after' }) after!: number;
-  @ApiProperty() reservedBefore!: number;
-  @ApiProperty() reservedAfter!: number;
+  @ApiProperty({ type: 'integer', description: 'change of on hand' }) delta!: number;
+  @ApiProperty({ type: 'integer' }) deltaReserved!: number;
+  @ApiProperty({ type: 'integer', description: 'on hand before' }) before!: number;
+  @ApiProperty({ type: 'integer', description: 'on hand after' }) after!: number;
+  @ApiProperty({ type: 'integer' }) reservedBefore!: number;
+  @ApiProperty({ type: 'integer' }) reservedAfter!: number;
   @ApiProperty({ type: String, nullable: true }) actor!: string | null;
   @ApiProperty({ type: String, nullable: true }) correlationId!: string | null;
   @ApiProperty({ type: String, nullable: true }) reference!: string | null;
-  @ApiProperty() at!: string;
+  @ApiProperty({ format: 'date-time' }) at!: string;
 
   static of(e: LedgerEntry): LedgerEntryDto {
     const { stockLevelId: _stockLevelId, ...rest } = e;

@@ -31,14 +31,14 @@ export class CreateLocationDto {
   @IsIn(TYPES)
   type?: LocationType;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 1000000, default: 100, description: 'allocation order: lower is allocated first' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 1000000, default: 100, description: 'allocation order: lower is allocated first' })
   @IsOptional()
   @IsInt()
   @Min(0)
   @Max(1000000)
   priority?: number;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 1000000, default: 0 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 1000000, default: 0 })
   @IsOptional()
   @IsInt()
   @Min(0)
@@ -52,9 +52,9 @@ export class LocationDto {
   @ApiProperty() name!: string;
   @ApiProperty({ type: String, format: 'uuid', nullable: true }) parentId!: string | null;
   @ApiProperty({ enum: TYPES }) type!: LocationType;
-  @ApiProperty() priority!: number;
-  @ApiProperty() pickSequence!: number;
-  @ApiProperty() createdAt!: string;
+  @ApiProperty({ type: 'integer' }) priority!: number;
+  @ApiProperty({ type: 'integer' }) pickSequence!: number;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
 
   static of(l: Location): LocationDto {
     return { ...l, createdAt: l.createdAt.toISOString() };

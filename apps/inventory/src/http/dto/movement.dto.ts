@@ -28,7 +28,7 @@ export class CreateMovementDto {
   @IsUuid()
   toLocationId?: string;
 
-  @ApiProperty({ description: 'receive and transfer: units (1 to 1,000,000); adjust: the signed change, never 0' })
+  @ApiProperty({ type: 'integer', description: 'receive and transfer: units (1 to 1,000,000); adjust: the signed change, never 0' })
   @IsInt()
   @Min(-1000000)
   @Max(1000000)
@@ -45,6 +45,7 @@ export class CreateMovementDto {
   condition?: StockCondition;
 
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 0,
     maximum: MAX_ON_HAND,
     description: 'what the caller last saw on hand at locationId; if on hand is now different, 409 on_hand_changed and nothing changes',
@@ -60,11 +61,11 @@ export class StockLevelDto {
   @ApiProperty() sku!: string;
   @ApiProperty({ format: 'uuid' }) locationId!: string;
   @ApiProperty({ enum: CONDITIONS }) condition!: StockCondition;
-  @ApiProperty() onHand!: number;
-  @ApiProperty() reserved!: number;
-  @ApiProperty() available!: number;
-  @ApiProperty() reorderPoint!: number;
-  @ApiProperty() reorderQuantity!: number;
+  @ApiProperty({ type: 'integer' }) onHand!: number;
+  @ApiProperty({ type: 'integer' }) reserved!: number;
+  @ApiProperty({ type: 'integer' }) available!: number;
+  @ApiProperty({ type: 'integer' }) reorderPoint!: number;
+  @ApiProperty({ type: 'integer' }) reorderQuantity!: number;
 
   static of(l: StockLevel): StockLevelDto {
     const { sku, locationId, condition, onHand, reserved, available, reorderPoint, reorderQuantity } = l;

@@ -11,19 +11,19 @@ export class PlacedOrderDto {
 }
 
 export class OrderItemDto {
-  @ApiProperty() line!: number;
+  @ApiProperty({ type: 'integer' }) line!: number;
   @ApiProperty() sku!: string;
   @ApiProperty({ format: 'uuid' }) variantId!: string;
-  @ApiProperty() quantity!: number;
-  @ApiProperty({ description: 'minor units' }) unitPriceAmount!: number;
-  @ApiProperty({ description: 'minor units' }) lineTotalAmount!: number;
+  @ApiProperty({ type: 'integer' }) quantity!: number;
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'minor units' }) unitPriceAmount!: number;
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'minor units' }) lineTotalAmount!: number;
   @ApiProperty({ enum: ['new', 'used'], description: 'the stock condition the line is reserved from' }) condition!: 'new' | 'used';
 }
 
 export class OrderTotalsDto {
   @ApiProperty() currency!: string;
-  @ApiProperty({ description: 'minor units' }) subtotalAmount!: number;
-  @ApiProperty({ description: 'minor units' }) totalAmount!: number;
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'minor units' }) subtotalAmount!: number;
+  @ApiProperty({ type: 'integer', format: 'int64', description: 'minor units' }) totalAmount!: number;
 }
 
 export class HistoryCauseDto {
@@ -37,7 +37,7 @@ export class HistoryEntryDto {
   @ApiProperty({ nullable: true, enum: ORDER_STATUSES }) from!: OrderStatus | null;
   @ApiProperty({ nullable: true, enum: ORDER_STATUSES, description: 'null for a noted event that moved nothing' })
   to!: OrderStatus | null;
-  @ApiProperty() at!: string;
+  @ApiProperty({ format: 'date-time' }) at!: string;
   @ApiProperty({ type: HistoryCauseDto }) cause!: HistoryCauseDto;
   @ApiPropertyOptional() note?: string;
 }
@@ -72,8 +72,8 @@ export class OrderSummaryDto {
   // The request's DTOs: the order keeps the customer and address as they were placed (validated, unknown fields refused).
   @ApiProperty({ type: CustomerDto }) customer!: CustomerDto;
   @ApiPropertyOptional({ format: 'uuid' }) paymentId?: string;
-  @ApiProperty() createdAt!: string;
-  @ApiProperty() updatedAt!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
 
 export class OrderDto extends OrderSummaryDto {

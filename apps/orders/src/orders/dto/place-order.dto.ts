@@ -33,7 +33,7 @@ export class OrderLineDto {
   @MaxLength(100)
   sku!: string;
 
-  @ApiProperty({ minimum: 1, maximum: MAX_QUANTITY })
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: MAX_QUANTITY })
   @IsInt()
   @Min(1)
   @Max(MAX_QUANTITY)
