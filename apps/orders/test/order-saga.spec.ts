@@ -219,7 +219,7 @@ describe('order saga handlers (through the inbox)', () => {
     await h.saga.onReservationConfirmed(confirmed(id));
     const o = await order(id);
     expect(o.status).toBe('cancelled');
-    expect(o.reservation).toBeUndefined();
+    expect(o.reservation).toBeNull();
     expect((await eventsOf(id)).map((e) => e.type)).toEqual(['orders.order.placed', 'orders.order.cancelled']);
   });
 

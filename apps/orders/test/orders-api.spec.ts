@@ -48,7 +48,7 @@ describe('orders HTTP API', () => {
     expect(got.body.history).toEqual([
       { from: null, to: 'pending', at: expect.any(String), cause: { type: 'api', actor: `user:${owner.userId}` } },
     ]);
-    expect(got.body.paymentId).toBeUndefined();
+    expect(got.body.paymentId).toBeNull();
 
     const events = (await h.outbox(owner.tenantId)).filter((e) => e.subject === res.body.id);
     expect(events).toEqual([
@@ -451,8 +451,10 @@ describe('orders HTTP API', () => {
       expect(reasons.type).toBe('array');
       expect(fields(itemsOf(reasons))).toEqual({ properties: ['available', 'line', 'reason', 'requested', 'sku'], required: ['reason', 'sku'] });
       for (const n of ['line', 'requested', 'available']) expect(prop(itemsOf(reasons), n)).toMatchObject({ type: 'integer' });
-      for (const name of ['customer', 'shippingAddress', 'reservation', 'rejectionReasons']) {
-        expect([name, order.required?.includes(name) ?? false]).toEqual([name, name === 'customer']);
+      // Always present: an absent address, reservation, rejection or payment is null, as in every service's views.
+      for (const name of ['customer', 'shippingAddress', 'reservation', 'rejectionReasons', 'cancelReason', 'paymentId']) {
+        expect([name, order.required?.includes(name) ?? false]).toEqual([name, true]);
+        if (name !== 'customer') expect([name, order.properties?.[name]?.nullable]).toEqual([name, true]);
       }
     });
 

@@ -152,13 +152,21 @@ function rebase(schema: unknown): unknown {
   );
 }
 
-/** Objects that list their properties and say nothing of others accept no others. */
+/**
+ * Objects that list their properties and say nothing of others accept no others. And `nullable: true` admits null
+ * whatever its siblings say, as client generators read it: OpenAPI 3.0 writes a nullable reference as
+ * `{nullable: true, allOf: [{$ref}]}`, which a JSON Schema validator would refuse null by the `allOf` alone.
+ */
 function closed(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(closed);
   if (!schema || typeof schema !== 'object') return schema;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(schema)) out[k] = k === 'example' || k === 'enum' ? v : closed(v);
   if (out['properties'] && !('additionalProperties' in out)) out['additionalProperties'] = false;
+  if (out['nullable'] === true) {
+    delete out['nullable'];
+    return { anyOf: [{ type: 'null' }, out] };
+  }
   return out;
 }
 

@@ -12,7 +12,7 @@ export function toSummary(o: OrderRow): OrderSummaryDto {
     totals: { currency: o.currency, subtotalAmount: o.subtotalAmount, totalAmount: o.totalAmount },
     paymentMethod: o.paymentMethod,
     customer: o.customer,
-    ...(o.paymentId ? { paymentId: o.paymentId } : {}),
+    paymentId: o.paymentId ?? null,
     createdAt: iso(o.createdAt),
     updatedAt: iso(o.updatedAt),
   };
@@ -43,12 +43,11 @@ export function toOrderDto(o: OrderRow, items: OrderItemRow[], history: HistoryR
       lineTotalAmount: i.lineTotalAmount,
       condition: i.condition,
     })),
-    ...(o.shippingAddress ? { shippingAddress: o.shippingAddress } : {}),
-    ...(o.reservationId
-      ? { reservation: { id: o.reservationId, expiresAt: o.reservationExpiresAt ? iso(o.reservationExpiresAt) : null } }
-      : {}),
-    ...(o.rejectionReasons ? { rejectionReasons: o.rejectionReasons } : {}),
-    ...(o.cancelReason ? { cancelReason: o.cancelReason } : {}),
+    // Absent parts are null, as in every service's views, not left out.
+    shippingAddress: o.shippingAddress ?? null,
+    reservation: o.reservationId ? { id: o.reservationId, expiresAt: o.reservationExpiresAt ? iso(o.reservationExpiresAt) : null } : null,
+    rejectionReasons: o.rejectionReasons ?? null,
+    cancelReason: o.cancelReason ?? null,
     history: history.map(toHistory),
   };
 }

@@ -71,17 +71,17 @@ export class OrderSummaryDto {
   @ApiProperty({ enum: PAYMENT_METHODS }) paymentMethod!: PaymentMethod;
   // The request's DTOs: the order keeps the customer and address as they were placed (validated, unknown fields refused).
   @ApiProperty({ type: CustomerDto }) customer!: CustomerDto;
-  @ApiPropertyOptional({ format: 'uuid' }) paymentId?: string;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'once billing has opened it' }) paymentId!: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
 
 export class OrderDto extends OrderSummaryDto {
   @ApiProperty({ type: [OrderItemDto] }) items!: OrderItemDto[];
-  @ApiPropertyOptional({ type: ShippingAddressDto }) shippingAddress?: ShippingAddressDto;
-  @ApiPropertyOptional({ type: OrderReservationDto }) reservation?: OrderReservationDto;
-  @ApiPropertyOptional({ type: [RejectionReasonDto], description: 'when the order was rejected' }) rejectionReasons?: RejectionReasonDto[];
-  @ApiPropertyOptional() cancelReason?: string;
+  @ApiProperty({ type: ShippingAddressDto, nullable: true }) shippingAddress!: ShippingAddressDto | null;
+  @ApiProperty({ type: OrderReservationDto, nullable: true, description: 'once inventory has reserved the stock' }) reservation!: OrderReservationDto | null;
+  @ApiProperty({ type: [RejectionReasonDto], nullable: true, description: 'when the order was rejected' }) rejectionReasons!: RejectionReasonDto[] | null;
+  @ApiProperty({ type: String, nullable: true }) cancelReason!: string | null;
   @ApiProperty({ type: [HistoryEntryDto] }) history!: HistoryEntryDto[];
 }
 
