@@ -410,6 +410,17 @@ describe('bootstrapService', () => {
       });
     });
 
+    it('says on each operation who may call it: the roles of @Roles, the API-key scopes of @Scopes', async () => {
+      const res = await request(server).get('/openapi.json');
+      const create = res.body.paths['/widgets'].post;
+      expect(create['x-tessera-roles']).toEqual(['owner', 'admin']);
+      expect(create.description).toContain('Who may call it: users with the role owner, admin; no API key.');
+      const scoped = res.body.paths['/widgets/scoped'].get;
+      expect(scoped['x-tessera-api-key-scopes']).toEqual(['widgets:read']);
+      expect(scoped.description).toContain('Who may call it: no user; API keys with the scopes widgets:read.');
+      expect(res.body.paths['/widgets/public'].post.description ?? '').not.toContain('Who may call it');
+    });
+
     it('documents a resource named by id in the path as a UUID that may be 404', async () => {
       const res = await request(server).get('/openapi.json');
       const get = res.body.paths['/widgets/{id}'].get;

@@ -1,4 +1,5 @@
-import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { ApiExtension } from '@nestjs/swagger';
 import type { CallerContext, Role } from '@tessera/contracts';
 import type { KitRequest } from '../http-types';
 import { currentCaller } from './caller-storage';
@@ -15,14 +16,20 @@ export const NO_CALLER_CONTEXT_KEY = 'tessera:no-caller-context';
  */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC_KEY, true);
 
-/** The caller needs at least one of these roles (or, when `@Scopes` is also set, those scopes). */
-export const Roles = (...roles: Role[]): MethodDecorator & ClassDecorator => SetMetadata(ROLES_KEY, roles);
+/** OpenAPI extensions that carry a route's roles and scopes into the document (see openapi.ts). */
+export const ROLES_EXTENSION = 'x-tessera-roles';
+export const SCOPES_EXTENSION = 'x-tessera-api-key-scopes';
+
+/** The caller needs at least one of these roles (or, when `@Scopes` is also set, those scopes). Documented in OpenAPI. */
+export const Roles = (...roles: Role[]): MethodDecorator & ClassDecorator =>
+  applyDecorators(SetMetadata(ROLES_KEY, roles), ApiExtension(ROLES_EXTENSION, roles));
 
 /**
  * An API-key caller needs all of these scopes. A route with only `@Scopes` is for API keys; add `@Roles` to let
  * users in too (either requirement then suffices).
  */
-export const Scopes = (...scopes: string[]): MethodDecorator & ClassDecorator => SetMetadata(SCOPES_KEY, scopes);
+export const Scopes = (...scopes: string[]): MethodDecorator & ClassDecorator =>
+  applyDecorators(SetMetadata(SCOPES_KEY, scopes), ApiExtension(SCOPES_EXTENSION, scopes));
 
 /** Non-public routes need a tenant in the caller context by default; `@RequireTenant(false)` lifts that. */
 export const RequireTenant = (required = true): MethodDecorator & ClassDecorator =>

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject, type OperationObject, type ParameterObject, type SchemaObject } from '@nestjs/swagger';
 import { CONTEXT_HEADER } from '@tessera/contracts';
+import { ROLES_EXTENSION, SCOPES_EXTENSION } from '../caller/caller.decorators';
 import { PROBLEM_CONTENT_TYPE } from '../problem/problem';
 
 export interface OpenApiOptions {
@@ -70,6 +71,7 @@ function withProblemResponses(document: OpenAPIObject): OpenAPIObject {
         if (Number(status) >= 400 && response && 'description' in response && !response.content) response.content = problemContent();
       }
       operation.responses['default'] = operation.responses['default'] ?? { description: 'Problem (RFC 9457)', content: problemContent() };
+      withAccessNote(operation);
     }
   }
   return document;
@@ -88,6 +90,23 @@ function implicitErrors(path: string, operation: OperationObject): [string, stri
     out.push(['409', 'the first request with this Idempotency-Key is still running'], ['422', 'the Idempotency-Key was used with another request']);
   }
   return out;
+}
+
+/**
+ * Says in the operation's description who may call it, from the `@Roles` and `@Scopes` extensions: a client sees
+ * before trying that, say, an API key is refused on a route that names roles and no scopes (CallerGuard).
+ */
+function withAccessNote(operation: OperationObject): void {
+  const extensions = operation as unknown as Record<string, unknown>;
+  const roles = extensions[ROLES_EXTENSION] as string[] | undefined;
+  const scopes = extensions[SCOPES_EXTENSION] as string[] | undefined;
+  if (!roles && !scopes) return;
+  const who = [
+    roles ? `users with the role ${roles.join(', ')}` : 'no user',
+    scopes ? `API keys with the scopes ${scopes.join(' and ')}` : 'no API key',
+  ];
+  const note = `Who may call it: ${who.join('; ')}.`;
+  operation.description = operation.description ? `${operation.description}\n\n${note}` : note;
 }
 
 /** DESIGN "API conventions": ids are UUIDs, so a path parameter named `id` is documented as one. */
