@@ -208,6 +208,17 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
     expect(typeContradictions(doc.body)).toEqual([]);
   });
 
+  it('documents the response headers clients act on: ETag, Retry-After, idempotent-replayed', async () => {
+    const doc = (await api<OpenApiDocument>('GET', '/openapi.json')).body as unknown as {
+      paths: Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown> }> }>>;
+    };
+    for (const [path, method, status] of [['/v1/products', 'post', '201'], ['/v1/products/{id}', 'get', '200'], ['/v1/products/{id}', 'patch', '200']]) {
+      expect([path, method, Object.keys(doc.paths[path][method].responses[status].headers ?? {})]).toEqual([path, method, expect.arrayContaining(['ETag'])]);
+    }
+    expect(Object.keys(doc.paths['/v1/auth/login'].post.responses['429'].headers ?? {})).toEqual(['Retry-After']);
+    expect(Object.keys(doc.paths['/v1/orders'].post.responses['202'].headers ?? {})).toEqual(['idempotent-replayed']);
+  });
+
   it('types whole numbers (money, quantities, counts) as integers and times as date-time', async () => {
     const doc = await api<OpenApiDocument>('GET', '/openapi.json');
     expect(looseTypes(doc.body)).toEqual([]);

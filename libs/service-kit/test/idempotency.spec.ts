@@ -123,5 +123,8 @@ describe('Idempotency-Key at the HTTP edge', () => {
     // The key's own refusals are documented on every route that takes it, as problem+json.
     const problem = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
     expect(doc.body.paths['/notes'].post.responses).toMatchObject({ '409': { content: problem }, '422': { content: problem } });
+    // A replay says so in a header, documented on the success answer.
+    const created = Object.entries(doc.body.paths['/notes'].post.responses).find(([status]) => status.startsWith('2'))?.[1] as { headers?: object };
+    expect(created.headers).toMatchObject({ 'idempotent-replayed': { schema: { type: 'string', enum: ['true'] } } });
   });
 });

@@ -24,6 +24,9 @@ const IF_MATCH = {
   description: "the product's ETag as last read: the change is made only if the product is still that version, else 412",
 };
 
+/** OpenAPI: the ETag header every answer with a product carries. */
+const PRODUCT_ETAG = { ETag: { description: "the product's version, to send back in If-Match", schema: { type: 'string' } } };
+
 /** The product's ETag on the response, for a later If-Match. */
 function tagged(res: ReplyTarget, product: ProductDto): ProductDto {
   res.setHeader('ETag', productEtag(product, product.variants));
@@ -45,7 +48,7 @@ export class ProductsController {
   @Roles(...CATALOG_WRITE_ROLES)
   @Scopes(CATALOG_WRITE_SCOPE)
   @ApiIdempotencyKey()
-  @ApiCreatedResponse({ type: ProductDto })
+  @ApiCreatedResponse({ type: ProductDto, headers: PRODUCT_ETAG })
   @ApiConflictResponse({ description: 'a SKU is already used in the tenant (named in `sku`)' })
   @ApiUnprocessableEntityResponse({
     description: 'an Idempotency-Key reused with another body, or vendorId refused (`reason`: `not_a_mall`, or `unknown_vendor` when it is not a vendor of this tenant)',
@@ -66,7 +69,7 @@ export class ProductsController {
   }
 
   @Get(':id')
-  @ApiOkResponse({ type: ProductDto })
+  @ApiOkResponse({ type: ProductDto, headers: PRODUCT_ETAG })
   @ApiNotFoundResponse()
   async get(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string, @Res({ passthrough: true }) res: ReplyTarget): Promise<ProductDto> {
     return tagged(res, await this.products.get(tenantOf(caller), id));
@@ -75,7 +78,7 @@ export class ProductsController {
   @Patch(':id')
   @Roles(...CATALOG_WRITE_ROLES)
   @Scopes(CATALOG_WRITE_SCOPE)
-  @ApiOkResponse({ type: ProductDto })
+  @ApiOkResponse({ type: ProductDto, headers: PRODUCT_ETAG })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'an added SKU is already used in the tenant' })
   @ApiUnprocessableEntityResponse({
@@ -97,7 +100,7 @@ export class ProductsController {
   @HttpCode(200)
   @Roles(...CATALOG_WRITE_ROLES)
   @Scopes(CATALOG_WRITE_SCOPE)
-  @ApiOkResponse({ type: ProductDto })
+  @ApiOkResponse({ type: ProductDto, headers: PRODUCT_ETAG })
   @ApiNotFoundResponse()
   @ApiHeader(IF_MATCH)
   @ApiPreconditionFailedResponse({ description: 'If-Match names another version of the product (`reason`: `product_changed`)' })

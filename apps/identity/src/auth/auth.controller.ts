@@ -20,7 +20,10 @@ export class AuthController {
   @HttpCode(200)
   @ApiOkResponse({ type: TokenPairDto })
   @ApiUnauthorizedResponse({ description: 'unknown email, wrong password or deactivated user (one answer for all)' })
-  @ApiTooManyRequestsResponse({ description: 'too many failed logins for this account or address; see Retry-After' })
+  @ApiTooManyRequestsResponse({
+    description: 'too many failed logins for this account or address',
+    headers: { 'Retry-After': { description: 'seconds until a login is tried again', schema: { type: 'integer' } } },
+  })
   async login(
     @Body() dto: LoginDto,
     @Req() req: IncomingMessage,

@@ -64,6 +64,7 @@ function withProblemResponses(document: OpenAPIObject): OpenAPIObject {
       const operation = pathItem[method];
       if (!operation) continue;
       operation.responses = operation.responses ?? {};
+      if (takesIdempotencyKey(operation)) withReplayHeader(operation);
       for (const [status, description] of implicitErrors(path, operation)) {
         operation.responses[status] = operation.responses[status] ?? { description };
       }
@@ -84,12 +85,29 @@ function withProblemResponses(document: OpenAPIObject): OpenAPIObject {
  */
 function implicitErrors(path: string, operation: OperationObject): [string, string][] {
   const out: [string, string][] = [];
-  const params = (operation.parameters ?? []) as ParameterObject[];
   if (path.includes('{id}')) out.push(['404', 'no such resource in the caller\'s tenant']);
-  if (params.some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key')) {
+  if (takesIdempotencyKey(operation)) {
     out.push(['409', 'the first request with this Idempotency-Key is still running'], ['422', 'the Idempotency-Key was used with another request']);
   }
   return out;
+}
+
+function takesIdempotencyKey(operation: OperationObject): boolean {
+  return ((operation.parameters ?? []) as ParameterObject[]).some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key');
+}
+
+/** The header of a replayed answer (service-kit idempotentReply), on the 2xx of a route that takes the key. */
+function withReplayHeader(operation: OperationObject): void {
+  for (const [status, response] of Object.entries(operation.responses)) {
+    if (!/^2\d\d$/.test(status) || !response || !('description' in response)) continue;
+    response.headers = {
+      ...response.headers,
+      'idempotent-replayed': {
+        description: "`true` when this is the stored answer of the key's first request, replayed",
+        schema: { type: 'string', enum: ['true'] },
+      },
+    };
+  }
 }
 
 /**
