@@ -5,7 +5,7 @@ import { client, type ApiResponse } from './platform';
 /** The parts of an OpenAPI 3.0 document the checker reads. */
 type Content = Record<string, { schema?: unknown }>;
 export interface OpenApiDocument {
-  paths: Record<string, Record<string, { requestBody?: { content?: Content }; responses?: Record<string, { content?: Content }> }>>;
+  paths: Record<string, Record<string, { requestBody?: { content?: Content }; responses?: Record<string, { content?: Content; headers?: Record<string, unknown> }> }>>;
   components?: { schemas?: Record<string, unknown> };
 }
 
@@ -75,27 +75,23 @@ export class ContractChecker {
       else if (!documented) found.push(`${label}: status ${res.status} is not documented and there is no default`);
       else found.push(...this.checkBody(label, route, key, documented.content, res));
       const accepted = res.status >= 200 && res.status < 300;
-      const requestContent = this.doc.paths[route.template][route.method.toLowerCase()].requestBody?.content;
-      if (accepted && requestBody !== undefined) {
-        const schema = requestContent?.['application/json']?.schema;
-        // An action without a body (NoBodyPipe) takes `{}` or `null` as none; anything more it must refuse.
-        const none = requestBody === null || (typeof requestBody === 'object' && !Array.isArray(requestBody) && Object.keys(requestBody).length === 0);
-        if (!schema && !none) found.push(`${label}: accepted a request body the document does not describe`);
-        else if (schema) found.push(...this.validate(`${route.method} ${route.template} request`, schema, requestBody).map((e) => `${label}: request ${e}`));
-      }
-      if (res.status >= 200 && res.status < 300 && found.length === 0) this.covered.add(`${route.method} ${route.template}`);
+      if (accepted && requestBody !== undefined) found.push(...this.checkRequestBody(label, route, requestBody));
+      if (accepted && found.length === 0) this.covered.add(`${route.method} ${route.template}`);
     }
     this.violations.push(...found);
     return found;
   }
 
-  private checkBody(
-    label: string,
-    route: { method: string; template: string },
-    key: string,
-    content: Record<string, { schema?: unknown }> | undefined,
-    res: ApiResponse,
-  ): string[] {
+  /** A request body the service accepted must be one the document describes. */
+  private checkRequestBody(label: string, route: { method: string; template: string }, body: unknown): string[] {
+    const schema = this.doc.paths[route.template][route.method.toLowerCase()].requestBody?.content?.['application/json']?.schema;
+    if (schema) return this.validate(`${route.method} ${route.template} request`, schema, body).map((e) => `${label}: request ${e}`);
+    // An action without a body (NoBodyPipe) takes `{}` or `null` as none; anything more it must refuse.
+    const none = body === null || (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0);
+    return none ? [] : [`${label}: accepted a request body the document does not describe`];
+  }
+
+  private checkBody(label: string, route: { method: string; template: string }, key: string, content: Content | undefined, res: ApiResponse): string[] {
     const mediaType = (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
     const hasBody = res.body !== undefined && res.body !== '';
     if (!content || Object.keys(content).length === 0) {
@@ -134,13 +130,15 @@ export function checkedClient(call: ReturnType<typeof client>, checker: Contract
   };
 }
 
-/** A client of the gateway at `baseUrl` whose answers are checked against the document it serves. */
-export async function documentedClient(baseUrl: string): Promise<{ api: ReturnType<typeof client>; checker: ContractChecker }> {
+/** A client of the gateway at `baseUrl` whose answers are checked against the document it serves (also returned). */
+export async function documentedClient(
+  baseUrl: string,
+): Promise<{ api: ReturnType<typeof client>; checker: ContractChecker; doc: OpenApiDocument }> {
   const call = client(baseUrl);
-  const doc = await call<OpenApiDocument>('GET', '/openapi.json');
-  if (doc.status !== 200) throw new Error(`GET /openapi.json: HTTP ${doc.status}`);
-  const checker = new ContractChecker(doc.body);
-  return { api: checkedClient(call, checker), checker };
+  const res = await call<OpenApiDocument>('GET', '/openapi.json');
+  if (res.status !== 200) throw new Error(`GET /openapi.json: HTTP ${res.status}`);
+  const checker = new ContractChecker(res.body);
+  return { api: checkedClient(call, checker), checker, doc: res.body };
 }
 
 /** `#/components/schemas/X` references point to X's own registered schema. */
@@ -170,6 +168,18 @@ function closed(schema: unknown): unknown {
   return out;
 }
 
+/** Calls `visit` on every schema-like object of the document (components and paths), with its JSON pointer. */
+function eachNode(doc: OpenApiDocument, visit: (node: Record<string, unknown>, at: string) => void): void {
+  const walk = (node: unknown, at: string): void => {
+    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${at}/${i}`));
+    if (!node || typeof node !== 'object') return;
+    visit(node as Record<string, unknown>, at);
+    for (const [key, value] of Object.entries(node)) if (key !== 'example' && key !== 'enum') walk(value, `${at}/${key}`);
+  };
+  walk(doc.components?.schemas, '#/components/schemas');
+  walk(doc.paths, '#/paths');
+}
+
 const KEYWORDS_OF: Record<string, string[]> = {
   string: ['maxLength', 'minLength', 'pattern', 'format'],
   number: ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'],
@@ -182,20 +192,13 @@ const KEYWORDS_OF: Record<string, string[]> = {
  */
 export function typeContradictions(doc: OpenApiDocument): string[] {
   const found: string[] = [];
-  const walk = (node: unknown, at: string): void => {
-    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${at}/${i}`));
-    if (!node || typeof node !== 'object') return;
-    const schema = node as Record<string, unknown>;
-    if (schema['type'] === 'object') {
-      for (const [kind, keywords] of Object.entries(KEYWORDS_OF)) {
-        const hit = keywords.filter((k) => k in schema);
-        if (hit.length > 0) found.push(`${at}: type object with ${kind} keywords (${hit.join(', ')})`);
-      }
+  eachNode(doc, (schema, at) => {
+    if (schema['type'] !== 'object') return;
+    for (const [kind, keywords] of Object.entries(KEYWORDS_OF)) {
+      const hit = keywords.filter((k) => k in schema);
+      if (hit.length > 0) found.push(`${at}: type object with ${kind} keywords (${hit.join(', ')})`);
     }
-    for (const [key, value] of Object.entries(schema)) if (key !== 'example' && key !== 'enum') walk(value, `${at}/${key}`);
-  };
-  walk(doc.components?.schemas, '#/components/schemas');
-  walk(doc.paths, '#/paths');
+  });
   return found;
 }
 
@@ -209,10 +212,7 @@ const TIME = /At$|^at$/;
  */
 export function looseTypes(doc: OpenApiDocument): string[] {
   const found: string[] = [];
-  const walk = (node: unknown, at: string): void => {
-    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${at}/${i}`));
-    if (!node || typeof node !== 'object') return;
-    const schema = node as Record<string, unknown>;
+  eachNode(doc, (schema, at) => {
     const properties = schema['properties'] as Record<string, Record<string, unknown>> | undefined;
     for (const [name, prop] of Object.entries(properties ?? {})) {
       if (WHOLE.test(name) && prop['type'] === 'number') found.push(`${at}/properties/${name}: number, not integer`);
@@ -221,9 +221,6 @@ export function looseTypes(doc: OpenApiDocument): string[] {
     for (const param of (schema['parameters'] as { name: string; schema?: Record<string, unknown> }[] | undefined) ?? []) {
       if (WHOLE.test(param.name) && param.schema?.['type'] === 'number') found.push(`${at}/parameters/${param.name}: number, not integer`);
     }
-    for (const [key, value] of Object.entries(schema)) if (key !== 'example' && key !== 'enum') walk(value, `${at}/${key}`);
-  };
-  walk(doc.components?.schemas, '#/components/schemas');
-  walk(doc.paths, '#/paths');
+  });
   return found;
 }

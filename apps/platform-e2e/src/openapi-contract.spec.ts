@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { documentedClient, looseTypes, typeContradictions, type ContractChecker, type OpenApiDocument } from './contract';
+import { ContractChecker, documentedClient, looseTypes, typeContradictions, type OpenApiDocument } from './contract';
 import { client, eventually, type ApiResponse, removeDataDir, startPlatform, type Platform } from './platform';
 import { receiveStock } from './stock';
 
@@ -20,13 +20,14 @@ async function answers(pending: Promise<ApiResponse>, status: number): Promise<A
 describe('every answer matches the OpenAPI document (walks /openapi.json)', () => {
   let platform: Platform & { startupMs: number };
   let checker: ContractChecker;
+  let doc: OpenApiDocument;
   let api: ReturnType<typeof client>;
   const slug = `contract-${randomUUID().slice(0, 8)}`;
   const password = 'correct horse battery staple';
 
   beforeAll(async () => {
     platform = await startPlatform({ RATE_LIMIT_ADDRESS_POINTS: '1000000', RATE_LIMIT_TENANT_POINTS: '1000000' });
-    ({ api, checker } = await documentedClient(platform.baseUrl));
+    ({ api, checker, doc } = await documentedClient(platform.baseUrl));
   });
 
   afterAll(async () => {
@@ -91,7 +92,7 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
       ],
     }), 201);
     await answers(as('POST', '/v1/products', { title: 'Dup', variants: [{ sku: 'CT-RED', priceAmount: 1, currency: 'EUR' }] }), 409);
-    await answers(as('POST', '/v1/products', { title: 'Bad money', variants: [{ sku: 'CT-XXX', priceAmount: 1, currency: 'EURO' }] }), 400);
+    await answers(as('POST', '/v1/products', { title: 'Bad money', variants: [{ sku: 'CT-EURO', priceAmount: 1, currency: 'EURO' }] }), 400);
     const archived = await answers(as('POST', '/v1/products', { title: 'Old brick', variants: [{ sku: 'CT-OLD', priceAmount: 50, currency: 'EUR' }] }), 201);
     await answers(as('GET', '/v1/products?q=brick&limit=1'), 200);
     await answers(as('GET', '/v1/products?status=active'), 200);
@@ -182,8 +183,10 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
   });
 
   it('would see an undocumented field, a missing one, an undocumented status, a wrong media type and an unknown path', () => {
+    // A checker of its own: these planted answers must not count against the tour's.
+    const probe = new ContractChecker(doc);
     const headers = (type: string) => new Headers({ 'content-type': type });
-    const found = (res: ApiResponse) => checker.check('GET', '/v1/inventory/settings', res);
+    const found = (res: ApiResponse) => probe.check('GET', '/v1/inventory/settings', res);
     const settings = { reservationTtlSeconds: 900, cashOnDeliveryTtlSeconds: 86400 };
     expect(found({ status: 200, headers: headers('application/json'), body: settings })).toEqual([]);
     expect(found({ status: 200, headers: headers('application/json'), body: { ...settings, secret: 1 } })).toEqual([
@@ -196,32 +199,27 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
     expect(found({ status: 200, headers: headers('text/plain'), body: 'ok' })).toHaveLength(1);
     expect(found({ status: 404, headers: headers('application/problem+json'), body: { type: 'x', title: 'Not Found' } })).not.toEqual([]);
     const notFound = { type: 'https://tessera.dev/problems/not-found', title: 'Not Found', status: 404, code: 'not_found' };
-    expect(checker.check('GET', '/v1/nothing-here', { status: 404, headers: headers('application/problem+json'), body: notFound })).toEqual([]);
-    expect(checker.check('GET', '/v1/nothing-here', { status: 200, headers: headers('application/json'), body: {} })).toEqual([
+    expect(probe.check('GET', '/v1/nothing-here', { status: 404, headers: headers('application/problem+json'), body: notFound })).toEqual([]);
+    expect(probe.check('GET', '/v1/nothing-here', { status: 200, headers: headers('application/json'), body: {} })).toEqual([
       'GET /v1/nothing-here → 200: no such operation in the document',
     ]);
-    checker.violations.length = 0;
   });
 
-  it('types every property as what it holds (no `string | null` reflected as an object)', async () => {
-    const doc = await api<OpenApiDocument>('GET', '/openapi.json');
-    expect(typeContradictions(doc.body)).toEqual([]);
+  it('types every property as what it holds (no `string | null` reflected as an object)', () => {
+    expect(typeContradictions(doc)).toEqual([]);
   });
 
-  it('documents the response headers clients act on: ETag, Retry-After, idempotent-replayed', async () => {
-    const doc = (await api<OpenApiDocument>('GET', '/openapi.json')).body as unknown as {
-      paths: Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown> }> }>>;
-    };
+  it('documents the response headers clients act on: ETag, Retry-After, idempotent-replayed', () => {
+    const headersOf = (path: string, method: string, status: string) => Object.keys(doc.paths[path][method].responses?.[status]?.headers ?? {});
     for (const [path, method, status] of [['/v1/products', 'post', '201'], ['/v1/products/{id}', 'get', '200'], ['/v1/products/{id}', 'patch', '200']]) {
-      expect([path, method, Object.keys(doc.paths[path][method].responses[status].headers ?? {})]).toEqual([path, method, expect.arrayContaining(['ETag'])]);
+      expect([path, method, headersOf(path, method, status)]).toEqual([path, method, expect.arrayContaining(['ETag'])]);
     }
-    expect(Object.keys(doc.paths['/v1/auth/login'].post.responses['429'].headers ?? {})).toEqual(['Retry-After']);
-    expect(Object.keys(doc.paths['/v1/orders'].post.responses['202'].headers ?? {})).toEqual(['idempotent-replayed']);
+    expect(headersOf('/v1/auth/login', 'post', '429')).toEqual(['Retry-After']);
+    expect(headersOf('/v1/orders', 'post', '202')).toEqual(['idempotent-replayed']);
   });
 
-  it('types whole numbers (money, quantities, counts) as integers and times as date-time', async () => {
-    const doc = await api<OpenApiDocument>('GET', '/openapi.json');
-    expect(looseTypes(doc.body)).toEqual([]);
+  it('types whole numbers (money, quantities, counts) as integers and times as date-time', () => {
+    expect(looseTypes(doc)).toEqual([]);
   });
 
   it('the tour answered every operation of the document with a 2xx', () => {
