@@ -51,31 +51,30 @@ const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch'
 
 const problemContent = () => ({ [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } });
 
-/**
- * Adds the Problem schema; to every operation without one, a `default` problem+json response; and to every error
- * response a controller declared with only a description (`@ApiConflictResponse({ description })`), the problem+json
- * body it is really answered with, so that a generated client reads it.
- */
-function withProblemResponses(document: OpenAPIObject): OpenAPIObject {
-  document.components = document.components ?? {};
-  document.components.schemas = { ...(document.components.schemas ?? {}), Problem: problemSchema };
+/** Calls `visit` on every operation of the document, with its path. */
+function eachOperation(document: OpenAPIObject, visit: (path: string, operation: OperationObject) => void): void {
   for (const [path, pathItem] of Object.entries(document.paths)) {
     for (const method of HTTP_METHODS) {
       const operation = pathItem[method];
-      if (!operation) continue;
-      operation.responses = operation.responses ?? {};
-      if (takesIdempotencyKey(operation)) withReplayHeader(operation);
-      for (const [status, description] of implicitErrors(path, operation)) {
-        operation.responses[status] = operation.responses[status] ?? { description };
-      }
-      for (const [status, response] of Object.entries(operation.responses)) {
-        if (Number(status) >= 400 && response && 'description' in response && !response.content) response.content = problemContent();
-      }
-      operation.responses['default'] = operation.responses['default'] ?? { description: 'Problem (RFC 9457)', content: problemContent() };
-      withAccessNote(operation);
+      if (operation) visit(path, operation);
     }
   }
-  return document;
+}
+
+/**
+ * The error answers of an operation: the implicit ones (implicitErrors); to every error response a controller
+ * declared with only a description (`@ApiConflictResponse({ description })`), the problem+json body it is really
+ * answered with, so that a generated client reads it; and a `default` problem+json response for the rest.
+ */
+function withProblemResponses(path: string, operation: OperationObject): void {
+  operation.responses = operation.responses ?? {};
+  for (const [status, description] of implicitErrors(path, operation)) {
+    operation.responses[status] = operation.responses[status] ?? { description };
+  }
+  for (const [status, response] of Object.entries(operation.responses)) {
+    if (Number(status) >= 400 && response && 'description' in response && !response.content) response.content = problemContent();
+  }
+  operation.responses['default'] = operation.responses['default'] ?? { description: 'Problem (RFC 9457)', content: problemContent() };
 }
 
 /**
@@ -98,6 +97,7 @@ function takesIdempotencyKey(operation: OperationObject): boolean {
 
 /** The header of a replayed answer (service-kit idempotentReply), on the 2xx of a route that takes the key. */
 function withReplayHeader(operation: OperationObject): void {
+  if (!takesIdempotencyKey(operation)) return;
   for (const [status, response] of Object.entries(operation.responses)) {
     if (!/^2\d\d$/.test(status) || !response || !('description' in response)) continue;
     response.headers = {
@@ -128,14 +128,10 @@ function withAccessNote(operation: OperationObject): void {
 }
 
 /** DESIGN "API conventions": ids are UUIDs, so a path parameter named `id` is documented as one. */
-function withUuidIds(document: OpenAPIObject): void {
-  for (const pathItem of Object.values(document.paths)) {
-    for (const method of HTTP_METHODS) {
-      for (const param of (pathItem[method]?.parameters ?? []) as ParameterObject[]) {
-        const schema = param.schema as SchemaObject | undefined;
-        if (param.in === 'path' && param.name === 'id' && schema && !schema.format) schema.format = 'uuid';
-      }
-    }
+function withUuidIds(operation: OperationObject): void {
+  for (const param of (operation.parameters ?? []) as ParameterObject[]) {
+    const schema = param.schema as SchemaObject | undefined;
+    if (param.in === 'path' && param.name === 'id' && schema && !schema.format) schema.format = 'uuid';
   }
 }
 
@@ -169,10 +165,16 @@ export function createOpenApiDocument(app: INestApplication, options: OpenApiOpt
     )
     .addSecurityRequirements(CALLER_CONTEXT_SCHEME)
     .build();
-  const document = withProblemResponses(SwaggerModule.createDocument(app, config));
-  withNullInNullableEnums(document.components?.schemas);
+  const document = SwaggerModule.createDocument(app, config);
+  document.components = { ...document.components, schemas: { ...document.components?.schemas, Problem: problemSchema } };
+  eachOperation(document, (path, operation) => {
+    withProblemResponses(path, operation);
+    withReplayHeader(operation);
+    withAccessNote(operation);
+    withUuidIds(operation);
+  });
+  withNullInNullableEnums(document.components.schemas);
   withNullInNullableEnums(document.paths);
-  withUuidIds(document);
   return document;
 }
 
