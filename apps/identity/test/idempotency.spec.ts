@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { IdempotencyKeysPurger } from '@tessera/persistence';
 import { parseEncryptionKeys } from '../src/crypto/credentials-cipher';
+import { uuidFromHash } from '../src/common/uuid-from-hash';
 import { idempotencyFingerprintSecret } from '../src/crypto/fingerprint-secret';
 import { expectProblem, IdentityHarness, type SignedUp } from './support/identity-harness';
 
@@ -208,14 +209,10 @@ describe('Idempotency-Key on identity create routes', () => {
     it("leads key and slug to a tenant id keyed with identity's secret, which no one without it can compute", async () => {
       const n = unique();
       const res = await signup(signupBody(n), `signup-${n}`);
-      const asUuid = (hex: string) => {
-        const h = hex.slice(0, 12) + '4' + hex.slice(13, 16) + ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16) + hex.slice(17, 32);
-        return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-      };
       const message = `signup tenant id\n${JSON.stringify({ key: `signup-${n}`, slug: `shop-${n}` })}`;
       const secret = idempotencyFingerprintSecret(parseEncryptionKeys(h.config.CREDENTIALS_ENCRYPTION_KEYS));
-      expect(res.body.tenant.id).toBe(asUuid(createHmac('sha256', secret).update(message).digest('hex')));
-      expect(res.body.tenant.id).not.toBe(asUuid(createHash('sha256').update(message).digest('hex')));
+      expect(res.body.tenant.id).toBe(uuidFromHash(createHmac('sha256', secret).update(message).digest('hex')));
+      expect(res.body.tenant.id).not.toBe(uuidFromHash(createHash('sha256').update(message).digest('hex')));
       // The key is kept in the tenant it created, where a resend finds it.
       const { rows } = await h.admin.query('SELECT tenant_id FROM identity.idempotency_keys WHERE key = $1', [`signup-${n}`]);
       expect(rows).toEqual([{ tenant_id: res.body.tenant.id }]);

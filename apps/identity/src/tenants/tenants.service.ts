@@ -13,6 +13,7 @@ import type { UserDto } from '../users/dto/user.dto';
 import type { CreateTenantDto, TenantDto } from './dto/create-tenant.dto';
 import { TenantEntity } from './tenant.entity';
 import { canonicalEmail } from '../common/email';
+import { uuidFromHash } from '../common/uuid-from-hash';
 
 export const DEFAULT_PLAN = 'free';
 
@@ -101,12 +102,8 @@ export class TenantsService {
     }
   }
 
-  /** A UUID (version 4 layout) from the keyed hash of a signup's Idempotency-Key and slug. */
+  /** The tenant id a signup's Idempotency-Key and slug lead to: their keyed hash, as a UUID. */
   private tenantIdFor(idempotencyKey: string, slug: string): string {
-    const hex = this.idempotency.fingerprint('signup tenant id', { key: idempotencyKey, slug }).slice(0, 32).split('');
-    hex[12] = '4';
-    hex[16] = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
-    const h = hex.join('');
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    return uuidFromHash(this.idempotency.fingerprint('signup tenant id', { key: idempotencyKey, slug }));
   }
 }
