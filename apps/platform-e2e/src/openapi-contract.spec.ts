@@ -17,6 +17,17 @@ async function answers(pending: Promise<ApiResponse>, status: number): Promise<A
   return res;
 }
 
+type Described = { summary?: unknown; description?: unknown };
+/** Every operation of the document, as `METHOD /template`, with what /docs shows of it. */
+function documentedOperations(doc: OpenApiDocument): [string, Described][] {
+  const methods = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item)
+      .filter(([method]) => methods.has(method))
+      .map(([method, operation]): [string, Described] => [`${method.toUpperCase()} ${path}`, operation as Described]),
+  );
+}
+
 describe('every answer matches the OpenAPI document (walks /openapi.json)', () => {
   let platform: Platform & { startupMs: number };
   let checker: ContractChecker;
@@ -216,6 +227,30 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
     }
     expect(headersOf('/v1/auth/login', 'post', '429')).toEqual(['Retry-After']);
     expect(headersOf('/v1/orders', 'post', '202')).toEqual(['idempotent-replayed']);
+  });
+
+  it('gives every operation a summary of its own (what /docs lists)', () => {
+    const withoutSummary: string[] = [];
+    const bySummary = new Map<string, string[]>();
+    for (const [label, operation] of documentedOperations(doc)) {
+      const summary = typeof operation.summary === 'string' ? operation.summary.trim() : '';
+      if (!summary) withoutSummary.push(label);
+      else bySummary.set(summary.toLowerCase(), [...(bySummary.get(summary.toLowerCase()) ?? []), `${label} ("${summary}")`]);
+    }
+    const sharedSummaries = [...bySummary.values()].filter((labels) => labels.length > 1).map((labels) => labels.join(' and '));
+    expect({ withoutSummary, sharedSummaries }).toEqual({ withoutSummary: [], sharedSummaries: [] });
+    expect(bySummary.size).toBeGreaterThanOrEqual(44);
+  });
+
+  it("keeps an operation's own description and its access note apart, with a blank line between them", () => {
+    const NOTE = 'Who may call it:';
+    const described = documentedOperations(doc).filter(([, op]) => typeof op.description === 'string' && op.description.includes(NOTE));
+    const runTogether = described
+      .filter(([, op]) => !(op.description as string).startsWith(NOTE) && !(op.description as string).includes(`\n\n${NOTE}`))
+      .map(([label]) => label);
+    expect(runTogether).toEqual([]);
+    // Not vacuous: operations that have both exist (order placement explains its 202, then says who may call it).
+    expect(doc.paths['/v1/orders'].post).toMatchObject({ description: expect.stringMatching(/^Accepted, not yet done: .*\n\nWho may call it: /s) });
   });
 
   it('types whole numbers (money, quantities, counts) as integers and times as date-time', () => {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { STAFF_ROLES, type CallerContext, type Role } from '@tessera/contracts';
 import {
   ApiIdempotencyKey,
@@ -33,6 +33,7 @@ export class PaymentsController {
   constructor(private readonly payments: PaymentsService) {}
 
   @Get()
+  @ApiOperation({ summary: 'List payments' })
   @Roles(...STAFF_ROLES) // every staff role reads payments; customers (`client`) do not
   @Scopes(READ_SCOPE)
   @ApiOkResponse({ type: PaymentListDto })
@@ -41,6 +42,7 @@ export class PaymentsController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get a payment' })
   @Roles(...STAFF_ROLES)
   @Scopes(READ_SCOPE)
   @ApiOkResponse({ type: PaymentDetailDto })
@@ -49,6 +51,12 @@ export class PaymentsController {
   }
 
   @Post(':id/confirm')
+  @ApiOperation({
+    summary: 'Confirm a payment',
+    description:
+      'Records that the money arrived, which makes the order paid. Late money is never refused: when the order has already ended, or a ' +
+      'retry replaced this payment, it is recorded with `refundRequired: true` instead.',
+  })
   @HttpCode(200)
   @Roles(...COLLECTING_ROLES)
   @Scopes(WRITE_SCOPE)
@@ -59,6 +67,12 @@ export class PaymentsController {
   }
 
   @Post(':id/fail')
+  @ApiOperation({
+    summary: 'Mark a payment as failed',
+    description:
+      'The order keeps awaiting payment, and its stock stays reserved, until staff retry the payment, cancel the order or the ' +
+      'reservation expires.',
+  })
   @HttpCode(200)
   @Roles(...COLLECTING_ROLES)
   @Scopes(WRITE_SCOPE)
@@ -72,6 +86,12 @@ export class PaymentsController {
 
   /** Creates a payment, so it honours Idempotency-Key (DESIGN "API conventions"): a repeat replays the first 201. */
   @Post(':id/retry')
+  @ApiOperation({
+    summary: 'Retry a failed payment',
+    description:
+      "Opens the next attempt: a new pending payment for the same order and amount, which becomes the order's payment. " +
+      'With an Idempotency-Key, a resend replays the first 201 instead of 409 `payment_superseded`.',
+  })
   @HttpCode(201)
   @Roles(...COLLECTING_ROLES)
   @Scopes(WRITE_SCOPE)

@@ -5,6 +5,7 @@ import {
   ApiCreatedResponse,
   ApiHeader,
   ApiNotFoundResponse,
+  ApiOperation,
   ApiPreconditionFailedResponse,
   ApiOkResponse,
   ApiUnprocessableEntityResponse,
@@ -45,6 +46,7 @@ export class ProductsController {
   constructor(private readonly products: ProductsService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Create a product' })
   @Roles(...CATALOG_WRITE_ROLES)
   @Scopes(CATALOG_WRITE_SCOPE)
   @ApiIdempotencyKey()
@@ -63,12 +65,19 @@ export class ProductsController {
   }
 
   @Get()
+  @ApiOperation({
+    summary: 'Search products',
+    description:
+      'Newest first. With `q`, the best matches come first: a SKU equal to `q`, then word matches and SKUs containing `q`, then ' +
+      'similar SKUs (mistypes).',
+  })
   @ApiOkResponse({ type: ProductPageDto })
   list(@Caller() caller: CallerContext, @Query() query: ListProductsQueryDto): Promise<ProductPageDto> {
     return this.products.list(tenantOf(caller), query);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get a product' })
   @ApiOkResponse({ type: ProductDto, headers: PRODUCT_ETAG })
   @ApiNotFoundResponse()
   async get(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string, @Res({ passthrough: true }) res: ReplyTarget): Promise<ProductDto> {
@@ -76,6 +85,12 @@ export class ProductsController {
   }
 
   @Patch(':id')
+  @ApiOperation({
+    summary: 'Update a product',
+    description:
+      'Changes only the fields sent: variants with an `id` are changed, those without are added, and SKUs never change. ' +
+      "Send the ETag you read in If-Match to get 412 instead of overwriting someone else's change.",
+  })
   @Roles(...CATALOG_WRITE_ROLES)
   @Scopes(CATALOG_WRITE_SCOPE)
   @ApiOkResponse({ type: ProductDto, headers: PRODUCT_ETAG })
@@ -97,6 +112,12 @@ export class ProductsController {
   }
 
   @Post(':id/archive')
+  @ApiOperation({
+    summary: 'Archive a product',
+    description:
+      'A status change, not a deletion: the product and its variants stop being sellable, and a PATCH of `status` can bring them back. ' +
+      'Archiving an archived product changes nothing.',
+  })
   @HttpCode(200)
   @Roles(...CATALOG_WRITE_ROLES)
   @Scopes(CATALOG_WRITE_SCOPE)

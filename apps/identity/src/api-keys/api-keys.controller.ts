@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, InternalRoutes, PageQueryDto, type ReplyTarget, Roles, UuidParamPipe } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
@@ -22,6 +22,12 @@ export class ApiKeysController {
   constructor(private readonly apiKeys: ApiKeysService) {}
 
   @Post()
+  @ApiOperation({
+    summary: 'Create an API key',
+    description:
+      'The secret is shown once, in this answer, and only its digest is kept; an Idempotency-Key replay does not show it again. ' +
+      'If the answer was lost, revoke the key and create another.',
+  })
   @ApiIdempotencyKey()
   @ApiCreatedResponse({
     type: CreatedApiKeyDto,
@@ -37,12 +43,19 @@ export class ApiKeysController {
   }
 
   @Get()
+  @ApiOperation({ summary: 'List API keys' })
   @ApiOkResponse({ type: ApiKeyListDto })
   list(@Caller() caller: CallerContext, @Query() query: PageQueryDto): Promise<ApiKeyListDto> {
     return this.apiKeys.list(tenantOf(caller), query);
   }
 
   @Delete(':id')
+  @ApiOperation({
+    summary: 'Revoke an API key',
+    description:
+      'Revocation is final, and revoking a revoked key changes nothing. ' +
+      'The gateway may still accept the key for as long as it caches a verified key (30 seconds by default).',
+  })
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'revoked' })
   async revoke(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, PageQueryDto, type ReplyTarget, Roles, UuidParamPipe } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
@@ -14,6 +14,10 @@ export class StoresController {
   constructor(private readonly stores: StoresService) {}
 
   @Post()
+  @ApiOperation({
+    summary: 'Create a store',
+    description: 'The channel credentials are stored encrypted and are never returned: answers only say whether they are set (`credentialsSet`).',
+  })
   @Roles('owner', 'admin')
   @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: StoreDto })
@@ -28,12 +32,14 @@ export class StoresController {
 
   /** Any member of the tenant, or an API key of it, may read stores (credentials are never shown). */
   @Get()
+  @ApiOperation({ summary: 'List stores' })
   @ApiOkResponse({ type: StoreListDto })
   list(@Caller() caller: CallerContext, @Query() query: PageQueryDto): Promise<StoreListDto> {
     return this.stores.list(tenantOf(caller), query);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get a store' })
   @ApiOkResponse({ type: StoreDto })
   get(@Caller() caller: CallerContext, @Param('id', UuidParamPipe) id: string): Promise<StoreDto> {
     return this.stores.get(tenantOf(caller), id);

@@ -1,5 +1,5 @@
 import { Body, Controller, Post, Res } from '@nestjs/common';
-import { ApiConflictResponse, ApiCreatedResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiCreatedResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { ApiIdempotencyKey, IdempotencyKey, idempotentReply, Public, type ReplyTarget } from '@tessera/service-kit';
 import { UserDto } from '../users/dto/user.dto';
 import { CreateTenantDto, TenantDto } from './dto/create-tenant.dto';
@@ -20,6 +20,12 @@ export class TenantsController {
    * lost response) gets the first 201 again instead of 409 `slug_taken` for its own tenant.
    */
   @Post()
+  @ApiOperation({
+    summary: 'Sign up a tenant',
+    description:
+      'Creates a tenant (on trial) and its owner in one step, without authentication. ' +
+      'With an Idempotency-Key, a resent signup (say, after a lost response) gets the first 201 again instead of 409 `slug_taken`.',
+  })
   @Public()
   @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: SignupResultDto })

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, NoBodyPipe, PageQueryDto, type ReplyTarget, Roles, UuidParamPipe } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
@@ -19,12 +19,14 @@ export class UsersController {
   constructor(private readonly users: UsersService) {}
 
   @Get('me')
+  @ApiOperation({ summary: 'Get the current user and tenant' })
   @ApiOkResponse({ type: MeDto })
   me(@Caller() caller: CallerContext): Promise<MeDto> {
     return this.users.me(actorOf(caller));
   }
 
   @Post('users')
+  @ApiOperation({ summary: 'Create a user' })
   @Roles('owner', 'admin')
   @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: UserDto })
@@ -38,6 +40,7 @@ export class UsersController {
   }
 
   @Get('users')
+  @ApiOperation({ summary: 'List users' })
   @Roles('owner', 'admin', 'manager')
   @ApiOkResponse({ type: UserPageDto })
   list(@Caller() caller: CallerContext, @Query() query: PageQueryDto): Promise<UserPageDto> {
@@ -45,6 +48,12 @@ export class UsersController {
   }
 
   @Patch('users/:id')
+  @ApiOperation({
+    summary: 'Update a user',
+    description:
+      "Changes the user's name or role. A role change takes effect within seconds: requests with a token that names the old role get " +
+      '401 `role_changed` until the client refreshes it.',
+  })
   @Roles('owner', 'admin')
   @ApiOkResponse({ type: UserDto })
   update(
@@ -56,6 +65,12 @@ export class UsersController {
   }
 
   @Post('users/:id/deactivate')
+  @ApiOperation({
+    summary: 'Deactivate a user',
+    description:
+      'A state change, not a deletion: the user can no longer log in, their sessions end at once and their live access tokens are ' +
+      'refused within seconds. Deactivating a deactivated user changes nothing.',
+  })
   @Roles('owner', 'admin')
   @HttpCode(200)
   @ApiOkResponse({ type: UserDto })

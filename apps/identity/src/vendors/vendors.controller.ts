@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, PageQueryDto, Roles, Scopes, type ReplyTarget } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
@@ -15,6 +15,7 @@ export class VendorsController {
   constructor(private readonly vendors: VendorsService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Create a vendor' })
   @Roles('owner', 'admin')
   @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: VendorDto })
@@ -32,6 +33,7 @@ export class VendorsController {
    * `vendors:read` (payouts, reporting); not for customers, floor staff or keys of other purposes.
    */
   @Get()
+  @ApiOperation({ summary: 'List vendors' })
   @Roles('owner', 'admin', 'manager')
   @Scopes('vendors:read')
   @ApiOkResponse({ type: VendorListDto })

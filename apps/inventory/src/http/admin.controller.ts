@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, UseInterceptors } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { Caller, PageQueryDto, Roles } from '@tessera/service-kit';
 import { InventoryManage, InventoryRead } from './access';
@@ -20,6 +20,7 @@ export class InventoryAdminController {
   /** Keyset pages in SKU order: `limit` 1 to 100 (default 20), `cursor` = the previous `nextCursor`. */
   @InventoryRead()
   @Get('hot-skus')
+  @ApiOperation({ summary: 'List hot SKUs' })
   @ApiOkResponse({ type: HotSkuListDto })
   @ApiBadRequestResponse({ description: 'a cursor this API did not return, or a limit outside 1 to 100 (problem+json)' })
   async hotSkus(@Caller() caller: CallerContext, @Query() q: PageQueryDto): Promise<HotSkuListDto> {
@@ -35,6 +36,12 @@ export class InventoryAdminController {
    * flag (an upsert answered 204, like a PUT), so a repeated request leaves the same state and creates nothing.
    */
   @Post('hot-skus')
+  @ApiOperation({
+    summary: 'Flag a hot SKU',
+    description:
+      "The SKU's reservations then go through a queue served in arrival order, say ahead of a flash sale. " +
+      'Flagging it again only replaces the flag, so a repeated request is harmless.',
+  })
   @InventoryManage()
   @HttpCode(204)
   @ApiNoContentResponse()
@@ -43,6 +50,10 @@ export class InventoryAdminController {
   }
 
   @Delete('hot-skus/:sku')
+  @ApiOperation({
+    summary: 'Unflag a hot SKU',
+    description: 'Reservations already queued for the SKU are still served, in order, before it leaves the queue.',
+  })
   @InventoryManage()
   @HttpCode(204)
   @ApiNoContentResponse()
@@ -52,6 +63,10 @@ export class InventoryAdminController {
 
   /** The same by query, for any SKU: one with a `/` cannot be named in the path. */
   @Delete('hot-skus')
+  @ApiOperation({
+    summary: 'Unflag a hot SKU by query',
+    description: 'The same as DELETE /v1/inventory/hot-skus/{sku}, for a SKU that cannot be put in a path (one containing `/`).',
+  })
   @InventoryManage()
   @HttpCode(204)
   @ApiNoContentResponse()
@@ -61,12 +76,17 @@ export class InventoryAdminController {
 
   @InventoryRead()
   @Get('settings')
+  @ApiOperation({ summary: 'Get inventory settings' })
   @ApiOkResponse({ type: InventorySettingsDto })
   async settings(@Caller() caller: CallerContext): Promise<InventorySettingsDto> {
     return this.inventory.queries.settings(tenantOf(caller));
   }
 
   @Put('settings')
+  @ApiOperation({
+    summary: 'Update inventory settings',
+    description: 'Changes only the settings named. A new time to live applies to reservations made from then on; existing ones keep theirs.',
+  })
   @Roles('owner', 'admin')
   @ApiOkResponse({ type: InventorySettingsDto })
   async updateSettings(@Caller() caller: CallerContext, @Body() dto: UpdateInventorySettingsDto): Promise<InventorySettingsDto> {
@@ -74,6 +94,12 @@ export class InventoryAdminController {
   }
 
   @Put('reorder-policies')
+  @ApiOperation({
+    summary: 'Set a reorder policy',
+    description:
+      'Sets the reorder point of a SKU at a location: when available stock falls to it, `inventory.stock.low` is emitted once, and ' +
+      'again only after a restock lifts it above. Answers the stock level.',
+  })
   @InventoryManage()
   @ApiOkResponse({ type: StockLevelDto })
   async reorderPolicy(@Caller() caller: CallerContext, @Body() dto: ReorderPolicyDto): Promise<StockLevelDto> {

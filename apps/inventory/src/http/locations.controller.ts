@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Post, Query, Res, UseInterceptors } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, type ReplyTarget } from '@tessera/service-kit';
 import { InventoryManage, InventoryRead } from './access';
@@ -16,6 +16,12 @@ export class LocationsController {
   constructor(private readonly inventory: InventoryDomain) {}
 
   @Post()
+  @ApiOperation({
+    summary: 'Create a location',
+    description:
+      'A bin sits in a warehouse; a warehouse sits at the top or in another warehouse. ' +
+      "A location's parent and type cannot be changed later.",
+  })
   @InventoryManage()
   @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: LocationDto })
@@ -40,6 +46,7 @@ export class LocationsController {
   /** Keyset pages in allocation order `(priority, code)`: `limit` 1 to 100 (default 20), `cursor` = the previous `nextCursor`. */
   @InventoryRead()
   @Get()
+  @ApiOperation({ summary: 'List locations' })
   @ApiOkResponse({ type: LocationListDto })
   @ApiBadRequestResponse({ description: 'a cursor this API did not return, or a limit outside 1 to 100 (problem+json)' })
   async list(@Caller() caller: CallerContext, @Query() q: LocationsQueryDto): Promise<LocationListDto> {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Post, Query, Res, UseInterceptors } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import {
   ApiIdempotencyKey,
@@ -27,6 +27,12 @@ export class StockController {
 
   /** A movement that would leave on hand below zero or below reserved answers 409 and changes nothing. */
   @Post('movements')
+  @ApiOperation({
+    summary: 'Record a stock movement',
+    description:
+      'Receives, adjusts or transfers stock and writes the ledger in the same transaction. ' +
+      'A movement that would leave on hand below zero or below what is reserved is refused with 409 and changes nothing.',
+  })
   @Roles('owner', 'admin', 'manager', 'staff')
   @Scopes('inventory:write')
   @ApiIdempotencyKey()
@@ -58,6 +64,7 @@ export class StockController {
   /** Keyset pages in `(sku, locationId, condition)` order: `limit` 1 to 100 (default 20), `cursor` = the previous `nextCursor`. */
   @InventoryRead()
   @Get('levels')
+  @ApiOperation({ summary: 'List stock levels' })
   @ApiOkResponse({ type: LevelListDto })
   @ApiBadRequestResponse({ description: 'a cursor this API did not return, or a limit outside 1 to 100 (problem+json)' })
   async levels(@Caller() caller: CallerContext, @Query() q: LevelsQueryDto): Promise<LevelListDto> {
@@ -68,6 +75,10 @@ export class StockController {
 
   @InventoryRead()
   @Get('ledger')
+  @ApiOperation({
+    summary: 'List stock ledger entries',
+    description: 'Newest first. Every change to a stock level writes one entry, and entries are never changed or deleted.',
+  })
   @ApiOkResponse({ type: LedgerPageDto })
   async ledger(@Caller() caller: CallerContext, @Query() q: LedgerQueryDto): Promise<LedgerPageDto> {
     const page = await this.inventory.queries.ledger(tenantOf(caller), { sku: q.sku, limit: q.limit, after: ledgerCursor.decode(q.cursor) });

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBody, ApiConflictResponse, ApiOkResponse, ApiParam, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiConflictResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import {
   ApiIdempotencyKey,
@@ -28,6 +28,13 @@ export class OrdersController {
   constructor(private readonly orders: OrdersService) {}
 
   @Post()
+  @ApiOperation({
+    summary: 'Place an order',
+    description:
+      'Accepted, not yet done: the answer is 202 with the order `pending`; stock is reserved afterwards, moving it to ' +
+      '`awaiting_payment` or `rejected` (follow it with GET /v1/orders/{id}). With an Idempotency-Key, a resend replays the first ' +
+      'answer instead of placing a second order.',
+  })
   @HttpCode(202)
   @Roles(...WRITERS)
   @Scopes('orders:write')
@@ -49,6 +56,7 @@ export class OrdersController {
   }
 
   @Get()
+  @ApiOperation({ summary: 'List orders' })
   @Roles(...READERS)
   @Scopes('orders:read')
   @ApiOkResponse({ type: OrderListDto })
@@ -57,6 +65,7 @@ export class OrdersController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get an order' })
   @Roles(...READERS)
   @Scopes('orders:read')
   @ApiOrderId()
@@ -66,6 +75,12 @@ export class OrdersController {
   }
 
   @Post(':id/cancel')
+  @ApiOperation({
+    summary: 'Cancel an order',
+    description:
+      'Only a `pending` or `awaiting_payment` order can be cancelled (else 409). ' +
+      'Its stock reservation is then released and its pending payment cancelled, asynchronously.',
+  })
   @HttpCode(200)
   @Roles(...WRITERS)
   @Scopes('orders:write')
