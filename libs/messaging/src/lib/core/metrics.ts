@@ -35,3 +35,7 @@ export function outboxMetrics(registry: Registry = defaultRegistry): OutboxMetri
 export function consumerLagGauge(registry: Registry = defaultRegistry): Gauge<LabelName> {
   return gauge(registry, 'messaging_consumer_lag', 'Events published but not yet handled by this consumer group', ['group']);
 }
+
+export function deadLettersGauge(registry: Registry = defaultRegistry): Gauge<LabelName> {
+  return gauge(registry, 'messaging_dead_letters', 'Open dead letters of this consumer group: events parked, waiting for an operator', ['group']);
+}

@@ -10,12 +10,14 @@ import type { TestDatabase } from '@tessera/testing';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { Inbox } from '../core/inbox';
+import { deadLettersTableSql } from '../core/dead-letters';
 import { messagingTablesSql } from '../core/messaging-tables.migration';
 import { OutboxRelay } from '../core/outbox-relay';
 import { OutboxWriter } from '../core/outbox-writer';
 import { ensureMessagingSchema } from '../postgres/messaging-schema';
 import { PostgresTransport } from '../postgres/postgres.transport';
 import { EventContext, EventsServer } from './events.server';
+import { connectEventsServer } from './service-wiring';
 import { inboxRetentionMs, MessagingHealth, MessagingLifecycle, MessagingModule, outboxRetentionMs, transportDatabaseUrl } from './messaging.module';
 
 const SCHEMA = 'nestsvc';
@@ -90,7 +92,7 @@ describe('MessagingModule + EventsServer (Nest)', () => {
     ds = new DataSource({ type: 'postgres', url: db.url });
     await ds.initialize();
     await ds.query(`CREATE SCHEMA ${SCHEMA}`);
-    for (const sql of messagingTablesSql(SCHEMA)) await ds.query(sql);
+    for (const sql of [...messagingTablesSql(SCHEMA), ...deadLettersTableSql(SCHEMA)]) await ds.query(sql);
     await ds.query(`CREATE TABLE ${SCHEMA}.names (name text NOT NULL)`);
     await ds.query(`CREATE TABLE ${SCHEMA}.renames (n serial PRIMARY KEY, name text NOT NULL, txid bigint NOT NULL)`);
 
@@ -120,7 +122,7 @@ describe('MessagingModule + EventsServer (Nest)', () => {
       controllers: [UserEventsHandler],
     }).compile();
     app = moduleRef.createNestApplication({ logger: false });
-    app.connectMicroservice({ strategy: app.get(EventsServer) });
+    connectEventsServer(app);
     await app.startAllMicroservices();
     await app.init();
   });

@@ -11,14 +11,16 @@ import type { BoundedContext } from '@tessera/contracts';
 import { metricsRegistry, shutdownDeadline } from '@tessera/service-kit';
 import type { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { DeadLetters } from '../core/dead-letters';
 import { Inbox } from '../core/inbox';
-import { consumerLagGauge } from '../core/metrics';
+import { consumerLagGauge, deadLettersGauge } from '../core/metrics';
 import { DEFAULT_INBOX_RETENTION_MS, OutboxRelay } from '../core/outbox-relay';
 import type { OutboxRelayOptions } from '../core/outbox-relay';
 import { OutboxWriter } from '../core/outbox-writer';
 import type { EventTransport } from '../core/transport.port';
 import { createTransport } from '../create-transport';
-import { EventsServer } from './events.server';
+import { DeadLettersController } from './dead-letters.controller';
+import { DEFAULT_EVENT_MAX_ATTEMPTS, EventsServer } from './events.server';
 
 export const EVENT_TRANSPORT = Symbol('EVENT_TRANSPORT');
 export const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
@@ -50,6 +52,15 @@ export interface MessagingModuleOptions {
   batchTransactions?: boolean;
   /** How often consumer lag is sampled into `messaging_consumer_lag` (default 5000 ms). */
   lagIntervalMs?: number;
+  /**
+   * Park events that keep failing in `<schema>.dead_letters` (deadLettersMigration) and serve
+   * `/internal/dead-letters` (default: when the service consumes events).
+   */
+  deadLetters?: boolean;
+  /** Failed attempts before an event is parked; default EVENT_MAX_ATTEMPTS (10). 0 retries forever. */
+  maxAttempts?: number;
+  /** How often the open letters are read again (default 2000 ms). */
+  deadLetterRefreshMs?: number;
 }
 
 /**
@@ -132,6 +143,18 @@ export function outboxRetentionMs(env: NodeJS.ProcessEnv): number {
 }
 
 /**
+ * EVENT_MAX_ATTEMPTS: failed attempts of one event's handler (for a reason other than a database or network outage)
+ * after which it is parked as a dead letter; 0 retries it forever, stalling its partition as before dead letters.
+ */
+export function eventMaxAttempts(env: NodeJS.ProcessEnv): number {
+  const raw = env['EVENT_MAX_ATTEMPTS'];
+  if (raw === undefined || raw === '') return DEFAULT_EVENT_MAX_ATTEMPTS;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 1000) throw new Error(`EVENT_MAX_ATTEMPTS must be a whole number from 0 to 1000, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/**
  * INBOX_RETENTION_MS: how long handled events' ids stay in `processed_events` (default 30 days); at least a day, so a
  * typo cannot turn every redelivery into a second application.
  */
@@ -156,16 +179,24 @@ const nestRelayLogger = {
 /**
  * `MessagingModule.forRoot({ context, schema, groupId, subscribeTo })` provides OutboxWriter, Inbox,
  * the transport (EVENT_TRANSPORT), OutboxRelay, EventsServer and MessagingHealth. Wire the handlers with
- * `app.connectMicroservice({ strategy: app.get(EventsServer) })` before `app.startAllMicroservices()`.
+ * `connectEventsServer(app)` before `app.startAllMicroservices()` (wireDataAndEvents does).
  */
 @Module({})
 export class MessagingModule {
   static forRoot(options: MessagingModuleOptions): DynamicModule {
     const dataSourceToken = options.dataSourceToken ?? DataSource;
+    const deadLetters = options.deadLetters ?? options.subscribeTo.length > 0;
     return {
       module: MessagingModule,
       global: true,
+      controllers: deadLetters ? [DeadLettersController] : [],
       providers: [
+        {
+          provide: DeadLetters,
+          inject: [dataSourceToken],
+          useFactory: (dataSource: DataSource) =>
+            deadLetters ? new DeadLetters({ dataSource, schema: options.schema, groupId: options.groupId }) : null,
+        },
         { provide: MESSAGING_OPTIONS, useValue: options },
         {
           provide: EVENT_TRANSPORT,
@@ -200,19 +231,27 @@ export class MessagingModule {
         },
         {
           provide: EventsServer,
-          inject: [EVENT_TRANSPORT, Inbox],
-          useFactory: (transport: EventTransport, inbox: Inbox) =>
+          inject: [EVENT_TRANSPORT, Inbox, DeadLetters],
+          useFactory: (transport: EventTransport, inbox: Inbox, letters: DeadLetters | null) =>
             new EventsServer({
               transport,
               groupId: options.groupId,
               topics: options.subscribeTo.map(topicOf),
               inbox: options.batchTransactions === false ? undefined : inbox,
+              ...(letters
+                ? {
+                    deadLetters: letters,
+                    maxAttempts: options.maxAttempts ?? eventMaxAttempts(process.env),
+                    deadLetterRefreshMs: options.deadLetterRefreshMs,
+                    deadLetterGauge: deadLettersGauge(options.registry ?? metricsRegistry),
+                  }
+                : {}),
             }),
         },
         MessagingHealth,
         MessagingLifecycle,
       ],
-      exports: [EVENT_TRANSPORT, OutboxWriter, Inbox, OutboxRelay, EventsServer, MessagingHealth],
+      exports: [EVENT_TRANSPORT, OutboxWriter, Inbox, OutboxRelay, EventsServer, MessagingHealth, DeadLetters],
     };
   }
 }

@@ -1,8 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import { pingDatabase } from '@tessera/persistence';
 import { HealthRegistry } from '@tessera/service-kit';
+import { NestMicroservice } from '@nestjs/microservices';
 import { DataSource } from 'typeorm';
-import { EventsServer } from './events.server';
+import { EventHandlerErrorFilter, EventsServer } from './events.server';
 import { MessagingHealth } from './messaging.module';
 
 export interface ServiceWiringOptions {
@@ -25,7 +26,21 @@ export async function wireDataAndEvents(app: INestApplication, options: ServiceW
     await messaging.check();
   });
   if (options.consumeEvents ?? true) {
-    app.connectMicroservice({ strategy: app.get(EventsServer) });
+    connectEventsServer(app);
     await app.startAllMicroservices();
   }
+}
+
+/**
+ * Connects the app's EventsServer as a Nest microservice whose handlers' errors reach it as thrown
+ * (EventHandlerErrorFilter). Nest builds a handler's exception handling when it registers the listeners, which
+ * connectMicroservice does at once: so it is deferred, the filter set, and then the same three steps taken.
+ */
+export function connectEventsServer(app: INestApplication): NestMicroservice {
+  const microservice = app.connectMicroservice({ strategy: app.get(EventsServer) }, { deferInitialization: true }) as NestMicroservice;
+  microservice.useGlobalFilters(new EventHandlerErrorFilter());
+  microservice.registerListeners();
+  microservice.setIsInitialized(true);
+  microservice.setIsInitHookCalled(true);
+  return microservice;
 }
