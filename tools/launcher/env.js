@@ -81,7 +81,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
  * The settings every service reads, checked here by the services' own rules so that a bad value stops `npm start`
  * before PostgreSQL and the migrations, not half a minute later in each service (which check them again, as they
  * must when started without the launcher): LOG_LEVEL (service-kit), DATABASE_POOL_SIZE (persistence's
- * poolSizeFromEnv), INBOX_RETENTION_MS and OUTBOX_RETENTION_MS (messaging), INTERNAL_TOKEN_SECRET (service-kit: the
+ * poolSizeFromEnv), INBOX_RETENTION_MS, OUTBOX_RETENTION_MS and EVENT_MAX_ATTEMPTS (messaging), INTERNAL_TOKEN_SECRET (service-kit: the
  * launcher derives every service's key from it, so a short one would pass the services and fail only the gateway).
  */
 function checkServiceSettings(env) {
@@ -92,6 +92,7 @@ function checkServiceSettings(env) {
   if ((env.DATABASE_POOL_SIZE ?? '').trim() !== '') intFromEnv(env, 'DATABASE_POOL_SIZE', undefined, { min: 3, max: 1000 });
   intFromEnv(env, 'INBOX_RETENTION_MS', undefined, { min: 86_400_000 });
   intFromEnv(env, 'OUTBOX_RETENTION_MS', undefined, { min: 0 });
+  intFromEnv(env, 'EVENT_MAX_ATTEMPTS', undefined, { min: 0, max: 1000 });
   const secret = env.INTERNAL_TOKEN_SECRET;
   if (secret !== undefined && secret !== '' && secret.length < 32) {
     throw new Error(`INTERNAL_TOKEN_SECRET must be at least 32 characters, got ${secret.length}`);

@@ -7,7 +7,7 @@ import { BILLING_ENTITIES, BILLING_SCHEMA } from '../src/entities';
 import { BILLING_MIGRATIONS } from '../src/migrations';
 
 const APP_PASSWORD = 'billing-tests-runtime-password';
-const TABLES = ['payments', 'payment_status_changes', 'order_statuses', 'idempotency_keys'];
+const TABLES = ['payments', 'payment_status_changes', 'order_statuses', 'idempotency_keys', 'dead_letters'];
 /** Every billing migration, in the order they apply (and the reverse of the order they revert in). */
 const ALL = [
   'MessagingTables1763700000000',
@@ -17,12 +17,15 @@ const ALL = [
   'RefundSuperseded1797000000000',
   'IdempotencyKeysTable1797200000000',
   'IdempotencyKeysPurge1797300000000',
+  'DeadLetters1797500000000',
 ];
 
 /** The purge of expired Idempotency-Keys: its function and the policies on the table (null once the table is gone). */
 const PURGE_SQL = `SELECT to_regprocedure('billing.purge_expired_idempotency_keys(integer)') IS NOT NULL AS fn,
                           (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = to_regclass('billing.idempotency_keys')) AS policies`;
 const PURGE_ON = { fn: true, policies: ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'] };
+/** The dead letters under forced RLS with the tenant and operator policies (messaging's deadLettersMigration). */
+const DEAD_LETTERS_RLS_ON = { enabled: true, forced: true, policies: ['dead_letters_operator', 'tenant_isolation'] };
 
 describe('billing migrations', () => {
   let db: TestDatabase;
@@ -60,7 +63,12 @@ describe('billing migrations', () => {
     const outboxRls = async () => (await admin.query(OUTBOX_RLS_SQL, ['billing.outbox_events'])).rows[0];
     const purge = async () => (await admin.query(PURGE_SQL)).rows[0];
     const idempotencyTable = async () => (await admin.query(`SELECT to_regclass('billing.idempotency_keys') IS NOT NULL AS t`)).rows[0].t as boolean;
+    const deadLettersRls = async () => (await admin.query(OUTBOX_RLS_SQL, ['billing.dead_letters'])).rows[0];
+    const deadLettersTable = async () => (await admin.query(`SELECT to_regclass('billing.dead_letters') IS NOT NULL AS t`)).rows[0].t as boolean;
     try {
+      expect(await deadLettersRls()).toEqual(DEAD_LETTERS_RLS_ON);
+      expect(await revert()).toBe('DeadLetters1797500000000');
+      expect(await deadLettersTable()).toBe(false);
       expect(await purge()).toEqual(PURGE_ON);
       expect(await revert()).toBe('IdempotencyKeysPurge1797300000000');
       expect(await purge()).toEqual({ fn: false, policies: ['tenant_isolation'] });
@@ -90,6 +98,7 @@ describe('billing migrations', () => {
       expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
       expect(await refundReasons()).toMatch(/payment_superseded/);
       expect(await purge()).toEqual(PURGE_ON);
+      expect(await deadLettersRls()).toEqual(DEAD_LETTERS_RLS_ON);
     } finally {
       await admin.end();
     }
@@ -134,7 +143,9 @@ describe('billing migrations', () => {
                 ($4, $2, $3, 100, 'JPY', 'card', 'confirmed', 2, $1, true, 'payment_superseded')`,
         [failed, tenant, order, retry],
       );
-      // The Idempotency-Key migrations on top hold no rule about payments: they revert first.
+      // The dead letters and the Idempotency-Key migrations on top hold no rule about payments: they revert first.
+      expect(await revert()).toBe('DeadLetters1797500000000');
+      expect((await admin.query(`SELECT to_regclass('billing.dead_letters') AS t`)).rows[0].t).toBeNull();
       expect(await revert()).toBe('IdempotencyKeysPurge1797300000000');
       expect(await revert()).toBe('IdempotencyKeysTable1797200000000');
       await expect(revert()).rejects.toThrow(/1 payments are flagged payment_superseded/);

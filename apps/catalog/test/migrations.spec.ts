@@ -6,7 +6,9 @@ import { CATALOG_MIGRATIONS } from '../src/migrations';
 import { installCatalogExtensions } from '../src/migrations/extensions';
 import { APP_PASSWORD } from './support/catalog-harness';
 
-const ALL = ['MessagingTables1763700000000', 'CatalogSchema1763900000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'IdentityReadModel1796300000000', 'TenantIdsListing1796400000000', 'OutboxRls1796600000000'];
+const ALL = ['MessagingTables1763700000000', 'CatalogSchema1763900000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'IdentityReadModel1796300000000', 'TenantIdsListing1796400000000', 'OutboxRls1796600000000', 'DeadLetters1797500000000'];
+/** The dead letters under forced RLS with the tenant and operator policies (messaging's deadLettersMigration). */
+const DEAD_LETTERS_RLS_ON = { enabled: true, forced: true, policies: ['dead_letters_operator', 'tenant_isolation'] };
 const opts = (db: TestDatabase) => ({ adminUrl: db.url, schema: CATALOG_SCHEMA, migrations: CATALOG_MIGRATIONS, entities: CATALOG_ENTITIES });
 
 /** The purge of expired Idempotency-Keys: its function and the policies on the table (none once the table is gone). */
@@ -49,9 +51,10 @@ describe('catalog migrations', () => {
       db.url,
       `SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) AS owner
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = 'catalog' AND c.relkind = 'r' AND c.relname IN ('idempotency_keys', 'known_tenants', 'known_vendors', 'products', 'variants') ORDER BY c.relname`,
+       WHERE n.nspname = 'catalog' AND c.relkind = 'r' AND c.relname IN ('dead_letters', 'idempotency_keys', 'known_tenants', 'known_vendors', 'products', 'variants') ORDER BY c.relname`,
     );
     expect(tables).toEqual([
+      { relname: 'dead_letters', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
       { relname: 'idempotency_keys', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
       { relname: 'known_tenants', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
       { relname: 'known_vendors', relrowsecurity: true, relforcerowsecurity: true, owner: 'tessera_catalog_owner' },
@@ -64,6 +67,11 @@ describe('catalog migrations', () => {
                             (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = 'catalog.products'::regclass) AS policies`);
     expect(await listing()).toEqual([{ fn: true, policies: ['tenant_ids_listing', 'tenant_isolation'] }]);
     const outbox = async () => (await query(db.url, OUTBOX_RLS_SQL, ['catalog.outbox_events']))[0];
+    expect(await outbox()).toEqual(OUTBOX_RLS_ON);
+    const deadLetters = async () => (await query(db.url, OUTBOX_RLS_SQL, ['catalog.dead_letters']))[0];
+    expect(await deadLetters()).toEqual(DEAD_LETTERS_RLS_ON);
+    expect(await revertLastMigration(opts(db))).toBe('DeadLetters1797500000000');
+    expect(await query(db.url, `SELECT to_regclass('catalog.dead_letters') AS t`)).toEqual([{ t: null }]);
     expect(await outbox()).toEqual(OUTBOX_RLS_ON);
     expect(await revertLastMigration(opts(db))).toBe('OutboxRls1796600000000');
     expect(await outbox()).toEqual(OUTBOX_RLS_OFF);
@@ -78,6 +86,7 @@ describe('catalog migrations', () => {
     const left = await query(db.url, `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'catalog' AND c.relname IN ('idempotency_keys', 'products', 'variants')`);
     expect(left).toEqual([]);
     expect(await runMigrations({ ...opts(db), password: APP_PASSWORD })).toEqual(ALL.slice(1));
+    expect(await deadLetters()).toEqual(DEAD_LETTERS_RLS_ON);
     expect(await purge(db.url)).toEqual({ fn: true, policies: ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'] });
   });
 

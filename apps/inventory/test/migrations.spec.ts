@@ -52,6 +52,9 @@ const codTtlColumn = async () =>
 const hasColumn = async (table: string, column: string) =>
   (await admin.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = 'inventory' AND table_name = $1 AND column_name = $2`, [table, column])).rowCount === 1;
 const PURGE_POLICIES = ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'];
+const deadLettersRls = async () => (await admin.query(OUTBOX_RLS_SQL, ['inventory.dead_letters'])).rows[0];
+/** The dead letters under forced RLS with the tenant and operator policies (messaging's deadLettersMigration). */
+const DEAD_LETTERS_RLS_ON = { enabled: true, forced: true, policies: ['dead_letters_operator', 'tenant_isolation'] };
 
 describe('inventory migrations', () => {
   it('apply, put every tenant table under forced RLS owned by the owner role, and revert cleanly', async () => {
@@ -59,10 +62,10 @@ describe('inventory migrations', () => {
     expect(await runMigrations(opts)).toEqual([
       'MessagingTables1700000000000', 'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000',
       'ReservationCommitRefused1796000000000', 'CatalogVariants1796100000000', 'RequestActor1796200000000', 'CashOnDeliveryTtl1796400000000',
-      'OutboxRls1796600000000', 'CatalogVariantCondition1796700000000', 'StockLowAlerted1796800000000',
+      'OutboxRls1796600000000', 'CatalogVariantCondition1796700000000', 'StockLowAlerted1796800000000', 'DeadLetters1797500000000',
     ]);
     expect(await tables()).toEqual([
-      'catalog_variants', 'hot_queue_heads', 'hot_skus', 'idempotency_keys', 'known_tenants', 'ledger', 'locations', 'outbox_events', 'processed_events',
+      'catalog_variants', 'dead_letters', 'hot_queue_heads', 'hot_skus', 'idempotency_keys', 'known_tenants', 'ledger', 'locations', 'outbox_events', 'processed_events',
       'reservation_allocations', 'reservation_requests', 'reservations', 'stock_levels', 'tenant_settings',
     ]);
     const rls = await admin.query(
@@ -71,12 +74,15 @@ describe('inventory migrations', () => {
        WHERE n.nspname = 'inventory' AND c.relkind = 'r' AND c.relname NOT IN ('migrations', 'outbox_events', 'processed_events', 'known_tenants', 'hot_queue_heads')
        ORDER BY 1`,
     );
-    expect(rls.rows).toHaveLength(10);
+    expect(rls.rows).toHaveLength(11);
     for (const r of rls.rows) expect(r).toMatchObject({ enabled: true, forced: true, owner: 'tessera_inventory_owner' });
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
     expect(await refusedColumn()).toBe(true);
     expect(await catalogTable()).toEqual({ enabled: true, forced: true, owner: 'tessera_inventory_owner', policies: ['tenant_isolation'] });
     expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
+    expect(await deadLettersRls()).toEqual(DEAD_LETTERS_RLS_ON);
+    expect(await revertLastMigration(opts)).toBe('DeadLetters1797500000000');
+    expect(await tables()).not.toContain('dead_letters');
     expect(await hasColumn('stock_levels', 'low_alerted')).toBe(true);
     expect(await revertLastMigration(opts)).toBe('StockLowAlerted1796800000000');
     expect(await hasColumn('stock_levels', 'low_alerted')).toBe(false);
@@ -103,16 +109,20 @@ describe('inventory migrations', () => {
     expect(await runMigrations(opts)).toEqual([
       'InventorySchema1763800000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'ReservationCommitRefused1796000000000',
       'CatalogVariants1796100000000', 'RequestActor1796200000000', 'CashOnDeliveryTtl1796400000000', 'OutboxRls1796600000000',
-      'CatalogVariantCondition1796700000000', 'StockLowAlerted1796800000000',
+      'CatalogVariantCondition1796700000000', 'StockLowAlerted1796800000000', 'DeadLetters1797500000000',
     ]);
     expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
-    expect(await tables()).toHaveLength(14);
+    expect(await tables()).toHaveLength(15);
+    expect(await deadLettersRls()).toEqual(DEAD_LETTERS_RLS_ON);
     expect(await catalogTable()).toEqual({ enabled: true, forced: true, owner: 'tessera_inventory_owner', policies: ['tenant_isolation'] });
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
   });
 
   it('StockLowAlerted backfills every tenant\'s rows although the owner it runs as is under forced RLS', async () => {
     const opts = { adminUrl: db.url, schema: INVENTORY_SCHEMA, migrations: inventoryMigrations, password: PASSWORD, extraSchemas: ['messaging'] };
+    // The dead letters, applied after it, revert first.
+    expect(await revertLastMigration(opts)).toBe('DeadLetters1797500000000');
+    expect(await tables()).not.toContain('dead_letters');
     expect(await revertLastMigration(opts)).toBe('StockLowAlerted1796800000000');
     const tenants = [randomUUID(), randomUUID()];
     for (const tenant of tenants) {
@@ -124,7 +134,7 @@ describe('inventory migrations', () => {
         [tenant, location],
       );
     }
-    expect(await runMigrations(opts)).toEqual(['StockLowAlerted1796800000000']);
+    expect(await runMigrations(opts)).toEqual(['StockLowAlerted1796800000000', 'DeadLetters1797500000000']);
     const { rows } = await admin.query(`SELECT tenant_id, sku, low_alerted FROM inventory.stock_levels ORDER BY sku, tenant_id`);
     expect(rows.map((r) => [r.sku, r.low_alerted])).toEqual([
       ['LOW', true], ['LOW', true], ['LOW-NO-POLICY', false], ['LOW-NO-POLICY', false], ['PLENTY', false], ['PLENTY', false],

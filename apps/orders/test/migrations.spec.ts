@@ -5,6 +5,8 @@ import { Client } from 'pg';
 import { ORDERS_MIGRATIONS, ORDERS_SCHEMA } from '../src/migrations';
 
 const APP_PASSWORD = 'orders-tests-runtime-password';
+/** The dead letters under forced RLS with the tenant and operator policies (messaging's deadLettersMigration). */
+const DEAD_LETTERS_RLS_ON = { enabled: true, forced: true, policies: ['dead_letters_operator', 'tenant_isolation'] };
 
 describe('orders migrations', () => {
   let db: TestDatabase;
@@ -45,20 +47,25 @@ describe('orders migrations', () => {
     const run = () => runMigrations({ adminUrl: db.url, schema: ORDERS_SCHEMA, migrations: ORDERS_MIGRATIONS, password: APP_PASSWORD, extraSchemas: ['messaging'] });
     await run();
     expect(await tables()).toEqual(
-      ['idempotency_keys', 'migrations', 'order_history', 'order_items', 'orders', 'outbox_events', 'parked_events', 'processed_events', 'products', 'variants'],
+      ['dead_letters', 'idempotency_keys', 'migrations', 'order_history', 'order_items', 'orders', 'outbox_events', 'parked_events', 'processed_events', 'products', 'variants'],
     );
     const { rows } = await admin.query<{ relname: string }>(
       `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'orders' AND c.relkind = 'r' AND c.relrowsecurity AND c.relforcerowsecurity ORDER BY 1`,
     );
-    expect(rows.map((r) => r.relname)).toEqual(['idempotency_keys', 'order_history', 'order_items', 'orders', 'outbox_events', 'parked_events', 'products', 'variants']);
+    expect(rows.map((r) => r.relname)).toEqual(['dead_letters', 'idempotency_keys', 'order_history', 'order_items', 'orders', 'outbox_events', 'parked_events', 'products', 'variants']);
     const outboxRls = async () => (await admin.query(OUTBOX_RLS_SQL, ['orders.outbox_events'])).rows[0];
     expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
+    const deadLettersRls = async () => (await admin.query(OUTBOX_RLS_SQL, ['orders.dead_letters'])).rows[0];
+    expect(await deadLettersRls()).toEqual(DEAD_LETTERS_RLS_ON);
 
     expect(await claimColumn()).toBe(true);
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
 
     const revert = () => revertLastMigration({ adminUrl: db.url, schema: ORDERS_SCHEMA, migrations: ORDERS_MIGRATIONS });
+    expect(await revert()).toBe('DeadLetters1797500000000');
+    expect(await tables()).not.toContain('dead_letters');
+    expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
     expect(await revert()).toBe('OutboxRls1796600000000');
     expect(await outboxRls()).toEqual(OUTBOX_RLS_OFF);
     expect(await conditionColumns()).toBe(2);
@@ -74,6 +81,7 @@ describe('orders migrations', () => {
     await run();
     expect(await tables()).toContain('orders');
     expect(await outboxRls()).toEqual(OUTBOX_RLS_ON);
+    expect(await deadLettersRls()).toEqual(DEAD_LETTERS_RLS_ON);
     expect(await purge()).toEqual({ fn: true, policies: PURGE_POLICIES });
   });
 });

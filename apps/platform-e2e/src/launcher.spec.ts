@@ -149,6 +149,7 @@ describe('npm start (tools/launcher)', () => {
         [{ DATABASE_POOL_SIZE: '2' }, 'DATABASE_POOL_SIZE must be a whole number from 3 to 1000, got "2"'],
         [{ INBOX_RETENTION_MS: '1000' }, 'INBOX_RETENTION_MS must be a whole number from 86400000 to 9007199254740991, got "1000"'],
         [{ INTERNAL_TOKEN_SECRET: 'short' }, 'INTERNAL_TOKEN_SECRET must be at least 32 characters, got 5'],
+        [{ EVENT_MAX_ATTEMPTS: 'ten' }, 'EVENT_MAX_ATTEMPTS must be a whole number from 0 to 1000, got "ten"'],
       ] as const) {
         const run = start(env);
         expect({ env, status: run.status }).toEqual({ env, status: 1 });

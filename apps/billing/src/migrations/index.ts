@@ -1,4 +1,4 @@
-import { messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
+import { deadLettersMigration, messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration } from '@tessera/persistence';
 import { BillingSchema1763900000000 } from './1763900000000-billing-schema';
 import { PaymentAttempts1796500000000 } from './1796500000000-payment-attempts';
@@ -19,4 +19,6 @@ export const BILLING_MIGRATIONS = [
   // and revert first on databases that already ran the others.
   idempotencyKeysTableMigration('billing', 1797200000000),
   idempotencyKeysPurgeMigration('billing', 1797300000000),
+  // Events whose handler keeps failing, parked with the later events of their key (EVENT_MAX_ATTEMPTS).
+  deadLettersMigration('billing'),
 ];

@@ -1,4 +1,4 @@
-import { messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
+import { deadLettersMigration, messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, tenantIdsListingMigration } from '@tessera/persistence';
 import { CatalogSchema1763900000000 } from './1763900000000-catalog-schema';
 import { IdentityReadModel1796300000000 } from './1796300000000-identity-read-model';
@@ -16,4 +16,6 @@ export const CATALOG_MIGRATIONS = [
   tenantIdsListingMigration('catalog', { table: 'products', column: 'tenant_id' }, 1796400000000),
   // The outbox under tenant isolation, the relay's session excepted.
   outboxRlsMigration('catalog'),
+  // Events whose handler keeps failing, parked with the later events of their key (EVENT_MAX_ATTEMPTS).
+  deadLettersMigration('catalog'),
 ];

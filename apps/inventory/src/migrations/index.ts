@@ -1,4 +1,4 @@
-import { messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
+import { deadLettersMigration, messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration, idempotencyKeysTableMigration, type MigrationClass } from '@tessera/persistence';
 import { InventorySchema1763800000000 } from './1763800000000-inventory-schema';
 import { ReservationCommitRefused1796000000000 } from './1796000000000-reservation-commit-refused';
@@ -30,4 +30,6 @@ export const inventoryMigrations: MigrationClass[] = [
   CatalogVariantCondition1796700000000,
   // inventory.stock.low once per dip to the reorder point, not again until a restock.
   StockLowAlerted1796800000000,
+  // Events whose handler keeps failing, parked with the later events of their key (EVENT_MAX_ATTEMPTS).
+  deadLettersMigration(INVENTORY_SCHEMA),
 ];

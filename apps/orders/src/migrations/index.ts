@@ -1,4 +1,4 @@
-import { messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
+import { deadLettersMigration, messagingTablesMigration, outboxRlsMigration } from '@tessera/messaging';
 import { idempotencyKeysPurgeMigration } from '@tessera/persistence';
 import { OrdersSchema1763800000000 } from './1763800000000-orders-schema';
 import { IdempotencyClaim1795300000000 } from './1795300000000-idempotency-claim';
@@ -16,4 +16,6 @@ export const ORDERS_MIGRATIONS = [
   LineCondition1796000000000,
   // The outbox under tenant isolation, the relay's session excepted.
   outboxRlsMigration(ORDERS_SCHEMA),
+  // Events whose handler keeps failing, parked with the later events of their key (EVENT_MAX_ATTEMPTS).
+  deadLettersMigration(ORDERS_SCHEMA),
 ];
