@@ -33,7 +33,8 @@ export function deadLettersTableSql(schema: string): string[] {
        topic text NOT NULL,
        partition integer NOT NULL,
        "offset" text NOT NULL,
-       envelope jsonb NOT NULL,
+       -- json, not jsonb: kept as received; jsonb refuses some text an event may carry (an escaped NUL character).
+       envelope json NOT NULL,
        reason text NOT NULL CHECK (reason IN ('failed', 'held')),
        error text,
        attempts integer NOT NULL DEFAULT 0,
@@ -62,6 +63,14 @@ export function deadLettersMigration(schema: string, timestamp = 1797500000000):
       );
     },
     async down(queryRunner) {
+      // Open letters are events already acknowledged to the transport: dropping them would lose them for good.
+      await queryRunner.query(`SELECT set_config('${DEAD_LETTERS_SETTING}', 'on', true)`);
+      const [open]: { n: number }[] = await queryRunner.query(`SELECT count(*)::int AS n FROM ${s}.dead_letters WHERE resolved_at IS NULL`);
+      if (open.n > 0) {
+        throw new Error(
+          `${schema}.dead_letters holds ${open.n} open dead letter(s): replay or discard them (<service>:dead-letters) before reverting`,
+        );
+      }
       await queryRunner.query(`DROP POLICY IF EXISTS ${DEAD_LETTERS_POLICY} ON ${s}.dead_letters`);
       await disableTenantRls(queryRunner, schema, 'dead_letters');
       await queryRunner.query(`DROP TABLE IF EXISTS ${s}.dead_letters`);
@@ -153,10 +162,13 @@ function safeJson(value: unknown): string {
   }
 }
 
-// SQLSTATE classes and codes that say "the database could not do it now", not "this event is bad": connection
-// exceptions (08), transaction rollbacks such as serialization failures and deadlocks (40), insufficient resources
-// (53), operator intervention such as a shutdown (57), system errors (58), and a lock not available (55P03).
-const TRANSIENT_SQLSTATE = /^(08|40|53|57|58)|^55P03$/;
+// SQLSTATEs that say "the database could not do it now", not "this event is bad": connection exceptions (08),
+// invalid authorization (28: the service's credentials, not the event), transaction rollbacks such as serialization
+// failures and deadlocks (40), insufficient resources (53), operator intervention such as a shutdown (57; but not
+// 57014, a statement cancelled by its timeout, which a poison event's statement can hit every time), system errors
+// (58), and a lock not available (55P03).
+const TRANSIENT_SQLSTATE = /^(08|28|40|53|57|58)[0-9A-Z]{3}$|^55P03$/;
+const NOT_TRANSIENT_SQLSTATE = new Set(['57014']);
 const TRANSIENT_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 const TRANSIENT_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i;
 
@@ -166,9 +178,14 @@ const TRANSIENT_MESSAGE = /Connection terminated|timeout exceeded when trying to
  */
 export function isTransientFailure(err: unknown, depth = 0): boolean {
   if (depth > 5 || err === null || typeof err !== 'object') return false;
-  const e = err as { code?: unknown; driverError?: unknown; cause?: unknown; message?: unknown };
-  if (typeof e.code === 'string' && (TRANSIENT_SQLSTATE.test(e.code) || TRANSIENT_ERRNO.has(e.code))) return true;
+  const e = err as { code?: unknown; driverError?: unknown; cause?: unknown; message?: unknown; errors?: unknown; status?: unknown };
+  if (typeof e.code === 'string' && !NOT_TRANSIENT_SQLSTATE.has(e.code) && (TRANSIENT_SQLSTATE.test(e.code) || TRANSIENT_ERRNO.has(e.code))) return true;
   if (typeof e.message === 'string' && TRANSIENT_MESSAGE.test(e.message)) return true;
+  // What Nest's default RPC filter leaves of any error: the cause is unknown, so it must not count towards parking
+  // (connectEventsServer installs the filter that keeps the real error).
+  if (e.status === 'error' && e.message === 'Internal server error' && !(err instanceof Error)) return true;
+  // Several attempts that all failed for a transient reason (e.g. connecting to each address of a host).
+  if (Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every((x) => isTransientFailure(x, depth + 1))) return true;
   return isTransientFailure(e.driverError, depth + 1) || isTransientFailure(e.cause, depth + 1);
 }
 
@@ -322,6 +339,27 @@ export class DeadLetters {
         describeFailure(failure),
       ]),
     );
+  }
+
+  /**
+   * Runs `work` holding the group's replay lock on `key` (a session lock, on a connection of its own, for the whole
+   * replay): two replays of one key, from two operators or two members, would run its letters concurrently and could
+   * apply a letter's effect after the next one's. Null, without running `work`, when another replay holds it.
+   */
+  async withReplayLock<T>(key: string, work: () => Promise<T>): Promise<T | null> {
+    const runner = this.opts.dataSource.createQueryRunner();
+    const lock = `dead-letters-replay:${this.opts.groupId}:${key}`;
+    try {
+      const [row]: { locked: boolean }[] = await runner.query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [lock]);
+      if (!row.locked) return null;
+      try {
+        return await work();
+      } finally {
+        await runner.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lock]).catch(() => undefined);
+      }
+    } finally {
+      await runner.release();
+    }
   }
 
   /** How many letters of `key` are open. */

@@ -35,6 +35,12 @@ export interface Subscription {
    * backoff, never moving past it), so a prefix that was already applied comes back as inbox duplicates.
    */
   handleBatch?(events: DeliveredEvent[]): Promise<void>;
+  /**
+   * Optional: awaited before this member handles anything of partitions it was just given (a start, a rebalance), so
+   * that the consumer can catch up on what the previous owner did (EventsServer: the keys it parked). Throwing
+   * means "not ready": the transport retries before handling.
+   */
+  beforeAssigned?(): Promise<void>;
 }
 
 export interface DeliveredEvent {

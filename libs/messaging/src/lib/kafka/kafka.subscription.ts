@@ -41,6 +41,9 @@ export class KafkaSubscription implements ConsumerHandle {
   /** The failing message of each partition (`topic/partition`) and how many attempts it has had, across pauses. */
   private readonly failing = new Map<string, { offset: string; attempts: number }>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
+  /** Bumped at every join (a new assignment); `prepared` is the join beforeAssigned last completed for. */
+  private joins = 0;
+  private prepared = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -67,6 +70,7 @@ export class KafkaSubscription implements ConsumerHandle {
       if (!payload.restart) this.scheduleRestart(consumer, payload.error);
     });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.joins++;
       this.assigned = Object.entries(payload.memberAssignment).flatMap(([topic, partitions]) =>
         partitions.map((p) => `${topic}/${p}`),
       );
@@ -135,6 +139,12 @@ export class KafkaSubscription implements ConsumerHandle {
   }
 
   private async eachBatch(p: EachBatchPayload): Promise<void> {
+    if (this.sub.beforeAssigned && this.prepared !== this.joins) {
+      const join = this.joins;
+      // Throwing ends the batch unresolved: kafkajs fetches it again, and this runs again first.
+      await this.sub.beforeAssigned();
+      this.prepared = join;
+    }
     const messages = p.batch.messages;
     // With a batch handler, the fetched messages go in chunks (one database transaction each); a chunk that fails
     // is redone message by message from its first message, so the failing one is retried in place, then batching

@@ -8,6 +8,7 @@ const USAGE = `usage: <service>:dead-letters [command]
   show <id>                  one letter, with its event and the error that parked it
   replay <id>                runs the open letters of that letter's key, in order, stopping at one that fails again
   replay-all                 the same for every key with open letters
+exits 0 on success, 1 when the service refuses or a replay stopped at a letter that failed again, 2 on bad usage
   discard <id>               resolves the first open letter of its key without running it
 `;
 
@@ -38,6 +39,18 @@ export interface DeadLettersTarget {
   urlVariable?: string;
 }
 
+/**
+ * Prints a replay's answer. It is 200 even when the replay stopped at a letter that failed again, or left keys that
+ * another replay was running: a script must not take that for done, so the exit code is 1 then.
+ */
+function printReplay(answer: InternalAnswer): number {
+  const code = printAnswer(answer);
+  if (code !== 0) return code;
+  const body = answer.body as { failed?: unknown; busy?: number };
+  const failed = Array.isArray(body.failed) ? body.failed.length > 0 : body.failed != null;
+  return failed || (body.busy ?? 0) > 0 ? 1 : 0;
+}
+
 /** Runs one command of the tool (argv without node and the script) against `target`; the exit code. */
 export async function runDeadLettersCommand(service: string, argv: string[], target: DeadLettersTarget): Promise<number> {
   const [command = 'list', arg, ...rest] = argv;
@@ -59,9 +72,9 @@ export async function runDeadLettersCommand(service: string, argv: string[], tar
     case 'show':
       return printAnswer(await call('GET', `/internal/dead-letters/${arg}`));
     case 'replay':
-      return printAnswer(await call('POST', `/internal/dead-letters/${arg}/replay`, REPLAY_TIMEOUT_MS));
+      return printReplay(await call('POST', `/internal/dead-letters/${arg}/replay`, REPLAY_TIMEOUT_MS));
     case 'replay-all':
-      return printAnswer(await call('POST', '/internal/dead-letters/replay', REPLAY_TIMEOUT_MS));
+      return printReplay(await call('POST', '/internal/dead-letters/replay', REPLAY_TIMEOUT_MS));
     default:
       return printAnswer(await call('POST', `/internal/dead-letters/${arg}/discard`));
   }

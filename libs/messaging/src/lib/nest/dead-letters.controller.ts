@@ -3,7 +3,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { ConflictProblem, InternalRoutes, NoBodyPipe, NotFoundProblem, PageQueryDto, UuidParamPipe } from '@tessera/service-kit';
 import { IsIn, IsOptional, Matches } from 'class-validator';
 import { DeadLetters, type DeadLetter, type DeadLetterPage, type DeadLetterStatus } from '../core/dead-letters';
-import { EventsServer, type ReplayOutcome } from './events.server';
+import { EventsServer, ReplayRefusedError, type ReplayOutcome } from './events.server';
 
 export class ListDeadLettersQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: ['open', 'resolved'], description: 'absent: both' })
@@ -21,6 +21,8 @@ export interface ReplayAllOutcome {
   keys: number;
   replayed: number;
   failed: DeadLetter[];
+  /** Keys left alone because another replay of them was running. */
+  busy: number;
   open: number;
 }
 
@@ -32,6 +34,10 @@ export interface ReplayAllOutcome {
  *   POST /internal/dead-letters/{id}/replay    runs the open letters of that letter's key, in order
  *   POST /internal/dead-letters/{id}/discard   resolves the key's first open letter without running it
  *   POST /internal/dead-letters/replay         runs every key's open letters
+ *
+ * A replay that stops at a letter failing again still answers 200, with that letter in `failed` (the tool then exits
+ * 1); 409 `replay_in_progress` when the key is being replayed already, `not_consuming` from an instance that runs no
+ * handlers.
  */
 @Controller('internal/dead-letters')
 @InternalRoutes()
@@ -55,9 +61,14 @@ export class DeadLettersController {
   @HttpCode(200)
   async replayAll(@Body(NoBodyPipe) _body: unknown): Promise<ReplayAllOutcome> {
     const { keys } = await this.letters.openKeys();
-    const outcome: ReplayAllOutcome = { keys: keys.size, replayed: 0, failed: [], open: 0 };
+    const outcome: ReplayAllOutcome = { keys: keys.size, replayed: 0, failed: [], busy: 0, open: 0 };
     for (const key of keys) {
-      const r = await this.server.replay(key);
+      const r = await this.replayKey(key, true);
+      if (!r) {
+        outcome.busy++;
+        outcome.open += await this.letters.openCount(key);
+        continue;
+      }
       outcome.replayed += r.replayed.length;
       if (r.failed) outcome.failed.push(r.failed);
       outcome.open += r.open;
@@ -70,7 +81,18 @@ export class DeadLettersController {
   async replay(@Param('id', UuidParamPipe) id: string, @Body(NoBodyPipe) _body: unknown): Promise<ReplayOutcome> {
     const letter = await this.find(id);
     if (letter.resolution !== null) throw alreadyResolved(letter);
-    return this.server.replay(letter.partitionKey);
+    return (await this.replayKey(letter.partitionKey, false)) as ReplayOutcome;
+  }
+
+  /** The server's replay of `key`; a refusal as a 409, or (`skipBusy`) null when the key is being replayed already. */
+  private async replayKey(key: string, skipBusy: boolean): Promise<ReplayOutcome | null> {
+    try {
+      return await this.server.replay(key);
+    } catch (e) {
+      if (!(e instanceof ReplayRefusedError)) throw e;
+      if (skipBusy && e.reason === 'replay_in_progress') return null;
+      throw new ConflictProblem(e.message, { extensions: { reason: e.reason } });
+    }
   }
 
   @Post(':id/discard')

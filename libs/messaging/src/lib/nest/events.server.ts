@@ -38,6 +38,16 @@ export interface ReplayOutcome {
   open: number;
 }
 
+/** Why a replay was not run: `not_consuming` (this instance runs no handlers), `replay_in_progress` (of the same key). */
+export class ReplayRefusedError extends Error {
+  constructor(
+    readonly reason: 'not_consuming' | 'replay_in_progress',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Failing events whose attempts are counted at once; beyond it the oldest count is forgotten (it starts again). */
 const MAX_COUNTED_FAILURES = 10_000;
 
@@ -76,11 +86,14 @@ export class EventsServer extends Server implements CustomTransportStrategy {
   private readonly handlers = new Map<string, ReturnType<Server['getHandlerByPattern']>>();
   /**
    * Keys with open dead letters, as last read plus those parked here since: a hint that spares every other event a
-   * database read. A key found here is checked in the database (DeadLetters.holdIfOpen) before its event is held.
+   * database read. A key found here is checked in the database (DeadLetters.holdIfOpen) before its event is held;
+   * a key is dropped only by a refresh that read it resolved, never on the strength of a count taken here.
    */
   private held = new Set<string>();
   /** Keys parked while a refresh of `held` was reading, which its result must not drop. */
   private parkedDuringRefresh: Set<string> | null = null;
+  /** The refresh in progress: refreshes never overlap, so an older read cannot replace a newer one. */
+  private refreshing: Promise<void> | null = null;
   /** Failed attempts per event id, for the events failing now. */
   private readonly failures = new Map<string, number>();
   private refreshTimer: NodeJS.Timeout | null = null;
@@ -109,9 +122,13 @@ export class EventsServer extends Server implements CustomTransportStrategy {
         topics: this.options.topics,
         handle: (event, meta) => this.handleOne(event, meta),
         ...(this.options.inbox ? { handleBatch: (events: DeliveredEvent[]) => this.dispatchBatch(events) } : {}),
+        // A partition taken over from another member may have keys that member parked since the last refresh.
+        ...(this.options.deadLetters ? { beforeAssigned: () => this.refreshHeld() } : {}),
       });
       callback();
     } catch (err) {
+      if (this.refreshTimer) clearInterval(this.refreshTimer);
+      this.refreshTimer = null;
       callback(err);
     }
   }
@@ -151,10 +168,12 @@ export class EventsServer extends Server implements CustomTransportStrategy {
       const attempts = (this.failures.get(event.id) ?? 0) + 1;
       this.countFailure(event.id, attempts);
       if (attempts < this.maxAttempts) throw err;
-      this.parkedDuringRefresh?.add(key);
       // Should parking itself fail (the database is away), the transport retries and the next failure parks.
       await letters.park(event, meta, err, attempts);
+      // Only now that the letter is committed: a refresh reading from now on sees it; one that read before and is
+      // still running takes it from parkedDuringRefresh; one that already ended is amended here.
       this.held.add(key);
+      this.parkedDuringRefresh?.add(key);
       this.failures.delete(event.id);
       this.log.error(
         `parked ${event.type} ${event.id} (key ${key}, ${meta.topic}/${meta.partition}@${meta.offset}) as a dead letter of group ` +
@@ -173,16 +192,23 @@ export class EventsServer extends Server implements CustomTransportStrategy {
   async refreshHeld(): Promise<void> {
     const letters = this.options.deadLetters;
     if (!letters) return;
+    // A caller that needs a read taken after its call (a partition just assigned) waits for the one in progress,
+    // then for its own.
+    while (this.refreshing) await this.refreshing.catch(() => undefined);
     const parked = new Set<string>();
     this.parkedDuringRefresh = parked;
-    try {
-      const open = await letters.openKeys();
-      for (const key of parked) open.keys.add(key);
-      this.held = open.keys;
-      this.options.deadLetterGauge?.set({ group: this.options.groupId }, open.letters);
-    } finally {
-      if (this.parkedDuringRefresh === parked) this.parkedDuringRefresh = null;
-    }
+    this.refreshing = (async () => {
+      try {
+        const open = await letters.openKeys();
+        for (const key of parked) open.keys.add(key);
+        this.held = open.keys;
+        this.options.deadLetterGauge?.set({ group: this.options.groupId }, open.letters);
+      } finally {
+        this.parkedDuringRefresh = null;
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
   }
 
   /**
@@ -192,33 +218,33 @@ export class EventsServer extends Server implements CustomTransportStrategy {
    */
   async replay(key: string): Promise<ReplayOutcome> {
     const letters = this.requireDeadLetters();
-    const replayed: DeadLetter[] = [];
-    let failed: DeadLetter | null = null;
-    for (let head = await letters.head(key); head; head = await letters.head(key)) {
-      try {
-        await this.dispatch(head.envelope, { topic: head.topic, partition: head.partition, offset: head.offset });
-      } catch (err) {
-        await letters.failedAgain(head, err);
-        failed = { ...head, reason: 'failed', error: describeFailure(err), attempts: head.attempts + 1 };
-        break;
+    // Handlers are registered when the server is connected and listening: without them every letter would be
+    // resolved as an event of a type nobody handles, without running.
+    if (!this.handle) throw new ReplayRefusedError('not_consuming', `group ${this.options.groupId} runs no event handlers in this instance`);
+    const outcome = await letters.withReplayLock(key, async (): Promise<ReplayOutcome> => {
+      const replayed: DeadLetter[] = [];
+      let failed: DeadLetter | null = null;
+      for (let head = await letters.head(key); head; head = await letters.head(key)) {
+        try {
+          await this.dispatch(head.envelope, { topic: head.topic, partition: head.partition, offset: head.offset });
+        } catch (err) {
+          await letters.failedAgain(head, err);
+          failed = { ...head, reason: 'failed', error: describeFailure(err), attempts: head.attempts + 1 };
+          break;
+        }
+        if (await letters.resolve(head, 'replayed')) replayed.push({ ...head, resolution: 'replayed' });
       }
-      // Another replay of the key may have resolved it first: it then ran twice, which its inbox absorbed.
-      if (await letters.resolve(head, 'replayed')) replayed.push({ ...head, resolution: 'replayed' });
-    }
-    return { replayed, failed, open: await this.forgetIfResolved(key) };
+      return { replayed, failed, open: await letters.openCount(key) };
+    });
+    if (!outcome) throw new ReplayRefusedError('replay_in_progress', `a replay of key ${key} in group ${this.options.groupId} is already running`);
+    return outcome;
   }
 
   /** Resolves a key's first open letter without running it; the letters held behind it stay until replayed. */
   async discard(letter: DeadLetter): Promise<{ discarded: boolean; open: number }> {
     const letters = this.requireDeadLetters();
     const discarded = await letters.resolve(letter, 'discarded');
-    return { discarded, open: await this.forgetIfResolved(letter.partitionKey) };
-  }
-
-  private async forgetIfResolved(key: string): Promise<number> {
-    const open = await this.requireDeadLetters().openCount(key);
-    if (open === 0) this.held.delete(key);
-    return open;
+    return { discarded, open: await letters.openCount(letter.partitionKey) };
   }
 
   private requireDeadLetters(): DeadLetters {
@@ -277,6 +303,7 @@ export class EventsServer extends Server implements CustomTransportStrategy {
   async close(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.refreshTimer = null;
+    await this.refreshing?.catch(() => undefined);
     const handle = this.handle;
     this.handle = null;
     if (handle) await handle.stop();

@@ -21,6 +21,8 @@ export interface PartitionWorkerOptions {
   handle(event: EventEnvelope, meta: DeliveryMeta): Promise<void>;
   /** When given, the rows read in one pass go to it together; on failure they are redone one by one. */
   handleBatch?(events: DeliveredEvent[]): Promise<void>;
+  /** Awaited (retried with backoff while it throws) before the first read of this ownership. */
+  beforeFirstRead?(): Promise<void>;
   batchSize: number;
   pollIntervalMs: number;
   /** Longest time handled progress may go uncommitted while events keep arriving. */
@@ -69,8 +71,13 @@ export class PartitionWorker {
     let committed: bigint | null = null;
     let position: bigint | null = null;
     let committedAt = 0;
+    let prepared = this.o.beforeFirstRead === undefined;
     while (!this.stopped && !this.lost) {
       try {
+        if (!prepared) {
+          await this.o.beforeFirstRead?.();
+          prepared = true;
+        }
         if (committed === null) {
           committed = await this.loadOffset();
           position = committed;

@@ -206,6 +206,7 @@ export class PgConsumer implements ConsumerHandle {
           partition: tp.partition,
           handle: (e, meta) => this.o.subscription.handle(e, meta),
           handleBatch: this.o.subscription.handleBatch?.bind(this.o.subscription),
+          beforeFirstRead: this.o.subscription.beforeAssigned?.bind(this.o.subscription),
           batchSize: this.o.batchSize,
           pollIntervalMs: this.o.pollIntervalMs,
           commitIntervalMs: this.o.commitIntervalMs,
