@@ -2,7 +2,7 @@ import { Controller, Global, Module } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import type { EventEnvelope } from '@tessera/contracts';
+import { TOPICS, type EventEnvelope } from '@tessera/contracts';
 import { createTestDatabase, startKafkaMock } from '@tessera/testing';
 import type { TestDatabase } from '@tessera/testing';
 import pino from 'pino';
@@ -15,6 +15,7 @@ import { OutboxWriter } from '../core/outbox-writer';
 import type { EventTransport } from '../core/transport.port';
 import { KafkaTransport } from '../kafka/kafka.transport';
 import { ensureMessagingSchema } from '../postgres/messaging-schema';
+import { partitionFor } from '../postgres/partitioner';
 import { PostgresTransport } from '../postgres/postgres.transport';
 import { EventsServer } from './events.server';
 import { connectEventsServer } from './service-wiring';
@@ -130,7 +131,7 @@ describe.each(transports)('dead letters on the %s transport', (_kind, harness) =
     app = await startApp();
   }, 120_000);
 
-  async function startApp(): Promise<INestApplication> {
+  async function startApp(overrides: { deadLetterRefreshMs?: number } = {}): Promise<INestApplication> {
     @Global()
     @Module({ providers: [{ provide: DataSource, useValue: ds }], exports: [DataSource] })
     class DatabaseModule {}
@@ -147,7 +148,7 @@ describe.each(transports)('dead letters on the %s transport', (_kind, harness) =
           relay: { pollIntervalMs: 100, logger: { warn: () => undefined } },
           registry,
           maxAttempts: MAX_ATTEMPTS,
-          deadLetterRefreshMs: 200,
+          deadLetterRefreshMs: overrides.deadLetterRefreshMs ?? 200,
         }),
       ],
       controllers: [NameHandler],
@@ -269,6 +270,31 @@ describe.each(transports)('dead letters on the %s transport', (_kind, harness) =
     const outcome = await app.get(EventsServer).replay('r');
     expect(outcome.replayed.map((l) => l.eventId)).toEqual([bad.id, after.id]);
     expect(await names('r')).toEqual(['r-bad', 'r-after']);
+  });
+
+  it("a member given another member's partitions reads the keys parked there before handling them", async () => {
+    // A second member that never refreshes on its own timer: only the assignment can tell it about the letter.
+    const second = await startApp({ deadLetterRefreshMs: 3_600_000 });
+    const owned = () => app.get(EventsServer).consumer?.assignment?.() ?? [];
+    await waitFor('the partitions split between the two members', () => owned().length > 0 && owned().length < 3);
+    // A key of a partition the first member owns, parked "there" after the second member started.
+    const key = ['z0', 'z1', 'z2', 'z3', 'z4', 'z5', 'z6', 'z7', 'z8', 'z9'].find((k) => owned().includes(`${TOPICS.identity}/${partitionFor(k, 3)}`)) as string;
+    await ds.query(
+      `INSERT INTO ${SCHEMA}.dead_letters (consumer_group, event_id, tenant_id, partition_key, type, topic, partition, "offset", envelope, reason, error, attempts)
+       VALUES ('dl-test', gen_random_uuid(), $1, $2, 'identity.user.named', $3, $4, '0', '{}', 'failed', 'parked by the first member', 3)`,
+      [TENANT, key, TOPICS.identity, partitionFor(key, 3)],
+    );
+    // The first member leaves; the second is given its partitions.
+    await app.close();
+    app = second;
+    await waitFor('the second member owns every partition', () => (app.get(EventsServer).consumer?.assignment?.() ?? []).length === 3);
+    const [after] = await publish([{ key, name: `${key}-after` }]);
+    await waitFor('the next event of the key held', async () => (await letters(key)).length === 2);
+    expect((await letters(key))[1]).toMatchObject({ eventId: after.id, reason: 'held' });
+    expect(await names(key)).toEqual([]);
+    await app.get(EventsServer).discard((await letters(key))[0]);
+    await app.get(EventsServer).replay(key);
+    expect(await names(key)).toEqual([`${key}-after`]);
   });
 
   it('lists letters oldest first, by status, a page at a time', async () => {
