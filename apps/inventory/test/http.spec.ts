@@ -90,7 +90,9 @@ describe('locations', () => {
       { code: 'OK', name: 'x', parentId: 'not-a-uuid' },
     ];
     for (const body of bad) expectProblem(await http().post('/v1/inventory/locations').set(await as('owner')).send(body), 400);
-    expectProblem(await http().post('/v1/inventory/locations').set(await as('owner', other)).send({ code: 'X', name: 'x', parentId: main }), 404);
+    const foreignParent = await http().post('/v1/inventory/locations').set(await as('owner', other)).send({ code: 'X', name: 'x', parentId: main });
+    expectProblem(foreignParent, 422);
+    expect(foreignParent.body).toMatchObject({ reason: 'unknown_location', locationId: main });
     expectProblem(await http().post('/v1/inventory/locations').set(await as('viewer')).send({ code: 'V', name: 'v' }), 403);
     expectProblem(await http().get('/v1/inventory/locations'), 401);
     expect((await http().get('/v1/inventory/locations').set(await as('owner'))).body.items).toHaveLength(3);
@@ -107,8 +109,8 @@ describe('locations', () => {
       ['a bin in a bin', { code: 'BIN-IN-BIN', name: 'x', type: 'bin', parentId: bin }, 422, 'invalid_parent'],
       ['a warehouse in a bin', { code: 'WH-IN-BIN', name: 'x', type: 'warehouse', parentId: bin }, 422, 'invalid_parent'],
       ['a warehouse (the default type) in a bin', { code: 'WH-IN-BIN-2', name: 'x', parentId: bin }, 422, 'invalid_parent'],
-      ["a bin in another tenant's warehouse", { code: 'BIN-THEIRS', name: 'x', type: 'bin', parentId: theirs }, 404, 'location_not_found'],
-      ['a bin in a location that does not exist', { code: 'BIN-NOWHERE', name: 'x', type: 'bin', parentId: randomUUID() }, 404, 'location_not_found'],
+      ["a bin in another tenant's warehouse", { code: 'BIN-THEIRS', name: 'x', type: 'bin', parentId: theirs }, 422, 'unknown_location'],
+      ['a bin in a location that does not exist', { code: 'BIN-NOWHERE', name: 'x', type: 'bin', parentId: randomUUID() }, 422, 'unknown_location'],
       ['a location naming its own id', { code: 'SELF', name: 'x', id: main, parentId: main }, 400],
     ];
     for (const [what, body, status, reason] of cases) {
@@ -202,7 +204,7 @@ describe('movements, levels and ledger', () => {
       [{ type: 'receive', sku: ' SKU-2', locationId: main, quantity: 2 }, 400],
       [{ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 2, condition: 'broken' }, 400],
       [{ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 2, extra: true }, 400],
-      [{ type: 'receive', sku: 'SKU-2', locationId: randomUUID(), quantity: 2 }, 404],
+      [{ type: 'receive', sku: 'SKU-2', locationId: randomUUID(), quantity: 2 }, 422],
     ];
     for (const [body, status] of cases) {
       const res = await http().post('/v1/inventory/movements').set(h).send(body);
@@ -210,7 +212,9 @@ describe('movements, levels and ledger', () => {
       expectProblem(res, status);
     }
     // Another tenant's location id is unknown here.
-    expectProblem(await http().post('/v1/inventory/movements').set(await as('owner', other)).send({ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 2 }), 404);
+    const foreign = await http().post('/v1/inventory/movements').set(await as('owner', other)).send({ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 2 });
+    expectProblem(foreign, 422);
+    expect(foreign.body.reason).toMatch(/^unknown_(location|sku)$/);
     expectProblem(await http().post('/v1/inventory/movements').set(await as('viewer')).send({ type: 'receive', sku: 'SKU-2', locationId: main, quantity: 2 }), 403);
     expect((await http().get('/v1/inventory/levels').query({ sku: 'SKU-2' }).set(await as('viewer'))).body.items).toEqual([]);
   });
@@ -426,7 +430,9 @@ describe('staff controls', () => {
     expect(policy.status).toBe(200);
     expect(policy.body).toMatchObject({ sku: 'SKU-1', locationId: main, onHand: 5, reorderPoint: 3, reorderQuantity: 20 });
     expectProblem(await http().put('/v1/inventory/reorder-policies').set(await as('manager')).send({ sku: 'SKU-1', locationId: main, reorderPoint: -1, reorderQuantity: 0 }), 400);
-    expectProblem(await http().put('/v1/inventory/reorder-policies').set(await as('owner', other)).send({ sku: 'SKU-1', locationId: main, reorderPoint: 1, reorderQuantity: 1 }), 404);
+    const foreignPolicy = await http().put('/v1/inventory/reorder-policies').set(await as('owner', other)).send({ sku: 'SKU-1', locationId: main, reorderPoint: 1, reorderQuantity: 1 });
+    expectProblem(foreignPolicy, 422);
+    expect(foreignPolicy.body.reason).toMatch(/^unknown_(location|sku)$/);
   });
 
   it('refuses bad reorder policies and callers without rights (4xx problem+json), and the levels stay as they were', async () => {

@@ -34,7 +34,7 @@ describe('locations', () => {
   it('nests bins under a warehouse of the same tenant only', async () => {
     const bin = await h.domain.locations.create(tenant, { code: 'MAIN-A1', name: 'A1', parentId: main, type: 'bin', pickSequence: 3 });
     expect(bin).toMatchObject({ parentId: main, type: 'bin', pickSequence: 3 });
-    await expect(h.domain.locations.create(other, { code: 'X', name: 'x', parentId: main })).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(h.domain.locations.create(other, { code: 'X', name: 'x', parentId: main })).rejects.toMatchObject({ kind: 'invalid', code: 'unknown_location' });
   });
 
   it('keeps the hierarchy: a bin sits in a warehouse, nothing sits in a bin; a refusal writes nothing', async () => {
@@ -49,8 +49,8 @@ describe('locations', () => {
       details: { locationType: 'bin', parentType: 'bin', parentId: bin.id },
     });
     await expect(h.domain.locations.create(tenant, { code: 'WH-IN-BIN', name: 'x', parentId: bin.id })).rejects.toMatchObject({ kind: 'invalid', code: 'invalid_parent' });
-    await expect(h.domain.locations.create(tenant, { code: 'ORPHAN', name: 'x', type: 'bin', parentId: randomUUID() })).rejects.toMatchObject({ kind: 'not_found' });
-    await expect(h.domain.locations.create(other, { code: 'THEIR-BIN', name: 'x', type: 'bin', parentId: zone.id })).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(h.domain.locations.create(tenant, { code: 'ORPHAN', name: 'x', type: 'bin', parentId: randomUUID() })).rejects.toMatchObject({ kind: 'invalid', code: 'unknown_location' });
+    await expect(h.domain.locations.create(other, { code: 'THEIR-BIN', name: 'x', type: 'bin', parentId: zone.id })).rejects.toMatchObject({ kind: 'invalid', code: 'unknown_location' });
     expect(await h.admin(`SELECT id FROM inventory.locations ORDER BY id`)).toEqual(before);
   });
 });
@@ -120,12 +120,12 @@ describe('movements', () => {
       { type: 'receive', sku: 'X', locationId: main, quantity: 1, condition: 'broken' },
     ];
     for (const m of bad) await expect(h.domain.movements.apply(tenant, m as never)).rejects.toMatchObject({ kind: 'invalid' });
-    await expect(h.domain.movements.apply(tenant, { type: 'receive', sku: 'X', locationId: 'nope', quantity: 1 })).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(h.domain.movements.apply(tenant, { type: 'receive', sku: 'X', locationId: 'nope', quantity: 1 })).rejects.toMatchObject({ kind: 'invalid', code: 'unknown_location' });
     expect(await h.domain.queries.levels(tenant, { sku: 'X' })).toEqual([]);
   });
 
   it('another tenant cannot move stock into this tenant location, nor see its levels', async () => {
-    await expect(h.domain.movements.apply(other, { type: 'receive', sku: 'MV-1', locationId: main, quantity: 1 })).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(h.domain.movements.apply(other, { type: 'receive', sku: 'MV-1', locationId: main, quantity: 1 })).rejects.toMatchObject({ kind: 'invalid', code: 'unknown_location' });
     expect(await h.domain.queries.levels(other, { sku: 'MV-1' })).toEqual([]);
   });
 

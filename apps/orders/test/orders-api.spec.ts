@@ -46,7 +46,7 @@ describe('orders HTTP API', () => {
       ],
     });
     expect(got.body.history).toEqual([
-      { from: null, to: 'pending', at: expect.any(String), cause: { type: 'api', actor: `user:${owner.userId}` } },
+      { from: null, to: 'pending', at: expect.any(String), cause: { type: 'api', actor: `user:${owner.userId}`, eventId: null, eventType: null }, note: null },
     ]);
     expect(got.body.paymentId).toBeNull();
 

@@ -119,7 +119,7 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
     const main = await answers(as('POST', '/v1/inventory/locations', { code: 'MAIN', name: 'Main warehouse', priority: 1 }), 201);
     const bin = await answers(as('POST', '/v1/inventory/locations', { code: 'MAIN-B1', name: 'Bin 1', parentId: main.body.id }), 201);
     await answers(as('POST', '/v1/inventory/locations', { code: 'MAIN', name: 'Again' }), 409);
-    await answers(as('POST', '/v1/inventory/locations', { code: 'ORPHAN', name: 'Orphan', parentId: randomUUID() }), 404);
+    await answers(as('POST', '/v1/inventory/locations', { code: 'ORPHAN', name: 'Orphan', parentId: randomUUID() }), 422);
     await answers(as('GET', '/v1/inventory/locations'), 200);
     await answers(receiveStock(api, token, { sku: 'CT-RED', locationId: main.body.id, quantity: 20 }), 201);
     await answers(receiveStock(api, token, { sku: 'CT-BLUE', locationId: main.body.id, quantity: 5 }), 201);
@@ -127,7 +127,7 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
     await answers(as('POST', '/v1/inventory/movements', { type: 'transfer', sku: 'CT-RED', locationId: main.body.id, toLocationId: bin.body.id, quantity: 3 }), 201);
     await answers(as('POST', '/v1/inventory/movements', { type: 'adjust', sku: 'CT-RED', locationId: bin.body.id, quantity: -99, reason: 'loss' }), 409);
     await answers(as('POST', '/v1/inventory/movements', { type: 'receive', sku: 'NOPE', locationId: main.body.id, quantity: 1 }), 422);
-    await answers(as('POST', '/v1/inventory/movements', { type: 'receive', sku: 'CT-RED', locationId: randomUUID(), quantity: 1 }), 404);
+    await answers(as('POST', '/v1/inventory/movements', { type: 'receive', sku: 'CT-RED', locationId: randomUUID(), quantity: 1 }), 422);
     await answers(as('GET', '/v1/inventory/levels?sku=CT-RED'), 200);
     await answers(as('GET', `/v1/inventory/levels?locationId=${bin.body.id}`), 200);
     await answers(as('GET', '/v1/inventory/ledger?sku=CT-RED&limit=2'), 200);

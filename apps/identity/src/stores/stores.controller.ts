@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, PageQueryDto, type ReplyTarget, Roles, UuidParamPipe } from '@tessera/service-kit';
 import { ActiveTenantGuard } from '../common/active-tenant.guard';
@@ -21,6 +21,7 @@ export class StoresController {
   @Roles('owner', 'admin')
   @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: StoreDto })
+  @ApiUnprocessableEntityResponse({ description: "`unknown_vendor`: vendorId is not a vendor of this tenant; or the Idempotency-Key reused with another body" })
   async create(
     @Caller() caller: CallerContext,
     @Body() dto: CreateStoreDto,

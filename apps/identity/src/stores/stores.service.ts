@@ -4,7 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { IdentityEventTypes, type StoreCreatedV1 } from '@tessera/contracts';
 import { OutboxWriter } from '@tessera/messaging';
 import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome } from '@tessera/persistence';
-import { jsonPointer, NotFoundProblem, ValidationProblem } from '@tessera/service-kit';
+import { jsonPointer, NotFoundProblem, UnprocessableProblem, ValidationProblem } from '@tessera/service-kit';
 import { CredentialsCipher } from '../crypto/credentials-cipher';
 import { VendorEntity } from '../vendors/vendor.entity';
 import { validateChannelCredentials } from './channel-credentials';
@@ -67,12 +67,13 @@ export class StoresService {
     const request = { key: idempotencyKey, operation: 'POST /v1/stores', body: dto };
     return this.idempotency.perform(tenantId, request, async (tx) => {
       if (store.vendorId) {
-        // RLS hides other tenants' vendors, so a foreign vendor id reads as unknown.
+        // RLS hides other tenants' vendors, so a foreign vendor id reads as unknown. 422, as every service answers a
+        // well-formed id in a body that names nothing of the tenant's (catalog's vendorId, inventory's locationId).
         const vendor = await tx.manager.findOneBy(VendorEntity, { id: store.vendorId });
         if (!vendor) {
-          throw new ValidationProblem([
-            { field: 'vendorId', pointer: '#/vendorId', detail: 'vendorId does not name a vendor of this tenant' },
-          ]);
+          throw new UnprocessableProblem('vendorId does not name a vendor of this tenant', {
+            extensions: { reason: 'unknown_vendor', vendorId: store.vendorId },
+          });
         }
       }
       await tx.manager.insert(StoreEntity, store);

@@ -29,6 +29,14 @@ export const stockLimitExceeded = (details: Record<string, unknown>): InventoryE
 export const notFound = (what: string, id: string): InventoryError =>
   new InventoryError('not_found', `${what}_not_found`, `${what} ${id} not found`, { id });
 
+/**
+ * 422: a location named in a request body (a movement's locationId or toLocationId, a parentId, a reorder policy's
+ * locationId) is not one of the tenant's; RLS hides the others, so another tenant's reads as unknown. A location in
+ * the path (`GET /v1/inventory/locations/{id}`) that does not exist is a 404 (notFound).
+ */
+export const unknownLocation = (id: string): InventoryError =>
+  new InventoryError('invalid', 'unknown_location', `location ${id} is not one of this tenant's locations`, { locationId: id });
+
 /** 422: the tenant's catalog (inventory's read model of it) has no variant with this SKU. */
 export const unknownSku = (sku: string): InventoryError =>
   new InventoryError('invalid', 'unknown_sku', `SKU ${JSON.stringify(sku)} is not in this tenant's catalog (a SKU the catalog just created is known here a moment later)`, { sku });

@@ -1,6 +1,6 @@
 import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
-import { InventoryError, invalid, notFound, pgCode } from './errors';
+import { InventoryError, invalid, notFound, pgCode, unknownLocation } from './errors';
 import { pageLimit, type KeysetPage } from './keyset-page';
 
 export type LocationType = 'warehouse' | 'bin';
@@ -117,7 +117,7 @@ function validLocation(input: CreateLocation): ValidLocation {
   const type = input.type ?? 'warehouse';
   if (type !== 'warehouse' && type !== 'bin') throw invalid('invalid_type', 'type must be warehouse or bin');
   const parentId = input.parentId ?? null;
-  if (parentId !== null && !isUuid(parentId)) throw notFound('location', String(parentId));
+  if (parentId !== null && !isUuid(parentId)) throw unknownLocation(String(parentId));
   if (type === 'bin' && parentId === null) throw invalid('parent_required', 'a bin needs a parentId: the warehouse it belongs to', { locationType: type });
   const priority = smallInt(input.priority ?? 100, 'priority');
   const pickSequence = smallInt(input.pickSequence ?? 0, 'pickSequence');
@@ -127,14 +127,14 @@ function validLocation(input: CreateLocation): ValidLocation {
 /**
  * The hierarchy: a bin sits in a warehouse (never at the top, never in a bin); a warehouse sits at the top or in
  * another warehouse (a site's buildings or zones), never in a bin. The parent must be one of this tenant's locations
- * (RLS hides the others, so theirs is as unknown as a missing one: 404). Cycles cannot arise: a location gets its
+ * (RLS hides the others, so theirs is as unknown as a missing one: 422 unknown_location). Cycles cannot arise: a location gets its
  * parent only when it is created, the parent must already exist, ids are the server's, and nothing changes a parent
  * or a type afterwards. The parent is read `FOR SHARE`, so it cannot change under this insert should that ever exist.
  */
 async function checkParent(tx: TenantTx, l: ValidLocation): Promise<void> {
   if (l.parentId === null) return;
   const rows: { type: LocationType }[] = await tx.manager.query(`SELECT type FROM locations WHERE id = $1 FOR SHARE`, [l.parentId]);
-  if (rows.length === 0) throw notFound('location', l.parentId);
+  if (rows.length === 0) throw unknownLocation(l.parentId);
   const parent = rows[0];
   if (parent.type !== 'warehouse') {
     throw invalid('invalid_parent', `a ${l.type} cannot sit in a ${parent.type}: the parent of a ${l.type} must be a warehouse`, {
@@ -161,7 +161,7 @@ async function insertLocation(tx: TenantTx, l: ValidLocation): Promise<Location>
     // The failed statement aborts the transaction; the caller's rollback follows this error.
     if (pgCode(e) === '23505') throw new InventoryError('conflict', 'location_code_taken', `location code ${l.code} already exists`, { locationCode: l.code });
     // The composite (tenant_id, parent_id) key: another tenant's location is as unknown as a missing one.
-    if (pgCode(e) === '23503') throw notFound('location', String(l.parentId));
+    if (pgCode(e) === '23503') throw unknownLocation(String(l.parentId));
     throw e;
   }
 }

@@ -4,7 +4,7 @@ import type { TenantTransactions, TenantTx } from '@tessera/persistence';
 import { isUuid } from '@tessera/persistence';
 import type { EntityManager } from 'typeorm';
 import { resolveStockCondition } from './catalog-read-model';
-import { invalid, MAX_ON_HAND, notFound, onHandChanged, pgCode } from './errors';
+import { invalid, MAX_ON_HAND, onHandChanged, pgCode, unknownLocation } from './errors';
 import { PendingEvents } from './events';
 import { assertCondition, assertQuantity, assertSku, MAX_QUANTITY } from './lines';
 import { StockBook, stockLowOf } from './stock-book';
@@ -39,7 +39,7 @@ const REASONS: readonly AdjustReason[] = ['count', 'damage', 'loss', 'found'];
 
 /** A location id as PostgreSQL writes it (lower case), so that ids compare equal in code as they do in SQL. */
 function assertLocationId(id: unknown): string {
-  if (!isUuid(id)) throw notFound('location', String(id));
+  if (!isUuid(id)) throw unknownLocation(String(id));
   return id.toLowerCase();
 }
 
@@ -195,7 +195,7 @@ async function ensureRows(manager: EntityManager, sku: string, condition: StockC
     );
   } catch (e) {
     // The composite (tenant_id, location_id) key: another tenant's location is as unknown as a missing one.
-    if (pgCode(e) === '23503') throw notFound('location', locationIds.join(','));
+    if (pgCode(e) === '23503') throw unknownLocation(locationIds.join(','));
     throw e;
   }
   const rows: { id: string; location_id: string }[] = await manager.query(

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, UseInterceptors } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { Caller, PageQueryDto, Roles } from '@tessera/service-kit';
 import { InventoryManage, InventoryRead } from './access';
@@ -102,6 +102,7 @@ export class InventoryAdminController {
   })
   @InventoryManage()
   @ApiOkResponse({ type: StockLevelDto })
+  @ApiUnprocessableEntityResponse({ description: "`unknown_sku`, or `unknown_location` (locationId is not one of the tenant's locations): nothing changed" })
   async reorderPolicy(@Caller() caller: CallerContext, @Body() dto: ReorderPolicyDto): Promise<StockLevelDto> {
     return StockLevelDto.of(await this.inventory.movements.setReorderPolicy(tenantOf(caller), dto));
   }

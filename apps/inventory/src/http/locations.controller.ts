@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Post, Query, Res, UseInterceptors } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import { ApiIdempotencyKey, Caller, IdempotencyKey, idempotentReply, type ReplyTarget } from '@tessera/service-kit';
 import { InventoryManage, InventoryRead } from './access';
@@ -25,9 +25,10 @@ export class LocationsController {
   @InventoryManage()
   @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: LocationDto })
-  @ApiNotFoundResponse({ description: "parentId is not one of this tenant's locations (problem+json)" })
   @ApiUnprocessableEntityResponse({
-    description: 'a bin without a parent (reason parent_required), or a parent that is a bin (reason invalid_parent): problem+json, nothing created',
+    description:
+      "a bin without a parent (reason parent_required), a parent that is a bin (reason invalid_parent), or a parentId that is not one of this tenant's " +
+      'locations (reason unknown_location): problem+json, nothing created',
   })
   async create(
     @Caller() caller: CallerContext,

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Post, Query, Res, UseInterceptors } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { CallerContext } from '@tessera/contracts';
 import {
   ApiIdempotencyKey,
@@ -37,14 +37,15 @@ export class StockController {
   @Scopes('inventory:write')
   @ApiIdempotencyKey()
   @ApiCreatedResponse({ type: MovementResultDto })
-  @ApiNotFoundResponse({ description: '`location_not_found`: a location (or the transfer\'s target) is not the tenant\'s' })
   @ApiConflictResponse({
     description:
       'nothing changed: `insufficient_stock` (on hand would fall below zero or below reserved), `on_hand_changed` ' +
       '(expectedOnHand no longer holds), `stock_limit_exceeded`; or the Idempotency-Key\'s first request is still running',
   })
   @ApiUnprocessableEntityResponse({
-    description: '`unknown_sku` (not in the catalog, or not yet learned from its events), a field that does not fit the type, or the Idempotency-Key reused with another body',
+    description:
+      '`unknown_sku` (not in the catalog, or not yet learned from its events), `unknown_location` (locationId or toLocationId is not ' +
+      "one of the tenant's locations), a field that does not fit the type, or the Idempotency-Key reused with another body",
   })
   async move(
     @Caller() caller: CallerContext,

@@ -23,11 +23,12 @@ function toHistory(h: HistoryRow): HistoryEntryDto {
     from: h.from,
     to: h.to,
     at: iso(h.at),
+    // Every member always there, null when it does not apply, as in the rest of the order's view.
     cause:
       h.causeType === 'api'
-        ? { type: 'api', ...(h.actor ? { actor: h.actor } : {}) }
-        : { type: 'event', eventId: h.causeEventId ?? undefined, eventType: h.causeEventType ?? undefined },
-    ...(h.note ? { note: h.note } : {}),
+        ? { type: 'api', actor: h.actor ?? null, eventId: null, eventType: null }
+        : { type: 'event', actor: null, eventId: h.causeEventId ?? null, eventType: h.causeEventType ?? null },
+    note: h.note ? h.note : null,
   };
 }
 

@@ -28,9 +28,11 @@ export class OrderTotalsDto {
 
 export class HistoryCauseDto {
   @ApiProperty({ enum: ['api', 'event'] }) type!: 'api' | 'event';
-  @ApiPropertyOptional() actor?: string;
-  @ApiPropertyOptional({ format: 'uuid' }) eventId?: string;
-  @ApiPropertyOptional() eventType?: string;
+  @ApiProperty({ nullable: true, type: String, description: 'who called the API (`user:<id>` or `api_key:<id>`); null for an event' })
+  actor!: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'uuid', description: 'the event that caused the change; null for an API call' })
+  eventId!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'its type; null for an API call' }) eventType!: string | null;
 }
 
 export class HistoryEntryDto {
@@ -39,7 +41,8 @@ export class HistoryEntryDto {
   to!: OrderStatus | null;
   @ApiProperty({ format: 'date-time' }) at!: string;
   @ApiProperty({ type: HistoryCauseDto }) cause!: HistoryCauseDto;
-  @ApiPropertyOptional() note?: string;
+  @ApiProperty({ nullable: true, type: String, description: 'what a change that moved nothing noted (e.g. a refund due); else null' })
+  note!: string | null;
 }
 
 /** The reservation inventory holds for the order (set when inventory confirmed it). */
