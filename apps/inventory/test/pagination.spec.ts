@@ -272,6 +272,6 @@ describe('OpenAPI (merged by the gateway)', () => {
     const levelParams = doc.paths['/v1/inventory/levels'].get.parameters.map((p: { name: string }) => p.name).sort();
     expect(levelParams).toEqual(['cursor', 'limit', 'locationId', 'sku']);
     const create = doc.paths['/v1/inventory/locations'].post.responses;
-    expect(Object.keys(create)).toEqual(expect.arrayContaining(['201', '404', '422']));
+    expect(Object.keys(create)).toEqual(expect.arrayContaining(['201', '409', '422']));
   });
 });
