@@ -362,6 +362,26 @@ export class DeadLetters {
     }
   }
 
+  /**
+   * Deletes the group's letters resolved longer ago than `retentionMs`, in small batches; open letters are never
+   * deleted. Returns how many went.
+   */
+  async pruneResolved(retentionMs: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const [, deleted]: [unknown[], number] = await this.locked(null, (m) =>
+        m.query(
+          `DELETE FROM ${this.table} WHERE id IN (
+             SELECT id FROM ${this.table}
+              WHERE consumer_group = $1 AND resolved_at < now() - make_interval(secs => $2::float8 / 1000) LIMIT 5000)`,
+          [this.opts.groupId, retentionMs],
+        ),
+      );
+      total += deleted;
+      if (deleted < 5000) return total;
+    }
+  }
+
   /** How many letters of `key` are open. */
   async openCount(key: string): Promise<number> {
     const rows: { n: string }[] = await this.locked(null, (m) =>

@@ -25,6 +25,8 @@ export interface EventsServerOptions {
   maxAttempts?: number;
   /** How often the keys with open letters are read again, for letters parked or resolved by another member (default 2000 ms). */
   deadLetterRefreshMs?: number;
+  /** How long resolved letters are kept as a record before an hourly prune deletes them (default 30 days). */
+  resolvedLetterRetentionMs?: number;
   /** `messaging_dead_letters{group}`: the group's open letters, as of the last refresh. */
   deadLetterGauge?: Gauge<'group' | 'schema'>;
 }
@@ -97,6 +99,7 @@ export class EventsServer extends Server implements CustomTransportStrategy {
   /** Failed attempts per event id, for the events failing now. */
   private readonly failures = new Map<string, number>();
   private refreshTimer: NodeJS.Timeout | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: EventsServerOptions) {
     super();
@@ -116,6 +119,10 @@ export class EventsServer extends Server implements CustomTransportStrategy {
           this.refreshHeld().catch((err: unknown) => this.log.warn(`reading the open dead letters failed: ${String(err)}`));
         }, this.options.deadLetterRefreshMs ?? 2000);
         this.refreshTimer.unref();
+        this.pruneTimer = setInterval(() => {
+          this.pruneDeadLetters().catch((err: unknown) => this.log.warn(`pruning resolved dead letters failed: ${String(err)}`));
+        }, 3_600_000);
+        this.pruneTimer.unref();
       }
       this.handle = await this.options.transport.subscribe({
         groupId: this.options.groupId,
@@ -127,8 +134,7 @@ export class EventsServer extends Server implements CustomTransportStrategy {
       });
       callback();
     } catch (err) {
-      if (this.refreshTimer) clearInterval(this.refreshTimer);
-      this.refreshTimer = null;
+      this.stopTimers();
       callback(err);
     }
   }
@@ -300,9 +306,20 @@ export class EventsServer extends Server implements CustomTransportStrategy {
     );
   }
 
-  async close(): Promise<void> {
+  /** Deletes letters resolved longer ago than the retention: they are a record of what an operator did, not events. */
+  async pruneDeadLetters(): Promise<number> {
+    return this.requireDeadLetters().pruneResolved(this.options.resolvedLetterRetentionMs ?? 30 * 86_400_000);
+  }
+
+  private stopTimers(): void {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.refreshTimer = null;
+    this.pruneTimer = null;
+  }
+
+  async close(): Promise<void> {
+    this.stopTimers();
     await this.refreshing?.catch(() => undefined);
     const handle = this.handle;
     this.handle = null;

@@ -243,6 +243,8 @@ export class MessagingModule {
                     deadLetters: letters,
                     maxAttempts: options.maxAttempts ?? eventMaxAttempts(process.env),
                     deadLetterRefreshMs: options.deadLetterRefreshMs,
+                    // Kept as long as the inbox remembers handled events.
+                    resolvedLetterRetentionMs: inboxRetentionMs(process.env),
                     deadLetterGauge: deadLettersGauge(options.registry ?? metricsRegistry),
                   }
                 : {}),
