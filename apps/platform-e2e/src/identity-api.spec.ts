@@ -386,6 +386,19 @@ describe('identity through the gateway (npm start)', () => {
     expect((await api('GET', '/v1/me', { token: tokensB.accessToken })).status).toBe(200);
   }, 90_000);
 
+  it("reaches each consuming service's dead letters with its operator tool, directly; the gateway never routes them", async () => {
+    for (const service of ['catalog', 'inventory', 'orders', 'billing']) {
+      // The tool an operator runs (apps/<service>/src/dead-letters-cli.ts), with the platform's secret from its data folder.
+      const { stdout } = await promisify(execFile)(process.execPath, ['-r', '@swc-node/register', `apps/${service}/src/dead-letters-cli.ts`, 'list', 'all'], {
+        cwd: path.resolve(__dirname, '../../..'),
+        env: { ...process.env, [`${service.toUpperCase()}_URL`]: platform.serviceUrl(service), TESSERA_DATA_DIR: platform.dataDir },
+      });
+      expect({ service, stdout }).toEqual({ service, stdout: expect.stringMatching(/^200 /) });
+      expect(JSON.parse(stdout.slice(4))).toEqual({ items: [] });
+    }
+    expectProblem(await api('GET', '/internal/dead-letters'), 404);
+  }, 60_000);
+
   it('answered only as the OpenAPI document describes', () => {
     expect(checker.violations).toEqual([]);
   });
