@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { isUuid, type EventEnvelope } from '@tessera/contracts';
+import { timeOrderedUuid } from './event-id';
 
 export interface CreateEnvelopeInput<T> {
   source: string;
@@ -19,7 +19,7 @@ export interface CreateEnvelopeInput<T> {
 export function createEnvelope<T>(input: CreateEnvelopeInput<T>): EventEnvelope<T> {
   const envelope: EventEnvelope<T> = {
     specversion: '1.0',
-    id: input.id ?? randomUUID(),
+    id: input.id ?? timeOrderedUuid(),
     source: input.source,
     type: input.type,
     subject: input.subject,
