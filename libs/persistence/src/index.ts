@@ -54,6 +54,7 @@ export {
 export { migrationCli, type MigrationCliConfig } from './lib/migration-cli';
 export { resolveRuntimeDatabaseUrl } from './lib/runtime-url';
 export { pingDatabase } from './lib/health';
+export { timeOrderedUuid } from './lib/time-ordered-uuid';
 export { coalescingSocket } from './lib/coalescing-socket';
 export { DEFAULT_POOL_SIZE, poolSizeFromEnv } from './lib/pool-size';
 export { PreparedQuery, connectionOf, preparedRows, preparedSend, type Queryable } from './lib/prepared-query';

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { PaymentOrderEndReason, PaymentRefundReason } from '@tessera/contracts';
-import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome } from '@tessera/persistence';
+import { IdempotencyKeys, TenantTransactions, type IdempotencyOutcome, timeOrderedUuid } from '@tessera/persistence';
 import { ConflictProblem, decodeCursor, encodeCursor, NotFoundProblem } from '@tessera/service-kit';
 import { z } from 'zod';
 import type { BillingTx } from '../billing-tx';
@@ -170,7 +169,7 @@ export class PaymentsService {
     const now = new Date();
     const payment: PaymentEntity = {
       ...failed,
-      id: randomUUID(),
+      id: timeOrderedUuid(),
       attempt: failed.attempt + 1,
       retryOf: failed.id,
       status: 'pending',

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { PreparedQuery } from '@tessera/persistence';
+import { PreparedQuery, timeOrderedUuid } from '@tessera/persistence';
 import type { BillingTx, CauseEvent } from '../billing-tx';
 import { endReasonOf, isOrderEnded, OrderStatusBook } from '../order-status/order-status.book';
 import type { KnownOrderStatus } from '../order-status/order-status.entity';
@@ -58,7 +57,7 @@ export class PaymentSaga {
   async openPayment(tx: BillingTx, data: AwaitingPaymentData, cause: CauseEvent): Promise<PaymentEntity | null> {
     const now = new Date();
     const payment: PaymentEntity = {
-      id: randomUUID(),
+      id: timeOrderedUuid(),
       tenantId: tx.tenantId,
       orderId: data.orderId,
       attempt: 1,

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   InventoryEventTypes,
   type ReservationAllocationV1,
@@ -11,7 +10,7 @@ import type { EntityManager } from 'typeorm';
 import type { PendingEvents } from './events';
 import { SqlParams, StockBook } from './stock-book';
 import type { Actor, Allocation, NormalizedLine, Reservation, ReservationOutcome, ReservationStatus, Shortfall } from './types';
-import { preparedRows } from '@tessera/persistence';
+import { preparedRows, timeOrderedUuid } from '@tessera/persistence';
 
 /** A validated request, ready to allocate; `actor` (who asked, the causing event) goes on its ledger rows. */
 export interface PreparedReservation {
@@ -138,7 +137,7 @@ async function persistDecisions(
   book?: StockBook,
   extraWrites?: (decided: DecisionRef[], p: SqlParams) => string[],
 ): Promise<Decided[]> {
-  const decided = decisions.map((d) => ({ ...d, id: randomUUID() }));
+  const decided = decisions.map((d) => ({ ...d, id: timeOrderedUuid() }));
   const reservations = decided.map(({ req, id, result }) => ({
     id,
     reference: req.reference,

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { OrdersEventTypes, type CallerContext, type OrderCancelledV1, type OrderPlacedV1 } from '@tessera/contracts';
 import { OutboxWriter } from '@tessera/messaging';
-import { IdempotencyKeys, isUuid, TenantTransactions, type IdempotencyOutcome } from '@tessera/persistence';
+import { IdempotencyKeys, isUuid, TenantTransactions, type IdempotencyOutcome, timeOrderedUuid } from '@tessera/persistence';
 import {
   ConflictProblem,
   decodeCursor,
@@ -202,7 +201,7 @@ export class OrdersService {
       throw new UnprocessableProblem('The order total is too large', { extensions: { reason: 'total_too_large' } });
     }
 
-    const id = randomUUID();
+    const id = timeOrderedUuid();
     await OrderStore.insert(
       manager,
       {

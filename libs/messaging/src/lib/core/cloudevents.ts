@@ -1,5 +1,5 @@
 import { isUuid, type EventEnvelope } from '@tessera/contracts';
-import { timeOrderedUuid } from './event-id';
+import { timeOrderedUuid } from '@tessera/persistence';
 
 export interface CreateEnvelopeInput<T> {
   source: string;

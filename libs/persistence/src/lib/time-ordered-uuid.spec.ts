@@ -1,7 +1,7 @@
 import { isUuid } from '@tessera/contracts';
-import { timeOrderedUuid } from './event-id';
+import { timeOrderedUuid } from './time-ordered-uuid';
 
-describe('timeOrderedUuid (event ids)', () => {
+describe('timeOrderedUuid', () => {
   it('is a version 7 UUID whose first 48 bits are the Unix milliseconds given', () => {
     const now = Date.UTC(2026, 11, 8, 2, 15, 0, 123);
     const id = timeOrderedUuid(now);

@@ -7,10 +7,11 @@ let used = pool.length;
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /**
- * A time-ordered UUID (version 7, RFC 9562): 48 bits of Unix milliseconds, then 74 random bits. Event ids are the
- * primary keys of the outbox and of every consumer's `processed_events`; ids that grow with time are inserted at the
- * right edge of those B-tree indexes instead of on a random page each, which costs PostgreSQL less work and less
- * WAL (a random page is often the first write to it since a checkpoint, so written whole).
+ * A time-ordered UUID (version 7, RFC 9562): 48 bits of Unix milliseconds, then 74 random bits. For the ids of rows
+ * written all the time (events in every outbox and inbox, orders, reservations, payments): ids that grow with time
+ * are inserted at the right edge of their B-tree index instead of on a random page each, which costs PostgreSQL
+ * less work and less WAL (a random page is often the first write to it since a checkpoint, so written whole). The
+ * ids show when they were made, as the rows' own timestamps do.
  */
 export function timeOrderedUuid(now: number = Date.now()): string {
   if (used + 16 > pool.length) {
