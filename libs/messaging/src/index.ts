@@ -6,6 +6,7 @@ export * from './lib/core/outbox-writer';
 export * from './lib/core/outbox-relay';
 export * from './lib/core/inbox';
 export * from './lib/core/dead-letters';
+export * from './lib/core/dead-letter-keeper';
 export * from './lib/core/metrics';
 export * from './lib/postgres/messaging-schema';
 export * from './lib/postgres/partitioner';

@@ -167,8 +167,7 @@ function safeJson(value: unknown): string {
 // failures and deadlocks (40), insufficient resources (53), operator intervention such as a shutdown (57; but not
 // 57014, a statement cancelled by its timeout, which a poison event's statement can hit every time), system errors
 // (58), and a lock not available (55P03).
-const TRANSIENT_SQLSTATE = /^(08|28|40|53|57|58)[0-9A-Z]{3}$|^55P03$/;
-const NOT_TRANSIENT_SQLSTATE = new Set(['57014']);
+const TRANSIENT_SQLSTATE = /^(?!57014)(08|28|40|53|57|58)[0-9A-Z]{3}$|^55P03$/;
 const TRANSIENT_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 const TRANSIENT_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i;
 
@@ -179,7 +178,7 @@ const TRANSIENT_MESSAGE = /Connection terminated|timeout exceeded when trying to
 export function isTransientFailure(err: unknown, depth = 0): boolean {
   if (depth > 5 || err === null || typeof err !== 'object') return false;
   const e = err as { code?: unknown; driverError?: unknown; cause?: unknown; message?: unknown; errors?: unknown; status?: unknown };
-  if (typeof e.code === 'string' && !NOT_TRANSIENT_SQLSTATE.has(e.code) && (TRANSIENT_SQLSTATE.test(e.code) || TRANSIENT_ERRNO.has(e.code))) return true;
+  if (typeof e.code === 'string' && (TRANSIENT_SQLSTATE.test(e.code) || TRANSIENT_ERRNO.has(e.code))) return true;
   if (typeof e.message === 'string' && TRANSIENT_MESSAGE.test(e.message)) return true;
   // What Nest's default RPC filter leaves of any error: the cause is unknown, so it must not count towards parking
   // (connectEventsServer installs the filter that keeps the real error).
@@ -218,15 +217,15 @@ export class DeadLetters {
    * letter a replay is just resolving, nor applied while its key still has letters.
    */
   private locked<T>(key: string | null, work: (m: EntityManager) => Promise<T>): Promise<T> {
-    return inTransaction(this.opts.dataSource, async (m) => {
-      await m.query(
-        key === null
-          ? `SELECT set_config('${DEAD_LETTERS_SETTING}', 'on', true)`
-          : `SELECT set_config('${DEAD_LETTERS_SETTING}', 'on', true), pg_advisory_xact_lock(hashtextextended($1, 0))`,
-        key === null ? [] : [`dead-letters:${this.opts.groupId}:${key}`],
-      );
-      return work(m);
-    });
+    // The setting goes with BEGIN (persistence's inTransaction), not in a round trip of its own.
+    return inTransaction(
+      this.opts.dataSource,
+      async (m) => {
+        if (key !== null) await m.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`dead-letters:${this.opts.groupId}:${key}`]);
+        return work(m);
+      },
+      { settings: { [DEAD_LETTERS_SETTING]: 'on' } },
+    );
   }
 
   private async insert(m: EntityManager, event: EventEnvelope, meta: DeliveryMeta, reason: 'failed' | 'held', error: string | null, attempts: number): Promise<void> {
@@ -310,7 +309,8 @@ export class DeadLetters {
 
   /** The oldest open letter of `key`, the only one that may run or be discarded next. */
   async head(key: string): Promise<DeadLetter | null> {
-    return this.locked(key, (m) => this.headIn(m, key));
+    // Read without the key's lock: resolve() checks again under it.
+    return this.locked(null, (m) => this.headIn(m, key));
   }
 
   private async headIn(m: EntityManager, key: string): Promise<DeadLetter | null> {

@@ -3,7 +3,8 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { ConflictProblem, InternalRoutes, NoBodyPipe, NotFoundProblem, PageQueryDto, UuidParamPipe } from '@tessera/service-kit';
 import { IsIn, IsOptional, Matches } from 'class-validator';
 import { DeadLetters, type DeadLetter, type DeadLetterPage, type DeadLetterStatus } from '../core/dead-letters';
-import { EventsServer, ReplayRefusedError, type ReplayOutcome } from './events.server';
+import type { ReplayOutcome } from '../core/dead-letter-keeper';
+import { EventsServer, ReplayRefusedError } from './events.server';
 
 export class ListDeadLettersQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: ['open', 'resolved'], description: 'absent: both' })

@@ -1,25 +1,22 @@
-import { Controller, Global, Module } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { Test } from '@nestjs/testing';
 import { TOPICS, type EventEnvelope } from '@tessera/contracts';
-import { createTestDatabase, startKafkaMock } from '@tessera/testing';
+import { startKafkaMock } from '@tessera/testing';
 import type { TestDatabase } from '@tessera/testing';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { DeadLetters, deadLettersTableSql, isTransientFailure, type DeadLetter } from '../core/dead-letters';
+import { DeadLetters, isTransientFailure, type DeadLetter } from '../core/dead-letters';
 import { Inbox } from '../core/inbox';
-import { messagingTablesSql } from '../core/messaging-tables.migration';
 import { OutboxWriter } from '../core/outbox-writer';
 import type { EventTransport } from '../core/transport.port';
 import { KafkaTransport } from '../kafka/kafka.transport';
-import { ensureMessagingSchema } from '../postgres/messaging-schema';
 import { partitionFor } from '../postgres/partitioner';
 import { PostgresTransport } from '../postgres/postgres.transport';
+import { createMessagingTestDatabase, startMessagingTestApp } from '../testing/nest-test-app';
 import { EventsServer } from './events.server';
-import { connectEventsServer } from './service-wiring';
-import { MessagingModule, eventMaxAttempts } from './messaging.module';
+import { eventMaxAttempts } from './messaging.module';
 
 const SCHEMA = 'dlsvc';
 const TENANT = '3a4b5c6d-1111-4222-8333-944455556666';
@@ -106,6 +103,15 @@ describe.each(transports)('dead letters on the %s transport', (_kind, harness) =
     (await ds.query(`SELECT name FROM ${SCHEMA}.names WHERE key = $1 ORDER BY n`, [key])).map((r: { name: string }) => r.name);
   const letters = async (key: string): Promise<DeadLetter[]> =>
     (await app.get(DeadLetters).list({ limit: 100 })).items.filter((l) => l.partitionKey === key);
+  /** A letter put in place as another member (or an earlier day) would have parked it: an open `failed` one by default. */
+  const insertLetter = (l: { key: string; partition?: number; parkedDaysAgo?: number; resolvedDaysAgo?: number }) =>
+    ds.query(
+      `INSERT INTO ${SCHEMA}.dead_letters
+         (consumer_group, event_id, tenant_id, partition_key, type, topic, partition, "offset", envelope, reason, error, attempts, parked_at, resolved_at, resolution)
+       VALUES ('dl-test', gen_random_uuid(), $1, $2, 'identity.user.named', $3, $4, '0', '{}', 'failed', 'parked elsewhere', 3,
+               now() - make_interval(days => $5), now() - make_interval(days => $6::int), CASE WHEN $6::int IS NULL THEN NULL ELSE 'discarded' END)`,
+      [TENANT, l.key, TOPICS.identity, l.partition ?? 0, l.parkedDaysAgo ?? 0, l.resolvedDaysAgo ?? null],
+    );
   /** One business transaction per call: events of one key in the given order. */
   const publish = async (events: { key: string; name: string }[]): Promise<EventEnvelope[]> =>
     ds.transaction(async (manager) => {
@@ -120,45 +126,29 @@ describe.each(transports)('dead letters on the %s transport', (_kind, harness) =
     // The handler's bookkeeping is per transport.
     for (const m of [poisoned, transientFailures, attempts]) m.clear();
     h = await harness();
-    db = await createTestDatabase('deadletters');
-    await ensureMessagingSchema(db.url);
-    ds = new DataSource({ type: 'postgres', url: db.url });
-    await ds.initialize();
-    await ds.query(`CREATE SCHEMA ${SCHEMA}`);
-    for (const sql of [...messagingTablesSql(SCHEMA), ...deadLettersTableSql(SCHEMA)]) await ds.query(sql);
-    await ds.query(`CREATE TABLE ${SCHEMA}.names (n serial PRIMARY KEY, key text NOT NULL, name text NOT NULL)`);
+    ({ db, ds } = await createMessagingTestDatabase('deadletters', SCHEMA, [
+      `CREATE TABLE ${SCHEMA}.names (n serial PRIMARY KEY, key text NOT NULL, name text NOT NULL)`,
+    ]));
 
     app = await startApp();
   }, 120_000);
 
-  async function startApp(overrides: { deadLetterRefreshMs?: number } = {}): Promise<INestApplication> {
-    @Global()
-    @Module({ providers: [{ provide: DataSource, useValue: ds }], exports: [DataSource] })
-    class DatabaseModule {}
-
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        DatabaseModule,
-        MessagingModule.forRoot({
-          context: 'identity',
-          schema: SCHEMA,
-          groupId: 'dl-test',
-          subscribeTo: ['identity'],
-          transport: h.transport(db),
-          relay: { pollIntervalMs: 100, logger: { warn: () => undefined } },
-          registry,
-          maxAttempts: MAX_ATTEMPTS,
-          deadLetterRefreshMs: overrides.deadLetterRefreshMs ?? 200,
-        }),
-      ],
-      controllers: [NameHandler],
-    }).compile();
-    const started = moduleRef.createNestApplication({ logger: false });
-    connectEventsServer(started);
-    await started.startAllMicroservices();
-    await started.init();
-    return started;
-  }
+  const startApp = (overrides: { deadLetterRefreshMs?: number } = {}): Promise<INestApplication> =>
+    startMessagingTestApp(
+      ds,
+      {
+        context: 'identity',
+        schema: SCHEMA,
+        groupId: 'dl-test',
+        subscribeTo: ['identity'],
+        transport: h.transport(db),
+        relay: { pollIntervalMs: 100, logger: { warn: () => undefined } },
+        registry,
+        maxAttempts: MAX_ATTEMPTS,
+        deadLetterRefreshMs: overrides.deadLetterRefreshMs ?? 200,
+      },
+      [NameHandler],
+    );
 
   afterAll(async () => {
     await app?.close();
@@ -279,11 +269,7 @@ describe.each(transports)('dead letters on the %s transport', (_kind, harness) =
     await waitFor('the partitions split between the two members', () => owned().length > 0 && owned().length < 3);
     // A key of a partition the first member owns, parked "there" after the second member started.
     const key = ['z0', 'z1', 'z2', 'z3', 'z4', 'z5', 'z6', 'z7', 'z8', 'z9'].find((k) => owned().includes(`${TOPICS.identity}/${partitionFor(k, 3)}`)) as string;
-    await ds.query(
-      `INSERT INTO ${SCHEMA}.dead_letters (consumer_group, event_id, tenant_id, partition_key, type, topic, partition, "offset", envelope, reason, error, attempts)
-       VALUES ('dl-test', gen_random_uuid(), $1, $2, 'identity.user.named', $3, $4, '0', '{}', 'failed', 'parked by the first member', 3)`,
-      [TENANT, key, TOPICS.identity, partitionFor(key, 3)],
-    );
+    await insertLetter({ key, partition: partitionFor(key, 3) });
     // The first member leaves; the second is given its partitions.
     await app.close();
     app = second;
@@ -298,16 +284,9 @@ describe.each(transports)('dead letters on the %s transport', (_kind, harness) =
   });
 
   it('prunes letters resolved longer ago than the retention (30 days by default), never open ones', async () => {
-    const insert = (key: string, resolvedDaysAgo: number | null, parkedDaysAgo = 40) =>
-      ds.query(
-        `INSERT INTO ${SCHEMA}.dead_letters (consumer_group, event_id, tenant_id, partition_key, type, topic, partition, "offset", envelope, reason, attempts, parked_at, resolved_at, resolution)
-         VALUES ('dl-test', gen_random_uuid(), $1, $2, 'identity.user.named', 't', 0, '0', '{}', 'failed', 3, now() - make_interval(days => $3),
-                 CASE WHEN $4::int IS NULL THEN NULL ELSE now() - make_interval(days => $4::int) END, CASE WHEN $4::int IS NULL THEN NULL ELSE 'discarded' END)`,
-        [TENANT, key, parkedDaysAgo, resolvedDaysAgo],
-      );
-    await insert('prune-old', 31);
-    await insert('prune-recent', 29);
-    await insert('prune-open', null);
+    await insertLetter({ key: 'prune-old', parkedDaysAgo: 40, resolvedDaysAgo: 31 });
+    await insertLetter({ key: 'prune-recent', parkedDaysAgo: 40, resolvedDaysAgo: 29 });
+    await insertLetter({ key: 'prune-open', parkedDaysAgo: 40 });
     expect(await app.get(EventsServer).pruneDeadLetters()).toBe(1);
     const left = await ds.query(`SELECT partition_key AS key FROM ${SCHEMA}.dead_letters WHERE partition_key LIKE 'prune-%' ORDER BY 1`);
     expect(left.map((r: { key: string }) => r.key)).toEqual(['prune-open', 'prune-recent']);

@@ -1,24 +1,19 @@
-import { Controller, Global, Module } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { Test } from '@nestjs/testing';
 import type { EventEnvelope } from '@tessera/contracts';
 import { runtimeDatabaseUrl } from '@tessera/persistence';
 import { currentTraceparent } from '@tessera/service-kit';
-import { createTestDatabase } from '@tessera/testing';
 import type { TestDatabase } from '@tessera/testing';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { Inbox } from '../core/inbox';
-import { deadLettersTableSql } from '../core/dead-letters';
-import { messagingTablesSql } from '../core/messaging-tables.migration';
 import { OutboxRelay } from '../core/outbox-relay';
 import { OutboxWriter } from '../core/outbox-writer';
-import { ensureMessagingSchema } from '../postgres/messaging-schema';
 import { PostgresTransport } from '../postgres/postgres.transport';
+import { createMessagingTestDatabase, startMessagingTestApp } from '../testing/nest-test-app';
 import { EventContext, EventsServer } from './events.server';
-import { connectEventsServer } from './service-wiring';
-import { inboxRetentionMs, MessagingHealth, MessagingLifecycle, MessagingModule, outboxRetentionMs, transportDatabaseUrl } from './messaging.module';
+import { inboxRetentionMs, MessagingHealth, MessagingLifecycle, outboxRetentionMs, transportDatabaseUrl } from './messaging.module';
 
 const SCHEMA = 'nestsvc';
 const TENANT = '3a4b5c6d-1111-4222-8333-944455556666';
@@ -87,44 +82,29 @@ describe('MessagingModule + EventsServer (Nest)', () => {
   const registry = new Registry();
 
   beforeAll(async () => {
-    db = await createTestDatabase('nestmsg');
-    await ensureMessagingSchema(db.url);
-    ds = new DataSource({ type: 'postgres', url: db.url });
-    await ds.initialize();
-    await ds.query(`CREATE SCHEMA ${SCHEMA}`);
-    for (const sql of [...messagingTablesSql(SCHEMA), ...deadLettersTableSql(SCHEMA)]) await ds.query(sql);
-    await ds.query(`CREATE TABLE ${SCHEMA}.names (name text NOT NULL)`);
-    await ds.query(`CREATE TABLE ${SCHEMA}.renames (n serial PRIMARY KEY, name text NOT NULL, txid bigint NOT NULL)`);
-
-    @Global()
-    @Module({ providers: [{ provide: DataSource, useValue: ds }], exports: [DataSource] })
-    class DatabaseModule {}
-
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        DatabaseModule,
-        MessagingModule.forRoot({
-          context: 'identity',
-          schema: SCHEMA,
-          groupId: 'nest-test',
-          subscribeTo: ['identity'],
-          transport: new PostgresTransport({
-            url: db.url,
-            partitions: 3,
-            rebalanceIntervalMs: 200,
-            backoff: { initialMs: 50, maxMs: 200 },
-            onError: () => undefined,
-          }),
-          relay: { pollIntervalMs: 100, logger: { warn: () => undefined } },
-          registry,
+    ({ db, ds } = await createMessagingTestDatabase('nestmsg', SCHEMA, [
+      `CREATE TABLE ${SCHEMA}.names (name text NOT NULL)`,
+      `CREATE TABLE ${SCHEMA}.renames (n serial PRIMARY KEY, name text NOT NULL, txid bigint NOT NULL)`,
+    ]));
+    app = await startMessagingTestApp(
+      ds,
+      {
+        context: 'identity',
+        schema: SCHEMA,
+        groupId: 'nest-test',
+        subscribeTo: ['identity'],
+        transport: new PostgresTransport({
+          url: db.url,
+          partitions: 3,
+          rebalanceIntervalMs: 200,
+          backoff: { initialMs: 50, maxMs: 200 },
+          onError: () => undefined,
         }),
-      ],
-      controllers: [UserEventsHandler],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    connectEventsServer(app);
-    await app.startAllMicroservices();
-    await app.init();
+        relay: { pollIntervalMs: 100, logger: { warn: () => undefined } },
+        registry,
+      },
+      [UserEventsHandler],
+    );
   });
 
   afterAll(async () => {

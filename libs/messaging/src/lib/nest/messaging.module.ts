@@ -11,6 +11,7 @@ import type { BoundedContext } from '@tessera/contracts';
 import { metricsRegistry, shutdownDeadline } from '@tessera/service-kit';
 import type { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { DEFAULT_EVENT_MAX_ATTEMPTS, DeadLetterKeeper } from '../core/dead-letter-keeper';
 import { DeadLetters } from '../core/dead-letters';
 import { Inbox } from '../core/inbox';
 import { consumerLagGauge, deadLettersGauge } from '../core/metrics';
@@ -20,7 +21,7 @@ import { OutboxWriter } from '../core/outbox-writer';
 import type { EventTransport } from '../core/transport.port';
 import { createTransport } from '../create-transport';
 import { DeadLettersController } from './dead-letters.controller';
-import { DEFAULT_EVENT_MAX_ATTEMPTS, EventsServer } from './events.server';
+import { EventsServer } from './events.server';
 
 export const EVENT_TRANSPORT = Symbol('EVENT_TRANSPORT');
 export const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
@@ -172,6 +173,7 @@ function millisecondsFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: num
 }
 
 const relayLog = new Logger('OutboxRelay');
+const deadLettersLog = new Logger('DeadLetters');
 const nestRelayLogger = {
   warn: (message: string, err?: unknown) => relayLog.warn(err instanceof Error ? `${message}: ${err.message}` : message),
 };
@@ -238,16 +240,17 @@ export class MessagingModule {
               groupId: options.groupId,
               topics: options.subscribeTo.map(topicOf),
               inbox: options.batchTransactions === false ? undefined : inbox,
-              ...(letters
-                ? {
-                    deadLetters: letters,
+              deadLetters: letters
+                ? new DeadLetterKeeper({
+                    store: letters,
                     maxAttempts: options.maxAttempts ?? eventMaxAttempts(process.env),
-                    deadLetterRefreshMs: options.deadLetterRefreshMs,
+                    refreshMs: options.deadLetterRefreshMs,
                     // Kept as long as the inbox remembers handled events.
-                    resolvedLetterRetentionMs: inboxRetentionMs(process.env),
-                    deadLetterGauge: deadLettersGauge(options.registry ?? metricsRegistry),
-                  }
-                : {}),
+                    resolvedRetentionMs: inboxRetentionMs(process.env),
+                    gauge: deadLettersGauge(options.registry ?? metricsRegistry),
+                    log: deadLettersLog,
+                  })
+                : undefined,
             }),
         },
         MessagingHealth,
