@@ -186,6 +186,13 @@ function planMovement(movement: Movement, actor?: Actor): PlannedMovement {
 
 /** Creates missing stock rows (zero) and returns their ids in the order of `locationIds`. */
 async function ensureRows(manager: EntityManager, sku: string, condition: StockCondition, locationIds: string[]): Promise<string[]> {
+  // A transfer names two locations, and the foreign key's error cannot say which is missing (PostgreSQL leaves the key
+  // out of it under RLS): look first, so the refusal names the right one.
+  if (locationIds.length > 1) {
+    const found: { id: string }[] = await manager.query('SELECT id FROM locations WHERE id = ANY($1::uuid[])', [locationIds]);
+    const missing = locationIds.find((id) => !found.some((r) => r.id === id));
+    if (missing) throw unknownLocation(missing);
+  }
   try {
     await manager.query(
       // In id order: two transfers creating the same two rows in opposite order deadlocked on the unique key.
