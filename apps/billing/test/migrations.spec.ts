@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ensureMessagingSchema } from '@tessera/messaging';
 import { revertLastMigration, runMigrations, runtimeDatabaseUrl } from '@tessera/persistence';
-import { createTestDatabase, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
+import { createTestDatabase, DEAD_LETTERS_RLS_ON, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
 import { Client } from 'pg';
 import { BILLING_ENTITIES, BILLING_SCHEMA } from '../src/entities';
 import { BILLING_MIGRATIONS } from '../src/migrations';
@@ -24,8 +24,6 @@ const ALL = [
 const PURGE_SQL = `SELECT to_regprocedure('billing.purge_expired_idempotency_keys(integer)') IS NOT NULL AS fn,
                           (SELECT array_agg(polname::text ORDER BY polname) FROM pg_policy WHERE polrelid = to_regclass('billing.idempotency_keys')) AS policies`;
 const PURGE_ON = { fn: true, policies: ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'] };
-/** The dead letters under forced RLS with the tenant and operator policies (messaging's deadLettersMigration). */
-const DEAD_LETTERS_RLS_ON = { enabled: true, forced: true, policies: ['dead_letters_operator', 'tenant_isolation'] };
 
 describe('billing migrations', () => {
   let db: TestDatabase;

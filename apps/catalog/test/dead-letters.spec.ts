@@ -165,7 +165,7 @@ describe('dead letters (operator routes /internal/dead-letters)', () => {
     const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
     let code: number;
     try {
-      code = await runDeadLettersCommand('catalog', ['replay', second.id], { baseUrl, internalTokenSecret: INTERNAL_SECRET });
+      code = await runDeadLettersCommand('catalog', ['replay', second.id], () => ({ baseUrl, internalTokenSecret: INTERNAL_SECRET }));
     } finally {
       write.mockRestore();
     }
@@ -242,7 +242,7 @@ describe('dead letters (operator routes /internal/dead-letters)', () => {
     const err = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       // What deadLettersToolMain runs, with the key this test's service takes (the tool derives it from the platform's).
-      const tool = (argv: string[]) => runDeadLettersCommand('catalog', argv, { baseUrl, internalTokenSecret: INTERNAL_SECRET });
+      const tool = (argv: string[]) => runDeadLettersCommand('catalog', argv, () => ({ baseUrl, internalTokenSecret: INTERNAL_SECRET }));
       expect(await tool(['list', 'all'])).toBe(0);
       const listed = JSON.parse(out.join('').replace(/^200 /, '')) as { items: { id: string; resolution: string | null }[] };
       expect(listed.items.map((l) => l.id)).toEqual((await letterStates()).map((l) => l.id));
@@ -259,6 +259,11 @@ describe('dead letters (operator routes /internal/dead-letters)', () => {
       expect(await tool(['show', randomUUID()])).toBe(1);
       expect(out.join('')).toMatch(/^404 /);
       for (const bad of [['show'], ['show', 'nope'], ['list', 'stuck'], ['replay-all', 'x'], ['purge']]) expect(await tool(bad)).toBe(2);
+      // Bad usage is told before the service's URL and key are looked for (an operator without them learns the usage).
+      const nowhere = () => {
+        throw new Error('INTERNAL_TOKEN_SECRET is not set');
+      };
+      expect(await runDeadLettersCommand('catalog', ['purge'], nowhere)).toBe(2);
     } finally {
       write.mockRestore();
       err.mockRestore();

@@ -1,5 +1,5 @@
 import { revertLastMigration, runMigrations } from '@tessera/persistence';
-import { createTestDatabase, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
+import { createTestDatabase, DEAD_LETTERS_RLS_ON, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
 import { Client } from 'pg';
 import { CATALOG_ENTITIES, CATALOG_SCHEMA } from '../src/entities';
 import { CATALOG_MIGRATIONS } from '../src/migrations';
@@ -7,8 +7,6 @@ import { installCatalogExtensions } from '../src/migrations/extensions';
 import { APP_PASSWORD } from './support/catalog-harness';
 
 const ALL = ['MessagingTables1763700000000', 'CatalogSchema1763900000000', 'IdempotencyKeysTable1795300000000', 'IdempotencyKeysPurge1795400000000', 'IdentityReadModel1796300000000', 'TenantIdsListing1796400000000', 'OutboxRls1796600000000', 'DeadLetters1797500000000'];
-/** The dead letters under forced RLS with the tenant and operator policies (messaging's deadLettersMigration). */
-const DEAD_LETTERS_RLS_ON = { enabled: true, forced: true, policies: ['dead_letters_operator', 'tenant_isolation'] };
 const opts = (db: TestDatabase) => ({ adminUrl: db.url, schema: CATALOG_SCHEMA, migrations: CATALOG_MIGRATIONS, entities: CATALOG_ENTITIES });
 
 /** The purge of expired Idempotency-Keys: its function and the policies on the table (none once the table is gone). */

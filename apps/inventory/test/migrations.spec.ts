@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { revertLastMigration, runMigrations } from '@tessera/persistence';
 import { ensureMessagingSchema } from '@tessera/messaging';
-import { createTestDatabase, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
+import { createTestDatabase, DEAD_LETTERS_RLS_ON, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
 import { Client } from 'pg';
 import { INVENTORY_SCHEMA, inventoryMigrations } from '../src/migrations';
 import { PASSWORD } from './harness';
@@ -53,8 +53,6 @@ const hasColumn = async (table: string, column: string) =>
   (await admin.query(`SELECT 1 FROM information_schema.columns WHERE table_schema = 'inventory' AND table_name = $1 AND column_name = $2`, [table, column])).rowCount === 1;
 const PURGE_POLICIES = ['purge_expired_delete', 'purge_expired_select', 'tenant_isolation'];
 const deadLettersRls = async () => (await admin.query(OUTBOX_RLS_SQL, ['inventory.dead_letters'])).rows[0];
-/** The dead letters under forced RLS with the tenant and operator policies (messaging's deadLettersMigration). */
-const DEAD_LETTERS_RLS_ON = { enabled: true, forced: true, policies: ['dead_letters_operator', 'tenant_isolation'] };
 
 describe('inventory migrations', () => {
   it('apply, put every tenant table under forced RLS owned by the owner role, and revert cleanly', async () => {

@@ -1,12 +1,10 @@
 import { ensureMessagingSchema } from '@tessera/messaging';
 import { revertLastMigration, runMigrations } from '@tessera/persistence';
-import { createTestDatabase, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
+import { createTestDatabase, DEAD_LETTERS_RLS_ON, OUTBOX_RLS_OFF, OUTBOX_RLS_ON, OUTBOX_RLS_SQL, type TestDatabase } from '@tessera/testing';
 import { Client } from 'pg';
 import { ORDERS_MIGRATIONS, ORDERS_SCHEMA } from '../src/migrations';
 
 const APP_PASSWORD = 'orders-tests-runtime-password';
-/** The dead letters under forced RLS with the tenant and operator policies (messaging's deadLettersMigration). */
-const DEAD_LETTERS_RLS_ON = { enabled: true, forced: true, policies: ['dead_letters_operator', 'tenant_isolation'] };
 
 describe('orders migrations', () => {
   let db: TestDatabase;

@@ -1,10 +1,4 @@
-import { randomFillSync } from 'node:crypto';
-
-// Random bytes drawn 4 KiB at a time: one system call per 256 ids instead of one each.
-const pool = Buffer.alloc(4096);
-let used = pool.length;
-
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+import { randomUUID } from 'node:crypto';
 
 /**
  * A time-ordered UUID (version 7, RFC 9562): 48 bits of Unix milliseconds, then 74 random bits. For the ids of rows
@@ -14,27 +8,8 @@ const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padSt
  * ids show when they were made, as the rows' own timestamps do.
  */
 export function timeOrderedUuid(now: number = Date.now()): string {
-  if (used + 16 > pool.length) {
-    randomFillSync(pool);
-    used = 0;
-  }
-  const b = pool.subarray(used, used + 16);
-  used += 16;
-  // 48-bit big-endian milliseconds; 2 ** 32 splits it, since bit operators work on 32 bits.
-  const high = Math.floor(now / 2 ** 32);
-  const low = now >>> 0;
-  b[0] = (high >>> 8) & 0xff;
-  b[1] = high & 0xff;
-  b[2] = (low >>> 24) & 0xff;
-  b[3] = (low >>> 16) & 0xff;
-  b[4] = (low >>> 8) & 0xff;
-  b[5] = low & 0xff;
-  b[6] = (b[6] & 0x0f) | 0x70; // version 7
-  b[8] = (b[8] & 0x3f) | 0x80; // variant 10
-  let s = '';
-  for (let i = 0; i < 16; i++) {
-    s += HEX[b[i]];
-    if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
-  }
-  return s;
+  // A version 4 UUID keeps its random bits and variant after its 13th digit; the time takes the first 12 digits
+  // and the version digit becomes 7.
+  const time = now.toString(16).padStart(12, '0');
+  return `${time.slice(0, 8)}-${time.slice(8)}-7${randomUUID().slice(15)}`;
 }

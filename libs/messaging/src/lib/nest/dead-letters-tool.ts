@@ -1,3 +1,4 @@
+import { isUuid } from '@tessera/contracts';
 import { callInternal, printAnswer, serviceKey, serviceUrl, type InternalAnswer } from '@tessera/service-kit';
 
 /** A replay runs handlers to the end before it answers: a long backlog of letters takes a while. */
@@ -8,11 +9,9 @@ const USAGE = `usage: <service>:dead-letters [command]
   show <id>                  one letter, with its event and the error that parked it
   replay <id>                runs the open letters of that letter's key, in order, stopping at one that fails again
   replay-all                 the same for every key with open letters
-exits 0 on success, 1 when the service refuses or a replay stopped at a letter that failed again, 2 on bad usage
   discard <id>               resolves the first open letter of its key without running it
+exits 0 on success, 1 when the service refuses or a replay stopped at a letter that failed again, 2 on bad usage
 `;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 type Call = (method: 'GET' | 'POST', path: string, timeoutMs?: number) => Promise<InternalAnswer>;
 
@@ -51,21 +50,24 @@ function printReplay(answer: InternalAnswer): number {
   return failed || (body.busy ?? 0) > 0 ? 1 : 0;
 }
 
-/** Runs one command of the tool (argv without node and the script) against `target`; the exit code. */
-export async function runDeadLettersCommand(service: string, argv: string[], target: DeadLettersTarget): Promise<number> {
+/**
+ * Runs one command of the tool (argv without node and the script) against the service `target` names; the exit code.
+ * `target` is asked only for a valid command: bad usage says so even where no secret or URL can be found.
+ */
+export async function runDeadLettersCommand(service: string, argv: string[], target: () => DeadLettersTarget): Promise<number> {
   const [command = 'list', arg, ...rest] = argv;
   const needsId = command === 'show' || command === 'replay' || command === 'discard';
   const valid =
     rest.length === 0 &&
     ((command === 'list' && (arg === undefined || ['open', 'resolved', 'all'].includes(arg))) ||
       (command === 'replay-all' && arg === undefined) ||
-      (needsId && arg !== undefined && UUID.test(arg)));
+      (needsId && isUuid(arg)));
   if (!valid) {
     process.stderr.write(USAGE.replace('<service>', service));
     return 2;
   }
-  const call: Call = (method, path, timeoutMs) =>
-    callInternal({ ...target, method, path, timeoutMs, ...(method === 'POST' ? { body: {} } : {}) });
+  const to = target();
+  const call: Call = (method, path, timeoutMs) => callInternal({ ...to, method, path, timeoutMs, ...(method === 'POST' ? { body: {} } : {}) });
   switch (command) {
     case 'list':
       return printAnswer(await listAll(call, arg ?? 'open'));
@@ -86,8 +88,9 @@ export async function runDeadLettersCommand(service: string, argv: string[], tar
  * `<SERVICE>_URL`, else the loopback at `<SERVICE>_PORT` or `defaultPort`; prints the answer.
  */
 export function deadLettersToolMain(opts: { service: string; defaultPort: number }): (argv: string[]) => Promise<number> {
-  return (argv) => {
-    const { url, variable } = serviceUrl(opts.service, opts.defaultPort);
-    return runDeadLettersCommand(opts.service, argv, { baseUrl: url, urlVariable: variable, internalTokenSecret: serviceKey(opts.service, process.env) });
-  };
+  return (argv) =>
+    runDeadLettersCommand(opts.service, argv, () => {
+      const { url, variable } = serviceUrl(opts.service, opts.defaultPort);
+      return { baseUrl: url, urlVariable: variable, internalTokenSecret: serviceKey(opts.service, process.env) };
+    });
 }
