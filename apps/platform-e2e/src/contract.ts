@@ -24,10 +24,16 @@ const UNKNOWN_PATH_CONTENT = { 'application/problem+json': { schema: { $ref: `${
  * violation: a consumer generating a client from the document would never see it). A request body the service
  * accepted (2xx) must validate against the documented request schema too: else a generated client could not send it.
  */
+/** What /docs shows of an operation. */
+export interface DocumentedOperation {
+  summary?: unknown;
+  description?: unknown;
+}
+
 export class ContractChecker {
   private readonly ajv = new Ajv({ allErrors: true });
   private readonly validators = new Map<string, ValidateFunction>();
-  private readonly routes: { method: string; template: string; pattern: RegExp; params: number }[] = [];
+  private readonly routes: { method: string; template: string; pattern: RegExp; params: number; operation: DocumentedOperation }[] = [];
   /** `METHOD /template` of every operation answered with a checked 2xx. */
   readonly covered = new Set<string>();
   readonly violations: string[] = [];
@@ -43,7 +49,7 @@ export class ContractChecker {
       for (const method of Object.keys(operations).filter((m) => METHODS.has(m))) {
         const params = (template.match(/\{[^}]+\}/g) ?? []).length;
         const pattern = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`);
-        this.routes.push({ method: method.toUpperCase(), template, pattern, params });
+        this.routes.push({ method: method.toUpperCase(), template, pattern, params, operation: operations[method] as DocumentedOperation });
       }
     }
   }
@@ -51,6 +57,11 @@ export class ContractChecker {
   /** Every operation of the document, as `METHOD /template`. */
   operations(): string[] {
     return this.routes.map((r) => `${r.method} ${r.template}`);
+  }
+
+  /** Every operation of the document with what /docs shows of it, as `[METHOD /template, operation]`. */
+  describedOperations(): [string, DocumentedOperation][] {
+    return this.routes.map((r) => [`${r.method} ${r.template}`, r.operation]);
   }
 
   /** Checks one answer; returns its violations (also kept in `violations`). */
@@ -202,24 +213,21 @@ export function typeContradictions(doc: OpenApiDocument): string[] {
   return found;
 }
 
-/** Property names that always hold a whole number (money in minor units, counts), and those that hold a time. */
-const WHOLE = /(Amount|Quantity|Seconds|Rate)$|^(amount|quantity|onHand|reserved|available|delta|before|after|version|attempt|line|limit|priority|expiresIn)$/;
+/** Property names that hold a time. */
 const TIME = /At$|^at$/;
 
 /**
- * Properties whose names say what they hold but whose type is looser: whole numbers typed `number` (a generated
- * client makes money a double) and times without `format: date-time` (it makes them plain strings).
+ * Schemas looser than what they hold: any `number` (every number of this API is whole: money in minor units,
+ * quantities, counts, rates in basis points; a generated client would make them doubles), and properties whose
+ * names say they hold a time without `format: date-time` (a client would make them plain strings).
  */
 export function looseTypes(doc: OpenApiDocument): string[] {
   const found: string[] = [];
   eachNode(doc, (schema, at) => {
+    if (schema['type'] === 'number') found.push(`${at}: number, not integer`);
     const properties = schema['properties'] as Record<string, Record<string, unknown>> | undefined;
     for (const [name, prop] of Object.entries(properties ?? {})) {
-      if (WHOLE.test(name) && prop['type'] === 'number') found.push(`${at}/properties/${name}: number, not integer`);
       if (TIME.test(name) && prop['type'] === 'string' && prop['format'] !== 'date-time') found.push(`${at}/properties/${name}: no format date-time`);
-    }
-    for (const param of (schema['parameters'] as { name: string; schema?: Record<string, unknown> }[] | undefined) ?? []) {
-      if (WHOLE.test(param.name) && param.schema?.['type'] === 'number') found.push(`${at}/parameters/${param.name}: number, not integer`);
     }
   });
   return found;

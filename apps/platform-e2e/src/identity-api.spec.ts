@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { SignJWT, importJWK, type JWK } from 'jose';
 import { documentedClient, type ContractChecker } from './contract';
-import { type client, eventually, signUp, startPlatform, removeDataDir, type Platform } from './platform';
+import { type client, eventually, operatorTool, signUp, startPlatform, removeDataDir, type Platform } from './platform';
 
 /**
  * The public API of the platform foundation, driven through the gateway of a platform started by the launcher,
@@ -362,11 +359,7 @@ describe('identity through the gateway (npm start)', () => {
     const key = (await api('POST', '/v1/api-keys', { token, body: { name: 'ops', scopes: ['orders:read'] } })).body.key as string;
     expect((await api('GET', '/v1/orders', { apiKey: key })).status).toBe(200);
     // The tool an operator runs (apps/identity/src/tenant-status-cli.ts): it calls identity's internal route directly.
-    const operator = (status: string) =>
-      promisify(execFile)(process.execPath, ['-r', '@swc-node/register', 'apps/identity/src/tenant-status-cli.ts', tenantId, status, 'e2e: unpaid invoice'], {
-        cwd: path.resolve(__dirname, '../../..'),
-        env: { ...process.env, IDENTITY_URL: platform.serviceUrl('identity'), TESSERA_DATA_DIR: platform.dataDir },
-      });
+    const operator = (status: string) => operatorTool(platform, 'identity', 'tenant-status', [tenantId, status, 'e2e: unpaid invoice']);
     expect((await operator('suspended')).stdout).toMatch(/^200 /);
     // Through the gateway, its own public route cannot undo it: /internal is never routed.
     expectProblem(await api('PUT', `/internal/tenants/${tenantId}/status`, { token, body: { status: 'active', reason: 'me' } }), 404);
@@ -387,15 +380,13 @@ describe('identity through the gateway (npm start)', () => {
   }, 90_000);
 
   it("reaches each consuming service's dead letters with its operator tool, directly; the gateway never routes them", async () => {
-    for (const service of ['catalog', 'inventory', 'orders', 'billing']) {
-      // The tool an operator runs (apps/<service>/src/dead-letters-cli.ts), with the platform's secret from its data folder.
-      const { stdout } = await promisify(execFile)(process.execPath, ['-r', '@swc-node/register', `apps/${service}/src/dead-letters-cli.ts`, 'list', 'all'], {
-        cwd: path.resolve(__dirname, '../../..'),
-        env: { ...process.env, [`${service.toUpperCase()}_URL`]: platform.serviceUrl(service), TESSERA_DATA_DIR: platform.dataDir },
-      });
-      expect({ service, stdout }).toEqual({ service, stdout: expect.stringMatching(/^200 /) });
+    const services = ['catalog', 'inventory', 'orders', 'billing'];
+    // The tool an operator runs (apps/<service>/src/dead-letters-cli.ts), with the platform's secret from its data folder.
+    const listed = await Promise.all(services.map((service) => operatorTool(platform, service, 'dead-letters', ['list', 'all'])));
+    listed.forEach(({ stdout }, i) => {
+      expect({ service: services[i], stdout }).toEqual({ service: services[i], stdout: expect.stringMatching(/^200 /) });
       expect(JSON.parse(stdout.slice(4))).toEqual({ items: [] });
-    }
+    });
     expectProblem(await api('GET', '/internal/dead-letters'), 404);
   }, 60_000);
 

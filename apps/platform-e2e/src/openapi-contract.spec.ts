@@ -17,17 +17,6 @@ async function answers(pending: Promise<ApiResponse>, status: number): Promise<A
   return res;
 }
 
-type Described = { summary?: unknown; description?: unknown };
-/** Every operation of the document, as `METHOD /template`, with what /docs shows of it. */
-function documentedOperations(doc: OpenApiDocument): [string, Described][] {
-  const methods = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
-  return Object.entries(doc.paths).flatMap(([path, item]) =>
-    Object.entries(item)
-      .filter(([method]) => methods.has(method))
-      .map(([method, operation]): [string, Described] => [`${method.toUpperCase()} ${path}`, operation as Described]),
-  );
-}
-
 describe('every answer matches the OpenAPI document (walks /openapi.json)', () => {
   let platform: Platform & { startupMs: number };
   let checker: ContractChecker;
@@ -232,7 +221,7 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
   it('gives every operation a summary of its own (what /docs lists)', () => {
     const withoutSummary: string[] = [];
     const bySummary = new Map<string, string[]>();
-    for (const [label, operation] of documentedOperations(doc)) {
+    for (const [label, operation] of checker.describedOperations()) {
       const summary = typeof operation.summary === 'string' ? operation.summary.trim() : '';
       if (!summary) withoutSummary.push(label);
       else bySummary.set(summary.toLowerCase(), [...(bySummary.get(summary.toLowerCase()) ?? []), `${label} ("${summary}")`]);
@@ -244,7 +233,7 @@ describe('every answer matches the OpenAPI document (walks /openapi.json)', () =
 
   it("keeps an operation's own description and its access note apart, with a blank line between them", () => {
     const NOTE = 'Who may call it:';
-    const described = documentedOperations(doc).filter(([, op]) => typeof op.description === 'string' && op.description.includes(NOTE));
+    const described = checker.describedOperations().filter(([, op]) => typeof op.description === 'string' && op.description.includes(NOTE));
     const runTogether = described
       .filter(([, op]) => !(op.description as string).startsWith(NOTE) && !(op.description as string).includes(`\n\n${NOTE}`))
       .map(([label]) => label);

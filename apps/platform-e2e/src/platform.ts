@@ -1,8 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 const root = path.resolve(__dirname, '../../..');
 /** The services tools/launcher/services.js starts. */
@@ -180,6 +181,17 @@ export async function startPlatform(
     interrupt,
     exited,
   };
+}
+
+/**
+ * Runs an operator tool (`apps/<service>/src/<tool>-cli.ts`) as an operator would against this platform: the
+ * service's URL in `<SERVICE>_URL`, the platform's secret from its data folder. Rejects when it exits non-zero.
+ */
+export function operatorTool(p: Platform, service: string, tool: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return promisify(execFile)(process.execPath, ['-r', '@swc-node/register', `apps/${service}/src/${tool}-cli.ts`, ...args], {
+    cwd: root,
+    env: { ...process.env, [`${service.toUpperCase()}_URL`]: p.serviceUrl(service), TESSERA_DATA_DIR: p.dataDir },
+  });
 }
 
 export function removeDataDir(p: Platform): void {
